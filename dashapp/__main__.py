@@ -1,0 +1,53 @@
+"""Command line: ``python -m dashapp [--data PATH] [--host H] [--port P] [--debug]`` runs the
+app; ``python -m dashapp download [--dest DIR]`` fetches the real dataset from UCI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashapp", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="start the web app (the default)")
+    for p in (parser, run):
+        p.add_argument("--data", help="dataset file (.xlsx, .csv, .zip, .parquet); "
+                                      "default: $DATA_PATH, else data/online_retail_II.*, "
+                                      "else the embedded demo data")
+        p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8050")))
+        p.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, dev tools)")
+    dl = sub.add_parser("download", help="download online_retail_II.xlsx from UCI into data/")
+    dl.add_argument("--dest", default=None, help="target folder (default: data/)")
+    dl.add_argument("--url", default=None, help="alternative URL of the UCI zip")
+    args = parser.parse_args(argv)
+
+    if args.command == "download":
+        from .config import Settings
+        from .download import UCI_URL, DownloadError, download_dataset
+
+        dest = args.dest or Settings.from_env().data_dir
+        try:
+            path = download_dataset(dest, url=args.url or UCI_URL)
+        except DownloadError as exc:
+            print(f"Download failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"Saved {path}. Start the app with: python -m dashapp")
+        return 0
+
+    from . import create_app
+    from .config import Settings
+
+    settings = Settings.from_env(data_path=args.data)
+    if settings.data_path is not None and not settings.data_path.is_file():
+        print(f"Dataset file not found: {settings.data_path}", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    app.run(host=args.host, port=args.port, debug=args.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Shared layout pieces: filter bar, KPI cards, messages, tables and grids."""
+
+from __future__ import annotations
+
+import json
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, dcc, html
+
+from . import service
+from .figures import money, number
+from .loading import DataLoadError
+from .urlstate import date_id, split_list, state_id
+
+#: The filter bar's inputs, in the order page callbacks receive them.
+FILTER_INPUTS = [
+    Input(state_id("dataset"), "value"),
+    Input(date_id("start"), "date"),
+    Input(date_id("end"), "date"),
+    Input(state_id("countries"), "value"),
+]
+
+DOWNLOAD_HINT = ("To analyse the real Online Retail II dataset, run "
+                 "`python -m dashapp download` (or put online_retail_II.xlsx / .csv in the "
+                 "data/ folder) and restart the app.")
+
+
+def filters_from(dataset, start, end, countries) -> service.Filters:
+    """The service's filter value from the filter bar's inputs."""
+    return service.Filters.build(dataset=dataset, start=start, end=end,
+                                 countries=split_list(countries))
+
+
+def dom_id(id_) -> str:
+    """The DOM id Dash gives a component id (dict ids become sorted compact JSON)."""
+    if isinstance(id_, dict):
+        return json.dumps(id_, sort_keys=True, separators=(",", ":"))
+    return str(id_)
+
+
+def labelled(label: str, control, width: int | None = None, **col_kwargs) -> dbc.Col:
+    """A control with a visible label bound to it (``for`` = the control's DOM id)."""
+    target = getattr(control, "id", None)
+    return dbc.Col([dbc.Label(label, html_for=dom_id(target) if target else None,
+                              className="small text-muted mb-1"),
+                    control], width=width, **col_kwargs)
+
+
+def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -> html.Div:
+    """The shared filter bar, initialised from the URL query values of the page."""
+    try:
+        options = service.datasets()
+        dataset = dataset if dataset in {d.id for d in options} else service.default_dataset_id()
+        info = service.dataset_info(dataset)
+        bounds = service.dataset_bounds(dataset)
+    except DataLoadError as exc:
+        return html.Div([dbc.Alert([html.Strong("The dataset cannot be loaded. "), str(exc)],
+                                   color="danger", className="mb-3")])
+    first, last = bounds["start"], bounds["end"]
+    bar = dbc.Row(
+        [
+            labelled("Dataset", dcc.Dropdown(
+                id=state_id("dataset"), clearable=False, value=dataset,
+                options=[{"label": d.label, "value": d.id} for d in options],
+            ), md=3),
+            labelled("From", dcc.DatePickerSingle(
+                id=date_id("start"), date=start, min_date_allowed=first, max_date_allowed=last,
+                initial_visible_month=start or first, placeholder=first or "first day",
+                display_format="YYYY-MM-DD", clearable=True,
+            ), md=2),
+            labelled("To (inclusive)", dcc.DatePickerSingle(
+                id=date_id("end"), date=end, min_date_allowed=first, max_date_allowed=last,
+                initial_visible_month=end or last, placeholder=last or "last day",
+                display_format="YYYY-MM-DD", clearable=True,
+            ), md=2),
+            labelled("Countries (all when empty)", dcc.Dropdown(
+                id=state_id("countries"), multi=True, value=split_list(countries),
+                options=bounds["countries"], placeholder="All countries",
+            ), md=5),
+        ],
+        className="g-2 align-items-end",
+    )
+    children = [dbc.Card(dbc.CardBody(bar, className="py-2"), className="mb-3 filter-bar")]
+    if info.is_demo:
+        children.append(demo_notice())
+    return html.Div(children)
+
+
+def demo_notice() -> dbc.Alert:
+    return dbc.Alert(
+        [html.Strong("Demo data. "),
+         "These numbers come from generated transactions in the Online Retail II layout, "
+         "not from a real shop. ", dcc.Markdown(DOWNLOAD_HINT, className="d-inline")],
+        color="info", className="py-2 mb-3 demo-notice", id="demo-notice",
+    )
+
+
+def page_header(title: str, subtitle: str = "") -> html.Div:
+    return html.Div([html.H2(title, className="h3 mb-1"),
+                     html.P(subtitle, className="text-muted mb-3") if subtitle else None])
+
+
+def kpi_card(title: str, value: str, hint: str = "", id_: str | None = None) -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        html.Div(title, className="small text-muted text-uppercase"),
+        html.Div(value, className="fs-3 fw-bold kpi-value", id=id_ or {}),
+        html.Div(hint, className="small text-muted") if hint else None,
+    ]), className="h-100 shadow-sm")
+
+
+def message(text: str, color: str = "warning") -> dbc.Alert:
+    return dbc.Alert(text, color=color, className="my-2")
+
+
+def section(title: str, body, note: str | None = None) -> dbc.Card:
+    return dbc.Card([
+        dbc.CardHeader(html.H3(title, className="h6 m-0")),
+        dbc.CardBody([body, html.Div(note, className="small text-muted mt-2") if note else None]),
+    ], className="mb-3 shadow-sm")
+
+
+def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> dbc.Table:
+    """A small DataFrame as a Bootstrap table; ``formats`` maps column -> callable."""
+    formats = formats or {}
+    header = html.Thead(html.Tr([html.Th(c) for c in frame.columns]))
+    rows = []
+    for rec in frame.itertuples(index=False):
+        cells = []
+        for col, value in zip(frame.columns, rec, strict=True):
+            fmt = formats.get(col)
+            cells.append(html.Td(fmt(value) if fmt else value))
+        rows.append(html.Tr(cells))
+    kwargs["className"] = "mb-0 " + kwargs.get("className", "")
+    return dbc.Table([header, html.Tbody(rows)], bordered=False, hover=True, striped=True,
+                     size="sm", responsive=True, **kwargs)
+
+
+def ledger_table(ledger: pd.DataFrame, currency: str = "£") -> dbc.Table:
+    shown = pd.DataFrame({
+        "Rule": ledger["title"],
+        "What it means": ledger["meaning"],
+        "Action": [a if on else "off" for a, on in zip(ledger["action"], ledger["enabled"], strict=True)],
+        "Lines": [number(v) for v in ledger["rows"]],
+        "Money": [money(v, currency) for v in ledger["money"]],
+    })
+    return frame_table(shown, className="ledger-table")
+
+
+def data_grid(id_, columns: list[dict], **kwargs) -> dag.AgGrid:
+    """dash-ag-grid with sorting, filtering and paging (client-side row model)."""
+    return dag.AgGrid(
+        id=id_,
+        columnDefs=columns,
+        rowData=[],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
+        dashGridOptions={"pagination": True, "paginationPageSize": 20,
+                         "paginationPageSizeSelector": [20, 50, 100],
+                         "animateRows": False},
+        columnSize="responsiveSizeToFit",
+        className="ag-theme-alpine",
+        style={"height": "560px"},
+        **kwargs,
+    )
+
+
+def money_column(field: str, header: str, currency: str = "£", decimals: int = 2) -> dict:
+    return {"field": field, "headerName": header, "type": "numericColumn",
+            "filter": "agNumberColumnFilter",
+            "valueFormatter": {"function": f"params.value == null ? '' : '{currency}' + "
+                                           f"d3.format(',.{decimals}f')(params.value)"}}
+
+
+def number_column(field: str, header: str, decimals: int = 0) -> dict:
+    return {"field": field, "headerName": header, "type": "numericColumn",
+            "filter": "agNumberColumnFilter",
+            "valueFormatter": {"function": f"params.value == null ? '' : "
+                                           f"d3.format(',.{decimals}f')(params.value)"}}

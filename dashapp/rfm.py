@@ -1,0 +1,258 @@
+"""Recency, frequency, monetary per customer, deterministic 1-5 scores and named segments.
+
+Pure: pandas and numpy only. Input is the invoice-level "orders" table
+(``cleaning.invoice_table``); see ``docs/architecture.md`` for the column contracts.
+
+Scoring policy ("average rank"): each customer's value is ranked among all customers with
+ties given their average rank; the score is ``ceil(5 * rank / n)`` (5 = best). Equal values
+therefore always get equal scores, the result does not depend on row order, and a value shared
+by many customers (28% of Online Retail II customers buy once) lands in one score instead of
+breaking ``qcut``. Bins can be uneven when ties are massive; :func:`score_bins` reports the
+actual edges and sizes. Custom thresholds replace the ranks when given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+METRICS = ("recency", "frequency", "monetary")
+SCORE_COLUMNS = {"recency": "r_score", "frequency": "f_score", "monetary": "m_score"}
+
+#: The standard R x F segment grid (scores 1-5, 5 = best); M does not enter. Each row covers
+#: a rectangle of the grid; together they cover all 25 cells exactly once.
+SEGMENT_GRID = pd.DataFrame(
+    [
+        ("Champions", (5, 5), (4, 5),
+         "Bought recently, buy often and spend the most.",
+         "Reward them: early access, loyalty perks, ask for reviews and referrals."),
+        ("Loyal Customers", (3, 4), (4, 5),
+         "Buy often and respond to promotions.",
+         "Upsell higher-value products; enrol in the loyalty programme."),
+        ("Potential Loyalists", (4, 5), (2, 3),
+         "Recent customers with a few purchases.",
+         "Offer membership or a loyalty programme; recommend related products."),
+        ("New Customers", (5, 5), (1, 1),
+         "Bought very recently, only once.",
+         "Onboard them well: welcome series, early support, a second-purchase incentive."),
+        ("Promising", (4, 4), (1, 1),
+         "Recent one-time buyers.",
+         "Build brand awareness; offer free trials or small incentives."),
+        ("Need Attention", (3, 3), (3, 3),
+         "Average recency and frequency; may slip without a nudge.",
+         "Limited-time offers and recommendations based on past purchases."),
+        ("About To Sleep", (3, 3), (1, 2),
+         "Below-average recency and frequency; will be lost without reactivation.",
+         "Share popular products and time-limited discounts; reconnect."),
+        ("At Risk", (1, 2), (3, 4),
+         "Bought often, but a long time ago.",
+         "Personalised win-back emails, renewals, helpful resources."),
+        ("Can't Lose Them", (1, 2), (5, 5),
+         "Were among the most frequent buyers, have not come back for a long time.",
+         "Win them back with new products or a personal call; do not lose them to a competitor."),
+        ("Hibernating", (1, 2), (1, 2),
+         "Last purchase long ago, few orders.",
+         "Offer relevant products and special discounts; otherwise spend little on them."),
+    ],
+    columns=["segment", "r_range", "f_range", "description", "action"],
+)
+
+#: Segment names in the order they are shown (best first).
+SEGMENT_ORDER = tuple(SEGMENT_GRID["segment"])
+
+
+def segment_lookup(grid: pd.DataFrame = SEGMENT_GRID) -> np.ndarray:
+    """5 x 5 array of segment names indexed ``[r_score - 1, f_score - 1]``.
+
+    Raises ValueError if the grid leaves a cell empty or assigns a cell twice.
+    """
+    cells = np.full((5, 5), None, dtype=object)
+    for row in grid.itertuples(index=False):
+        (r0, r1), (f0, f1) = row.r_range, row.f_range
+        for r in range(r0, r1 + 1):
+            for f in range(f0, f1 + 1):
+                if cells[r - 1, f - 1] is not None:
+                    raise ValueError(
+                        f"Segment grid assigns cell R={r}, F={f} twice "
+                        f"({cells[r - 1, f - 1]!r} and {row.segment!r}).")
+                cells[r - 1, f - 1] = row.segment
+    empty = [(r + 1, f + 1) for r in range(5) for f in range(5) if cells[r, f] is None]
+    if empty:
+        raise ValueError(f"Segment grid leaves cells without a segment: {empty}")
+    return cells
+
+
+def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """Recency, frequency and monetary value per customer.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        Invoice-level table (``cleaning.invoice_table``), possibly filtered. Rows without a
+        customer id are ignored.
+    as_of : date-like, optional
+        Reference date for recency and tenure. Default: the day after the last invoice in
+        ``orders``.
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (str), sorted by id, one row per customer with at
+    least one purchase invoice in ``orders``. Columns: ``recency`` (int, days from the last
+    purchase's day to ``as_of``), ``frequency`` (int, distinct purchase invoices), ``monetary``
+    (float, GBP, net of the customer's cancellations in ``orders``), ``first_purchase``,
+    ``last_purchase`` (datetime64), ``tenure`` (int, days from the first purchase's day to
+    ``as_of``), ``aov`` (float, GBP per purchase invoice). ``attrs["as_of"]`` holds the date.
+    """
+    known = orders[orders["customer_id"].notna()]
+    as_of = _as_of_date(orders, as_of)
+    columns = ["recency", "frequency", "monetary", "first_purchase", "last_purchase",
+               "tenure", "aov"]
+    if known.empty:
+        out = pd.DataFrame(columns=columns, index=pd.Index([], name="customer_id", dtype=str))
+        out.attrs["as_of"] = as_of
+        return out
+    codes, ids = pd.factorize(known["customer_id"].astype(str), sort=True)
+    n = len(ids)
+    purchase = ~known["is_cancellation"].to_numpy(dtype=bool)
+    frequency = np.bincount(codes[purchase], minlength=n)
+    monetary = np.bincount(codes, weights=known["revenue"].to_numpy(dtype=np.float64), minlength=n)
+    days = known["invoice_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    big = np.iinfo(np.int64).max
+    first = np.full(n, big)
+    last = np.full(n, -big)
+    np.minimum.at(first, codes[purchase], days[purchase])
+    np.maximum.at(last, codes[purchase], days[purchase])
+    has = frequency > 0
+    as_of_day = np.datetime64(as_of.date(), "D").astype(np.int64)
+    out = pd.DataFrame(
+        {
+            "recency": (as_of_day - last[has]).astype(np.int64),
+            "frequency": frequency[has].astype(np.int64),
+            "monetary": np.round(monetary[has], 2),
+            "first_purchase": first[has].astype("datetime64[D]").astype("datetime64[ns]"),
+            "last_purchase": last[has].astype("datetime64[D]").astype("datetime64[ns]"),
+            "tenure": (as_of_day - first[has]).astype(np.int64),
+        },
+        index=pd.Index(np.asarray(ids)[has], name="customer_id"),
+    )
+    out["aov"] = np.round(out["monetary"] / out["frequency"], 2)
+    out.attrs["as_of"] = as_of
+    return out
+
+
+def _as_of_date(orders: pd.DataFrame, as_of) -> pd.Timestamp:
+    if as_of is not None and as_of != "":
+        return pd.Timestamp(as_of).normalize()
+    if orders.empty:
+        return pd.Timestamp.today().normalize()
+    return orders["invoice_date"].max().normalize() + pd.Timedelta(days=1)
+
+
+def _rank_scores(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """1-5 scores from average ranks: equal values get equal scores, order-independent."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.int8)
+    v = values if higher_is_better else -values
+    ranks = pd.Series(v).rank(method="average").to_numpy()
+    return np.clip(np.ceil(5 * ranks / n), 1, 5).astype(np.int8)
+
+
+def _threshold_scores(values: np.ndarray, edges: Sequence[float], higher_is_better: bool):
+    edges = np.asarray(sorted(float(e) for e in edges))
+    if len(edges) != 4:
+        raise ValueError("Custom thresholds need exactly 4 increasing values per metric "
+                         f"(they split 5 scores); got {len(edges)}.")
+    if higher_is_better:  # value >= edge[i] moves up a score
+        return (1 + np.searchsorted(edges, values, side="right")).astype(np.int8)
+    # recency: value <= edge[0] days is best
+    return (5 - np.searchsorted(edges, values, side="left")).astype(np.int8)
+
+
+def rfm_scores(customers: pd.DataFrame,
+               thresholds: Mapping[str, Sequence[float]] | None = None,
+               grid: pd.DataFrame = SEGMENT_GRID) -> pd.DataFrame:
+    """Add 1-5 scores, the RFM code and the segment to a customer table.
+
+    Parameters
+    ----------
+    customers : DataFrame from :func:`customer_rfm`.
+    thresholds : mapping metric -> 4 increasing cut points, optional
+        Custom score boundaries, e.g. ``{"frequency": [2, 3, 5, 10]}`` (a value at or above
+        10 scores 5). For recency the cut points are days, smaller is better (``[14, 30, 90,
+        180]``: at most 14 days scores 5). Metrics not given use the average-rank policy.
+
+    Returns
+    -------
+    Copy of ``customers`` with ``r_score``, ``f_score``, ``m_score`` (int8, 1-5, 5 = best),
+    ``rfm_code`` (str, e.g. "545") and ``segment`` (str).
+    """
+    thresholds = thresholds or {}
+    out = customers.copy()
+    for metric, col in SCORE_COLUMNS.items():
+        values = out[metric].to_numpy(dtype=np.float64)
+        better_high = metric != "recency"
+        if thresholds.get(metric):
+            out[col] = _threshold_scores(values, thresholds[metric], better_high)
+        else:
+            out[col] = _rank_scores(values, better_high)
+    out["rfm_code"] = (out["r_score"].astype(str) + out["f_score"].astype(str)
+                       + out["m_score"].astype(str))
+    cells = segment_lookup(grid)
+    out["segment"] = cells[out["r_score"].to_numpy() - 1, out["f_score"].to_numpy() - 1] \
+        if len(out) else pd.Series([], dtype=str)
+    out["segment"] = out["segment"].astype(str)
+    return out
+
+
+def score_bins(scored: pd.DataFrame) -> pd.DataFrame:
+    """Actual bin edges and sizes per metric and score.
+
+    Returns a DataFrame with columns ``metric, score, min, max, customers`` (one row per
+    metric and score present; a score no customer got is listed with 0 customers).
+    """
+    rows = []
+    for metric, col in SCORE_COLUMNS.items():
+        grouped = scored.groupby(col)[metric].agg(["min", "max", "size"])
+        for score in range(5, 0, -1):
+            if score in grouped.index:
+                g = grouped.loc[score]
+                rows.append((metric, score, g["min"], g["max"], int(g["size"])))
+            else:
+                rows.append((metric, score, np.nan, np.nan, 0))
+    return pd.DataFrame(rows, columns=["metric", "score", "min", "max", "customers"])
+
+
+def segment_summary(scored: pd.DataFrame, grid: pd.DataFrame = SEGMENT_GRID) -> pd.DataFrame:
+    """Customers, revenue and mean R/F/M per segment, in grid order (all segments listed).
+
+    Columns: ``segment, customers, customer_share, revenue, revenue_share, recency,
+    frequency, monetary, description, action`` (shares in 0..1; means of the raw values).
+    """
+    g = scored.groupby("segment").agg(
+        customers=("monetary", "size"), revenue=("monetary", "sum"),
+        recency=("recency", "mean"), frequency=("frequency", "mean"),
+        monetary=("monetary", "mean"))
+    out = grid[["segment", "description", "action"]].set_index("segment").join(g, how="left")
+    out["customers"] = out["customers"].fillna(0).astype(int)
+    out["revenue"] = out["revenue"].fillna(0.0)
+    n, rev = out["customers"].sum(), out["revenue"].sum()
+    out["customer_share"] = out["customers"] / n if n else 0.0
+    out["revenue_share"] = out["revenue"] / rev if rev else 0.0
+    cols = ["customers", "customer_share", "revenue", "revenue_share", "recency", "frequency",
+            "monetary", "description", "action"]
+    return out[cols].reset_index()
+
+
+def rf_grid_counts(scored: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Customers and revenue per (R score, F score) cell: two 5x5 arrays ``[r-1, f-1]``."""
+    counts = np.zeros((5, 5), dtype=np.int64)
+    revenue = np.zeros((5, 5), dtype=np.float64)
+    if len(scored):
+        r = scored["r_score"].to_numpy(dtype=np.int64) - 1
+        f = scored["f_score"].to_numpy(dtype=np.int64) - 1
+        np.add.at(counts, (r, f), 1)
+        np.add.at(revenue, (r, f), scored["monetary"].to_numpy(dtype=np.float64))
+    return counts, revenue
