@@ -161,7 +161,7 @@ def _unmatched_return_units(lines: pd.DataFrame, is_cancel: np.ndarray) -> np.nd
         lines["stock_code"].dtype, pd.CategoricalDtype) else pd.factorize(lines["stock_code"])[0]
     pair = cust.astype(np.int64) * (int(stock.max()) + 2) + stock.astype(np.int64)
     # Only (customer, stock code) pairs that have a return need the running balance.
-    relevant = has_id & np.isin(pair, np.unique(pair[ret]))
+    relevant = has_id & pd.Series(pair).isin(np.unique(pair[ret])).to_numpy()
     idx = np.flatnonzero(relevant)
     qty = lines["quantity"].to_numpy()[idx].astype(np.int64)
     when = lines["invoice_date"].to_numpy()[idx].astype("datetime64[ns]").astype(np.int64)
@@ -178,6 +178,45 @@ def _unmatched_return_units(lines: pd.DataFrame, is_cancel: np.ndarray) -> np.nd
     prev[first_of_group] = 0
     unmatched = (running_max - prev).astype(np.int64)
     out[idx] = np.where(is_ret, unmatched, 0)
+    return out
+
+
+def _column_codes(series: pd.Series) -> np.ndarray:
+    """An int64 per row that is equal exactly when the values are equal (NaN equals NaN)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy().astype(np.int64)
+    values = series.to_numpy()
+    if values.dtype.kind == "f":
+        values = np.where(np.isnan(values), np.nan, values + 0.0)  # one NaN, no -0.0
+        return values.view(np.int64)
+    if values.dtype.kind in "iub":
+        return values.astype(np.int64)
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[ns]").view(np.int64)
+    return pd.factorize(series)[0].astype(np.int64)
+
+
+def duplicate_mask(frame: pd.DataFrame) -> np.ndarray:
+    """Same result as ``frame.duplicated(keep="first")``, several times faster.
+
+    Rows are hashed from per-column integer codes; only rows whose hash occurs more than
+    once (a few percent) are compared exactly with pandas.
+    """
+    n = len(frame)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in frame.columns:
+            x = _column_codes(frame[col]).view(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            h = (h * np.uint64(1_000_003)) ^ (x ^ (x >> np.uint64(31)))
+    candidates = pd.Series(h).duplicated(keep=False).to_numpy()
+    out = np.zeros(n, dtype=bool)
+    if candidates.any():
+        idx = np.flatnonzero(candidates)
+        out[idx] = frame.iloc[idx].duplicated(keep="first").to_numpy()
     return out
 
 
@@ -224,7 +263,7 @@ def clean(lines: pd.DataFrame, rules: CleaningRules | None = None) -> tuple[pd.D
         keep &= ~mask
         record(rule, True, mask)
 
-    drop("duplicates", rules.drop_duplicates, lambda: lines.duplicated(keep="first").to_numpy())
+    drop("duplicates", rules.drop_duplicates, lambda: duplicate_mask(lines))
     drop("bad_debt", rules.drop_bad_debt,
          lambda: _category_mask(lines["invoice"], lambda s: s.str.upper().str.startswith("A")))
     drop("non_product", rules.drop_non_product,

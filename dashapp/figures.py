@@ -9,24 +9,34 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 PRIMARY = "#2c3e50"
 COLORS = ["#2c3e50", "#18bc9c", "#3498db", "#f39c12", "#e74c3c", "#8e44ad", "#16a085",
           "#d35400", "#7f8c8d", "#27ae60", "#c0392b"]
 MUTED = "#b4bcc2"
 FONT = "Lato, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+_AXIS = {"gridcolor": "#ebf0f8", "linecolor": "#ebf0f8", "zerolinecolor": "#ebf0f8",
+         "ticks": "", "automargin": True, "title": {"standoff": 12}}
 
-TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
-TEMPLATE.layout.update(
-    colorway=COLORS,
-    font=dict(family=FONT, size=13, color="#212529"),
-    margin=dict(l=50, r=20, t=40, b=40),
-    hoverlabel=dict(font_family=FONT),
-    title=dict(font=dict(size=15)),
-)
-pio.templates["dashapp"] = TEMPLATE
+#: The app's Plotly template (matches the Flatly Bootstrap theme). Figures are plain dicts:
+#: building ``plotly.graph_objects`` figures validates every property and costs 20-30 ms per
+#: figure, more than the whole computation behind a view.
+TEMPLATE = {"layout": {
+    "colorway": COLORS,
+    "font": {"family": FONT, "size": 13, "color": "#212529"},
+    "hoverlabel": {"font": {"family": FONT}, "align": "left"},
+    "hovermode": "closest",
+    "paper_bgcolor": "white", "plot_bgcolor": "white",
+    "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
+    "title": {"font": {"size": 15}, "x": 0.02},
+    "xaxis": _AXIS, "yaxis": _AXIS,
+    "legend": {"orientation": "h", "y": 1.1, "x": 0},
+}}
+
+
+def figure(data: list[dict], **layout) -> dict:
+    """A Plotly figure as a dict, with the app template."""
+    return {"data": data, "layout": {"template": TEMPLATE, **layout}}
 
 
 def money(value: float, currency: str = "£", decimals: int = 0) -> str:
@@ -49,43 +59,43 @@ def percent(value: float, decimals: int = 1) -> str:
     return f"{100 * value:.{decimals}f}%"
 
 
-def empty_figure(message: str = "") -> go.Figure:
-    fig = go.Figure(layout=dict(template="dashapp", height=320))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
+def empty_figure(message: str = "", height: int = 320) -> dict:
+    layout = {"height": height, "xaxis": {"visible": False}, "yaxis": {"visible": False}}
     if message:
-        fig.add_annotation(text=message, showarrow=False, font=dict(size=14, color="#7b8a8b"),
-                           xref="paper", yref="paper", x=0.5, y=0.5)
-    return fig
+        layout["annotations"] = [{"text": message, "showarrow": False, "xref": "paper",
+                                  "yref": "paper", "x": 0.5, "y": 0.5,
+                                  "font": {"size": 14, "color": "#7b8a8b"}}]
+    return figure([], **layout)
 
 
-def monthly_revenue(monthly: pd.DataFrame, currency: str = "£") -> go.Figure:
+def monthly_revenue(monthly: pd.DataFrame, currency: str = "£") -> dict:
     """Bars of net revenue per month; months only partly covered are drawn lighter and
-    labelled, so a short last month is not read as a collapse in sales."""
+    named in the legend, so a short last month is not read as a collapse in sales."""
     if monthly.empty:
         return empty_figure("No invoices in this range")
     partial = monthly["partial"].to_numpy(dtype=bool)
-    fig = go.Figure()
+    data = []
     for is_partial, name, color in ((False, "Net revenue", PRIMARY),
                                     (True, "Partial month (data or filter covers part of it)", MUTED)):
         part = monthly[partial == is_partial]
         if part.empty:
             continue
-        fig.add_trace(go.Bar(
-            x=part["month"], y=part["revenue"], marker_color=color, name=name,
-            hovertemplate="%{x|%b %Y}" + (" (partial)" if is_partial else "")
-                          + "<br>Net revenue " + currency + "%{y:,.0f}<extra></extra>",
-        ))
-    fig.add_trace(go.Scatter(
-        x=monthly["month"], y=monthly["customer_revenue"], mode="lines+markers",
-        name="of which identified customers", line=dict(color=COLORS[1], width=2),
-        hovertemplate="Identified customers " + currency + "%{y:,.0f}<extra></extra>",
-    ))
-    fig.update_layout(template="dashapp", height=360, bargap=0.15, barmode="overlay",
-                      yaxis=dict(title=f"Net revenue ({currency})", tickformat=",.0f"),
-                      xaxis=dict(dtick="M1", tickformat="%b\n%Y"),
-                      legend=dict(orientation="h", y=1.08, x=0))
-    return fig
+        data.append({
+            "type": "bar", "x": part["month"].dt.strftime("%Y-%m-%d").tolist(),
+            "y": part["revenue"].round(2).tolist(), "name": name, "marker": {"color": color},
+            "hovertemplate": "%{x|%b %Y}" + (" (partial)" if is_partial else "")
+                             + "<br>Net revenue " + currency + "%{y:,.0f}<extra></extra>",
+        })
+    data.append({
+        "type": "scatter", "mode": "lines+markers", "name": "of which identified customers",
+        "x": monthly["month"].dt.strftime("%Y-%m-%d").tolist(),
+        "y": monthly["customer_revenue"].round(2).tolist(),
+        "line": {"color": COLORS[1], "width": 2},
+        "hovertemplate": "Identified customers " + currency + "%{y:,.0f}<extra></extra>",
+    })
+    return figure(data, height=360, bargap=0.15, barmode="overlay",
+                  yaxis={"title": {"text": f"Net revenue ({currency})"}, "tickformat": ",.0f"},
+                  xaxis={"dtick": "M1", "tickformat": "%b\n%Y", "type": "date"})
 
 
 # --------------------------------------------------------------------------------------
@@ -100,80 +110,91 @@ SEGMENT_COLORS = {
 
 
 def rf_heatmap(counts: np.ndarray, revenue: np.ndarray, cells: np.ndarray,
-               show: str = "customers", currency: str = "£") -> go.Figure:
-    """5x5 R x F grid: colour = customers (or revenue), text = segment name and value."""
-    z = counts if show == "customers" else revenue
+               show: str = "customers", currency: str = "£") -> dict:
+    """5x5 R x F grid: colour = customers (or revenue), text = segment name and values."""
+    z = counts if show == "customers" else np.round(revenue, 2)
     label = "Customers" if show == "customers" else f"Revenue ({currency})"
     text = [[f"{cells[r, f]}<br>{counts[r, f]:,} cust.<br>{currency}{revenue[r, f]:,.0f}"
              for f in range(5)] for r in range(5)]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=[1, 2, 3, 4, 5], y=[1, 2, 3, 4, 5], text=text, texttemplate="%{text}",
-        textfont=dict(size=10), colorscale="Blues", colorbar=dict(title=label),
-        hovertemplate="R=%{y}, F=%{x}<br>%{text}<extra></extra>", xgap=2, ygap=2,
-    ))
-    fig.update_layout(template="dashapp", height=460,
-                      xaxis=dict(title="F score (5 = most frequent)", dtick=1),
-                      yaxis=dict(title="R score (5 = most recent)", dtick=1))
-    return fig
+    return figure([{
+        "type": "heatmap", "z": z.tolist(), "x": [1, 2, 3, 4, 5], "y": [1, 2, 3, 4, 5],
+        "text": text, "texttemplate": "%{text}", "textfont": {"size": 10},
+        "colorscale": "Blues", "colorbar": {"title": {"text": label}},
+        "hovertemplate": "R=%{y}, F=%{x}<br>%{text}<extra></extra>", "xgap": 2, "ygap": 2,
+    }], height=460, xaxis={"title": {"text": "F score (5 = most frequent)"}, "dtick": 1},
+        yaxis={"title": {"text": "R score (5 = most recent)"}, "dtick": 1})
 
 
-def segment_treemap(summary: pd.DataFrame, currency: str = "£") -> go.Figure:
+def segment_treemap(summary: pd.DataFrame, currency: str = "£") -> dict:
     data = summary[summary["customers"] > 0]
     if data.empty or data["revenue"].clip(lower=0).sum() <= 0:
         return empty_figure("No revenue to show")
-    values = data["revenue"].clip(lower=0)
-    fig = go.Figure(go.Treemap(
-        labels=data["segment"], parents=[""] * len(data), values=values,
-        marker=dict(colors=[SEGMENT_COLORS.get(s, MUTED) for s in data["segment"]]),
-        customdata=np.stack([data["customers"], data["revenue_share"] * 100], axis=1),
-        texttemplate="<b>%{label}</b><br>" + currency + "%{value:,.0f}<br>%{customdata[1]:.1f}%",
-        hovertemplate="%{label}<br>" + currency + "%{value:,.0f} revenue<br>%{customdata[0]:,} "
-                      "customers<extra></extra>",
-        sort=True,
-    ))
-    fig.update_layout(template="dashapp", height=420, margin=dict(l=5, r=5, t=10, b=5))
-    return fig
+    return figure([{
+        "type": "treemap", "labels": data["segment"].tolist(), "parents": [""] * len(data),
+        "values": data["revenue"].clip(lower=0).round(2).tolist(),
+        "marker": {"colors": [SEGMENT_COLORS.get(s, MUTED) for s in data["segment"]]},
+        "customdata": np.stack([data["customers"], np.round(data["revenue_share"] * 100, 2)],
+                               axis=1).tolist(),
+        "texttemplate": "<b>%{label}</b><br>" + currency + "%{value:,.0f}<br>%{customdata[1]:.1f}%",
+        "hovertemplate": "%{label}<br>" + currency + "%{value:,.0f} revenue<br>"
+                         "%{customdata[0]:,} customers<extra></extra>",
+        "sort": True,
+    }], height=420, margin={"l": 5, "r": 5, "t": 10, "b": 5})
 
 
-def segment_bars(summary: pd.DataFrame) -> go.Figure:
+def segment_bars(summary: pd.DataFrame) -> dict:
     data = summary.iloc[::-1]
-    fig = go.Figure()
-    fig.add_trace(go.Bar(y=data["segment"], x=data["customer_share"] * 100, orientation="h",
-                         name="% of customers", marker_color=PRIMARY,
-                         hovertemplate="%{y}: %{x:.1f}% of customers<extra></extra>"))
-    fig.add_trace(go.Bar(y=data["segment"], x=data["revenue_share"] * 100, orientation="h",
-                         name="% of revenue", marker_color=COLORS[1],
-                         hovertemplate="%{y}: %{x:.1f}% of revenue<extra></extra>"))
-    fig.update_layout(template="dashapp", height=420, barmode="group",
-                      xaxis=dict(title="Share (%)", ticksuffix="%"),
-                      legend=dict(orientation="h", y=1.08, x=0),
-                      margin=dict(l=140, r=20, t=40, b=40))
-    return fig
+    segments = data["segment"].tolist()
+    return figure([
+        {"type": "bar", "y": segments, "x": np.round(data["customer_share"] * 100, 2).tolist(),
+         "orientation": "h", "name": "% of customers", "marker": {"color": PRIMARY},
+         "hovertemplate": "%{y}: %{x:.1f}% of customers<extra></extra>"},
+        {"type": "bar", "y": segments, "x": np.round(data["revenue_share"] * 100, 2).tolist(),
+         "orientation": "h", "name": "% of revenue", "marker": {"color": COLORS[1]},
+         "hovertemplate": "%{y}: %{x:.1f}% of revenue<extra></extra>"},
+    ], height=420, barmode="group", xaxis={"title": {"text": "Share (%)"}, "ticksuffix": "%"},
+        margin={"l": 140, "r": 20, "t": 40, "b": 40})
 
 
-def rfm_distributions(scored: pd.DataFrame, currency: str = "£") -> go.Figure:
-    """Histograms of recency, frequency and monetary. Frequency and monetary are heavy-tailed,
-    so they are binned on a log scale."""
-    from plotly.subplots import make_subplots
+def log_histogram(values: np.ndarray, bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and edges of the positive values on log-spaced bins."""
+    positive = values[values > 0]
+    if len(positive) == 0:
+        return np.zeros(0, dtype=int), np.zeros(1)
+    lo, hi = np.log10(positive.min()), np.log10(positive.max())
+    edges = np.logspace(lo, hi + 1e-9, bins + 1) if hi > lo else np.array(
+        [positive.min(), positive.min() * 1.01])
+    counts, edges = np.histogram(positive, bins=edges)
+    return counts, edges
 
-    fig = make_subplots(rows=1, cols=3, subplot_titles=(
-        "Recency (days)", "Frequency (invoices, log scale)", f"Monetary ({currency}, log scale)"))
-    fig.add_trace(go.Histogram(x=scored["recency"], nbinsx=40, marker_color=PRIMARY,
-                               hovertemplate="%{x} days: %{y} customers<extra></extra>"), 1, 1)
-    for col, metric in ((2, "frequency"), (3, "monetary")):
-        values = scored[metric].to_numpy(dtype=float)
-        positive = values[values > 0]
-        if len(positive) == 0:
-            continue
-        lo, hi = np.log10(positive.min()), np.log10(positive.max())
-        edges = np.logspace(lo, hi + 1e-9, 31) if hi > lo else np.array([positive.min(), positive.min() * 1.01])
-        counts, edges = np.histogram(positive, bins=edges)
+
+def rfm_distributions(scored: pd.DataFrame, currency: str = "£") -> dict:
+    """Histograms of recency, frequency and monetary side by side. Frequency and monetary
+    are heavy-tailed, so they are binned on a log scale."""
+    titles = ("Recency (days)", "Frequency (invoices, log scale)",
+              f"Monetary ({currency}, log scale, > 0)")
+    domains = ((0.0, 0.29), (0.355, 0.645), (0.71, 1.0))
+    counts, edges = np.histogram(scored["recency"].to_numpy(dtype=float), bins=40)
+    data = [{"type": "bar", "x": ((edges[:-1] + edges[1:]) / 2).tolist(), "y": counts.tolist(),
+             "width": np.diff(edges).tolist(), "marker": {"color": PRIMARY},
+             "hovertemplate": "%{x:.0f} days: %{y} customers<extra></extra>"}]
+    layout = {"height": 320, "showlegend": False, "bargap": 0.05, "annotations": []}
+    for i, metric in enumerate(("frequency", "monetary")):
+        counts, edges = log_histogram(scored[metric].to_numpy(dtype=float))
         mids = np.sqrt(edges[:-1] * edges[1:])
-        fig.add_trace(go.Bar(x=mids, y=counts, width=np.diff(edges), marker_color=COLORS[col - 1],
-                             customdata=np.stack([edges[:-1], edges[1:]], axis=1),
-                             hovertemplate="%{customdata[0]:,.0f}–%{customdata[1]:,.0f}: "
-                                           "%{y} customers<extra></extra>"), 1, col)
-        fig.update_xaxes(type="log", row=1, col=col)
-    fig.update_layout(template="dashapp", height=320, showlegend=False, bargap=0.05)
-    fig.update_yaxes(title_text="Customers", row=1, col=1)
-    return fig
+        data.append({"type": "bar", "x": mids.tolist(), "y": counts.tolist(),
+                     "width": np.diff(edges).tolist(), "marker": {"color": COLORS[i + 1]},
+                     "xaxis": f"x{i + 2}", "yaxis": f"y{i + 2}",
+                     "customdata": np.stack([edges[:-1], edges[1:]], axis=1).round(2).tolist(),
+                     "hovertemplate": "%{customdata[0]:,.0f}–%{customdata[1]:,.0f}: "
+                                      "%{y} customers<extra></extra>"})
+    for i, (title, domain) in enumerate(zip(titles, domains, strict=True)):
+        suffix = "" if i == 0 else str(i + 1)
+        layout[f"xaxis{suffix}"] = {"domain": domain, "anchor": f"y{suffix}",
+                                    **({"type": "log"} if i else {})}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}",
+                                    **({"title": {"text": "Customers"}} if i == 0 else {})}
+        layout["annotations"].append({"text": title, "showarrow": False, "xref": "paper",
+                                      "yref": "paper", "x": sum(domain) / 2, "y": 1.0,
+                                      "yanchor": "bottom", "font": {"size": 13}})
+    return figure(data, **layout)

@@ -210,18 +210,22 @@ def rfm_scores(customers: pd.DataFrame,
 def score_bins(scored: pd.DataFrame) -> pd.DataFrame:
     """Actual bin edges and sizes per metric and score.
 
-    Returns a DataFrame with columns ``metric, score, min, max, customers`` (one row per
-    metric and score present; a score no customer got is listed with 0 customers).
+    Returns a DataFrame with columns ``metric, score, min, max, customers``: 15 rows, scores
+    5..1 per metric; a score no customer got has 0 customers and NaN edges.
     """
     rows = []
     for metric, col in SCORE_COLUMNS.items():
-        grouped = scored.groupby(col)[metric].agg(["min", "max", "size"])
+        values = scored[metric].to_numpy(dtype=np.float64)
+        scores = scored[col].to_numpy(dtype=np.int64) - 1 if len(scored) else np.zeros(0, int)
+        lo = np.full(5, np.inf)
+        hi = np.full(5, -np.inf)
+        np.minimum.at(lo, scores, values)
+        np.maximum.at(hi, scores, values)
+        n = np.bincount(scores, minlength=5)
         for score in range(5, 0, -1):
-            if score in grouped.index:
-                g = grouped.loc[score]
-                rows.append((metric, score, g["min"], g["max"], int(g["size"])))
-            else:
-                rows.append((metric, score, np.nan, np.nan, 0))
+            k = score - 1
+            rows.append((metric, score, lo[k] if n[k] else np.nan, hi[k] if n[k] else np.nan,
+                         int(n[k])))
     return pd.DataFrame(rows, columns=["metric", "score", "min", "max", "customers"])
 
 
@@ -229,21 +233,31 @@ def segment_summary(scored: pd.DataFrame, grid: pd.DataFrame = SEGMENT_GRID) -> 
     """Customers, revenue and mean R/F/M per segment, in grid order (all segments listed).
 
     Columns: ``segment, customers, customer_share, revenue, revenue_share, recency,
-    frequency, monetary, description, action`` (shares in 0..1; means of the raw values).
+    frequency, monetary, description, action`` (shares in 0..1; means of the raw values, NaN
+    for an empty segment).
     """
-    g = scored.groupby("segment").agg(
-        customers=("monetary", "size"), revenue=("monetary", "sum"),
-        recency=("recency", "mean"), frequency=("frequency", "mean"),
-        monetary=("monetary", "mean"))
-    out = grid[["segment", "description", "action"]].set_index("segment").join(g, how="left")
-    out["customers"] = out["customers"].fillna(0).astype(int)
-    out["revenue"] = out["revenue"].fillna(0.0)
-    n, rev = out["customers"].sum(), out["revenue"].sum()
-    out["customer_share"] = out["customers"] / n if n else 0.0
-    out["revenue_share"] = out["revenue"] / rev if rev else 0.0
-    cols = ["customers", "customer_share", "revenue", "revenue_share", "recency", "frequency",
-            "monetary", "description", "action"]
-    return out[cols].reset_index()
+    names = list(grid["segment"])
+    codes = pd.Categorical(scored["segment"], categories=names).codes if len(scored) else \
+        np.zeros(0, dtype=np.int8)
+    k = len(names)
+    customers = np.bincount(codes, minlength=k)
+    sums = {m: np.bincount(codes, weights=scored[m].to_numpy(dtype=np.float64), minlength=k)
+            for m in METRICS}
+    n, revenue_total = customers.sum(), sums["monetary"].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = pd.DataFrame({
+            "segment": names,
+            "customers": customers,
+            "customer_share": customers / n if n else np.zeros(k),
+            "revenue": sums["monetary"],
+            "revenue_share": sums["monetary"] / revenue_total if revenue_total else np.zeros(k),
+            "recency": sums["recency"] / customers,
+            "frequency": sums["frequency"] / customers,
+            "monetary": sums["monetary"] / customers,
+            "description": grid["description"].to_numpy(),
+            "action": grid["action"].to_numpy(),
+        })
+    return out
 
 
 def rf_grid_counts(scored: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

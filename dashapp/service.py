@@ -362,13 +362,48 @@ def _monthly(orders: pd.DataFrame, all_orders: pd.DataFrame, start, end) -> pd.D
 def rfm_table(dataset, version, start, end, countries, rules, as_of=None, thresholds=None) -> pd.DataFrame:
     """Scored customer table (``rfm.customer_rfm`` + ``rfm.rfm_scores``) for the filters.
 
-    ``thresholds`` is a tuple of ``(metric, (e1, e2, e3, e4))`` pairs or None.
+    ``as_of`` is ``YYYY-MM-DD`` or None; ``thresholds`` a tuple of ``(metric, (e1, e2, e3,
+    e4))`` pairs or None. ``attrs["as_of"]`` holds the reference date used.
     """
     orders = filtered_orders(_filters(dataset, start, end, countries, rules))
     customers = rfm.customer_rfm(orders, as_of=as_of)
     scored = rfm.rfm_scores(customers, thresholds=dict(thresholds) if thresholds else None)
     scored.attrs["as_of"] = customers.attrs["as_of"]
     return scored
+
+
+@memoized
+def rfm_view(dataset, version, start, end, countries, rules, as_of=None, thresholds=None) -> dict:
+    """Everything the RFM page shows, computed once per filter and parameter set.
+
+    Returns a dict: ``scored`` (DataFrame, see :func:`rfm_table`), ``summary``
+    (``rfm.segment_summary``), ``bins`` (``rfm.score_bins``), ``counts``/``revenue`` (5x5
+    arrays of the R x F grid), ``records`` (the customer table as grid rows, dates as text),
+    ``as_of`` (Timestamp).
+    """
+    filters = _filters(dataset, start, end, countries, rules)
+    scored = rfm_table(filters, as_of, thresholds)
+    counts, revenue = rfm.rf_grid_counts(scored)
+    table = scored.reset_index()
+    for col in ("first_purchase", "last_purchase"):
+        table[col] = table[col].dt.strftime("%Y-%m-%d")
+    return {
+        "scored": scored,
+        "summary": rfm.segment_summary(scored),
+        "bins": rfm.score_bins(scored),
+        "counts": counts,
+        "revenue": revenue,
+        "records": records(table),
+        "as_of": scored.attrs.get("as_of"),
+    }
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain Python values (what dash-ag-grid's ``rowData`` takes); faster
+    than ``DataFrame.to_dict("records")`` for wide tables."""
+    columns = list(frame.columns)
+    values = [frame[c].tolist() for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def empty_reason(n_customers: int, minimum: int = 1) -> str | None:
@@ -387,5 +422,5 @@ __all__ = [
     "CleanData", "DataLoadError", "DatasetInfo", "Filters", "cache", "cleaned", "configure",
     "dataset_bounds", "dataset_info", "dataset_version", "datasets", "default_dataset_id",
     "empty_reason", "filtered_orders", "init_cache", "memoized", "overview", "register_upload",
-    "rfm_table", "settings", "transactions",
+    "records", "rfm_table", "rfm_view", "settings", "transactions",
 ]

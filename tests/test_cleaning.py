@@ -133,3 +133,15 @@ def test_real_extract_net_revenue_per_customer_matches_plain_pandas(sample_lines
     same = np.isclose(ours.reindex(plain.index), plain)
     assert same.mean() > 0.9
     assert ledger.set_index("rule").loc["duplicates", "rows"] > 0
+
+
+def test_duplicate_mask_equals_pandas_duplicated():
+    from dashapp.cleaning import duplicate_mask
+
+    rng = np.random.default_rng(5)
+    rows = [(str(rng.integers(100, 130)), f"S{rng.integers(0, 4)}", int(rng.integers(-2, 3)),
+             f"2010-01-0{rng.integers(1, 3)} 10:00", float(rng.choice([1.0, 2.5, -0.0, 0.0])),
+             rng.choice(["7", None])) for _ in range(3000)]
+    lines = make_lines(rows)
+    np.testing.assert_array_equal(duplicate_mask(lines), lines.duplicated(keep="first").to_numpy())
+    assert duplicate_mask(lines).sum() > 100

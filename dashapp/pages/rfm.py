@@ -148,10 +148,46 @@ def _thresholds(r_cuts, f_cuts, m_cuts):
     return tuple(pairs) or None
 
 
-def _scored(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts) -> pd.DataFrame:
+def _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts) -> dict:
     filters = filters_from(dataset, start, end, countries)
     as_of = pd.Timestamp(as_of).strftime("%Y-%m-%d") if as_of else None
-    return service.rfm_table(filters, as_of, _thresholds(r_cuts, f_cuts, m_cuts))
+    return service.rfm_view(filters, as_of, _thresholds(r_cuts, f_cuts, m_cuts))
+
+
+def _bins_table(bins: pd.DataFrame, currency: str):
+    rows = {score: {"Score": score} for score in range(5, 0, -1)}
+    for rec in bins.itertuples(index=False):
+        if rec.customers == 0:
+            text = "— (0)"
+        elif rec.metric == "monetary":
+            text = f"{money(rec.min, currency)} – {money(rec.max, currency)} ({rec.customers:,})"
+        else:
+            unit = " d" if rec.metric == "recency" else ""
+            text = f"{rec.min:,.0f}{unit} – {rec.max:,.0f}{unit} ({rec.customers:,})"
+        rows[rec.score][rec.metric.title()] = text
+    return frame_table(pd.DataFrame(list(rows.values())))
+
+
+def _actions_table(summary: pd.DataFrame, currency: str):
+    grid = rfm.SEGMENT_GRID
+    return frame_table(pd.DataFrame({
+        "Segment": grid["segment"],
+        "R": [f"{a}-{b}" if a != b else f"{a}" for a, b in grid["r_range"]],
+        "F": [f"{a}-{b}" if a != b else f"{a}" for a, b in grid["f_range"]],
+        "Customers": [number(v) for v in summary["customers"]],
+        "Revenue": [money(v, currency) for v in summary["revenue"]],
+        "Who they are": grid["description"],
+        "Recommended action": grid["action"],
+    }))
+
+
+RFM_INPUTS = [
+    *FILTER_INPUTS,
+    Input(date_id("as_of"), "date"),
+    Input(state_id("r_cuts"), "value"),
+    Input(state_id("f_cuts"), "value"),
+    Input(state_id("m_cuts"), "value"),
+]
 
 
 @callback(
@@ -162,69 +198,44 @@ def _scored(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts) -> pd
     Output("rfm-bins", "children"),
     Output("rfm-dist", "figure"),
     Output("rfm-actions", "children"),
-    Output("rfm-grid", "rowData"),
     Output("rfm-message", "children"),
-    *FILTER_INPUTS,
-    Input(date_id("as_of"), "date"),
-    Input(state_id("r_cuts"), "value"),
-    Input(state_id("f_cuts"), "value"),
-    Input(state_id("m_cuts"), "value"),
+    *RFM_INPUTS,
     Input(state_id("heat"), "value"),
 )
 def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, heat):
     currency = service.settings().currency
     try:
-        scored = _scored(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
+        view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
     except ValueError as exc:
-        return (no_update,) * 8 + (message(str(exc), "danger"),)
+        return (no_update,) * 7 + (message(str(exc), "danger"),)
+    scored, summary = view["scored"], view["summary"]
     reason = service.empty_reason(len(scored), MIN_CUSTOMERS)
     if reason and scored.empty:
         blank = empty_figure("No customers")
-        return None, blank, blank, blank, None, blank, None, [], message(reason)
+        return None, blank, blank, blank, None, blank, None, message(reason)
     note = message(reason + " Scores over so few customers say little.") if reason else None
-    summary = rfm.segment_summary(scored)
-    counts, revenue = rfm.rf_grid_counts(scored)
-    as_of_day = scored.attrs.get("as_of")
+    champions = summary.loc[summary["segment"] == "Champions", "revenue_share"].iloc[0]
+    as_of_day = view["as_of"]
     kpis = html.P([
         html.Strong(number(len(scored))), " customers scored as of ",
         html.Strong(f"{as_of_day:%Y-%m-%d}" if as_of_day is not None else "—"),
         f" · total monetary {money(summary['revenue'].sum(), currency)} · "
-        f"champions hold {percent(summary.set_index('segment').loc['Champions', 'revenue_share'])}"
-        " of it.",
+        f"Champions hold {percent(champions)} of it.",
     ], className="mb-2")
-    bins = rfm.score_bins(scored)
-    bins_shown = bins.pivot(index="score", columns="metric", values=["min", "max", "customers"])
-    rows = []
-    for score in range(5, 0, -1):
-        row = {"Score": score}
-        for metric, unit in (("recency", "d"), ("frequency", ""), ("monetary", currency)):
-            lo, hi = bins_shown.loc[score, ("min", metric)], bins_shown.loc[score, ("max", metric)]
-            n = int(bins_shown.loc[score, ("customers", metric)])
-            if n == 0:
-                row[metric.title()] = "— (0)"
-                continue
-            fmt = (lambda v, u=unit: money(v, currency)) if unit == currency else (
-                lambda v, u=unit: f"{v:,.0f}{u}")
-            row[metric.title()] = f"{fmt(lo)} – {fmt(hi)} ({n:,})"
-        rows.append(row)
-    bins_table = frame_table(pd.DataFrame(rows))
-    grid = rfm.SEGMENT_GRID.copy()
-    actions = pd.DataFrame({
-        "Segment": grid["segment"],
-        "R": [f"{a}-{b}" if a != b else f"{a}" for a, b in grid["r_range"]],
-        "F": [f"{a}-{b}" if a != b else f"{a}" for a, b in grid["f_range"]],
-        "Customers": [number(v) for v in summary["customers"]],
-        "Revenue": [money(v, currency) for v in summary["revenue"]],
-        "Who they are": grid["description"],
-        "Recommended action": grid["action"],
-    })
-    table = scored.reset_index()
-    for col in ("first_purchase", "last_purchase"):
-        table[col] = table[col].dt.strftime("%Y-%m-%d")
-    return (kpis, rf_heatmap(counts, revenue, rfm.segment_lookup(), heat or "customers", currency),
-            segment_treemap(summary, currency), segment_bars(summary), bins_table,
-            rfm_distributions(scored, currency), frame_table(actions),
-            table.to_dict("records"), note)
+    return (kpis,
+            rf_heatmap(view["counts"], view["revenue"], rfm.segment_lookup(),
+                       heat or "customers", currency),
+            segment_treemap(summary, currency), segment_bars(summary),
+            _bins_table(view["bins"], currency), rfm_distributions(scored, currency),
+            _actions_table(summary, currency), note)
+
+
+@callback(Output("rfm-grid", "rowData"), *RFM_INPUTS)
+def update_rfm_grid(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
+    try:
+        return _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)["records"]
+    except ValueError:
+        return no_update
 
 
 @callback(
@@ -242,7 +253,7 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
 )
 def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
     try:
-        scored = _scored(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
+        scored = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)["scored"]
     except ValueError:
         return no_update
     table = scored.reset_index()[EXPORT_COLUMNS]

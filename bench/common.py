@@ -1,0 +1,68 @@
+"""Shared helpers of the benchmarks: generated data, timing, memory."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = ROOT.parent / "shared" / "tools" / "gen_online_retail.py"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SCALES = {
+    # name: (rows, customers, path)
+    "full": (1_067_371, 5_942, Path("/tmp/or2_full.csv")),
+    "10x": (10_000_000, 60_000, Path("/tmp/or2_10x.csv")),
+}
+
+
+def generated_csv(scale: str = "full") -> Path:
+    """Path of the generated Online Retail II CSV at a scale; generated once (seed 42) with
+    ../shared/tools/gen_online_retail.py."""
+    rows, customers, path = SCALES[scale]
+    if not path.exists():
+        if not GENERATOR.exists():
+            raise SystemExit(f"{GENERATOR} is missing: the benchmarks need ../shared/.")
+        print(f"generating {path} ({rows:,} rows, {customers:,} customers) ...", flush=True)
+        subprocess.run([sys.executable, str(GENERATOR), "--rows", str(rows), "--customers",
+                        str(customers), "--seed", "42", "--out", str(path), "--quiet"],
+                       check=True)
+    return path
+
+
+def median_ms(fn, runs: int = 5, setup=None) -> tuple[float, list[float]]:
+    """Median wall time of ``fn()`` in milliseconds over ``runs`` runs (``setup()`` before
+    each run, not timed)."""
+    times = []
+    for _ in range(runs):
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), times
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(rows: list[tuple[str, float, float | None, str]]) -> None:
+    """Print ``(what, measured, target, unit)`` rows with the measured/target ratio."""
+    print(f"\n{'measurement':<58}{'median':>12}{'target':>10}{'ratio':>8}")
+    for what, value, target, unit in rows:
+        ratio = f"{value / target:.2f}" if target else ""
+        tgt = f"{target:g} {unit}" if target else ""
+        print(f"{what:<58}{value:>9.1f} {unit:<2}{tgt:>10}{ratio:>8}")
+    print()
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
