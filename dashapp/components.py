@@ -50,9 +50,17 @@ def labelled(label: str, control, width: int | None = None, **col_kwargs) -> dbc
 
 def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -> html.Div:
     """The shared filter bar, initialised from the URL query values of the page."""
+    notice = None
     try:
         options = service.datasets()
-        dataset = dataset if dataset in {d.id for d in options} else service.default_dataset_id()
+        if dataset:
+            try:
+                service.dataset_info(dataset)
+            except DataLoadError as exc:
+                notice = dbc.Alert(f"{exc} Showing the default dataset instead.",
+                                   color="warning", className="py-2")
+                dataset = None
+        dataset = dataset or service.default_dataset_id()
         info = service.dataset_info(dataset)
         bounds = service.dataset_bounds(dataset)
     except DataLoadError as exc:
@@ -63,7 +71,8 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
         [
             labelled("Dataset", dcc.Dropdown(
                 id=state_id("dataset"), clearable=False, value=dataset,
-                options=[{"label": d.label, "value": d.id} for d in options],
+                options=[{"label": d.label, "value": d.id} for d in options]
+                + ([{"label": info.label, "value": info.id}] if info.kind == "upload" else []),
             ), md=3),
             labelled("From", dcc.DatePickerSingle(
                 id=date_id("start"), date=start, min_date_allowed=first, max_date_allowed=last,
@@ -82,7 +91,10 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
         ],
         className="g-2 align-items-end",
     )
-    children = [dbc.Card(dbc.CardBody(bar, className="py-2"), className="mb-3 filter-bar")]
+    children = [dbc.Card(dbc.CardBody(bar, className="py-2"), className="mb-3 filter-bar"),
+                html.Div(id="filter-bar-ready", hidden=True)]
+    if notice is not None:
+        children.insert(0, notice)
     if info.is_demo:
         children.append(demo_notice())
     return html.Div(children)

@@ -16,6 +16,7 @@ the cache or the raw frames.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -49,6 +50,7 @@ class DatasetInfo:
     kind: str
     path: Path | None = None
     column_map: tuple[tuple[str, str], ...] = ()
+    currency: str | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -111,6 +113,16 @@ def settings() -> Settings:
     return _settings
 
 
+def currency(dataset_id: str | None) -> str:
+    """Currency symbol of a dataset (an upload's own, else the configured one)."""
+    if dataset_id:
+        try:
+            return dataset_info(dataset_id).currency or _settings.currency
+        except DataLoadError:
+            pass
+    return _settings.currency
+
+
 def datasets() -> list[DatasetInfo]:
     """The datasets that can be selected, the default first."""
     if not _registry:
@@ -123,22 +135,28 @@ def default_dataset_id() -> str:
 
 
 def dataset_info(dataset_id: str) -> DatasetInfo:
+    """The dataset with this id: a configured one, or an upload (resolved from its folder, so
+    every worker process knows every upload)."""
     datasets()
-    try:
+    if dataset_id in _registry:
         return _registry[dataset_id]
-    except KeyError:
-        raise DataLoadError(f"Unknown dataset '{dataset_id}'.") from None
+    if str(dataset_id).startswith("upload-"):
+        return _upload_info(dataset_id)
+    raise DataLoadError(f"Unknown dataset '{dataset_id}'.")
 
 
-def register_upload(path: Path, label: str, column_map: dict | None = None) -> DatasetInfo:
-    """Register an uploaded file as a selectable dataset; the id is derived from its
-    content fingerprint, so two uploads never overwrite each other."""
-    fp = dataset_fingerprint(path)[:12]
-    info = DatasetInfo(id=f"upload-{fp}", label=f"{label} (uploaded)", kind="upload",
-                       path=Path(path), column_map=tuple(sorted((column_map or {}).items())))
-    with _registry_lock:
-        _registry[info.id] = info
-    return info
+def upload_dir() -> Path:
+    """Folder of uploaded datasets (inside the data folder)."""
+    return _settings.data_dir / "uploads"
+
+
+def _upload_info(dataset_id: str) -> DatasetInfo:
+    from .uploads import find_upload
+
+    found = find_upload(upload_dir(), dataset_id)
+    return DatasetInfo(id=found.id, label=f"{found.label} (uploaded)", kind="upload",
+                       path=found.path, currency=found.currency,
+                       column_map=tuple(sorted((found.column_map or {}).items())))
 
 
 def _source_path(info: DatasetInfo) -> Path:
@@ -160,9 +178,13 @@ def dataset_version(dataset_id: str) -> str:
         st = path.stat()
     except OSError as exc:
         raise DataLoadError(f"The data file {path} cannot be read: {exc.strerror}.") from exc
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    info = dataset_info(dataset_id)
+    key = (str(path), st.st_size, st.st_mtime_ns, info.column_map)
     if key not in _version_memo:
-        _version_memo[key] = dataset_fingerprint(path)[:16]
+        version = dataset_fingerprint(path)[:16]
+        if info.column_map:  # another mapping of the same file is another dataset version
+            version += "-" + hashlib.blake2b(repr(info.column_map).encode(), digest_size=4).hexdigest()
+        _version_memo[key] = version
     return _version_memo[key]
 
 
@@ -419,8 +441,8 @@ def empty_reason(n_customers: int, minimum: int = 1) -> str | None:
 
 
 __all__ = [
-    "CleanData", "DataLoadError", "DatasetInfo", "Filters", "cache", "cleaned", "configure",
+    "CleanData", "DataLoadError", "currency", "DatasetInfo", "Filters", "cache", "cleaned", "configure",
     "dataset_bounds", "dataset_info", "dataset_version", "datasets", "default_dataset_id",
-    "empty_reason", "filtered_orders", "init_cache", "memoized", "overview", "register_upload",
+    "empty_reason", "filtered_orders", "init_cache", "memoized", "overview", "upload_dir",
     "records", "rfm_table", "rfm_view", "settings", "transactions",
 ]

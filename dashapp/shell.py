@@ -7,9 +7,9 @@ import logging
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from .urlstate import build_query, merge_control_values
+from .urlstate import build_query, merge_control_values, state_id
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def layout() -> html.Div:
         navbar(),
         dbc.Container([
             dbc.Alert(id="app-error", is_open=False, dismissable=True, color="danger"),
+            dcc.Store(id="session-uploads", storage_type="session"),
             dash.page_container,
         ], fluid=True, className="pb-5"),
     ])
@@ -75,6 +76,21 @@ def write_state_to_url(values, dates, current):
 def carry_state_in_links(search, ids):
     """Navbar links keep the current query string, so filters follow the user across pages."""
     return [dash.get_relative_path(i["path"]) + (search or "") for i in ids]
+
+
+@callback(
+    Output(state_id("dataset"), "options"),
+    Input("session-uploads", "data"),
+    Input("filter-bar-ready", "children"),
+    State(state_id("dataset"), "options"),
+)
+def offer_session_uploads(uploads, _ready, options):
+    """Datasets uploaded in this browser session join the filter bar's dataset choices."""
+    options = list(options or [])
+    known = {o["value"] for o in options}
+    extra = [{"label": u["label"], "value": u["id"]} for u in uploads or []
+             if u.get("id") not in known]
+    return options + extra if extra else no_update
 
 
 @callback(

@@ -51,7 +51,7 @@ def update_overview(dataset, start, end, countries):
     filters = filters_from(dataset, start, end, countries)
     result = service.overview(filters)
     k = result["kpis"]
-    currency = service.settings().currency
+    currency = service.currency(dataset)
     cards = dbc.Row([
         dbc.Col(kpi_card("Net revenue", money(k["net_revenue"], currency),
                          f"returns {money(k['cancellation_revenue'], currency)}",

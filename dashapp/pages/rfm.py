@@ -66,7 +66,7 @@ def _cuts_input(metric: str, value, placeholder: str):
 
 
 def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat="customers", **query):
-    currency = service.settings().currency
+    currency = service.currency(query.get("dataset"))
     controls = dbc.Row([
         labelled("As-of date (recency counted to it)", dcc.DatePickerSingle(
             id=date_id("as_of"), date=as_of, placeholder="day after last invoice",
@@ -203,7 +203,7 @@ RFM_INPUTS = [
     Input(state_id("heat"), "value"),
 )
 def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, heat):
-    currency = service.settings().currency
+    currency = service.currency(dataset)
     try:
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
     except ValueError as exc:
