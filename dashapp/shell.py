@@ -9,7 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from .urlstate import build_query, merge_control_values, state_id
+from .urlstate import build_query, merge_control_values, parse_query, state_id
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,12 @@ def write_state_to_url(values, dates, current):
     Dash also calls this when a page's controls are rendered (each new control counts as
     triggered); those calls carry several triggers and must not rewrite the URL, or every
     page load would re-render the page once more."""
-    if len(ctx.triggered) != 1:
+    if len(ctx.triggered) != 1 or not isinstance(ctx.triggered_id, dict):
         return no_update
+    key = ctx.triggered_id["key"]
+    if build_query({key: ctx.triggered[0]["value"]}) == build_query(
+            {key: parse_query(current).get(key)}):
+        return no_update  # a control echoing its URL value (date pickers do on mount)
     pairs = [(item["id"]["key"], item.get("value")) for item in ctx.inputs_list[0]]
     pairs += [(item["id"]["key"], item.get("value")) for item in ctx.inputs_list[1]]
     changed = ctx.triggered_id["key"] if isinstance(ctx.triggered_id, dict) else None

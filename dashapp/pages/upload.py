@@ -28,6 +28,8 @@ MAPPED = (
     (schema.DESCRIPTION, "Product description"),
 )
 NONE = "__none__"
+HIDDEN = {"display": "none"}
+SHOWN = {"display": "inline-block"}
 
 
 def layout(**query):
@@ -54,6 +56,9 @@ def layout(**query):
                                maxLength=4, size="sm")], md=2),
         ], className="mb-3"),
         dcc.Loading(html.Div(id="upload-result"), delay_show=200),
+        html.Div(id="upload-mapping"),
+        dbc.Button("Load with this mapping", id="upload-apply", color="primary",
+                   className="mt-2", style=HIDDEN),
         dcc.Store(id="upload-pending"),
     ])
 
@@ -77,8 +82,6 @@ def _mapping_form(headers: list[str], guess: dict, problem: str) -> html.Div:
         dbc.Alert([html.Strong("The columns need a mapping. "), problem], color="warning"),
         html.P("Choose which column of your file holds each field (* = required):"),
         *rows,
-        dbc.Button("Load with this mapping", id="upload-apply", color="primary",
-                   className="mt-2"),
     ])
 
 
@@ -105,6 +108,8 @@ def _try_load(upload_id: str):
 
 @callback(
     Output("upload-result", "children"),
+    Output("upload-mapping", "children"),
+    Output("upload-apply", "style"),
     Output("upload-pending", "data"),
     Output("session-uploads", "data"),
     Input("upload-file", "contents"),
@@ -120,20 +125,23 @@ def _try_load(upload_id: str):
 def handle_upload(contents, apply_clicks, filename, currency, map_values, map_ids, pending,
                   session_uploads):
     session_uploads = list(session_uploads or [])
+    keep = no_update, no_update, no_update, no_update
+
+    def error(text):
+        return (dbc.Alert(text, color="danger"),) + keep
+
     try:
         if ctx.triggered_id == "upload-apply":
             if not pending:
-                return dbc.Alert("Upload a file first.", color="warning"), no_update, no_update
+                return error("Upload a file first.")
             mapping = {i["column"]: v for i, v in zip(map_ids, map_values, strict=True)
                        if v and v != NONE}
             missing = [label for column, label in MAPPED
                        if column in schema.REQUIRED_COLUMNS and column not in mapping]
             if missing:
-                return (dbc.Alert("Choose a column for: " + ", ".join(missing) + ".",
-                                  color="danger"), no_update, no_update)
+                return error("Choose a column for: " + ", ".join(missing) + ".")
             if len(set(mapping.values())) < len(mapping):
-                return (dbc.Alert("Each column of the file can be used for one field only.",
-                                  color="danger"), no_update, no_update)
+                return error("Each column of the file can be used for one field only.")
             stored = set_column_map(service.upload_dir(), pending["id"], mapping,
                                     currency=currency)
         else:
@@ -145,10 +153,12 @@ def handle_upload(contents, apply_clicks, filename, currency, map_values, map_id
             headers = getattr(exc, "headers", None)
             if headers:
                 guess = stored.column_map or guess_column_map(headers)
-                return _mapping_form(headers, guess, str(exc)), {"id": stored.id}, no_update
-            return dbc.Alert(str(exc), color="danger"), {"id": stored.id}, no_update
+                return (None, _mapping_form(headers, guess, str(exc)), SHOWN,
+                        {"id": stored.id}, no_update)
+            return (dbc.Alert(str(exc), color="danger"), None, HIDDEN, {"id": stored.id},
+                    no_update)
         entry = {"id": stored.id, "label": f"{stored.label} (uploaded)"}
         session_uploads = [u for u in session_uploads if u.get("id") != stored.id] + [entry]
-        return result, None, session_uploads
+        return result, None, HIDDEN, None, session_uploads
     except (UploadError, DataLoadError) as exc:
-        return dbc.Alert(str(exc), color="danger"), no_update, no_update
+        return error(str(exc))

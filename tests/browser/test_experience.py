@@ -1,0 +1,124 @@
+"""End-to-end experience: upload with column mapping, shareable URLs, back button, every page
+loads without console errors (screenshots saved to test-artifacts/)."""
+
+from __future__ import annotations
+
+import time
+
+import dash
+import pandas as pd
+from selenium.webdriver.common.keys import Keys
+
+from tests.browser.conftest import console_errors, save_screenshot
+
+NONSTANDARD = {  # our header -> canonical
+    "Order No": "Invoice", "Order Date": "InvoiceDate", "Client": "Customer ID",
+    "Units": "Quantity", "Unit Cost": "Price", "Market": "Country", "SKU": "StockCode",
+    "Item name": "Description",
+}
+
+
+def _wait(predicate, timeout=20, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if predicate():
+                return
+        except Exception:  # element re-rendered while we looked
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _input_value(dash_duo, dom_id):
+    el = dash_duo.driver.find_element("css selector", f"input[id='{dom_id}']")
+    return el.get_attribute("value")
+
+
+def test_upload_nonstandard_headers_map_columns_and_all_pages_update(dash_duo, browser_app,
+                                                                     sample_lines, tmp_path):
+    # A CSV of real extract lines with headers the loader does not know.
+    lines = sample_lines.head(4000).copy()
+    frame = pd.DataFrame({
+        "Order No": lines["invoice"].astype(str), "SKU": lines["stock_code"].astype(str),
+        "Item name": lines["description"].astype(str), "Units": lines["quantity"],
+        "Order Date": lines["invoice_date"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "Unit Cost": lines["price"], "Client": lines["customer_id"].astype(str).replace("nan", ""),
+        "Market": lines["country"].astype(str),
+    })
+    path = tmp_path / "my_shop_export.csv"
+    frame.to_csv(path, index=False)
+
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/upload")
+    upload = dash_duo.wait_for_element("#upload-file input[type=file]", timeout=20)
+    upload.send_keys(str(path))
+    dash_duo.wait_for_element("#upload-apply", timeout=30)
+    assert "mapping" in dash_duo.find_element("#upload-result").text.lower()
+    save_screenshot(dash_duo, "upload-mapping")
+    button = dash_duo.find_element("#upload-apply")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", button)
+    dash_duo.wait_for_element("#upload-open", timeout=30)
+    result = dash_duo.find_element("#upload-result").text
+    assert "Loaded" in result and "customers" in result
+    save_screenshot(dash_duo, "upload-loaded")
+    open_link = dash_duo.find_element("#upload-open").get_attribute("href")
+    upload_id = open_link.split("dataset=")[1]
+
+    # Every page now runs on the uploaded dataset (the dataset is in the URL they share).
+    for path_, ready in (("/", "#kpi-revenue"), ("/rfm", "#rfm-grid .ag-row")):
+        page = dash.get_relative_path(path_)
+        dash_duo.driver.get(f"{dash_duo.server_url}{page}?dataset={upload_id}")
+        dash_duo.wait_for_element(ready, timeout=30)
+        dropdown = dash_duo.find_element("#filter-bar-ready")
+        assert dropdown is not None
+        assert "my_shop_export.csv" in dash_duo.driver.find_element(
+            "css selector", ".filter-bar").text
+    assert console_errors(dash_duo) == []
+
+
+def test_shared_url_reproduces_the_view_and_back_button_works(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    url = (f"{dash_duo.server_url}/rfm?start=2010-03-01&end=2011-02-28&heat=revenue"
+           "&f_cuts=2%2C3%2C5%2C10&countries=France%2CSpain")
+    dash_duo.driver.get(url)
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    start_id = '{"key":"start","kind":"date"}'
+    assert _input_value(dash_duo, start_id) == "2010-03-01"
+    assert _input_value(dash_duo, '{"key":"f_cuts","kind":"state"}') == "2,3,5,10"
+    filter_text = dash_duo.find_element(".filter-bar").text
+    assert "France" in filter_text and "Spain" in filter_text
+    checked = dash_duo.driver.find_element(
+        "css selector", "input[type=radio][value=revenue]").is_selected()
+    assert checked, "the heatmap colour choice from the URL is applied"
+    kpis = dash_duo.find_element("#rfm-kpis").text
+    # The same URL opened again (a shared link) shows the same numbers.
+    dash_duo.driver.get(url)
+    _wait(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="same KPIs")
+
+    # Change a control: the URL follows; the back button restores the previous view.
+    box = dash_duo.driver.find_element("css selector", f"input[id='{start_id}']")
+    box.click()
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("2010-06-01")
+    box.send_keys(Keys.ENTER)
+    _wait(lambda: "start=2010-06-01" in dash_duo.driver.current_url, what="URL update")
+    _wait(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="new KPIs")
+    dash_duo.driver.back()
+    _wait(lambda: "start=2010-03-01" in dash_duo.driver.current_url, what="URL back")
+    _wait(lambda: _input_value(dash_duo, start_id) == "2010-03-01", what="control restored")
+    _wait(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="view restored")
+    assert console_errors(dash_duo) == []
+
+
+def test_every_page_loads_without_console_errors(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    for page in dash.page_registry.values():
+        dash_duo.driver.get(dash_duo.server_url + page["relative_path"])
+        dash_duo.wait_for_element("h1, h2", timeout=30)
+        time.sleep(1.5)  # let the page's callbacks finish
+        dash_duo.wait_for_no_elements("._dash-loading-callback", timeout=60)
+        save_screenshot(dash_duo, f"page-{page['name'].lower().replace(' ', '-')}")
+        errors = console_errors(dash_duo)
+        assert errors == [], f"{page['path']}: {errors}"
+        assert "Something went wrong" not in dash_duo.driver.find_element("css selector", "body").text
