@@ -53,8 +53,8 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(dash_duo, b
     dash_duo.driver.get(dash_duo.server_url + "/upload")
     upload = dash_duo.wait_for_element("#upload-file input[type=file]", timeout=20)
     upload.send_keys(str(path))
-    dash_duo.wait_for_element("#upload-apply", timeout=30)
-    assert "mapping" in dash_duo.find_element("#upload-result").text.lower()
+    dash_duo.wait_for_element("#upload-mapping .alert", timeout=30)
+    assert "mapping" in dash_duo.find_element("#upload-mapping").text.lower()
     save_screenshot(dash_duo, "upload-mapping")
     button = dash_duo.find_element("#upload-apply")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", button)
@@ -69,7 +69,11 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(dash_duo, b
     for path_, ready in (("/", "#kpi-revenue"), ("/rfm", "#rfm-grid .ag-row")):
         page = dash.get_relative_path(path_)
         dash_duo.driver.get(f"{dash_duo.server_url}{page}?dataset={upload_id}")
-        dash_duo.wait_for_element(ready, timeout=30)
+        try:
+            dash_duo.wait_for_element(ready, timeout=30)
+        except Exception:
+            save_screenshot(dash_duo, "upload-page-failure")
+            raise
         dropdown = dash_duo.find_element("#filter-bar-ready")
         assert dropdown is not None
         assert "my_shop_export.csv" in dash_duo.driver.find_element(
