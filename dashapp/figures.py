@@ -83,6 +83,8 @@ def monthly_revenue(monthly: pd.DataFrame, currency: str = "£") -> dict:
         data.append({
             "type": "bar", "x": part["month"].dt.strftime("%Y-%m-%d").tolist(),
             "y": part["revenue"].round(2).tolist(), "name": name, "marker": {"color": color},
+            # explicit widths: a one-bar trace on a date axis is otherwise 1 ms wide
+            "width": (part["month"].dt.days_in_month * 0.8 * 86_400_000).tolist(),
             "hovertemplate": "%{x|%b %Y}" + (" (partial)" if is_partial else "")
                              + "<br>Net revenue " + currency + "%{y:,.0f}<extra></extra>",
         })
