@@ -1,14 +1,15 @@
 """Customer segmentation and customer lifetime value for retail transactions (Plotly Dash).
 
 ``create_app()`` builds the Dash app; ``python -m dashapp`` runs it; ``dashapp.wsgi:server``
-is the WSGI entry point for gunicorn.
+is the WSGI entry point for gunicorn. Building the app is cheap (~2 s of imports, no data):
+datasets load on first use, so a worker boots the same with a 1M-row dataset configured.
 """
 
 from __future__ import annotations
 
 import logging
 
-from .config import PROJECT_ROOT, Settings
+from .config import PROJECT_ROOT, Settings, normalize_prefix
 
 __all__ = ["create_app"]
 
@@ -21,28 +22,36 @@ def create_app(settings: Settings | None = None, server=None, prefix: str | None
     settings : Settings, optional
         Defaults to :meth:`Settings.from_env`.
     server : flask.Flask, optional
-        An existing Flask application to mount the app on (its own routes keep working).
+        An existing Flask application to mount the app on. Its own routes keep working; the
+        app's routes, security headers and authentication live under ``prefix`` only.
     prefix : str, optional
-        URL prefix such as ``"/analytics/segments/"``; defaults to ``settings.url_prefix``.
+        URL prefix such as ``"/analytics/segments/"``; defaults to ``settings.url_prefix``
+        (``URL_PREFIX``). Pages, assets, ``/_dash-*`` routes and ``<prefix>health`` move
+        under it.
     """
     import dash
     import flask
 
-    from . import service, shell
+    from . import security, service, shell
 
     settings = settings or Settings.from_env()
+    prefix = normalize_prefix(prefix or settings.url_prefix)
+    settings = settings.replace(url_prefix=prefix)
     logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    logging.getLogger("dashapp").setLevel(settings.log_level)
     service.configure(settings)
-    prefix = prefix or settings.url_prefix
     server = server or flask.Flask(__name__)
+    # The prefix goes to the constructor: init_app(url_base_pathname=...) would not re-derive
+    # the routes and requests prefixes (both would stay "/").
     app = dash.Dash(
         __name__,
         server=server,
-        use_pages=True,
+        use_pages=True,  # explicit: pages_folder alone silently turns Pages on
         pages_folder=str(PROJECT_ROOT / "dashapp" / "pages"),
         assets_folder=str(PROJECT_ROOT / "assets"),
         url_base_pathname=prefix,
+        health_endpoint=security.HEALTH_ENDPOINT,  # <prefix>health: 200 "OK", no data read
         title=shell.APP_TITLE,
         update_title=None,
         suppress_callback_exceptions=True,
@@ -51,4 +60,5 @@ def create_app(settings: Settings | None = None, server=None, prefix: str | None
     )
     service.init_cache(app.server, settings.cache_config())
     app.layout = shell.layout
+    security.install(app, settings)
     return app

@@ -1,9 +1,15 @@
 """Configuration, read only from environment variables (and the command line of ``python -m
-dashapp``). Every variable is listed in the README's configuration table."""
+dashapp``). Every variable is listed in the README's configuration table.
+
+Invalid values stop the app at start-up with a message naming the variable (``SystemExit``):
+a typo in ``AUTH_MODE`` must never start an unprotected app.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,14 +19,66 @@ DATASET_STEM = "online_retail_II"
 DATASET_SUFFIXES = (".xlsx", ".csv", ".zip", ".parquet")
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
+def _env_int(env, name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
         return int(raw)
     except ValueError as exc:
         raise SystemExit(f"Environment variable {name} must be an integer, got {raw!r}.") from exc
+
+
+AUTH_MODES = ("none", "basic", "header")
+DEFAULT_AUTH_HEADER = "X-Forwarded-User"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CACHE_TYPES = ("FileSystemCache", "RedisCache", "SimpleCache", "NullCache")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+# A CSP source expression allowed in frame-ancestors: 'self' / 'none', a scheme (https:) or a
+# host source (https://portal.example.com, *.example.com:8443, http://10.0.0.5/path).
+_FRAME_SOURCE = re.compile(
+    r"^(?:'self'|'none'|\*|[a-z][a-z0-9+.-]*:|"
+    r"(?:[a-z][a-z0-9+.-]*://)?(?:\*\.)?[A-Za-z0-9.-]+(?::(?:[0-9]{1,5}|\*))?(?:/[A-Za-z0-9._~/%-]*)?)$"
+)
+
+
+def parse_frame_ancestors(raw: str | None) -> tuple[str, ...]:
+    """``FRAME_ANCESTORS`` (sources separated by spaces or commas) -> CSP source tuple.
+
+    ``self`` and ``none`` may be written without quotes; blank means ``'self'`` (same origin
+    only). Anything that is not a CSP source expression stops the app (no header injection).
+    """
+    tokens = [t for t in re.split(r"[\s,]+", (raw or "").strip()) if t]
+    if not tokens:
+        return ("'self'",)
+    out = []
+    for token in tokens:
+        if token.lower() in ("self", "'self'", "none", "'none'"):
+            token = "'" + token.strip("'").lower() + "'"
+        if not _FRAME_SOURCE.match(token):
+            raise SystemExit(f"FRAME_ANCESTORS: {token!r} is not a CSP source (use 'self', "
+                             "'none' or origins such as https://portal.example.com).")
+        out.append(token)
+    if "'none'" in out and len(out) > 1:
+        raise SystemExit("FRAME_ANCESTORS: 'none' cannot be combined with other sources.")
+    return tuple(dict.fromkeys(out))
+
+
+def _auth_settings(env) -> dict:
+    mode = (env.get("AUTH_MODE") or "none").strip().lower()
+    if mode not in AUTH_MODES:
+        raise SystemExit(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, got {mode!r}.")
+    user = env.get("BASIC_AUTH_USERNAME") or None
+    password = env.get("BASIC_AUTH_PASSWORD") or None
+    if mode == "basic" and not (user and password):
+        raise SystemExit("AUTH_MODE=basic needs BASIC_AUTH_USERNAME and BASIC_AUTH_PASSWORD.")
+    if user and ":" in user:
+        raise SystemExit("BASIC_AUTH_USERNAME cannot contain ':'.")
+    header = (env.get("AUTH_HEADER") or DEFAULT_AUTH_HEADER).strip()
+    if not _HEADER_NAME.match(header):
+        raise SystemExit(f"AUTH_HEADER must be an HTTP header name, got {header!r}.")
+    return dict(auth_mode=mode, basic_auth_username=user, basic_auth_password=password,
+                auth_header=header, auth_header_value=env.get("AUTH_HEADER_VALUE") or None)
 
 
 @dataclass(frozen=True)
@@ -32,11 +90,19 @@ class Settings:
     cache_dir: Path = DEFAULT_DATA_DIR / ".cache"
     cache_type: str = "FileSystemCache"
     redis_url: str | None = None
+    cache_key_prefix: str = "dashapp:"
     cache_timeout: int = 24 * 3600
     url_prefix: str = "/"
     max_upload_mb: int = 50
     currency: str = "£"
     log_level: str = "INFO"
+    frame_ancestors: tuple[str, ...] = ("'self'",)
+    auth_mode: str = "none"
+    basic_auth_username: str | None = field(default=None, repr=False)
+    basic_auth_password: str | None = field(default=None, repr=False)
+    auth_header: str = DEFAULT_AUTH_HEADER
+    auth_header_value: str | None = field(default=None, repr=False)
+    worker_pid_header: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -46,28 +112,44 @@ class Settings:
         data_path = env.get("DATA_PATH") or None
         redis_url = env.get("REDIS_URL") or None
         cache_type = env.get("CACHE_TYPE") or ("RedisCache" if redis_url else "FileSystemCache")
-        prefix = env.get("URL_PREFIX") or "/"
-        if not prefix.startswith("/"):
-            prefix = "/" + prefix
-        if not prefix.endswith("/"):
-            prefix += "/"
+        if cache_type not in CACHE_TYPES:
+            raise SystemExit(f"CACHE_TYPE must be one of {', '.join(CACHE_TYPES)}, got "
+                             f"{cache_type!r}.")
+        prefix = normalize_prefix(env.get("URL_PREFIX") or "/")
+        log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+        if log_level not in LOG_LEVELS:
+            raise SystemExit(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got "
+                             f"{log_level!r}.")
+        max_upload_mb = _env_int(env, "MAX_UPLOAD_MB", 50)
+        if not 1 <= max_upload_mb <= 1024:
+            raise SystemExit(f"MAX_UPLOAD_MB must be between 1 and 1024, got {max_upload_mb}.")
         values = dict(
             data_path=Path(data_path) if data_path else None,
             data_dir=data_dir,
             cache_dir=Path(env.get("CACHE_DIR") or data_dir / ".cache"),
             cache_type=cache_type,
             redis_url=redis_url,
-            cache_timeout=_env_int("CACHE_TIMEOUT", 24 * 3600),
+            cache_key_prefix=env.get("CACHE_KEY_PREFIX") or "dashapp:",
+            cache_timeout=_env_int(env, "CACHE_TIMEOUT", 24 * 3600),
             url_prefix=prefix,
-            max_upload_mb=_env_int("MAX_UPLOAD_MB", 50),
+            max_upload_mb=max_upload_mb,
             currency=env.get("CURRENCY_SYMBOL") or "£",
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_level=log_level,
+            frame_ancestors=parse_frame_ancestors(env.get("FRAME_ANCESTORS")),
+            worker_pid_header=(env.get("WORKER_PID_HEADER") or "").strip().lower()
+            in ("1", "true", "yes", "on"),
+            **_auth_settings(env),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("data_path", "data_dir", "cache_dir"):
             if values[key] is not None:
                 values[key] = Path(values[key])
+        values["url_prefix"] = normalize_prefix(values["url_prefix"])
         return cls(**values)
+
+    def replace(self, **changes) -> Settings:
+        """A copy with some fields changed (settings are frozen)."""
+        return dataclasses.replace(self, **changes)
 
     def discovered_data_path(self) -> Path | None:
         """The configured dataset, else ``data/online_retail_II.{xlsx,csv,zip,parquet}``."""
@@ -86,6 +168,20 @@ class Settings:
             config["CACHE_DIR"] = str(self.cache_dir / "results")
             config["CACHE_THRESHOLD"] = 2000
         elif self.cache_type == "RedisCache":
+            # RedisCache that treats an unreachable Redis as a miss (see service.py)
+            config["CACHE_TYPE"] = "dashapp.service.ResilientRedisCache"
             config["CACHE_REDIS_URL"] = self.redis_url or "redis://127.0.0.1:6379/0"
-            config["CACHE_KEY_PREFIX"] = "dashapp:"
+            config["CACHE_KEY_PREFIX"] = self.cache_key_prefix
+            # Fail fast instead of hanging a request when Redis is slow or unreachable.
+            config["CACHE_OPTIONS"] = {"socket_timeout": 3, "socket_connect_timeout": 2}
         return config
+
+
+def normalize_prefix(prefix: str) -> str:
+    """``analytics/segments`` -> ``/analytics/segments/``; refuses anything but a path."""
+    prefix = "/" + str(prefix or "/").strip().strip("/") + "/"
+    prefix = prefix.replace("//", "/")
+    if not re.match(r"^/(?:[A-Za-z0-9._~-]+/)*$", prefix) or "/../" in prefix or "/./" in prefix:
+        raise SystemExit(f"URL_PREFIX must be a URL path such as /analytics/segments/, got "
+                         f"{prefix!r}.")
+    return prefix

@@ -110,7 +110,11 @@ def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     columns = ["recency", "frequency", "monetary", "first_purchase", "last_purchase",
                "tenure", "aov"]
     if known.empty:
-        out = pd.DataFrame(columns=columns, index=pd.Index([], name="customer_id", dtype=str))
+        out = pd.DataFrame({
+            "recency": np.zeros(0, np.int64), "frequency": np.zeros(0, np.int64),
+            "monetary": np.zeros(0), "first_purchase": np.zeros(0, "datetime64[ns]"),
+            "last_purchase": np.zeros(0, "datetime64[ns]"), "tenure": np.zeros(0, np.int64),
+            "aov": np.zeros(0)}, index=pd.Index([], name="customer_id", dtype=str))[columns]
         out.attrs["as_of"] = as_of
         return out
     codes, ids = pd.factorize(known["customer_id"].astype(str), sort=True)

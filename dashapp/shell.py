@@ -109,9 +109,12 @@ def toggle_navbar(n, is_open):
 
 def on_callback_error(err: Exception):
     """App-wide handler: a failing callback shows a message instead of a stack trace."""
-    log.exception("callback failed", exc_info=err)
     from .loading import DataLoadError
 
+    if isinstance(err, DataLoadError | ValueError):
+        log.info("callback refused input: %s: %s", type(err).__name__, err)
+    else:
+        log.error("callback failed", exc_info=err)
     text = str(err) if isinstance(err, DataLoadError | ValueError) else (
         "Something went wrong while computing this view. The error was logged; try other "
         "settings or reload the page.")
