@@ -19,6 +19,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("clv", "Customer lifetime value"),
     ("cohorts", "Cohorts"),
     ("clustering", "Clustering"),
+    ("actions", "Action list"),
 )
 
 
@@ -84,6 +85,79 @@ def column_aliases() -> str:
     return markdown_table(pd.DataFrame(rows, columns=["Column", "Required", "Accepted headers"]))
 
 
+def clv_parameters() -> str:
+    """The CLV models' parameters and what they mean (the table the CLV page shows)."""
+    from .clv_models import MODEL_LABELS
+    from .service import CLV_PARAM_MEANING, CLV_PARAM_SYMBOL
+
+    labels = {**MODEL_LABELS, "gamma_gamma": "Gamma-Gamma"}
+    return markdown_table(pd.DataFrame(
+        [(labels[model], CLV_PARAM_SYMBOL.get(name, name), meaning)
+         for (model, name), meaning in CLV_PARAM_MEANING.items()],
+        columns=["Model", "Parameter", "Meaning"]))
+
+
+def _service_constant(name: str) -> Callable[[], str]:
+    def value() -> str:
+        from . import service
+
+        return f"{getattr(service, name):g}"
+
+    return value
+
+
+# Clustering
+def cluster_vocabulary() -> str:
+    """Cluster names by number of clusters (clustering.VOCABULARY), most valuable first."""
+    from .clustering import VOCABULARY
+
+    return markdown_table(pd.DataFrame(
+        [(k, ", ".join(names)) for k, names in sorted(VOCABULARY.items())],
+        columns=["Clusters", "Names, most valuable first"]))
+
+
+def cluster_methods() -> str:
+    """Methods, their parameters and when they are fitted on a sample (clustering data)."""
+    from . import clustering as cl
+
+    def fitted(method: str) -> str:
+        limit = cl.METHOD_MAX_EXACT[method]
+        if limit is None:
+            return "always on all customers"
+        return (f"all customers up to {limit:,}; above, a random sample of {limit:,}, the "
+                "others assigned")
+
+    import inspect
+
+    defaults = {name: p.default for name, p in
+                inspect.signature(cl.cluster_customers).parameters.items()}
+    k = f"{cl.MIN_K}-{cl.MAX_K} (default {defaults['k']})"
+    rows = [
+        ("kmeans", f"`k` clusters, {k}"),
+        ("dbscan", "`eps` neighbourhood radius in scaled feature units (blank = automatic, "
+                   "at the knee of the k-distance curve); `min_samples` customers within eps "
+                   "for a core customer, the customer counted (blank = max(5, 2 × features))"),
+        ("hierarchical", f"`k` clusters, {k}; `linkage`: {', '.join(cl.LINKAGES)} "
+                         f"(default {defaults['linkage']})"),
+        ("gmm", f"`k` components, {k}; `covariance type`: "
+                f"{', '.join(cl.COVARIANCE_TYPES)} (default {defaults['covariance_type']})"),
+    ]
+    return markdown_table(pd.DataFrame(
+        [(cl.METHOD_LABELS[m], params, fitted(m)) for m, params in rows],
+        columns=["Method", "Parameters", "Fitted on"]))
+
+
+def _cluster_value(module: str, name: str) -> Callable[[], str]:
+    """A constant of ``dashapp.<module>`` as text (numbers with thousands separators)."""
+    def value() -> str:
+        import importlib
+
+        v = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
+    return value
+
+
 #: Placeholder name -> function producing its Markdown. Sections may add their own.
 PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "segment_grid": segment_grid,
@@ -91,6 +165,23 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "cleaning_rules": cleaning_rules,
     "non_product_codes": non_product_codes,
     "column_aliases": column_aliases,
+    # CLV and cohorts
+    "clv_parameters": clv_parameters,
+    "clv_min_repeat": _service_constant("CLV_MIN_REPEAT_CUSTOMERS"),
+    "clv_min_holdout": _service_constant("CLV_MIN_HOLDOUT_WEEKS"),
+    "clv_min_calibration": _service_constant("CLV_MIN_CALIBRATION_WEEKS"),
+    # Clustering
+    "cluster_vocabulary": cluster_vocabulary,
+    "cluster_methods": cluster_methods,
+    "cluster_outlier_name": _cluster_value("clustering", "OUTLIER_NAME"),
+    "cluster_potential_name": _cluster_value("clustering", "POTENTIAL_NAME"),
+    "cluster_potential_fallback": _cluster_value("clustering", "POTENTIAL_FALLBACK"),
+    "cluster_silhouette_sample": _cluster_value("clustering", "SILHOUETTE_SAMPLE"),
+    "cluster_dendrogram_points": _cluster_value("clustering", "DENDROGRAM_MAX_POINTS"),
+    "cluster_scatter_points": _cluster_value("service", "SCATTER_MAX_POINTS"),
+    "cluster_elbow_points": _cluster_value("service", "ELBOW_MAX_POINTS"),
+    "cluster_elbow_silhouette": _cluster_value("service", "ELBOW_SILHOUETTE_SAMPLE"),
+    "cluster_bic_points": _cluster_value("service", "BIC_MAX_POINTS"),
 }
 
 

@@ -1,0 +1,100 @@
+"""CLV and Cohorts pages in headless Chromium, over the real Online Retail II extract."""
+
+from __future__ import annotations
+
+import time
+
+from selenium.webdriver.common.by import By
+
+from tests.browser.conftest import console_errors, save_screenshot
+from tests.callback_client import CallbackClient, state_key
+
+
+def _wait_for(predicate, timeout=30, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if predicate():
+                return
+        except Exception:  # element being re-rendered
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _full_page_screenshot(dash_duo, name):
+    """Screenshot of the whole page (the window grown to the page's height), for review."""
+    driver = dash_duo.driver
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(size["width"], min(int(height) + 100, 9000))
+    time.sleep(1.0)  # let Plotly resize the graphs
+    try:
+        save_screenshot(dash_duo, name)
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+
+
+def test_clv_page_fits_validates_and_switches_model(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clv")
+    dash_duo.wait_for_element("#clv-params-table", timeout=30)
+    dash_duo.wait_for_element("#clv-tracking .scatterlayer .trace", timeout=30)
+    dash_duo.wait_for_element("#clv-grid .ag-row", timeout=30)
+    dash_duo.wait_for_element("#clv-scorecard-table", timeout=30)
+    dash_duo.wait_for_element("#clv-palive .heatmaplayer", timeout=30)
+    params = dash_duo.find_element("#clv-params-table").text
+    assert "BG/NBD" in params and "Gamma-Gamma" in params and "α" in params
+    assert dash_duo.find_element("#clv-kpi-total").text.startswith("£")
+    assert "Naive baseline" in dash_duo.find_element("#clv-scorecard-table").text
+    assert "Pearson" in dash_duo.find_element("#clv-indep-alert").text
+    _full_page_screenshot(dash_duo, "clv")
+
+    # Switch the purchase model: the parameter table must show Pareto/NBD's s and beta.
+    label = dash_duo.driver.find_element(By.XPATH, "//label[normalize-space()='Pareto/NBD']")
+    dash_duo.driver.execute_script("arguments[0].click();", label)
+    _wait_for(lambda: "Pareto/NBD" in dash_duo.find_element("#clv-params-table").text,
+              what="the Pareto/NBD parameter table")
+    params = dash_duo.find_element("#clv-params-table").text
+    assert "β" in params and "BG/NBD" not in params
+    assert "clv_model=pareto_nbd" in dash_duo.driver.current_url
+    dash_duo.wait_for_element("#clv-scorecard-table", timeout=30)
+    dash_duo.wait_for_element("#clv-grid .ag-row", timeout=30)
+    _full_page_screenshot(dash_duo, "clv_pareto")
+    assert console_errors(dash_duo) == []
+
+
+def test_cohorts_page_heatmaps(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/cohorts")
+    dash_duo.wait_for_element("#cohorts-retention .heatmaplayer", timeout=30)
+    dash_duo.wait_for_element("#cohorts-revenue .heatmaplayer", timeout=30)
+    dash_duo.wait_for_element("#cohorts-cumulative .scatterlayer .trace", timeout=30)
+    summary = dash_duo.find_element("#cohorts-summary-text").text
+    assert "monthly cohorts" in summary and "partial" in summary
+    # The left-censored first cohort is labelled on the heatmap's axis.
+    assert "2009-12 ‡" in dash_duo.find_element("#cohorts-retention").text
+    _full_page_screenshot(dash_duo, "cohorts")
+    assert console_errors(dash_duo) == []
+
+
+def test_clv_callbacks_over_http(browser_app, shared_sample_xlsx):
+    """The page's callbacks as the browser calls them: the download is the full customer
+    table; a bad input or too few customers give a message, not an error."""
+    client = CallbackClient(browser_app)
+    dataset = shared_sample_xlsx.stem  # the session app's dataset
+    base = {state_key("dataset"): dataset, state_key("clv_model"): "bgnbd",
+            state_key("clv_horizon"): 12, state_key("clv_margin"): 30,
+            state_key("clv_discount"): 10, state_key("clv_lifespan"): 3}
+    resp = client.call("download_clv", {**base, "clv-download-btn.n_clicks": 1})
+    assert resp.status_code == 200
+    data = resp.get_json()["response"]["clv-download"]["data"]
+    assert data["filename"] == "clv_customers.csv"
+    lines = data["content"].splitlines()
+    assert lines[0].split(",")[:3] == ["customer_id", "rank", "clv"] and len(lines) > 200
+    resp = client.call("update_clv_values", {**base, state_key("clv_horizon"): None})
+    assert resp.status_code == 200 and b"Horizon must be a number" in resp.data
+    resp = client.call("update_clv_model", {**base, state_key("countries"): ["Italy"]})
+    assert resp.status_code == 200 and b"at least 20 repeat customers" in resp.data
+    for name in ("update_clv_grid", "update_clv_validation", "update_cohorts"):
+        assert client.call(name, base).status_code == 200, name
