@@ -1,0 +1,175 @@
+"""Clustering page in headless Chromium: every method updates the scatter, clusters can be
+picked for the grid, the CSV downloads, small filters give messages, no console errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.support.select import Select
+
+from dashapp.clustering import METHOD_LABELS, METHODS, OUTLIER_NAME
+from tests.browser.conftest import console_errors, save_screenshot
+
+METHOD_SELECT = 'select[id=\'{"key":"cl_method","kind":"state"}\']'
+CLUSTER_DROPDOWN = '[id=\'{"key":"cl_cluster","kind":"state"}\']'
+SCATTER_META = ("var g = document.querySelector('#cl-scatter .js-plotly-plot');"
+                "return g && g.layout && g.layout.meta ? g.layout.meta : null;")
+SCATTER_TRACES = ("var g = document.querySelector('#cl-scatter .js-plotly-plot');"
+                  "return g && g.data ? g.data.map(t => [t.name, t.x.length]) : null;")
+
+
+def _wait(dash_duo, predicate, timeout=40, what="condition"):
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as exc:  # elements being re-rendered
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def _choose_option(dash_duo, selector, starts_with, attempts=4):
+    """Open a dcc.Dropdown (scrolled into view first) and click the option starting so."""
+    for attempt in range(attempts):
+        box = dash_duo.find_element(selector)
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+        time.sleep(0.5)  # let the page settle before the pointer moves
+        try:
+            ActionChains(dash_duo.driver).move_to_element(box).click().perform()
+            option = _wait(dash_duo, lambda: next(
+                (o for o in dash_duo.find_elements(".dash-dropdown-option")
+                 if o.text.startswith(starts_with)), None), timeout=5,
+                what=f"option {starts_with}")
+        except (AssertionError, WebDriverException):
+            if attempt == attempts - 1:
+                raise
+            continue
+        dash_duo.driver.execute_script("arguments[0].click();", option)
+        return
+
+
+def _scatter(dash_duo):
+    return (dash_duo.driver.execute_script(SCATTER_META),
+            dash_duo.driver.execute_script(SCATTER_TRACES))
+
+
+def _full_page_screenshot(dash_duo, name):
+    """The whole page, not just the viewport (the window grows to the page's height)."""
+    driver = dash_duo.driver
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(size["width"], min(max(height + 150, size["height"]), 6000))
+    time.sleep(0.8)  # let Plotly resize the graphs
+    try:
+        return save_screenshot(dash_duo, name)
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+
+
+def test_switching_the_method_updates_the_scatter(dash_duo, browser_app, tmp_path):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clustering")
+    dash_duo.wait_for_element("#cl-summary-text", timeout=40)
+    seen = {}
+    for method in ("kmeans", "dbscan", "hierarchical", "gmm"):
+        if method != "kmeans":
+            select = _wait(dash_duo, lambda: dash_duo.find_element(METHOD_SELECT),
+                           what="method select")
+            Select(select).select_by_value(method)
+        meta, traces = _wait(
+            dash_duo,
+            lambda m=method: (_scatter(dash_duo)
+                              if (_scatter(dash_duo)[0] or {}).get("method") == m else None),
+            what=f"the scatter of {method}")
+        assert f"cl_method={method}" in dash_duo.driver.current_url or method == "kmeans"
+        summary = _wait(dash_duo, lambda: dash_duo.find_element("#cl-summary-text").text,
+                        what="summary")
+        assert METHOD_LABELS[method] in summary
+        assert traces and sum(n for _, n in traces) > 200  # every customer of the extract
+        seen[method] = traces
+        dash_duo.wait_for_element("#cl-grid .ag-row", timeout=30)
+        dash_duo.wait_for_element("#cl-profiles .heatmaplayer", timeout=30)
+        dash_duo.wait_for_element("#cl-diagnostics .scatterlayer .trace", timeout=30)
+        _full_page_screenshot(dash_duo, f"clustering-{method}")
+    assert set(seen) == set(METHODS)
+    # DBSCAN keeps its outliers visible as a trace of their own
+    assert any(name.startswith(OUTLIER_NAME) for name, _ in seen["dbscan"])
+    assert seen["dbscan"] != seen["kmeans"]
+    assert console_errors(dash_duo) == []
+
+
+def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clustering?cl_method=hierarchical&cl_k=3")
+    dash_duo.wait_for_element("#cl-grid .ag-row", timeout=40)
+    title = _wait(dash_duo, lambda: dash_duo.find_element("#cl-grid-title").text,
+                  what="grid title")
+    assert title.startswith("High Value:")
+    # pick another cluster in the dropdown: the grid follows, the URL keeps it
+    _choose_option(dash_duo, CLUSTER_DROPDOWN, "Low Value")
+    _wait(dash_duo, lambda: dash_duo.find_element("#cl-grid-title").text.startswith("Low Value"),
+          what="the grid of Low Value")
+    assert "cl_cluster=Low+Value" in dash_duo.driver.current_url
+    # the grid renders its new rows a moment after the title changes
+    _wait(dash_duo, lambda: (rows := dash_duo.find_elements(
+        "#cl-grid .ag-center-cols-container .ag-row")) and all(
+        "Low Value" in r.text for r in rows[:5]), what="the rows of Low Value")
+    # clicking a tile of the treemap lists that cluster
+    tile = _wait(dash_duo, lambda: next(
+        (el for el in dash_duo.find_elements("#cl-treemap g.slice")
+         if el.text.startswith("High Value")), None), what="the High Value tile")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tile)
+    ActionChains(dash_duo.driver).move_to_element(tile).click().perform()
+    _wait(dash_duo, lambda: dash_duo.find_element("#cl-grid-title").text.startswith(
+        "High Value"), what="the grid of High Value after a treemap click")
+    assert "cl_cluster=High+Value" in dash_duo.driver.current_url
+    # the CSV holds every customer with their cluster
+    button = dash_duo.find_element("#cl-download-btn")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();",
+                                   button)
+    folder = Path(dash_duo.download_path)
+    target = _wait(dash_duo, lambda: next(iter(folder.glob("clusters_hierarchical*.csv")), None),
+                   what="the CSV download")
+    lines = target.read_text().splitlines()
+    assert lines[0].startswith("customer_id,cluster,segment,recency,frequency,monetary")
+    assert len(lines) > 200
+    # too few customers for k: a message, not an error
+    dash_duo.driver.get(dash_duo.server_url + "/clustering?countries=Canada&cl_k=6")
+    alert = _wait(dash_duo, lambda: dash_duo.find_element("#cl-message .alert").text,
+                  what="the message")
+    assert "fewer customers (5) than clusters (6)" in alert
+    dash_duo.driver.get(dash_duo.server_url + "/clustering?countries=Lebanon")
+    alert = _wait(dash_duo, lambda: (t := dash_duo.find_element("#cl-message .alert").text)
+                  and "only one customer" in t and t, what="the one-customer message")
+    save_screenshot(dash_duo, "clustering-message")
+    assert console_errors(dash_duo) == []
+
+
+def test_clicks_on_the_scatter_and_treemap_choose_the_cluster(browser_app):
+    """Server side of the click selection (WebGL points are not clickable by Selenium)."""
+    import json
+
+    from tests.callback_client import CallbackClient
+
+    client = CallbackClient(browser_app)
+    names = ["High Value", "Medium Value", "Low Value", OUTLIER_NAME]
+
+    def choose(source, point):
+        values = {f"{source}.clickData": {"points": [point]}, "cl-names.data": names}
+        reply = client.call("select_cluster_by_click", values, changed=f"{source}.clickData")
+        assert reply.status_code in (200, 204), reply.data[:300]
+        response = json.loads(reply.data)["response"] if reply.status_code == 200 else {}
+        return next(iter(response.values()), {}).get("value")  # None: no_update
+
+    assert choose("cl-scatter", {"curveNumber": 3, "pointNumber": 0}) == OUTLIER_NAME
+    assert choose("cl-scatter", {"curveNumber": 1}) == "Medium Value"
+    assert choose("cl-treemap", {"label": "Low Value"}) == "Low Value"
+    assert choose("cl-treemap", {"label": "All customers"}) is None  # the root tile
+    assert choose("cl-scatter", {"curveNumber": 9}) is None
