@@ -15,6 +15,7 @@ the cache or the raw frames.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -196,7 +197,10 @@ def dataset_version(dataset_id: str) -> str:
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CleanData:
-    lines: pd.DataFrame
+    """What stays in memory per dataset and rule set: the ledger and the invoice table.
+    ``lines`` (the cleaned lines) is None in the service's store."""
+
+    lines: pd.DataFrame | None
     ledger: pd.DataFrame
     orders: pd.DataFrame
 
@@ -230,6 +234,20 @@ def _held(key: tuple, build):
         return value
 
 
+def release_memory() -> None:
+    """Return freed memory to the operating system after a large load (pyarrow's pool and,
+    on glibc, malloc's arenas keep it otherwise: ~100 MB per worker at full scale)."""
+    import ctypes
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def transactions(dataset_id: str) -> pd.DataFrame:
     """Canonical raw lines of a dataset (loaded once per process)."""
     info = dataset_info(dataset_id)
@@ -248,8 +266,22 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
     version = dataset_version(dataset_id)
 
     def build():
-        lines, ledger = cleaning.clean(transactions(dataset_id), cleaning.CleaningRules.from_flags(rules))
-        return CleanData(lines=lines, ledger=ledger, orders=cleaning.invoice_table(lines))
+        key = ("lines", dataset_id, version)
+        with _store_lock:
+            raw = _store.get(key)
+        if raw is None:  # read without holding the raw lines: pages only need the results
+            info = dataset_info(dataset_id)
+            log.info("loading dataset %s (%s)", dataset_id, version)
+            raw = load_transactions(_source_path(info), cache_dir=_settings.cache_dir,
+                                    column_map=dict(info.column_map) or None)
+        lines, ledger = cleaning.clean(raw, cleaning.CleaningRules.from_flags(rules))
+        del raw
+        # Only the invoice table and the ledger stay in memory (~50k rows at full scale);
+        # the 1M cleaned lines are dropped and their memory handed back to the system.
+        data = CleanData(lines=None, ledger=ledger, orders=cleaning.invoice_table(lines))
+        del lines
+        release_memory()
+        return data
 
     return _held(("clean", dataset_id, version, rules), build)
 
