@@ -104,7 +104,8 @@ def update_actions(dataset, start, end, countries, model, horizon, margin, disco
                        method, k)
     except ValueError as exc:
         return [], None, message(str(exc), "danger")
-    settings = (f"Model {model or 'bgnbd'}, horizon {_num(horizon, 12, int)} months, margin "
+    label = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}.get(model or "bgnbd", model)
+    settings = (f"Model {label} + Gamma-Gamma, horizon {_num(horizon, 12, int)} months, margin "
                 f"{_num(margin, 30.0):g}%, discount {_num(discount, 10.0):g}% a year; clusters: "
                 f"{method or 'kmeans'}, k = {_num(k, 4, int)} (change them on the CLV and "
                 "Clustering pages).")
