@@ -19,6 +19,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -111,6 +112,53 @@ def configure(settings: Settings) -> None:
             _registry[path.stem] = DatasetInfo(id=path.stem, label=path.name, kind="file",
                                                path=Path(path))
         _registry[DEMO_ID] = DatasetInfo(id=DEMO_ID, label="Demo data (generated)", kind="demo")
+        _sql_sources.clear()
+        sql_url = os.environ.get("DATA_SQL_URL", "").strip()
+        if sql_url:  # a SQL source is the default dataset; it connects on first use
+            table = os.environ.get("DATA_SQL_TABLE", "").strip() or "?"
+            info = DatasetInfo(id=SQL_ID, label=f"SQL: {table}", kind="sql")
+            _registry.clear()
+            _registry[SQL_ID] = info
+            if path is not None:
+                _registry[path.stem] = DatasetInfo(id=path.stem, label=path.name, kind="file",
+                                                   path=Path(path))
+            _registry[DEMO_ID] = DatasetInfo(id=DEMO_ID, label="Demo data (generated)",
+                                             kind="demo")
+
+
+SQL_ID = "sql"
+SQL_VERSION_TTL_S = 60
+_sql_sources: dict[str, object] = {}
+_sql_versions: dict[str, tuple[float, str]] = {}
+
+
+def sql_source(dataset_id: str):
+    """The :class:`~dashapp.sql_source.SqlSource` behind a SQL dataset (built from the
+    ``DATA_SQL_*`` environment variables on first use; errors name the table or column, never
+    the credentials)."""
+    from .sql_source import SqlSource, SqlSourceError
+
+    with _registry_lock:
+        if dataset_id not in _sql_sources:
+            try:
+                _sql_sources[dataset_id] = SqlSource.from_env()
+            except SqlSourceError as exc:
+                raise DataLoadError(str(exc)) from None
+        return _sql_sources[dataset_id]
+
+
+def is_sql(dataset_id: str) -> bool:
+    return dataset_info(dataset_id).kind == "sql"
+
+
+def _sql_call(fn, *args, **kwargs):
+    """Run a SQL source query; its errors (timeouts, connection) become user messages."""
+    from .sql_source import SqlSourceError
+
+    try:
+        return fn(*args, **kwargs)
+    except SqlSourceError as exc:
+        raise DataLoadError(str(exc)) from None
 
 
 def settings() -> Settings:
@@ -164,6 +212,9 @@ def _upload_info(dataset_id: str) -> DatasetInfo:
 
 
 def _source_path(info: DatasetInfo) -> Path:
+    if info.kind == "sql":
+        raise DataLoadError("This dataset is a SQL table: the database aggregates it, and its "
+                            "raw lines are not loaded into the app.")
     if info.kind == "demo":
         from .demo import demo_dataset_path
 
@@ -176,7 +227,16 @@ _version_memo: dict[tuple, str] = {}
 
 
 def dataset_version(dataset_id: str) -> str:
-    """Content fingerprint of the dataset's file (memoized per path, size and mtime)."""
+    """Content fingerprint of the dataset's file (memoized per path, size and mtime); for a
+    SQL source, a fingerprint of the table's contents (one scan, reused for a minute)."""
+    if is_sql(dataset_id):
+        now = time.monotonic()
+        hit = _sql_versions.get(dataset_id)
+        if hit is None or now - hit[0] > SQL_VERSION_TTL_S:
+            src = sql_source(dataset_id)
+            hit = (now, "sql-" + _sql_call(src.version))
+            _sql_versions[dataset_id] = hit
+        return hit[1]
     path = _source_path(dataset_info(dataset_id))
     try:
         st = path.stat()
@@ -426,6 +486,8 @@ def dataset_bounds(dataset_id: str) -> dict:
 
 @cache.memoize(make_name=_versioned_name)
 def _dataset_bounds(dataset_id: str, version: str) -> dict:
+    if is_sql(dataset_id):
+        return _sql_call(sql_source(dataset_id).bounds)
     orders = cleaned(dataset_id, cleaning.CleaningRules().flags()).orders
     if orders.empty:
         return {"start": None, "end": None, "countries": []}
@@ -438,6 +500,14 @@ def _dataset_bounds(dataset_id: str, version: str) -> dict:
 
 
 @memoized
+def sql_pages(dataset, version, start, end, countries, rules) -> dict:
+    """Overview, customer RFM inputs and cohort tables of a SQL dataset, computed by the
+    database in one statement (``SqlSource.pages``)."""
+    src = sql_source(dataset)
+    return _sql_call(src.pages, start, end, list(countries) or None, rules)
+
+
+@memoized
 def overview(dataset, version, start, end, countries, rules) -> dict:
     """KPIs, monthly revenue and the cleaning ledger for the Overview page.
 
@@ -446,6 +516,8 @@ def overview(dataset, version, start, end, countries, rules) -> dict:
     revenue, customer_revenue, orders, customers, partial), ``ledger`` (DataFrame),
     ``rows_in``/``rows_out``.
     """
+    if is_sql(dataset):
+        return sql_pages(_filters(dataset, start, end, countries, rules))["overview"]
     data = cleaned(dataset, rules)
     orders = cleaning.filter_transactions(data.orders, start, end, countries)
     purchase = ~orders["is_cancellation"].to_numpy()
@@ -505,8 +577,15 @@ def rfm_table(dataset, version, start, end, countries, rules, as_of=None, thresh
     ``as_of`` is ``YYYY-MM-DD`` or None; ``thresholds`` a tuple of ``(metric, (e1, e2, e3,
     e4))`` pairs or None. ``attrs["as_of"]`` holds the reference date used.
     """
-    orders = filtered_orders(_filters(dataset, start, end, countries, rules))
-    customers = rfm.customer_rfm(orders, as_of=as_of)
+    filters = _filters(dataset, start, end, countries, rules)
+    if is_sql(dataset):
+        from .sql_source import rebase_as_of
+
+        customers = sql_pages(filters)["rfm"]
+        if as_of:
+            customers = rebase_as_of(customers, as_of)
+    else:
+        customers = rfm.customer_rfm(filtered_orders(filters), as_of=as_of)
     scored = rfm.rfm_scores(customers, thresholds=dict(thresholds) if thresholds else None)
     scored.attrs["as_of"] = customers.attrs["as_of"]
     return scored
@@ -705,10 +784,15 @@ def clv_fit(dataset, version, start, end, countries, rules, model="bgnbd",
         return out
     cal_end = pd.Timestamp(calibration_end) if calibration_end else rng[1]
     obs_end = rng[1] if calibration_end else None
-    log = purchase_log(filtered_orders(filters))
-    summary = clv_models.calibration_summary(
-        log, customer_col="customer_id", date_col="invoice_date", amount_col="revenue",
-        calibration_end=cal_end, observation_end=obs_end, time_unit=CLV_TIME_UNIT)
+    if is_sql(filters.dataset):
+        summary = _sql_call(sql_source(filters.dataset).calibration_summary, cal_end, obs_end,
+                            CLV_TIME_UNIT, filters.start, filters.end,
+                            list(filters.countries) or None, filters.rules)
+    else:
+        log = purchase_log(filtered_orders(filters))
+        summary = clv_models.calibration_summary(
+            log, customer_col="customer_id", date_col="invoice_date", amount_col="revenue",
+            calibration_end=cal_end, observation_end=obs_end, time_unit=CLV_TIME_UNIT)
     summary.index = summary.index.astype(str)
     n_repeat = int((summary["frequency"] > 0).sum())
     out.update(summary=summary, n_customers=len(summary), n_repeat=n_repeat,
@@ -1038,15 +1122,19 @@ def cohorts_view(dataset, version, start, end, countries, rules) -> dict:
     number of cohorts behind each value).
     """
     filters = _filters(dataset, start, end, countries, rules)
-    orders = filtered_orders(filters)[["customer_id", "invoice_date", "revenue",
-                                       "is_cancellation"]]
-    rng = clv_range(filters)
-    if rng is not None:  # rows without a customer only set the data's first and last day
-        edges = pd.DataFrame({"customer_id": pd.Series([None, None], dtype=orders["customer_id"].dtype),
-                              "invoice_date": [rng[0], rng[1]], "revenue": [0.0, 0.0],
-                              "is_cancellation": [False, False]})
-        orders = pd.concat([orders, edges], ignore_index=True)
-    tables = cohorts.cohort_tables(orders)
+    if is_sql(dataset):
+        tables = sql_pages(filters)["cohorts"]
+    else:
+        orders = filtered_orders(filters)[["customer_id", "invoice_date", "revenue",
+                                           "is_cancellation"]]
+        rng = clv_range(filters)
+        if rng is not None:  # rows without a customer only set the data's first and last day
+            edges = pd.DataFrame({
+                "customer_id": pd.Series([None, None], dtype=orders["customer_id"].dtype),
+                "invoice_date": [rng[0], rng[1]], "revenue": [0.0, 0.0],
+                "is_cancellation": [False, False]})
+            orders = pd.concat([orders, edges], ignore_index=True)
+        tables = cohorts.cohort_tables(orders)
     out = {"reason": None, "tables": tables, "average": None}
     if tables.sizes.empty:
         out["reason"] = empty_reason(0)
