@@ -7,7 +7,7 @@ import json
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, dcc, html
+from dash import Input, State, dcc, html
 
 from . import service
 from .figures import money, number
@@ -21,6 +21,8 @@ FILTER_INPUTS = [
     Input(date_id("end"), "date"),
     Input(state_id("countries"), "value"),
 ]
+#: The same four values as State (for download buttons and other click callbacks).
+FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
 
 DOWNLOAD_HINT = ("To analyse the real Online Retail II dataset, run "
                  "`python -m dashapp download` (or put online_retail_II.xlsx / .csv in the "

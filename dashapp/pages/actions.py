@@ -10,6 +10,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 from .. import service
 from ..components import (
     FILTER_INPUTS,
+    FILTER_STATES,
     data_grid,
     filter_bar,
     filters_from,
@@ -123,7 +124,8 @@ def update_actions(dataset, start, end, countries, model, horizon, margin, disco
 @callback(
     Output("actions-download", "data"),
     Input("actions-download-btn", "n_clicks"),
-    *[dash.State(i.component_id, i.component_property) for i in FILTER_INPUTS + SETTINGS],
+    *FILTER_STATES,
+    *[dash.State(i.component_id, i.component_property) for i in SETTINGS],
     prevent_initial_call=True,
 )
 def download_actions(n_clicks, dataset, start, end, countries, model, horizon, margin, discount,

@@ -27,6 +27,7 @@ from ..clv_figures import (
 from ..clv_models import MODEL_LABELS
 from ..components import (
     FILTER_INPUTS,
+    FILTER_STATES,
     data_grid,
     filter_bar,
     filters_from,
@@ -477,10 +478,7 @@ def update_clv_validation(dataset, start, end, countries, model, calibration_end
 @callback(
     Output("clv-download", "data"),
     Input("clv-download-btn", "n_clicks"),
-    State(state_id("dataset"), "value"),
-    State(date_id("start"), "date"),
-    State(date_id("end"), "date"),
-    State(state_id("countries"), "value"),
+    *FILTER_STATES,
     State(state_id("clv_model"), "value"),
     State(state_id("clv_horizon"), "value"),
     State(state_id("clv_margin"), "value"),

@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from .. import rfm, service
 from ..components import (
     FILTER_INPUTS,
+    FILTER_STATES,
     data_grid,
     filter_bar,
     filters_from,
@@ -241,10 +242,7 @@ def update_rfm_grid(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cut
 @callback(
     Output("rfm-download", "data"),
     Input("rfm-download-btn", "n_clicks"),
-    State(state_id("dataset"), "value"),
-    State(date_id("start"), "date"),
-    State(date_id("end"), "date"),
-    State(state_id("countries"), "value"),
+    *FILTER_STATES,
     State(date_id("as_of"), "date"),
     State(state_id("r_cuts"), "value"),
     State(state_id("f_cuts"), "value"),
