@@ -148,7 +148,10 @@ def sql_source(dataset_id: str):
 
 
 def is_sql(dataset_id: str) -> bool:
-    return dataset_info(dataset_id).kind == "sql"
+    """True for the configured SQL dataset (it is always in the registry)."""
+    datasets()
+    info = _registry.get(dataset_id)
+    return info is not None and info.kind == "sql"
 
 
 def _sql_call(fn, *args, **kwargs):
