@@ -191,14 +191,33 @@ def cohort_tables(orders: pd.DataFrame) -> CohortTables:
         n_coh, n_k
     )
 
+    return tables_from_cells(cohort_months, sizes, active, rev, data_start, data_end)
+
+
+def tables_from_cells(cohort_months: np.ndarray, sizes: np.ndarray, active: np.ndarray,
+                      rev: np.ndarray, data_start: pd.Timestamp,
+                      data_end: pd.Timestamp) -> CohortTables:
+    """The cohort matrices from per-cell aggregates (shared by the in-memory path and the SQL
+    source).
+
+    ``cohort_months``: month ordinals (int, ascending), one per cohort; ``sizes``: customers
+    per cohort; ``active`` / ``rev``: arrays (n_cohorts, n_months_since) of active customers
+    and net revenue (currency), months since acquisition 0..K with K up to the last month of
+    the data; ``data_start`` / ``data_end``: the data's first and last day.
+    """
+    first_month = pd.Period(data_start, freq="M")
+    last_month = pd.Period(data_end, freq="M")
+    last_month_partial = bool(data_end.normalize() < last_month.end_time.normalize())
+    first_ord, last_ord = first_month.ordinal, last_month.ordinal
+    cohort_months = np.asarray(cohort_months, dtype=np.int64)
+    ks = np.arange(active.shape[1])
     # Observed cells: cohort month + k <= last calendar month.
-    ks = np.arange(n_k)
     observed = (cohort_months[:, None] + ks[None, :]) <= last_ord
     partial = (cohort_months[:, None] + ks[None, :] == last_ord) & last_month_partial
 
     active_f = np.where(observed, active.astype(np.float64), np.nan)
     rev_f = np.where(observed, rev, np.nan)
-    size_f = sizes.astype(np.float64)[:, None]
+    size_f = np.asarray(sizes, dtype=np.float64)[:, None]
     retention = active_f / size_f
     month0 = rev[:, :1]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -212,7 +231,7 @@ def cohort_tables(orders: pd.DataFrame) -> CohortTables:
         return pd.DataFrame(values, index=idx, columns=cols)
 
     return CohortTables(
-        sizes=pd.Series(sizes.astype(np.int64), index=idx, name="customers"),
+        sizes=pd.Series(np.asarray(sizes, dtype=np.int64), index=idx, name="customers"),
         active=frame(active_f),
         retention=frame(retention),
         revenue=frame(rev_f),

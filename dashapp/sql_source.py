@@ -77,7 +77,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.compiler import compiles
 
 from . import cleaning, rfm, schema
-from .cohorts import CohortTables, cohort_tables
+from .cohorts import CohortTables, cohort_tables, tables_from_cells
 
 log = logging.getLogger(__name__)
 
@@ -1211,11 +1211,7 @@ def _cohort_frames(cell: pd.DataFrame, size: pd.DataFrame, bounds: pd.Series) ->
     data_start, data_end = pd.Timestamp(bounds["first"]), pd.Timestamp(bounds["last"])
     if size.empty:
         return cohort_tables(_empty_orders([data_start, data_end]))
-    first_month = pd.Period(data_start, freq="M")
-    last_month = pd.Period(data_end, freq="M")
-    last_month_partial = bool(data_end.normalize() < last_month.end_time.normalize())
-    first_ord = first_month.ordinal
-    last_ord = last_month.ordinal
+    last_ord = pd.Period(data_end, freq="M").ordinal
     size = size.sort_values("cohort")
     cohort_months = size["cohort"].to_numpy().astype(np.int64) - _MONTH0
     sizes = size["customers"].to_numpy().astype(np.int64)
@@ -1230,34 +1226,4 @@ def _cohort_frames(cell: pd.DataFrame, size: pd.DataFrame, bounds: pd.Series) ->
     active[rows, ks] = cell["active"].to_numpy().astype(np.float64)
     rev[rows, ks] = cell["revenue"].to_numpy().astype(np.float64)
 
-    k_all = np.arange(n_k)
-    observed = (cohort_months[:, None] + k_all[None, :]) <= last_ord
-    partial = (cohort_months[:, None] + k_all[None, :] == last_ord) & last_month_partial
-    active_f = np.where(observed, active, np.nan)
-    rev_f = np.where(observed, rev, np.nan)
-    size_f = sizes.astype(np.float64)[:, None]
-    month0 = rev[:, :1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rev_ret = np.where(month0 > 0, rev_f / np.where(month0 > 0, month0, 1.0), np.nan)
-    cum = np.where(observed, np.cumsum(rev, axis=1) / size_f, np.nan)
-    idx = pd.PeriodIndex.from_ordinals(cohort_months, freq="M").rename("cohort")
-    cols = pd.Index(k_all, name="months_since")
-
-    def frame(values: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(values, index=idx, columns=cols)
-
-    return CohortTables(
-        sizes=pd.Series(sizes, index=idx, name="customers"),
-        active=frame(active_f),
-        retention=frame(active_f / size_f),
-        revenue=frame(rev_f),
-        revenue_retention=frame(rev_ret),
-        cumulative_revenue_per_customer=frame(cum),
-        left_censored=pd.Series(cohort_months == first_ord, index=idx, name="left_censored"),
-        last_month_partial=last_month_partial,
-        partial_cells=frame(partial),
-        first_month=first_month,
-        last_month=last_month,
-        data_start=data_start,
-        data_end=data_end,
-    )
+    return tables_from_cells(cohort_months, sizes, active, rev, data_start, data_end)
