@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import tempfile
 import time
 
 import psutil
-from common import generated_csv, machine, median_ms, peak_rss_mb, report
+from common import app_client, machine, median_ms, peak_rss_mb, report
 
 WORKER = """
 import sys, tempfile
@@ -49,16 +48,10 @@ def worker_peak_mb(csv) -> float:
 
 
 def run(scale: str) -> list[tuple]:
-    from dashapp import cleaning, create_app, service
-    from dashapp.config import Settings
-    from tests.callback_client import CallbackClient, date_key, state_key
+    from dashapp import cleaning, service
+    from tests.callback_client import date_key, state_key
 
-    csv = generated_csv(scale)
-    cache_dir = tempfile.mkdtemp(prefix="bench-cache-")
-    settings = Settings.from_env(env={}, data_path=csv, cache_dir=cache_dir)
-    settings = type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"})
-    app = create_app(settings)
-    client = CallbackClient(app)
+    app, client, csv = app_client(scale)
     dataset = csv.stem
     rows = []
 

@@ -22,41 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from common import generated_csv, machine, median_ms, peak_rss_mb, report
+from common import app_client, machine, median_ms, median_wall_cpu, peak_rss_mb, report
 
 METHODS = ("kmeans", "dbscan", "hierarchical", "gmm")
 
 
-def median_wall_cpu(fn, runs: int, setup=None) -> tuple[float, float]:
-    """Median wall time and median CPU time of this process (ms) of ``fn()``. The CPU time
-    shows the work itself when other processes compete for the two cores."""
-    walls, cpus = [], []
-    for _ in range(runs):
-        if setup:
-            setup()
-        c0, t0 = time.process_time(), time.perf_counter()
-        fn()
-        walls.append((time.perf_counter() - t0) * 1000)
-        cpus.append((time.process_time() - c0) * 1000)
-    return statistics.median(walls), statistics.median(cpus)
-
-
 def run(scale: str, runs: int = 5) -> list[tuple]:
-    from dashapp import cleaning, create_app, service
-    from dashapp.config import Settings
-    from tests.callback_client import CallbackClient, state_key
+    from dashapp import cleaning, service
+    from tests.callback_client import state_key
 
-    csv = generated_csv(scale)
-    cache_dir = tempfile.mkdtemp(prefix="bench-cache-")
-    settings = Settings.from_env(env={}, data_path=csv, cache_dir=cache_dir)
-    settings = type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"})
-    app = create_app(settings)
-    client = CallbackClient(app)
+    app, client, csv = app_client(scale)
     dataset = csv.stem
     full = scale == "full"
     filters = service.Filters.build(dataset=dataset)

@@ -23,42 +23,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import statistics
-import tempfile
 import time
 
-from common import generated_csv, machine, peak_rss_mb, report
-
-
-def median_ms(fn, runs: int = 5, setup=None) -> tuple[float, float]:
-    """Median wall time and median CPU time (this process) of ``fn()`` in milliseconds
-    (``setup()`` before each run, not timed). CPU time shows the work itself when other
-    processes compete for the cores."""
-    wall, cpu = [], []
-    for _ in range(runs):
-        if setup:
-            setup()
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
-    return statistics.median(wall), statistics.median(cpu)
+from common import app_client, machine, median_wall_cpu, peak_rss_mb, report
 
 CLV_CALLBACKS = ("update_clv_model", "update_clv_values", "update_clv_grid",
                  "update_clv_validation")
 
 
 def run(scale: str, runs: int) -> list[tuple]:
-    from dashapp import cleaning, create_app, service
-    from dashapp.config import Settings
-    from tests.callback_client import CallbackClient, date_key, state_key
+    from dashapp import cleaning, service
+    from tests.callback_client import date_key, state_key
 
-    csv = generated_csv(scale)
-    cache_dir = tempfile.mkdtemp(prefix="bench-cache-")
-    settings = Settings.from_env(env={}, data_path=csv, cache_dir=cache_dir)
-    settings = type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"})
-    app = create_app(settings)
-    client = CallbackClient(app)
+    app, client, csv = app_client(scale)
     dataset = csv.stem
     full = scale == "full"
 
@@ -98,16 +75,16 @@ def run(scale: str, runs: int) -> list[tuple]:
 
     def uncached(name: str, base: dict) -> float:
         it = itertools.cycle(variants(base))
-        return median_ms(lambda: call(name, next(it)), runs=runs, setup=service.cache.clear)
+        return median_wall_cpu(lambda: call(name, next(it)), runs=runs, setup=service.cache.clear)
 
     def cached(name: str, base: dict) -> float:
         call(name, base)
-        return median_ms(lambda: call(name, base), runs=runs)
+        return median_wall_cpu(lambda: call(name, base), runs=runs)
 
     def display_change(name: str, base: dict) -> float:
         call("update_clv_model", base)  # the fit is cached
         horizons = itertools.count(13)
-        return median_ms(lambda: call(name, {**base, state_key("clv_horizon"): next(horizons)}),
+        return median_wall_cpu(lambda: call(name, {**base, state_key("clv_horizon"): next(horizons)}),
                          runs=runs)
 
     label = f"[{scale}, {n_customers:,} customers]"

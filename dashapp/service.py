@@ -107,23 +107,18 @@ def configure(settings: Settings) -> None:
     with _registry_lock:
         _settings = settings
         _registry.clear()
+        _sql_sources.clear()
+        entries: list[DatasetInfo] = []
+        if os.environ.get("DATA_SQL_URL", "").strip():  # the default; connects on first use
+            table = os.environ.get("DATA_SQL_TABLE", "").strip() or "?"
+            entries.append(DatasetInfo(id=SQL_ID, label=f"SQL: {table}", kind="sql"))
         path = settings.discovered_data_path()
         if path is not None:
-            _registry[path.stem] = DatasetInfo(id=path.stem, label=path.name, kind="file",
-                                               path=Path(path))
-        _registry[DEMO_ID] = DatasetInfo(id=DEMO_ID, label="Demo data (generated)", kind="demo")
-        _sql_sources.clear()
-        sql_url = os.environ.get("DATA_SQL_URL", "").strip()
-        if sql_url:  # a SQL source is the default dataset; it connects on first use
-            table = os.environ.get("DATA_SQL_TABLE", "").strip() or "?"
-            info = DatasetInfo(id=SQL_ID, label=f"SQL: {table}", kind="sql")
-            _registry.clear()
-            _registry[SQL_ID] = info
-            if path is not None:
-                _registry[path.stem] = DatasetInfo(id=path.stem, label=path.name, kind="file",
-                                                   path=Path(path))
-            _registry[DEMO_ID] = DatasetInfo(id=DEMO_ID, label="Demo data (generated)",
-                                             kind="demo")
+            entries.append(DatasetInfo(id=path.stem, label=path.name, kind="file",
+                                       path=Path(path)))
+        entries.append(DatasetInfo(id=DEMO_ID, label="Demo data (generated)", kind="demo"))
+        _registry.update((info.id, info) for info in entries)
+        _sql_versions.clear()
 
 
 SQL_ID = "sql"
@@ -311,17 +306,17 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def transactions(dataset_id: str) -> pd.DataFrame:
-    """Canonical raw lines of a dataset (loaded once per process)."""
+def _load(dataset_id: str, version: str) -> pd.DataFrame:
     info = dataset_info(dataset_id)
+    log.info("loading dataset %s (%s)", dataset_id, version)
+    return load_transactions(_source_path(info), cache_dir=_settings.cache_dir,
+                             column_map=dict(info.column_map) or None)
+
+
+def transactions(dataset_id: str) -> pd.DataFrame:
+    """Canonical raw lines of a dataset (loaded once per process and kept)."""
     version = dataset_version(dataset_id)
-
-    def build():
-        log.info("loading dataset %s (%s)", dataset_id, version)
-        return load_transactions(_source_path(info), cache_dir=_settings.cache_dir,
-                                 column_map=dict(info.column_map) or None)
-
-    return _held(("lines", dataset_id, version), build)
+    return _held(("lines", dataset_id, version), lambda: _load(dataset_id, version))
 
 
 def cleaned(dataset_id: str, rules: str) -> CleanData:
@@ -333,10 +328,7 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
         with _store_lock:
             raw = _store.get(key)
         if raw is None:  # read without holding the raw lines: pages only need the results
-            info = dataset_info(dataset_id)
-            log.info("loading dataset %s (%s)", dataset_id, version)
-            raw = load_transactions(_source_path(info), cache_dir=_settings.cache_dir,
-                                    column_map=dict(info.column_map) or None)
+            raw = _load(dataset_id, version)
         lines, ledger = cleaning.clean(raw, cleaning.CleaningRules.from_flags(rules))
         del raw
         # Only the invoice table and the ledger stay in memory (~50k rows at full scale);

@@ -22,7 +22,7 @@ from ..components import (
 )
 from ..exports import to_safe_csv
 from ..figures import money, number
-from ..urlstate import state_id
+from ..urlstate import number_or, state_id
 
 dash.register_page(__name__, path="/actions", name="Action list", order=7,
                    title="Action list · Customer Segments & CLV")
@@ -35,13 +35,6 @@ SETTINGS = [
     Input(state_id("clv_margin"), "value"), Input(state_id("clv_discount"), "value"),
     Input(state_id("cl_method"), "value"), Input(state_id("cl_k"), "value"),
 ]
-
-
-def _num(value, default, cast=float):
-    try:
-        return cast(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
 
 
 def layout(clv_model="bgnbd", clv_horizon=12, clv_margin=30, clv_discount=10, cl_method="kmeans",
@@ -89,8 +82,8 @@ def layout(clv_model="bgnbd", clv_horizon=12, clv_margin=30, clv_discount=10, cl
 def _list(dataset, start, end, countries, model, horizon, margin, discount, method, k):
     return service.action_list(
         filters_from(dataset, start, end, countries), model or "bgnbd",
-        _num(horizon, 12, int), _num(margin, 30.0), _num(discount, 10.0), method or "kmeans",
-        _num(k, 4, int))
+        number_or(horizon, 12, int), number_or(margin, 30.0), number_or(discount, 10.0), method or "kmeans",
+        number_or(k, 4, int))
 
 
 @callback(
@@ -106,9 +99,9 @@ def update_actions(dataset, start, end, countries, model, horizon, margin, disco
     except ValueError as exc:
         return [], None, message(str(exc), "danger")
     label = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}.get(model or "bgnbd", model)
-    settings = (f"Model {label} + Gamma-Gamma, horizon {_num(horizon, 12, int)} months, margin "
-                f"{_num(margin, 30.0):g}%, discount {_num(discount, 10.0):g}% a year; clusters: "
-                f"{method or 'kmeans'}, k = {_num(k, 4, int)} (change them on the CLV and "
+    settings = (f"Model {label} + Gamma-Gamma, horizon {number_or(horizon, 12, int)} months, margin "
+                f"{number_or(margin, 30.0):g}%, discount {number_or(discount, 10.0):g}% a year; clusters: "
+                f"{method or 'kmeans'}, k = {number_or(k, 4, int)} (change them on the CLV and "
                 "Clustering pages).")
     if result["reason"]:
         return [], settings, message(result["reason"])

@@ -42,7 +42,7 @@ from ..components import (
 )
 from ..exports import to_safe_csv
 from ..figures import empty_figure, money, number, percent
-from ..urlstate import date_id, state_id
+from ..urlstate import date_id, number_or, state_id
 
 dash.register_page(__name__, path="/clv", name="CLV", order=2,
                    title="Customer lifetime value · Customer Segments & CLV")
@@ -63,16 +63,6 @@ SCORECARD_ROWS = [
     ("top10_revenue_share", "Holdout revenue captured by the predicted top 10%", "pct", "high"),
     ("n_customers", "Customers (first purchase by the calibration date)", "count", None),
 ]
-
-
-def _num(value, default, cast=float):
-    """A number from the URL (text) or a control; the default when blank or not a number."""
-    if value is None or value == "":
-        return default
-    try:
-        return cast(float(value))
-    except (TypeError, ValueError):
-        return default
 
 
 def _number_input(key: str, value, lo, hi, step) -> dbc.Input:
@@ -142,13 +132,13 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
             options=[{"label": label, "value": key} for key, label in MODEL_LABELS.items()]),
             md=3),
         labelled("Horizon (months of 30 days)", _number_input(
-            "clv_horizon", _num(clv_horizon, DEFAULTS["clv_horizon"], int), 1, 120, 1), md=2),
+            "clv_horizon", number_or(clv_horizon, DEFAULTS["clv_horizon"], int), 1, 120, 1), md=2),
         labelled("Margin (% of revenue)", _number_input(
-            "clv_margin", _num(clv_margin, DEFAULTS["clv_margin"]), 0, 100, "any"), md=2),
+            "clv_margin", number_or(clv_margin, DEFAULTS["clv_margin"]), 0, 100, "any"), md=2),
         labelled("Annual discount rate (%)", _number_input(
-            "clv_discount", _num(clv_discount, DEFAULTS["clv_discount"]), 0, 100, "any"), md=2),
+            "clv_discount", number_or(clv_discount, DEFAULTS["clv_discount"]), 0, 100, "any"), md=2),
         labelled("Expected lifespan, historic CLV (years)", _number_input(
-            "clv_lifespan", _num(clv_lifespan, DEFAULTS["clv_lifespan"]), 0, 50, "any"), md=3),
+            "clv_lifespan", number_or(clv_lifespan, DEFAULTS["clv_lifespan"]), 0, 50, "any"), md=3),
     ], className="g-2 mb-1 align-items-end")
     hint = html.Div([
         "Models fitted on the filtered range, time unit weeks (7 days); the discount rate "
