@@ -42,8 +42,13 @@ def worker_peak_mb(csv) -> float:
 
     from common import ROOT
 
-    out = subprocess.run([sys.executable, "-c", WORKER, str(csv)], cwd=ROOT, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER, str(csv)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -60,9 +65,14 @@ def run(scale: str) -> list[tuple]:
     def first_load_and_clean():
         t0 = time.perf_counter()
         lines = load_transactions(csv)  # no parquet cache: the first load of a CSV
-        rows.append((f"[{scale}] first load from CSV ({len(lines):,} rows)",
-                     (time.perf_counter() - t0) * 1000, 1500 if scale == "full" else None,
-                     "ms"))
+        rows.append(
+            (
+                f"[{scale}] first load from CSV ({len(lines):,} rows)",
+                (time.perf_counter() - t0) * 1000,
+                1500 if scale == "full" else None,
+                "ms",
+            )
+        )
         ms, _ = median_ms(lambda: cleaning.clean(lines))
         rows.append((f"[{scale}] clean() all rules", ms, None, "ms"))
 
@@ -70,13 +80,23 @@ def run(scale: str) -> list[tuple]:
     gc.collect()
     t0 = time.perf_counter()
     service.cleaned(dataset, cleaning.CleaningRules().flags())
-    rows.append((f"[{scale}] clean + invoice table, once per process",
-                 (time.perf_counter() - t0) * 1000, None, "ms"))
+    rows.append(
+        (
+            f"[{scale}] clean + invoice table, once per process",
+            (time.perf_counter() - t0) * 1000,
+            None,
+            "ms",
+        )
+    )
 
     base = {state_key("dataset"): dataset}
-    variants = [dict(base), {**base, date_key("start"): "2010-06-01"},
-                {**base, state_key("countries"): "United Kingdom"},
-                {**base, date_key("end"): "2011-06-30"}, {**base, date_key("start"): "2011-01-01"}]
+    variants = [
+        dict(base),
+        {**base, date_key("start"): "2010-06-01"},
+        {**base, state_key("countries"): "United Kingdom"},
+        {**base, date_key("end"): "2011-06-30"},
+        {**base, date_key("start"): "2011-01-01"},
+    ]
 
     def timed(callback, cached: bool, target_uncached, target_cached):
         it = iter(variants * 2)
@@ -93,17 +113,33 @@ def run(scale: str) -> list[tuple]:
         return (f"[{scale}] {callback} uncached", ms, target_uncached, "ms")
 
     full = scale == "full"
-    for cb, t_unc, t_c in (("update_overview", 150, 30), ("update_rfm", 150, 30),
-                           ("update_rfm_grid", 150, 30)):
+    for cb, t_unc, t_c in (
+        ("update_overview", 150, 30),
+        ("update_rfm", 150, 30),
+        ("update_rfm_grid", 150, 30),
+    ):
         rows.append(timed(cb, False, t_unc if full else 1500, None))
         rows.append(timed(cb, True, None, t_c if full else None))
-    rows.append((f"[{scale}] peak resident memory of this benchmark process", peak_rss_mb(),
-                 None, "MB"))
-    rows.append((f"[{scale}] peak resident memory of a fresh serving process",
-                 worker_peak_mb(csv), 500 if full else None, "MB"))
+    rows.append(
+        (f"[{scale}] peak resident memory of this benchmark process", peak_rss_mb(), None, "MB")
+    )
+    rows.append(
+        (
+            f"[{scale}] peak resident memory of a fresh serving process",
+            worker_peak_mb(csv),
+            500 if full else None,
+            "MB",
+        )
+    )
     gc.collect()
-    rows.append((f"[{scale}] resident memory after the callbacks (a serving worker)",
-                 psutil.Process().memory_info().rss / 1024**2, 500 if full else None, "MB"))
+    rows.append(
+        (
+            f"[{scale}] resident memory after the callbacks (a serving worker)",
+            psutil.Process().memory_info().rss / 1024**2,
+            500 if full else None,
+            "MB",
+        )
+    )
     return rows
 
 

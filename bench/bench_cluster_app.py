@@ -42,13 +42,22 @@ def run(scale: str, runs: int = 5) -> list[tuple]:
 
     t0 = time.perf_counter()
     service.cleaned(dataset, cleaning.CleaningRules().flags())
-    rows.append((f"[{scale}] load + clean + invoice table, once per process",
-                 (time.perf_counter() - t0) * 1000, None, "ms"))
+    rows.append(
+        (
+            f"[{scale}] load + clean + invoice table, once per process",
+            (time.perf_counter() - t0) * 1000,
+            None,
+            "ms",
+        )
+    )
 
     def values(method, cluster=None, names=None):
-        v = {state_key("dataset"): dataset, state_key("cl_method"): method,
-             state_key("cl_features"): ["recency", "frequency", "monetary"],
-             "cl-names.data": names or ["High Value"]}
+        v = {
+            state_key("dataset"): dataset,
+            state_key("cl_method"): method,
+            state_key("cl_features"): ["recency", "frequency", "monetary"],
+            "cl-names.data": names or ["High Value"],
+        }
         if cluster:
             v[state_key("cl_cluster")] = cluster
         return v
@@ -73,39 +82,58 @@ def run(scale: str, runs: int = 5) -> list[tuple]:
         # the main callback: K-Means, DBSCAN, hierarchical <= 150 ms at full scale
         target_u = (150 if method != "gmm" else None) if full else 1500
         for cb in ("update_clustering", "update_cluster_diagnostics"):
-            ms, cpu = median_wall_cpu(lambda cb=cb, vals=vals: call(cb, vals), runs,
-                                      setup=service.cache.clear)
-            rows.append((f"[{scale}] {method:<12} {cb} uncached", ms,
-                         target_u if cb == "update_clustering" else (None if full else 1500),
-                         "ms"))
+            ms, cpu = median_wall_cpu(
+                lambda cb=cb, vals=vals: call(cb, vals), runs, setup=service.cache.clear
+            )
+            rows.append(
+                (
+                    f"[{scale}] {method:<12} {cb} uncached",
+                    ms,
+                    target_u if cb == "update_clustering" else (None if full else 1500),
+                    "ms",
+                )
+            )
             rows.append((f"[{scale}] {method:<12} {cb} uncached, CPU time", cpu, None, "ms"))
             call(cb, vals)
             ms, cpu = median_wall_cpu(lambda cb=cb, vals=vals: call(cb, vals), runs)
-            rows.append((f"[{scale}] {method:<12} {cb} cached", ms,
-                         30 if full and cb == "update_clustering" else None, "ms"))
+            rows.append(
+                (
+                    f"[{scale}] {method:<12} {cb} cached",
+                    ms,
+                    30 if full and cb == "update_clustering" else None,
+                    "ms",
+                )
+            )
         # the clustering alone uncached: the RFM table (shared with the RFM page) cached
-        ms, cpu = median_wall_cpu(lambda vals=vals: call("update_clustering", vals), runs,
-                                  setup=lambda: (service.cache.clear(),
-                                                 service.rfm_table(filters)))
-        rows.append((f"[{scale}] {method:<12} update_clustering, RFM table cached", ms,
-                     None, "ms"))
-        ms, _ = median_ms(lambda vals=vals: page_change(vals), runs=runs,
-                          setup=service.cache.clear)
-        rows.append((f"[{scale}] {method:<12} all callbacks of a change, uncached", ms,
-                     None if full else 1500, "ms"))
+        ms, cpu = median_wall_cpu(
+            lambda vals=vals: call("update_clustering", vals),
+            runs,
+            setup=lambda: (service.cache.clear(), service.rfm_table(filters)),
+        )
+        rows.append((f"[{scale}] {method:<12} update_clustering, RFM table cached", ms, None, "ms"))
+        ms, _ = median_ms(lambda vals=vals: page_change(vals), runs=runs, setup=service.cache.clear)
+        rows.append(
+            (
+                f"[{scale}] {method:<12} all callbacks of a change, uncached",
+                ms,
+                None if full else 1500,
+                "ms",
+            )
+        )
         # display only: another cluster in the grid (clustering read from the cache)
         resp = call("update_clustering", vals)
         names = json.loads(resp.data)["response"]["cl-names"]["data"]
         picks = iter(names * runs)
-        ms, _ = median_ms(lambda m=method, p=picks, n=names: call(
-            "update_cluster_grid", values(m, next(p), n)), runs=runs)
-        rows.append((f"[{scale}] {method:<12} grid: select another cluster", ms,
-                     30 if full else None, "ms"))
+        ms, _ = median_ms(
+            lambda m=method, p=picks, n=names: call("update_cluster_grid", values(m, next(p), n)),
+            runs=runs,
+        )
+        rows.append(
+            (f"[{scale}] {method:<12} grid: select another cluster", ms, 30 if full else None, "ms")
+        )
         size = len(resp.data) / 1024
-        rows.append((f"[{scale}] {method:<12} update_clustering response size", size, None,
-                     "kB"))
-    rows.append((f"[{scale}] peak resident memory of the process", peak_rss_mb(),
-                 3072, "MB"))
+        rows.append((f"[{scale}] {method:<12} update_clustering response size", size, None, "kB"))
+    rows.append((f"[{scale}] peak resident memory of the process", peak_rss_mb(), 3072, "MB"))
     return rows
 
 

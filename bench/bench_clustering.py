@@ -35,8 +35,10 @@ DATASETS = {  # customers: (csv path, generator rows)
 }
 METHODS = ("kmeans", "dbscan", "hierarchical", "gmm")
 # targets: seconds per cluster_customers call
-TARGET_SECONDS = {5942: {"kmeans": 0.150, "dbscan": 0.150, "hierarchical": 0.150, "gmm": 1.5},
-                  60000: {m: 1.5 for m in METHODS}}
+TARGET_SECONDS = {
+    5942: {"kmeans": 0.150, "dbscan": 0.150, "hierarchical": 0.150, "gmm": 1.5},
+    60000: {m: 1.5 for m in METHODS},
+}
 TARGET_RSS_MB = 3 * 1024
 ORIGINAL_TOOL_6K = {"dbscan": 1.19, "hierarchical": 1.79}  # seconds, the tool being replaced
 
@@ -47,9 +49,23 @@ def ensure_csv(customers: int) -> Path:
         return path
     print(f"generating {path} ({rows:,} rows, {customers:,} customers) ...", flush=True)
     part = path.with_name(f"{path.name}.part-{os.getpid()}")
-    subprocess.run([sys.executable, str(GENERATOR), "--rows", str(rows), "--customers",
-                    str(customers), "--seed", "42", "--out", str(part), "--no-stats",
-                    "--quiet"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(GENERATOR),
+            "--rows",
+            str(rows),
+            "--customers",
+            str(customers),
+            "--seed",
+            "42",
+            "--out",
+            str(part),
+            "--no-stats",
+            "--quiet",
+        ],
+        check=True,
+    )
     os.replace(part, path)  # atomic: others may read the same path concurrently
     return path
 
@@ -58,9 +74,12 @@ def customer_table(csv: Path):
     """Plain pandas R/F/M per customer (returns netted into monetary)."""
     import pandas as pd
 
-    df = pd.read_csv(csv, usecols=["Invoice", "InvoiceDate", "Quantity", "Price",
-                                   "Customer ID"],
-                     dtype={"Invoice": str}, engine="pyarrow")
+    df = pd.read_csv(
+        csv,
+        usecols=["Invoice", "InvoiceDate", "Quantity", "Price", "Customer ID"],
+        dtype={"Invoice": str},
+        engine="pyarrow",
+    )
     df = df.dropna(subset=["Customer ID"])
     df = df[~df["Invoice"].str.startswith("A")]
     df["line_total"] = df["Quantity"] * df["Price"]
@@ -69,9 +88,13 @@ def customer_table(csv: Path):
     as_of = df["InvoiceDate"].max().normalize() + pd.Timedelta(days=1)
     purchases = df[~df["Invoice"].str.startswith("C")]
     g = purchases.groupby("customer_id")
-    out = pd.DataFrame({"recency": (as_of - g["InvoiceDate"].max()).dt.days,
-                        "frequency": g["Invoice"].nunique(),
-                        "tenure": (as_of - g["InvoiceDate"].min()).dt.days})
+    out = pd.DataFrame(
+        {
+            "recency": (as_of - g["InvoiceDate"].max()).dt.days,
+            "frequency": g["Invoice"].nunique(),
+            "tenure": (as_of - g["InvoiceDate"].min()).dt.days,
+        }
+    )
     out["monetary"] = df.groupby("customer_id")["line_total"].sum().reindex(out.index)
     out["aov"] = out["monetary"] / out["frequency"]
     out.index.name = "customer_id"
@@ -88,8 +111,11 @@ def ensure_table(customers: int) -> Path:
     part = cache.with_name(f"{cache.name}.part-{os.getpid()}")
     table.to_parquet(part)
     os.replace(part, cache)
-    print(f"customer table {cache} ({len(table):,} customers) built in "
-          f"{time.perf_counter() - t:.1f} s", flush=True)
+    print(
+        f"customer table {cache} ({len(table):,} customers) built in "
+        f"{time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
     return cache
 
 
@@ -119,17 +145,21 @@ def worker(table: Path, task: str, runs: int) -> dict:
     rss_before = peak_rss_mb()
     out: dict = {"task": task, "n": len(customers)}
     if task in METHODS:
+
         def call():
             return cl.cluster_customers(customers, task)
     else:
         X, _ = cl.build_features(customers)
         if task == "elbow":
+
             def call():
                 return cl.elbow_curve(X, range(2, 11))
         elif task == "k_distance":
+
             def call():
                 return cl.k_distance(X, 6)
         elif task == "dendrogram":
+
             def call():
                 return cl.dendrogram_data(X, "ward", k=4)
         else:
@@ -140,15 +170,24 @@ def worker(table: Path, task: str, runs: int) -> dict:
         t = time.perf_counter()
         res = call()
         times.append(time.perf_counter() - t)
-    out.update(median_s=statistics.median(times), min_s=min(times), max_s=max(times),
-               rss_before_mb=rss_before, peak_rss_mb=peak_rss_mb())
+    out.update(
+        median_s=statistics.median(times),
+        min_s=min(times),
+        max_s=max(times),
+        rss_before_mb=rss_before,
+        peak_rss_mb=peak_rss_mb(),
+    )
     if task in METHODS:
-        out.update(approximate=res.approximate, n_fit=res.n_fit, n_clusters=res.n_clusters,
-                   names=list(res.names), silhouette=res.diagnostics["silhouette"],
-                   n_outliers=res.diagnostics["n_outliers"],
-                   params={k: v for k, v in res.params.items()
-                           if isinstance(v, (int, float, str, bool))},
-                   note=res.note)
+        out.update(
+            approximate=res.approximate,
+            n_fit=res.n_fit,
+            n_clusters=res.n_clusters,
+            names=list(res.names),
+            silhouette=res.diagnostics["silhouette"],
+            n_outliers=res.diagnostics["n_outliers"],
+            params={k: v for k, v in res.params.items() if isinstance(v, (int, float, str, bool))},
+            note=res.note,
+        )
     elif task == "elbow":
         out["best_k_silhouette"] = int(res.loc[res["silhouette"].idxmax(), "k"])
         out["n_points"] = int(res["n_points"].iloc[0])
@@ -158,8 +197,12 @@ def worker(table: Path, task: str, runs: int) -> dict:
 
 
 def run_worker(table: Path, task: str, runs: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", str(table), task,
-                           "--runs", str(runs)], check=True, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", str(table), task, "--runs", str(runs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -170,19 +213,22 @@ def main() -> None:
     ap.add_argument("--worker", nargs=2, metavar=("TABLE", "TASK"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(Path(args.worker[0]), args.worker[1], args.runs),
-                         default=float))
+        print(json.dumps(worker(Path(args.worker[0]), args.worker[1], args.runs), default=float))
         return
 
     results = []
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.runs} "
-          f"runs after one warm-up, each task in a fresh process; load average "
-          f"{os.getloadavg()[0]:.2f} (other processes on the machine inflate the timings)")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {args.runs} "
+        f"runs after one warm-up, each task in a fresh process; load average "
+        f"{os.getloadavg()[0]:.2f} (other processes on the machine inflate the timings)"
+    )
     for size in args.sizes:
         table = ensure_table(size)
         print(f"\n== {size:,} customers ==")
-        print(f"{'task':<14}{'median':>10}{'min':>10}{'target':>10}{'ratio':>8}{'peak RSS':>11}  "
-              f"{'fit on':>8}  clusters / detail")
+        print(
+            f"{'task':<14}{'median':>10}{'min':>10}{'target':>10}{'ratio':>8}{'peak RSS':>11}  "
+            f"{'fit on':>8}  clusters / detail"
+        )
         for task in (*METHODS, "elbow", "k_distance", "dendrogram"):
             r = run_worker(table, task, args.runs)
             target = TARGET_SECONDS.get(size, {}).get(task)
@@ -192,39 +238,61 @@ def main() -> None:
             tgt = f"{target * 1000:.0f} ms" if target else "-"
             ratio = f"{r['ratio']:.2f}" if target else "-"
             if task in METHODS:
-                detail = f"{r['n_clusters']} + {r['n_outliers']} outliers" \
-                    if task == "dbscan" else f"{r['n_clusters']}"
+                detail = (
+                    f"{r['n_clusters']} + {r['n_outliers']} outliers"
+                    if task == "dbscan"
+                    else f"{r['n_clusters']}"
+                )
                 detail += f", silhouette {r['silhouette']:.3f}"
                 if task == "dbscan":
                     detail += f", eps {r['params']['eps']:.3f}"
                 fit_on = f"{r['n_fit']:,}"
             elif task == "elbow":
-                fit_on, detail = f"{r['n_points']:,}", f"k=2..10, best silhouette at k=" \
-                    f"{r['best_k_silhouette']}"
+                fit_on, detail = (
+                    f"{r['n_points']:,}",
+                    f"k=2..10, best silhouette at k={r['best_k_silhouette']}",
+                )
             elif task == "k_distance":
                 fit_on, detail = f"{r['n_points']:,}", f"knee eps {r['eps']:.3f}"
             else:
                 fit_on, detail = "500", "ward, scipy linkage + dendrogram(no_plot)"
-            print(f"{task:<14}{r['median_s'] * 1000:>7.1f} ms{r['min_s'] * 1000:>7.1f} ms"
-                  f"{tgt:>10}{ratio:>8}"
-                  f"{r['peak_rss_mb']:>8.0f} MB  {fit_on:>8}  {detail}{ok}")
+            print(
+                f"{task:<14}{r['median_s'] * 1000:>7.1f} ms{r['min_s'] * 1000:>7.1f} ms"
+                f"{tgt:>10}{ratio:>8}"
+                f"{r['peak_rss_mb']:>8.0f} MB  {fit_on:>8}  {detail}{ok}"
+            )
             if size == 5942 and task in ORIGINAL_TOOL_6K:
-                print(f"{'':<14}original tool {ORIGINAL_TOOL_6K[task]:.2f} s -> "
-                      f"{ORIGINAL_TOOL_6K[task] / r['median_s']:.0f}x faster")
+                print(
+                    f"{'':<14}original tool {ORIGINAL_TOOL_6K[task]:.2f} s -> "
+                    f"{ORIGINAL_TOOL_6K[task] / r['median_s']:.0f}x faster"
+                )
             r["size"] = size
             results.append(r)
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     worst = max(r["peak_rss_mb"] for r in results)
-    print(f"peak RSS of any worker: {worst:.0f} MB (target <= {TARGET_RSS_MB} MB: "
-          f"{'ok' if worst <= TARGET_RSS_MB else 'OVER'})")
-    slow = [f"{r['task']}@{r['size']}" for r in results
-            if r["target_s"] and r["median_s"] > r["target_s"]]
+    print(
+        f"peak RSS of any worker: {worst:.0f} MB (target <= {TARGET_RSS_MB} MB: "
+        f"{'ok' if worst <= TARGET_RSS_MB else 'OVER'})"
+    )
+    slow = [
+        f"{r['task']}@{r['size']}"
+        for r in results
+        if r["target_s"] and r["median_s"] > r["target_s"]
+    ]
     print("all time targets met" if not slow else f"over target: {', '.join(slow)}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"runs": args.runs, "cpus": os.cpu_count(),
-                                   "load_average_end": os.getloadavg()[0],
-                                   "results": results}, indent=2,
-                                  default=float))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "runs": args.runs,
+                "cpus": os.cpu_count(),
+                "load_average_end": os.getloadavg()[0],
+                "results": results,
+            },
+            indent=2,
+            default=float,
+        )
+    )
     print(f"written {RESULTS.relative_to(ROOT)}")
 
 

@@ -27,8 +27,12 @@ import time
 
 from common import app_client, machine, median_wall_cpu, peak_rss_mb, report
 
-CLV_CALLBACKS = ("update_clv_model", "update_clv_values", "update_clv_grid",
-                 "update_clv_validation")
+CLV_CALLBACKS = (
+    "update_clv_model",
+    "update_clv_values",
+    "update_clv_grid",
+    "update_clv_validation",
+)
 
 
 def run(scale: str, runs: int) -> list[tuple]:
@@ -52,22 +56,36 @@ def run(scale: str, runs: int) -> list[tuple]:
 
     t0 = time.perf_counter()
     service.cleaned(dataset, cleaning.CleaningRules().flags())
-    rows.append((f"[{scale}] load + clean + invoice table, once per process",
-                 (time.perf_counter() - t0) * 1000, None, "ms"))
+    rows.append(
+        (
+            f"[{scale}] load + clean + invoice table, once per process",
+            (time.perf_counter() - t0) * 1000,
+            None,
+            "ms",
+        )
+    )
     n_customers = len(service.clv_fit(service.Filters.build(dataset=dataset))["summary"])
     service.cache.clear()
 
     def inputs(model: str) -> dict:
-        return {state_key("dataset"): dataset, state_key("clv_model"): model,
-                state_key("clv_horizon"): 12, state_key("clv_margin"): 30,
-                state_key("clv_discount"): 10, state_key("clv_lifespan"): 3,
-                state_key("clv_track"): "weekly"}
+        return {
+            state_key("dataset"): dataset,
+            state_key("clv_model"): model,
+            state_key("clv_horizon"): 12,
+            state_key("clv_margin"): 30,
+            state_key("clv_discount"): 10,
+            state_key("clv_lifespan"): 3,
+            state_key("clv_track"): "weekly",
+        }
 
     def variants(base: dict) -> list[dict]:
-        return [dict(base), {**base, date_key("start"): "2010-03-01"},
-                {**base, date_key("end"): "2011-09-30"},
-                {**base, state_key("countries"): ["United Kingdom"]},
-                {**base, date_key("start"): "2010-01-15"}]
+        return [
+            dict(base),
+            {**base, date_key("start"): "2010-03-01"},
+            {**base, date_key("end"): "2011-09-30"},
+            {**base, state_key("countries"): ["United Kingdom"]},
+            {**base, date_key("start"): "2010-01-15"},
+        ]
 
     def call(name: str, values: dict) -> None:
         resp = client.call(name, values)
@@ -84,32 +102,51 @@ def run(scale: str, runs: int) -> list[tuple]:
     def display_change(name: str, base: dict) -> float:
         call("update_clv_model", base)  # the fit is cached
         horizons = itertools.count(13)
-        return median_wall_cpu(lambda: call(name, {**base, state_key("clv_horizon"): next(horizons)}),
-                         runs=runs)
+        return median_wall_cpu(
+            lambda: call(name, {**base, state_key("clv_horizon"): next(horizons)}), runs=runs
+        )
 
     label = f"[{scale}, {n_customers:,} customers]"
     t_unc, t_c = (150, 30) if full else (1500, None)
     for model, targets in (("bgnbd", True), ("pareto_nbd", False)):
         base = inputs(model)
         for name in CLV_CALLBACKS:
-            rows.append((f"{label} {model} {name} uncached", uncached(name, base),
-                         t_unc if targets else None, "ms"))
-            rows.append((f"{label} {model} {name} cached", cached(name, base),
-                         t_c if targets else None, "ms"))
+            rows.append(
+                (
+                    f"{label} {model} {name} uncached",
+                    uncached(name, base),
+                    t_unc if targets else None,
+                    "ms",
+                )
+            )
+            rows.append(
+                (
+                    f"{label} {model} {name} cached",
+                    cached(name, base),
+                    t_c if targets else None,
+                    "ms",
+                )
+            )
         for name in ("update_clv_values", "update_clv_grid"):
-            rows.append((f"{label} {model} {name}, horizon changed (fit cached)",
-                         display_change(name, base), t_unc if targets else None, "ms"))
+            rows.append(
+                (
+                    f"{label} {model} {name}, horizon changed (fit cached)",
+                    display_change(name, base),
+                    t_unc if targets else None,
+                    "ms",
+                )
+            )
     base = inputs("bgnbd")
     rows.append((f"{label} update_cohorts uncached", uncached("update_cohorts", base), t_unc, "ms"))
     rows.append((f"{label} update_cohorts cached", cached("update_cohorts", base), t_c, "ms"))
-    rows.append((f"[{scale}] peak resident memory of the process", peak_rss_mb(),
-                 None, "MB"))
+    rows.append((f"[{scale}] peak resident memory of the process", peak_rss_mb(), None, "MB"))
     return rows
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale10", action="store_true", help="10M rows / 60,000 customers")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()

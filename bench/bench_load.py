@@ -74,8 +74,20 @@ def ensure_full_csv(path: Path = DEFAULT_CSV, rows: int = FULL_ROWS) -> Path:
     print(f"generating {path} ({rows:,} rows) ...", file=sys.stderr, flush=True)
     tmp = path.with_suffix(".tmp.csv")
     subprocess.run(
-        [sys.executable, str(GENERATOR), "--rows", str(rows), "--customers", "5942",
-         "--seed", "42", "--out", str(tmp), "--no-stats", "--quiet"],
+        [
+            sys.executable,
+            str(GENERATOR),
+            "--rows",
+            str(rows),
+            "--customers",
+            "5942",
+            "--seed",
+            "42",
+            "--out",
+            str(tmp),
+            "--no-stats",
+            "--quiet",
+        ],
         check=True,
     )
     os.replace(tmp, path)
@@ -90,7 +102,9 @@ def measure(mode: str, path: Path | str = "", cache_dir: Path | str | None = Non
     code = _WORKER.format(root=str(REPO_ROOT))
     out = subprocess.run(
         [sys.executable, "-c", code, mode, str(path), str(cache_dir or "")],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -132,8 +146,10 @@ def run_benchmarks(csv_path: Path, runs: int = 5) -> tuple[dict[str, list[float]
 def format_table(results: dict[str, list[float]], cpu: dict[str, list[float]] | None = None) -> str:
     """Markdown table: metric, median, min..max, CPU median, target, median / target."""
     cpu = cpu or {}
-    lines = ["| metric | median | min .. max | cpu median | target | ratio |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| metric | median | min .. max | cpu median | target | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for metric, values in results.items():
         if not values:
             continue
@@ -143,8 +159,10 @@ def format_table(results: dict[str, list[float]], cpu: dict[str, list[float]] | 
         t = f"<= {fmt.format(target)} {unit}" if target else "-"
         ratio = f"{med / target:.2f}" if target else "-"
         c = f"{statistics.median(cpu[metric]):.3f} s" if metric in cpu else "-"
-        lines.append(f"| {metric} | {fmt.format(med)} {unit} | {fmt.format(min(values))} .. "
-                     f"{fmt.format(max(values))} | {c} | {t} | {ratio} |")
+        lines.append(
+            f"| {metric} | {fmt.format(med)} {unit} | {fmt.format(min(values))} .. "
+            f"{fmt.format(max(values))} | {c} | {t} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -163,16 +181,23 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     csv_path = ensure_full_csv(args.csv)
     size_mb = csv_path.stat().st_size / 1e6
-    print(f"# load benchmark: {csv_path} ({size_mb:.1f} MB), {args.runs} runs per metric, "
-          f"one subprocess per run; load average before: {_loadavg()}\n")
+    print(
+        f"# load benchmark: {csv_path} ({size_mb:.1f} MB), {args.runs} runs per metric, "
+        f"one subprocess per run; load average before: {_loadavg()}\n"
+    )
     results, cpu = run_benchmarks(csv_path, args.runs)
     print(format_table(results, cpu))
-    print(f"\nload average after: {_loadavg()} on {os.cpu_count()} CPUs (wall times grow on a "
-          f"busy machine; CPU seconds much less)")
+    print(
+        f"\nload average after: {_loadavg()} on {os.cpu_count()} CPUs (wall times grow on a "
+        f"busy machine; CPU seconds much less)"
+    )
     if args.json:
         args.json.write_text(json.dumps({"wall": results, "cpu": cpu}, indent=1))
-    over = [m for m, v in results.items()
-            if TARGETS[m][0] is not None and statistics.median(v) > TARGETS[m][0]]
+    over = [
+        m
+        for m, v in results.items()
+        if TARGETS[m][0] is not None and statistics.median(v) > TARGETS[m][0]
+    ]
     if over:
         print(f"\nover target: {', '.join(over)}")
     return 0

@@ -42,8 +42,11 @@ CSV = Path("/tmp/or2_10x.csv")
 TABLE = "bench_online_retail_10x"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CAL_END, OBS_END = "2011-06-30", "2011-12-09"
-FILTERED = {"start": "2010-06-01", "end": "2011-05-31",
-            "countries": ("United Kingdom", "Germany", "France")}
+FILTERED = {
+    "start": "2010-06-01",
+    "end": "2011-05-31",
+    "countries": ("United Kingdom", "Germany", "France"),
+}
 
 
 def peak_rss_mb() -> float:
@@ -59,8 +62,22 @@ def ensure_csv(rows: int, customers: int) -> None:
         return
     print(f"generating {CSV} ({rows:,} rows) ...", flush=True)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, str(GENERATOR), "--rows", str(rows), "--customers",
-                    str(customers), "--seed", "42", "--out", str(CSV), "--quiet"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(GENERATOR),
+            "--rows",
+            str(rows),
+            "--customers",
+            str(customers),
+            "--seed",
+            "42",
+            "--out",
+            str(CSV),
+            "--quiet",
+        ],
+        check=True,
+    )
     print(f"  {time.perf_counter() - t0:.0f} s")
 
 
@@ -87,12 +104,18 @@ def ensure_table(url: str) -> int:
         # the CSV's columns as they are, plus the line number in file order (an identity
         # column filled by COPY), mapped to the source's optional ``line_number``
         table = sa.Table(
-            TABLE, sa.MetaData(),
-            sa.Column("Invoice", sa.Text), sa.Column("StockCode", sa.Text),
-            sa.Column("Description", sa.Text), sa.Column("Quantity", sa.Integer),
-            sa.Column("InvoiceDate", sa.DateTime), sa.Column("Price", sa.Double),
-            sa.Column("Customer ID", sa.Double), sa.Column("Country", sa.Text),
-            sa.Column("line_no", sa.BigInteger, sa.Identity()))
+            TABLE,
+            sa.MetaData(),
+            sa.Column("Invoice", sa.Text),
+            sa.Column("StockCode", sa.Text),
+            sa.Column("Description", sa.Text),
+            sa.Column("Quantity", sa.Integer),
+            sa.Column("InvoiceDate", sa.DateTime),
+            sa.Column("Price", sa.Double),
+            sa.Column("Customer ID", sa.Double),
+            sa.Column("Country", sa.Text),
+            sa.Column("line_no", sa.BigInteger, sa.Identity()),
+        )
         csv_columns = ", ".join(f'"{c.name}"' for c in table.columns if c.name != "line_no")
         table.drop(engine, checkfirst=True)
         table.create(engine)
@@ -101,8 +124,12 @@ def ensure_table(url: str) -> int:
         raw = engine.raw_connection()
         try:
             with raw.cursor() as cur:
-                with cur.copy(f'COPY "{TABLE}" ({csv_columns}) FROM STDIN '
-                              f'WITH (FORMAT csv, HEADER true)') as cp, open(CSV, "rb") as fh:
+                with (
+                    cur.copy(
+                        f'COPY "{TABLE}" ({csv_columns}) FROM STDIN WITH (FORMAT csv, HEADER true)'
+                    ) as cp,
+                    open(CSV, "rb") as fh,
+                ):
                     while block := fh.read(1 << 23):
                         cp.write(block)
                 raw.commit()
@@ -125,6 +152,7 @@ def _timer(steps: dict[str, float]):
         out = fn()
         steps[name] = time.perf_counter() - t
         return out
+
     return step
 
 
@@ -135,18 +163,27 @@ def child_sql(url: str) -> dict:
     steps: dict[str, float] = {}
     step = _timer(steps)
     t0 = time.perf_counter()
-    src = step("connect+reflect", lambda: SqlSource(
-        url, TABLE, column_map={"line_number": "line_no"}, timeout_s=1800))
+    src = step(
+        "connect+reflect",
+        lambda: SqlSource(url, TABLE, column_map={"line_number": "line_no"}, timeout_s=1800),
+    )
     step("bounds", src.bounds)
     calibration = {"calibration_end": CAL_END, "observation_end": OBS_END}
     pages = step("pages (all data)", lambda: src.pages(**calibration))
     step("rfm scores", lambda: rfm.rfm_scores(pages["rfm"]))
     step("pages (filtered)", lambda: src.pages(**calibration, **FILTERED))
     ov = pages["overview"]
-    return {"steps": steps, "total": time.perf_counter() - t0, "rss_mb": peak_rss_mb(),
-            "check": {"customers": len(pages["rfm"]), "rows_in": ov["rows_in"],
-                      "rows_out": ov["rows_out"],
-                      "net_revenue": round(ov["kpis"]["net_revenue"], 2)}}
+    return {
+        "steps": steps,
+        "total": time.perf_counter() - t0,
+        "rss_mb": peak_rss_mb(),
+        "check": {
+            "customers": len(pages["rfm"]),
+            "rows_in": ov["rows_in"],
+            "rows_out": ov["rows_out"],
+            "net_revenue": round(ov["kpis"]["net_revenue"], 2),
+        },
+    }
 
 
 def child_memory() -> dict:
@@ -168,32 +205,55 @@ def child_memory() -> dict:
         return all_orders["invoice_date"].min(), by_country.sort_values(ascending=False)
 
     def pages(f):
-        orders = cleaning.filter_transactions(all_orders, f.get("start"), f.get("end"),
-                                              f.get("countries"))
+        orders = cleaning.filter_transactions(
+            all_orders, f.get("start"), f.get("end"), f.get("countries")
+        )
         ov = service.overview.uncached(service.Filters.build(dataset="bench", **f))
         customers = rfm.customer_rfm(orders)
         purchases = orders[~orders["is_cancellation"]]
         clv = clv_models.calibration_summary(
-            purchases, customer_col="customer_id", date_col="invoice_date",
-            amount_col="revenue", calibration_end=CAL_END, observation_end=OBS_END)
-        return {"overview": ov, "rfm": customers, "calibration": clv,
-                "cohorts": cohorts.cohort_tables(orders)}
+            purchases,
+            customer_col="customer_id",
+            date_col="invoice_date",
+            amount_col="revenue",
+            calibration_end=CAL_END,
+            observation_end=OBS_END,
+        )
+        return {
+            "overview": ov,
+            "rfm": customers,
+            "calibration": clv,
+            "cohorts": cohorts.cohort_tables(orders),
+        }
 
     step("bounds", bounds)
     result = step("pages (all data)", lambda: pages({}))
     step("rfm scores", lambda: rfm.rfm_scores(result["rfm"]))
     step("pages (filtered)", lambda: pages(FILTERED))
     ov = result["overview"]
-    return {"steps": steps, "total": time.perf_counter() - t0, "rss_mb": peak_rss_mb(),
-            "check": {"customers": len(result["rfm"]), "rows_in": ov["rows_in"],
-                      "rows_out": ov["rows_out"],
-                      "net_revenue": round(ov["kpis"]["net_revenue"], 2)}}
+    return {
+        "steps": steps,
+        "total": time.perf_counter() - t0,
+        "rss_mb": peak_rss_mb(),
+        "check": {
+            "customers": len(result["rfm"]),
+            "rows_in": ov["rows_in"],
+            "rows_out": ov["rows_out"],
+            "net_revenue": round(ov["kpis"]["net_revenue"], 2),
+        },
+    }
 
 
 def run_child(mode: str, url: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, __file__, "--child", mode, "--url", url],
-                         check=True, capture_output=True, text=True, env=env, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--url", url],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -218,8 +278,11 @@ def main() -> None:
         for mode in ("sql", "memory"):
             r = run_child(mode, args.url)
             results[mode].append(r)
-            print(f"run {i + 1} {mode:6s}: {r['total']:7.1f} s, peak RSS {r['rss_mb']:7.0f} MB "
-                  f"{r['check']}", flush=True)
+            print(
+                f"run {i + 1} {mode:6s}: {r['total']:7.1f} s, peak RSS {r['rss_mb']:7.0f} MB "
+                f"{r['check']}",
+                flush=True,
+            )
     checks = {m: rs[0]["check"] for m, rs in results.items()}
 
     def med(mode, key=None):
@@ -227,8 +290,10 @@ def main() -> None:
         return statistics.median(r["steps"][key] if key else r["total"] for r in rs)
 
     steps = list(dict.fromkeys([*results["memory"][0]["steps"], *results["sql"][0]["steps"]]))
-    print(f"\n{n:,} rows, PostgreSQL table {TABLE}; medians of {args.runs} fresh processes "
-          f"(seconds)\n")
+    print(
+        f"\n{n:,} rows, PostgreSQL table {TABLE}; medians of {args.runs} fresh processes "
+        f"(seconds)\n"
+    )
     print(f"| {'step':18s} | {'SQL (PostgreSQL)':>16s} | {'in-memory':>10s} |")
     print(f"| {'-' * 18} | {'-' * 15}: | {'-' * 9}: |")
     for s in steps:

@@ -30,9 +30,22 @@ def generated_csv(scale: str = "full") -> Path:
         if not GENERATOR.exists():
             raise SystemExit(f"{GENERATOR} is missing: the benchmarks need ../shared/.")
         print(f"generating {path} ({rows:,} rows, {customers:,} customers) ...", flush=True)
-        subprocess.run([sys.executable, str(GENERATOR), "--rows", str(rows), "--customers",
-                        str(customers), "--seed", "42", "--out", str(path), "--quiet"],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(GENERATOR),
+                "--rows",
+                str(rows),
+                "--customers",
+                str(customers),
+                "--seed",
+                "42",
+                "--out",
+                str(path),
+                "--quiet",
+            ],
+            check=True,
+        )
     return path
 
 
@@ -74,8 +87,9 @@ def app_client(scale: str):
     from tests.callback_client import CallbackClient
 
     csv = generated_csv(scale)
-    settings = Settings.from_env(env={}, data_path=csv,
-                                 cache_dir=tempfile.mkdtemp(prefix="bench-cache-"))
+    settings = Settings.from_env(
+        env={}, data_path=csv, cache_dir=tempfile.mkdtemp(prefix="bench-cache-")
+    )
     settings = type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"})
     app = create_app(settings)
     return app, CallbackClient(app), csv

@@ -62,8 +62,12 @@ BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Load test"
 GENERIC_ERROR = "Something went wrong"
 REQUEST_TIMEOUT = 30.0
-FILTER_IDS = ('{"key":"dataset","kind":"state"}', '{"key":"start","kind":"date"}',
-              '{"key":"end","kind":"date"}', '{"key":"countries","kind":"state"}')
+FILTER_IDS = (
+    '{"key":"dataset","kind":"state"}',
+    '{"key":"start","kind":"date"}',
+    '{"key":"end","kind":"date"}',
+    '{"key":"countries","kind":"state"}',
+)
 ROUTER = "_pages_content"
 
 
@@ -91,18 +95,30 @@ class Server:
         self.root = Path(tempfile.mkdtemp(prefix="dashapp-load-"))
         self.port = free_port()
         self.workers = workers
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.root),
-               "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
-               "DATA_PATH": str(csv), "DATA_DIR": str(self.root / "data"),
-               "CACHE_DIR": str(self.root / "cache"), "LOG_LEVEL": "WARNING",
-               "TMPDIR": str(self.root)}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.root),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "DATA_PATH": str(csv),
+            "DATA_DIR": str(self.root / "data"),
+            "CACHE_DIR": str(self.root / "cache"),
+            "LOG_LEVEL": "WARNING",
+            "TMPDIR": str(self.root),
+        }
         if redis_url:
             env.update(REDIS_URL=redis_url, CACHE_KEY_PREFIX=f"dashapp-load-{os.getpid()}:")
         self.redis_url, self.key_prefix = redis_url, env.get("CACHE_KEY_PREFIX")
         self.argv = procfile_argv(self.port, workers)
         self.log = open(self.root / "server.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(self.argv, cwd=self.root, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=self.root,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.started = time.perf_counter()
 
     def wait_ready(self, timeout: float = 90) -> float:
@@ -134,8 +150,7 @@ class Server:
             return {}
         counts: dict[str, int] = defaultdict(int)
         for block in log.split("callback failed")[1:]:
-            block = re.split(r"^(?:\d{4}-\d\d-\d\d |\[\d{4}|127\.0\.0\.1 - )", block,
-                             flags=re.M)[0]
+            block = re.split(r"^(?:\d{4}-\d\d-\d\d |\[\d{4}|127\.0\.0\.1 - )", block, flags=re.M)[0]
             last = re.findall(r"^((?:[\w.]+\.)?\w+(?:Error|Exception)): (.*)$", block, re.M)
             if last:
                 counts[f"{last[-1][0]}: {last[-1][1][:120]}"] += 1
@@ -165,8 +180,14 @@ class Server:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def request(port: int, method: str, path: str, body: bytes | None = None,
-            conn: http.client.HTTPConnection | None = None, timeout: float = REQUEST_TIMEOUT):
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    conn: http.client.HTTPConnection | None = None,
+    timeout: float = REQUEST_TIMEOUT,
+):
     """(status, headers, body); reuses ``conn`` (keep-alive) when given."""
     own = conn is None
     conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -203,8 +224,14 @@ class Catalog:
 
         self.port = port
         scratch = Path(tempfile.mkdtemp(prefix="dashapp-load-catalog-"))
-        settings = Settings.from_env(env={"DATA_PATH": str(csv), "CACHE_TYPE": "NullCache",
-                                          "DATA_DIR": str(scratch), "CACHE_DIR": str(scratch)})
+        settings = Settings.from_env(
+            env={
+                "DATA_PATH": str(csv),
+                "CACHE_TYPE": "NullCache",
+                "DATA_DIR": str(scratch),
+                "CACHE_DIR": str(scratch),
+            }
+        )
         app = create_app(settings)  # the same code as the server: only for callback_map
         self.client = CallbackClient(app)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -216,8 +243,9 @@ class Catalog:
         outputs_on_page: dict[str, set[str]] = {}
         for path in self.paths:
             page = self.page_payload(path, "")
-            status, _, body = request(port, "POST", "/_dash-update-component",
-                                      json.dumps(page).encode())
+            status, _, body = request(
+                port, "POST", "/_dash-update-component", json.dumps(page).encode()
+            )
             if status != 200:
                 raise SystemExit(f"page {path}: HTTP {status}")
             ids: set[str] = set()
@@ -238,8 +266,11 @@ class Catalog:
             props = node.get("props")
             if isinstance(props, dict) and "id" in props:
                 ident = props["id"]
-                key = ident if isinstance(ident, str) else json.dumps(
-                    ident, sort_keys=True, separators=(",", ":"))
+                key = (
+                    ident
+                    if isinstance(ident, str)
+                    else json.dumps(ident, sort_keys=True, separators=(",", ":"))
+                )
                 ids.add(key)
                 if isinstance(ident, dict) and ident.get("kind") in ("state", "date"):
                     self._control(key, node["type"], props)
@@ -263,8 +294,10 @@ class Catalog:
                 if not isinstance(step, int | float) or step <= 0:
                     step = max((hi - lo) / 10, 1)
                 n = min(int((hi - lo) / step) + 1, 12)
-                choices = sorted({round(lo + i * step, 6) for i in range(n)}
-                                 | ({default} if isinstance(default, int | float) else set()))
+                choices = sorted(
+                    {round(lo + i * step, 6) for i in range(n)}
+                    | ({default} if isinstance(default, int | float) else set())
+                )
         elif kind in ("DatePickerSingle", "DatePickerRange"):
             lo, hi = props.get("min_date_allowed"), props.get("max_date_allowed")
             if lo and hi:
@@ -274,12 +307,14 @@ class Catalog:
             if isinstance(lo, int | float) and isinstance(hi, int | float):
                 step = props.get("step") if isinstance(props.get("step"), int | float) else 1
                 choices = list(range(int(lo), int(hi) + 1, max(int(step), 1)))[:12]
-        self.controls.setdefault(f"{key}.{prop}", {"default": props.get(prop),
-                                                   "choices": choices, "type": kind})
+        self.controls.setdefault(
+            f"{key}.{prop}", {"default": props.get(prop), "choices": choices, "type": kind}
+        )
 
     def page_payload(self, path: str, search: str) -> dict:
-        return self.client.payload("update", {"_pages_location.pathname": path,
-                                              "_pages_location.search": search})
+        return self.client.payload(
+            "update", {"_pages_location.pathname": path, "_pages_location.search": search}
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -294,8 +329,17 @@ PAGE_WEIGHTS = {"/": 3, "/rfm": 3, "/clv": 2, "/cohorts": 2, "/clustering": 2, "
 
 
 class User(threading.Thread):
-    def __init__(self, n: int, catalog: Catalog, stop_at: float, seed: int, results: list,
-                 budget: threading.Semaphore, bounds: dict, think: tuple[float, float]):
+    def __init__(
+        self,
+        n: int,
+        catalog: Catalog,
+        stop_at: float,
+        seed: int,
+        results: list,
+        budget: threading.Semaphore,
+        bounds: dict,
+        think: tuple[float, float],
+    ):
         super().__init__(daemon=True, name=f"user-{n}")
         self.catalog, self.stop_at, self.results = catalog, stop_at, results
         self.think = think
@@ -352,8 +396,12 @@ class User(threading.Thread):
         from tests.callback_client import date_key, state_key
 
         start, end = self.dates()
-        values = {state_key("dataset"): self.catalog.dataset, date_key("start"): start,
-                  date_key("end"): end, state_key("countries"): self.countries()}
+        values = {
+            state_key("dataset"): self.catalog.dataset,
+            date_key("start"): start,
+            date_key("end"): end,
+            state_key("countries"): self.countries(),
+        }
         for key, control in self.catalog.controls.items():
             if key.split(".")[0] in FILTER_IDS:
                 continue
@@ -365,10 +413,12 @@ class User(threading.Thread):
 
         values = dict(values)
         names = self.catalog.page_callbacks.get(page, [])
-        keys = {f"{d['id']}.{d['property']}" for n in names
-                for d in self.catalog.client.by_name[n][1].get("inputs", [])}
-        own = [k for k in keys if k in self.catalog.controls
-               and k.split(".")[0] not in FILTER_IDS]
+        keys = {
+            f"{d['id']}.{d['property']}"
+            for n in names
+            for d in self.catalog.client.by_name[n][1].get("inputs", [])
+        }
+        own = [k for k in keys if k in self.catalog.controls and k.split(".")[0] not in FILTER_IDS]
         r = self.rng.random()
         if r < 0.3 or not own:
             values[date_key("start")], values[date_key("end")] = self.dates()
@@ -397,11 +447,13 @@ class User(threading.Thread):
         try:
             reused = self.conn is not None
             if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.catalog.port,
-                                                       timeout=REQUEST_TIMEOUT)
+                self.conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.catalog.port, timeout=REQUEST_TIMEOUT
+                )
             try:
-                status, _, data = request(self.catalog.port, "POST", "/_dash-update-component",
-                                          body, conn=self.conn)
+                status, _, data = request(
+                    self.catalog.port, "POST", "/_dash-update-component", body, conn=self.conn
+                )
             except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
                 if not reused:
                     raise
@@ -409,10 +461,12 @@ class User(threading.Thread):
                 # --max-requests, or the keep-alive timeout): like a browser, send the request
                 # again once on a new connection
                 self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.catalog.port,
-                                                       timeout=REQUEST_TIMEOUT)
-                status, _, data = request(self.catalog.port, "POST", "/_dash-update-component",
-                                          body, conn=self.conn)
+                self.conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.catalog.port, timeout=REQUEST_TIMEOUT
+                )
+                status, _, data = request(
+                    self.catalog.port, "POST", "/_dash-update-component", body, conn=self.conn
+                )
             if status not in (200, 204):
                 error = f"HTTP {status}"
             elif status == 200 and GENERIC_ERROR.encode() in data:
@@ -427,10 +481,17 @@ class User(threading.Thread):
     def open_page(self, page: str, values: dict) -> None:
         from urllib.parse import urlencode
 
-        search = {k.split('"key":"')[1].split('"')[0]: v for k, v in values.items()
-                  if '"key":"' in k and v not in (None, "", [])}
-        query = "?" + urlencode({k: ",".join(v) if isinstance(v, list) else v
-                                 for k, v in search.items()}) if search else ""
+        search = {
+            k.split('"key":"')[1].split('"')[0]: v
+            for k, v in values.items()
+            if '"key":"' in k and v not in (None, "", [])
+        }
+        query = (
+            "?"
+            + urlencode({k: ",".join(v) if isinstance(v, list) else v for k, v in search.items()})
+            if search
+            else ""
+        )
         self.post("page view (router)", self.catalog.page_payload(page, query))
         self.run_page(page, values)
 
@@ -439,9 +500,11 @@ class User(threading.Thread):
             if name.startswith("download") or "download" in name:
                 if self.rng.random() > 0.1:  # one view in ten exports its table
                     continue
-                clicks = {f"{d['id']}.{d['property']}": 1
-                          for d in self.catalog.client.by_name[name][1]["inputs"]
-                          if d["property"] == "n_clicks"}
+                clicks = {
+                    f"{d['id']}.{d['property']}": 1
+                    for d in self.catalog.client.by_name[name][1]["inputs"]
+                    if d["property"] == "n_clicks"
+                }
                 self.post(name, self.catalog.client.payload(name, {**values, **clicks}))
                 continue
             self.post(name, self.catalog.client.payload(name, values))
@@ -459,8 +522,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def report(results, seconds: float, memory: dict[int, float], args, boot: float,
-           machine: str) -> str:
+def report(
+    results, seconds: float, memory: dict[int, float], args, boot: float, machine: str
+) -> str:
     latencies = [r[1] for r in results]
     errors = [r for r in results if r[2]]
     lines = [
@@ -476,8 +540,8 @@ def report(results, seconds: float, memory: dict[int, float], args, boot: float,
         "| requests | requests/s | p50 | p95 | p99 | max | errors |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| {len(results):,} | {len(results) / seconds:.1f} | "
-        f"{percentile(latencies, .50) * 1000:.0f} ms | {percentile(latencies, .95) * 1000:.0f} ms | "
-        f"{percentile(latencies, .99) * 1000:.0f} ms | {max(latencies, default=0) * 1000:.0f} ms | "
+        f"{percentile(latencies, 0.50) * 1000:.0f} ms | {percentile(latencies, 0.95) * 1000:.0f} ms | "
+        f"{percentile(latencies, 0.99) * 1000:.0f} ms | {max(latencies, default=0) * 1000:.0f} ms | "
         f"{len(errors)} |",
         "",
         "| callback | requests | p50 | p95 | max | errors |",
@@ -489,9 +553,11 @@ def report(results, seconds: float, memory: dict[int, float], args, boot: float,
     for name in sorted(by_name, key=lambda n: -len(by_name[n])):
         times = [t for t, _ in by_name[name]]
         errs = sum(1 for _, e in by_name[name] if e)
-        lines.append(f"| {name} | {len(times):,} | {percentile(times, .5) * 1000:.0f} ms | "
-                     f"{percentile(times, .95) * 1000:.0f} ms | {max(times) * 1000:.0f} ms | "
-                     f"{errs} |")
+        lines.append(
+            f"| {name} | {len(times):,} | {percentile(times, 0.5) * 1000:.0f} ms | "
+            f"{percentile(times, 0.95) * 1000:.0f} ms | {max(times) * 1000:.0f} ms | "
+            f"{errs} |"
+        )
     lines += ["", "| gunicorn worker (pid) | peak resident memory (VmHWM) |", "| --- | ---: |"]
     for pid, mb in sorted(memory.items()):
         lines.append(f"| {pid} | {mb:.0f} MB |")
@@ -507,10 +573,12 @@ def write_section(title: str, text: str, path: Path = BENCHMARKS) -> None:
     """Put this run under "### <title>" in the "Load test" section of docs/benchmarks.md,
     replacing an earlier run of the same title; other runs and other engineers' sections are
     left as they are."""
-    intro = ("Simulated users against the production server (`bench/load_test.py`: user "
-             "model, parameters and what counts as an error are in its docstring). Targets: "
-             "0 errors, p95 <= 1 s. Each run starts gunicorn with the Procfile's command and "
-             "an empty results cache.")
+    intro = (
+        "Simulated users against the production server (`bench/load_test.py`: user "
+        "model, parameters and what counts as an error are in its docstring). Targets: "
+        "0 errors, p95 <= 1 s. Each run starts gunicorn with the Procfile's command and "
+        "an empty results cache."
+    )
     run = f"### {title}\n\n{text}\n"
     current = path.read_text() if path.exists() else "# Benchmarks\n"
     if SECTION not in current:
@@ -523,11 +591,15 @@ def write_section(title: str, text: str, path: Path = BENCHMARKS) -> None:
     if heading in section:
         a = section.index(heading)
         b = section.find("\n### ", a + len(heading))
-        section = section[:a] + run + ("\n" + section[b + 1:] if b >= 0 else "")
+        section = section[:a] + run + ("\n" + section[b + 1 :] if b >= 0 else "")
     else:
         section = section.rstrip("\n") + "\n\n" + run
-    current = current[:start] + section.rstrip("\n") + "\n" + (
-        "\n" + current[end:] if end < len(current) else "")
+    current = (
+        current[:start]
+        + section.rstrip("\n")
+        + "\n"
+        + ("\n" + current[end:] if end < len(current) else "")
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(current)
 
@@ -539,23 +611,30 @@ def dataset_bounds(catalog: Catalog) -> dict:
     countries = catalog.controls.get('{"key":"countries","kind":"state"}.value', {})
     if len(start) != 3:
         raise SystemExit("the filter bar has no date limits: is the dataset loadable?")
-    return {"start": dt.date.fromisoformat(start[1][:10]),
-            "end": dt.date.fromisoformat(start[2][:10]),
-            "countries": [c for c in countries.get("choices", []) if isinstance(c, str)]}
+    return {
+        "start": dt.date.fromisoformat(start[1][:10]),
+        "end": dt.date.fromisoformat(start[2][:10]),
+        "countries": [c for c in countries.get("choices", []) if isinstance(c, str)],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--csv", type=Path, default=Path("/tmp/or2_full.csv"))
     parser.add_argument("--redis", help="REDIS_URL for the results cache (loopback only)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--think", type=lambda t: tuple(float(x) for x in t.split("-")),
-                        default=(3.0, 10.0), metavar="MIN-MAX",
-                        help="seconds a user looks at a view before the next action (3-10)")
+    parser.add_argument(
+        "--think",
+        type=lambda t: tuple(float(x) for x in t.split("-")),
+        default=(3.0, 10.0),
+        metavar="MIN-MAX",
+        help="seconds a user looks at a view before the next action (3-10)",
+    )
     parser.add_argument("--max-requests", type=int, default=200_000, help="hard cap")
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     args = parser.parse_args(argv)
@@ -577,19 +656,27 @@ def main(argv: list[str] | None = None) -> int:
     server = Server(args.csv, args.workers, args.redis)
     try:
         boot = server.wait_ready()
-        print(f"gunicorn ready in {boot:.1f} s on 127.0.0.1:{server.port}; workers "
-              f"{server.worker_pids()}", flush=True)
+        print(
+            f"gunicorn ready in {boot:.1f} s on 127.0.0.1:{server.port}; workers "
+            f"{server.worker_pids()}",
+            flush=True,
+        )
         catalog = Catalog(server.port, args.csv)
         bounds = dataset_bounds(catalog)
-        print("pages and callbacks: " + "; ".join(
-            f"{p}: {', '.join(n)}" for p, n in catalog.page_callbacks.items()), flush=True)
+        print(
+            "pages and callbacks: "
+            + "; ".join(f"{p}: {', '.join(n)}" for p, n in catalog.page_callbacks.items()),
+            flush=True,
+        )
         results: list = []
         budget = threading.Semaphore(args.max_requests)
         memory: dict[int, float] = {}
         started = time.perf_counter()
         stop_at = started + args.duration
-        users = [User(i, catalog, stop_at, args.seed, results, budget, bounds, args.think)
-                 for i in range(args.users)]
+        users = [
+            User(i, catalog, stop_at, args.seed, results, budget, bounds, args.think)
+            for i in range(args.users)
+        ]
         for user in users:
             user.start()
         while any(u.is_alive() for u in users):
@@ -608,25 +695,30 @@ def main(argv: list[str] | None = None) -> int:
         measured = [r for r in results if r[3] < stop_at]
         import platform
 
-        machine = (f"{os.cpu_count()} CPU cores (load average {load_before:.1f} before the "
-                   f"run, {os.getloadavg()[0]:.1f} at its end: other processes share them), "
-                   f"Python {platform.python_version()}, {dt.date.today().isoformat()}")
+        machine = (
+            f"{os.cpu_count()} CPU cores (load average {load_before:.1f} before the "
+            f"run, {os.getloadavg()[0]:.1f} at its end: other processes share them), "
+            f"Python {platform.python_version()}, {dt.date.today().isoformat()}"
+        )
         text = report(measured, elapsed, memory, args, boot, machine)
         causes = server.causes()
         if causes:
             text += "\n\nServer-side causes logged: " + "; ".join(
-                f"{k} x{v}" for k, v in sorted(causes.items(), key=lambda kv: -kv[1]))
+                f"{k} x{v}" for k, v in sorted(causes.items(), key=lambda kv: -kv[1])
+            )
     finally:
         server.stop()
     print()
     print(text)
     if not args.no_write:
-        title = (f"{args.users} users, {args.think[0]:g}-{args.think[1]:g} s think time, "
-                 f"{args.workers} workers, {args.cache} cache")
+        title = (
+            f"{args.users} users, {args.think[0]:g}-{args.think[1]:g} s think time, "
+            f"{args.workers} workers, {args.cache} cache"
+        )
         write_section(title, text)
         print(f"\nwritten to {BENCHMARKS.relative_to(ROOT)} ({SECTION} / {title})")
     latencies = [r[1] for r in measured]
-    ok = not any(r[2] for r in measured) and percentile(latencies, .95) <= 1.0
+    ok = not any(r[2] for r in measured) and percentile(latencies, 0.95) <= 1.0
     print("targets (0 errors, p95 <= 1 s):", "met" if ok else "NOT met")
     return 0
 

@@ -22,9 +22,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "online_retail_II_sample.xlsx"
-PAGES = {"overview": "/", "rfm": "/rfm", "clv": "/clv", "cohorts": "/cohorts",
-         "clustering": "/clustering", "actions": "/actions", "upload": "/upload",
-         "docs": "/docs"}
+PAGES = {
+    "overview": "/",
+    "rfm": "/rfm",
+    "clv": "/clv",
+    "cohorts": "/cohorts",
+    "clustering": "/clustering",
+    "actions": "/actions",
+    "upload": "/upload",
+    "docs": "/docs",
+}
 SETTLE_JS = """
 return document.querySelectorAll('[data-dash-is-loading="true"]').length === 0
     && !document.querySelector('._dash-loading');
@@ -38,13 +45,18 @@ def free_port() -> int:
 
 
 def start_app(data: Path | None, port: int, cache_dir: str) -> subprocess.Popen:
-    env = {**os.environ, "CACHE_DIR": cache_dir, "CACHE_TYPE": "SimpleCache",
-           "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "CACHE_DIR": cache_dir,
+        "CACHE_TYPE": "SimpleCache",
+        "LOG_LEVEL": "WARNING",
+    }
     args = [sys.executable, "-m", "dashapp", "--port", str(port)]
     if data is not None:
         args += ["--data", str(data)]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -63,9 +75,17 @@ def browser():
 
     options = Options()
     options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-quic", "--hide-scrollbars"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--hide-scrollbars",
+    ):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
@@ -85,15 +105,18 @@ def settle(driver, timeout: float = 60.0) -> None:
 
 
 def shoot(driver, url: str, width: int, path: Path) -> int:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
     driver.get(url)
     time.sleep(1.0)
     settle(driver)
     time.sleep(1.0)  # charts finish their transitions
     scroll_width = int(driver.execute_script("return document.documentElement.scrollWidth"))
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True})
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    )
     path.write_bytes(base64.b64decode(shot["data"]))
     return scroll_width
 

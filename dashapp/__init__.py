@@ -37,8 +37,10 @@ def create_app(settings: Settings | None = None, server=None, prefix: str | None
     settings = settings or Settings.from_env()
     prefix = normalize_prefix(prefix or settings.url_prefix)
     settings = settings.replace(url_prefix=prefix)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+    )
     logging.getLogger("dashapp").setLevel(settings.log_level)
     service.configure(settings)
     server = server or flask.Flask(__name__)

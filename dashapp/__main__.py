@@ -13,9 +13,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="start the web app (the default)")
     for p in (parser, run):
-        p.add_argument("--data", help="dataset file (.xlsx, .csv, .zip, .parquet); "
-                                      "default: $DATA_PATH, else data/online_retail_II.*, "
-                                      "else the embedded demo data")
+        p.add_argument(
+            "--data",
+            help="dataset file (.xlsx, .csv, .zip, .parquet); "
+            "default: $DATA_PATH, else data/online_retail_II.*, "
+            "else the embedded demo data",
+        )
         p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8050")))
         p.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, dev tools)")

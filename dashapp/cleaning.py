@@ -24,8 +24,25 @@ import pandas as pd
 #: samples. Compared case-insensitively after stripping. ``gift_0001_*`` vouchers are matched
 #: by :data:`NON_PRODUCT_PATTERNS`.
 DEFAULT_NON_PRODUCT_CODES: tuple[str, ...] = (
-    "POST", "DOT", "C2", "C3", "M", "D", "S", "B", "CRUK", "PADS", "BANK CHARGES",
-    "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002", "DCGSSBOY", "DCGSSGIRL", "SP1002",
+    "POST",
+    "DOT",
+    "C2",
+    "C3",
+    "M",
+    "D",
+    "S",
+    "B",
+    "CRUK",
+    "PADS",
+    "BANK CHARGES",
+    "AMAZONFEE",
+    "ADJUST",
+    "ADJUST2",
+    "TEST001",
+    "TEST002",
+    "DCGSSBOY",
+    "DCGSSGIRL",
+    "SP1002",
 )
 #: Regular expressions (case-insensitive, full match) for families of non-product codes.
 NON_PRODUCT_PATTERNS: tuple[str, ...] = (r"GIFT_\d+_\d+",)
@@ -57,8 +74,9 @@ class CleaningRules:
     def from_flags(cls, flags: str) -> CleaningRules:
         """Inverse of :meth:`flags` (default non-product codes)."""
         if len(flags) != len(_FLAG_FIELDS) or set(flags) - {"0", "1"}:
-            raise ValueError(f"Cleaning rule flags must be {len(_FLAG_FIELDS)} characters of "
-                             f"0/1, got {flags!r}.")
+            raise ValueError(
+                f"Cleaning rule flags must be {len(_FLAG_FIELDS)} characters of 0/1, got {flags!r}."
+            )
         return cls(**{name: ch == "1" for name, ch in zip(_FLAG_FIELDS, flags, strict=True)})
 
     def with_changes(self, **changes) -> CleaningRules:
@@ -71,40 +89,67 @@ _FLAG_FIELDS = tuple(f.name for f in fields(CleaningRules) if f.name != "non_pro
 #: One entry per ledger row, in the order the rules are applied: (rule id, title, meaning,
 #: action). ``action`` says what happens to the affected lines. The docs page renders this.
 RULES: tuple[tuple[str, str, str, str], ...] = (
-    ("duplicates", "Exact duplicate lines",
-     "Lines identical in every column to an earlier line (the two Excel sheets of Online "
-     "Retail II overlap on 2010-12-01..09, and some invoices repeat a line).",
-     "removed"),
-    ("bad_debt", "Bad-debt adjustments",
-     "Invoices starting with 'A' ('Adjust bad debt'): accounting entries, not sales.",
-     "removed"),
-    ("non_product", "Non-product stock codes",
-     "Postage, carriage, bank charges, Amazon fees, manual adjustments, discounts, samples, "
-     "tests and gift vouchers (configurable list).",
-     "removed"),
-    ("non_positive_price", "Zero or negative prices",
-     "Lines with a unit price of 0 or below (free items, stock adjustments).",
-     "removed"),
-    ("write_offs", "Stock write-offs",
-     "Negative quantities on invoices that are not cancellations ('damaged', 'lost', ...): "
-     "stock movements, not customer returns.",
-     "removed"),
-    ("cancellations", "Cancellations netted",
-     "Lines of 'C' invoices (returns) stay in the data with negative quantity, so each "
-     "customer's revenue is net of returns.",
-     "netted"),
-    ("unmatched_returns", "Returns without a matching purchase",
-     "The part of a customer's return that exceeds what the same customer bought of the same "
-     "product earlier in the data (purchases made before the data starts). Removed so that no "
-     "customer gets negative revenue from them.",
-     "removed"),
-    ("cancellations_dropped", "Cancellations removed",
-     "Rule 'net cancellations' is off: all 'C' invoice lines are removed and revenue is gross.",
-     "removed"),
-    ("missing_customer", "Lines without a customer id",
-     "Kept for revenue totals and the revenue trend; excluded from every customer analytic "
-     "(RFM, CLV, cohorts, clusters).",
-     "kept, excluded from customer analytics"),
+    (
+        "duplicates",
+        "Exact duplicate lines",
+        "Lines identical in every column to an earlier line (the two Excel sheets of Online "
+        "Retail II overlap on 2010-12-01..09, and some invoices repeat a line).",
+        "removed",
+    ),
+    (
+        "bad_debt",
+        "Bad-debt adjustments",
+        "Invoices starting with 'A' ('Adjust bad debt'): accounting entries, not sales.",
+        "removed",
+    ),
+    (
+        "non_product",
+        "Non-product stock codes",
+        "Postage, carriage, bank charges, Amazon fees, manual adjustments, discounts, samples, "
+        "tests and gift vouchers (configurable list).",
+        "removed",
+    ),
+    (
+        "non_positive_price",
+        "Zero or negative prices",
+        "Lines with a unit price of 0 or below (free items, stock adjustments).",
+        "removed",
+    ),
+    (
+        "write_offs",
+        "Stock write-offs",
+        "Negative quantities on invoices that are not cancellations ('damaged', 'lost', ...): "
+        "stock movements, not customer returns.",
+        "removed",
+    ),
+    (
+        "cancellations",
+        "Cancellations netted",
+        "Lines of 'C' invoices (returns) stay in the data with negative quantity, so each "
+        "customer's revenue is net of returns.",
+        "netted",
+    ),
+    (
+        "unmatched_returns",
+        "Returns without a matching purchase",
+        "The part of a customer's return that exceeds what the same customer bought of the same "
+        "product earlier in the data (purchases made before the data starts). Removed so that no "
+        "customer gets negative revenue from them.",
+        "removed",
+    ),
+    (
+        "cancellations_dropped",
+        "Cancellations removed",
+        "Rule 'net cancellations' is off: all 'C' invoice lines are removed and revenue is gross.",
+        "removed",
+    ),
+    (
+        "missing_customer",
+        "Lines without a customer id",
+        "Kept for revenue totals and the revenue trend; excluded from every customer analytic "
+        "(RFM, CLV, cohorts, clusters).",
+        "kept, excluded from customer analytics",
+    ),
 )
 RULE_INFO = {rid: (title, meaning, action) for rid, title, meaning, action in RULES}
 
@@ -122,7 +167,9 @@ def _category_mask(series: pd.Series, predicate) -> np.ndarray:
         codes = series.cat.codes.to_numpy()
         return np.where(codes >= 0, hit[codes], False)
     values = series.astype("string")
-    return np.asarray(predicate(pd.Index(values.fillna(""))), dtype=bool) & series.notna().to_numpy()
+    return (
+        np.asarray(predicate(pd.Index(values.fillna(""))), dtype=bool) & series.notna().to_numpy()
+    )
 
 
 def cancellation_mask(invoices: pd.Series) -> np.ndarray:
@@ -155,10 +202,16 @@ def _unmatched_return_units(lines: pd.DataFrame, is_cancel: np.ndarray) -> np.nd
     ret = is_cancel & has_id & (lines["quantity"].to_numpy() < 0)
     if not ret.any():
         return out
-    cust = lines["customer_id"].cat.codes.to_numpy() if isinstance(
-        lines["customer_id"].dtype, pd.CategoricalDtype) else pd.factorize(lines["customer_id"])[0]
-    stock = lines["stock_code"].cat.codes.to_numpy() if isinstance(
-        lines["stock_code"].dtype, pd.CategoricalDtype) else pd.factorize(lines["stock_code"])[0]
+    cust = (
+        lines["customer_id"].cat.codes.to_numpy()
+        if isinstance(lines["customer_id"].dtype, pd.CategoricalDtype)
+        else pd.factorize(lines["customer_id"])[0]
+    )
+    stock = (
+        lines["stock_code"].cat.codes.to_numpy()
+        if isinstance(lines["stock_code"].dtype, pd.CategoricalDtype)
+        else pd.factorize(lines["stock_code"])[0]
+    )
     pair = cust.astype(np.int64) * (int(stock.max()) + 2) + stock.astype(np.int64)
     # Only (customer, stock code) pairs that have a return need the running balance.
     relevant = has_id & pd.Series(pair).isin(np.unique(pair[ret])).to_numpy()
@@ -220,7 +273,9 @@ def duplicate_mask(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def clean(lines: pd.DataFrame, rules: CleaningRules | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def clean(
+    lines: pd.DataFrame, rules: CleaningRules | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the cleaning rules to canonical transaction lines.
 
     Parameters
@@ -251,8 +306,17 @@ def clean(lines: pd.DataFrame, rules: CleaningRules | None = None) -> tuple[pd.D
         count = int(mask.sum()) if mask is not None else 0
         if money is None:
             money = float(total[mask].sum()) if mask is not None else 0.0
-        rows.append({"rule": rule, "title": title, "meaning": meaning, "action": action,
-                     "enabled": enabled, "rows": count, "money": round(money, 2)})
+        rows.append(
+            {
+                "rule": rule,
+                "title": title,
+                "meaning": meaning,
+                "action": action,
+                "enabled": enabled,
+                "rows": count,
+                "money": round(money, 2),
+            }
+        )
 
     def drop(rule: str, enabled: bool, mask_fn):
         nonlocal keep
@@ -264,14 +328,22 @@ def clean(lines: pd.DataFrame, rules: CleaningRules | None = None) -> tuple[pd.D
         record(rule, True, mask)
 
     drop("duplicates", rules.drop_duplicates, lambda: duplicate_mask(lines))
-    drop("bad_debt", rules.drop_bad_debt,
-         lambda: _category_mask(lines["invoice"], lambda s: s.str.upper().str.startswith("A")))
-    drop("non_product", rules.drop_non_product,
-         lambda: _non_product_mask(lines["stock_code"], rules.non_product_codes))
-    drop("non_positive_price", rules.drop_non_positive_price,
-         lambda: lines["price"].to_numpy() <= 0)
-    drop("write_offs", rules.drop_write_offs,
-         lambda: (lines["quantity"].to_numpy() < 0) & ~is_cancel)
+    drop(
+        "bad_debt",
+        rules.drop_bad_debt,
+        lambda: _category_mask(lines["invoice"], lambda s: s.str.upper().str.startswith("A")),
+    )
+    drop(
+        "non_product",
+        rules.drop_non_product,
+        lambda: _non_product_mask(lines["stock_code"], rules.non_product_codes),
+    )
+    drop(
+        "non_positive_price", rules.drop_non_positive_price, lambda: lines["price"].to_numpy() <= 0
+    )
+    drop(
+        "write_offs", rules.drop_write_offs, lambda: (lines["quantity"].to_numpy() < 0) & ~is_cancel
+    )
 
     quantity = lines["quantity"].to_numpy()
     new_qty = None
@@ -281,7 +353,8 @@ def clean(lines: pd.DataFrame, rules: CleaningRules | None = None) -> tuple[pd.D
         kept_idx = np.flatnonzero(keep)
         unmatched = np.zeros(n, dtype=np.int64)
         unmatched[kept_idx] = _unmatched_return_units(
-            lines.iloc[kept_idx].reset_index(drop=True), is_cancel[kept_idx])
+            lines.iloc[kept_idx].reset_index(drop=True), is_cancel[kept_idx]
+        )
         touched = unmatched > 0
         # A return line whose whole quantity is unmatched leaves; a partly matched one keeps
         # its matched units.
@@ -330,15 +403,17 @@ def invoice_table(clean_lines: pd.DataFrame) -> pd.DataFrame:
     revenue = np.bincount(codes, weights=clean_lines["line_total"].to_numpy(), minlength=len(first))
     lines = np.bincount(codes, minlength=len(first))
     head = clean_lines.iloc[first]
-    orders = pd.DataFrame({
-        "invoice": head["invoice"].to_numpy(),
-        "customer_id": head["customer_id"].to_numpy(),
-        "invoice_date": head["invoice_date"].to_numpy(),
-        "country": head["country"].to_numpy(),
-        "revenue": revenue,
-        "is_cancellation": head["is_cancellation"].to_numpy(),
-        "lines": lines.astype(np.int32),
-    })
+    orders = pd.DataFrame(
+        {
+            "invoice": head["invoice"].to_numpy(),
+            "customer_id": head["customer_id"].to_numpy(),
+            "invoice_date": head["invoice_date"].to_numpy(),
+            "country": head["country"].to_numpy(),
+            "revenue": revenue,
+            "is_cancellation": head["is_cancellation"].to_numpy(),
+            "lines": lines.astype(np.int32),
+        }
+    )
     for col in ("invoice", "customer_id", "country"):
         if isinstance(clean_lines[col].dtype, pd.CategoricalDtype):
             orders[col] = pd.Categorical(orders[col], categories=clean_lines[col].cat.categories)

@@ -16,8 +16,18 @@ from .figures import COLORS, PRIMARY, empty_figure, figure, money
 
 #: Colours of the clusters in display order (most valuable first). Red is reserved for the
 #: Outliers so that they stand out on every chart.
-CLUSTER_COLORS = ["#18bc9c", "#2c3e50", "#3498db", "#f39c12", "#8e44ad", "#16a085",
-                  "#d35400", "#7f8c8d", "#5dade2", "#27ae60"]
+CLUSTER_COLORS = [
+    "#18bc9c",
+    "#2c3e50",
+    "#3498db",
+    "#f39c12",
+    "#8e44ad",
+    "#16a085",
+    "#d35400",
+    "#7f8c8d",
+    "#5dade2",
+    "#27ae60",
+]
 OUTLIER_COLOR = "#e74c3c"
 #: Smallest tile of the revenue treemap, as a share of the total.
 TREEMAP_MIN_SHARE = 0.03
@@ -26,8 +36,13 @@ TREEMAP_MIN_SHARE = 0.03
 DIVERGING = [[0.0, "#d35400"], [0.5, "#f7f7f7"], [1.0, "#2c7fb8"]]
 #: Sequential scale of shares: white (none) .. dark blue (all).
 SEQUENTIAL = [[0.0, "#ffffff"], [0.15, "#deebf7"], [0.5, "#6baed6"], [1.0, "#08306b"]]
-FEATURE_LABELS = {"recency": "recency", "frequency": "frequency", "monetary": "monetary",
-                  "tenure": "tenure", "aov": "avg order value"}
+FEATURE_LABELS = {
+    "recency": "recency",
+    "frequency": "frequency",
+    "monetary": "monetary",
+    "tenure": "tenure",
+    "aov": "avg order value",
+}
 
 
 def cluster_colors(names) -> dict[str, str]:
@@ -49,8 +64,10 @@ def _loadings_text(features, component) -> str:
         return ""
     order = np.argsort(-np.abs(weights))
     top = [j for j in order if abs(weights[j]) >= 0.3 * np.abs(weights).max()][:3]
-    return " ".join(f"{'+' if weights[j] > 0 else '−'}{FEATURE_LABELS.get(features[j], features[j])}"
-                    for j in top)
+    return " ".join(
+        f"{'+' if weights[j] > 0 else '−'}{FEATURE_LABELS.get(features[j], features[j])}"
+        for j in top
+    )
 
 
 def pca_scatter(view: dict, currency: str = "£") -> dict:
@@ -64,47 +81,73 @@ def pca_scatter(view: dict, currency: str = "£") -> dict:
     x_all = pts["pc1"].to_numpy(dtype=float).round(4)
     y_all = pts["pc2"].to_numpy(dtype=float).round(4)
     ids = pts["customer_id"].to_numpy(dtype=object)
-    hover = np.column_stack([pts["recency"].to_numpy(dtype=float),
-                             pts["frequency"].to_numpy(dtype=float),
-                             pts["monetary"].to_numpy(dtype=float).round(2)])
+    hover = np.column_stack(
+        [
+            pts["recency"].to_numpy(dtype=float),
+            pts["frequency"].to_numpy(dtype=float),
+            pts["monetary"].to_numpy(dtype=float).round(2),
+        ]
+    )
     data = []
     for pos, name in enumerate(names):
         sel = codes == pos
         outlier = name == OUTLIER_NAME
-        data.append({
-            "type": "scattergl", "mode": "markers",
-            "name": f"{name} ({sizes.get(name, 0):,})",
-            "x": x_all[sel], "y": y_all[sel], "text": ids[sel].tolist(),
-            "customdata": np.ascontiguousarray(hover[sel]),
-            "marker": {"color": colors[name], "size": 8 if outlier else 5,
-                       "opacity": 0.95 if outlier else 0.55,
-                       "symbol": "x" if outlier else "circle"},
-            "hovertemplate": f"<b>Customer %{{text}}</b> · {name}<br>"
-                             "Recency %{customdata[0]:,.0f} days<br>"
-                             "Frequency %{customdata[1]:,.0f} invoices<br>"
-                             f"Monetary {currency}%{{customdata[2]:,.2f}}<extra></extra>",
-        })
+        data.append(
+            {
+                "type": "scattergl",
+                "mode": "markers",
+                "name": f"{name} ({sizes.get(name, 0):,})",
+                "x": x_all[sel],
+                "y": y_all[sel],
+                "text": ids[sel].tolist(),
+                "customdata": np.ascontiguousarray(hover[sel]),
+                "marker": {
+                    "color": colors[name],
+                    "size": 8 if outlier else 5,
+                    "opacity": 0.95 if outlier else 0.55,
+                    "symbol": "x" if outlier else "circle",
+                },
+                "hovertemplate": f"<b>Customer %{{text}}</b> · {name}<br>"
+                "Recency %{customdata[0]:,.0f} days<br>"
+                "Frequency %{customdata[1]:,.0f} invoices<br>"
+                f"Monetary {currency}%{{customdata[2]:,.2f}}<extra></extra>",
+            }
+        )
     evr = view["explained_variance"]
     feats, comps = view["features"], view["components"]
     titles = []
     for j in range(2):
         load = _loadings_text(feats, comps[j]) if j < len(comps) else ""
-        titles.append(f"PC{j + 1} ({100 * evr[j]:.1f}% of variance)"
-                      + (f" · {load}" if load else ""))
-    layout = {"height": 480, "xaxis": {"title": {"text": titles[0]}, "zeroline": False},
-              "yaxis": {"title": {"text": titles[1]}, "zeroline": False},
-              "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-              "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "uirevision": "pca",
-              "modebar": {"orientation": "v"},
-              "meta": {"method": view["method"], "n_customers": view["n_customers"]}}
+        titles.append(
+            f"PC{j + 1} ({100 * evr[j]:.1f}% of variance)" + (f" · {load}" if load else "")
+        )
+    layout = {
+        "height": 480,
+        "xaxis": {"title": {"text": titles[0]}, "zeroline": False},
+        "yaxis": {"title": {"text": titles[1]}, "zeroline": False},
+        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "uirevision": "pca",
+        "modebar": {"orientation": "v"},
+        "meta": {"method": view["method"], "n_customers": view["n_customers"]},
+    }
     if view.get("scatter_sampled"):
         kept = "; every Outlier kept" if OUTLIER_NAME in names else ""
-        layout["annotations"] = [{
-            "text": f"{len(pts):,} of {view['n_customers']:,} customers shown "
-                    f"(sample stratified by cluster{kept})",
-            "showarrow": False, "xref": "paper", "yref": "paper", "x": 1, "y": 0,
-            "xanchor": "right", "yanchor": "bottom", "font": {"size": 11, "color": "#7b8a8b"},
-            "bgcolor": "rgba(255,255,255,0.8)"}]
+        layout["annotations"] = [
+            {
+                "text": f"{len(pts):,} of {view['n_customers']:,} customers shown "
+                f"(sample stratified by cluster{kept})",
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 1,
+                "y": 0,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "font": {"size": 11, "color": "#7b8a8b"},
+                "bgcolor": "rgba(255,255,255,0.8)",
+            }
+        ]
     return figure(data, **layout)
 
 
@@ -120,32 +163,57 @@ def revenue_treemap(profiles: pd.DataFrame, currency: str = "£") -> dict:
     floor = max(positive.sum(), 1.0) * TREEMAP_MIN_SHARE
     values = np.maximum(positive, floor).round(2)
     root = "All customers"
-    hover = [f"{money(r, currency)} · {s:.1%} of revenue<br>{n:,} customers ({c:.1%})"
-             for r, s, n, c in zip(revenue, profiles["revenue_share"], profiles["size"],
-                                   profiles["share"], strict=True)]
+    hover = [
+        f"{money(r, currency)} · {s:.1%} of revenue<br>{n:,} customers ({c:.1%})"
+        for r, s, n, c in zip(
+            revenue, profiles["revenue_share"], profiles["size"], profiles["share"], strict=True
+        )
+    ]
     # small tiles get a short text, so that their name still fits
-    text = [f"<b>{name}</b><br>{h}" if share >= 0.3 else f"<b>{name}</b><br>{share:.1%}"
-            for name, h, share in zip(profiles["cluster"], hover,
-                                      np.nan_to_num(profiles["revenue_share"].to_numpy(float)),
-                                      strict=True)]
-    return figure([{
-        "type": "treemap", "branchvalues": "total",
-        "labels": [root, *profiles["cluster"]], "parents": ["", *([root] * len(profiles))],
-        "values": [float(values.sum()), *values.tolist()],
-        "text": ["", *text], "customdata": ["", *hover],
-        "marker": {"colors": ["#ffffff", *[colors[c] for c in profiles["cluster"]]]},
-        "texttemplate": "%{text}", "hovertemplate":
-            "<b>%{label}</b><br>%{customdata}<extra></extra>",
-        "textfont": {"color": "white"}, "sort": False, "maxdepth": 2,
-        "root": {"color": "white"}, "pathbar": {"visible": False},
-    }], height=380, margin={"l": 5, "r": 5, "t": 10, "b": 5})
+    text = [
+        f"<b>{name}</b><br>{h}" if share >= 0.3 else f"<b>{name}</b><br>{share:.1%}"
+        for name, h, share in zip(
+            profiles["cluster"],
+            hover,
+            np.nan_to_num(profiles["revenue_share"].to_numpy(float)),
+            strict=True,
+        )
+    ]
+    return figure(
+        [
+            {
+                "type": "treemap",
+                "branchvalues": "total",
+                "labels": [root, *profiles["cluster"]],
+                "parents": ["", *([root] * len(profiles))],
+                "values": [float(values.sum()), *values.tolist()],
+                "text": ["", *text],
+                "customdata": ["", *hover],
+                "marker": {"colors": ["#ffffff", *[colors[c] for c in profiles["cluster"]]]},
+                "texttemplate": "%{text}",
+                "hovertemplate": "<b>%{label}</b><br>%{customdata}<extra></extra>",
+                "textfont": {"color": "white"},
+                "sort": False,
+                "maxdepth": 2,
+                "root": {"color": "white"},
+                "pathbar": {"visible": False},
+            }
+        ],
+        height=380,
+        margin={"l": 5, "r": 5, "t": 10, "b": 5},
+    )
 
 
 _PROFILE_COLUMNS = (
     # column, header, higher is better, formatter(value, currency)
     ("revenue_share", "Revenue share", True, lambda v, c: f"{100 * v:.1f}%"),
     ("recency_median", "Median recency (days)", False, lambda v, c: f"{v:,.0f}"),
-    ("frequency_median", "Median frequency (invoices)", True, lambda v, c: f"{v:,.1f}".rstrip("0").rstrip(".")),
+    (
+        "frequency_median",
+        "Median frequency (invoices)",
+        True,
+        lambda v, c: f"{v:,.1f}".rstrip("0").rstrip("."),
+    ),
     ("monetary_median", "Median monetary", True, lambda v, c: money(v, c)),
     ("tenure_median", "Median tenure (days)", True, lambda v, c: f"{v:,.0f}"),
     ("aov_median", "Median avg order value", True, lambda v, c: money(v, c)),
@@ -169,17 +237,42 @@ def profile_heatmap(profiles: pd.DataFrame, currency: str = "£") -> dict:
     z = np.array(z).T
     text = np.array(text, dtype=object).T.tolist()
     headers = [h.replace(" (", "<br>(") for _, h, _, _ in cols]
-    rows = [f"{name} · {size:,} ({share:.0%})" for name, size, share in
-            zip(profiles["cluster"], profiles["size"], profiles["share"], strict=True)]
-    return figure([{
-        "type": "heatmap", "z": z.round(3), "x": headers, "y": rows, "text": text,
-        "texttemplate": "%{text}", "textfont": {"size": 12}, "colorscale": DIVERGING,
-        "zmin": -2, "zmax": 2, "zmid": 0, "xgap": 2, "ygap": 2,
-        "colorbar": {"title": {"text": "vs other<br>clusters"}, "tickvals": [-2, 0, 2],
-                     "ticktext": ["worse", "average", "better"], "thickness": 12},
-        "hovertemplate": "%{y} · %{x}: %{text}<extra></extra>",
-    }], height=max(220, 70 + 42 * len(rows)), margin={"l": 190, "r": 20, "t": 70, "b": 10},
-        xaxis={"side": "top", "tickangle": 0}, yaxis={"autorange": "reversed"})
+    rows = [
+        f"{name} · {size:,} ({share:.0%})"
+        for name, size, share in zip(
+            profiles["cluster"], profiles["size"], profiles["share"], strict=True
+        )
+    ]
+    return figure(
+        [
+            {
+                "type": "heatmap",
+                "z": z.round(3),
+                "x": headers,
+                "y": rows,
+                "text": text,
+                "texttemplate": "%{text}",
+                "textfont": {"size": 12},
+                "colorscale": DIVERGING,
+                "zmin": -2,
+                "zmax": 2,
+                "zmid": 0,
+                "xgap": 2,
+                "ygap": 2,
+                "colorbar": {
+                    "title": {"text": "vs other<br>clusters"},
+                    "tickvals": [-2, 0, 2],
+                    "ticktext": ["worse", "average", "better"],
+                    "thickness": 12,
+                },
+                "hovertemplate": "%{y} · %{x}: %{text}<extra></extra>",
+            }
+        ],
+        height=max(220, 70 + 42 * len(rows)),
+        margin={"l": 190, "r": 20, "t": 70, "b": 10},
+        xaxis={"side": "top", "tickangle": 0},
+        yaxis={"autorange": "reversed"},
+    )
 
 
 def agreement_heatmap(agreement: pd.DataFrame | None, ari: float | None = None) -> dict:
@@ -190,26 +283,51 @@ def agreement_heatmap(agreement: pd.DataFrame | None, ari: float | None = None) 
     totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(totals > 0, counts / totals, 0.0)
-    text = [[f"{100 * s:.0f}%<br>({int(c):,})" if c else "" for s, c in zip(rs, rc, strict=True)]
-            for rs, rc in zip(share, counts, strict=True)]
+    text = [
+        [f"{100 * s:.0f}%<br>({int(c):,})" if c else "" for s, c in zip(rs, rc, strict=True)]
+        for rs, rc in zip(share, counts, strict=True)
+    ]
     rows = [str(i) for i in agreement.index]
-    layout = {"height": max(240, 90 + 42 * len(rows)),
-              "margin": {"l": 130, "r": 20, "t": 30, "b": 90},
-              "xaxis": {"tickangle": -30}, "yaxis": {"autorange": "reversed"}}
+    layout = {
+        "height": max(240, 90 + 42 * len(rows)),
+        "margin": {"l": 130, "r": 20, "t": 30, "b": 90},
+        "xaxis": {"tickangle": -30},
+        "yaxis": {"autorange": "reversed"},
+    }
     if ari is not None and np.isfinite(ari):
-        layout["title"] = {"text": f"Adjusted Rand index vs RFM segments: {ari:.2f} "
-                                   "(1 = same grouping, 0 = no better than chance)",
-                           "font": {"size": 12}}
+        layout["title"] = {
+            "text": f"Adjusted Rand index vs RFM segments: {ari:.2f} "
+            "(1 = same grouping, 0 = no better than chance)",
+            "font": {"size": 12},
+        }
         layout["margin"]["t"] = 50
-    return figure([{
-        "type": "heatmap", "z": (100 * share).round(1), "x": list(agreement.columns), "y": rows,
-        "text": text, "texttemplate": "%{text}", "textfont": {"size": 10},
-        "colorscale": SEQUENTIAL, "zmin": 0, "zmax": 100, "xgap": 2, "ygap": 2,
-        "colorbar": {"title": {"text": "% of<br>cluster"}, "ticksuffix": "%", "thickness": 12},
-        "customdata": counts,
-        "hovertemplate": "%{y} → %{x}<br>%{customdata:,.0f} customers "
-                         "(%{z:.1f}% of the cluster)<extra></extra>",
-    }], **layout)
+    return figure(
+        [
+            {
+                "type": "heatmap",
+                "z": (100 * share).round(1),
+                "x": list(agreement.columns),
+                "y": rows,
+                "text": text,
+                "texttemplate": "%{text}",
+                "textfont": {"size": 10},
+                "colorscale": SEQUENTIAL,
+                "zmin": 0,
+                "zmax": 100,
+                "xgap": 2,
+                "ygap": 2,
+                "colorbar": {
+                    "title": {"text": "% of<br>cluster"},
+                    "ticksuffix": "%",
+                    "thickness": 12,
+                },
+                "customdata": counts,
+                "hovertemplate": "%{y} → %{x}<br>%{customdata:,.0f} customers "
+                "(%{z:.1f}% of the cluster)<extra></extra>",
+            }
+        ],
+        **layout,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -223,8 +341,18 @@ def _ordinal(n: int) -> str:
 def _k_marker(k) -> list[dict]:
     if k is None:
         return []
-    return [{"type": "line", "xref": "x", "yref": "paper", "x0": k, "x1": k, "y0": 0, "y1": 1,
-             "line": {"color": COLORS[4], "dash": "dot", "width": 1.5}}]
+    return [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": k,
+            "x1": k,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": COLORS[4], "dash": "dot", "width": 1.5},
+        }
+    ]
 
 
 def elbow_figure(diag: dict) -> dict:
@@ -232,22 +360,43 @@ def elbow_figure(diag: dict) -> dict:
     curve = diag["curve"]
     k = diag.get("k")
     data = [
-        {"type": "scatter", "mode": "lines+markers", "x": curve["k"].to_numpy(),
-         "y": curve["inertia"].to_numpy(dtype=float).round(2), "name": "Inertia (left)",
-         "line": {"color": PRIMARY}, "hovertemplate": "k=%{x}: inertia %{y:,.0f}<extra></extra>"},
-        {"type": "scatter", "mode": "lines+markers", "x": curve["k"].to_numpy(),
-         "y": curve["silhouette"].to_numpy(dtype=float).round(4), "name": "Silhouette (right)",
-         "yaxis": "y2", "line": {"color": COLORS[1]},
-         "hovertemplate": "k=%{x}: silhouette %{y:.3f}<extra></extra>"},
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": curve["k"].to_numpy(),
+            "y": curve["inertia"].to_numpy(dtype=float).round(2),
+            "name": "Inertia (left)",
+            "line": {"color": PRIMARY},
+            "hovertemplate": "k=%{x}: inertia %{y:,.0f}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": curve["k"].to_numpy(),
+            "y": curve["silhouette"].to_numpy(dtype=float).round(4),
+            "name": "Silhouette (right)",
+            "yaxis": "y2",
+            "line": {"color": COLORS[1]},
+            "hovertemplate": "k=%{x}: silhouette %{y:.3f}<extra></extra>",
+        },
     ]
-    return figure(data, height=340, shapes=_k_marker(k),
-                  xaxis={"title": {"text": "Number of clusters k"}, "dtick": 1},
-                  yaxis={"title": {"text": "Inertia (within-cluster sum of squares)"},
-                         "tickformat": ",.0f"},
-                  yaxis2={"title": {"text": "Silhouette"}, "overlaying": "y", "side": "right",
-                          "showgrid": False, "automargin": True, "tickformat": ".2f"},
-                  legend={"orientation": "h", "y": 1.12, "x": 0},
-                  margin={"l": 60, "r": 60, "t": 40, "b": 45})
+    return figure(
+        data,
+        height=340,
+        shapes=_k_marker(k),
+        xaxis={"title": {"text": "Number of clusters k"}, "dtick": 1},
+        yaxis={"title": {"text": "Inertia (within-cluster sum of squares)"}, "tickformat": ",.0f"},
+        yaxis2={
+            "title": {"text": "Silhouette"},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "automargin": True,
+            "tickformat": ".2f",
+        },
+        legend={"orientation": "h", "y": 1.12, "x": 0},
+        margin={"l": 60, "r": 60, "t": 40, "b": 45},
+    )
 
 
 def kdistance_figure(diag: dict) -> dict:
@@ -255,28 +404,64 @@ def kdistance_figure(diag: dict) -> dict:
     rank, dist = np.asarray(diag["rank"]), np.asarray(diag["distance"], dtype=float)
     knee_i = diag["knee_index"]
     data = [
-        {"type": "scatter", "mode": "lines", "x": rank, "y": dist.round(4),
-         "name": f"Distance to the {_ordinal(diag['k'])} nearest neighbour "
-                 "(the customer counted)", "line": {"color": PRIMARY},
-         "hovertemplate": "customer #%{x:,} (sorted): %{y:.3f}<extra></extra>"},
-        {"type": "scatter", "mode": "markers", "x": [knee_i], "y": [round(diag["knee_eps"], 4)],
-         "name": f"Knee: eps = {diag['knee_eps']:.3f}",
-         "marker": {"color": COLORS[3], "size": 11, "symbol": "diamond"},
-         "hovertemplate": "knee at %{y:.3f}<extra></extra>"},
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": rank,
+            "y": dist.round(4),
+            "name": f"Distance to the {_ordinal(diag['k'])} nearest neighbour "
+            "(the customer counted)",
+            "line": {"color": PRIMARY},
+            "hovertemplate": "customer #%{x:,} (sorted): %{y:.3f}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "x": [knee_i],
+            "y": [round(diag["knee_eps"], 4)],
+            "name": f"Knee: eps = {diag['knee_eps']:.3f}",
+            "marker": {"color": COLORS[3], "size": 11, "symbol": "diamond"},
+            "hovertemplate": "knee at %{y:.3f}<extra></extra>",
+        },
     ]
     eps = diag["eps"]
-    label = f"eps used = {eps:.3f}" + (" (automatic, at the knee)" if diag["eps_auto"]
-                                       else " (set by you)")
-    shapes = [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": eps,
-               "y1": eps, "line": {"color": COLORS[4], "dash": "dash", "width": 1.5}}]
-    notes = [{"text": label, "xref": "paper", "yref": "y", "x": 0.01, "y": eps,
-              "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": COLORS[4]}}]
-    return figure(data, height=340, shapes=shapes, annotations=notes,
-                  xaxis={"title": {"text": "Customers, sorted by that distance"},
-                         "tickformat": ",d"},
-                  yaxis={"title": {"text": "Distance (scaled feature units)"}},
-                  legend={"orientation": "h", "y": 1.12, "x": 0},
-                  margin={"l": 60, "r": 20, "t": 40, "b": 45})
+    label = f"eps used = {eps:.3f}" + (
+        " (automatic, at the knee)" if diag["eps_auto"] else " (set by you)"
+    )
+    shapes = [
+        {
+            "type": "line",
+            "xref": "paper",
+            "yref": "y",
+            "x0": 0,
+            "x1": 1,
+            "y0": eps,
+            "y1": eps,
+            "line": {"color": COLORS[4], "dash": "dash", "width": 1.5},
+        }
+    ]
+    notes = [
+        {
+            "text": label,
+            "xref": "paper",
+            "yref": "y",
+            "x": 0.01,
+            "y": eps,
+            "yanchor": "bottom",
+            "showarrow": False,
+            "font": {"size": 11, "color": COLORS[4]},
+        }
+    ]
+    return figure(
+        data,
+        height=340,
+        shapes=shapes,
+        annotations=notes,
+        xaxis={"title": {"text": "Customers, sorted by that distance"}, "tickformat": ",d"},
+        yaxis={"title": {"text": "Distance (scaled feature units)"}},
+        legend={"orientation": "h", "y": 1.12, "x": 0},
+        margin={"l": 60, "r": 20, "t": 40, "b": 45},
+    )
 
 
 def dendrogram_figure(diag: dict) -> dict:
@@ -285,22 +470,59 @@ def dendrogram_figure(diag: dict) -> dict:
     for ic, dc in zip(diag["icoord"], diag["dcoord"], strict=True):
         xs.extend([*ic, None])
         ys.extend([*(round(v, 4) for v in dc), None])
-    data = [{"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": "Merges",
-             "line": {"color": PRIMARY, "width": 1}, "hoverinfo": "skip", "showlegend": False}]
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": xs,
+            "y": ys,
+            "name": "Merges",
+            "line": {"color": PRIMARY, "width": 1},
+            "hoverinfo": "skip",
+            "showlegend": False,
+        }
+    ]
     shapes, notes = [], []
     cut = diag.get("cut_height")
     if cut is not None:
-        shapes.append({"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1,
-                       "y0": cut, "y1": cut,
-                       "line": {"color": COLORS[4], "dash": "dash", "width": 1.5}})
-        notes.append({"text": f"cut into k = {diag.get('k')} clusters", "xref": "paper",
-                      "yref": "y", "x": 1, "xanchor": "right", "y": cut, "yanchor": "bottom",
-                      "showarrow": False, "font": {"size": 11, "color": COLORS[4]}})
-    return figure(data, height=340, shapes=shapes, annotations=notes,
-                  xaxis={"showticklabels": False, "showgrid": False,
-                         "title": {"text": f"{diag['n_points']:,} customers (leaves)"}},
-                  yaxis={"title": {"text": f"Merge height ({diag['linkage']} linkage)"}},
-                  margin={"l": 60, "r": 20, "t": 20, "b": 45})
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "yref": "y",
+                "x0": 0,
+                "x1": 1,
+                "y0": cut,
+                "y1": cut,
+                "line": {"color": COLORS[4], "dash": "dash", "width": 1.5},
+            }
+        )
+        notes.append(
+            {
+                "text": f"cut into k = {diag.get('k')} clusters",
+                "xref": "paper",
+                "yref": "y",
+                "x": 1,
+                "xanchor": "right",
+                "y": cut,
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 11, "color": COLORS[4]},
+            }
+        )
+    return figure(
+        data,
+        height=340,
+        shapes=shapes,
+        annotations=notes,
+        xaxis={
+            "showticklabels": False,
+            "showgrid": False,
+            "title": {"text": f"{diag['n_points']:,} customers (leaves)"},
+        },
+        yaxis={"title": {"text": f"Merge height ({diag['linkage']} linkage)"}},
+        margin={"l": 60, "r": 20, "t": 20, "b": 45},
+    )
 
 
 def bic_figure(diag: dict) -> dict:
@@ -309,32 +531,60 @@ def bic_figure(diag: dict) -> dict:
     ks = curve["k"].to_numpy()
     bic = curve["bic"].to_numpy(dtype=float)
     data = [
-        {"type": "scatter", "mode": "lines+markers", "x": ks, "y": bic.round(1), "name": "BIC",
-         "line": {"color": PRIMARY}, "hovertemplate": "k=%{x}: BIC %{y:,.0f}<extra></extra>"},
-        {"type": "scatter", "mode": "lines+markers", "x": ks,
-         "y": curve["aic"].to_numpy(dtype=float).round(1), "name": "AIC",
-         "line": {"color": COLORS[1], "dash": "dot"},
-         "hovertemplate": "k=%{x}: AIC %{y:,.0f}<extra></extra>"},
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": ks,
+            "y": bic.round(1),
+            "name": "BIC",
+            "line": {"color": PRIMARY},
+            "hovertemplate": "k=%{x}: BIC %{y:,.0f}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": ks,
+            "y": curve["aic"].to_numpy(dtype=float).round(1),
+            "name": "AIC",
+            "line": {"color": COLORS[1], "dash": "dot"},
+            "hovertemplate": "k=%{x}: AIC %{y:,.0f}<extra></extra>",
+        },
     ]
     if np.isfinite(bic).any():
         best = int(np.nanargmin(bic))
-        data.append({"type": "scatter", "mode": "markers", "x": [int(ks[best])],
-                     "y": [round(float(bic[best]), 1)], "name": f"Lowest BIC (k = {ks[best]})",
-                     "marker": {"color": COLORS[3], "size": 12, "symbol": "diamond"},
-                     "hoverinfo": "skip"})
-    return figure(data, height=340, shapes=_k_marker(diag.get("k")),
-                  xaxis={"title": {"text": "Number of components k"}, "dtick": 1},
-                  yaxis={"title": {"text": f"Information criterion "
-                                           f"({diag['covariance_type']} covariance)"},
-                         "tickformat": ",.0f"},
-                  legend={"orientation": "h", "y": 1.12, "x": 0},
-                  margin={"l": 70, "r": 20, "t": 40, "b": 45})
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [int(ks[best])],
+                "y": [round(float(bic[best]), 1)],
+                "name": f"Lowest BIC (k = {ks[best]})",
+                "marker": {"color": COLORS[3], "size": 12, "symbol": "diamond"},
+                "hoverinfo": "skip",
+            }
+        )
+    return figure(
+        data,
+        height=340,
+        shapes=_k_marker(diag.get("k")),
+        xaxis={"title": {"text": "Number of components k"}, "dtick": 1},
+        yaxis={
+            "title": {"text": f"Information criterion ({diag['covariance_type']} covariance)"},
+            "tickformat": ",.0f",
+        },
+        legend={"orientation": "h", "y": 1.12, "x": 0},
+        margin={"l": 70, "r": 20, "t": 40, "b": 45},
+    )
 
 
 def diagnostics_figure(diag: dict) -> dict:
     """The figure for a ``service.cluster_diagnostics`` result."""
     if diag.get("error"):
         return empty_figure(diag["error"], height=340)
-    builder = {"elbow": elbow_figure, "k_distance": kdistance_figure,
-               "dendrogram": dendrogram_figure, "bic": bic_figure}.get(diag.get("kind"))
+    builder = {
+        "elbow": elbow_figure,
+        "k_distance": kdistance_figure,
+        "dendrogram": dendrogram_figure,
+        "bic": bic_figure,
+    }.get(diag.get("kind"))
     return builder(diag) if builder else empty_figure("No diagnostics", height=340)

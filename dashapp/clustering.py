@@ -96,17 +96,56 @@ VOCABULARY: dict[int, tuple[str, ...]] = {
     3: ("High Value", "Medium Value", "Low Value"),
     4: ("High Value", "Medium Value", "Potential Value", "Low Value"),
     5: ("Top Value", "High Value", "Medium Value", "Potential Value", "Low Value"),
-    6: ("Top Value", "High Value", "Medium Value", "Potential Value", "Low Value",
-        "Very Low Value"),
-    7: ("Top Value", "High Value", "Upper Medium Value", "Lower Medium Value", "Potential Value",
-        "Low Value", "Very Low Value"),
-    8: ("Top Value", "Very High Value", "High Value", "Upper Medium Value", "Lower Medium Value",
-        "Potential Value", "Low Value", "Very Low Value"),
-    9: ("Top Value", "Very High Value", "High Value", "Upper Medium Value", "Medium Value",
-        "Lower Medium Value", "Potential Value", "Low Value", "Very Low Value"),
-    10: ("Top Value", "Very High Value", "High Value", "Upper Medium Value", "Medium Value",
-         "Lower Medium Value", "Potential Value", "Low Value", "Very Low Value",
-         "Lowest Value"),
+    6: (
+        "Top Value",
+        "High Value",
+        "Medium Value",
+        "Potential Value",
+        "Low Value",
+        "Very Low Value",
+    ),
+    7: (
+        "Top Value",
+        "High Value",
+        "Upper Medium Value",
+        "Lower Medium Value",
+        "Potential Value",
+        "Low Value",
+        "Very Low Value",
+    ),
+    8: (
+        "Top Value",
+        "Very High Value",
+        "High Value",
+        "Upper Medium Value",
+        "Lower Medium Value",
+        "Potential Value",
+        "Low Value",
+        "Very Low Value",
+    ),
+    9: (
+        "Top Value",
+        "Very High Value",
+        "High Value",
+        "Upper Medium Value",
+        "Medium Value",
+        "Lower Medium Value",
+        "Potential Value",
+        "Low Value",
+        "Very Low Value",
+    ),
+    10: (
+        "Top Value",
+        "Very High Value",
+        "High Value",
+        "Upper Medium Value",
+        "Medium Value",
+        "Lower Medium Value",
+        "Potential Value",
+        "Low Value",
+        "Very Low Value",
+        "Lowest Value",
+    ),
 }
 #: Name of the DBSCAN noise group (label -1): customers in no dense neighbourhood, often the
 #: biggest spenders. It is always shown (last in display order), never dropped.
@@ -124,9 +163,12 @@ METHOD_LABELS = {
     "gmm": "Gaussian mixture",
 }
 _METHOD_ALIASES = {
-    "k-means": "kmeans", "k_means": "kmeans",
-    "agglomerative": "hierarchical", "ward": "hierarchical",
-    "gaussian_mixture": "gmm", "gaussian mixture": "gmm",
+    "k-means": "kmeans",
+    "k_means": "kmeans",
+    "agglomerative": "hierarchical",
+    "ward": "hierarchical",
+    "gaussian_mixture": "gmm",
+    "gaussian mixture": "gmm",
 }
 #: Largest number of customers each method is fitted on directly; above it the model is fitted
 #: on a deterministic random sample of that many customers and the others are assigned.
@@ -134,7 +176,10 @@ _METHOD_ALIASES = {
 #: DBSCAN on 10,000 ~0.1 s with the knee eps (60,000: 0.5-0.9 s and ~0.5 GB of neighbour
 #: lists); a full-covariance mixture on 20,000 ~0.2 s (60,000: ~0.5 s).
 METHOD_MAX_EXACT: dict[str, int | None] = {
-    "kmeans": None, "dbscan": 10_000, "hierarchical": 2_000, "gmm": 20_000,
+    "kmeans": None,
+    "dbscan": 10_000,
+    "hierarchical": 2_000,
+    "gmm": 20_000,
 }
 LINKAGES = ("ward", "average", "complete", "single")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -223,7 +268,8 @@ def _feature_values(customers: pd.DataFrame, features: Sequence[str]) -> np.ndar
     if missing:
         raise ClusteringError(
             f"The customer table has no column {', '.join(map(repr, missing))}; "
-            f"available: {', '.join(map(str, customers.columns))}.")
+            f"available: {', '.join(map(str, customers.columns))}."
+        )
     cols = []
     for f in features:
         s = customers[f]
@@ -233,7 +279,8 @@ def _feature_values(customers: pd.DataFrame, features: Sequence[str]) -> np.ndar
         bad = int((~np.isfinite(v)).sum())
         if bad:
             raise ClusteringError(
-                f"{bad:,} customer(s) have a missing or infinite {f!r}; drop or fill them first.")
+                f"{bad:,} customer(s) have a missing or infinite {f!r}; drop or fill them first."
+            )
         cols.append(v)
     return np.column_stack(cols) if cols else np.empty((len(customers), 0))
 
@@ -246,8 +293,7 @@ def _transform(raw: np.ndarray, transform: str) -> np.ndarray:
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value.lower() not in choices:
-        raise ClusteringError(
-            f"Unknown {name} {value!r}; choose one of {', '.join(choices)}.")
+        raise ClusteringError(f"Unknown {name} {value!r}; choose one of {', '.join(choices)}.")
     return value.lower()
 
 
@@ -265,10 +311,12 @@ def _check_features(features: Any) -> tuple[str, ...]:
     return feats
 
 
-def build_features(customers: pd.DataFrame,
-                   features: Sequence[str] = DEFAULT_FEATURES,
-                   transform: str = "log1p",
-                   scale: str = "standard") -> tuple[np.ndarray, FeatureSpec]:
+def build_features(
+    customers: pd.DataFrame,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    transform: str = "log1p",
+    scale: str = "standard",
+) -> tuple[np.ndarray, FeatureSpec]:
     """Feature matrix for clustering, rows in the order of ``customers``.
 
     Parameters
@@ -318,9 +366,15 @@ def build_features(customers: pd.DataFrame,
     constant = tuple(f for j, f in enumerate(feats) if spread[j] == 0)
     div = np.where((div > 0) & np.isfinite(div), div, 1.0)
     X = (T - center) / div
-    spec = FeatureSpec(features=feats, transform=transform, scale=scale,
-                       center=np.asarray(center, float), scale_=np.asarray(div, float),
-                       n_nonpositive=n_nonpositive, constant=constant)
+    spec = FeatureSpec(
+        features=feats,
+        transform=transform,
+        scale=scale,
+        center=np.asarray(center, float),
+        scale_=np.asarray(div, float),
+        n_nonpositive=n_nonpositive,
+        constant=constant,
+    )
     return X, spec
 
 
@@ -353,10 +407,11 @@ def value_ranking(medians: pd.DataFrame) -> pd.DataFrame:
         cols = [(medians.columns[0], True)]
     k = len(medians)
     # oriented so that lower is better for every criterion
-    vals = [(-1.0 if hib else 1.0) * medians[c].to_numpy(dtype=float, na_value=np.nan)
-            for c, hib in cols]
-    mean_rank = np.mean([rankdata(v, method="average") for v in vals], axis=0) if k else \
-        np.empty(0)
+    vals = [
+        (-1.0 if hib else 1.0) * medians[c].to_numpy(dtype=float, na_value=np.nan)
+        for c, hib in cols
+    ]
+    mean_rank = np.mean([rankdata(v, method="average") for v in vals], axis=0) if k else np.empty(0)
     score = 1.0 - (mean_rank - 1.0) / (k - 1) if k > 1 else np.ones(k)
     # lexsort: last key is primary -> mean rank, then criteria in order, then position
     pos = np.lexsort([np.arange(k), *reversed(vals), mean_rank])
@@ -497,8 +552,9 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     return value
 
 
-def k_distance(X: np.ndarray, min_samples: int, *, max_points: int = KDIST_MAX_POINTS,
-               random_state: int = 0) -> KDistance:
+def k_distance(
+    X: np.ndarray, min_samples: int, *, max_points: int = KDIST_MAX_POINTS, random_state: int = 0
+) -> KDistance:
     """Sorted k-distance curve and its knee (default DBSCAN eps).
 
     Parameters
@@ -535,8 +591,7 @@ def _k_distance_tree(Xs: np.ndarray, tree: cKDTree, min_samples: int, n: int) ->
     if eps <= 0:
         positive = kd[kd > 0]
         eps = float(positive[0]) if len(positive) else 1e-9
-    return KDistance(distances=kd, k=k, knee_index=knee, eps=eps, n_points=len(Xs),
-                     n_total=n)
+    return KDistance(distances=kd, k=k, knee_index=knee, eps=eps, n_points=len(Xs), n_total=n)
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray) -> float:
@@ -586,8 +641,9 @@ def silhouette(X: np.ndarray, labels: np.ndarray) -> float:
     return float(s.mean())
 
 
-def _silhouette(X: np.ndarray, labels: np.ndarray, random_state: int,
-                sample_size: int = SILHOUETTE_SAMPLE) -> tuple[float, int]:
+def _silhouette(
+    X: np.ndarray, labels: np.ndarray, random_state: int, sample_size: int = SILHOUETTE_SAMPLE
+) -> tuple[float, int]:
     """Silhouette of the non-noise points, on a deterministic sample. Returns (value, size)."""
     keep = np.flatnonzero(labels >= 0)
     idx = keep[_rng_sample(len(keep), sample_size, random_state)]
@@ -598,9 +654,14 @@ def _silhouette(X: np.ndarray, labels: np.ndarray, random_state: int,
     return silhouette(X[idx], lab), len(idx)
 
 
-def elbow_curve(X: np.ndarray, ks: Iterable[int] = range(2, 11), *, random_state: int = 0,
-                max_points: int = 10_000,
-                silhouette_sample: int = SILHOUETTE_SAMPLE) -> pd.DataFrame:
+def elbow_curve(
+    X: np.ndarray,
+    ks: Iterable[int] = range(2, 11),
+    *,
+    random_state: int = 0,
+    max_points: int = 10_000,
+    silhouette_sample: int = SILHOUETTE_SAMPLE,
+) -> pd.DataFrame:
     """K-Means inertia and silhouette per number of clusters (elbow / silhouette plot).
 
     Parameters
@@ -641,15 +702,24 @@ def _elbow(Xs, ks, n, m, random_state, silhouette_sample) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             km = KMeans(n_clusters=k, n_init=1, random_state=random_state).fit(Xs)
-        sil = _silhouette(Xs, km.labels_, random_state, silhouette_sample)[0] if k >= 2 \
+        sil = (
+            _silhouette(Xs, km.labels_, random_state, silhouette_sample)[0]
+            if k >= 2
             else float("nan")
+        )
         rows.append((k, float(km.inertia_) * n / m, sil, m))
     return pd.DataFrame(rows, columns=["k", "inertia", "silhouette", "n_points"])
 
 
-def dendrogram_data(X: np.ndarray, linkage: str = "ward", *, k: int | None = None,
-                    max_points: int = DENDROGRAM_MAX_POINTS, random_state: int = 0,
-                    truncate_lastp: int | None = None) -> dict[str, Any]:
+def dendrogram_data(
+    X: np.ndarray,
+    linkage: str = "ward",
+    *,
+    k: int | None = None,
+    max_points: int = DENDROGRAM_MAX_POINTS,
+    random_state: int = 0,
+    truncate_lastp: int | None = None,
+) -> dict[str, Any]:
     """Dendrogram geometry for plotly (scipy ``linkage`` + ``dendrogram(no_plot=True)``).
 
     Parameters
@@ -694,9 +764,18 @@ def dendrogram_data(X: np.ndarray, linkage: str = "ward", *, k: int | None = Non
     if truncate_lastp is not None:
         kwargs.update(truncate_mode="lastp", p=_check_int("truncate_lastp", truncate_lastp, 2))
     dn = hierarchy.dendrogram(Z, **kwargs)
-    return {"icoord": dn["icoord"], "dcoord": dn["dcoord"], "ivl": dn["ivl"],
-            "leaves": dn["leaves"], "color_list": dn["color_list"], "linkage": Z,
-            "cut_height": cut, "n_points": len(Xs), "n_total": n, "method": linkage}
+    return {
+        "icoord": dn["icoord"],
+        "dcoord": dn["dcoord"],
+        "ivl": dn["ivl"],
+        "leaves": dn["leaves"],
+        "color_list": dn["color_list"],
+        "linkage": Z,
+        "cut_height": cut,
+        "n_points": len(Xs),
+        "n_total": n,
+        "method": linkage,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -783,9 +862,15 @@ class ClusterResult:
         -------
         DataFrame of shape (n_customers, 4), indexed by ``customer_id`` (input order).
         """
-        return pd.DataFrame({"cluster": self.labels, "cluster_id": self.cluster_ids,
-                             "pc1": self.coords[:, 0], "pc2": self.coords[:, 1]},
-                            index=self.labels.index)
+        return pd.DataFrame(
+            {
+                "cluster": self.labels,
+                "cluster_id": self.cluster_ids,
+                "pc1": self.coords[:, 0],
+                "pc2": self.coords[:, 1],
+            },
+            index=self.labels.index,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -813,8 +898,9 @@ def _pca2(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return Xc @ comps.T, evr, comps
 
 
-def _nearest_assign(X_ref: np.ndarray, lab_ref: np.ndarray, X_rest: np.ndarray,
-                    max_dist: float | None = None) -> np.ndarray:
+def _nearest_assign(
+    X_ref: np.ndarray, lab_ref: np.ndarray, X_rest: np.ndarray, max_dist: float | None = None
+) -> np.ndarray:
     """Label of the nearest reference point (-1 if farther than ``max_dist``)."""
     if len(X_rest) == 0:
         return np.empty(0, dtype=int)
@@ -857,17 +943,23 @@ def _fit_gmm(X, k, covariance_type, max_exact, random_state):
     idx = _rng_sample(n, max_exact, random_state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gm = GaussianMixture(n_components=k, covariance_type=covariance_type,
-                             random_state=random_state, n_init=1).fit(X[idx])
+        gm = GaussianMixture(
+            n_components=k, covariance_type=covariance_type, random_state=random_state, n_init=1
+        ).fit(X[idx])
     labels = gm.predict(X).astype(int)
     Xf = X[idx]
-    extra = {"bic": float(gm.bic(Xf)), "aic": float(gm.aic(Xf)),
-             "converged": bool(gm.converged_), "n_iter": int(gm.n_iter_)}
+    extra = {
+        "bic": float(gm.bic(Xf)),
+        "aic": float(gm.aic(Xf)),
+        "converged": bool(gm.converged_),
+        "n_iter": int(gm.n_iter_),
+    }
     return labels, idx, extra
 
 
-def _mean_neighbours(X: np.ndarray, tree: cKDTree, eps: float, random_state: int,
-                     probes: int = 256) -> float:
+def _mean_neighbours(
+    X: np.ndarray, tree: cKDTree, eps: float, random_state: int, probes: int = 256
+) -> float:
     """Mean number of points within eps (the point included), from a few probe points."""
     p = X[_rng_sample(len(X), probes, random_state)]
     return float(np.mean(tree.query_ball_point(p, eps, return_length=True)))
@@ -914,8 +1006,7 @@ def _check_customers(customers: Any) -> pd.DataFrame:
         raise ClusteringError("There is only one customer: clustering needs at least two.")
     if not customers.index.is_unique:
         dup = customers.index[customers.index.duplicated()][:3].tolist()
-        raise ClusteringError(
-            f"Customer ids must be unique; repeated: {', '.join(map(str, dup))}.")
+        raise ClusteringError(f"Customer ids must be unique; repeated: {', '.join(map(str, dup))}.")
     try:
         order = np.argsort(customers.index.to_numpy(), kind="mergesort")
     except TypeError:
@@ -944,12 +1035,21 @@ def _threads():
     return _CONTROLLER[0].limit(limits=MAX_THREADS)
 
 
-def cluster_customers(customers: pd.DataFrame, method: str = "kmeans", *, k: int = 4,
-                      eps: float | None = None, min_samples: int | None = None,
-                      linkage: str = "ward", covariance_type: str = "full",
-                      features: Sequence[str] = DEFAULT_FEATURES, transform: str = "log1p",
-                      scale: str = "standard", random_state: int = 0,
-                      max_exact: int | None = None) -> ClusterResult:
+def cluster_customers(
+    customers: pd.DataFrame,
+    method: str = "kmeans",
+    *,
+    k: int = 4,
+    eps: float | None = None,
+    min_samples: int | None = None,
+    linkage: str = "ward",
+    covariance_type: str = "full",
+    features: Sequence[str] = DEFAULT_FEATURES,
+    transform: str = "log1p",
+    scale: str = "standard",
+    random_state: int = 0,
+    max_exact: int | None = None,
+) -> ClusterResult:
     """Cluster customers on (log-scaled) RFM features and name the clusters by value.
 
     Parameters
@@ -990,14 +1090,37 @@ def cluster_customers(customers: pd.DataFrame, method: str = "kmeans", *, k: int
         customers) than clusters, a single customer, all customers identical.
     """
     with _threads():
-        return _cluster(customers, method, k=k, eps=eps, min_samples=min_samples,
-                        linkage=linkage, covariance_type=covariance_type, features=features,
-                        transform=transform, scale=scale, random_state=random_state,
-                        max_exact=max_exact)
+        return _cluster(
+            customers,
+            method,
+            k=k,
+            eps=eps,
+            min_samples=min_samples,
+            linkage=linkage,
+            covariance_type=covariance_type,
+            features=features,
+            transform=transform,
+            scale=scale,
+            random_state=random_state,
+            max_exact=max_exact,
+        )
 
 
-def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type, features,
-             transform, scale, random_state, max_exact) -> ClusterResult:
+def _cluster(
+    customers,
+    method,
+    *,
+    k,
+    eps,
+    min_samples,
+    linkage,
+    covariance_type,
+    features,
+    transform,
+    scale,
+    random_state,
+    max_exact,
+) -> ClusterResult:
     t0 = time.perf_counter()
     if not isinstance(method, str):
         raise ClusteringError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -1008,8 +1131,12 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
     feats = _check_features(features)
     transform = _check_choice("transform", transform, TRANSFORMS)
     scale = _check_choice("scale", scale, SCALES)
-    params: dict[str, Any] = {"features": feats, "transform": transform, "scale": scale,
-                              "random_state": random_state}
+    params: dict[str, Any] = {
+        "features": feats,
+        "transform": transform,
+        "scale": scale,
+        "random_state": random_state,
+    }
     if method != "dbscan":
         k = _check_int("k (number of clusters)", k, MIN_K, MAX_K)
         params["k"] = k
@@ -1017,11 +1144,15 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
         params["linkage"] = linkage = _check_choice("linkage", linkage, LINKAGES)
     if method == "gmm":
         params["covariance_type"] = covariance_type = _check_choice(
-            "covariance_type", covariance_type, COVARIANCE_TYPES)
+            "covariance_type", covariance_type, COVARIANCE_TYPES
+        )
     if method == "dbscan":
-        if eps is not None and (isinstance(eps, bool)
-                                or not isinstance(eps, (int, float, np.number))
-                                or not math.isfinite(float(eps)) or float(eps) <= 0):
+        if eps is not None and (
+            isinstance(eps, bool)
+            or not isinstance(eps, (int, float, np.number))
+            or not math.isfinite(float(eps))
+            or float(eps) <= 0
+        ):
             raise ClusteringError(f"eps must be a positive number, got {eps!r}.")
         if min_samples is None:
             min_samples = max(5, 2 * len(feats))
@@ -1037,19 +1168,22 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
     if len(spec.constant) == len(feats):
         raise ClusteringError(
             "All customers have identical values of "
-            f"{', '.join(feats)}: there is nothing to cluster.")
+            f"{', '.join(feats)}: there is nothing to cluster."
+        )
     if method != "dbscan":
         if n < k:
             raise ClusteringError(
-                f"There are fewer customers ({n}) than clusters ({k}); choose k <= {n}.")
+                f"There are fewer customers ({n}) than clusters ({k}); choose k <= {n}."
+            )
         n_distinct = int((~pd.DataFrame(X).duplicated()).sum())
         if n_distinct < k:
             raise ClusteringError(
-                f"Only {n_distinct} distinct customer profiles exist; choose k <= "
-                f"{n_distinct}.")
+                f"Only {n_distinct} distinct customer profiles exist; choose k <= {n_distinct}."
+            )
     elif min_samples > n:
         raise ClusteringError(
-            f"min_samples ({min_samples}) is larger than the number of customers ({n}).")
+            f"min_samples ({min_samples}) is larger than the number of customers ({n})."
+        )
 
     kd = None
     extra: dict[str, Any] = {}
@@ -1067,10 +1201,10 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
                 f"Hierarchical clustering ({linkage} linkage) was fitted on a random sample of "
                 f"{_fmt(len(fit_idx))} of the {_fmt(n)} customers (exact clustering needs an "
                 f"n x n distance matrix); each other customer joined the cluster of the most "
-                f"similar sampled customer.")
+                f"similar sampled customer."
+            )
         else:
-            notes.append(f"Hierarchical clustering ({linkage} linkage) on all {_fmt(n)} "
-                         f"customers.")
+            notes.append(f"Hierarchical clustering ({linkage} linkage) on all {_fmt(n)} customers.")
     elif method == "gmm":
         params["max_exact"] = max_exact
         labels_raw, fit_idx, extra = _fit_gmm(X, k, covariance_type, max_exact, random_state)
@@ -1078,53 +1212,84 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
             notes.append(
                 f"The Gaussian mixture ({covariance_type} covariance) was fitted on a random "
                 f"sample of {_fmt(len(fit_idx))} of the {_fmt(n)} customers; every customer "
-                f"was then given its most likely component.")
+                f"was then given its most likely component."
+            )
         else:
-            notes.append(f"Gaussian mixture ({covariance_type} covariance) fitted on all "
-                         f"{_fmt(n)} customers.")
+            notes.append(
+                f"Gaussian mixture ({covariance_type} covariance) fitted on all "
+                f"{_fmt(n)} customers."
+            )
         if len(np.unique(labels_raw)) < k:
-            notes.append(f"Only {len(np.unique(labels_raw))} of the {k} mixture components "
-                         f"hold customers.")
+            notes.append(
+                f"Only {len(np.unique(labels_raw))} of the {k} mixture components hold customers."
+            )
         if not extra["converged"]:
             notes.append("The mixture did not fully converge; treat it with care.")
     else:
         params["max_exact"] = max_exact
         labels_raw, fit_idx, eps_used, eps_auto, kd, shrunk = _fit_dbscan(
-            X, eps, min_samples, max_exact, random_state)
+            X, eps, min_samples, max_exact, random_state
+        )
         params.update(eps=eps_used, min_samples=min_samples, eps_auto=eps_auto)
-        where = (f"all {_fmt(n)} customers" if len(fit_idx) == n else
-                 f"a random sample of {_fmt(len(fit_idx))} of the {_fmt(n)} customers")
-        eps_txt = (f"eps = {eps_used:.3g}, chosen at the knee of the distances to the "
-                   f"{_ordinal(min_samples)} nearest neighbour, counting the customer itself" if eps_auto else f"eps = {eps_used:.3g}")
+        where = (
+            f"all {_fmt(n)} customers"
+            if len(fit_idx) == n
+            else f"a random sample of {_fmt(len(fit_idx))} of the {_fmt(n)} customers"
+        )
+        eps_txt = (
+            f"eps = {eps_used:.3g}, chosen at the knee of the distances to the "
+            f"{_ordinal(min_samples)} nearest neighbour, counting the customer itself"
+            if eps_auto
+            else f"eps = {eps_used:.3g}"
+        )
         notes.append(f"DBSCAN ({eps_txt}, min_samples = {min_samples}) fitted on {where}.")
         if len(fit_idx) < n:
-            why = ("neighbour lists would not fit the memory budget with this eps" if shrunk
-                   else "neighbour lists grow with the square of the number of customers")
+            why = (
+                "neighbour lists would not fit the memory budget with this eps"
+                if shrunk
+                else "neighbour lists grow with the square of the number of customers"
+            )
             notes.append(
                 f"Sampled because {why}; each other customer joined the cluster of the "
                 f"nearest core customer within eps, or the Outliers. A sample is sparser "
-                f"than all customers, so a given eps finds somewhat more outliers.")
+                f"than all customers, so a given eps finds somewhat more outliers."
+            )
     approximate = len(fit_idx) < n
 
     # ---- naming ----------------------------------------------------------------------------
     raw_ids = np.unique(labels_raw[labels_raw >= 0])
     value_cols = [c for c, _ in _VALUE_COLUMNS if c in cust.columns] or [feats[0]]
-    med_cols = [c for c in ("recency", "frequency", "monetary", "tenure", "aov", "clv")
-                if c in cust.columns and pd.api.types.is_numeric_dtype(cust[c])]
+    med_cols = [
+        c
+        for c in ("recency", "frequency", "monetary", "tenure", "aov", "clv")
+        if c in cust.columns and pd.api.types.is_numeric_dtype(cust[c])
+    ]
     for c in value_cols:
         if c not in med_cols:
             med_cols.append(c)
-    medians = pd.DataFrame(cust[med_cols].to_numpy(dtype=float, na_value=np.nan),
-                           columns=med_cols).groupby(labels_raw).median()
+    medians = (
+        pd.DataFrame(cust[med_cols].to_numpy(dtype=float, na_value=np.nan), columns=med_cols)
+        .groupby(labels_raw)
+        .median()
+    )
     cl_medians = medians.loc[medians.index >= 0]
-    recent_days = (float(np.nanmedian(cust["recency"].to_numpy(float)[labels_raw >= 0]))
-                   if "recency" in cust.columns and len(raw_ids) else None)
+    recent_days = (
+        float(np.nanmedian(cust["recency"].to_numpy(float)[labels_raw >= 0]))
+        if "recency" in cust.columns and len(raw_ids)
+        else None
+    )
     names_by_raw = cluster_names(cl_medians[value_cols], recent_days)
-    ranking = (value_ranking(cl_medians[value_cols]) if len(cl_medians) else
-               pd.DataFrame({"value_rank": [], "value_score": []}))
-    vocab_order = [POTENTIAL_FALLBACK if nm == POTENTIAL_NAME and
-                   POTENTIAL_FALLBACK in set(names_by_raw) else nm
-                   for nm in VOCABULARY.get(len(raw_ids), ())]
+    ranking = (
+        value_ranking(cl_medians[value_cols])
+        if len(cl_medians)
+        else pd.DataFrame({"value_rank": [], "value_score": []})
+    )
+    vocab_order = [
+        POTENTIAL_FALLBACK
+        if nm == POTENTIAL_NAME and POTENTIAL_FALLBACK in set(names_by_raw)
+        else nm
+        for nm in VOCABULARY.get(len(raw_ids), ())
+    ]
     if vocab_order:
         display_raw = sorted(raw_ids, key=lambda r: vocab_order.index(names_by_raw[r]))
     else:
@@ -1141,8 +1306,11 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
     # back to the input row order
     pos_in_sorted = cust.index.get_indexer(customers.index)
     ids = ids_sorted[pos_in_sorted]
-    cat = pd.Categorical.from_codes(np.where(ids >= 0, ids, len(names) - 1) if has_noise
-                                    else ids, categories=names, ordered=True)
+    cat = pd.Categorical.from_codes(
+        np.where(ids >= 0, ids, len(names) - 1) if has_noise else ids,
+        categories=names,
+        ordered=True,
+    )
     labels = pd.Series(cat, index=customers.index, name="cluster")
     cluster_ids = pd.Series(ids, index=customers.index, name="cluster_id")
 
@@ -1164,7 +1332,8 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
         share = f"{noise_n / n:.1%}" if noise_n / n >= 0.001 else "under 0.1%"
         notes.append(
             f"{_fmt(noise_n)} customers ({share}) are Outliers: no dense neighbourhood around "
-            f"them (often the most extreme customers, such as the biggest spenders).")
+            f"them (often the most extreme customers, such as the biggest spenders)."
+        )
     if method == "dbscan" and len(raw_ids) == 0:
         notes.append("Every customer is an outlier: increase eps or lower min_samples.")
 
@@ -1177,7 +1346,9 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
     size = np.bincount(grp_codes, minlength=len(names))
     cols: dict[str, Any] = {
         "cluster_id": np.array([-1 if nm == OUTLIER_NAME else i for i, nm in enumerate(names)]),
-        "size": size, "share": size / n}
+        "size": size,
+        "share": size / n,
+    }
     if "monetary" in cust.columns and pd.api.types.is_numeric_dtype(cust["monetary"]):
         mon = np.nan_to_num(cust["monetary"].to_numpy(dtype=float, na_value=np.nan))
         rev = np.bincount(grp_codes, weights=mon, minlength=len(names))
@@ -1206,20 +1377,39 @@ def _cluster(customers, method, *, k, eps, min_samples, linkage, covariance_type
     if "segment" in cust.columns:
         seg = cust["segment"]
         lab_sorted = pd.Categorical.from_codes(grp_codes, categories=names, ordered=True)
-        agreement = pd.crosstab(pd.Series(lab_sorted, index=cust.index, name="cluster"),
-                                seg.rename("segment"), dropna=False)
+        agreement = pd.crosstab(
+            pd.Series(lab_sorted, index=cust.index, name="cluster"),
+            seg.rename("segment"),
+            dropna=False,
+        )
         agreement = agreement.reindex(names, fill_value=0)
-        agreement.index = pd.CategoricalIndex(agreement.index, categories=names,
-                                              ordered=True, name="cluster")
+        agreement.index = pd.CategoricalIndex(
+            agreement.index, categories=names, ordered=True, name="cluster"
+        )
         ok = seg.notna().to_numpy()
-        diag["ari_vs_segments"] = (float(adjusted_rand_score(seg.astype(str)[ok],
-                                                             grp_codes[ok]))
-                                   if ok.sum() >= 2 else float("nan"))
+        diag["ari_vs_segments"] = (
+            float(adjusted_rand_score(seg.astype(str)[ok], grp_codes[ok]))
+            if ok.sum() >= 2
+            else float("nan")
+        )
     diag["fit_seconds"] = time.perf_counter() - t0
 
     return ClusterResult(
-        method=method, labels=labels, cluster_ids=cluster_ids, names=tuple(names),
-        n_clusters=len(raw_ids), params=params, approximate=approximate,
-        n_fit=len(fit_idx), note=" ".join(notes), diagnostics=diag, coords=coords,
-        explained_variance_ratio=evr, pca_components=comps, profiles=profiles,
-        agreement=agreement, feature_spec=spec, k_distance=kd)
+        method=method,
+        labels=labels,
+        cluster_ids=cluster_ids,
+        names=tuple(names),
+        n_clusters=len(raw_ids),
+        params=params,
+        approximate=approximate,
+        n_fit=len(fit_idx),
+        note=" ".join(notes),
+        diagnostics=diag,
+        coords=coords,
+        explained_variance_ratio=evr,
+        pca_components=comps,
+        profiles=profiles,
+        agreement=agreement,
+        feature_spec=spec,
+        k_distance=kd,
+    )

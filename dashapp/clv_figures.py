@@ -13,12 +13,15 @@ ACTUAL_COLOR = PRIMARY
 MODEL_COLOR = COLORS[3]
 HATCH_COLOR = COLORS[3]  # orange: visible on light and dark cells
 # Explicit colour scales: plotly.js only knows a few names (and "Blues" runs dark to light).
-RED_YELLOW_GREEN = [[0.0, "#d73027"], [0.25, "#fc8d59"], [0.5, "#fee08b"], [0.75, "#91cf60"],
-                    [1.0, "#1a9850"]]
-BLUES = [[0.0, "#f7fbff"], [0.2, "#deebf7"], [0.4, "#9ecae1"], [0.7, "#4292c6"],
-         [1.0, "#08306b"]]
-GREENS = [[0.0, "#f7fcf5"], [0.2, "#e5f5e0"], [0.4, "#a1d99b"], [0.7, "#41ab5d"],
-          [1.0, "#00441b"]]
+RED_YELLOW_GREEN = [
+    [0.0, "#d73027"],
+    [0.25, "#fc8d59"],
+    [0.5, "#fee08b"],
+    [0.75, "#91cf60"],
+    [1.0, "#1a9850"],
+]
+BLUES = [[0.0, "#f7fbff"], [0.2, "#deebf7"], [0.4, "#9ecae1"], [0.7, "#4292c6"], [1.0, "#08306b"]]
+GREENS = [[0.0, "#f7fcf5"], [0.2, "#e5f5e0"], [0.4, "#a1d99b"], [0.7, "#41ab5d"], [1.0, "#00441b"]]
 
 
 def _round(values, digits: int = 4) -> np.ndarray:
@@ -31,7 +34,9 @@ def _round(values, digits: int = 4) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # CLV
 # --------------------------------------------------------------------------------------
-def clv_distribution(customers: pd.DataFrame, currency: str = "£", horizon_months: int = 12) -> dict:
+def clv_distribution(
+    customers: pd.DataFrame, currency: str = "£", horizon_months: int = 12
+) -> dict:
     """Histogram of predicted CLV on log-spaced bins (log x axis). Customers whose CLV rounds
     below one currency unit cannot sit on a log axis; their number is stated on the chart."""
     values = customers["clv"].to_numpy(dtype=float)
@@ -46,22 +51,59 @@ def clv_distribution(customers: pd.DataFrame, currency: str = "£", horizon_mont
     note = f"median {currency}{median:,.0f}"
     if below:
         note += f" · {below:,} customer{'s' if below != 1 else ''} below {currency}1 not shown"
-    return figure([{
-        "type": "bar", "x": _round(mids, 2), "y": counts.tolist(), "width": _round(np.diff(edges), 2),
-        "marker": {"color": PRIMARY}, "name": "Customers",
-        "customdata": np.stack([edges[:-1], edges[1:]], axis=1).round(0).tolist(),
-        "hovertemplate": currency + "%{customdata[0]:,.0f} – " + currency
-                         + "%{customdata[1]:,.0f}: %{y:,} customers<extra></extra>",
-    }], height=340, bargap=0.02, showlegend=False,
-        xaxis={"type": "log", "title": {"text": f"Predicted CLV, next {horizon_months} months "
-                                                f"({currency}, log scale)"}},
+    return figure(
+        [
+            {
+                "type": "bar",
+                "x": _round(mids, 2),
+                "y": counts.tolist(),
+                "width": _round(np.diff(edges), 2),
+                "marker": {"color": PRIMARY},
+                "name": "Customers",
+                "customdata": np.stack([edges[:-1], edges[1:]], axis=1).round(0).tolist(),
+                "hovertemplate": currency
+                + "%{customdata[0]:,.0f} – "
+                + currency
+                + "%{customdata[1]:,.0f}: %{y:,} customers<extra></extra>",
+            }
+        ],
+        height=340,
+        bargap=0.02,
+        showlegend=False,
+        xaxis={
+            "type": "log",
+            "title": {
+                "text": f"Predicted CLV, next {horizon_months} months ({currency}, log scale)"
+            },
+        },
         yaxis={"title": {"text": "Customers"}},
-        shapes=[{"type": "line", "xref": "x", "yref": "paper", "x0": median, "x1": median,
-                 "y0": 0, "y1": 1, "line": {"color": COLORS[4], "dash": "dash", "width": 1.5}}],
-        annotations=[{"text": note, "xref": "paper", "yref": "paper", "x": 0, "y": 1.02,
-                      "xanchor": "left", "yanchor": "bottom", "showarrow": False,
-                      "font": {"size": 12, "color": "#555"}}],
-        margin={"l": 60, "r": 20, "t": 36, "b": 50})
+        shapes=[
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": median,
+                "x1": median,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": COLORS[4], "dash": "dash", "width": 1.5},
+            }
+        ],
+        annotations=[
+            {
+                "text": note,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 1.02,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 12, "color": "#555"},
+            }
+        ],
+        margin={"l": 60, "r": 20, "t": 36, "b": 50},
+    )
 
 
 def pareto_curve(pareto: pd.DataFrame, kpis: dict) -> dict:
@@ -69,31 +111,66 @@ def pareto_curve(pareto: pd.DataFrame, kpis: dict) -> dict:
     (largest first), with the equal-share diagonal."""
     x = _round(pareto["customer_share"] * 100, 2)
     data = [
-        {"type": "scatter", "mode": "lines", "x": [0, 100], "y": [0, 100], "name": "Equal shares",
-         "line": {"color": MUTED, "dash": "dot", "width": 1}, "hoverinfo": "skip"},
-        {"type": "scatter", "mode": "lines", "x": x, "y": _round(pareto["revenue_share"] * 100, 2),
-         "name": "Historic net revenue", "line": {"color": COLORS[2], "width": 2},
-         "hovertemplate": "Top %{x:.1f}% of customers: %{y:.1f}% of historic revenue"
-                          "<extra></extra>"},
-        {"type": "scatter", "mode": "lines", "x": x, "y": _round(pareto["clv_share"] * 100, 2),
-         "name": "Predicted CLV", "line": {"color": COLORS[1], "width": 3},
-         "hovertemplate": "Top %{x:.1f}% of customers: %{y:.1f}% of predicted CLV"
-                          "<extra></extra>"},
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": [0, 100],
+            "y": [0, 100],
+            "name": "Equal shares",
+            "line": {"color": MUTED, "dash": "dot", "width": 1},
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": _round(pareto["revenue_share"] * 100, 2),
+            "name": "Historic net revenue",
+            "line": {"color": COLORS[2], "width": 2},
+            "hovertemplate": "Top %{x:.1f}% of customers: %{y:.1f}% of historic revenue"
+            "<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": _round(pareto["clv_share"] * 100, 2),
+            "name": "Predicted CLV",
+            "line": {"color": COLORS[1], "width": 3},
+            "hovertemplate": "Top %{x:.1f}% of customers: %{y:.1f}% of predicted CLV"
+            "<extra></extra>",
+        },
     ]
     annotations = []
     top20 = kpis.get("top20_share")
     if top20 is not None and np.isfinite(top20):
-        annotations.append({"x": 20, "y": 100 * top20, "xref": "x", "yref": "y",
-                            "text": f"top 20% hold {100 * top20:.0f}% of predicted CLV",
-                            "showarrow": True, "arrowhead": 2, "ax": 60, "ay": 30,
-                            "font": {"size": 12}})
-    return figure(data, height=340, annotations=annotations,
-                  xaxis={"title": {"text": "Share of customers, largest first (%)"},
-                         "range": [0, 100], "ticksuffix": "%"},
-                  yaxis={"title": {"text": "Cumulative share (%)"}, "range": [0, 102],
-                         "ticksuffix": "%"},
-                  legend={"orientation": "h", "y": -0.25, "x": 0},
-                  margin={"l": 60, "r": 20, "t": 20, "b": 60})
+        annotations.append(
+            {
+                "x": 20,
+                "y": 100 * top20,
+                "xref": "x",
+                "yref": "y",
+                "text": f"top 20% hold {100 * top20:.0f}% of predicted CLV",
+                "showarrow": True,
+                "arrowhead": 2,
+                "ax": 60,
+                "ay": 30,
+                "font": {"size": 12},
+            }
+        )
+    return figure(
+        data,
+        height=340,
+        annotations=annotations,
+        xaxis={
+            "title": {"text": "Share of customers, largest first (%)"},
+            "range": [0, 100],
+            "ticksuffix": "%",
+        },
+        yaxis={"title": {"text": "Cumulative share (%)"}, "range": [0, 102], "ticksuffix": "%"},
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+        margin={"l": 60, "r": 20, "t": 20, "b": 60},
+    )
 
 
 def top_customers(top: pd.DataFrame, currency: str = "£", horizon_months: int = 12) -> dict:
@@ -102,21 +179,45 @@ def top_customers(top: pd.DataFrame, currency: str = "£", horizon_months: int =
         return empty_figure("No customers")
     data = top.iloc[::-1]
     labels = [f"#{r} · {c}" for r, c in zip(data["rank"], data["customer_id"], strict=True)]
-    custom = np.stack([data["p_alive"], data["expected_purchases"], data["expected_aov"],
-                       data["monetary"], data["orders"]], axis=1).round(3).tolist()
-    return figure([{
-        "type": "bar", "orientation": "h", "y": labels, "x": _round(data["clv"], 2),
-        "marker": {"color": COLORS[1]}, "customdata": custom,
-        "hovertemplate": "%{y}<br>Predicted CLV " + currency + "%{x:,.0f}<br>"
-                         "P(alive) %{customdata[0]:.2f} · expected purchases %{customdata[1]:.1f}"
-                         "<br>Expected order value " + currency + "%{customdata[2]:,.0f}<br>"
-                         "Historic net revenue " + currency + "%{customdata[3]:,.0f} in "
-                         "%{customdata[4]} orders<extra></extra>",
-    }], height=max(300, 22 * len(data) + 80), showlegend=False,
-        xaxis={"title": {"text": f"Predicted CLV, next {horizon_months} months ({currency})"},
-               "tickformat": ",.0f"},
+    custom = (
+        np.stack(
+            [
+                data["p_alive"],
+                data["expected_purchases"],
+                data["expected_aov"],
+                data["monetary"],
+                data["orders"],
+            ],
+            axis=1,
+        )
+        .round(3)
+        .tolist()
+    )
+    return figure(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": labels,
+                "x": _round(data["clv"], 2),
+                "marker": {"color": COLORS[1]},
+                "customdata": custom,
+                "hovertemplate": "%{y}<br>Predicted CLV " + currency + "%{x:,.0f}<br>"
+                "P(alive) %{customdata[0]:.2f} · expected purchases %{customdata[1]:.1f}"
+                "<br>Expected order value " + currency + "%{customdata[2]:,.0f}<br>"
+                "Historic net revenue " + currency + "%{customdata[3]:,.0f} in "
+                "%{customdata[4]} orders<extra></extra>",
+            }
+        ],
+        height=max(300, 22 * len(data) + 80),
+        showlegend=False,
+        xaxis={
+            "title": {"text": f"Predicted CLV, next {horizon_months} months ({currency})"},
+            "tickformat": ",.0f",
+        },
         yaxis={"type": "category", "tickfont": {"size": 11}},
-        margin={"l": 110, "r": 20, "t": 10, "b": 50})
+        margin={"l": 110, "r": 20, "t": 10, "b": 50},
+    )
 
 
 def tracking_plot(tracking: pd.DataFrame, calibration_end: str, cumulative: bool = False) -> dict:
@@ -131,34 +232,89 @@ def tracking_plot(tracking: pd.DataFrame, calibration_end: str, cumulative: bool
     last_end = tracking["period_end"].iloc[-1]
     cut = pd.Timestamp(calibration_end) + pd.Timedelta(days=1)  # the cut is end of that day
     shapes = [
-        {"type": "rect", "xref": "x", "yref": "paper", "x0": cut.strftime("%Y-%m-%d"),
-         "x1": (last_end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"), "y0": 0, "y1": 1,
-         "fillcolor": "rgba(243, 156, 18, 0.08)", "line": {"width": 0}, "layer": "below"},
-        {"type": "line", "xref": "x", "yref": "paper", "x0": cut.strftime("%Y-%m-%d"),
-         "x1": cut.strftime("%Y-%m-%d"), "y0": 0, "y1": 1,
-         "line": {"color": COLORS[4], "dash": "dash", "width": 2}},
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "x0": cut.strftime("%Y-%m-%d"),
+            "x1": (last_end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": "rgba(243, 156, 18, 0.08)",
+            "line": {"width": 0},
+            "layer": "below",
+        },
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": cut.strftime("%Y-%m-%d"),
+            "x1": cut.strftime("%Y-%m-%d"),
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": COLORS[4], "dash": "dash", "width": 2},
+        },
     ]
-    annotations = [{"x": cut.strftime("%Y-%m-%d"), "y": 1, "xref": "x", "yref": "paper",
-                    "text": f"calibration end {calibration_end} → holdout",
-                    "showarrow": False, "xanchor": "left", "yanchor": "bottom",
-                    "font": {"size": 12, "color": COLORS[4]}}]
+    annotations = [
+        {
+            "x": cut.strftime("%Y-%m-%d"),
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "text": f"calibration end {calibration_end} → holdout",
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "font": {"size": 12, "color": COLORS[4]},
+        }
+    ]
     partial = (tracking["period_end"] - tracking.index).dt.days < 6
     if not cumulative and bool(partial.iloc[-1]):
-        annotations.append({"x": x[-1], "y": float(actual.iloc[-1]), "xref": "x", "yref": "y",
-                            "text": "last week partial", "showarrow": True, "ax": -50,
-                            "ay": -35, "xanchor": "right",
-                            "font": {"size": 11, "color": "#555"}})
+        annotations.append(
+            {
+                "x": x[-1],
+                "y": float(actual.iloc[-1]),
+                "xref": "x",
+                "yref": "y",
+                "text": "last week partial",
+                "showarrow": True,
+                "ax": -50,
+                "ay": -35,
+                "xanchor": "right",
+                "font": {"size": 11, "color": "#555"},
+            }
+        )
     hover = "%{x|%d %b %Y}: %{y:,.1f}<extra>%{fullData.name}</extra>"
-    return figure([
-        {"type": "scatter", "mode": "lines", "x": x, "y": _round(actual, 3), "name": "Actual",
-         "line": {"color": ACTUAL_COLOR, "width": 2}, "hovertemplate": hover},
-        {"type": "scatter", "mode": "lines", "x": x, "y": _round(model, 3), "name": "Model",
-         "line": {"color": MODEL_COLOR, "width": 2, "dash": "dash"}, "hovertemplate": hover},
-    ], height=360, shapes=shapes, annotations=annotations, hovermode="x unified",
+    return figure(
+        [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": _round(actual, 3),
+                "name": "Actual",
+                "line": {"color": ACTUAL_COLOR, "width": 2},
+                "hovertemplate": hover,
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": _round(model, 3),
+                "name": "Model",
+                "line": {"color": MODEL_COLOR, "width": 2, "dash": "dash"},
+                "hovertemplate": hover,
+            },
+        ],
+        height=360,
+        shapes=shapes,
+        annotations=annotations,
+        hovermode="x unified",
         xaxis={"type": "date", "title": {"text": "Week starting"}},
         yaxis={"title": {"text": what}, "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.2, "x": 0},
-        margin={"l": 60, "r": 20, "t": 40, "b": 60})
+        margin={"l": 60, "r": 20, "t": 40, "b": 60},
+    )
 
 
 def p_alive_heatmap(matrix: pd.DataFrame) -> dict:
@@ -170,18 +326,31 @@ def p_alive_heatmap(matrix: pd.DataFrame) -> dict:
     if len(matrix.index) and matrix.index[0] == 0:
         z[0, 1:] = np.nan  # no repeat purchase means t_x = 0: the rest of that row cannot occur
     t_weeks = matrix.attrs.get("T", float(matrix.columns.max()))
-    return figure([{
-        "type": "heatmap", "z": z, "x": matrix.columns.to_numpy(dtype=float),
-        "y": matrix.index.to_numpy(dtype=int),
-        "colorscale": RED_YELLOW_GREEN, "zmin": 0, "zmax": 100,
-        "colorbar": {"title": {"text": "P(alive)"}, "ticksuffix": "%"},
-        "hovertemplate": "%{y} repeat purchase days, last one at week %{x:.0f}"
-                         "<br>P(alive) %{z:.1f}%<extra></extra>",
-    }], height=360,
-        xaxis={"title": {"text": f"Recency t_x: week of the last purchase (of T = "
-                                 f"{t_weeks:.0f} weeks observed)"}},
+    return figure(
+        [
+            {
+                "type": "heatmap",
+                "z": z,
+                "x": matrix.columns.to_numpy(dtype=float),
+                "y": matrix.index.to_numpy(dtype=int),
+                "colorscale": RED_YELLOW_GREEN,
+                "zmin": 0,
+                "zmax": 100,
+                "colorbar": {"title": {"text": "P(alive)"}, "ticksuffix": "%"},
+                "hovertemplate": "%{y} repeat purchase days, last one at week %{x:.0f}"
+                "<br>P(alive) %{z:.1f}%<extra></extra>",
+            }
+        ],
+        height=360,
+        xaxis={
+            "title": {
+                "text": f"Recency t_x: week of the last purchase (of T = "
+                f"{t_weeks:.0f} weeks observed)"
+            }
+        },
         yaxis={"title": {"text": "Repeat purchase days x"}},
-        margin={"l": 60, "r": 20, "t": 20, "b": 50})
+        margin={"l": 60, "r": 20, "t": 20, "b": 50},
+    )
 
 
 def independence_scatter(points: pd.DataFrame, currency: str = "£") -> dict:
@@ -191,17 +360,28 @@ def independence_scatter(points: pd.DataFrame, currency: str = "£") -> dict:
         return empty_figure("No repeat customers with positive spend")
     rng = np.random.default_rng(0)  # jitter so that equal counts do not stack in one column
     jitter = rng.uniform(-0.25, 0.25, len(points))
-    return figure([{
-        "type": "scatter", "mode": "markers", "x": _round(points["frequency"] + jitter, 2),
-        "y": _round(points["monetary_value"], 2),
-        "marker": {"color": PRIMARY, "opacity": 0.45, "size": 5},
-        "hovertemplate": "%{x:.0f} repeat purchase days<br>mean spend " + currency
-                         + "%{y:,.0f}<extra></extra>",
-    }], height=340, showlegend=False,
+    return figure(
+        [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": _round(points["frequency"] + jitter, 2),
+                "y": _round(points["monetary_value"], 2),
+                "marker": {"color": PRIMARY, "opacity": 0.45, "size": 5},
+                "hovertemplate": "%{x:.0f} repeat purchase days<br>mean spend "
+                + currency
+                + "%{y:,.0f}<extra></extra>",
+            }
+        ],
+        height=340,
+        showlegend=False,
         xaxis={"title": {"text": "Repeat purchase days x (log scale)"}, "type": "log"},
-        yaxis={"title": {"text": f"Mean spend per repeat day ({currency}, log scale)"},
-               "type": "log"},
-        margin={"l": 60, "r": 20, "t": 20, "b": 50})
+        yaxis={
+            "title": {"text": f"Mean spend per repeat day ({currency}, log scale)"},
+            "type": "log",
+        },
+        margin={"l": 60, "r": 20, "t": 20, "b": 50},
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -214,9 +394,16 @@ def _cohort_labels(tables) -> list[str]:
     return labels
 
 
-def cohort_heatmap(values: pd.DataFrame, tables, *, title: str, percent_scale: float = 100.0,
-                   zmax: float | None = None, colorscale: list | str = BLUES,
-                   hover_value: str = "retention") -> dict:
+def cohort_heatmap(
+    values: pd.DataFrame,
+    tables,
+    *,
+    title: str,
+    percent_scale: float = 100.0,
+    zmax: float | None = None,
+    colorscale: list | str = BLUES,
+    hover_value: str = "retention",
+) -> dict:
     """Cohort x months-since-acquisition heatmap (cohorts top to bottom, oldest first).
 
     Cells in the partial last calendar month are hatched; the left-censored first cohort is
@@ -232,41 +419,84 @@ def cohort_heatmap(values: pd.DataFrame, tables, *, title: str, percent_scale: f
     custom = [[[label, int(size)]] * n_cols for label, size in zip(labels, sizes, strict=True)]
     later = z[:, 1:] if n_cols > 1 else z
     auto_max = float(np.nanpercentile(later, 98)) if np.isfinite(later).any() else 100.0
-    data = [{
-        "type": "heatmap", "x": ks, "y": list(range(n_rows)),
-        "z": np.round(z, 2),
-        "text": text, "texttemplate": "%{text}", "textfont": {"size": 9}, "customdata": custom,
-        "colorscale": colorscale, "zmin": 0, "zmax": zmax if zmax is not None else auto_max,
-        "colorbar": {"title": {"text": "%"}, "ticksuffix": "%", "len": 0.8},
-        "hovertemplate": "Cohort %{customdata[0]} (%{customdata[1]:,} customers)<br>month %{x} "
-                         "after acquisition: " + hover_value + " %{z:.1f}%<extra></extra>",
-        "xgap": 1, "ygap": 1, "name": "",
-    }]
+    data = [
+        {
+            "type": "heatmap",
+            "x": ks,
+            "y": list(range(n_rows)),
+            "z": np.round(z, 2),
+            "text": text,
+            "texttemplate": "%{text}",
+            "textfont": {"size": 9},
+            "customdata": custom,
+            "colorscale": colorscale,
+            "zmin": 0,
+            "zmax": zmax if zmax is not None else auto_max,
+            "colorbar": {"title": {"text": "%"}, "ticksuffix": "%", "len": 0.8},
+            "hovertemplate": "Cohort %{customdata[0]} (%{customdata[1]:,} customers)<br>month %{x} "
+            "after acquisition: " + hover_value + " %{z:.1f}%<extra></extra>",
+            "xgap": 1,
+            "ygap": 1,
+            "name": "",
+        }
+    ]
     partial = tables.partial_cells.to_numpy(dtype=bool)
     rows, cols = np.nonzero(partial)
     if rows.size:
-        data.append({
-            "type": "bar", "x": [ks[c] for c in cols], "y": [1.0] * rows.size,
-            "base": [float(r) - 0.5 for r in rows], "width": 1.0, "name": "partial month",
-            "marker": {"color": "rgba(0,0,0,0)", "line": {"width": 0},
-                       "pattern": {"shape": "/", "fgcolor": HATCH_COLOR, "size": 6,
-                                   "solidity": 0.3}},
-            "hoverinfo": "skip", "showlegend": False,
-        })
+        data.append(
+            {
+                "type": "bar",
+                "x": [ks[c] for c in cols],
+                "y": [1.0] * rows.size,
+                "base": [float(r) - 0.5 for r in rows],
+                "width": 1.0,
+                "name": "partial month",
+                "marker": {
+                    "color": "rgba(0,0,0,0)",
+                    "line": {"width": 0},
+                    "pattern": {"shape": "/", "fgcolor": HATCH_COLOR, "size": 6, "solidity": 0.3},
+                },
+                "hoverinfo": "skip",
+                "showlegend": False,
+            }
+        )
     shapes = []
     censored_rows = np.flatnonzero(tables.left_censored.to_numpy(dtype=bool))
     for r in censored_rows:
-        shapes.append({"type": "rect", "xref": "x", "yref": "y", "x0": -0.5,
-                       "x1": n_cols - 0.5, "y0": r - 0.5, "y1": r + 0.5,
-                       "line": {"color": COLORS[4], "width": 1.5, "dash": "dot"}})
-    return figure(data, height=max(320, 24 * n_rows + 120), title={"text": title},
-                  barmode="overlay", showlegend=False, shapes=shapes,
-                  xaxis={"title": {"text": "Months since acquisition"}, "dtick": 1,
-                         "range": [-0.5, n_cols - 0.5], "side": "top"},
-                  yaxis={"title": {"text": "Acquisition cohort (first purchase month)"},
-                         "tickmode": "array", "tickvals": list(range(n_rows)), "ticktext": labels,
-                         "autorange": "reversed"},
-                  margin={"l": 110, "r": 20, "t": 90, "b": 20})
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "y",
+                "x0": -0.5,
+                "x1": n_cols - 0.5,
+                "y0": r - 0.5,
+                "y1": r + 0.5,
+                "line": {"color": COLORS[4], "width": 1.5, "dash": "dot"},
+            }
+        )
+    return figure(
+        data,
+        height=max(320, 24 * n_rows + 120),
+        title={"text": title},
+        barmode="overlay",
+        showlegend=False,
+        shapes=shapes,
+        xaxis={
+            "title": {"text": "Months since acquisition"},
+            "dtick": 1,
+            "range": [-0.5, n_cols - 0.5],
+            "side": "top",
+        },
+        yaxis={
+            "title": {"text": "Acquisition cohort (first purchase month)"},
+            "tickmode": "array",
+            "tickvals": list(range(n_rows)),
+            "ticktext": labels,
+            "autorange": "reversed",
+        },
+        margin={"l": 110, "r": 20, "t": 90, "b": 20},
+    )
 
 
 def cumulative_revenue(tables, average: pd.DataFrame | None, currency: str = "£") -> dict:
@@ -275,8 +505,11 @@ def cumulative_revenue(tables, average: pd.DataFrame | None, currency: str = "£
     cum = tables.cumulative_revenue_per_customer
     if cum.empty:
         return empty_figure("No cohorts")
-    values = np.where(tables.partial_cells.to_numpy(dtype=bool), np.nan,  # would understate
-                      cum.to_numpy(dtype=float))
+    values = np.where(
+        tables.partial_cells.to_numpy(dtype=bool),
+        np.nan,  # would understate
+        cum.to_numpy(dtype=float),
+    )
     months = [int(k) for k in cum.columns]
     censored_rows = tables.left_censored.to_numpy(dtype=bool)
     n = len(cum)
@@ -284,34 +517,53 @@ def cumulative_revenue(tables, average: pd.DataFrame | None, currency: str = "£
     for i, period in enumerate(cum.index):
         shade = 0.25 + 0.6 * (1 - i / max(n - 1, 1))
         trace = {
-            "type": "scatter", "mode": "lines", "x": months, "y": _round(values[i], 2),
+            "type": "scatter",
+            "mode": "lines",
+            "x": months,
+            "y": _round(values[i], 2),
             "name": period.strftime("%Y-%m"),
             "line": {"width": 1, "color": f"rgba(44, 62, 80, {shade:.2f})"},
-            "hovertemplate": "Cohort %{fullData.name}, month %{x}: " + currency
-                             + "%{y:,.0f} per customer<extra></extra>",
+            "hovertemplate": "Cohort %{fullData.name}, month %{x}: "
+            + currency
+            + "%{y:,.0f} per customer<extra></extra>",
             "showlegend": False,
         }
         if censored_rows[i]:  # existing customers of unknown age: far above the others, hidden
-            trace.update(visible="legendonly", showlegend=True,
-                         name=trace["name"] + " ‡ left-censored (click to show)",
-                         line={"width": 1.5, "color": COLORS[4], "dash": "dot"})
+            trace.update(
+                visible="legendonly",
+                showlegend=True,
+                name=trace["name"] + " ‡ left-censored (click to show)",
+                line={"width": 1.5, "color": COLORS[4], "dash": "dot"},
+            )
         data.append(trace)
     if average is not None and not average.empty:
         avg = average["cumulative_revenue_per_customer"]
-        data.append({
-            "type": "scatter", "mode": "lines+markers", "x": [int(k) for k in avg.index],
-            "y": _round(avg, 2), "name": "Average of cohorts (size-weighted)",
-            "line": {"width": 4, "color": COLORS[1]}, "marker": {"size": 5},
-            "customdata": average["cohorts"].tolist(),
-            "hovertemplate": "Average, month %{x}: " + currency + "%{y:,.0f} per customer "
-                             "(%{customdata} cohorts)<extra></extra>",
-        })
-    return figure(data, height=380,
-                  xaxis={"title": {"text": "Months since acquisition"}, "dtick": 3},
-                  yaxis={"title": {"text": f"Cumulative net revenue per customer ({currency})"},
-                         "tickformat": ",.0f", "rangemode": "tozero"},
-                  legend={"orientation": "h", "y": -0.22, "x": 0},
-                  margin={"l": 70, "r": 20, "t": 20, "b": 60})
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": [int(k) for k in avg.index],
+                "y": _round(avg, 2),
+                "name": "Average of cohorts (size-weighted)",
+                "line": {"width": 4, "color": COLORS[1]},
+                "marker": {"size": 5},
+                "customdata": average["cohorts"].tolist(),
+                "hovertemplate": "Average, month %{x}: " + currency + "%{y:,.0f} per customer "
+                "(%{customdata} cohorts)<extra></extra>",
+            }
+        )
+    return figure(
+        data,
+        height=380,
+        xaxis={"title": {"text": "Months since acquisition"}, "dtick": 3},
+        yaxis={
+            "title": {"text": f"Cumulative net revenue per customer ({currency})"},
+            "tickformat": ",.0f",
+            "rangemode": "tozero",
+        },
+        legend={"orientation": "h", "y": -0.22, "x": 0},
+        margin={"l": 70, "r": 20, "t": 20, "b": 60},
+    )
 
 
 def cohort_sizes(tables) -> dict:
@@ -320,12 +572,23 @@ def cohort_sizes(tables) -> dict:
     if sizes.empty:
         return empty_figure("No cohorts")
     censored = tables.left_censored.to_numpy(dtype=bool)
-    return figure([{
-        "type": "bar", "x": _cohort_labels(tables), "y": sizes.tolist(),
-        "marker": {"color": [MUTED if c else PRIMARY for c in censored]},
-        "hovertemplate": "%{x}: %{y:,} new customers<extra></extra>",
-    }], height=380, showlegend=False,
-        xaxis={"title": {"text": "Acquisition cohort (‡ = left-censored)"}, "type": "category",
-               "tickangle": -60},
+    return figure(
+        [
+            {
+                "type": "bar",
+                "x": _cohort_labels(tables),
+                "y": sizes.tolist(),
+                "marker": {"color": [MUTED if c else PRIMARY for c in censored]},
+                "hovertemplate": "%{x}: %{y:,} new customers<extra></extra>",
+            }
+        ],
+        height=380,
+        showlegend=False,
+        xaxis={
+            "title": {"text": "Acquisition cohort (‡ = left-censored)"},
+            "type": "category",
+            "tickangle": -60,
+        },
         yaxis={"title": {"text": "Customers acquired"}, "tickformat": ",d"},
-        margin={"l": 60, "r": 20, "t": 20, "b": 80})
+        margin={"l": 60, "r": 20, "t": 20, "b": 80},
+    )

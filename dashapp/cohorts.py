@@ -194,9 +194,14 @@ def cohort_tables(orders: pd.DataFrame) -> CohortTables:
     return tables_from_cells(cohort_months, sizes, active, rev, data_start, data_end)
 
 
-def tables_from_cells(cohort_months: np.ndarray, sizes: np.ndarray, active: np.ndarray,
-                      rev: np.ndarray, data_start: pd.Timestamp,
-                      data_end: pd.Timestamp) -> CohortTables:
+def tables_from_cells(
+    cohort_months: np.ndarray,
+    sizes: np.ndarray,
+    active: np.ndarray,
+    rev: np.ndarray,
+    data_start: pd.Timestamp,
+    data_end: pd.Timestamp,
+) -> CohortTables:
     """The cohort matrices from per-cell aggregates (shared by the in-memory path and the SQL
     source).
 

@@ -24,15 +24,18 @@ FILTER_INPUTS = [
 #: The same four values as State (for download buttons and other click callbacks).
 FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
 
-DOWNLOAD_HINT = ("To analyse the real Online Retail II dataset, run "
-                 "`python -m dashapp download` (or put online_retail_II.xlsx / .csv in the "
-                 "data/ folder) and restart the app.")
+DOWNLOAD_HINT = (
+    "To analyse the real Online Retail II dataset, run "
+    "`python -m dashapp download` (or put online_retail_II.xlsx / .csv in the "
+    "data/ folder) and restart the app."
+)
 
 
 def filters_from(dataset, start, end, countries) -> service.Filters:
     """The service's filter value from the filter bar's inputs."""
-    return service.Filters.build(dataset=dataset, start=start, end=end,
-                                 countries=split_list(countries))
+    return service.Filters.build(
+        dataset=dataset, start=start, end=end, countries=split_list(countries)
+    )
 
 
 def dom_id(id_) -> str:
@@ -45,9 +48,18 @@ def dom_id(id_) -> str:
 def labelled(label: str, control, width: int | None = None, **col_kwargs) -> dbc.Col:
     """A control with a visible label bound to it (``for`` = the control's DOM id)."""
     target = getattr(control, "id", None)
-    return dbc.Col([dbc.Label(label, html_for=dom_id(target) if target else None,
-                              className="small text-muted mb-1"),
-                    control], width=width, **col_kwargs)
+    return dbc.Col(
+        [
+            dbc.Label(
+                label,
+                html_for=dom_id(target) if target else None,
+                className="small text-muted mb-1",
+            ),
+            control,
+        ],
+        width=width,
+        **col_kwargs,
+    )
 
 
 def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -> html.Div:
@@ -59,42 +71,83 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
             try:
                 service.dataset_info(dataset)
             except DataLoadError as exc:
-                notice = dbc.Alert(f"{exc} Showing the default dataset instead.",
-                                   color="warning", className="py-2")
+                notice = dbc.Alert(
+                    f"{exc} Showing the default dataset instead.", color="warning", className="py-2"
+                )
                 dataset = None
         dataset = dataset or service.default_dataset_id()
         info = service.dataset_info(dataset)
         bounds = service.dataset_bounds(dataset)
     except DataLoadError as exc:
-        return html.Div([dbc.Alert([html.Strong("The dataset cannot be loaded. "), str(exc)],
-                                   color="danger", className="mb-3")])
+        return html.Div(
+            [
+                dbc.Alert(
+                    [html.Strong("The dataset cannot be loaded. "), str(exc)],
+                    color="danger",
+                    className="mb-3",
+                )
+            ]
+        )
     first, last = bounds["start"], bounds["end"]
     bar = dbc.Row(
         [
-            labelled("Dataset", dcc.Dropdown(
-                id=state_id("dataset"), clearable=False, value=dataset,
-                options=[{"label": d.label, "value": d.id} for d in options]
-                + ([{"label": info.label, "value": info.id}] if info.kind == "upload" else []),
-            ), md=3),
-            labelled("From", dcc.DatePickerSingle(
-                id=date_id("start"), date=start, min_date_allowed=first, max_date_allowed=last,
-                initial_visible_month=start or first, placeholder=first or "first day",
-                display_format="YYYY-MM-DD", clearable=True,
-            ), md=2),
-            labelled("To (inclusive)", dcc.DatePickerSingle(
-                id=date_id("end"), date=end, min_date_allowed=first, max_date_allowed=last,
-                initial_visible_month=end or last, placeholder=last or "last day",
-                display_format="YYYY-MM-DD", clearable=True,
-            ), md=2),
-            labelled("Countries (all when empty)", dcc.Dropdown(
-                id=state_id("countries"), multi=True, value=split_list(countries),
-                options=bounds["countries"], placeholder="All countries",
-            ), md=5),
+            labelled(
+                "Dataset",
+                dcc.Dropdown(
+                    id=state_id("dataset"),
+                    clearable=False,
+                    value=dataset,
+                    options=[{"label": d.label, "value": d.id} for d in options]
+                    + ([{"label": info.label, "value": info.id}] if info.kind == "upload" else []),
+                ),
+                md=3,
+            ),
+            labelled(
+                "From",
+                dcc.DatePickerSingle(
+                    id=date_id("start"),
+                    date=start,
+                    min_date_allowed=first,
+                    max_date_allowed=last,
+                    initial_visible_month=start or first,
+                    placeholder=first or "first day",
+                    display_format="YYYY-MM-DD",
+                    clearable=True,
+                ),
+                md=2,
+            ),
+            labelled(
+                "To (inclusive)",
+                dcc.DatePickerSingle(
+                    id=date_id("end"),
+                    date=end,
+                    min_date_allowed=first,
+                    max_date_allowed=last,
+                    initial_visible_month=end or last,
+                    placeholder=last or "last day",
+                    display_format="YYYY-MM-DD",
+                    clearable=True,
+                ),
+                md=2,
+            ),
+            labelled(
+                "Countries (all when empty)",
+                dcc.Dropdown(
+                    id=state_id("countries"),
+                    multi=True,
+                    value=split_list(countries),
+                    options=bounds["countries"],
+                    placeholder="All countries",
+                ),
+                md=5,
+            ),
         ],
         className="g-2 align-items-end",
     )
-    children = [dbc.Card(dbc.CardBody(bar, className="py-2"), className="mb-3 filter-bar"),
-                html.Div(id="filter-bar-ready", hidden=True)]
+    children = [
+        dbc.Card(dbc.CardBody(bar, className="py-2"), className="mb-3 filter-bar"),
+        html.Div(id="filter-bar-ready", hidden=True),
+    ]
     if notice is not None:
         children.insert(0, notice)
     if info.is_demo:
@@ -104,24 +157,38 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
 
 def demo_notice() -> dbc.Alert:
     return dbc.Alert(
-        [html.Strong("Demo data. "),
-         "These numbers come from generated transactions in the Online Retail II layout, "
-         "not from a real shop. ", dcc.Markdown(DOWNLOAD_HINT, className="d-inline")],
-        color="info", className="py-2 mb-3 demo-notice", id="demo-notice",
+        [
+            html.Strong("Demo data. "),
+            "These numbers come from generated transactions in the Online Retail II layout, "
+            "not from a real shop. ",
+            dcc.Markdown(DOWNLOAD_HINT, className="d-inline"),
+        ],
+        color="info",
+        className="py-2 mb-3 demo-notice",
+        id="demo-notice",
     )
 
 
 def page_header(title: str, subtitle: str = "") -> html.Div:
-    return html.Div([html.H2(title, className="h3 mb-1"),
-                     html.P(subtitle, className="text-muted mb-3") if subtitle else None])
+    return html.Div(
+        [
+            html.H2(title, className="h3 mb-1"),
+            html.P(subtitle, className="text-muted mb-3") if subtitle else None,
+        ]
+    )
 
 
 def kpi_card(title: str, value: str, hint: str = "", id_: str | None = None) -> dbc.Card:
-    return dbc.Card(dbc.CardBody([
-        html.Div(title, className="small text-muted text-uppercase"),
-        html.Div(value, className="fs-3 fw-bold kpi-value", id=id_ or {}),
-        html.Div(hint, className="small text-muted") if hint else None,
-    ]), className="h-100 shadow-sm")
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(title, className="small text-muted text-uppercase"),
+                html.Div(value, className="fs-3 fw-bold kpi-value", id=id_ or {}),
+                html.Div(hint, className="small text-muted") if hint else None,
+            ]
+        ),
+        className="h-100 shadow-sm",
+    )
 
 
 def message(text: str, color: str = "warning") -> dbc.Alert:
@@ -129,10 +196,15 @@ def message(text: str, color: str = "warning") -> dbc.Alert:
 
 
 def section(title: str, body, note: str | None = None) -> dbc.Card:
-    return dbc.Card([
-        dbc.CardHeader(html.H3(title, className="h6 m-0")),
-        dbc.CardBody([body, html.Div(note, className="small text-muted mt-2") if note else None]),
-    ], className="mb-3 shadow-sm")
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H3(title, className="h6 m-0")),
+            dbc.CardBody(
+                [body, html.Div(note, className="small text-muted mt-2") if note else None]
+            ),
+        ],
+        className="mb-3 shadow-sm",
+    )
 
 
 def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> dbc.Table:
@@ -147,18 +219,30 @@ def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> d
             cells.append(html.Td(fmt(value) if fmt else value))
         rows.append(html.Tr(cells))
     kwargs["className"] = "mb-0 " + kwargs.get("className", "")
-    return dbc.Table([header, html.Tbody(rows)], bordered=False, hover=True, striped=True,
-                     size="sm", responsive=True, **kwargs)
+    return dbc.Table(
+        [header, html.Tbody(rows)],
+        bordered=False,
+        hover=True,
+        striped=True,
+        size="sm",
+        responsive=True,
+        **kwargs,
+    )
 
 
 def ledger_table(ledger: pd.DataFrame, currency: str = "£") -> dbc.Table:
-    shown = pd.DataFrame({
-        "Rule": ledger["title"],
-        "What it means": ledger["meaning"],
-        "Action": [a if on else "off" for a, on in zip(ledger["action"], ledger["enabled"], strict=True)],
-        "Lines": [number(v) for v in ledger["rows"]],
-        "Money": [money(v, currency) for v in ledger["money"]],
-    })
+    shown = pd.DataFrame(
+        {
+            "Rule": ledger["title"],
+            "What it means": ledger["meaning"],
+            "Action": [
+                a if on else "off"
+                for a, on in zip(ledger["action"], ledger["enabled"], strict=True)
+            ],
+            "Lines": [number(v) for v in ledger["rows"]],
+            "Money": [money(v, currency) for v in ledger["money"]],
+        }
+    )
     return frame_table(shown, className="ledger-table")
 
 
@@ -168,11 +252,20 @@ def data_grid(id_, columns: list[dict], **kwargs) -> dag.AgGrid:
         id=id_,
         columnDefs=columns,
         rowData=[],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90,
-                       "wrapHeaderText": True, "autoHeaderHeight": True},
-        dashGridOptions={"pagination": True, "paginationPageSize": 20,
-                         "paginationPageSizeSelector": [20, 50, 100],
-                         "animateRows": False},
+        defaultColDef={
+            "sortable": True,
+            "filter": True,
+            "resizable": True,
+            "minWidth": 90,
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
+        },
+        dashGridOptions={
+            "pagination": True,
+            "paginationPageSize": 20,
+            "paginationPageSizeSelector": [20, 50, 100],
+            "animateRows": False,
+        },
         columnSize="responsiveSizeToFit",
         className="ag-theme-alpine",
         style={"height": "560px"},
@@ -181,14 +274,25 @@ def data_grid(id_, columns: list[dict], **kwargs) -> dag.AgGrid:
 
 
 def money_column(field: str, header: str, currency: str = "£", decimals: int = 2) -> dict:
-    return {"field": field, "headerName": header, "type": "numericColumn",
-            "filter": "agNumberColumnFilter",
-            "valueFormatter": {"function": f"params.value == null ? '' : '{currency}' + "
-                                           f"d3.format(',.{decimals}f')(params.value)"}}
+    return {
+        "field": field,
+        "headerName": header,
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "valueFormatter": {
+            "function": f"params.value == null ? '' : '{currency}' + "
+            f"d3.format(',.{decimals}f')(params.value)"
+        },
+    }
 
 
 def number_column(field: str, header: str, decimals: int = 0) -> dict:
-    return {"field": field, "headerName": header, "type": "numericColumn",
-            "filter": "agNumberColumnFilter",
-            "valueFormatter": {"function": f"params.value == null ? '' : "
-                                           f"d3.format(',.{decimals}f')(params.value)"}}
+    return {
+        "field": field,
+        "headerName": header,
+        "type": "numericColumn",
+        "filter": "agNumberColumnFilter",
+        "valueFormatter": {
+            "function": f"params.value == null ? '' : d3.format(',.{decimals}f')(params.value)"
+        },
+    }

@@ -56,8 +56,10 @@ def parse_frame_ancestors(raw: str | None) -> tuple[str, ...]:
         if token.lower() in ("self", "'self'", "none", "'none'"):
             token = "'" + token.strip("'").lower() + "'"
         if not _FRAME_SOURCE.match(token):
-            raise SystemExit(f"FRAME_ANCESTORS: {token!r} is not a CSP source (use 'self', "
-                             "'none' or origins such as https://portal.example.com).")
+            raise SystemExit(
+                f"FRAME_ANCESTORS: {token!r} is not a CSP source (use 'self', "
+                "'none' or origins such as https://portal.example.com)."
+            )
         out.append(token)
     if "'none'" in out and len(out) > 1:
         raise SystemExit("FRAME_ANCESTORS: 'none' cannot be combined with other sources.")
@@ -77,8 +79,13 @@ def _auth_settings(env) -> dict:
     header = (env.get("AUTH_HEADER") or DEFAULT_AUTH_HEADER).strip()
     if not _HEADER_NAME.match(header):
         raise SystemExit(f"AUTH_HEADER must be an HTTP header name, got {header!r}.")
-    return dict(auth_mode=mode, basic_auth_username=user, basic_auth_password=password,
-                auth_header=header, auth_header_value=env.get("AUTH_HEADER_VALUE") or None)
+    return dict(
+        auth_mode=mode,
+        basic_auth_username=user,
+        basic_auth_password=password,
+        auth_header=header,
+        auth_header_value=env.get("AUTH_HEADER_VALUE") or None,
+    )
 
 
 @dataclass(frozen=True)
@@ -113,13 +120,15 @@ class Settings:
         redis_url = env.get("REDIS_URL") or None
         cache_type = env.get("CACHE_TYPE") or ("RedisCache" if redis_url else "FileSystemCache")
         if cache_type not in CACHE_TYPES:
-            raise SystemExit(f"CACHE_TYPE must be one of {', '.join(CACHE_TYPES)}, got "
-                             f"{cache_type!r}.")
+            raise SystemExit(
+                f"CACHE_TYPE must be one of {', '.join(CACHE_TYPES)}, got {cache_type!r}."
+            )
         prefix = normalize_prefix(env.get("URL_PREFIX") or "/")
         log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
         if log_level not in LOG_LEVELS:
-            raise SystemExit(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got "
-                             f"{log_level!r}.")
+            raise SystemExit(
+                f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}."
+            )
         max_upload_mb = _env_int(env, "MAX_UPLOAD_MB", 50)
         if not 1 <= max_upload_mb <= 1024:
             raise SystemExit(f"MAX_UPLOAD_MB must be between 1 and 1024, got {max_upload_mb}.")
@@ -182,6 +191,7 @@ def normalize_prefix(prefix: str) -> str:
     prefix = "/" + str(prefix or "/").strip().strip("/") + "/"
     prefix = prefix.replace("//", "/")
     if not re.match(r"^/(?:[A-Za-z0-9._~-]+/)*$", prefix) or "/../" in prefix or "/./" in prefix:
-        raise SystemExit(f"URL_PREFIX must be a URL path such as /analytics/segments/, got "
-                         f"{prefix!r}.")
+        raise SystemExit(
+            f"URL_PREFIX must be a URL path such as /analytics/segments/, got {prefix!r}."
+        )
     return prefix

@@ -35,7 +35,13 @@ DEMO_VERSION = "1"
 
 #: Columns of the raw Online Retail II layout, in file order.
 RAW_COLUMNS = (
-    "Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID",
+    "Invoice",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "Price",
+    "Customer ID",
     "Country",
 )
 
@@ -47,57 +53,227 @@ FIRST_CUSTOMER_ID = 12346
 
 # (country, relative weight among the non-UK customers)
 _COUNTRIES = (
-    ("Germany", 107), ("France", 95), ("EIRE", 5), ("Spain", 41), ("Belgium", 29),
-    ("Netherlands", 23), ("Switzerland", 25), ("Portugal", 24), ("Italy", 17),
-    ("Australia", 15), ("Finland", 14), ("Sweden", 19), ("Norway", 12), ("Denmark", 12),
-    ("Austria", 13), ("Channel Islands", 10), ("Cyprus", 9), ("Japan", 10), ("Poland", 7),
-    ("USA", 8), ("Greece", 6), ("Unspecified", 6), ("Israel", 5), ("Canada", 4),
-    ("United Arab Emirates", 3), ("Hong Kong", 3), ("Singapore", 2), ("Malta", 3),
-    ("Iceland", 2), ("Lithuania", 2), ("RSA", 2), ("Bahrain", 2), ("Thailand", 2),
-    ("Brazil", 1), ("Korea", 2), ("European Community", 1), ("West Indies", 1),
-    ("Czech Republic", 1), ("Saudi Arabia", 1),
+    ("Germany", 107),
+    ("France", 95),
+    ("EIRE", 5),
+    ("Spain", 41),
+    ("Belgium", 29),
+    ("Netherlands", 23),
+    ("Switzerland", 25),
+    ("Portugal", 24),
+    ("Italy", 17),
+    ("Australia", 15),
+    ("Finland", 14),
+    ("Sweden", 19),
+    ("Norway", 12),
+    ("Denmark", 12),
+    ("Austria", 13),
+    ("Channel Islands", 10),
+    ("Cyprus", 9),
+    ("Japan", 10),
+    ("Poland", 7),
+    ("USA", 8),
+    ("Greece", 6),
+    ("Unspecified", 6),
+    ("Israel", 5),
+    ("Canada", 4),
+    ("United Arab Emirates", 3),
+    ("Hong Kong", 3),
+    ("Singapore", 2),
+    ("Malta", 3),
+    ("Iceland", 2),
+    ("Lithuania", 2),
+    ("RSA", 2),
+    ("Bahrain", 2),
+    ("Thailand", 2),
+    ("Brazil", 1),
+    ("Korea", 2),
+    ("European Community", 1),
+    ("West Indies", 1),
+    ("Czech Republic", 1),
+    ("Saudi Arabia", 1),
 )
 _UK = "United Kingdom"
 _UK_CUSTOMER_SHARE = 0.90
 
 _ADJ = (
-    "WHITE", "RED", "PINK", "BLUE", "GREEN", "IVORY", "VINTAGE", "RETRO SPOT", "REGENCY",
-    "HEART", "STAR", "JUMBO", "SMALL", "LARGE", "SET OF 3", "PACK OF 12", "ANTIQUE", "GLASS",
-    "WOODEN", "ENAMEL", "PAPER", "CERAMIC", "FELTCRAFT", "CHRISTMAS", "PAISLEY", "POLKADOT",
-    "SPACEBOY", "DOLLY GIRL", "LOVE", "PARTY", "GARDEN", "FAIRY", "SWEETHEART", "BIRD",
+    "WHITE",
+    "RED",
+    "PINK",
+    "BLUE",
+    "GREEN",
+    "IVORY",
+    "VINTAGE",
+    "RETRO SPOT",
+    "REGENCY",
+    "HEART",
+    "STAR",
+    "JUMBO",
+    "SMALL",
+    "LARGE",
+    "SET OF 3",
+    "PACK OF 12",
+    "ANTIQUE",
+    "GLASS",
+    "WOODEN",
+    "ENAMEL",
+    "PAPER",
+    "CERAMIC",
+    "FELTCRAFT",
+    "CHRISTMAS",
+    "PAISLEY",
+    "POLKADOT",
+    "SPACEBOY",
+    "DOLLY GIRL",
+    "LOVE",
+    "PARTY",
+    "GARDEN",
+    "FAIRY",
+    "SWEETHEART",
+    "BIRD",
 )
 _NOUN = (
-    "T-LIGHT HOLDER", "LUNCH BAG", "MUG", "TEACUP AND SAUCER", "CAKE CASES", "BUNTING",
-    "HOT WATER BOTTLE", "DOORMAT", "CUSHION COVER", "PHOTO FRAME", "NAPKINS", "CANDLE",
-    "STORAGE JAR", "WALL CLOCK", "SHOPPER BAG", "CHALKBOARD", "TISSUES", "GIFT WRAP",
-    "ALARM CLOCK", "TRINKET BOX", "HANGING DECORATION", "PLATE", "BOWL", "SIGN",
-    "JAM MAKING SET", "WATER BOTTLE", "SPONGE", "NOTEBOOK", "PENCILS", "LANTERN", "PURSE",
-    "DOORSTOP", "CHARM", "BAKING SET", "SNACK BOXES", "JUMBO BAG", "ORNAMENT", "COASTER",
+    "T-LIGHT HOLDER",
+    "LUNCH BAG",
+    "MUG",
+    "TEACUP AND SAUCER",
+    "CAKE CASES",
+    "BUNTING",
+    "HOT WATER BOTTLE",
+    "DOORMAT",
+    "CUSHION COVER",
+    "PHOTO FRAME",
+    "NAPKINS",
+    "CANDLE",
+    "STORAGE JAR",
+    "WALL CLOCK",
+    "SHOPPER BAG",
+    "CHALKBOARD",
+    "TISSUES",
+    "GIFT WRAP",
+    "ALARM CLOCK",
+    "TRINKET BOX",
+    "HANGING DECORATION",
+    "PLATE",
+    "BOWL",
+    "SIGN",
+    "JAM MAKING SET",
+    "WATER BOTTLE",
+    "SPONGE",
+    "NOTEBOOK",
+    "PENCILS",
+    "LANTERN",
+    "PURSE",
+    "DOORSTOP",
+    "CHARM",
+    "BAKING SET",
+    "SNACK BOXES",
+    "JUMBO BAG",
+    "ORNAMENT",
+    "COASTER",
 )
 # price points (GBP) seen in the real data
-_PRICE_LADDER = np.array([
-    0.19, 0.29, 0.39, 0.42, 0.55, 0.65, 0.72, 0.83, 0.85, 1.25, 1.45, 1.65, 1.69, 1.95, 2.1,
-    2.46, 2.55, 2.95, 3.25, 3.75, 4.25, 4.95, 5.45, 5.95, 6.75, 7.95, 8.5, 9.95, 10.95, 12.75,
-    14.95, 16.95, 18.0, 24.95, 35.75,
-])
+_PRICE_LADDER = np.array(
+    [
+        0.19,
+        0.29,
+        0.39,
+        0.42,
+        0.55,
+        0.65,
+        0.72,
+        0.83,
+        0.85,
+        1.25,
+        1.45,
+        1.65,
+        1.69,
+        1.95,
+        2.1,
+        2.46,
+        2.55,
+        2.95,
+        3.25,
+        3.75,
+        4.25,
+        4.95,
+        5.45,
+        5.95,
+        6.75,
+        7.95,
+        8.5,
+        9.95,
+        10.95,
+        12.75,
+        14.95,
+        16.95,
+        18.0,
+        24.95,
+        35.75,
+    ]
+)
 _PACKS = np.array([1, 2, 3, 4, 6, 8, 10, 12, 24, 25, 36, 48, 72, 96, 144])
 _PACK_P = np.array([18, 10, 5, 6, 10, 3, 4, 20, 8, 3, 2, 3, 1, 1, 0.6])
 # (StockCode, Description) of non-product lines; index order is used below
 _SPECIAL = (
-    ("POST", "POSTAGE"), ("DOT", "DOTCOM POSTAGE"), ("M", "Manual"), ("C2", "CARRIAGE"),
-    ("D", "Discount"), ("BANK CHARGES", "Bank Charges"), ("AMAZONFEE", "AMAZON FEE"),
-    ("ADJUST", "Adjustment by john on 26/01/2010 17"), ("CRUK", "CRUK Commission"),
-    ("PADS", "PADS TO MATCH ALL CUSHIONS"), ("B", "Adjust bad debt"),
-    ("TEST001", "This is a test product."), ("S", "SAMPLES"),
+    ("POST", "POSTAGE"),
+    ("DOT", "DOTCOM POSTAGE"),
+    ("M", "Manual"),
+    ("C2", "CARRIAGE"),
+    ("D", "Discount"),
+    ("BANK CHARGES", "Bank Charges"),
+    ("AMAZONFEE", "AMAZON FEE"),
+    ("ADJUST", "Adjustment by john on 26/01/2010 17"),
+    ("CRUK", "CRUK Commission"),
+    ("PADS", "PADS TO MATCH ALL CUSHIONS"),
+    ("B", "Adjust bad debt"),
+    ("TEST001", "This is a test product."),
+    ("S", "SAMPLES"),
 )
-(_POST, _DOT, _MANUAL, _C2, _DISCOUNT, _BANK, _AMAZON, _ADJUST, _CRUK, _PADS, _BADDEBT,
- _TEST, _SAMPLES) = range(len(_SPECIAL))
+(
+    _POST,
+    _DOT,
+    _MANUAL,
+    _C2,
+    _DISCOUNT,
+    _BANK,
+    _AMAZON,
+    _ADJUST,
+    _CRUK,
+    _PADS,
+    _BADDEBT,
+    _TEST,
+    _SAMPLES,
+) = range(len(_SPECIAL))
 _WRITE_OFF_TEXT = (
-    "damaged", "?", "check", "missing", "lost", "wet damaged", "smashed", "found",
-    "sold as set on dotcom", "Damaged", "mixed up", "crushed", "thrown away",
+    "damaged",
+    "?",
+    "check",
+    "missing",
+    "lost",
+    "wet damaged",
+    "smashed",
+    "found",
+    "sold as set on dotcom",
+    "Damaged",
+    "mixed up",
+    "crushed",
+    "thrown away",
 )
-_MONTH_WEIGHT = {1: 0.80, 2: 0.78, 3: 1.0, 4: 0.85, 5: 0.95, 6: 0.95, 7: 0.92, 8: 0.9,
-                 9: 1.30, 10: 1.45, 11: 1.90, 12: 1.05}
+_MONTH_WEIGHT = {
+    1: 0.80,
+    2: 0.78,
+    3: 1.0,
+    4: 0.85,
+    5: 0.95,
+    6: 0.95,
+    7: 0.92,
+    8: 0.9,
+    9: 1.30,
+    10: 1.45,
+    11: 1.90,
+    12: 1.05,
+}
 _HOURS = np.arange(7, 21)
 _HOUR_P = np.array([0.4, 2.5, 5.5, 9.5, 12.5, 14.0, 13.0, 11.0, 8.0, 4.5, 1.8, 0.9, 0.5, 0.3])
 
@@ -131,8 +307,9 @@ def _group_rank(counts: np.ndarray) -> np.ndarray:
 
 def _catalogue(rng: np.random.Generator, n_products: int):
     codes_num = np.sort(rng.choice(np.arange(10002, 90000), size=n_products, replace=False))
-    suffix = np.where(rng.random(n_products) < 0.2,
-                      rng.choice(np.array(list("ABCDELPSW")), n_products), "")
+    suffix = np.where(
+        rng.random(n_products) < 0.2, rng.choice(np.array(list("ABCDELPSW")), n_products), ""
+    )
     codes = np.char.add(codes_num.astype(str), suffix)
     adj = rng.choice(np.array(_ADJ), size=n_products)
     noun = rng.choice(np.array(_NOUN), size=n_products)
@@ -179,9 +356,7 @@ def generate_demo_transactions(n_customers: int = 6000, seed: int = 7) -> pd.Dat
 
     # ---- customers ----------------------------------------------------------------------
     nc = n_customers
-    ids = FIRST_CUSTOMER_ID + np.sort(
-        rng.choice(int(nc * 1.05) + 10, size=nc, replace=False)
-    )
+    ids = FIRST_CUSTOMER_ID + np.sort(rng.choice(int(nc * 1.05) + 10, size=nc, replace=False))
     countries = [_UK] + [c for c, _ in _COUNTRIES]
     cw = np.array([w for _, w in _COUNTRIES], dtype=float)
     is_uk = rng.random(nc) < _UK_CUSTOMER_SHARE
@@ -209,13 +384,14 @@ def generate_demo_transactions(n_customers: int = 6000, seed: int = 7) -> pd.Dat
     # ---- registered purchase invoices -----------------------------------------------------
     inv_cust = np.repeat(np.arange(nc), freq)
     rank = _group_rank(freq)
-    u = np.where(rank == 0, u0[inv_cust],
-                 u0[inv_cust] + rng.random(len(inv_cust)) * (u1 - u0)[inv_cust])
+    u = np.where(
+        rank == 0, u0[inv_cust], u0[inv_cust] + rng.random(len(inv_cust)) * (u1 - u0)[inv_cust]
+    )
     p_time = _timestamps(day_of(u), days, rng)
     n_p = len(inv_cust)
-    lines_p = np.clip(
-        np.round(rng.lognormal(np.log(basket[inv_cust]), 0.6)), 1, 250
-    ).astype(np.int64)
+    lines_p = np.clip(np.round(rng.lognormal(np.log(basket[inv_cust]), 0.6)), 1, 250).astype(
+        np.int64
+    )
 
     # line level
     l_inv = np.repeat(np.arange(n_p), lines_p)
@@ -237,8 +413,12 @@ def generate_demo_transactions(n_customers: int = 6000, seed: int = 7) -> pd.Dat
     l_qty[pl] = rng.integers(1, 4, len(pl))
     l_price[pl] = np.where(rng.random(len(pl)) < 0.7, 18.0, 15.0)
     # a few manual lines, carriage and samples
-    for code, share, lo, hi in ((_MANUAL, 0.004, 0.5, 60.0), (_C2, 0.002, 50.0, 50.0),
-                                (_PADS, 0.0005, 0.001, 0.001), (_SAMPLES, 0.0003, 5.0, 40.0)):
+    for code, share, lo, hi in (
+        (_MANUAL, 0.004, 0.5, 60.0),
+        (_C2, 0.002, 50.0, 50.0),
+        (_PADS, 0.0005, 0.001, 0.001),
+        (_SAMPLES, 0.0003, 5.0, 40.0),
+    ):
         m = np.flatnonzero((pos > 0) & (rng.random(nl) < share))
         l_code[m] = special_code + code
         l_desc[m] = special_desc + code
@@ -274,8 +454,15 @@ def generate_demo_transactions(n_customers: int = 6000, seed: int = 7) -> pd.Dat
     src = np.repeat(first[cancel], c_lines) + _group_rank(c_lines)
     partial = np.repeat(~full, c_lines) & (rng.random(len(src)) < 0.5)
     c_qty = -np.where(partial, np.maximum(1, l_qty[src] // 2), l_qty[src])
-    parts.append((n_inv + np.repeat(np.arange(nc_inv), c_lines), l_code[src], l_desc[src],
-                  c_qty, l_price[src]))
+    parts.append(
+        (
+            n_inv + np.repeat(np.arange(nc_inv), c_lines),
+            l_code[src],
+            l_desc[src],
+            c_qty,
+            l_price[src],
+        )
+    )
     inv_time.append(c_time)
     inv_kind.append(np.ones(nc_inv, np.int8))
     inv_cid.append(ids[inv_cust[cancel]].astype(np.float64))
@@ -317,12 +504,15 @@ def generate_demo_transactions(n_customers: int = 6000, seed: int = 7) -> pd.Dat
     n_wo = max(3, int(round(registered_lines * 0.003)))
     wo_item = products(n_wo)
     wo_note = rng.integers(-1, len(_WRITE_OFF_TEXT), n_wo)  # -1 -> missing description
-    parts.append((
-        n_inv + np.arange(n_wo), wo_item,
-        np.where(wo_note < 0, -1, wo_desc + wo_note),
-        -np.round(rng.lognormal(np.log(20), 1.2, n_wo)).astype(np.int64) - 1,
-        np.zeros(n_wo),
-    ))
+    parts.append(
+        (
+            n_inv + np.arange(n_wo),
+            wo_item,
+            np.where(wo_note < 0, -1, wo_desc + wo_note),
+            -np.round(rng.lognormal(np.log(20), 1.2, n_wo)).astype(np.int64) - 1,
+            np.zeros(n_wo),
+        )
+    )
     inv_time.append(_timestamps(day_of(rng.random(n_wo) * total_w), days, rng))
     inv_kind.append(np.zeros(n_wo, np.int8))
     inv_cid.append(np.full(n_wo, np.nan))
@@ -345,9 +535,15 @@ def generate_demo_transactions(n_customers: int = 6000, seed: int = 7) -> pd.Dat
     scale = max(1.0, nc / 6000)
     for code, count, kind, q, lo, hi, with_customer in fee_specs:
         k = int(round(count * scale))
-        parts.append((n_inv + np.arange(k), np.full(k, special_code + code),
-                      np.full(k, special_desc + code), np.full(k, q),
-                      np.round(rng.uniform(lo, hi, k), 2)))
+        parts.append(
+            (
+                n_inv + np.arange(k),
+                np.full(k, special_code + code),
+                np.full(k, special_desc + code),
+                np.full(k, q),
+                np.round(rng.uniform(lo, hi, k), 2),
+            )
+        )
         inv_time.append(_timestamps(day_of(rng.random(k) * total_w), days, rng))
         inv_kind.append(np.full(k, kind, np.int8))
         who = rng.integers(0, nc, k)

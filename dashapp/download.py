@@ -24,8 +24,14 @@ from typing import IO
 
 from dashapp import schema
 
-__all__ = ["DownloadError", "EXPECTED_SHEETS", "UCI_URL", "XLSX_NAME", "download_dataset",
-           "check_workbook"]
+__all__ = [
+    "DownloadError",
+    "EXPECTED_SHEETS",
+    "UCI_URL",
+    "XLSX_NAME",
+    "download_dataset",
+    "check_workbook",
+]
 
 UCI_URL = "https://archive.ics.uci.edu/static/public/502/online+retail+ii.zip"
 #: Name of the workbook inside the UCI zip and in ``dest_dir``.
@@ -73,8 +79,10 @@ class _Progress:
         if self.total:
             frac = min(self.done / self.total, 1.0)
             bar = "#" * int(frac * 30)
-            text = (f"\r{self.label} [{bar:<30}] {frac * 100:5.1f}% "
-                    f"{mb:7.1f}/{self.total / 1e6:.1f} MB {rate:5.1f} MB/s")
+            text = (
+                f"\r{self.label} [{bar:<30}] {frac * 100:5.1f}% "
+                f"{mb:7.1f}/{self.total / 1e6:.1f} MB {rate:5.1f} MB/s"
+            )
         else:
             text = f"\r{self.label} {mb:7.1f} MB {rate:5.1f} MB/s"
         self.stream.write(text + end)
@@ -157,12 +165,14 @@ def check_workbook(path: str | os.PathLike) -> dict[str, list[str]]:
             rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
         except (KeyError, ET.ParseError) as e:
             raise DownloadError(f"{p.name} is a damaged Excel workbook: {e}") from None
-        targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(_NS_PKG_REL + "Relationship")}
+        targets = {
+            r.get("Id"): r.get("Target", "") for r in rels.iter(_NS_PKG_REL + "Relationship")
+        }
         sheets: dict[str, list[tuple[str | None, str]]] = {}
         for sh in wb.iter(_NS_MAIN + "sheet"):
             target = targets.get(sh.get(_NS_REL + "id"), "")
-            member = target.lstrip("/") if target.startswith("/") else str(
-                PurePosixPath("xl") / target
+            member = (
+                target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
             )
             if member not in names:
                 continue
@@ -179,8 +189,11 @@ def check_workbook(path: str | os.PathLike) -> dict[str, list[str]]:
         name: [strings.get(int(t), "") if c == "s" and t.isdigit() else t for c, t in cells]
         for name, cells in sheets.items()
     }
-    ok = [n for n, h in headers.items()
-          if all(c in schema.match_headers(h) for c in schema.REQUIRED_COLUMNS)]
+    ok = [
+        n
+        for n, h in headers.items()
+        if all(c in schema.match_headers(h) for c in schema.REQUIRED_COLUMNS)
+    ]
     if not ok:
         found = "; ".join(f"'{n}': {', '.join(h) or 'empty'}" for n, h in headers.items())
         raise DownloadError(
@@ -198,8 +211,9 @@ def _copy_capped(src: IO[bytes], dst: IO[bytes], what: str) -> int:
     while block := src.read(1 << 20):
         written += len(block)
         if written > MAX_UNPACKED_BYTES:
-            raise DownloadError(f"{what} unpacks to more than {MAX_UNPACKED_BYTES / 1024**3:.0f} "
-                                f"GiB; refusing it.")
+            raise DownloadError(
+                f"{what} unpacks to more than {MAX_UNPACKED_BYTES / 1024**3:.0f} GiB; refusing it."
+            )
         dst.write(block)
     return written
 
@@ -223,8 +237,9 @@ def _extract_workbook(zip_path: Path, out: Path, depth: int = 0) -> None:
         ) from None
     with zf:
         if sum(i.file_size for i in zf.infolist()) > MAX_UNPACKED_BYTES:
-            raise DownloadError("the downloaded archive would unpack to more than 2 GiB; "
-                                "refusing it.")
+            raise DownloadError(
+                "the downloaded archive would unpack to more than 2 GiB; refusing it."
+            )
         info = _pick_xlsx(zf)
         try:
             if info is not None:
@@ -329,9 +344,7 @@ def _fetch(url: str, out: IO[bytes], *, progress: bool, timeout: float) -> int:
     except (http.client.HTTPException, ConnectionError) as e:
         raise DownloadError(f"download of {url} failed: {e!r}.") from None
     if total is not None and bar.done != total:
-        raise DownloadError(
-            f"download of {url} was cut off: got {bar.done:,} of {total:,} bytes."
-        )
+        raise DownloadError(f"download of {url} was cut off: got {bar.done:,} of {total:,} bytes.")
     return bar.done
 
 
@@ -354,4 +367,3 @@ def _main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual us
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(_main())
-

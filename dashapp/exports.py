@@ -18,8 +18,11 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         s = out[col]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s) \
-                or pd.api.types.is_bool_dtype(s):
+        if (
+            pd.api.types.is_numeric_dtype(s)
+            or pd.api.types.is_datetime64_any_dtype(s)
+            or pd.api.types.is_bool_dtype(s)
+        ):
             continue
         text = s.astype("string")
         risky = text.str.startswith(FORMULA_PREFIXES).fillna(False)

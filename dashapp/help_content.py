@@ -25,6 +25,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 
 def markdown_table(frame: pd.DataFrame) -> str:
     """A DataFrame as a GitHub-flavoured Markdown table (cells' pipes escaped)."""
+
     def cell(v) -> str:
         return str(v).replace("|", "\\|").replace("\n", " ")
 
@@ -44,7 +45,8 @@ def segment_grid() -> str:
     cells = segment_lookup()
     frame = pd.DataFrame(
         [[f"**R {r}**"] + [cells[r - 1, f - 1] for f in range(1, 6)] for r in range(5, 0, -1)],
-        columns=["", "F 1", "F 2", "F 3", "F 4", "F 5"])
+        columns=["", "F 1", "F 2", "F 3", "F 4", "F 5"],
+    )
     return markdown_table(frame)
 
 
@@ -52,21 +54,31 @@ def segment_actions() -> str:
     from .rfm import SEGMENT_GRID
 
     g = SEGMENT_GRID
-    return markdown_table(pd.DataFrame({
-        "Segment": g["segment"],
-        "R": [_span(*r) for r in g["r_range"]],
-        "F": [_span(*f) for f in g["f_range"]],
-        "Who they are": g["description"],
-        "Recommended action": g["action"],
-    }))
+    return markdown_table(
+        pd.DataFrame(
+            {
+                "Segment": g["segment"],
+                "R": [_span(*r) for r in g["r_range"]],
+                "F": [_span(*f) for f in g["f_range"]],
+                "Who they are": g["description"],
+                "Recommended action": g["action"],
+            }
+        )
+    )
 
 
 def cleaning_rules() -> str:
     from .cleaning import RULES
 
-    return markdown_table(pd.DataFrame(
-        [(i + 1, title, meaning, action) for i, (_, title, meaning, action) in enumerate(RULES)],
-        columns=["#", "Rule", "What it means", "What happens to the lines"]))
+    return markdown_table(
+        pd.DataFrame(
+            [
+                (i + 1, title, meaning, action)
+                for i, (_, title, meaning, action) in enumerate(RULES)
+            ],
+            columns=["#", "Rule", "What it means", "What happens to the lines"],
+        )
+    )
 
 
 def non_product_codes() -> str:
@@ -80,8 +92,13 @@ def column_aliases() -> str:
 
     rows = []
     for column, aliases in schema.ALIASES.items():
-        rows.append((f"`{column}`", "yes" if column in schema.REQUIRED_COLUMNS else "no",
-                     ", ".join(f"`{a}`" for a in aliases)))
+        rows.append(
+            (
+                f"`{column}`",
+                "yes" if column in schema.REQUIRED_COLUMNS else "no",
+                ", ".join(f"`{a}`" for a in aliases),
+            )
+        )
     return markdown_table(pd.DataFrame(rows, columns=["Column", "Required", "Accepted headers"]))
 
 
@@ -91,10 +108,15 @@ def clv_parameters() -> str:
     from .service import CLV_PARAM_MEANING, CLV_PARAM_SYMBOL
 
     labels = {**MODEL_LABELS, "gamma_gamma": "Gamma-Gamma"}
-    return markdown_table(pd.DataFrame(
-        [(labels[model], CLV_PARAM_SYMBOL.get(name, name), meaning)
-         for (model, name), meaning in CLV_PARAM_MEANING.items()],
-        columns=["Model", "Parameter", "Meaning"]))
+    return markdown_table(
+        pd.DataFrame(
+            [
+                (labels[model], CLV_PARAM_SYMBOL.get(name, name), meaning)
+                for (model, name), meaning in CLV_PARAM_MEANING.items()
+            ],
+            columns=["Model", "Parameter", "Meaning"],
+        )
+    )
 
 
 def _service_constant(name: str) -> Callable[[], str]:
@@ -111,9 +133,12 @@ def cluster_vocabulary() -> str:
     """Cluster names by number of clusters (clustering.VOCABULARY), most valuable first."""
     from .clustering import VOCABULARY
 
-    return markdown_table(pd.DataFrame(
-        [(k, ", ".join(names)) for k, names in sorted(VOCABULARY.items())],
-        columns=["Clusters", "Names, most valuable first"]))
+    return markdown_table(
+        pd.DataFrame(
+            [(k, ", ".join(names)) for k, names in sorted(VOCABULARY.items())],
+            columns=["Clusters", "Names, most valuable first"],
+        )
+    )
 
 
 def cluster_methods() -> str:
@@ -124,31 +149,47 @@ def cluster_methods() -> str:
         limit = cl.METHOD_MAX_EXACT[method]
         if limit is None:
             return "always on all customers"
-        return (f"all customers up to {limit:,}; above, a random sample of {limit:,}, the "
-                "others assigned")
+        return (
+            f"all customers up to {limit:,}; above, a random sample of {limit:,}, the "
+            "others assigned"
+        )
 
     import inspect
 
-    defaults = {name: p.default for name, p in
-                inspect.signature(cl.cluster_customers).parameters.items()}
+    defaults = {
+        name: p.default for name, p in inspect.signature(cl.cluster_customers).parameters.items()
+    }
     k = f"{cl.MIN_K}-{cl.MAX_K} (default {defaults['k']})"
     rows = [
         ("kmeans", f"`k` clusters, {k}"),
-        ("dbscan", "`eps` neighbourhood radius in scaled feature units (blank = automatic, "
-                   "at the knee of the k-distance curve); `min_samples` customers within eps "
-                   "for a core customer, the customer counted (blank = max(5, 2 × features))"),
-        ("hierarchical", f"`k` clusters, {k}; `linkage`: {', '.join(cl.LINKAGES)} "
-                         f"(default {defaults['linkage']})"),
-        ("gmm", f"`k` components, {k}; `covariance type`: "
-                f"{', '.join(cl.COVARIANCE_TYPES)} (default {defaults['covariance_type']})"),
+        (
+            "dbscan",
+            "`eps` neighbourhood radius in scaled feature units (blank = automatic, "
+            "at the knee of the k-distance curve); `min_samples` customers within eps "
+            "for a core customer, the customer counted (blank = max(5, 2 × features))",
+        ),
+        (
+            "hierarchical",
+            f"`k` clusters, {k}; `linkage`: {', '.join(cl.LINKAGES)} "
+            f"(default {defaults['linkage']})",
+        ),
+        (
+            "gmm",
+            f"`k` components, {k}; `covariance type`: "
+            f"{', '.join(cl.COVARIANCE_TYPES)} (default {defaults['covariance_type']})",
+        ),
     ]
-    return markdown_table(pd.DataFrame(
-        [(cl.METHOD_LABELS[m], params, fitted(m)) for m, params in rows],
-        columns=["Method", "Parameters", "Fitted on"]))
+    return markdown_table(
+        pd.DataFrame(
+            [(cl.METHOD_LABELS[m], params, fitted(m)) for m, params in rows],
+            columns=["Method", "Parameters", "Fitted on"],
+        )
+    )
 
 
 def _cluster_value(module: str, name: str) -> Callable[[], str]:
     """A constant of ``dashapp.<module>`` as text (numbers with thousands separators)."""
+
     def value() -> str:
         import importlib
 

@@ -352,7 +352,9 @@ def _check_extension(p: Path, name: str) -> str:
     return ext
 
 
-def _load_file(p: Path, name: str, column_map: dict[str, str] | None, depth: int = 0) -> pd.DataFrame:
+def _load_file(
+    p: Path, name: str, column_map: dict[str, str] | None, depth: int = 0
+) -> pd.DataFrame:
     ext = _check_extension(p, name)
     if p.stat().st_size == 0:
         raise DataLoadError(f"{name} is empty (0 bytes).", path=name)
@@ -421,7 +423,10 @@ def _describe_missing(mapping: dict[str, int], column_map: dict[str, str] | None
 
 
 def _missing_columns_error(
-    name: str, headers: list, mapping: dict[str, int], column_map: dict[str, str] | None,
+    name: str,
+    headers: list,
+    mapping: dict[str, int],
+    column_map: dict[str, str] | None,
 ) -> DataLoadError:
     shown = [str(h) for h in headers if str(h).strip() != ""][:30]
     found = ", ".join(repr(h) for h in shown) if shown else "none"
@@ -492,9 +497,7 @@ def _read_csv(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
         head = fh.read(1 << 16)
     what = _sniff_binary(head)
     if what:
-        raise DataLoadError(
-            f"{name} is not a CSV table: it looks like {what}.", path=name
-        )
+        raise DataLoadError(f"{name} is not a CSV table: it looks like {what}.", path=name)
     is_utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     if b"\x00" in head and not is_utf16:
         raise DataLoadError(f"{name} is not a CSV table: it holds binary data.", path=name)
@@ -534,17 +537,23 @@ def _read_csv(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
         return pacsv.read_csv(
             p,
             read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=header_idx + 1, encoding=enc,
+                column_names=names,
+                skip_rows=header_idx + 1,
+                encoding=enc,
                 block_size=1 << 22,
             ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline),
             convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=[f"c{i}" for i in mapping.values()],
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
+                column_types=types,
+                include_columns=[f"c{i}" for i in mapping.values()],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
             ),
         )
 
-    encodings = [encoding] + [e for e in ("cp1252", "latin-1") if e != encoding and encoding != "utf-16"]
+    encodings = [encoding] + [
+        e for e in ("cp1252", "latin-1") if e != encoding and encoding != "utf-16"
+    ]
     typed = True
     # quoted values spanning lines are rare and cost ~20% more CPU to allow for: the first
     # attempt assumes none; a row split by such a newline always has a wrong field count
@@ -602,9 +611,8 @@ def _check_archive(zf: zipfile.ZipFile, name: str) -> None:
     total = 0
     for info in zf.infolist():
         total += info.file_size
-        if (
-            info.file_size > _RATIO_MIN_BYTES
-            and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)
+        if info.file_size > _RATIO_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
+            info.compress_size, 1
         ):
             raise DataLoadError(
                 f"{name} was refused: member '{info.filename}' would inflate "
@@ -690,18 +698,20 @@ def _read_excel(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
         if not head.startswith(b"PK\x03\x04"):
             what = _sniff_binary(head)
             extra = f" (it looks like {what})" if what else ""
-            raise DataLoadError(
-                f"{name} is not a valid Excel workbook{extra}.", path=name
-            )
+            raise DataLoadError(f"{name} is not a valid Excel workbook{extra}.", path=name)
         try:
             with zipfile.ZipFile(p) as zf:
                 _check_archive(zf, name)
         except zipfile.BadZipFile:
-            raise DataLoadError(f"{name} is not a valid Excel workbook (damaged zip).", path=name) from None
+            raise DataLoadError(
+                f"{name} is not a valid Excel workbook (damaged zip).", path=name
+            ) from None
     try:
         wb = python_calamine.CalamineWorkbook.from_path(str(p))
     except python_calamine.PasswordError:
-        raise DataLoadError(f"{name} is password protected; save it without a password.", path=name) from None
+        raise DataLoadError(
+            f"{name} is password protected; save it without a password.", path=name
+        ) from None
     except Exception as e:  # calamine raises several unrelated types for broken files
         raise DataLoadError(f"{name} is not a valid Excel workbook: {e}", path=name) from None
 
@@ -737,9 +747,7 @@ def _read_excel(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
             if hdr_idx is None:
                 score, i, m = best
                 shown = [str(v) for v in head_rows[i] if str(v).strip()][:10]
-                found.append(
-                    f"'{sheet_name}' (columns: {', '.join(shown) if shown else 'none'})"
-                )
+                found.append(f"'{sheet_name}' (columns: {', '.join(shown) if shown else 'none'})")
                 if best_miss is None or score > best_miss[0]:
                     best_miss = (score, sheet_name, head_rows[i], m)
                 del sheet, rows_iter
@@ -784,11 +792,14 @@ def _read_excel(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
     all_cols = set().union(*sheet_cols)
     columns: dict[str, _Labelled] = {}
     for canon in all_cols:
-        columns[canon] = _merge_labels([
-            (c[canon].codes, c[canon].uniques) if canon in c
-            else (np.full(piece.n, -1, dtype=np.intp), np.array([], dtype=object))
-            for c, piece in zip(sheet_cols, pieces, strict=True)
-        ])
+        columns[canon] = _merge_labels(
+            [
+                (c[canon].codes, c[canon].uniques)
+                if canon in c
+                else (np.full(piece.n, -1, dtype=np.intp), np.array([], dtype=object))
+                for c, piece in zip(sheet_cols, pieces, strict=True)
+            ]
+        )
     return _Raw(name=name, n=start, columns=columns, headers=headers_out, pieces=pieces)
 
 
@@ -800,14 +811,18 @@ def _read_parquet(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw
         pf = pq.ParquetFile(p)
         headers = list(pf.schema_arrow.names)
     except (OSError, pa.ArrowException) as e:
-        raise DataLoadError(f"{name} is not a valid parquet file: {_arrow_message(str(e))}", path=name) from None
+        raise DataLoadError(
+            f"{name} is not a valid parquet file: {_arrow_message(str(e))}", path=name
+        ) from None
     mapping = schema.match_headers(headers, column_map)
     if any(c not in mapping for c in REQUIRED_COLUMNS):
         raise _missing_columns_error(name, headers, mapping, column_map)
     try:
         table = pf.read(columns=[headers[i] for i in mapping.values()])
     except (OSError, pa.ArrowException) as e:
-        raise DataLoadError(f"{name} could not be read: {_arrow_message(str(e))}", path=name) from None
+        raise DataLoadError(
+            f"{name} could not be read: {_arrow_message(str(e))}", path=name
+        ) from None
     if table.num_rows == 0:
         raise DataLoadError(f"{name} has no data rows.", path=name)
     columns = {canon: table.column(j) for j, canon in enumerate(mapping)}
@@ -831,13 +846,15 @@ def _load_zip(p: Path, name: str, column_map: dict[str, str] | None, depth: int)
     with zf:
         _check_archive(zf, name)
         members = [
-            i for i in zf.infolist()
+            i
+            for i in zf.infolist()
             if not i.is_dir()
             and not i.filename.startswith("__MACOSX/")
             and not Path(i.filename).name.startswith((".", "~$"))
         ]
         tables = [
-            i for i in members
+            i
+            for i in members
             if Path(i.filename).suffix.lower() in SUPPORTED_EXTENSIONS
             and not (depth >= 1 and Path(i.filename).suffix.lower() in ZIP_EXTENSIONS)
         ]
@@ -949,8 +966,13 @@ def _text_value(v: object, *, float_suffix: bool) -> str | None:
 
 
 def _to_category(
-    codes: np.ndarray, uniques: np.ndarray, *, float_suffix: bool = False, upper: bool = False,
-    null_tokens: bool = False, fill: str | None = None,
+    codes: np.ndarray,
+    uniques: np.ndarray,
+    *,
+    float_suffix: bool = False,
+    upper: bool = False,
+    null_tokens: bool = False,
+    fill: str | None = None,
 ) -> pd.Categorical:
     """Categorical of str from (codes, raw uniques), working on the distinct values only.
 
@@ -961,7 +983,11 @@ def _to_category(
     """
     if isinstance(uniques, pa.Array):
         return _to_category_arrow(
-            codes, uniques, float_suffix=float_suffix, upper=upper, null_tokens=null_tokens,
+            codes,
+            uniques,
+            float_suffix=float_suffix,
+            upper=upper,
+            null_tokens=null_tokens,
             fill=fill,
         )
     labels = [_text_value(v, float_suffix=float_suffix) for v in uniques.tolist()]
@@ -983,8 +1009,13 @@ def _to_category(
 
 
 def _to_category_arrow(
-    codes: np.ndarray, uniques: pa.Array, *, float_suffix: bool, upper: bool,
-    null_tokens: bool, fill: str | None,
+    codes: np.ndarray,
+    uniques: pa.Array,
+    *,
+    float_suffix: bool,
+    upper: bool,
+    null_tokens: bool,
+    fill: str | None,
 ) -> pd.Categorical:
     """_to_category for a pyarrow string dictionary, with arrow compute kernels."""
     v = pc.utf8_trim_whitespace(uniques)
@@ -1006,8 +1037,9 @@ def _to_category_arrow(
     rank[order] = np.arange(len(order))
     lut = np.where(new_codes >= 0, rank[np.maximum(new_codes, 0)], -1)
     final = lut[codes]
-    cats = pd.Index(enc.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False),
-                    dtype="str")
+    cats = pd.Index(
+        enc.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False), dtype="str"
+    )
     return pd.Categorical.from_codes(final, dtype=pd.CategoricalDtype(cats, ordered=False))
 
 
@@ -1043,8 +1075,9 @@ class _Converter:
         self.raw = raw
         self.keep = keep  # positions kept (blank rows removed), or None for all
 
-    def fail(self, column: str, what: tuple[str, str], bad_mask: np.ndarray,
-             examples: list | None = None):
+    def fail(
+        self, column: str, what: tuple[str, str], bad_mask: np.ndarray, examples: list | None = None
+    ):
         """Raise DataLoadError: ``what`` = (singular, plural) description of the bad values."""
         positions = np.flatnonzero(bad_mask)
         if self.keep is not None:
@@ -1057,7 +1090,10 @@ class _Converter:
         count = int(np.count_nonzero(bad_mask))
         raise DataLoadError(
             f"{self.raw.name}: column '{header}' has {_plural(count, *what)}{ex}, at {where}.",
-            path=self.raw.name, column=header, rows=rows, sheet=sheet,
+            path=self.raw.name,
+            column=header,
+            rows=rows,
+            sheet=sheet,
         )
 
     def numbers(self, column: str, col) -> np.ndarray:
@@ -1092,7 +1128,9 @@ class _Converter:
         bad = bad_u[codes]
         if bad.any():
             ex = [uniques[i] for i in np.flatnonzero(bad_u[:-1])[:3]]
-            self.fail(column, ("value that is not a number", "values that are not numbers"), bad, ex)
+            self.fail(
+                column, ("value that is not a number", "values that are not numbers"), bad, ex
+            )
         return vals_u[codes]
 
     def dates(self, column: str, col) -> np.ndarray:
@@ -1146,10 +1184,24 @@ def _arrow_iso_dates(uniques: pa.Array) -> np.ndarray | None:
 
 _DATE_FORMATS = (
     "ISO8601",
-    "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S",
-    "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y %H:%M", "%d/%m/%y %H:%M", "%m/%d/%y", "%d/%m/%y",
-    "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y",
-    "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%m/%d/%y %H:%M",
+    "%d/%m/%y %H:%M",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
 )
 
 
@@ -1222,7 +1274,8 @@ def _missing_mask(col, labels) -> np.ndarray:
             return blank_u[codes]
         blank_u = np.array(
             [
-                v is None or (isinstance(v, str) and not v.strip())
+                v is None
+                or (isinstance(v, str) and not v.strip())
                 or (isinstance(v, float) and v != v)
                 for v in uniques.tolist()
             ]
@@ -1248,8 +1301,12 @@ def _is_typed(col) -> bool:
         return False
     if isinstance(col, pa.ChunkedArray):
         t = col.type
-        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_timestamp(t) \
+        return (
+            pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_timestamp(t)
             or pa.types.is_date(t)
+        )
     return np.asarray(col).dtype.kind in "iufM"
 
 
@@ -1296,11 +1353,17 @@ def _build_frame(raw: _Raw) -> pd.DataFrame:
     qty = conv.numbers(QUANTITY, raw_or_labels(QUANTITY))
     frac = qty != np.round(qty)
     if frac.any():
-        conv.fail(QUANTITY, ("value that is not a whole number", "values that are not whole numbers"), frac,
-                  [qty[i] for i in np.flatnonzero(frac)[:3]])
+        conv.fail(
+            QUANTITY,
+            ("value that is not a whole number", "values that are not whole numbers"),
+            frac,
+            [qty[i] for i in np.flatnonzero(frac)[:3]],
+        )
     big = np.abs(qty) > np.iinfo(np.int32).max
     if big.any():
-        conv.fail(QUANTITY, ("value too large for a quantity", "values too large for a quantity"), big)
+        conv.fail(
+            QUANTITY, ("value too large for a quantity", "values too large for a quantity"), big
+        )
     price = conv.numbers(PRICE, raw_or_labels(PRICE))
     dates = conv.dates(INVOICE_DATE, raw_or_labels(INVOICE_DATE))
     customer = category(CUSTOMER_ID, float_suffix=True, null_tokens=True)
@@ -1308,7 +1371,8 @@ def _build_frame(raw: _Raw) -> pd.DataFrame:
     desc = category(DESCRIPTION) if DESCRIPTION in cols else _empty_category(m)
     default_country = schema.SPECS[COUNTRY].default
     country = (
-        category(COUNTRY, fill=default_country) if COUNTRY in cols
+        category(COUNTRY, fill=default_country)
+        if COUNTRY in cols
         else _empty_category(m, default_country)
     )
     quantity = qty.astype(np.int32)

@@ -25,36 +25,76 @@ SCORE_COLUMNS = {"recency": "r_score", "frequency": "f_score", "monetary": "m_sc
 #: a rectangle of the grid; together they cover all 25 cells exactly once.
 SEGMENT_GRID = pd.DataFrame(
     [
-        ("Champions", (5, 5), (4, 5),
-         "Bought recently, buy often and spend the most.",
-         "Reward them: early access, loyalty perks, ask for reviews and referrals."),
-        ("Loyal Customers", (3, 4), (4, 5),
-         "Buy often and respond to promotions.",
-         "Upsell higher-value products; enrol in the loyalty programme."),
-        ("Potential Loyalists", (4, 5), (2, 3),
-         "Recent customers with a few purchases.",
-         "Offer membership or a loyalty programme; recommend related products."),
-        ("New Customers", (5, 5), (1, 1),
-         "Bought very recently, only once.",
-         "Onboard them well: welcome series, early support, a second-purchase incentive."),
-        ("Promising", (4, 4), (1, 1),
-         "Recent one-time buyers.",
-         "Build brand awareness; offer free trials or small incentives."),
-        ("Need Attention", (3, 3), (3, 3),
-         "Average recency and frequency; may slip without a nudge.",
-         "Limited-time offers and recommendations based on past purchases."),
-        ("About To Sleep", (3, 3), (1, 2),
-         "Below-average recency and frequency; will be lost without reactivation.",
-         "Share popular products and time-limited discounts; reconnect."),
-        ("At Risk", (1, 2), (3, 4),
-         "Bought often, but a long time ago.",
-         "Personalised win-back emails, renewals, helpful resources."),
-        ("Can't Lose Them", (1, 2), (5, 5),
-         "Were among the most frequent buyers, have not come back for a long time.",
-         "Win them back with new products or a personal call; do not lose them to a competitor."),
-        ("Hibernating", (1, 2), (1, 2),
-         "Last purchase long ago, few orders.",
-         "Offer relevant products and special discounts; otherwise spend little on them."),
+        (
+            "Champions",
+            (5, 5),
+            (4, 5),
+            "Bought recently, buy often and spend the most.",
+            "Reward them: early access, loyalty perks, ask for reviews and referrals.",
+        ),
+        (
+            "Loyal Customers",
+            (3, 4),
+            (4, 5),
+            "Buy often and respond to promotions.",
+            "Upsell higher-value products; enrol in the loyalty programme.",
+        ),
+        (
+            "Potential Loyalists",
+            (4, 5),
+            (2, 3),
+            "Recent customers with a few purchases.",
+            "Offer membership or a loyalty programme; recommend related products.",
+        ),
+        (
+            "New Customers",
+            (5, 5),
+            (1, 1),
+            "Bought very recently, only once.",
+            "Onboard them well: welcome series, early support, a second-purchase incentive.",
+        ),
+        (
+            "Promising",
+            (4, 4),
+            (1, 1),
+            "Recent one-time buyers.",
+            "Build brand awareness; offer free trials or small incentives.",
+        ),
+        (
+            "Need Attention",
+            (3, 3),
+            (3, 3),
+            "Average recency and frequency; may slip without a nudge.",
+            "Limited-time offers and recommendations based on past purchases.",
+        ),
+        (
+            "About To Sleep",
+            (3, 3),
+            (1, 2),
+            "Below-average recency and frequency; will be lost without reactivation.",
+            "Share popular products and time-limited discounts; reconnect.",
+        ),
+        (
+            "At Risk",
+            (1, 2),
+            (3, 4),
+            "Bought often, but a long time ago.",
+            "Personalised win-back emails, renewals, helpful resources.",
+        ),
+        (
+            "Can't Lose Them",
+            (1, 2),
+            (5, 5),
+            "Were among the most frequent buyers, have not come back for a long time.",
+            "Win them back with new products or a personal call; do not lose them to a competitor.",
+        ),
+        (
+            "Hibernating",
+            (1, 2),
+            (1, 2),
+            "Last purchase long ago, few orders.",
+            "Offer relevant products and special discounts; otherwise spend little on them.",
+        ),
     ],
     columns=["segment", "r_range", "f_range", "description", "action"],
 )
@@ -76,7 +116,8 @@ def segment_lookup(grid: pd.DataFrame = SEGMENT_GRID) -> np.ndarray:
                 if cells[r - 1, f - 1] is not None:
                     raise ValueError(
                         f"Segment grid assigns cell R={r}, F={f} twice "
-                        f"({cells[r - 1, f - 1]!r} and {row.segment!r}).")
+                        f"({cells[r - 1, f - 1]!r} and {row.segment!r})."
+                    )
                 cells[r - 1, f - 1] = row.segment
     empty = [(r + 1, f + 1) for r in range(5) for f in range(5) if cells[r, f] is None]
     if empty:
@@ -107,14 +148,28 @@ def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     """
     known = orders[orders["customer_id"].notna()]
     as_of = _as_of_date(orders, as_of)
-    columns = ["recency", "frequency", "monetary", "first_purchase", "last_purchase",
-               "tenure", "aov"]
+    columns = [
+        "recency",
+        "frequency",
+        "monetary",
+        "first_purchase",
+        "last_purchase",
+        "tenure",
+        "aov",
+    ]
     if known.empty:
-        out = pd.DataFrame({
-            "recency": np.zeros(0, np.int64), "frequency": np.zeros(0, np.int64),
-            "monetary": np.zeros(0), "first_purchase": np.zeros(0, "datetime64[ns]"),
-            "last_purchase": np.zeros(0, "datetime64[ns]"), "tenure": np.zeros(0, np.int64),
-            "aov": np.zeros(0)}, index=pd.Index([], name="customer_id", dtype=str))[columns]
+        out = pd.DataFrame(
+            {
+                "recency": np.zeros(0, np.int64),
+                "frequency": np.zeros(0, np.int64),
+                "monetary": np.zeros(0),
+                "first_purchase": np.zeros(0, "datetime64[ns]"),
+                "last_purchase": np.zeros(0, "datetime64[ns]"),
+                "tenure": np.zeros(0, np.int64),
+                "aov": np.zeros(0),
+            },
+            index=pd.Index([], name="customer_id", dtype=str),
+        )[columns]
         out.attrs["as_of"] = as_of
         return out
     codes, ids = pd.factorize(known["customer_id"].astype(str), sort=True)
@@ -167,17 +222,21 @@ def _rank_scores(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
 def _threshold_scores(values: np.ndarray, edges: Sequence[float], higher_is_better: bool):
     edges = np.asarray(sorted(float(e) for e in edges))
     if len(edges) != 4:
-        raise ValueError("Custom thresholds need exactly 4 increasing values per metric "
-                         f"(they split 5 scores); got {len(edges)}.")
+        raise ValueError(
+            "Custom thresholds need exactly 4 increasing values per metric "
+            f"(they split 5 scores); got {len(edges)}."
+        )
     if higher_is_better:  # value >= edge[i] moves up a score
         return (1 + np.searchsorted(edges, values, side="right")).astype(np.int8)
     # recency: value <= edge[0] days is best
     return (5 - np.searchsorted(edges, values, side="left")).astype(np.int8)
 
 
-def rfm_scores(customers: pd.DataFrame,
-               thresholds: Mapping[str, Sequence[float]] | None = None,
-               grid: pd.DataFrame = SEGMENT_GRID) -> pd.DataFrame:
+def rfm_scores(
+    customers: pd.DataFrame,
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+    grid: pd.DataFrame = SEGMENT_GRID,
+) -> pd.DataFrame:
     """Add 1-5 scores, the RFM code and the segment to a customer table.
 
     Parameters
@@ -202,11 +261,15 @@ def rfm_scores(customers: pd.DataFrame,
             out[col] = _threshold_scores(values, thresholds[metric], better_high)
         else:
             out[col] = _rank_scores(values, better_high)
-    out["rfm_code"] = (out["r_score"].astype(str) + out["f_score"].astype(str)
-                       + out["m_score"].astype(str))
+    out["rfm_code"] = (
+        out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
+    )
     cells = segment_lookup(grid)
-    out["segment"] = cells[out["r_score"].to_numpy() - 1, out["f_score"].to_numpy() - 1] \
-        if len(out) else pd.Series([], dtype=str)
+    out["segment"] = (
+        cells[out["r_score"].to_numpy() - 1, out["f_score"].to_numpy() - 1]
+        if len(out)
+        else pd.Series([], dtype=str)
+    )
     out["segment"] = out["segment"].astype(str)
     return out
 
@@ -228,8 +291,9 @@ def score_bins(scored: pd.DataFrame) -> pd.DataFrame:
         n = np.bincount(scores, minlength=5)
         for score in range(5, 0, -1):
             k = score - 1
-            rows.append((metric, score, lo[k] if n[k] else np.nan, hi[k] if n[k] else np.nan,
-                         int(n[k])))
+            rows.append(
+                (metric, score, lo[k] if n[k] else np.nan, hi[k] if n[k] else np.nan, int(n[k]))
+            )
     return pd.DataFrame(rows, columns=["metric", "score", "min", "max", "customers"])
 
 
@@ -241,26 +305,33 @@ def segment_summary(scored: pd.DataFrame, grid: pd.DataFrame = SEGMENT_GRID) -> 
     for an empty segment).
     """
     names = list(grid["segment"])
-    codes = pd.Categorical(scored["segment"], categories=names).codes if len(scored) else \
-        np.zeros(0, dtype=np.int8)
+    codes = (
+        pd.Categorical(scored["segment"], categories=names).codes
+        if len(scored)
+        else np.zeros(0, dtype=np.int8)
+    )
     k = len(names)
     customers = np.bincount(codes, minlength=k)
-    sums = {m: np.bincount(codes, weights=scored[m].to_numpy(dtype=np.float64), minlength=k)
-            for m in METRICS}
+    sums = {
+        m: np.bincount(codes, weights=scored[m].to_numpy(dtype=np.float64), minlength=k)
+        for m in METRICS
+    }
     n, revenue_total = customers.sum(), sums["monetary"].sum()
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = pd.DataFrame({
-            "segment": names,
-            "customers": customers,
-            "customer_share": customers / n if n else np.zeros(k),
-            "revenue": sums["monetary"],
-            "revenue_share": sums["monetary"] / revenue_total if revenue_total else np.zeros(k),
-            "recency": sums["recency"] / customers,
-            "frequency": sums["frequency"] / customers,
-            "monetary": sums["monetary"] / customers,
-            "description": grid["description"].to_numpy(),
-            "action": grid["action"].to_numpy(),
-        })
+        out = pd.DataFrame(
+            {
+                "segment": names,
+                "customers": customers,
+                "customer_share": customers / n if n else np.zeros(k),
+                "revenue": sums["monetary"],
+                "revenue_share": sums["monetary"] / revenue_total if revenue_total else np.zeros(k),
+                "recency": sums["recency"] / customers,
+                "frequency": sums["frequency"] / customers,
+                "monetary": sums["monetary"] / customers,
+                "description": grid["description"].to_numpy(),
+                "action": grid["action"].to_numpy(),
+            }
+        )
     return out
 
 

@@ -124,13 +124,25 @@ ALIASES: dict[str, tuple[str, ...]] = {s.name: s.aliases for s in COLUMN_SPECS i
 
 #: Headers of the UCI "Online Retail II" file, in file order.
 ONLINE_RETAIL_II_HEADERS: tuple[str, ...] = (
-    "Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID",
+    "Invoice",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "Price",
+    "Customer ID",
     "Country",
 )
 #: Headers of the older UCI "Online Retail" file, in file order.
 ONLINE_RETAIL_HEADERS: tuple[str, ...] = (
-    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-    "CustomerID", "Country",
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
 )
 
 _NORMALIZE_RE = re.compile(r"[\s_\-.]+")

@@ -89,8 +89,7 @@ def frame_options(settings: Settings) -> str | None:
 
 
 def _json_error(status: int, message: str, headers: dict | None = None) -> Response:
-    response = Response(json.dumps({"error": message}), status=status,
-                        mimetype="application/json")
+    response = Response(json.dumps({"error": message}), status=status, mimetype="application/json")
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
@@ -157,8 +156,9 @@ class Guard:
             return denied
         limit = self.callback_limit if path == self.callback_path else MAX_OTHER_BODY
         if request.content_length is not None and request.content_length > limit:
-            return _json_error(413, f"The request is larger than the limit of "
-                                    f"{limit / 1024 / 1024:.1f} MB.")
+            return _json_error(
+                413, f"The request is larger than the limit of {limit / 1024 / 1024:.1f} MB."
+            )
         request.max_content_length = limit  # also bounds bodies sent without a length
         return None
 
@@ -171,8 +171,11 @@ class Guard:
             user_ok = _same(user, self.settings.basic_auth_username)
             password_ok = _same(password, self.settings.basic_auth_password)
             if user is None or not (user_ok and password_ok):
-                return _json_error(401, "Authentication required.", {
-                    "WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
+                return _json_error(
+                    401,
+                    "Authentication required.",
+                    {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'},
+                )
             g.dashapp_user = user
         elif mode == "header":
             value = request.headers.get(self.settings.auth_header, "").strip()
@@ -190,8 +193,9 @@ class Guard:
             # Dash adds inline scripts (clientside callbacks) up to the first page view.
             self._hashes = tuple(self.app.csp_hashes())
         headers = response.headers
-        headers.setdefault("Content-Security-Policy",
-                           content_security_policy(self.settings, self._hashes))
+        headers.setdefault(
+            "Content-Security-Policy", content_security_policy(self.settings, self._hashes)
+        )
         for key, value in self._static_headers.items():
             headers.setdefault(key, value)
         if request.path == self.health_path:
@@ -206,9 +210,15 @@ class Guard:
 # ------------------------------------------------------------------------------------------
 def _dep_problem(given, expected: dict, where: str) -> str | None:
     """Why one input/state item of the body does not match the callback's dependency."""
-    wildcard = isinstance(expected.get("id"), str) and expected["id"].startswith("{") and (
-        '["ALL"]' in expected["id"] or '["MATCH"]' in expected["id"]
-        or '["ALLSMALLER"]' in expected["id"])
+    wildcard = (
+        isinstance(expected.get("id"), str)
+        and expected["id"].startswith("{")
+        and (
+            '["ALL"]' in expected["id"]
+            or '["MATCH"]' in expected["id"]
+            or '["ALLSMALLER"]' in expected["id"]
+        )
+    )
     items = given if wildcard and isinstance(given, list) else [given]
     if wildcard and not isinstance(given, list | dict):
         return f"{where} must be a list of {{id, property, value}} objects."
@@ -218,16 +228,22 @@ def _dep_problem(given, expected: dict, where: str) -> str | None:
         if not isinstance(item["property"], str) or not isinstance(item["id"], str | dict):
             return f"{where} has an id or property of the wrong type."
         if item["property"] != expected.get("property"):
-            return f"{where} is for property '{item['property']}', expected " \
-                   f"'{expected.get('property')}'."
+            return (
+                f"{where} is for property '{item['property']}', expected "
+                f"'{expected.get('property')}'."
+            )
         if not wildcard:
-            given_id = item["id"] if isinstance(item["id"], str) else json.dumps(
-                item["id"], sort_keys=True, separators=(",", ":"))
+            given_id = (
+                item["id"]
+                if isinstance(item["id"], str)
+                else json.dumps(item["id"], sort_keys=True, separators=(",", ":"))
+            )
             if given_id != expected.get("id"):
                 return f"{where} is for component '{given_id}', expected '{expected.get('id')}'."
         elif isinstance(item["id"], dict) and not all(
-                isinstance(k, str) and isinstance(v, str | int | float | bool)
-                for k, v in item["id"].items()):
+            isinstance(k, str) and isinstance(v, str | int | float | bool)
+            for k, v in item["id"].items()
+        ):
             return f"{where} has a pattern-matching id of the wrong form."
     return None
 
@@ -294,8 +310,9 @@ def harden_callback_route(app) -> None:
         except RecursionError:
             return _json_error(400, "The callback request is nested too deeply.")
         if body is None:
-            return _json_error(400, "The callback request must be JSON "
-                                    "(Content-Type: application/json).")
+            return _json_error(
+                400, "The callback request must be JSON (Content-Type: application/json)."
+            )
         try:
             problem = payload_problem(body, app.callback_map)
         except Exception:  # a bug in these checks must not take every callback down
@@ -327,8 +344,11 @@ def install(app, settings: Settings) -> Guard:
     guard = Guard(app, settings)
     server = app.server
     hooks = server.before_request_funcs.setdefault(None, [])
-    guard._dash_setup = [f for f in hooks if getattr(f, "__self__", None) is app
-                         or "Dash." in getattr(f, "__qualname__", "")]
+    guard._dash_setup = [
+        f
+        for f in hooks
+        if getattr(f, "__self__", None) is app or "Dash." in getattr(f, "__qualname__", "")
+    ]
     hooks.insert(0, guard.before_request)
     server.after_request(guard.after_request)
     server.register_error_handler(DependencyException, _not_found)  # raised by Dash only

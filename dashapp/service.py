@@ -114,8 +114,7 @@ def configure(settings: Settings) -> None:
             entries.append(DatasetInfo(id=SQL_ID, label=f"SQL: {table}", kind="sql"))
         path = settings.discovered_data_path()
         if path is not None:
-            entries.append(DatasetInfo(id=path.stem, label=path.name, kind="file",
-                                       path=Path(path)))
+            entries.append(DatasetInfo(id=path.stem, label=path.name, kind="file", path=Path(path)))
         entries.append(DatasetInfo(id=DEMO_ID, label="Demo data (generated)", kind="demo"))
         _registry.update((info.id, info) for info in entries)
         _sql_versions.clear()
@@ -204,15 +203,22 @@ def _upload_info(dataset_id: str) -> DatasetInfo:
     from .uploads import find_upload
 
     found = find_upload(upload_dir(), dataset_id)
-    return DatasetInfo(id=found.id, label=f"{found.label} (uploaded)", kind="upload",
-                       path=found.path, currency=found.currency,
-                       column_map=tuple(sorted((found.column_map or {}).items())))
+    return DatasetInfo(
+        id=found.id,
+        label=f"{found.label} (uploaded)",
+        kind="upload",
+        path=found.path,
+        currency=found.currency,
+        column_map=tuple(sorted((found.column_map or {}).items())),
+    )
 
 
 def _source_path(info: DatasetInfo) -> Path:
     if info.kind == "sql":
-        raise DataLoadError("This dataset is a SQL table: the database aggregates it, and its "
-                            "raw lines are not loaded into the app.")
+        raise DataLoadError(
+            "This dataset is a SQL table: the database aggregates it, and its "
+            "raw lines are not loaded into the app."
+        )
     if info.kind == "demo":
         from .demo import demo_dataset_path
 
@@ -245,7 +251,9 @@ def dataset_version(dataset_id: str) -> str:
     if key not in _version_memo:
         version = dataset_fingerprint(path)[:16]
         if info.column_map:  # another mapping of the same file is another dataset version
-            version += "-" + hashlib.blake2b(repr(info.column_map).encode(), digest_size=4).hexdigest()
+            version += (
+                "-" + hashlib.blake2b(repr(info.column_map).encode(), digest_size=4).hexdigest()
+            )
         _version_memo[key] = version
     return _version_memo[key]
 
@@ -309,8 +317,9 @@ def release_memory() -> None:
 def _load(dataset_id: str, version: str) -> pd.DataFrame:
     info = dataset_info(dataset_id)
     log.info("loading dataset %s (%s)", dataset_id, version)
-    return load_transactions(_source_path(info), cache_dir=_settings.cache_dir,
-                             column_map=dict(info.column_map) or None)
+    return load_transactions(
+        _source_path(info), cache_dir=_settings.cache_dir, column_map=dict(info.column_map) or None
+    )
 
 
 def transactions(dataset_id: str) -> pd.DataFrame:
@@ -357,8 +366,7 @@ class ResilientRedisCache(RedisCache):
         now = time.monotonic()
         if now - cls._last_warning > 60:
             cls._last_warning = now
-            log.warning("results cache unavailable (%s: %s); computing without it",
-                        operation, exc)
+            log.warning("results cache unavailable (%s: %s); computing without it", operation, exc)
         return default
 
     def get(self, key):
@@ -449,12 +457,26 @@ def memoized(fn):
     @functools.wraps(fn)
     def call(filters: Filters, *params):
         _ensure_cache()
-        return cached(filters.dataset, dataset_version(filters.dataset), filters.start,
-                      filters.end, filters.countries, filters.rules, *params)
+        return cached(
+            filters.dataset,
+            dataset_version(filters.dataset),
+            filters.start,
+            filters.end,
+            filters.countries,
+            filters.rules,
+            *params,
+        )
 
     def uncached(filters: Filters, *params):
-        return fn(filters.dataset, dataset_version(filters.dataset), filters.start,
-                  filters.end, filters.countries, filters.rules, *params)
+        return fn(
+            filters.dataset,
+            dataset_version(filters.dataset),
+            filters.start,
+            filters.end,
+            filters.countries,
+            filters.rules,
+            *params,
+        )
 
     call.uncached = uncached
     return call
@@ -486,7 +508,9 @@ def _dataset_bounds(dataset_id: str, version: str) -> dict:
     orders = cleaned(dataset_id, cleaning.CleaningRules().flags()).orders
     if orders.empty:
         return {"start": None, "end": None, "countries": []}
-    by_country = orders.groupby("country", observed=True)["revenue"].sum().sort_values(ascending=False)
+    by_country = (
+        orders.groupby("country", observed=True)["revenue"].sum().sort_values(ascending=False)
+    )
     return {
         "start": orders["invoice_date"].min().strftime("%Y-%m-%d"),
         "end": orders["invoice_date"].max().strftime("%Y-%m-%d"),
@@ -532,8 +556,13 @@ def overview(dataset, version, start, end, countries, rules) -> dict:
         "unknown_customer_revenue": float(orders.loc[~known, "revenue"].sum()),
     }
     monthly = _monthly(orders, data.orders, start, end)
-    return {"kpis": kpis, "monthly": monthly, "ledger": data.ledger,
-            "rows_in": data.ledger.attrs.get("rows_in"), "rows_out": data.ledger.attrs.get("rows_out")}
+    return {
+        "kpis": kpis,
+        "monthly": monthly,
+        "ledger": data.ledger,
+        "rows_in": data.ledger.attrs.get("rows_in"),
+        "rows_out": data.ledger.attrs.get("rows_out"),
+    }
 
 
 def _monthly(orders: pd.DataFrame, all_orders: pd.DataFrame, start, end) -> pd.DataFrame:
@@ -543,21 +572,33 @@ def _monthly(orders: pd.DataFrame, all_orders: pd.DataFrame, start, end) -> pd.D
     month = orders["invoice_date"].dt.to_period("M")
     known = orders["customer_id"].notna()
     purchase = ~orders["is_cancellation"]
-    g = pd.DataFrame({
-        "month": month,
-        "revenue": orders["revenue"],
-        "customer_revenue": orders["revenue"].where(known, 0.0),
-        "orders": purchase.astype(int),
-        "customer_id": orders["customer_id"].astype(object).where(known & purchase),
-    }).groupby("month", sort=True).agg(
-        revenue=("revenue", "sum"), customer_revenue=("customer_revenue", "sum"),
-        orders=("orders", "sum"), customers=("customer_id", "nunique"))
+    g = (
+        pd.DataFrame(
+            {
+                "month": month,
+                "revenue": orders["revenue"],
+                "customer_revenue": orders["revenue"].where(known, 0.0),
+                "orders": purchase.astype(int),
+                "customer_id": orders["customer_id"].astype(object).where(known & purchase),
+            }
+        )
+        .groupby("month", sort=True)
+        .agg(
+            revenue=("revenue", "sum"),
+            customer_revenue=("customer_revenue", "sum"),
+            orders=("orders", "sum"),
+            customers=("customer_id", "nunique"),
+        )
+    )
     g = g.reset_index()
     # A month is partial when the data (or the filter) covers only part of it.
-    first_day = max(all_orders["invoice_date"].min().normalize(),
-                    pd.Timestamp(start) if start else pd.Timestamp.min)
-    last_day = min(all_orders["invoice_date"].max().normalize(),
-                   pd.Timestamp(end) if end else pd.Timestamp.max)
+    first_day = max(
+        all_orders["invoice_date"].min().normalize(),
+        pd.Timestamp(start) if start else pd.Timestamp.min,
+    )
+    last_day = min(
+        all_orders["invoice_date"].max().normalize(), pd.Timestamp(end) if end else pd.Timestamp.max
+    )
     starts = g["month"].dt.start_time
     ends = g["month"].dt.end_time.dt.normalize()
     g["partial"] = (starts < first_day) | (ends > last_day)
@@ -566,7 +607,9 @@ def _monthly(orders: pd.DataFrame, all_orders: pd.DataFrame, start, end) -> pd.D
 
 
 @memoized
-def rfm_table(dataset, version, start, end, countries, rules, as_of=None, thresholds=None) -> pd.DataFrame:
+def rfm_table(
+    dataset, version, start, end, countries, rules, as_of=None, thresholds=None
+) -> pd.DataFrame:
     """Scored customer table (``rfm.customer_rfm`` + ``rfm.rfm_scores``) for the filters.
 
     ``as_of`` is ``YYYY-MM-DD`` or None; ``thresholds`` a tuple of ``(metric, (e1, e2, e3,
@@ -623,20 +666,41 @@ def records(frame: pd.DataFrame) -> list[dict]:
 def empty_reason(n_customers: int, minimum: int = 1) -> str | None:
     """Plain-language reason a page cannot show results, or None."""
     if n_customers == 0:
-        return ("No customers match these filters. Widen the date range or clear the country "
-                "filter.")
+        return "No customers match these filters. Widen the date range or clear the country filter."
     if n_customers < minimum:
-        return (f"Only {n_customers} customer{'s' if n_customers != 1 else ''} match these "
-                f"filters; at least {minimum} are needed here. Widen the date range or the "
-                "countries.")
+        return (
+            f"Only {n_customers} customer{'s' if n_customers != 1 else ''} match these "
+            f"filters; at least {minimum} are needed here. Widen the date range or the "
+            "countries."
+        )
     return None
 
 
 __all__ = [
-    "CleanData", "DataLoadError", "currency", "DatasetInfo", "Filters", "cache", "cleaned", "configure",
-    "dataset_bounds", "dataset_info", "dataset_version", "datasets", "default_dataset_id",
-    "empty_reason", "filtered_orders", "init_cache", "memoized", "overview", "upload_dir",
-    "records", "rfm_table", "rfm_view", "settings", "transactions",
+    "CleanData",
+    "DataLoadError",
+    "currency",
+    "DatasetInfo",
+    "Filters",
+    "cache",
+    "cleaned",
+    "configure",
+    "dataset_bounds",
+    "dataset_info",
+    "dataset_version",
+    "datasets",
+    "default_dataset_id",
+    "empty_reason",
+    "filtered_orders",
+    "init_cache",
+    "memoized",
+    "overview",
+    "upload_dir",
+    "records",
+    "rfm_table",
+    "rfm_view",
+    "settings",
+    "transactions",
 ]
 
 
@@ -663,13 +727,28 @@ CLV_MIN_CALIBRATION_WEEKS = 8
 #: Share of the range kept as holdout by default.
 CLV_HOLDOUT_SHARE = 1 / 3
 #: Limits of the page inputs (checked here too: the service is the contract).
-CLV_LIMITS = {"horizon_months": (1, 120), "margin_pct": (0.0, 100.0),
-              "annual_discount_pct": (0.0, 100.0), "lifespan_years": (0.0, 50.0)}
+CLV_LIMITS = {
+    "horizon_months": (1, 120),
+    "margin_pct": (0.0, 100.0),
+    "annual_discount_pct": (0.0, 100.0),
+    "lifespan_years": (0.0, 50.0),
+}
 CLV_TOP_N = 20
 _CLV_CUSTOMER_COLUMNS = [
-    "customer_id", "rank", "orders", "recency_days", "monetary", "ranking_index",
-    "historic_clv", "repeat_days", "recency_weeks", "age_weeks", "p_alive",
-    "expected_purchases", "expected_aov", "clv",
+    "customer_id",
+    "rank",
+    "orders",
+    "recency_days",
+    "monetary",
+    "ranking_index",
+    "historic_clv",
+    "repeat_days",
+    "recency_weeks",
+    "age_weeks",
+    "p_alive",
+    "expected_purchases",
+    "expected_aov",
+    "clv",
 ]
 CLV_PARAM_MEANING = {
     ("bgnbd", "r"): "shape of the purchase rate λ ~ Gamma(r, α)",
@@ -719,7 +798,8 @@ def clv_calibration_end(filters: Filters, requested: str | None = None) -> tuple
         raise ValueError(
             f"The range {lo:%Y-%m-%d} to {hi:%Y-%m-%d} covers {days / 7:.1f} weeks; a holdout "
             f"check needs at least {need // 7} ({CLV_MIN_CALIBRATION_WEEKS} weeks to fit and "
-            f"{CLV_MIN_HOLDOUT_WEEKS} to compare with). Widen the date range.")
+            f"{CLV_MIN_HOLDOUT_WEEKS} to compare with). Widen the date range."
+        )
     earliest = lo + pd.Timedelta(days=7 * CLV_MIN_CALIBRATION_WEEKS)
     latest = hi - pd.Timedelta(days=7 * CLV_MIN_HOLDOUT_WEEKS)
     if requested in (None, ""):
@@ -734,27 +814,33 @@ def clv_calibration_end(filters: Filters, requested: str | None = None) -> tuple
             f"The calibration date {cal:%Y-%m-%d} must lie between {earliest:%Y-%m-%d} and "
             f"{latest:%Y-%m-%d}: at least {CLV_MIN_CALIBRATION_WEEKS} weeks of the range "
             f"({lo:%Y-%m-%d} to {hi:%Y-%m-%d}) to fit on and {CLV_MIN_HOLDOUT_WEEKS} weeks "
-            "after it to compare the forecast with. Clear the date to use the default.")
+            "after it to compare the forecast with. Clear the date to use the default."
+        )
     return cal.strftime("%Y-%m-%d"), False
 
 
 def purchase_log(orders: pd.DataFrame) -> pd.DataFrame:
     """Purchase invoices with a customer id: ``customer_id``, ``invoice_date``, ``revenue``."""
-    keep = ~orders["is_cancellation"].to_numpy(dtype=bool) & orders["customer_id"].notna().to_numpy()
+    keep = (
+        ~orders["is_cancellation"].to_numpy(dtype=bool) & orders["customer_id"].notna().to_numpy()
+    )
     return orders.loc[keep, ["customer_id", "invoice_date", "revenue"]]
 
 
 def _too_few_repeat(n_customers: int, n_repeat: int, model: str, before: str | None) -> str:
     when = f"up to the calibration date {before}" if before else "in this range"
-    return (f"Only {n_repeat:,} of the {n_customers:,} customers bought again on another day "
-            f"{when}; fitting {clv_models.MODEL_LABELS[model]} and Gamma-Gamma needs at least "
-            f"{CLV_MIN_REPEAT_CUSTOMERS} repeat customers. Widen the date range or the "
-            "countries.")
+    return (
+        f"Only {n_repeat:,} of the {n_customers:,} customers bought again on another day "
+        f"{when}; fitting {clv_models.MODEL_LABELS[model]} and Gamma-Gamma needs at least "
+        f"{CLV_MIN_REPEAT_CUSTOMERS} repeat customers. Widen the date range or the "
+        "countries."
+    )
 
 
 @memoized
-def clv_fit(dataset, version, start, end, countries, rules, model="bgnbd",
-            calibration_end=None) -> dict:
+def clv_fit(
+    dataset, version, start, end, countries, rules, model="bgnbd", calibration_end=None
+) -> dict:
     """Calibration summary and fitted purchase and spend models for the filters.
 
     ``model`` is a key of ``clv_models.MODELS`` ("bgnbd", "pareto_nbd"); ``calibration_end``
@@ -767,12 +853,22 @@ def clv_fit(dataset, version, start, end, countries, rules, model="bgnbd",
     ``n_repeat``, ``calibration_end`` and ``observation_end`` (Timestamps or None).
     """
     if model not in clv_models.MODELS:
-        raise ValueError(f"Unknown model '{model}'; choose one of "
-                         f"{', '.join(clv_models.MODEL_LABELS.values())}.")
+        raise ValueError(
+            f"Unknown model '{model}'; choose one of {', '.join(clv_models.MODEL_LABELS.values())}."
+        )
     filters = _filters(dataset, start, end, countries, rules)
-    out = {"model": model, "summary": None, "purchase": None, "spend": None, "reason": None,
-           "notes": [], "n_customers": 0, "n_repeat": 0, "calibration_end": None,
-           "observation_end": None}
+    out = {
+        "model": model,
+        "summary": None,
+        "purchase": None,
+        "spend": None,
+        "reason": None,
+        "notes": [],
+        "n_customers": 0,
+        "n_repeat": 0,
+        "calibration_end": None,
+        "observation_end": None,
+    }
     rng = clv_range(filters)
     if rng is None:
         out["reason"] = empty_reason(0)
@@ -780,27 +876,47 @@ def clv_fit(dataset, version, start, end, countries, rules, model="bgnbd",
     cal_end = pd.Timestamp(calibration_end) if calibration_end else rng[1]
     obs_end = rng[1] if calibration_end else None
     if is_sql(filters.dataset):
-        summary = _sql_call(sql_source(filters.dataset).calibration_summary, cal_end, obs_end,
-                            CLV_TIME_UNIT, filters.start, filters.end,
-                            list(filters.countries) or None, filters.rules)
+        summary = _sql_call(
+            sql_source(filters.dataset).calibration_summary,
+            cal_end,
+            obs_end,
+            CLV_TIME_UNIT,
+            filters.start,
+            filters.end,
+            list(filters.countries) or None,
+            filters.rules,
+        )
     else:
         log = purchase_log(filtered_orders(filters))
         summary = clv_models.calibration_summary(
-            log, customer_col="customer_id", date_col="invoice_date", amount_col="revenue",
-            calibration_end=cal_end, observation_end=obs_end, time_unit=CLV_TIME_UNIT)
+            log,
+            customer_col="customer_id",
+            date_col="invoice_date",
+            amount_col="revenue",
+            calibration_end=cal_end,
+            observation_end=obs_end,
+            time_unit=CLV_TIME_UNIT,
+        )
     summary.index = summary.index.astype(str)
     n_repeat = int((summary["frequency"] > 0).sum())
-    out.update(summary=summary, n_customers=len(summary), n_repeat=n_repeat,
-               calibration_end=cal_end, observation_end=obs_end)
+    out.update(
+        summary=summary,
+        n_customers=len(summary),
+        n_repeat=n_repeat,
+        calibration_end=cal_end,
+        observation_end=obs_end,
+    )
     if summary.empty:
         out["reason"] = empty_reason(0)
         return out
     if n_repeat < CLV_MIN_REPEAT_CUSTOMERS:
-        out["reason"] = _too_few_repeat(len(summary), n_repeat, model,
-                                        calibration_end and f"{cal_end:%Y-%m-%d}")
+        out["reason"] = _too_few_repeat(
+            len(summary), n_repeat, model, calibration_end and f"{cal_end:%Y-%m-%d}"
+        )
         return out
-    purchase = clv_models.MODELS[model](summary["frequency"], summary["recency"], summary["T"],
-                                        time_unit=CLV_TIME_UNIT)
+    purchase = clv_models.MODELS[model](
+        summary["frequency"], summary["recency"], summary["T"], time_unit=CLV_TIME_UNIT
+    )
     spend = clv_models.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     out.update(purchase=purchase, spend=spend)
     for fit in (purchase, spend):
@@ -809,8 +925,11 @@ def clv_fit(dataset, version, start, end, countries, rules, model="bgnbd",
             break
         # Converged, but with something the analyst should know: a penalty was needed, spend
         # rows were excluded, or q <= 1 (no population mean spend).
-        if fit.penalizer > 0 or getattr(fit, "n_excluded", 0) or (
-                fit is spend and fit.params["q"] <= 1):
+        if (
+            fit.penalizer > 0
+            or getattr(fit, "n_excluded", 0)
+            or (fit is spend and fit.params["q"] <= 1)
+        ):
             out["notes"].append(fit.message)
     return out
 
@@ -821,11 +940,15 @@ def _params_table(model: str, purchase, spend) -> pd.DataFrame:
         if fit is None:
             continue
         for name, value in fit.params.items():
-            rows.append({
-                "model": fit.model, "parameter": CLV_PARAM_SYMBOL.get(name, name),
-                "estimate": value, "std_error": fit.std_errors.get(name, float("nan")),
-                "meaning": CLV_PARAM_MEANING.get((key, name), ""),
-            })
+            rows.append(
+                {
+                    "model": fit.model,
+                    "parameter": CLV_PARAM_SYMBOL.get(name, name),
+                    "estimate": value,
+                    "std_error": fit.std_errors.get(name, float("nan")),
+                    "meaning": CLV_PARAM_MEANING.get((key, name), ""),
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "parameter", "estimate", "std_error", "meaning"])
 
 
@@ -834,11 +957,29 @@ def _fit_stats(purchase, spend) -> pd.DataFrame:
     for fit, unit in ((purchase, "weeks (7 days)"), (spend, "— (spend per purchase)")):
         if fit is None:
             continue
-        rows.append({"model": fit.model, "log_likelihood": fit.log_likelihood,
-                     "customers": fit.n, "time_unit": unit, "converged": bool(fit.converged),
-                     "iterations": fit.n_iter, "penalty": fit.penalizer})
-    return pd.DataFrame(rows, columns=["model", "log_likelihood", "customers", "time_unit",
-                                       "converged", "iterations", "penalty"])
+        rows.append(
+            {
+                "model": fit.model,
+                "log_likelihood": fit.log_likelihood,
+                "customers": fit.n,
+                "time_unit": unit,
+                "converged": bool(fit.converged),
+                "iterations": fit.n_iter,
+                "penalty": fit.penalizer,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "model",
+            "log_likelihood",
+            "customers",
+            "time_unit",
+            "converged",
+            "iterations",
+            "penalty",
+        ],
+    )
 
 
 def _derived(model: str, purchase) -> list[str]:
@@ -846,14 +987,20 @@ def _derived(model: str, purchase) -> list[str]:
     if purchase is None or not all(np.isfinite(v) for v in purchase.params.values()):
         return []
     p = purchase.params
-    lines = [f"Mean purchase rate while alive r/α = {p['r'] / p['alpha']:.3f} repeat purchase "
-             f"days per week ({52 * p['r'] / p['alpha']:.1f} a year)."]
+    lines = [
+        f"Mean purchase rate while alive r/α = {p['r'] / p['alpha']:.3f} repeat purchase "
+        f"days per week ({52 * p['r'] / p['alpha']:.1f} a year)."
+    ]
     if model == "bgnbd":
-        lines.append(f"Mean chance of dropping out after each purchase a/(a+b) = "
-                     f"{p['a'] / (p['a'] + p['b']):.1%}.")
+        lines.append(
+            f"Mean chance of dropping out after each purchase a/(a+b) = "
+            f"{p['a'] / (p['a'] + p['b']):.1%}."
+        )
     else:
-        lines.append(f"Mean dropout rate s/β = {p['s'] / p['beta']:.4f} per week (a customer "
-                     f"with the mean rate stays on average {p['beta'] / p['s']:.0f} weeks).")
+        lines.append(
+            f"Mean dropout rate s/β = {p['s'] / p['beta']:.4f} per week (a customer "
+            f"with the mean rate stays on average {p['beta'] / p['s']:.0f} weeks)."
+        )
     return lines
 
 
@@ -874,12 +1021,17 @@ def clv_model(dataset, version, start, end, countries, rules, model="bgnbd") -> 
     fit = clv_fit(filters, model)
     purchase, spend, summary = fit["purchase"], fit["spend"], fit["summary"]
     out = {
-        "reason": fit["reason"], "notes": fit["notes"],
+        "reason": fit["reason"],
+        "notes": fit["notes"],
         "messages": [f.message for f in (purchase, spend) if f is not None],
-        "params": _params_table(model, purchase, spend), "stats": _fit_stats(purchase, spend),
-        "derived": _derived(model, purchase), "n_customers": fit["n_customers"],
-        "n_repeat": fit["n_repeat"], "calibration_end": fit["calibration_end"],
-        "p_alive": None, "independence": None,
+        "params": _params_table(model, purchase, spend),
+        "stats": _fit_stats(purchase, spend),
+        "derived": _derived(model, purchase),
+        "n_customers": fit["n_customers"],
+        "n_repeat": fit["n_repeat"],
+        "calibration_end": fit["calibration_end"],
+        "p_alive": None,
+        "independence": None,
     }
     if purchase is not None and all(np.isfinite(v) for v in purchase.params.values()):
         x = summary["frequency"]
@@ -890,23 +1042,36 @@ def clv_model(dataset, version, start, end, countries, rules, model="bgnbd") -> 
         out["p_alive"] = matrix
     if summary is not None and not summary.empty:
         rep = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-        spearman = (float(rep["frequency"].rank().corr(rep["monetary_value"].rank()))
-                    if len(rep) >= 3 else float("nan"))
+        spearman = (
+            float(rep["frequency"].rank().corr(rep["monetary_value"].rank()))
+            if len(rep) >= 3
+            else float("nan")
+        )
         points = rep[["frequency", "monetary_value"]]
         if len(points) > 2000:
             points = points.sample(2000, random_state=0)
-        out["independence"] = {"pearson": clv_models.gamma_gamma_independence(summary),
-                               "spearman": spearman, "n": len(rep),
-                               "points": points.reset_index(drop=True)}
+        out["independence"] = {
+            "pearson": clv_models.gamma_gamma_independence(summary),
+            "spearman": spearman,
+            "n": len(rep),
+            "points": points.reset_index(drop=True),
+        }
     return out
 
 
 def _check_clv_inputs(horizon_months, margin_pct, annual_discount_pct, lifespan_years) -> None:
-    values = {"horizon_months": horizon_months, "margin_pct": margin_pct,
-              "annual_discount_pct": annual_discount_pct, "lifespan_years": lifespan_years}
-    names = {"horizon_months": "The horizon (months)", "margin_pct": "The margin (%)",
-             "annual_discount_pct": "The annual discount rate (%)",
-             "lifespan_years": "The expected lifespan (years)"}
+    values = {
+        "horizon_months": horizon_months,
+        "margin_pct": margin_pct,
+        "annual_discount_pct": annual_discount_pct,
+        "lifespan_years": lifespan_years,
+    }
+    names = {
+        "horizon_months": "The horizon (months)",
+        "margin_pct": "The margin (%)",
+        "annual_discount_pct": "The annual discount rate (%)",
+        "lifespan_years": "The expected lifespan (years)",
+    }
     for key, value in values.items():
         lo, hi = CLV_LIMITS[key]
         try:
@@ -914,8 +1079,7 @@ def _check_clv_inputs(horizon_months, margin_pct, annual_discount_pct, lifespan_
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise ValueError(f"{names[key]} must be a number from {lo:g} to {hi:g}, got "
-                             f"{value!r}.")
+            raise ValueError(f"{names[key]} must be a number from {lo:g} to {hi:g}, got {value!r}.")
     if float(horizon_months) != int(float(horizon_months)):
         raise ValueError(f"The horizon must be a whole number of months, got {horizon_months}.")
 
@@ -939,10 +1103,14 @@ def _measure_stats(values: np.ndarray, clv_values: np.ndarray) -> dict:
         a, b = rankdata(values[ok]), rankdata(clv_values[ok])
         if a.std() > 0 and b.std() > 0:
             spearman = float(np.corrcoef(a, b)[0, 1])
-    return {"total": float(values[finite].sum()),
-            "median": float(np.median(values[finite])) if finite.any() else float("nan"),
-            "top10_share": share(0.10), "top20_share": share(0.20),
-            "spearman_vs_predicted": spearman, "descending": descending}
+    return {
+        "total": float(values[finite].sum()),
+        "median": float(np.median(values[finite])) if finite.any() else float("nan"),
+        "top10_share": share(0.10),
+        "top20_share": share(0.20),
+        "spearman_vs_predicted": spearman,
+        "descending": descending,
+    }
 
 
 def _pareto(clv_desc: np.ndarray, revenue_desc: np.ndarray, points: int = 200) -> pd.DataFrame:
@@ -959,8 +1127,19 @@ def _pareto(clv_desc: np.ndarray, revenue_desc: np.ndarray, points: int = 200) -
 
 
 @memoized
-def clv_view(dataset, version, start, end, countries, rules, model="bgnbd", horizon_months=12,
-             margin_pct=30.0, annual_discount_pct=10.0, lifespan_years=3.0) -> dict:
+def clv_view(
+    dataset,
+    version,
+    start,
+    end,
+    countries,
+    rules,
+    model="bgnbd",
+    horizon_months=12,
+    margin_pct=30.0,
+    annual_discount_pct=10.0,
+    lifespan_years=3.0,
+) -> dict:
     """Per-customer CLV (basic and predicted) and its summaries, for the whole range.
 
     The models are fitted on the whole filtered range (calibration end = its last day, see
@@ -984,20 +1163,33 @@ def clv_view(dataset, version, start, end, countries, rules, model="bgnbd", hori
     _check_clv_inputs(horizon_months, margin_pct, annual_discount_pct, lifespan_years)
     filters = _filters(dataset, start, end, countries, rules)
     fit = clv_fit(filters, model)
-    out = {"reason": fit["reason"], "notes": fit["notes"], "customers": None, "top": None,
-           "pareto": None, "kpis": None, "basic": None,
-           "monthly_discount": (1 + annual_discount_pct / 100) ** (1 / 12) - 1}
+    out = {
+        "reason": fit["reason"],
+        "notes": fit["notes"],
+        "customers": None,
+        "top": None,
+        "pareto": None,
+        "kpis": None,
+        "basic": None,
+        "monthly_discount": (1 + annual_discount_pct / 100) ** (1 / 12) - 1,
+    }
     if fit["reason"]:
         return out
     summary = fit["summary"]
     margin = margin_pct / 100
     pred = clv_models.customer_clv(
-        fit["purchase"], fit["spend"], summary, horizon_months=int(horizon_months),
-        annual_discount_rate=annual_discount_pct / 100, margin=margin)
+        fit["purchase"],
+        fit["spend"],
+        summary,
+        horizon_months=int(horizon_months),
+        annual_discount_rate=annual_discount_pct / 100,
+        margin=margin,
+    )
     base = rfm_table(filters).reindex(summary.index)
     hist = clv_basic.historic_clv(base, margin=margin, lifespan_years=float(lifespan_years))
     same_horizon = clv_basic.historic_clv(
-        base, margin=margin, lifespan_years=int(horizon_months) * clv_models.DAYS_PER_MONTH / 365)
+        base, margin=margin, lifespan_years=int(horizon_months) * clv_models.DAYS_PER_MONTH / 365
+    )
     order = np.argsort(pred["rank"].to_numpy(), kind="stable")  # best first
     columns = {
         "customer_id": summary.index.to_numpy(),
@@ -1017,46 +1209,68 @@ def clv_view(dataset, version, start, end, countries, rules, model="bgnbd", hori
     }
     customers = pd.DataFrame({c: columns[c][order] for c in _CLV_CUSTOMER_COLUMNS})
     clv_values = customers["clv"].to_numpy(dtype=float)
-    measures = {"ranking_index": customers["ranking_index"].to_numpy(dtype=float),
-                "historic_clv": customers["historic_clv"].to_numpy(dtype=float),
-                "historic_same_horizon": same_horizon["clv"].to_numpy()[order],
-                "clv": clv_values}
+    measures = {
+        "ranking_index": customers["ranking_index"].to_numpy(dtype=float),
+        "historic_clv": customers["historic_clv"].to_numpy(dtype=float),
+        "historic_same_horizon": same_horizon["clv"].to_numpy()[order],
+        "clv": clv_values,
+    }
     stats = {key: _measure_stats(values, clv_values) for key, values in measures.items()}
     kpis = {
-        "customers": len(customers), "repeat_customers": fit["n_repeat"],
-        "total_clv": stats["clv"]["total"], "median_clv": stats["clv"]["median"],
+        "customers": len(customers),
+        "repeat_customers": fit["n_repeat"],
+        "total_clv": stats["clv"]["total"],
+        "median_clv": stats["clv"]["median"],
         "expected_purchases": float(customers["expected_purchases"].sum()),
         "mean_p_alive": float(customers["p_alive"].mean()),
         "historic_revenue": float(customers["monetary"].sum()),
-        "top10_share": stats["clv"]["top10_share"], "top20_share": stats["clv"]["top20_share"],
-        "calibration_end": fit["calibration_end"], "n_clv_missing": int(np.isnan(clv_values).sum()),
+        "top10_share": stats["clv"]["top10_share"],
+        "top20_share": stats["clv"]["top20_share"],
+        "calibration_end": fit["calibration_end"],
+        "n_clv_missing": int(np.isnan(clv_values).sum()),
     }
-    basic = pd.DataFrame([
-        {"measure": "Ranking index F × M", "unit": "orders × currency (not money)",
-         "column": "ranking_index"},
-        {"measure": "Historic CLV", "unit": f"currency, {margin_pct:g}% margin, "
-                                            f"{lifespan_years:g}-year lifespan",
-         "column": "historic_clv"},
-        {"measure": "Historic CLV, same horizon",
-         "unit": f"currency, {margin_pct:g}% margin, {int(horizon_months)} months, "
-                 "no churn, undiscounted",
-         "column": "historic_same_horizon"},
-        {"measure": "Predicted CLV", "unit": f"currency, {margin_pct:g}% margin, "
-                                             f"{int(horizon_months)} months, discounted",
-         "column": "clv"},
-    ])
+    basic = pd.DataFrame(
+        [
+            {
+                "measure": "Ranking index F × M",
+                "unit": "orders × currency (not money)",
+                "column": "ranking_index",
+            },
+            {
+                "measure": "Historic CLV",
+                "unit": f"currency, {margin_pct:g}% margin, {lifespan_years:g}-year lifespan",
+                "column": "historic_clv",
+            },
+            {
+                "measure": "Historic CLV, same horizon",
+                "unit": f"currency, {margin_pct:g}% margin, {int(horizon_months)} months, "
+                "no churn, undiscounted",
+                "column": "historic_same_horizon",
+            },
+            {
+                "measure": "Predicted CLV",
+                "unit": f"currency, {margin_pct:g}% margin, "
+                f"{int(horizon_months)} months, discounted",
+                "column": "clv",
+            },
+        ]
+    )
     for field in ("total", "median", "top10_share", "spearman_vs_predicted"):
         basic[field] = [stats[c][field] for c in basic["column"]]
-    pareto = _pareto(stats["clv"]["descending"],
-                     np.sort(np.nan_to_num(customers["monetary"].to_numpy(dtype=float)))[::-1])
-    out.update(customers=customers, top=customers.head(CLV_TOP_N), pareto=pareto, kpis=kpis,
-               basic=basic)
+    pareto = _pareto(
+        stats["clv"]["descending"],
+        np.sort(np.nan_to_num(customers["monetary"].to_numpy(dtype=float)))[::-1],
+    )
+    out.update(
+        customers=customers, top=customers.head(CLV_TOP_N), pareto=pareto, kpis=kpis, basic=basic
+    )
     return out
 
 
 @memoized
-def clv_validation(dataset, version, start, end, countries, rules, model="bgnbd",
-                   calibration_end=None) -> dict:
+def clv_validation(
+    dataset, version, start, end, countries, rules, model="bgnbd", calibration_end=None
+) -> dict:
     """Holdout check: fit up to ``calibration_end`` (``YYYY-MM-DD``; None = the default of
     :func:`clv_calibration_end`), forecast the rest of the range, compare.
 
@@ -1072,9 +1286,18 @@ def clv_validation(dataset, version, start, end, countries, rules, model="bgnbd"
     ``notes`` (warnings about the calibration fit that do not block, see :func:`clv_fit`).
     """
     filters = _filters(dataset, start, end, countries, rules)
-    out = {"reason": None, "calibration_end": None, "observation_end": None, "is_default": None,
-           "holdout_weeks": None, "n_customers": 0, "scorecard": None, "tracking": None,
-           "params": None, "notes": []}
+    out = {
+        "reason": None,
+        "calibration_end": None,
+        "observation_end": None,
+        "is_default": None,
+        "holdout_weeks": None,
+        "n_customers": 0,
+        "scorecard": None,
+        "tracking": None,
+        "params": None,
+        "notes": [],
+    }
     try:
         cal, is_default = clv_calibration_end(filters, calibration_end)
     except ValueError as exc:
@@ -1082,9 +1305,13 @@ def clv_validation(dataset, version, start, end, countries, rules, model="bgnbd"
         return out
     fit = clv_fit(filters, model, cal)
     obs = fit["observation_end"]
-    out.update(calibration_end=cal, is_default=is_default, n_customers=fit["n_customers"],
-               observation_end=None if obs is None else f"{obs:%Y-%m-%d}",
-               holdout_weeks=None if obs is None else (obs - pd.Timestamp(cal)).days / 7)
+    out.update(
+        calibration_end=cal,
+        is_default=is_default,
+        n_customers=fit["n_customers"],
+        observation_end=None if obs is None else f"{obs:%Y-%m-%d}",
+        holdout_weeks=None if obs is None else (obs - pd.Timestamp(cal)).days / 7,
+    )
     if fit["reason"]:
         out["reason"] = fit["reason"]
         return out
@@ -1093,8 +1320,14 @@ def clv_validation(dataset, version, start, end, countries, rules, model="bgnbd"
     out["scorecard"] = clv_models.holdout_scorecard(fit["summary"], fit["purchase"], fit["spend"])
     log = purchase_log(filtered_orders(filters))
     out["tracking"] = clv_models.tracking_series(
-        log, customer_col="customer_id", date_col="invoice_date", fit=fit["purchase"],
-        calibration_end=cal, observation_end=obs, freq="W")
+        log,
+        customer_col="customer_id",
+        date_col="invoice_date",
+        fit=fit["purchase"],
+        calibration_end=cal,
+        observation_end=obs,
+        freq="W",
+    )
     return out
 
 
@@ -1120,14 +1353,19 @@ def cohorts_view(dataset, version, start, end, countries, rules) -> dict:
     if is_sql(dataset):
         tables = sql_pages(filters)["cohorts"]
     else:
-        orders = filtered_orders(filters)[["customer_id", "invoice_date", "revenue",
-                                           "is_cancellation"]]
+        orders = filtered_orders(filters)[
+            ["customer_id", "invoice_date", "revenue", "is_cancellation"]
+        ]
         rng = clv_range(filters)
         if rng is not None:  # rows without a customer only set the data's first and last day
-            edges = pd.DataFrame({
-                "customer_id": pd.Series([None, None], dtype=orders["customer_id"].dtype),
-                "invoice_date": [rng[0], rng[1]], "revenue": [0.0, 0.0],
-                "is_cancellation": [False, False]})
+            edges = pd.DataFrame(
+                {
+                    "customer_id": pd.Series([None, None], dtype=orders["customer_id"].dtype),
+                    "invoice_date": [rng[0], rng[1]],
+                    "revenue": [0.0, 0.0],
+                    "is_cancellation": [False, False],
+                }
+            )
             orders = pd.concat([orders, edges], ignore_index=True)
         tables = cohorts.cohort_tables(orders)
     out = {"reason": None, "tables": tables, "average": None}
@@ -1142,14 +1380,23 @@ def cohorts_view(dataset, version, start, end, countries, rules) -> dict:
     n_cohorts = usable.sum(axis=0).astype(int)
     average = (cum.where(usable, 0.0) * w).sum(axis=0) / weight.where(weight > 0)
     average = average.where(n_cohorts >= COHORT_AVERAGE_MIN)
-    out["average"] = pd.DataFrame({"cumulative_revenue_per_customer": average,
-                                   "cohorts": n_cohorts})
+    out["average"] = pd.DataFrame(
+        {"cumulative_revenue_per_customer": average, "cohorts": n_cohorts}
+    )
     return out
 
 
 __all__ += [
-    "CLV_MIN_REPEAT_CUSTOMERS", "CLV_TIME_UNIT", "clv_calibration_end", "clv_fit", "clv_model",
-    "clv_range", "clv_validation", "clv_view", "cohorts_view", "purchase_log",
+    "CLV_MIN_REPEAT_CUSTOMERS",
+    "CLV_TIME_UNIT",
+    "clv_calibration_end",
+    "clv_fit",
+    "clv_model",
+    "clv_range",
+    "clv_validation",
+    "clv_view",
+    "cohorts_view",
+    "purchase_log",
 ]
 # ======================================================================================
 # End of CLV and cohorts
@@ -1184,16 +1431,25 @@ BIC_MAX_POINTS = 3_000
 _CLUSTER_TABLE_COLUMNS = ("recency", "frequency", "monetary", "tenure", "aov", "segment")
 
 
-def cluster_params(method="kmeans", k=4, eps=None, min_samples=None, linkage="ward",
-                   covariance_type="full", transform="log1p", scale="standard",
-                   features=_clustering.DEFAULT_FEATURES) -> tuple:
+def cluster_params(
+    method="kmeans",
+    k=4,
+    eps=None,
+    min_samples=None,
+    linkage="ward",
+    covariance_type="full",
+    transform="log1p",
+    scale="standard",
+    features=_clustering.DEFAULT_FEATURES,
+) -> tuple:
     """Canonical ``(method, k, eps, min_samples, linkage, covariance_type, transform, scale,
     features)``: names lower-cased, features de-duplicated in :data:`CLUSTER_FEATURES` order
     (unknown names kept, after them, so the engine can name them in its message), and the
     parameters the method does not use set to None. Values are not validated here."""
     method = str(method or "kmeans").strip().lower()
-    method = {"k-means": "kmeans", "agglomerative": "hierarchical",
-              "gaussian mixture": "gmm"}.get(method, method)
+    method = {"k-means": "kmeans", "agglomerative": "hierarchical", "gaussian mixture": "gmm"}.get(
+        method, method
+    )
     feats = [features] if isinstance(features, str) else list(features or ())
     known = [f for f in CLUSTER_FEATURES if f in feats]
     feats = tuple(known + [f for f in dict.fromkeys(feats) if f not in CLUSTER_FEATURES])
@@ -1202,18 +1458,31 @@ def cluster_params(method="kmeans", k=4, eps=None, min_samples=None, linkage="wa
     def low(v):
         return v.strip().lower() if isinstance(v, str) else v
 
-    return (method,
-            k if method != "dbscan" else None,
-            eps if method == "dbscan" else None,
-            min_samples if method == "dbscan" else None,
-            low(linkage) if method == "hierarchical" else None,
-            low(covariance_type) if method == "gmm" else None,
-            low(transform), low(scale), feats)
+    return (
+        method,
+        k if method != "dbscan" else None,
+        eps if method == "dbscan" else None,
+        min_samples if method == "dbscan" else None,
+        low(linkage) if method == "hierarchical" else None,
+        low(covariance_type) if method == "gmm" else None,
+        low(transform),
+        low(scale),
+        feats,
+    )
 
 
-def cluster_view(filters: Filters, method="kmeans", k=4, eps=None, min_samples=None,
-                 linkage="ward", covariance_type="full", transform="log1p", scale="standard",
-                 features=_clustering.DEFAULT_FEATURES) -> dict:
+def cluster_view(
+    filters: Filters,
+    method="kmeans",
+    k=4,
+    eps=None,
+    min_samples=None,
+    linkage="ward",
+    covariance_type="full",
+    transform="log1p",
+    scale="standard",
+    features=_clustering.DEFAULT_FEATURES,
+) -> dict:
     """Cluster the customers of ``filters`` (memoized per canonical parameters).
 
     Returns a dict of plain data: ``error`` (str or None; when set, only ``n_customers``,
@@ -1232,8 +1501,9 @@ def cluster_view(filters: Filters, method="kmeans", k=4, eps=None, min_samples=N
     RFM segments in grid order; or None), ``k_distance`` (DBSCAN: dict of the plotted curve)
     and ``as_of``.
     """
-    params = cluster_params(method, k, eps, min_samples, linkage, covariance_type, transform,
-                            scale, features)
+    params = cluster_params(
+        method, k, eps, min_samples, linkage, covariance_type, transform, scale, features
+    )
     with _single_flight(("cluster_view", filters, params)):
         return _cluster_view(filters, *params)
 
@@ -1265,41 +1535,73 @@ def _cluster_customers_table(filters: Filters) -> pd.DataFrame:
 
 
 @memoized
-def _cluster_view(dataset, version, start, end, countries, rules, method, k, eps, min_samples,
-                  linkage, covariance_type, transform, scale, features) -> dict:
+def _cluster_view(
+    dataset,
+    version,
+    start,
+    end,
+    countries,
+    rules,
+    method,
+    k,
+    eps,
+    min_samples,
+    linkage,
+    covariance_type,
+    transform,
+    scale,
+    features,
+) -> dict:
     scored = _cluster_customers_table(_filters(dataset, start, end, countries, rules))
     n = len(scored)
-    base = {"error": None, "n_customers": n, "method": method,
-            "method_label": _clustering.METHOD_LABELS.get(method, str(method))}
+    base = {
+        "error": None,
+        "n_customers": n,
+        "method": method,
+        "method_label": _clustering.METHOD_LABELS.get(method, str(method)),
+    }
     if n == 0:
         return {**base, "error": empty_reason(0)}
     # the segment stays out of the engine: its crosstab of text labels costs 10-20 ms of the
     # 150 ms budget at 6,000 customers; the agreement is counted below on integer codes
-    columns = list(dict.fromkeys([*(f for f in features if f in scored.columns),
-                                  *(c for c in _CLUSTER_TABLE_COLUMNS
-                                    if c in scored.columns and c != "segment")]))
+    columns = list(
+        dict.fromkeys(
+            [
+                *(f for f in features if f in scored.columns),
+                *(c for c in _CLUSTER_TABLE_COLUMNS if c in scored.columns and c != "segment"),
+            ]
+        )
+    )
     table = scored[columns]
-    kwargs = {"k": k, "eps": eps, "min_samples": min_samples, "linkage": linkage,
-              "covariance_type": covariance_type}
+    kwargs = {
+        "k": k,
+        "eps": eps,
+        "min_samples": min_samples,
+        "linkage": linkage,
+        "covariance_type": covariance_type,
+    }
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
     try:
         with _COMPUTE_LOCK:
-            res = _clustering.cluster_customers(table, method, transform=transform,
-                                                scale=scale, features=features, **kwargs)
+            res = _clustering.cluster_customers(
+                table, method, transform=transform, scale=scale, features=features, **kwargs
+            )
     except _clustering.ClusteringError as exc:
         return {**base, "error": str(exc)}
 
     names = list(res.names)
-    customers = pd.DataFrame({"customer_id": table.index.astype(str).to_numpy(),
-                              "cluster": res.labels.array})
+    customers = pd.DataFrame(
+        {"customer_id": table.index.astype(str).to_numpy(), "cluster": res.labels.array}
+    )
     for col in _CLUSTER_TABLE_COLUMNS:
         if col in scored.columns:
             customers[col] = scored[col].to_numpy()
     customers["pc1"] = res.coords[:, 0]
     customers["pc2"] = res.coords[:, 1]
     codes = customers["cluster"].cat.codes.to_numpy()
-    outlier_code = names.index(_clustering.OUTLIER_NAME) if _clustering.OUTLIER_NAME in names \
-        else None
+    outlier_code = (
+        names.index(_clustering.OUTLIER_NAME) if _clustering.OUTLIER_NAME in names else None
+    )
     rows = stratified_sample(codes, SCATTER_MAX_POINTS, keep=outlier_code)
 
     profiles = res.profiles.reset_index()
@@ -1309,7 +1611,8 @@ def _cluster_view(dataset, version, start, end, countries, rules, method, k, eps
     agreement = None
     if "segment" in scored.columns:
         agreement, diagnostics["ari_vs_segments"] = _segment_agreement(
-            codes, names, scored["segment"])
+            codes, names, scored["segment"]
+        )
 
     return {
         **base,
@@ -1333,8 +1636,9 @@ def _cluster_view(dataset, version, start, end, countries, rules, method, k, eps
     }
 
 
-def _segment_agreement(codes: _np.ndarray, names: list[str],
-                       segments: pd.Series) -> tuple[pd.DataFrame, float]:
+def _segment_agreement(
+    codes: _np.ndarray, names: list[str], segments: pd.Series
+) -> tuple[pd.DataFrame, float]:
     """Customers per (cluster, RFM segment) -- rows ``names`` in order, columns the segments
     in grid order (then any others) -- and the adjusted Rand index of the two groupings
     (customers without a segment left out)."""
@@ -1346,17 +1650,21 @@ def _segment_agreement(codes: _np.ndarray, names: list[str],
     counts = _np.zeros((len(names), len(seg_names)), dtype=_np.int64)
     ok = seg_codes >= 0
     _np.add.at(counts, (codes[ok], seg_codes[ok]), 1)
-    table = pd.DataFrame(counts, index=pd.Index(names, name="cluster"),
-                         columns=[str(s) for s in seg_names])[[str(s) for s in order]]
+    table = pd.DataFrame(
+        counts, index=pd.Index(names, name="cluster"), columns=[str(s) for s in seg_names]
+    )[[str(s) for s in order]]
     table.columns.name = "segment"
-    ari = float(adjusted_rand_score(seg_codes[ok], codes[ok])) if ok.sum() >= 2 \
-        else float("nan")
+    ari = float(adjusted_rand_score(seg_codes[ok], codes[ok])) if ok.sum() >= 2 else float("nan")
     return table, ari
 
 
-def stratified_sample(codes: _np.ndarray, max_points: int, keep: int | None = None,
-                      min_per_group: int = SCATTER_MIN_PER_CLUSTER,
-                      random_state: int = 0) -> _np.ndarray:
+def stratified_sample(
+    codes: _np.ndarray,
+    max_points: int,
+    keep: int | None = None,
+    min_per_group: int = SCATTER_MIN_PER_CLUSTER,
+    random_state: int = 0,
+) -> _np.ndarray:
     """Sorted positions of at most about ``max_points`` rows, sampled per group ``codes``
     proportionally to the group sizes (every group gets at least ``min_per_group`` rows or
     all of its rows). Every row of group ``keep`` (the Outliers) is kept, up to
@@ -1394,12 +1702,22 @@ def stratified_sample(codes: _np.ndarray, max_points: int, keep: int | None = No
 def _kdist_plot(kd, params: dict) -> dict:
     """The DBSCAN k-distance curve thinned to :data:`KDIST_PLOT_POINTS` points (knee kept)."""
     m = len(kd.distances)
-    pos = _np.unique(_np.concatenate([_np.linspace(0, m - 1, min(m, KDIST_PLOT_POINTS)).round()
-                                    .astype(int), [kd.knee_index]]))
-    return {"rank": pos, "distance": kd.distances[pos].astype(float),
-            "knee_index": int(kd.knee_index), "knee_eps": float(kd.eps),
-            "eps": float(params.get("eps", kd.eps)), "eps_auto": bool(params.get("eps_auto")),
-            "k": int(kd.k), "n_points": int(kd.n_points), "n_total": int(kd.n_total)}
+    pos = _np.unique(
+        _np.concatenate(
+            [_np.linspace(0, m - 1, min(m, KDIST_PLOT_POINTS)).round().astype(int), [kd.knee_index]]
+        )
+    )
+    return {
+        "rank": pos,
+        "distance": kd.distances[pos].astype(float),
+        "knee_index": int(kd.knee_index),
+        "knee_eps": float(kd.eps),
+        "eps": float(params.get("eps", kd.eps)),
+        "eps_auto": bool(params.get("eps_auto")),
+        "k": int(kd.k),
+        "n_points": int(kd.n_points),
+        "n_total": int(kd.n_total),
+    }
 
 
 def _plain(mapping: dict) -> dict:
@@ -1414,9 +1732,18 @@ def _plain(mapping: dict) -> dict:
     return out
 
 
-def cluster_diagnostics(filters: Filters, method="kmeans", k=4, eps=None, min_samples=None,
-                        linkage="ward", covariance_type="full", transform="log1p",
-                        scale="standard", features=_clustering.DEFAULT_FEATURES) -> dict:
+def cluster_diagnostics(
+    filters: Filters,
+    method="kmeans",
+    k=4,
+    eps=None,
+    min_samples=None,
+    linkage="ward",
+    covariance_type="full",
+    transform="log1p",
+    scale="standard",
+    features=_clustering.DEFAULT_FEATURES,
+) -> dict:
     """The method's diagnostic curve, computed only for that method (each memoized on the
     parameters it depends on).
 
@@ -1432,14 +1759,17 @@ def cluster_diagnostics(filters: Filters, method="kmeans", k=4, eps=None, min_sa
       :data:`BIC_MAX_POINTS` customers), ``k``, ``covariance_type``, ``n_points``,
       ``n_total``.
     """
-    (method, k, eps, min_samples, linkage, covariance_type, transform, scale,
-     features) = cluster_params(method, k, eps, min_samples, linkage, covariance_type,
-                                transform, scale, features)
+    (method, k, eps, min_samples, linkage, covariance_type, transform, scale, features) = (
+        cluster_params(
+            method, k, eps, min_samples, linkage, covariance_type, transform, scale, features
+        )
+    )
     # The page asks for the clustering and its diagnostics at the same moment: the clustering
     # (what the user waits for) comes first -- memoized, and computed once however many
     # callbacks ask (single flight) -- then the curve.
-    view = cluster_view(filters, method, k, eps, min_samples, linkage, covariance_type,
-                        transform, scale, features)
+    view = cluster_view(
+        filters, method, k, eps, min_samples, linkage, covariance_type, transform, scale, features
+    )
     if method == "dbscan":
         if view["error"]:
             return {"kind": "k_distance", "error": view["error"]}
@@ -1451,8 +1781,10 @@ def cluster_diagnostics(filters: Filters, method="kmeans", k=4, eps=None, min_sa
     elif method == "gmm":
         out = _bic_view(filters, transform, scale, features, covariance_type)
     else:
-        return {"kind": None, "error": f"Unknown method {method!r}; choose one of "
-                                       f"{', '.join(_clustering.METHODS)}."}
+        return {
+            "kind": None,
+            "error": f"Unknown method {method!r}; choose one of {', '.join(_clustering.METHODS)}.",
+        }
     return out if "error" in out else {**out, "k": k}
 
 
@@ -1461,47 +1793,63 @@ def _feature_matrix(dataset, start, end, countries, rules, transform, scale, fea
     scored = _cluster_customers_table(_filters(dataset, start, end, countries, rules))
     if len(scored) < 2:
         raise _clustering.ClusteringError(
-            empty_reason(len(scored), 2) or "At least two customers are needed.")
+            empty_reason(len(scored), 2) or "At least two customers are needed."
+        )
     X, spec = _clustering.build_features(scored, features, transform, scale)
     if len(spec.constant) == len(spec.features):
         raise _clustering.ClusteringError(
             "All customers have identical values of "
-            f"{', '.join(spec.features)}: there is nothing to cluster.")
+            f"{', '.join(spec.features)}: there is nothing to cluster."
+        )
     return X
 
 
 @memoized
-def _elbow_view(dataset, version, start, end, countries, rules, transform, scale,
-                features) -> dict:
+def _elbow_view(dataset, version, start, end, countries, rules, transform, scale, features) -> dict:
     try:
         X = _feature_matrix(dataset, start, end, countries, rules, transform, scale, features)
         with _COMPUTE_LOCK:
-            curve = _clustering.elbow_curve(X, DIAG_KS, max_points=ELBOW_MAX_POINTS,
-                                            silhouette_sample=ELBOW_SILHOUETTE_SAMPLE)
+            curve = _clustering.elbow_curve(
+                X, DIAG_KS, max_points=ELBOW_MAX_POINTS, silhouette_sample=ELBOW_SILHOUETTE_SAMPLE
+            )
     except _clustering.ClusteringError as exc:
         return {"kind": "elbow", "error": str(exc)}
-    return {"kind": "elbow", "curve": curve, "n_points": int(curve["n_points"].iloc[0]),
-            "n_total": len(X)}
+    return {
+        "kind": "elbow",
+        "curve": curve,
+        "n_points": int(curve["n_points"].iloc[0]),
+        "n_total": len(X),
+    }
 
 
 @memoized
-def _dendrogram_view(dataset, version, start, end, countries, rules, transform, scale,
-                     features, linkage, k) -> dict:
+def _dendrogram_view(
+    dataset, version, start, end, countries, rules, transform, scale, features, linkage, k
+) -> dict:
     try:
         X = _feature_matrix(dataset, start, end, countries, rules, transform, scale, features)
         with _COMPUTE_LOCK:
             d = _clustering.dendrogram_data(
-                X, linkage or "ward", k=k if isinstance(k, int) and 2 <= k < len(X) else None)
+                X, linkage or "ward", k=k if isinstance(k, int) and 2 <= k < len(X) else None
+            )
     except _clustering.ClusteringError as exc:
         return {"kind": "dendrogram", "error": str(exc)}
-    return {"kind": "dendrogram", "icoord": d["icoord"], "dcoord": d["dcoord"],
-            "color_list": d["color_list"], "cut_height": d["cut_height"],
-            "linkage": d["method"], "n_points": d["n_points"], "n_total": d["n_total"]}
+    return {
+        "kind": "dendrogram",
+        "icoord": d["icoord"],
+        "dcoord": d["dcoord"],
+        "color_list": d["color_list"],
+        "cut_height": d["cut_height"],
+        "linkage": d["method"],
+        "n_points": d["n_points"],
+        "n_total": d["n_total"],
+    }
 
 
 @memoized
-def _bic_view(dataset, version, start, end, countries, rules, transform, scale, features,
-              covariance_type) -> dict:
+def _bic_view(
+    dataset, version, start, end, countries, rules, transform, scale, features, covariance_type
+) -> dict:
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -1512,7 +1860,8 @@ def _bic_view(dataset, version, start, end, countries, rules, transform, scale, 
         if covariance_type not in _clustering.COVARIANCE_TYPES:
             raise _clustering.ClusteringError(
                 f"Unknown covariance_type {covariance_type!r}; choose one of "
-                f"{', '.join(_clustering.COVARIANCE_TYPES)}.")
+                f"{', '.join(_clustering.COVARIANCE_TYPES)}."
+            )
     except _clustering.ClusteringError as exc:
         return {"kind": "bic", "error": str(exc)}
     n = len(X)
@@ -1526,15 +1875,27 @@ def _bic_view(dataset, version, start, end, countries, rules, transform, scale, 
             if k > len(X):
                 rows.append((k, _np.nan, _np.nan))
                 continue
-            gm = GaussianMixture(n_components=k, covariance_type=covariance_type,
-                                 random_state=0).fit(X)
+            gm = GaussianMixture(
+                n_components=k, covariance_type=covariance_type, random_state=0
+            ).fit(X)
             rows.append((k, float(gm.bic(X)), float(gm.aic(X))))
-    return {"kind": "bic", "curve": pd.DataFrame(rows, columns=["k", "bic", "aic"]),
-            "covariance_type": covariance_type, "n_points": len(X), "n_total": n}
+    return {
+        "kind": "bic",
+        "curve": pd.DataFrame(rows, columns=["k", "bic", "aic"]),
+        "covariance_type": covariance_type,
+        "n_points": len(X),
+        "n_total": n,
+    }
 
 
-__all__ += ["CLUSTER_FEATURES", "SCATTER_MAX_POINTS", "cluster_diagnostics", "cluster_params",
-            "cluster_view", "stratified_sample"]
+__all__ += [
+    "CLUSTER_FEATURES",
+    "SCATTER_MAX_POINTS",
+    "cluster_diagnostics",
+    "cluster_params",
+    "cluster_view",
+    "stratified_sample",
+]
 # ======================================================================================
 # End of Clustering
 # ======================================================================================
@@ -1543,12 +1904,29 @@ __all__ += ["CLUSTER_FEATURES", "SCATTER_MAX_POINTS", "cluster_diagnostics", "cl
 # ======================================================================================
 # Action list
 # ======================================================================================
-ACTION_COLUMNS = ["customer_id", "segment", "cluster", "p_alive", "clv", "value_at_stake",
-                  "recommended_action", "recency", "frequency", "monetary"]
+ACTION_COLUMNS = [
+    "customer_id",
+    "segment",
+    "cluster",
+    "p_alive",
+    "clv",
+    "value_at_stake",
+    "recommended_action",
+    "recency",
+    "frequency",
+    "monetary",
+]
 
 
-def action_list(filters: Filters, model="bgnbd", horizon_months=12, margin_pct=30.0,
-                annual_discount_pct=10.0, method="kmeans", k=4) -> dict:
+def action_list(
+    filters: Filters,
+    model="bgnbd",
+    horizon_months=12,
+    margin_pct=30.0,
+    annual_discount_pct=10.0,
+    method="kmeans",
+    k=4,
+) -> dict:
     """One row per customer to act on: RFM segment, cluster label, P(alive), predicted CLV,
     the segment's recommended action and the value at stake, sorted by value at stake.
 
@@ -1558,13 +1936,32 @@ def action_list(filters: Filters, model="bgnbd", horizon_months=12, margin_pct=3
     purchases stopped has much. Returns ``{"reason": text or None, "table": DataFrame,
     "notes": [..]}``.
     """
-    return _action_list(filters, model, int(horizon_months), float(margin_pct),
-                        float(annual_discount_pct), method, int(k))
+    return _action_list(
+        filters,
+        model,
+        int(horizon_months),
+        float(margin_pct),
+        float(annual_discount_pct),
+        method,
+        int(k),
+    )
 
 
 @memoized
-def _action_list(dataset, version, start, end, countries, rules, model, horizon_months,
-                 margin_pct, annual_discount_pct, method, k) -> dict:
+def _action_list(
+    dataset,
+    version,
+    start,
+    end,
+    countries,
+    rules,
+    model,
+    horizon_months,
+    margin_pct,
+    annual_discount_pct,
+    method,
+    k,
+) -> dict:
     filters = _filters(dataset, start, end, countries, rules)
     scored = rfm_table(filters)
     notes = []
@@ -1588,8 +1985,11 @@ def _action_list(dataset, version, start, end, countries, rules, model, horizon_
             notes.append(clusters["note"])
     table["value_at_stake"] = (table["clv"] * (1 - table["p_alive"])).round(2)
     table = table.reset_index().sort_values(
-        ["value_at_stake", "customer_id"], ascending=[False, True], na_position="last",
-        kind="stable")
+        ["value_at_stake", "customer_id"],
+        ascending=[False, True],
+        na_position="last",
+        kind="stable",
+    )
     return {"reason": None, "table": table[ACTION_COLUMNS].reset_index(drop=True), "notes": notes}
 
 

@@ -19,31 +19,51 @@ PAGES_LOCATION = "_pages_location"  # the dcc.Location that Dash Pages routes on
 
 def navbar() -> dbc.Navbar:
     links = [
-        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact",
-                                id={"kind": "nav", "path": page["path"]}))
+        dbc.NavItem(
+            dbc.NavLink(
+                page["name"],
+                href=page["relative_path"],
+                active="exact",
+                id={"kind": "nav", "path": page["path"]},
+            )
+        )
         for page in dash.page_registry.values()
         if page.get("nav", True)
     ]
     return dbc.Navbar(
-        dbc.Container([
-            dbc.NavbarBrand(APP_TITLE, href=dash.get_relative_path("/"), className="fw-bold"),
-            dbc.NavbarToggler(id="navbar-toggler"),
-            dbc.Collapse(dbc.Nav(links, navbar=True, className="ms-auto"),
-                         id="navbar-collapse", navbar=True),
-        ], fluid=True),
-        color="primary", dark=True, className="mb-3",
+        dbc.Container(
+            [
+                dbc.NavbarBrand(APP_TITLE, href=dash.get_relative_path("/"), className="fw-bold"),
+                dbc.NavbarToggler(id="navbar-toggler"),
+                dbc.Collapse(
+                    dbc.Nav(links, navbar=True, className="ms-auto"),
+                    id="navbar-collapse",
+                    navbar=True,
+                ),
+            ],
+            fluid=True,
+        ),
+        color="primary",
+        dark=True,
+        className="mb-3",
     )
 
 
 def layout() -> html.Div:
-    return html.Div([
-        navbar(),
-        dbc.Container([
-            dbc.Alert(id="app-error", is_open=False, dismissable=True, color="danger"),
-            dcc.Store(id="session-uploads", storage_type="session"),
-            dash.page_container,
-        ], fluid=True, className="pb-5"),
-    ])
+    return html.Div(
+        [
+            navbar(),
+            dbc.Container(
+                [
+                    dbc.Alert(id="app-error", is_open=False, dismissable=True, color="danger"),
+                    dcc.Store(id="session-uploads", storage_type="session"),
+                    dash.page_container,
+                ],
+                fluid=True,
+                className="pb-5",
+            ),
+        ]
+    )
 
 
 @callback(
@@ -63,7 +83,8 @@ def write_state_to_url(values, dates, current):
         return no_update
     key = ctx.triggered_id["key"]
     if build_query({key: ctx.triggered[0]["value"]}) == build_query(
-            {key: parse_query(current).get(key)}):
+        {key: parse_query(current).get(key)}
+    ):
         return no_update  # a control echoing its URL value (date pickers do on mount)
     pairs = [(item["id"]["key"], item.get("value")) for item in ctx.inputs_list[0]]
     pairs += [(item["id"]["key"], item.get("value")) for item in ctx.inputs_list[1]]
@@ -92,8 +113,9 @@ def offer_session_uploads(uploads, _ready, options):
     """Datasets uploaded in this browser session join the filter bar's dataset choices."""
     options = list(options or [])
     known = {o["value"] for o in options}
-    extra = [{"label": u["label"], "value": u["id"]} for u in uploads or []
-             if u.get("id") not in known]
+    extra = [
+        {"label": u["label"], "value": u["id"]} for u in uploads or [] if u.get("id") not in known
+    ]
     return options + extra if extra else no_update
 
 
@@ -115,7 +137,12 @@ def on_callback_error(err: Exception):
         log.info("callback refused input: %s: %s", type(err).__name__, err)
     else:
         log.error("callback failed", exc_info=err)
-    text = str(err) if isinstance(err, DataLoadError | ValueError) else (
-        "Something went wrong while computing this view. The error was logged; try other "
-        "settings or reload the page.")
+    text = (
+        str(err)
+        if isinstance(err, DataLoadError | ValueError)
+        else (
+            "Something went wrong while computing this view. The error was logged; try other "
+            "settings or reload the page."
+        )
+    )
     dash.set_props("app-error", {"children": text, "is_open": True})

@@ -98,8 +98,13 @@ MAPPABLE_COLUMNS: tuple[str, ...] = (*schema.SOURCE_COLUMNS, LINE_NUMBER)
 
 _NULL_TOKENS = ("nan", "none", "null", "na", "n/a", "#n/a", "-")
 # Fates of a line (first enabled rule that removes it); 0 = kept.
-_FATES = {"bad_debt": 1, "non_product": 2, "non_positive_price": 3, "write_offs": 4,
-          "cancellations_dropped": 5}
+_FATES = {
+    "bad_debt": 1,
+    "non_product": 2,
+    "non_positive_price": 3,
+    "write_offs": 4,
+    "cancellations_dropped": 5,
+}
 _MONTH0 = 1970 * 12  # month key of 1970-01 (month keys are year * 12 + month - 1)
 _NUMBER = (sa.Integer, sa.Numeric, sa.Float)  # Float is not a Numeric in SQLAlchemy 2.1
 #: The page results :meth:`SqlSource.pages` can compute in one statement.
@@ -126,7 +131,8 @@ def _parse_url(url) -> sa.engine.URL:
     except sa_exc.ArgumentError:
         raise SqlSourceError(
             "The SQL source URL cannot be parsed; expected dialect+driver://user:password@host/"
-            "database (e.g. postgresql+psycopg://app@db.example.com/shop).") from None
+            "database (e.g. postgresql+psycopg://app@db.example.com/shop)."
+        ) from None
 
 
 class SqlSource:
@@ -158,10 +164,17 @@ class SqlSource:
     :class:`SqlSourceError` naming it.
     """
 
-    def __init__(self, url, table: str, column_map: Mapping[str, str] | None = None,
-                 schema: str | None = None, timeout_s: float = 30, *,
-                 engine_kwargs: Mapping | None = None,
-                 pg_settings: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url,
+        table: str,
+        column_map: Mapping[str, str] | None = None,
+        schema: str | None = None,
+        timeout_s: float = 30,
+        *,
+        engine_kwargs: Mapping | None = None,
+        pg_settings: Mapping[str, str] | None = None,
+    ) -> None:
         self._url = _parse_url(url)
         if not table or not isinstance(table, str):
             raise SqlSourceError("A SQL source needs a table or view name.")
@@ -174,15 +187,18 @@ class SqlSource:
             raise SqlSourceError(f"timeout_s must be positive, got {timeout_s!r}.")
         self.url = _redact(self._url)
         try:
-            self.engine = sa.create_engine(self._url, pool_pre_ping=True,
-                                           **dict(engine_kwargs or {}))
+            self.engine = sa.create_engine(
+                self._url, pool_pre_ping=True, **dict(engine_kwargs or {})
+            )
         except sa_exc.NoSuchModuleError:
             raise SqlSourceError(
                 f"No SQLAlchemy dialect is installed for '{self._url.drivername}' "
-                f"({self.url}); install the dialect's package (see docs/sql.md).") from None
+                f"({self.url}); install the dialect's package (see docs/sql.md)."
+            ) from None
         except (sa_exc.ArgumentError, ImportError) as err:
-            raise SqlSourceError(f"Cannot create a database engine for {self.url}: "
-                                 f"{self._scrub(str(err))}") from None
+            raise SqlSourceError(
+                f"Cannot create a database engine for {self.url}: {self._scrub(str(err))}"
+            ) from None
         self.dialect = self.engine.dialect.name
         _install_session_guards(self.engine, self.timeout_s, pg_settings)
         self._table = self._reflect()
@@ -210,8 +226,9 @@ class SqlSource:
             except ValueError as err:
                 raise SqlSourceError(f"DATA_SQL_COLUMNS is not valid JSON: {err}.") from None
             if not isinstance(column_map, dict):
-                raise SqlSourceError("DATA_SQL_COLUMNS must be a JSON object such as "
-                                     '{"customer_id": "CustomerNo"}.')
+                raise SqlSourceError(
+                    'DATA_SQL_COLUMNS must be a JSON object such as {"customer_id": "CustomerNo"}.'
+                )
         raw_args = (env.get("DATA_SQL_CONNECT_ARGS") or "").strip()
         engine_kwargs = None
         if raw_args:
@@ -226,11 +243,17 @@ class SqlSource:
         try:
             timeout_s = float(timeout) if timeout else 30.0
         except ValueError:
-            raise SqlSourceError(f"DATA_SQL_TIMEOUT must be a number of seconds, "
-                                 f"got {timeout!r}.") from None
-        return cls(url, table, column_map=column_map,
-                   schema=(env.get("DATA_SQL_SCHEMA") or "").strip() or None, timeout_s=timeout_s,
-                   engine_kwargs=engine_kwargs)
+            raise SqlSourceError(
+                f"DATA_SQL_TIMEOUT must be a number of seconds, got {timeout!r}."
+            ) from None
+        return cls(
+            url,
+            table,
+            column_map=column_map,
+            schema=(env.get("DATA_SQL_SCHEMA") or "").strip() or None,
+            timeout_s=timeout_s,
+            engine_kwargs=engine_kwargs,
+        )
 
     def __repr__(self) -> str:
         where = f"{self.schema}.{self.table_name}" if self.schema else self.table_name
@@ -254,19 +277,24 @@ class SqlSource:
         return text
 
     def _where(self) -> str:
-        shown = repr(self.table_name) if not self.schema else \
-            f"{self.table_name!r} in schema {self.schema!r}"
+        shown = (
+            repr(self.table_name)
+            if not self.schema
+            else f"{self.table_name!r} in schema {self.schema!r}"
+        )
         return f"{shown} of {self.url}"
 
     def _reflect(self) -> sa.Table:
         try:
-            return sa.Table(self.table_name, sa.MetaData(), schema=self.schema,
-                            autoload_with=self.engine)
+            return sa.Table(
+                self.table_name, sa.MetaData(), schema=self.schema, autoload_with=self.engine
+            )
         except sa_exc.NoSuchTableError:
             raise SqlSourceError(f"Table or view {self._where()} was not found.") from None
         except sa_exc.SQLAlchemyError as err:
-            raise SqlSourceError(self._describe_failure(err, "reading the table definition")) \
-                from None
+            raise SqlSourceError(
+                self._describe_failure(err, "reading the table definition")
+            ) from None
 
     def _resolve_columns(self, column_map: Mapping[str, str]) -> dict[str, sa.Column]:
         db_cols = {c.name: c for c in self._table.columns}
@@ -274,7 +302,8 @@ class SqlSource:
         if unknown:
             raise SqlSourceError(
                 f"The column mapping names unknown column(s) {', '.join(map(repr, unknown))}; "
-                f"expected some of: {', '.join(MAPPABLE_COLUMNS)}.")
+                f"expected some of: {', '.join(MAPPABLE_COLUMNS)}."
+            )
         found: dict[str, sa.Column] = {}
         for canon, name in column_map.items():
             if name is None or name == "":
@@ -282,36 +311,49 @@ class SqlSource:
             if name not in db_cols:
                 raise SqlSourceError(
                     f"Column {name!r} (mapped to {canon}) is not a column of {self._where()}. "
-                    f"Columns: {', '.join(map(repr, db_cols))}.")
+                    f"Columns: {', '.join(map(repr, db_cols))}."
+                )
             found[canon] = db_cols[name]
         used = {c.name for c in found.values()}
         for name, col in db_cols.items():
             canon = schema.canonical_for(name)
-            if canon and canon != schema.LINE_TOTAL and canon not in found \
-                    and canon not in column_map and name not in used:
+            if (
+                canon
+                and canon != schema.LINE_TOTAL
+                and canon not in found
+                and canon not in column_map
+                and name not in used
+            ):
                 found[canon] = col
                 used.add(name)
         missing = [c for c in schema.REQUIRED_COLUMNS if c not in found]
         if missing:
             raise SqlSourceError(
                 f"{self._where()} has no column for {', '.join(missing)}; map them with "
-                f"DATA_SQL_COLUMNS / column_map. Columns: {', '.join(map(repr, db_cols))}.")
-        kinds = {schema.INVOICE_DATE: (sa.DateTime, sa.Date),
-                 schema.QUANTITY: _NUMBER, schema.PRICE: _NUMBER, LINE_NUMBER: _NUMBER}
+                f"DATA_SQL_COLUMNS / column_map. Columns: {', '.join(map(repr, db_cols))}."
+            )
+        kinds = {
+            schema.INVOICE_DATE: (sa.DateTime, sa.Date),
+            schema.QUANTITY: _NUMBER,
+            schema.PRICE: _NUMBER,
+            LINE_NUMBER: _NUMBER,
+        }
         for canon, types in kinds.items():
             col = found.get(canon)
             if col is not None and not isinstance(col.type, types):
                 what = "a date/time" if canon == schema.INVOICE_DATE else "a numeric"
                 raise SqlSourceError(
                     f"Column {col.name!r} ({canon}) of {self._where()} has type {col.type}; "
-                    f"{what} column is needed (a view can cast it).")
+                    f"{what} column is needed (a view can cast it)."
+                )
         return found
 
     # -- execution -----------------------------------------------------------------------------
     def _describe_failure(self, err: BaseException, what: str) -> str:
         orig = getattr(err, "orig", None) or err
-        text = self._scrub(str(orig).strip().splitlines()[0] if str(orig).strip() else
-                           type(orig).__name__)
+        text = self._scrub(
+            str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        )
         if isinstance(err, sa_exc.OperationalError) and _looks_like_connect_failure(text):
             return f"Cannot connect to the database {self.url}: {text}"
         return f"The database failed while {what} from {self._where()}: {text}"
@@ -330,8 +372,9 @@ class SqlSource:
                 try:
                     result = conn.execute(stmt)
                     # object columns: the NULL padding of _stack must not turn ids into floats
-                    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()),
-                                         dtype=object)
+                    frame = pd.DataFrame(
+                        result.fetchall(), columns=list(result.keys()), dtype=object
+                    )
                 finally:
                     if timer is not None:
                         timer.cancel()
@@ -340,12 +383,18 @@ class SqlSource:
                 raise SqlSourceError(
                     f"The database did not answer within {self.timeout_s:g} s while computing "
                     f"{what} from {self._where()}. Each page reads the whole table: give the "
-                    f"database more time (DATA_SQL_TIMEOUT) or more resources.") from None
+                    f"database more time (DATA_SQL_TIMEOUT) or more resources."
+                ) from None
             raise SqlSourceError(self._describe_failure(err, f"computing {what}")) from None
         except sa_exc.SQLAlchemyError as err:
             raise SqlSourceError(self._describe_failure(err, f"computing {what}")) from None
-        log.info("sql source %s: %s in %.2f s (%d rows)", self.url, what,
-                 time.perf_counter() - started, len(frame))
+        log.info(
+            "sql source %s: %s in %.2f s (%d rows)",
+            self.url,
+            what,
+            time.perf_counter() - started,
+            len(frame),
+        )
         return frame
 
     # -- public results --------------------------------------------------------------------------
@@ -354,16 +403,23 @@ class SqlSource:
         raw quantity and price columns (one scan). Changes when rows are added, removed or
         edited in those columns."""
         c = self.columns
-        stmt = sa.select(sa.func.count().label("n"),
-                         sa.func.min(c[schema.INVOICE_DATE]).label("first"),
-                         sa.func.max(c[schema.INVOICE_DATE]).label("last"),
-                         sa.func.sum(c[schema.QUANTITY]).label("q"),
-                         sa.func.sum(c[schema.PRICE]).label("p")).select_from(self._table)
+        stmt = sa.select(
+            sa.func.count().label("n"),
+            sa.func.min(c[schema.INVOICE_DATE]).label("first"),
+            sa.func.max(c[schema.INVOICE_DATE]).label("last"),
+            sa.func.sum(c[schema.QUANTITY]).label("q"),
+            sa.func.sum(c[schema.PRICE]).label("p"),
+        ).select_from(self._table)
         row = self._fetch(stmt, "the table fingerprint").iloc[0].tolist()
-        ident = [self.url, self.schema, self.table_name,
-                 sorted((k, v.name) for k, v in self.columns.items())]
-        return hashlib.blake2b(repr((ident, [str(v) for v in row])).encode(),
-                               digest_size=8).hexdigest()
+        ident = [
+            self.url,
+            self.schema,
+            self.table_name,
+            sorted((k, v.name) for k, v in self.columns.items()),
+        ]
+        return hashlib.blake2b(
+            repr((ident, [str(v) for v in row])).encode(), digest_size=8
+        ).hexdigest()
 
     def bounds(self) -> dict:
         """First and last invoice day and the countries by revenue (largest first), after the
@@ -371,10 +427,13 @@ class SqlSource:
         q = _Query(self, cleaning.CleaningRules())
         o = q.orders
         parts = {
-            "range": sa.select(sa.func.min(o.c.invoice_date).label("first"),
-                               sa.func.max(o.c.invoice_date).label("last")),
-            "country": sa.select(o.c.country, sa.func.sum(o.c.revenue).label("revenue"))
-            .group_by(o.c.country),
+            "range": sa.select(
+                sa.func.min(o.c.invoice_date).label("first"),
+                sa.func.max(o.c.invoice_date).label("last"),
+            ),
+            "country": sa.select(o.c.country, sa.func.sum(o.c.revenue).label("revenue")).group_by(
+                o.c.country
+            ),
         }
         stmt, layout = _stack(parts)
         got = _split(self._fetch(stmt, "the date range and countries"), layout)
@@ -394,8 +453,9 @@ class SqlSource:
         stmt, layout = _stack(q.ledger_parts())
         return q.build_ledger(_split(self._fetch(stmt, "the cleaning ledger"), layout))
 
-    def customer_rfm(self, start=None, end=None, countries=None, rules=None,
-                     as_of=None) -> pd.DataFrame:
+    def customer_rfm(
+        self, start=None, end=None, countries=None, rules=None, as_of=None
+    ) -> pd.DataFrame:
         """``rfm.customer_rfm`` of the cleaned, filtered orders (same columns, dtypes, index)."""
         return self.pages(start, end, countries, rules, want=("rfm",), as_of=as_of)["rfm"]
 
@@ -403,8 +463,16 @@ class SqlSource:
         """KPIs, monthly revenue and the cleaning ledger: the dict of ``service.overview``."""
         return self.pages(start, end, countries, rules, want=("overview",))["overview"]
 
-    def calibration_summary(self, calibration_end, observation_end=None, time_unit: str = "W",
-                            start=None, end=None, countries=None, rules=None) -> pd.DataFrame:
+    def calibration_summary(
+        self,
+        calibration_end,
+        observation_end=None,
+        time_unit: str = "W",
+        start=None,
+        end=None,
+        countries=None,
+        rules=None,
+    ) -> pd.DataFrame:
         """BG/NBD calibration summary of the filtered purchase orders.
 
         Equal to ``clv_models.calibration_summary(purchases, customer_col="customer_id",
@@ -412,17 +480,34 @@ class SqlSource:
         observation_end=..., time_unit=...)`` where ``purchases`` are the filtered orders that
         are not cancellations (the index holds the ids as str, named ``customer_id``).
         """
-        return self.pages(start, end, countries, rules, want=("calibration",),
-                          calibration_end=calibration_end, observation_end=observation_end,
-                          time_unit=time_unit)["calibration"]
+        return self.pages(
+            start,
+            end,
+            countries,
+            rules,
+            want=("calibration",),
+            calibration_end=calibration_end,
+            observation_end=observation_end,
+            time_unit=time_unit,
+        )["calibration"]
 
     def cohort_tables(self, start=None, end=None, countries=None, rules=None) -> CohortTables:
         """``cohorts.cohort_tables`` of the cleaned, filtered orders."""
         return self.pages(start, end, countries, rules, want=("cohorts",))["cohorts"]
 
-    def pages(self, start=None, end=None, countries=None, rules=None, *,
-              want: tuple[str, ...] | None = None, as_of=None, calibration_end=None,
-              observation_end=None, time_unit: str = "W") -> dict:
+    def pages(
+        self,
+        start=None,
+        end=None,
+        countries=None,
+        rules=None,
+        *,
+        want: tuple[str, ...] | None = None,
+        as_of=None,
+        calibration_end=None,
+        observation_end=None,
+        time_unit: str = "W",
+    ) -> dict:
         """Several pages' results for one filter set in **one** statement, so the cleaning
         pass over the table (the expensive part) runs once.
 
@@ -462,8 +547,9 @@ class SqlSource:
         if "calibration" in want:
             out["calibration"] = _calibration_frame(got["calibration"], cal)
         if "cohorts" in want:
-            out["cohorts"] = _cohort_frames(got["cohort_cell"], got["cohort_size"],
-                                            got["cohort_range"].iloc[0])
+            out["cohorts"] = _cohort_frames(
+                got["cohort_cell"], got["cohort_size"], got["cohort_range"].iloc[0]
+            )
         return {name: out[name] for name in want}
 
 
@@ -474,28 +560,36 @@ def _overview_parts(q: _Query, fo) -> dict[str, sa.Select]:
     month = _month_key(fo.c.invoice_date)
     purchase = fo.c.is_cancel == 0
     known = fo.c.customer_id.is_not(None)
-    per_cust = (sa.select(fo.c.customer_id, sa.func.count().label("n"))
-                .where(purchase, known).group_by(fo.c.customer_id).subquery("per_cust"))
+    per_cust = (
+        sa.select(fo.c.customer_id, sa.func.count().label("n"))
+        .where(purchase, known)
+        .group_by(fo.c.customer_id)
+        .subquery("per_cust")
+    )
     return {
         "month": sa.select(
             month.label("month"),
             sa.func.sum(fo.c.revenue).label("revenue"),
             sa.func.sum(sa.case((known, fo.c.revenue), else_=0.0)).label("customer_revenue"),
             sa.func.count(sa.case((purchase, 1))).label("orders"),
-            sa.func.count(sa.distinct(sa.case((sa.and_(known, purchase), fo.c.customer_id))))
-            .label("customers"),
+            sa.func.count(sa.distinct(sa.case((sa.and_(known, purchase), fo.c.customer_id)))).label(
+                "customers"
+            ),
             sa.func.sum(sa.case((purchase, fo.c.revenue), else_=0.0)).label("purchase_revenue"),
             sa.func.sum(sa.case((known, 0.0), else_=fo.c.revenue)).label("unknown_revenue"),
         ).group_by(month),
-        "buyers": sa.select(sa.func.count().label("buyers"),
-                            sa.func.count(sa.case((per_cust.c.n >= 2, 1))).label("repeat")),
-        "all": sa.select(sa.func.min(q.orders.c.invoice_date).label("first"),
-                         sa.func.max(q.orders.c.invoice_date).label("last")),
+        "buyers": sa.select(
+            sa.func.count().label("buyers"),
+            sa.func.count(sa.case((per_cust.c.n >= 2, 1))).label("repeat"),
+        ),
+        "all": sa.select(
+            sa.func.min(q.orders.c.invoice_date).label("first"),
+            sa.func.max(q.orders.c.invoice_date).label("last"),
+        ),
     }
 
 
-def _overview_result(ledger: pd.DataFrame, got: Mapping[str, pd.DataFrame], start,
-                     end) -> dict:
+def _overview_result(ledger: pd.DataFrame, got: Mapping[str, pd.DataFrame], start, end) -> dict:
     m = got["month"]
     n_orders = int(m["orders"].sum()) if len(m) else 0
     revenue = float(m["revenue"].astype(float).sum()) if len(m) else 0.0
@@ -510,11 +604,17 @@ def _overview_result(ledger: pd.DataFrame, got: Mapping[str, pd.DataFrame], star
         "aov": purchase_revenue / n_orders if n_orders else float("nan"),
         "repeat_rate": repeat / buyers if buyers else float("nan"),
         "unknown_customer_revenue": float(m["unknown_revenue"].astype(float).sum())
-        if len(m) else 0.0,
+        if len(m)
+        else 0.0,
     }
     monthly = _monthly_frame(m, got["all"].iloc[0], start, end)
-    return {"kpis": kpis, "monthly": monthly, "ledger": ledger,
-            "rows_in": ledger.attrs.get("rows_in"), "rows_out": ledger.attrs.get("rows_out")}
+    return {
+        "kpis": kpis,
+        "monthly": monthly,
+        "ledger": ledger,
+        "rows_in": ledger.attrs.get("rows_in"),
+        "rows_out": ledger.attrs.get("rows_out"),
+    }
 
 
 def _rfm_parts(fo) -> dict[str, sa.Select]:
@@ -526,7 +626,9 @@ def _rfm_parts(fo) -> dict[str, sa.Select]:
             sa.func.sum(fo.c.revenue).label("monetary"),
             sa.func.min(sa.case((purchase, fo.c.invoice_date))).label("first"),
             sa.func.max(sa.case((purchase, fo.c.invoice_date))).label("last"),
-        ).where(fo.c.customer_id.is_not(None)).group_by(fo.c.customer_id),
+        )
+        .where(fo.c.customer_id.is_not(None))
+        .group_by(fo.c.customer_id),
         "rfm_max": sa.select(sa.func.max(fo.c.invoice_date).label("max_ts")),
     }
 
@@ -543,8 +645,9 @@ class _CalibrationWindow:
         from .clv_models import TIME_UNIT_DAYS
 
         if time_unit not in TIME_UNIT_DAYS:
-            raise ValueError(f"time_unit must be one of {sorted(TIME_UNIT_DAYS)}, "
-                             f"got {time_unit!r}")
+            raise ValueError(
+                f"time_unit must be one of {sorted(TIME_UNIT_DAYS)}, got {time_unit!r}"
+            )
         cal = pd.Timestamp(calibration_end).normalize()
         obs = None if observation_end is None else pd.Timestamp(observation_end).normalize()
         if obs is not None and obs < cal:
@@ -555,43 +658,64 @@ class _CalibrationWindow:
 def _calibration_parts(fo, w: _CalibrationWindow) -> dict[str, sa.Select]:
     last = w.cal if w.obs is None else w.obs
     day = _day_key(fo.c.invoice_date)
-    days = (sa.select(fo.c.customer_id, day.label("day"), sa.func.sum(fo.c.revenue).label("total"))
-            .where(fo.c.is_cancel == 0, fo.c.customer_id.is_not(None),
-                   fo.c.invoice_date < _py(last + pd.Timedelta(days=1)))
-            .group_by(fo.c.customer_id, day).subquery("days"))
-    cd = sa.select(days, sa.func.min(days.c.day).over(partition_by=days.c.customer_id)
-                   .label("first_day")).subquery("cd")
+    days = (
+        sa.select(fo.c.customer_id, day.label("day"), sa.func.sum(fo.c.revenue).label("total"))
+        .where(
+            fo.c.is_cancel == 0,
+            fo.c.customer_id.is_not(None),
+            fo.c.invoice_date < _py(last + pd.Timedelta(days=1)),
+        )
+        .group_by(fo.c.customer_id, day)
+        .subquery("days")
+    )
+    cd = sa.select(
+        days, sa.func.min(days.c.day).over(partition_by=days.c.customer_id).label("first_day")
+    ).subquery("cd")
     in_cal = cd.c.day <= _day_int(w.cal)
-    return {"calibration": sa.select(
-        cd.c.customer_id,
-        sa.func.count(sa.case((in_cal, 1))).label("n_days"),
-        sa.func.min(cd.c.day).label("first"),
-        sa.func.max(sa.case((in_cal, cd.c.day))).label("last"),
-        sa.func.sum(sa.case((sa.and_(in_cal, cd.c.day != cd.c.first_day), cd.c.total),
-                            else_=0.0)).label("repeat_total"),
-        sa.func.count(sa.case((sa.not_(in_cal), 1))).label("h_days"),
-        sa.func.sum(sa.case((sa.not_(in_cal), cd.c.total), else_=0.0)).label("h_revenue"),
-    ).group_by(cd.c.customer_id).having(sa.func.count(sa.case((in_cal, 1))) > 0)}
+    return {
+        "calibration": sa.select(
+            cd.c.customer_id,
+            sa.func.count(sa.case((in_cal, 1))).label("n_days"),
+            sa.func.min(cd.c.day).label("first"),
+            sa.func.max(sa.case((in_cal, cd.c.day))).label("last"),
+            sa.func.sum(
+                sa.case((sa.and_(in_cal, cd.c.day != cd.c.first_day), cd.c.total), else_=0.0)
+            ).label("repeat_total"),
+            sa.func.count(sa.case((sa.not_(in_cal), 1))).label("h_days"),
+            sa.func.sum(sa.case((sa.not_(in_cal), cd.c.total), else_=0.0)).label("h_revenue"),
+        )
+        .group_by(cd.c.customer_id)
+        .having(sa.func.count(sa.case((in_cal, 1))) > 0)
+    }
 
 
 def _cohort_parts(fo) -> dict[str, sa.Select]:
     month = _month_key(fo.c.invoice_date)
     purchase = fo.c.is_cancel == 0
-    first = (sa.select(fo.c.customer_id, sa.func.min(month).label("cohort"))
-             .where(purchase, fo.c.customer_id.is_not(None))
-             .group_by(fo.c.customer_id).subquery("first"))
+    first = (
+        sa.select(fo.c.customer_id, sa.func.min(month).label("cohort"))
+        .where(purchase, fo.c.customer_id.is_not(None))
+        .group_by(fo.c.customer_id)
+        .subquery("first")
+    )
     k = month - first.c.cohort
     return {
         "cohort_cell": sa.select(
-            first.c.cohort, k.label("k"),
+            first.c.cohort,
+            k.label("k"),
             sa.func.count(sa.distinct(sa.case((purchase, fo.c.customer_id)))).label("active"),
             sa.func.sum(fo.c.revenue).label("revenue"),
-        ).select_from(fo.join(first, fo.c.customer_id == first.c.customer_id))
-        .where(month >= first.c.cohort).group_by(first.c.cohort, k),
-        "cohort_size": sa.select(first.c.cohort, sa.func.count().label("customers"))
-        .group_by(first.c.cohort),
-        "cohort_range": sa.select(sa.func.min(fo.c.invoice_date).label("first"),
-                                  sa.func.max(fo.c.invoice_date).label("last")),
+        )
+        .select_from(fo.join(first, fo.c.customer_id == first.c.customer_id))
+        .where(month >= first.c.cohort)
+        .group_by(first.c.cohort, k),
+        "cohort_size": sa.select(first.c.cohort, sa.func.count().label("customers")).group_by(
+            first.c.cohort
+        ),
+        "cohort_range": sa.select(
+            sa.func.min(fo.c.invoice_date).label("first"),
+            sa.func.max(fo.c.invoice_date).label("last"),
+        ),
     }
 
 
@@ -603,14 +727,14 @@ def _cohort_parts(fo) -> dict[str, sa.Select]:
 #: quadratic; the statements need hash joins, hash aggregates that fit in memory (``work_mem``
 #: is per sort / hash node of the one running statement), and no JIT compilation (seconds per
 #: statement, which here is planned afresh each time).
-PG_SESSION_SETTINGS: dict[str, str] = {"enable_nestloop": "off", "work_mem": "256MB",
-                                       "jit": "off"}
+PG_SESSION_SETTINGS: dict[str, str] = {"enable_nestloop": "off", "work_mem": "256MB", "jit": "off"}
 _SETTING_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _SETTING_VALUE_RE = re.compile(r"^[A-Za-z0-9_.]+$")
 
 
-def _install_session_guards(engine: sa.engine.Engine, timeout_s: float,
-                            pg_settings: Mapping[str, str] | None = None) -> None:
+def _install_session_guards(
+    engine: sa.engine.Engine, timeout_s: float, pg_settings: Mapping[str, str] | None = None
+) -> None:
     """Read-only sessions and a server-side statement timeout where the dialect has them."""
     name = engine.dialect.name
     if name == "postgresql":
@@ -618,9 +742,11 @@ def _install_session_guards(engine: sa.engine.Engine, timeout_s: float,
         for key, value in settings.items():
             if not _SETTING_RE.match(str(key)) or not _SETTING_VALUE_RE.match(str(value)):
                 raise SqlSourceError(f"Invalid PostgreSQL setting {key!r} = {value!r}.")
-        statements = ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
-                      f"SET statement_timeout = {max(1, round(timeout_s * 1000)):d}",
-                      *(f"SET {key} = '{value}'" for key, value in settings.items())]
+        statements = [
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            f"SET statement_timeout = {max(1, round(timeout_s * 1000)):d}",
+            *(f"SET {key} = '{value}'" for key, value in settings.items()),
+        ]
 
         @event.listens_for(engine, "connect")
         def _pg_session(dbapi_conn, _record):
@@ -637,6 +763,7 @@ def _install_session_guards(engine: sa.engine.Engine, timeout_s: float,
             if autocommit is not None:
                 dbapi_conn.autocommit = autocommit
     elif name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _sqlite_session(dbapi_conn, _record):
             dbapi_conn.execute("PRAGMA query_only = ON")
@@ -671,8 +798,17 @@ def _is_timeout(err: sa_exc.DBAPIError) -> bool:
 
 def _looks_like_connect_failure(text: str) -> bool:
     t = text.lower()
-    return any(s in t for s in ("connection", "could not connect", "unable to open", "timeout "
-                                "expired", "name or service", "password authentication"))
+    return any(
+        s in t
+        for s in (
+            "connection",
+            "could not connect",
+            "unable to open",
+            "timeout expired",
+            "name or service",
+            "password authentication",
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -713,8 +849,13 @@ def _strip_digits(expr):
     return _StripDigits(expr)
 
 
-def _text(col: sa.Column | None, *, upper: bool = False, float_suffix: bool = False,
-          null_tokens: bool = False):
+def _text(
+    col: sa.Column | None,
+    *,
+    upper: bool = False,
+    float_suffix: bool = False,
+    null_tokens: bool = False,
+):
     """A source column as normalised text (None -> typed NULL), like the loader's labels."""
     if col is None:
         return sa.cast(sa.null(), sa.String)
@@ -727,9 +868,12 @@ def _text(col: sa.Column | None, *, upper: bool = False, float_suffix: bool = Fa
     expr = sa.func.nullif(sa.func.trim(expr), "")
     if float_suffix:  # '13085.0' -> '13085'
         expr = sa.case(
-            (sa.and_(expr.like("%.0"), _strip_digits(expr) == "."),
-             sa.func.substr(expr, 1, sa.func.length(expr) - 2)),
-            else_=expr)
+            (
+                sa.and_(expr.like("%.0"), _strip_digits(expr) == "."),
+                sa.func.substr(expr, 1, sa.func.length(expr) - 2),
+            ),
+            else_=expr,
+        )
     if null_tokens:
         expr = sa.case((sa.func.lower(expr).in_(_NULL_TOKENS), sa.null()), else_=expr)
     if upper:
@@ -754,8 +898,10 @@ def _gift_voucher(stock):
     after ``GIFT_``, trimming digits off both ends leaves exactly ``_``, which is neither the
     first nor the last character."""
     if cleaning.NON_PRODUCT_PATTERNS != (r"GIFT_\d+_\d+",):  # pragma: no cover - guard
-        raise NotImplementedError("sql_source translates cleaning.NON_PRODUCT_PATTERNS by hand; "
-                                  "update _gift_voucher for the new patterns.")
+        raise NotImplementedError(
+            "sql_source translates cleaning.NON_PRODUCT_PATTERNS by hand; "
+            "update _gift_voucher for the new patterns."
+        )
     rest = sa.func.substr(stock, 6)
     return sa.and_(
         sa.func.substr(stock, 1, 5) == "GIFT_",
@@ -767,15 +913,20 @@ def _gift_voucher(stock):
 
 def _month_key(ts):
     """year * 12 + month - 1 (an integer per calendar month)."""
-    return (sa.cast(sa.extract("year", ts), sa.Integer) * 12
-            + sa.cast(sa.extract("month", ts), sa.Integer) - 1)
+    return (
+        sa.cast(sa.extract("year", ts), sa.Integer) * 12
+        + sa.cast(sa.extract("month", ts), sa.Integer)
+        - 1
+    )
 
 
 def _day_key(ts):
     """yyyymmdd as an integer (a calendar day)."""
-    return (sa.cast(sa.extract("year", ts), sa.Integer) * 10000
-            + sa.cast(sa.extract("month", ts), sa.Integer) * 100
-            + sa.cast(sa.extract("day", ts), sa.Integer))
+    return (
+        sa.cast(sa.extract("year", ts), sa.Integer) * 10000
+        + sa.cast(sa.extract("month", ts), sa.Integer) * 100
+        + sa.cast(sa.extract("day", ts), sa.Integer)
+    )
 
 
 def _day_int(ts: pd.Timestamp) -> int:
@@ -785,8 +936,9 @@ def _day_int(ts: pd.Timestamp) -> int:
 def _day_numbers(keys: pd.Series) -> np.ndarray:
     """yyyymmdd integers -> days since 1970-01-01."""
     k = keys.astype(np.int64).to_numpy()
-    dates = pd.to_datetime(pd.DataFrame({"year": k // 10000, "month": k // 100 % 100,
-                                         "day": k % 100}))
+    dates = pd.to_datetime(
+        pd.DataFrame({"year": k // 10000, "month": k // 100 % 100, "day": k % 100})
+    )
     return dates.to_numpy(dtype="datetime64[D]").astype(np.int64)
 
 
@@ -823,14 +975,16 @@ def _stack(parts: Mapping[str, sa.Select]) -> tuple[sa.Select | sa.CompoundSelec
     return stmt, layout
 
 
-def _split(frame: pd.DataFrame, layout: Mapping[str, list[tuple[str, str]]]
-           ) -> dict[str, pd.DataFrame]:
+def _split(
+    frame: pd.DataFrame, layout: Mapping[str, list[tuple[str, str]]]
+) -> dict[str, pd.DataFrame]:
     """The rows of each part of a :func:`_stack` statement, with the part's column names."""
     out = {}
     for i, (name, cols) in enumerate(layout.items()):
         rows = frame.loc[frame["part"] == i, [slot for slot, _ in cols]]
-        out[name] = (rows.set_axis([col for _, col in cols], axis=1).reset_index(drop=True)
-                     .infer_objects())
+        out[name] = (
+            rows.set_axis([col for _, col in cols], axis=1).reset_index(drop=True).infer_objects()
+        )
     return out
 
 
@@ -860,9 +1014,11 @@ class _Query:
             _int(c[schema.QUANTITY]).label("quantity"),
             _float(c[schema.PRICE]).label("price"),
             _text(c.get(schema.DESCRIPTION)).label("description"),
-            (sa.func.coalesce(_text(c[schema.COUNTRY]), schema.SPECS[schema.COUNTRY].default)
-             if schema.COUNTRY in c else sa.literal(schema.SPECS[schema.COUNTRY].default,
-                                                     sa.String)).label("country"),
+            (
+                sa.func.coalesce(_text(c[schema.COUNTRY]), schema.SPECS[schema.COUNTRY].default)
+                if schema.COUNTRY in c
+                else sa.literal(schema.SPECS[schema.COUNTRY].default, sa.String)
+            ).label("country"),
         ]
         if line_no is not None:
             cols.append(line_no.label("line_no"))
@@ -874,13 +1030,24 @@ class _Query:
             # Only the (customer, stock code) pairs with a kept return need the running balance
             # windows (a few % of the lines): split the table in two branches by pair.
             pstock = sa.func.coalesce(norm.c.stock_code, "")
-            pairs = (sa.select(norm.c.customer_id.label("cid"), pstock.label("sid"))
-                     .where(norm.c.customer_id.is_not(None), norm.c.quantity < 0,
-                            self._is_cancel(norm), self._fate(norm) == 0)
-                     .distinct().cte("pairs"))
+            pairs = (
+                sa.select(norm.c.customer_id.label("cid"), pstock.label("sid"))
+                .where(
+                    norm.c.customer_id.is_not(None),
+                    norm.c.quantity < 0,
+                    self._is_cancel(norm),
+                    self._fate(norm) == 0,
+                )
+                .distinct()
+                .cte("pairs")
+            )
             on = sa.and_(norm.c.customer_id == pairs.c.cid, pstock == pairs.c.sid)
-            plain = (sa.select(norm).select_from(norm.outerjoin(pairs, on))
-                     .where(pairs.c.cid.is_(None)).subquery("src_plain"))
+            plain = (
+                sa.select(norm)
+                .select_from(norm.outerjoin(pairs, on))
+                .where(pairs.c.cid.is_(None))
+                .subquery("src_plain")
+            )
             returned = sa.select(norm).select_from(norm.join(pairs, on)).subquery("src_ret")
             lines = sa.union_all(
                 sa.select(self._lines(plain, windows=False)),
@@ -903,8 +1070,12 @@ class _Query:
             whens.append((first == "A", _FATES["bad_debt"]))
         if rules.drop_non_product:
             wanted = sorted({code.strip().upper() for code in rules.non_product_codes})
-            whens.append((sa.or_(t.c.stock_code.in_(wanted), _gift_voucher(t.c.stock_code)),
-                          _FATES["non_product"]))
+            whens.append(
+                (
+                    sa.or_(t.c.stock_code.in_(wanted), _gift_voucher(t.c.stock_code)),
+                    _FATES["non_product"],
+                )
+            )
         if rules.drop_non_positive_price:
             whens.append((t.c.price <= 0, _FATES["non_positive_price"]))
         if rules.drop_write_offs:
@@ -915,8 +1086,19 @@ class _Query:
 
     def _lines(self, inp, *, windows: bool):
         """Deduplicated lines of ``inp`` with their fate, line total and unmatched units."""
-        keys = [inp.c[n] for n in ("customer_id", "stock_code", "invoice_date", "invoice",
-                                   "quantity", "price", "description", "country")]
+        keys = [
+            inp.c[n]
+            for n in (
+                "customer_id",
+                "stock_code",
+                "invoice_date",
+                "invoice",
+                "quantity",
+                "price",
+                "description",
+                "country",
+            )
+        ]
         if self.rules.drop_duplicates:
             extra = [sa.func.min(inp.c.line_no).label("line_no")] if self.has_line_no else []
             copies = sa.cast(sa.func.count(), sa.Integer)  # sum(int) is cheaper than numeric
@@ -946,24 +1128,33 @@ class _Query:
         kept = sa.and_(fl.c.fate == 0, fl.c.customer_id.is_not(None))
         is_ret = sa.and_(kept, fl.c.is_cancel == 1, fl.c.quantity < 0)
         rel = sa.select(
-            fl, sa.case((is_ret, 1), else_=0).label("is_ret"),
-            sa.case((is_ret, -fl.c.quantity), (sa.and_(kept, fl.c.quantity > 0), -fl.c.quantity),
-                    else_=0).label("bal"),
+            fl,
+            sa.case((is_ret, 1), else_=0).label("is_ret"),
+            sa.case(
+                (is_ret, -fl.c.quantity),
+                (sa.and_(kept, fl.c.quantity > 0), -fl.c.quantity),
+                else_=0,
+            ).label("bal"),
         ).subquery("rel")
 
         def window(t):
             ties = [t.c.line_no] if has_line_no else [t.c.invoice, t.c.price, t.c.quantity]
-            return dict(partition_by=[t.c.customer_id, t.c.stock_code],
-                        order_by=[t.c.invoice_date, t.c.is_ret, *ties])
+            return dict(
+                partition_by=[t.c.customer_id, t.c.stock_code],
+                order_by=[t.c.invoice_date, t.c.is_ret, *ties],
+            )
 
-        w1 = sa.select(rel, sa.func.sum(rel.c.bal).over(**window(rel), rows=(None, 0))
-                       .label("excess")).subquery("w1")
-        w2 = sa.select(w1, sa.func.max(w1.c.excess).over(**window(w1), rows=(None, -1))
-                       .label("pm")).subquery("w2")
+        w1 = sa.select(
+            rel, sa.func.sum(rel.c.bal).over(**window(rel), rows=(None, 0)).label("excess")
+        ).subquery("w1")
+        w2 = sa.select(
+            w1, sa.func.max(w1.c.excess).over(**window(w1), rows=(None, -1)).label("pm")
+        ).subquery("w2")
         # increase of the floored running maximum: max(0, excess - max(0, previous maximum))
         floor_pm = sa.case((w2.c.pm > 0, w2.c.pm), else_=0)
-        unmatched = sa.case((sa.and_(w2.c.is_ret == 1, w2.c.excess > floor_pm),
-                             w2.c.excess - floor_pm), else_=0)
+        unmatched = sa.case(
+            (sa.and_(w2.c.is_ret == 1, w2.c.excess > floor_pm), w2.c.excess - floor_pm), else_=0
+        )
         return sa.select(*(w2.c[c.name] for c in fl.c), unmatched.label("unmatched")).subquery()
 
     @staticmethod
@@ -973,35 +1164,47 @@ class _Query:
         touched = li.c.unmatched > 0
         full = sa.and_(touched, li.c.unmatched >= -li.c.quantity)
         nocust = sa.case((li.c.customer_id.is_(None), 1), else_=0)
-        return sa.select(
-            li.c.invoice, li.c.fate, nocust.label("nocust"),
-            sa.func.max(li.c.is_cancel).label("is_cancel"),
-            sa.func.min(li.c.customer_id).label("customer_id"),
-            sa.func.min(li.c.invoice_date).label("invoice_date"),
-            sa.func.min(li.c.country).label("country"),
-            sa.func.count().label("n"),
-            sa.func.sum(li.c.copies).label("copies"),
-            sa.func.sum(li.c.line_total).label("money"),
-            sa.func.sum((li.c.copies - 1) * li.c.line_total).label("dup_money"),
-            sa.func.sum(li.c.line_total + li.c.unmatched * li.c.price).label("revenue"),
-            sa.func.count(sa.case((sa.not_(full), 1))).label("lines"),
-            sa.func.count(sa.case((touched, 1))).label("touched"),
-            sa.func.sum(-li.c.unmatched * li.c.price).label("unmatched_money"),
-            sa.func.count(sa.case((full, 1))).label("full"),
-        ).group_by(li.c.invoice, li.c.fate, nocust).cte("parts")
+        return (
+            sa.select(
+                li.c.invoice,
+                li.c.fate,
+                nocust.label("nocust"),
+                sa.func.max(li.c.is_cancel).label("is_cancel"),
+                sa.func.min(li.c.customer_id).label("customer_id"),
+                sa.func.min(li.c.invoice_date).label("invoice_date"),
+                sa.func.min(li.c.country).label("country"),
+                sa.func.count().label("n"),
+                sa.func.sum(li.c.copies).label("copies"),
+                sa.func.sum(li.c.line_total).label("money"),
+                sa.func.sum((li.c.copies - 1) * li.c.line_total).label("dup_money"),
+                sa.func.sum(li.c.line_total + li.c.unmatched * li.c.price).label("revenue"),
+                sa.func.count(sa.case((sa.not_(full), 1))).label("lines"),
+                sa.func.count(sa.case((touched, 1))).label("touched"),
+                sa.func.sum(-li.c.unmatched * li.c.price).label("unmatched_money"),
+                sa.func.count(sa.case((full, 1))).label("full"),
+            )
+            .group_by(li.c.invoice, li.c.fate, nocust)
+            .cte("parts")
+        )
 
     def _orders(self):
         """``cleaning.invoice_table`` in SQL: the kept parts of each invoice."""
         p = self.parts
-        return (sa.select(p.c.invoice,
-                          sa.func.min(p.c.customer_id).label("customer_id"),
-                          sa.func.min(p.c.invoice_date).label("invoice_date"),
-                          sa.func.min(p.c.country).label("country"),
-                          sa.func.max(p.c.is_cancel).label("is_cancel"),
-                          sa.func.sum(p.c.revenue).label("revenue"),
-                          sa.func.sum(p.c.lines).label("lines"))
-                .where(p.c.fate == 0).group_by(p.c.invoice)
-                .having(sa.func.sum(p.c.lines) > 0).cte("orders"))
+        return (
+            sa.select(
+                p.c.invoice,
+                sa.func.min(p.c.customer_id).label("customer_id"),
+                sa.func.min(p.c.invoice_date).label("invoice_date"),
+                sa.func.min(p.c.country).label("country"),
+                sa.func.max(p.c.is_cancel).label("is_cancel"),
+                sa.func.sum(p.c.revenue).label("revenue"),
+                sa.func.sum(p.c.lines).label("lines"),
+            )
+            .where(p.c.fate == 0)
+            .group_by(p.c.invoice)
+            .having(sa.func.sum(p.c.lines) > 0)
+            .cte("orders")
+        )
 
     def filtered(self, start=None, end=None, countries=None):
         """The orders within an inclusive day range and countries (``filter_transactions``)."""
@@ -1010,8 +1213,9 @@ class _Query:
         if start is not None and start != "":
             conds.append(o.c.invoice_date >= _py(pd.Timestamp(start).normalize()))
         if end is not None and end != "":
-            conds.append(o.c.invoice_date
-                         < _py(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)))
+            conds.append(
+                o.c.invoice_date < _py(pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
+            )
         if countries:
             conds.append(o.c.country.in_(sorted({str(c) for c in countries})))
         if not conds:
@@ -1020,12 +1224,25 @@ class _Query:
 
     def ledger_parts(self) -> dict[str, sa.Select]:
         p = self.parts
-        return {"fate": sa.select(
-            p.c.fate, p.c.is_cancel.label("cancel"), p.c.nocust,
-            *(sa.func.sum(p.c[name]).label(name)
-              for name in ("n", "copies", "money", "dup_money", "touched", "unmatched_money",
-                           "full")),
-        ).group_by(p.c.fate, p.c.is_cancel, p.c.nocust)}
+        return {
+            "fate": sa.select(
+                p.c.fate,
+                p.c.is_cancel.label("cancel"),
+                p.c.nocust,
+                *(
+                    sa.func.sum(p.c[name]).label(name)
+                    for name in (
+                        "n",
+                        "copies",
+                        "money",
+                        "dup_money",
+                        "touched",
+                        "unmatched_money",
+                        "full",
+                    )
+                ),
+            ).group_by(p.c.fate, p.c.is_cancel, p.c.nocust)
+        }
 
     def build_ledger(self, got: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         r = self.rules
@@ -1038,8 +1255,17 @@ class _Query:
 
         def record(rule, enabled, count=0, money=0.0):
             title, meaning, action = cleaning.RULE_INFO[rule]
-            rows.append({"rule": rule, "title": title, "meaning": meaning, "action": action,
-                         "enabled": enabled, "rows": int(count), "money": round(float(money), 2)})
+            rows.append(
+                {
+                    "rule": rule,
+                    "title": title,
+                    "meaning": meaning,
+                    "action": action,
+                    "enabled": enabled,
+                    "rows": int(count),
+                    "money": round(float(money), 2),
+                }
+            )
 
         def by_fate(rule):
             sel = f[f["fate"] == _FATES[rule]]
@@ -1049,9 +1275,12 @@ class _Query:
             record("duplicates", True, f["copies"].sum() - f["n"].sum(), f["dup_money"].sum())
         else:
             record("duplicates", False)
-        for rule, on in (("bad_debt", r.drop_bad_debt), ("non_product", r.drop_non_product),
-                         ("non_positive_price", r.drop_non_positive_price),
-                         ("write_offs", r.drop_write_offs)):
+        for rule, on in (
+            ("bad_debt", r.drop_bad_debt),
+            ("non_product", r.drop_non_product),
+            ("non_positive_price", r.drop_non_positive_price),
+            ("write_offs", r.drop_write_offs),
+        ):
             if on:
                 record(rule, True, *by_fate(rule))
             else:
@@ -1060,8 +1289,7 @@ class _Query:
         if r.net_cancellations:
             kc = kept[kept["cancel"] == 1]
             record("cancellations", True, kc["n"].sum(), kc["money"].sum())
-            record("unmatched_returns", True, kept["touched"].sum(),
-                   kept["unmatched_money"].sum())
+            record("unmatched_returns", True, kept["touched"].sum(), kept["unmatched_money"].sum())
             record("cancellations_dropped", False)
         else:
             record("cancellations", False)
@@ -1094,14 +1322,17 @@ def _empty_orders(dates=()) -> pd.DataFrame:
     """An orders table (``cleaning.invoice_table`` columns) without customers: used to get the
     in-memory functions' own empty results."""
     n = len(dates)
-    return pd.DataFrame({
-        "invoice": pd.Series([f"x{i}" for i in range(n)], dtype=object),
-        "customer_id": pd.Series([None] * n, dtype=object),
-        "invoice_date": pd.Series(list(dates), dtype="datetime64[ns]"),
-        "country": pd.Series(["x"] * n, dtype=object),
-        "revenue": np.zeros(n), "is_cancellation": np.zeros(n, dtype=bool),
-        "lines": np.ones(n, dtype=np.int32),
-    })
+    return pd.DataFrame(
+        {
+            "invoice": pd.Series([f"x{i}" for i in range(n)], dtype=object),
+            "customer_id": pd.Series([None] * n, dtype=object),
+            "invoice_date": pd.Series(list(dates), dtype="datetime64[ns]"),
+            "country": pd.Series(["x"] * n, dtype=object),
+            "revenue": np.zeros(n),
+            "is_cancellation": np.zeros(n, dtype=bool),
+            "lines": np.ones(n, dtype=np.int32),
+        }
+    )
 
 
 def _rfm_frame(cust: pd.DataFrame, max_ts, as_of) -> pd.DataFrame:
@@ -1158,29 +1389,34 @@ def _monthly_frame(m: pd.DataFrame, bounds: pd.Series, start, end) -> pd.DataFra
     if m.empty:
         return pd.DataFrame(columns=cols)
     m = m.sort_values("month").reset_index(drop=True)
-    months = pd.Series(pd.PeriodIndex.from_ordinals(
-        m["month"].to_numpy().astype(np.int64) - _MONTH0, freq="M"))
+    months = pd.Series(
+        pd.PeriodIndex.from_ordinals(m["month"].to_numpy().astype(np.int64) - _MONTH0, freq="M")
+    )
     starts = months.dt.start_time
     ends = months.dt.end_time.dt.normalize()
-    first_day = max(pd.Timestamp(bounds["first"]).normalize(),
-                    pd.Timestamp(start) if start else pd.Timestamp.min)
-    last_day = min(pd.Timestamp(bounds["last"]).normalize(),
-                   pd.Timestamp(end) if end else pd.Timestamp.max)
-    return pd.DataFrame({
-        "month": starts,
-        "revenue": m["revenue"].astype(np.float64),
-        "customer_revenue": m["customer_revenue"].astype(np.float64),
-        "orders": m["orders"].astype(np.int64),
-        "customers": m["customers"].astype(np.int64),
-        "partial": (starts < first_day) | (ends > last_day),
-    })[cols]
+    first_day = max(
+        pd.Timestamp(bounds["first"]).normalize(),
+        pd.Timestamp(start) if start else pd.Timestamp.min,
+    )
+    last_day = min(
+        pd.Timestamp(bounds["last"]).normalize(), pd.Timestamp(end) if end else pd.Timestamp.max
+    )
+    return pd.DataFrame(
+        {
+            "month": starts,
+            "revenue": m["revenue"].astype(np.float64),
+            "customer_revenue": m["customer_revenue"].astype(np.float64),
+            "orders": m["orders"].astype(np.int64),
+            "customers": m["customers"].astype(np.int64),
+            "partial": (starts < first_day) | (ends > last_day),
+        }
+    )[cols]
 
 
 def _calibration_frame(got: pd.DataFrame, w: _CalibrationWindow) -> pd.DataFrame:
     """``clv_models.calibration_summary``'s frame from per-customer day aggregates."""
     cal, obs, time_unit, unit = w.cal, w.obs, w.time_unit, w.unit
-    got = got.iloc[np.argsort(got["customer_id"].astype(str).to_numpy(dtype=object),
-                              kind="stable")]
+    got = got.iloc[np.argsort(got["customer_id"].astype(str).to_numpy(dtype=object), kind="stable")]
     cal_day = int(np.datetime64(cal.date(), "D").astype(np.int64))
     if len(got):
         first = _day_numbers(got["first"])
@@ -1190,12 +1426,14 @@ def _calibration_frame(got: pd.DataFrame, w: _CalibrationWindow) -> pd.DataFrame
     x = got["n_days"].to_numpy().astype(np.int64) - 1
     out = pd.DataFrame(
         {"frequency": x, "recency": (last - first) / unit, "T": (cal_day - first) / unit},
-        index=pd.Index(got["customer_id"].astype(str).to_numpy(dtype=object), dtype="str",
-                       name="customer_id"),
+        index=pd.Index(
+            got["customer_id"].astype(str).to_numpy(dtype=object), dtype="str", name="customer_id"
+        ),
     )
     repeat_total = got["repeat_total"].to_numpy().astype(np.float64)
-    out["monetary_value"] = np.divide(repeat_total, x, out=np.zeros(x.size, dtype=np.float64),
-                                      where=x > 0)
+    out["monetary_value"] = np.divide(
+        repeat_total, x, out=np.zeros(x.size, dtype=np.float64), where=x > 0
+    )
     if obs is not None:
         out["frequency_holdout"] = got["h_days"].to_numpy().astype(np.int64)
         out["monetary_holdout"] = got["h_revenue"].to_numpy().astype(np.float64)
@@ -1220,8 +1458,9 @@ def _cohort_frames(cell: pd.DataFrame, size: pd.DataFrame, bounds: pd.Series) ->
     row_of = {int(m): i for i, m in enumerate(cohort_months)}
     active = np.zeros((n_coh, n_k))
     rev = np.zeros((n_coh, n_k))
-    rows = np.array([row_of[int(m) - _MONTH0] for m in cell["cohort"].astype(np.int64)],
-                    dtype=np.int64)
+    rows = np.array(
+        [row_of[int(m) - _MONTH0] for m in cell["cohort"].astype(np.int64)], dtype=np.int64
+    )
     ks = cell["k"].to_numpy().astype(np.int64)
     active[rows, ks] = cell["active"].to_numpy().astype(np.float64)
     rev[rows, ks] = cell["revenue"].to_numpy().astype(np.float64)

@@ -57,27 +57,36 @@ def decode_contents(contents: str, filename: str, max_bytes: int) -> bytes:
         raise UploadError("No file was received.")
     suffix = Path(safe_file_name(filename)).suffix.lower()
     if suffix not in UPLOAD_EXTENSIONS:
-        raise UploadError(f"{safe_file_name(filename)}: only CSV (.csv) and Excel (.xlsx) files "
-                          f"can be uploaded, not '{suffix or 'no extension'}'.")
+        raise UploadError(
+            f"{safe_file_name(filename)}: only CSV (.csv) and Excel (.xlsx) files "
+            f"can be uploaded, not '{suffix or 'no extension'}'."
+        )
     _, _, data = str(contents).partition(",")
     # base64 is 4/3 of the size: refuse before decoding anything huge
     if len(data) * 3 // 4 > max_bytes + 3:
-        raise UploadError(f"{safe_file_name(filename)} is larger than the upload limit of "
-                          f"{max_bytes / 1024**2:.0f} MB.")
+        raise UploadError(
+            f"{safe_file_name(filename)} is larger than the upload limit of "
+            f"{max_bytes / 1024**2:.0f} MB."
+        )
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise UploadError(f"{safe_file_name(filename)}: the upload is not valid base64 data.") from None
+        raise UploadError(
+            f"{safe_file_name(filename)}: the upload is not valid base64 data."
+        ) from None
     if not raw:
         raise UploadError(f"{safe_file_name(filename)} is empty.")
     if len(raw) > max_bytes:
-        raise UploadError(f"{safe_file_name(filename)} is larger than the upload limit of "
-                          f"{max_bytes / 1024**2:.0f} MB.")
+        raise UploadError(
+            f"{safe_file_name(filename)} is larger than the upload limit of "
+            f"{max_bytes / 1024**2:.0f} MB."
+        )
     return raw
 
 
-def store_upload(raw: bytes, filename: str, upload_dir: Path,
-                 currency: str | None = None) -> StoredUpload:
+def store_upload(
+    raw: bytes, filename: str, upload_dir: Path, currency: str | None = None
+) -> StoredUpload:
     """Write the bytes under ``upload_dir/<id>/`` atomically (once per distinct content)."""
     digest = hashlib.blake2b(raw, digest_size=6).hexdigest()
     upload_id = f"upload-{digest}"
@@ -120,14 +129,21 @@ def read_meta(folder: Path) -> dict | None:
         return None
 
 
-def set_column_map(upload_dir: Path, upload_id: str, column_map: dict | None,
-                   currency: str | None = None) -> StoredUpload:
+def set_column_map(
+    upload_dir: Path, upload_id: str, column_map: dict | None, currency: str | None = None
+) -> StoredUpload:
     """Remember the column mapping (and currency symbol) chosen for an upload."""
     found = find_upload(upload_dir, upload_id)
     clean = {k: v for k, v in (column_map or {}).items() if k in schema.SOURCE_COLUMNS and v}
-    write_meta(found.path.parent, {"file": found.path.name, "label": found.label,
-                                   "column_map": clean or None,
-                                   "currency": clean_currency(currency) or found.currency})
+    write_meta(
+        found.path.parent,
+        {
+            "file": found.path.name,
+            "label": found.label,
+            "column_map": clean or None,
+            "currency": clean_currency(currency) or found.currency,
+        },
+    )
     return find_upload(upload_dir, upload_id)
 
 
@@ -139,10 +155,16 @@ def find_upload(upload_dir: Path, upload_id: str) -> StoredUpload:
     folder = Path(upload_dir) / upload_id
     meta = read_meta(folder)
     if meta is None or not (folder / meta.get("file", "")).is_file():
-        raise DataLoadError(f"The uploaded dataset '{upload_id}' is no longer on the server; "
-                            "upload the file again.")
-    return StoredUpload(upload_id, folder / meta["file"], meta.get("label", meta["file"]),
-                        meta.get("column_map"), meta.get("currency"))
+        raise DataLoadError(
+            f"The uploaded dataset '{upload_id}' is no longer on the server; upload the file again."
+        )
+    return StoredUpload(
+        upload_id,
+        folder / meta["file"],
+        meta.get("label", meta["file"]),
+        meta.get("column_map"),
+        meta.get("currency"),
+    )
 
 
 def guess_column_map(headers: list[str]) -> dict[str, str | None]:
@@ -170,12 +192,21 @@ def guess_column_map(headers: list[str]) -> dict[str, str | None]:
         if match is not None:
             out[column] = match
             used.add(match)
-    for column in (schema.INVOICE_DATE, schema.CUSTOMER_ID, schema.QUANTITY, schema.PRICE,
-                   schema.COUNTRY, schema.INVOICE, schema.STOCK_CODE, schema.DESCRIPTION):
+    for column in (
+        schema.INVOICE_DATE,
+        schema.CUSTOMER_ID,
+        schema.QUANTITY,
+        schema.PRICE,
+        schema.COUNTRY,
+        schema.INVOICE,
+        schema.STOCK_CODE,
+        schema.DESCRIPTION,
+    ):
         if out[column] is not None:
             continue
-        match = next((h for h in headers if h not in used
-                      and any(w in norm[h] for w in hints[column])), None)
+        match = next(
+            (h for h in headers if h not in used and any(w in norm[h] for w in hints[column])), None
+        )
         if match is not None:
             out[column] = match
             used.add(match)

@@ -38,8 +38,9 @@ class CallbackClient:
             if name:
                 self.by_name[name] = (output, entry)
 
-    def payload(self, name: str, values: dict[str, Any] | None = None,
-                changed: str | None = None) -> dict:
+    def payload(
+        self, name: str, values: dict[str, Any] | None = None, changed: str | None = None
+    ) -> dict:
         """Request body for callback ``name``; ``values`` maps ``"<id>.<prop>"`` (id as
         compact JSON for dict ids) to a value, others are None."""
         values = values or {}
@@ -49,8 +50,13 @@ class CallbackClient:
             rows = []
             for dep in entry.get(kind, []):
                 key = f"{dep['id']}.{dep['property']}"
-                rows.append({"id": _parse_id(dep["id"]), "property": dep["property"],
-                             "value": values.get(key)})
+                rows.append(
+                    {
+                        "id": _parse_id(dep["id"]),
+                        "property": dep["property"],
+                        "value": values.get(key),
+                    }
+                )
             return rows
 
         inputs = items("inputs")
@@ -67,12 +73,16 @@ class CallbackClient:
     def call(self, name: str, values: dict[str, Any] | None = None, changed: str | None = None):
         """POST the callback; returns the Flask test response."""
         prefix = self.app.config.requests_pathname_prefix
-        return self.client.post(f"{prefix}_dash-update-component",
-                                json=self.payload(name, values, changed))
+        return self.client.post(
+            f"{prefix}_dash-update-component", json=self.payload(name, values, changed)
+        )
 
 
 def state_key(key: str, prop: str = "value") -> str:
-    return json.dumps({"key": key, "kind": "state"}, separators=(",", ":"), sort_keys=True) + f".{prop}"
+    return (
+        json.dumps({"key": key, "kind": "state"}, separators=(",", ":"), sort_keys=True)
+        + f".{prop}"
+    )
 
 
 def date_key(key: str) -> str:

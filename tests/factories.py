@@ -13,16 +13,34 @@ def make_lines(rows) -> pd.DataFrame:
     records = []
     for row in rows:
         inv, code, qty, when, price, cust, *rest = row
-        records.append({
-            "invoice": inv, "stock_code": code, "description": f"item {code}",
-            "quantity": qty, "invoice_date": pd.Timestamp(when), "price": float(price),
-            "customer_id": cust, "country": rest[0] if rest else "United Kingdom",
-        })
+        records.append(
+            {
+                "invoice": inv,
+                "stock_code": code,
+                "description": f"item {code}",
+                "quantity": qty,
+                "invoice_date": pd.Timestamp(when),
+                "price": float(price),
+                "customer_id": cust,
+                "country": rest[0] if rest else "United Kingdom",
+            }
+        )
     df = pd.DataFrame.from_records(records)
     for col in TEXT:
         df[col] = df[col].astype("category")
     df["quantity"] = df["quantity"].astype(np.int32)
     df["invoice_date"] = df["invoice_date"].astype("datetime64[ns]")
     df["line_total"] = df["quantity"] * df["price"]
-    return df[["invoice", "stock_code", "description", "quantity", "invoice_date", "price",
-               "customer_id", "country", "line_total"]]
+    return df[
+        [
+            "invoice",
+            "stock_code",
+            "description",
+            "quantity",
+            "invoice_date",
+            "price",
+            "customer_id",
+            "country",
+            "line_total",
+        ]
+    ]

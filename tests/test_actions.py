@@ -17,9 +17,14 @@ def filters(shared_sample_xlsx, tmp_path_factory):
     from dashapp.config import Settings
 
     previous = service.settings()
-    service.configure(Settings.from_env(env={}, data_path=shared_sample_xlsx,
-                                       cache_dir=tmp_path_factory.mktemp("cache"),
-                                       data_dir=tmp_path_factory.mktemp("data")))
+    service.configure(
+        Settings.from_env(
+            env={},
+            data_path=shared_sample_xlsx,
+            cache_dir=tmp_path_factory.mktemp("cache"),
+            data_dir=tmp_path_factory.mktemp("data"),
+        )
+    )
     if getattr(service.cache, "app", None) is None:
         service.init_cache(config={"CACHE_TYPE": "SimpleCache"})
     yield service.Filters.build(dataset=shared_sample_xlsx.stem)
@@ -33,15 +38,17 @@ def test_action_list_joins_segment_cluster_clv_and_sorts_by_value_at_stake(filte
     assert list(table.columns) == service.ACTION_COLUMNS
     scored = service.rfm_table(filters)
     assert len(table) == len(scored) and table["customer_id"].is_unique
-    np.testing.assert_allclose(table["value_at_stake"],
-                               (table["clv"] * (1 - table["p_alive"])).round(2), atol=0.011)
+    np.testing.assert_allclose(
+        table["value_at_stake"], (table["clv"] * (1 - table["p_alive"])).round(2), atol=0.011
+    )
     assert table["value_at_stake"].is_monotonic_decreasing
     assert ((table["p_alive"] >= 0) & (table["p_alive"] <= 1)).all()
     actions = dict(zip(rfm.SEGMENT_GRID["segment"], rfm.SEGMENT_GRID["action"], strict=True))
     assert (table["recommended_action"] == table["segment"].map(actions)).all()
     clusters = service.cluster_view(filters, "kmeans", 4)["customers"]
-    merged = table.merge(clusters[["customer_id", "cluster"]], on="customer_id",
-                         suffixes=("", "_cl"))
+    merged = table.merge(
+        clusters[["customer_id", "cluster"]], on="customer_id", suffixes=("", "_cl")
+    )
     assert (merged["cluster"] == merged["cluster_cl"].astype(str)).all()
     csv = pd.read_csv(io.StringIO(to_safe_csv(table)), dtype={"customer_id": str})
     assert list(csv["customer_id"]) == list(table["customer_id"])

@@ -52,8 +52,7 @@ def server(tmp_path_factory, corpus):
 
 
 def _snapshot(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
-            if p.is_file()}
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
 def _message(reply) -> str:
@@ -65,9 +64,15 @@ def _message(reply) -> str:
 
 def _upload(server, data: bytes, filename: str, mime: str = "text/csv"):
     contents = f"data:{mime};base64," + base64.b64encode(data).decode()
-    return server.callbacks.call("upload-result", {
-        "upload-file.contents": contents, "upload-file.filename": filename,
-        "upload-currency.value": "£"}, changed="upload-file.contents")
+    return server.callbacks.call(
+        "upload-result",
+        {
+            "upload-file.contents": contents,
+            "upload-file.filename": filename,
+            "upload-currency.value": "£",
+        },
+        changed="upload-file.contents",
+    )
 
 
 def _uploaded_id(reply) -> str:
@@ -145,14 +150,24 @@ def test_uploads_refused_before_reading_them(server):
     for data, name, expected in cases:
         text = _message(_upload(server, data, name))
         assert expected.lower() in text.lower(), (name, text[:300])
-    not_base64 = server.callbacks.call("upload-result", {
-        "upload-file.contents": "data:text/csv;base64,@@@not base64@@@",
-        "upload-file.filename": "x.csv"}, changed="upload-file.contents")
+    not_base64 = server.callbacks.call(
+        "upload-result",
+        {
+            "upload-file.contents": "data:text/csv;base64,@@@not base64@@@",
+            "upload-file.filename": "x.csv",
+        },
+        changed="upload-file.contents",
+    )
     assert "not valid base64" in _message(not_base64)
     # a body larger than any upload can be is refused before it is read (413)
-    huge = server.callbacks.payload("upload-result", {
-        "upload-file.contents": "data:text/csv;base64," + "QUJD" * 800_000,
-        "upload-file.filename": "huge.csv"}, changed="upload-file.contents")
+    huge = server.callbacks.payload(
+        "upload-result",
+        {
+            "upload-file.contents": "data:text/csv;base64," + "QUJD" * 800_000,
+            "upload-file.filename": "huge.csv",
+        },
+        changed="upload-file.contents",
+    )
     try:
         reply = server.post_json("/_dash-update-component", huge)
     except (BrokenPipeError, ConnectionResetError):
@@ -163,8 +178,13 @@ def test_uploads_refused_before_reading_them(server):
 
 def test_upload_file_names_cannot_escape_the_upload_folder(server):
     data = _csv(_rows(n_customers=12, seed=3))
-    for name in ("../../../evil.csv", "..\\..\\..\\evil.csv", "/etc/cron.d/evil.csv",
-                 "%2e%2e%2fevil.csv", "<img src=x onerror=alert(1)>.csv"):
+    for name in (
+        "../../../evil.csv",
+        "..\\..\\..\\evil.csv",
+        "/etc/cron.d/evil.csv",
+        "%2e%2e%2fevil.csv",
+        "<img src=x onerror=alert(1)>.csv",
+    ):
         text = _message(_upload(server, data, name))
         assert "Loaded" in text, (name, text[:300])
     folder = (server.root / "data" / "uploads").resolve()
@@ -172,7 +192,8 @@ def test_upload_file_names_cannot_escape_the_upload_folder(server):
     assert stored
     for path in server.root.rglob("*evil*"):  # the upload, and its parquet copy in the cache
         assert path.resolve().is_relative_to(folder) or path.resolve().is_relative_to(
-            (server.root / "cache").resolve()), path
+            (server.root / "cache").resolve()
+        ), path
     for outside in (REPO / "evil.csv", REPO.parent / "evil.csv", Path("/etc/cron.d/evil.csv")):
         assert not outside.exists(), outside
 
@@ -201,13 +222,19 @@ def _malformed(server) -> list[tuple[str, bytes, dict]]:
         ("JSON string", b'"update_rfm"', json_type),
         ("JSON null", b"null", json_type),
         ("empty object", b"{}", json_type),
-        ("no output", json.dumps({k: v for k, v in good.items() if k != "output"}).encode(),
-         json_type),
+        (
+            "no output",
+            json.dumps({k: v for k, v in good.items() if k != "output"}).encode(),
+            json_type,
+        ),
         ("unknown output", variant(output="..evil.children..."), json_type),
         ("output not text", variant(output=12), json_type),
         ("NaN output", b'{"output": NaN}', json_type),
-        ("inputs missing", json.dumps({k: v for k, v in good.items() if k != "inputs"}).encode(),
-         json_type),
+        (
+            "inputs missing",
+            json.dumps({k: v for k, v in good.items() if k != "inputs"}).encode(),
+            json_type,
+        ),
         ("inputs not a list", variant(inputs={"a": 1}), json_type),
         ("too many inputs", variant(inputs=[*inputs, inputs[0]]), json_type),
         ("too few inputs", variant(inputs=inputs[:2]), json_type),
@@ -234,9 +261,13 @@ def test_malformed_callback_requests_get_a_400_with_a_reason(server):
 
 
 def test_values_of_the_wrong_json_type_are_refused(server):
-    for values in ({DATASET: 123}, {DATASET: ["a", "b"]}, {DATASET: {"x": 1}},
-                   {DATASET: "hostile_text", date_key("start"): 20110101},
-                   {DATASET: "hostile_text", date_key("end"): ["2011-01-01"]}):
+    for values in (
+        {DATASET: 123},
+        {DATASET: ["a", "b"]},
+        {DATASET: {"x": 1}},
+        {DATASET: "hostile_text", date_key("start"): 20110101},
+        {DATASET: "hostile_text", date_key("end"): ["2011-01-01"]},
+    ):
         reply = server.callbacks.call("rfm-kpis", values)
         assert reply.status == 400 and "must be text" in reply.json()["error"], values
 
@@ -249,8 +280,11 @@ def test_wrong_values_in_well_formed_requests_get_a_message(server):
         ("overview-kpis", {**hostile, date_key("start"): "not-a-date"}, "is not a date"),
         ("overview-kpis", {**hostile, date_key("end"): "2011-13-45"}, "is not a date"),
         ("rfm-kpis", {**hostile, date_key("start"): "2011-02-30"}, "is not a date"),
-        ("overview-kpis", {**hostile, state_key("countries"): [{"a": 1}, 7, None]},
-         "No invoices match"),
+        (
+            "overview-kpis",
+            {**hostile, state_key("countries"): [{"a": 1}, 7, None]},
+            "No invoices match",
+        ),
         ("overview-kpis", {**hostile, state_key("countries"): "France"}, "Net revenue"),
         ("rfm-kpis", {**hostile, state_key("r_cuts"): "1,2,3"}, "exactly 4 increasing"),
         ("rfm-kpis", {**hostile, state_key("f_cuts"): "a,b,c,d"}, "must be numbers"),
@@ -267,24 +301,36 @@ def test_wrong_values_in_well_formed_requests_get_a_message(server):
 
 
 def test_path_traversal_in_dataset_ids_and_urls(server):
-    for dataset in ("../../etc/passwd", "/etc/passwd", "upload-../../../etc/passwd",
-                    "upload-0000000000ab/../../x", "..\\..\\windows\\win.ini",
-                    "upload-%2e%2e%2fetc"):
+    for dataset in (
+        "../../etc/passwd",
+        "/etc/passwd",
+        "upload-../../../etc/passwd",
+        "upload-0000000000ab/../../x",
+        "..\\..\\windows\\win.ini",
+        "upload-%2e%2e%2fetc",
+    ):
         text = _message(server.callbacks.call("overview-kpis", {DATASET: dataset}))
         assert "Unknown dataset" in text and GENERIC not in text, (dataset, text[:200])
     gone = _message(server.callbacks.call("overview-kpis", {DATASET: "upload-0123456789ab"}))
     assert "no longer on the server" in gone
     # a dataset id in the page URL: the page says so and shows the default dataset
-    for search in ("?dataset=../../etc/passwd", "?dataset=%2Fetc%2Fpasswd",
-                   "?dataset=upload-..%2F..%2Fetc"):
+    for search in (
+        "?dataset=../../etc/passwd",
+        "?dataset=%2Fetc%2Fpasswd",
+        "?dataset=upload-..%2F..%2Fetc",
+    ):
         text = _message(server.callbacks.page("/rfm", search))
         assert "Unknown dataset" in text and "Showing the default dataset" in text, search
-    for path in ("/assets/../../../../etc/passwd", "/assets/..%2f..%2f..%2fetc%2fpasswd",
-                 "/assets/%2e%2e/%2e%2e/dashapp/config.py",
-                 "/_dash-component-suites/dash/../../../../etc/passwd",
-                 "/_dash-component-suites/dash/..%2f..%2f..%2f..%2fetc%2fpasswd",
-                 "/_dash-component-suites/dash/dcc/..%2f..%2fdash.py",
-                 "/%2e%2e/%2e%2e/etc/passwd", "/..;/..;/etc/passwd"):
+    for path in (
+        "/assets/../../../../etc/passwd",
+        "/assets/..%2f..%2f..%2fetc%2fpasswd",
+        "/assets/%2e%2e/%2e%2e/dashapp/config.py",
+        "/_dash-component-suites/dash/../../../../etc/passwd",
+        "/_dash-component-suites/dash/..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "/_dash-component-suites/dash/dcc/..%2f..%2fdash.py",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/..;/..;/etc/passwd",
+    ):
         reply = server.get(path)
         assert reply.status < 500, path
         assert b"root:" not in reply.body and b"import " not in reply.body, path
@@ -297,15 +343,21 @@ def test_path_traversal_in_dataset_ids_and_urls(server):
 #: generic error when the filters match no customer (service.rfm_view formats the dates of an
 #: empty customer table with ``.dt``, whose dtype is then object). Listed so that the sweep
 #: still fails on any *new* case; it passes outright once these are fixed.
-FILTER_KEYS = {DATASET.rsplit(".", 1)[0], date_key("start").rsplit(".", 1)[0],
-               date_key("end").rsplit(".", 1)[0], state_key("countries").rsplit(".", 1)[0]}
+FILTER_KEYS = {
+    DATASET.rsplit(".", 1)[0],
+    date_key("start").rsplit(".", 1)[0],
+    date_key("end").rsplit(".", 1)[0],
+    state_key("countries").rsplit(".", 1)[0],
+}
 
 
 def _page_callbacks(server) -> dict[str, dict]:
     """Callbacks that read the dataset (as input or state), by their first output id."""
-    return {out: dep for out, dep in server.callbacks.by_output.items()
-            if any(d["id"] == DATASET.rsplit(".", 1)[0]
-                   for d in dep["inputs"] + dep.get("state", []))}
+    return {
+        out: dep
+        for out, dep in server.callbacks.by_output.items()
+        if any(d["id"] == DATASET.rsplit(".", 1)[0] for d in dep["inputs"] + dep.get("state", []))
+    }
 
 
 def _control_defaults(server) -> dict:
@@ -344,14 +396,18 @@ def test_every_page_callback_explains_edge_ranges_and_tiny_datasets(server, corp
     scenarios = {
         "one customer": {DATASET: ids["one_customer.csv"]},
         "one day of data": {DATASET: ids["one_day.csv"]},
-        "1-day range": {DATASET: "hostile_text", date_key("start"): "2011-01-10",
-                        date_key("end"): "2011-01-10"},
-        "empty range (end before start)": {DATASET: "hostile_text",
-                                           date_key("start"): "2011-02-10",
-                                           date_key("end"): "2011-01-10"},
+        "1-day range": {
+            DATASET: "hostile_text",
+            date_key("start"): "2011-01-10",
+            date_key("end"): "2011-01-10",
+        },
+        "empty range (end before start)": {
+            DATASET: "hostile_text",
+            date_key("start"): "2011-02-10",
+            date_key("end"): "2011-01-10",
+        },
         "range without data": {DATASET: "hostile_text", date_key("start"): "2030-01-01"},
-        "countries without data": {DATASET: "hostile_text",
-                                   state_key("countries"): ["Nowhere"]},
+        "countries without data": {DATASET: "hostile_text", state_key("countries"): ["Nowhere"]},
         "hostile country": {DATASET: "hostile_text", state_key("countries"): [XSS_COUNTRY]},
         "traversal in the dataset id": {DATASET: "../../../etc/passwd"},
     }
@@ -360,8 +416,9 @@ def test_every_page_callback_explains_edge_ranges_and_tiny_datasets(server, corp
     assert {"overview-kpis", "rfm-kpis", "rfm-download"} <= set(callbacks)
     failures, calls = {}, 0
     for out, dep in callbacks.items():
-        clicks = {f"{d['id']}.{d['property']}": 1 for d in dep["inputs"]
-                  if d["property"] == "n_clicks"}
+        clicks = {
+            f"{d['id']}.{d['property']}": 1 for d in dep["inputs"] if d["property"] == "n_clicks"
+        }
         for label, values in scenarios.items():
             reply = server.callbacks.call(out, {**defaults, **values, **clicks})
             calls += 1
@@ -376,14 +433,17 @@ def test_every_page_callback_explains_edge_ranges_and_tiny_datasets(server, corp
 
 
 def test_rfm_and_clusters_say_why_a_tiny_dataset_is_not_enough(server, corpus):
-    one = server.uploads.get("one_customer.csv") or _uploaded_id(_upload(
-        server, dict((c.name, p) for c, p in corpus)["one_customer.csv"].read_bytes(),
-        "one_customer.csv"))
+    one = server.uploads.get("one_customer.csv") or _uploaded_id(
+        _upload(
+            server,
+            dict((c.name, p) for c, p in corpus)["one_customer.csv"].read_bytes(),
+            "one_customer.csv",
+        )
+    )
     text = _message(server.callbacks.call("rfm-kpis", {DATASET: one}))
     assert "Only 1 customer" in text, text[:300]
     if "cl-summary" in server.callbacks.by_output:  # the clustering page
-        text = _message(server.callbacks.call("cl-summary", {DATASET: one,
-                                                             state_key("cl_k"): 4}))
+        text = _message(server.callbacks.call("cl-summary", {DATASET: one, state_key("cl_k"): 4}))
         assert "customer" in text.lower() and GENERIC not in text, text[:300]
     else:
         pytest.skip("no clustering page yet")
@@ -428,8 +488,9 @@ def test_csv_exports_neutralise_formula_text(server):
     exported = []
     for out in downloads:
         dep = server.callbacks.by_output[out]
-        clicks = {f"{d['id']}.{d['property']}": 1 for d in dep["inputs"]
-                  if d["property"] == "n_clicks"}
+        clicks = {
+            f"{d['id']}.{d['property']}": 1 for d in dep["inputs"] if d["property"] == "n_clicks"
+        }
         reply = server.callbacks.call(out, {**defaults, DATASET: "hostile_text", **clicks})
         assert reply.status == 200, (out, reply.status, reply.text[:200])
         data = reply.json().get("response", {}).get(out, {}).get("data")
@@ -458,17 +519,23 @@ def _is_number(text: str) -> bool:
 # ------------------------------------------------------------------------------------------
 #: Exceptions a callback may raise for bad input: the app-wide handler turns them into the
 #: message the user sees (and logs them).
-USER_ERRORS = ("DataLoadError", "ValueError", "UploadError", "ClusteringError", "ModelError",
-               "FitError")
+USER_ERRORS = (
+    "DataLoadError",
+    "ValueError",
+    "UploadError",
+    "ClusteringError",
+    "ModelError",
+    "FitError",
+)
 
 
 def test_the_server_logged_no_unhandled_exception_and_no_5xx(server):
     log = server.log()
-    assert "Exception on " not in log, log[log.find("Exception on "):][:3000]
+    assert "Exception on " not in log, log[log.find("Exception on ") :][:3000]
     assert not re.search(r'" 5\d\d \d', log), "gunicorn logged a 5xx response"
     # callback errors were handled: bad input is refused with a message (logged at INFO),
     # and nothing else failed
-    assert "callback failed" not in log, log[log.find("callback failed"):][:3000]
+    assert "callback failed" not in log, log[log.find("callback failed") :][:3000]
     refused = re.findall(r"callback refused input: (\w+): ", log)
     assert refused, "the bad requests above were not logged"
     assert set(refused) <= set(USER_ERRORS), set(refused)
@@ -477,8 +544,11 @@ def test_the_server_logged_no_unhandled_exception_and_no_5xx(server):
 
 def test_nothing_was_written_outside_the_data_and_cache_folders(server):
     after = _snapshot(server.root)
-    changed = [name for name, mtime in after.items()
-               if server.before.get(name) != mtime and name != "server.log"]
+    changed = [
+        name
+        for name, mtime in after.items()
+        if server.before.get(name) != mtime and name != "server.log"
+    ]
     outside = [n for n in changed if not n.startswith(("data/", "cache/"))]
     assert changed and not outside, outside
     assert not any((server.root / "tmp").iterdir()), "temp files left behind"

@@ -64,9 +64,17 @@ def test_customers_net_of_matched_returns_never_negative_from_unmatched_ones():
 
 def test_each_rule_can_be_switched_off():
     lines = make_lines(ROWS)
-    out_all_off, ledger = clean(lines, CleaningRules(
-        drop_duplicates=False, drop_bad_debt=False, drop_non_product=False,
-        drop_non_positive_price=False, drop_write_offs=False, net_cancellations=True))
+    out_all_off, ledger = clean(
+        lines,
+        CleaningRules(
+            drop_duplicates=False,
+            drop_bad_debt=False,
+            drop_non_product=False,
+            drop_non_positive_price=False,
+            drop_write_offs=False,
+            net_cancellations=True,
+        ),
+    )
     assert not ledger.set_index("rule").loc["duplicates", "enabled"]
     assert len(out_all_off) == len(ROWS) - 1  # only the fully unmatched Z9 return leaves
     gross, ledger = clean(lines, CleaningRules(net_cancellations=False))
@@ -82,10 +90,12 @@ def test_flags_round_trip():
 
 
 def test_return_before_purchase_is_unmatched_even_if_bought_later():
-    lines = make_lines([
-        ("C1", "A1", -2, "2010-01-01 09:00", 3.0, "9"),
-        ("2", "A1", 5, "2010-01-02 09:00", 3.0, "9"),
-    ])
+    lines = make_lines(
+        [
+            ("C1", "A1", -2, "2010-01-01 09:00", 3.0, "9"),
+            ("2", "A1", 5, "2010-01-02 09:00", 3.0, "9"),
+        ]
+    )
     out, ledger = clean(lines)
     assert list(out["invoice"]) == ["2"]
     assert ledger.set_index("rule").loc["unmatched_returns", "money"] == -6.0
@@ -125,8 +135,9 @@ def test_real_extract_net_revenue_per_customer_matches_plain_pandas(sample_lines
     keep &= ~((raw["quantity"] < 0) & ~inv.str.startswith("C"))
     plain = raw[keep].groupby(raw.loc[keep, "customer_id"].astype(str))["line_total"].sum()
     unmatched = ledger.set_index("rule").loc["unmatched_returns", "money"]
-    ours = out[out["customer_id"].notna()].groupby(
-        out["customer_id"].astype(str))["line_total"].sum()
+    ours = (
+        out[out["customer_id"].notna()].groupby(out["customer_id"].astype(str))["line_total"].sum()
+    )
     # Our figures differ from the plain ones exactly by the unmatched returns we removed.
     assert ours.sum() == pytest.approx(plain.sum() - unmatched, abs=0.01)
     assert (ours >= -1e-9).all(), "no customer has negative revenue from returns"
@@ -139,9 +150,17 @@ def test_duplicate_mask_equals_pandas_duplicated():
     from dashapp.cleaning import duplicate_mask
 
     rng = np.random.default_rng(5)
-    rows = [(str(rng.integers(100, 130)), f"S{rng.integers(0, 4)}", int(rng.integers(-2, 3)),
-             f"2010-01-0{rng.integers(1, 3)} 10:00", float(rng.choice([1.0, 2.5, -0.0, 0.0])),
-             rng.choice(["7", None])) for _ in range(3000)]
+    rows = [
+        (
+            str(rng.integers(100, 130)),
+            f"S{rng.integers(0, 4)}",
+            int(rng.integers(-2, 3)),
+            f"2010-01-0{rng.integers(1, 3)} 10:00",
+            float(rng.choice([1.0, 2.5, -0.0, 0.0])),
+            rng.choice(["7", None]),
+        )
+        for _ in range(3000)
+    ]
     lines = make_lines(rows)
     np.testing.assert_array_equal(duplicate_mask(lines), lines.duplicated(keep="first").to_numpy())
     assert duplicate_mask(lines).sum() > 100

@@ -19,9 +19,12 @@ def filters(shared_sample_xlsx, tmp_path_factory):
     from dashapp.config import Settings
 
     saved = (service.settings(), getattr(service.cache, "app", None))
-    settings = Settings.from_env(env={}, data_path=shared_sample_xlsx,
-                                 cache_dir=tmp_path_factory.mktemp("cache"),
-                                 data_dir=tmp_path_factory.mktemp("data"))
+    settings = Settings.from_env(
+        env={},
+        data_path=shared_sample_xlsx,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        data_dir=tmp_path_factory.mktemp("data"),
+    )
     settings = type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"})
     service.configure(settings)
     service.init_cache(config={"CACHE_TYPE": "SimpleCache"})
@@ -59,18 +62,21 @@ def test_every_method_on_the_real_extract(filters, method):
     # counted by the service on integer codes: the same as the engine's crosstab and ARI
     table = service.rfm_table(filters)
     res = clustering.cluster_customers(
-        table[["recency", "frequency", "monetary", "tenure", "aov", "segment"]], method)
+        table[["recency", "frequency", "monetary", "tenure", "aov", "segment"]], method
+    )
     engine = res.agreement.rename(index=str)
     assert engine.index.tolist() == agree.index.tolist()
     assert np.array_equal(engine[agree.columns].to_numpy(), agree.to_numpy())
     assert view["diagnostics"]["ari_vs_segments"] == pytest.approx(
-        res.diagnostics["ari_vs_segments"])
+        res.diagnostics["ari_vs_segments"]
+    )
     # plain data for the page
     for key in ("silhouette", "davies_bouldin", "calinski_harabasz"):
         assert isinstance(view["diagnostics"][key], float)
     assert len(view["explained_variance"]) == 2 and 0 < sum(view["explained_variance"]) <= 1
     assert {"customer_id", "recency", "frequency", "monetary", "pc1", "pc2"} <= set(
-        view["scatter"].columns)
+        view["scatter"].columns
+    )
     assert view["note"]
 
 
@@ -106,16 +112,20 @@ def test_dbscan_with_a_given_eps(filters):
     assert view["k_distance"]["eps"] == 0.3
 
 
-@pytest.mark.parametrize("method, kind", [("kmeans", "elbow"), ("dbscan", "k_distance"),
-                                          ("hierarchical", "dendrogram"), ("gmm", "bic")])
+@pytest.mark.parametrize(
+    "method, kind",
+    [("kmeans", "elbow"), ("dbscan", "k_distance"), ("hierarchical", "dendrogram"), ("gmm", "bic")],
+)
 def test_diagnostics_only_for_the_selected_method(filters, method, kind):
     diag = service.cluster_diagnostics(filters, method, k=3)
     assert diag["kind"] == kind and "error" not in diag
     if kind == "elbow":
         curve = diag["curve"]
         assert curve["k"].tolist() == list(service.DIAG_KS)
-        assert curve["inertia"].is_monotonic_decreasing or curve["inertia"].iloc[-1] < \
-            curve["inertia"].iloc[0]
+        assert (
+            curve["inertia"].is_monotonic_decreasing
+            or curve["inertia"].iloc[-1] < curve["inertia"].iloc[0]
+        )
         assert curve["silhouette"].between(-1, 1).all() and diag["k"] == 3
     elif kind == "dendrogram":
         assert len(diag["icoord"]) == diag["n_points"] - 1 and diag["cut_height"] > 0
@@ -130,8 +140,10 @@ def test_diagnostics_only_for_the_selected_method(filters, method, kind):
 
 def test_few_customers_give_plain_messages(filters):
     one = service.Filters.build(countries=["Lebanon"])  # a single customer in the extract
-    assert service.cluster_view(one, "kmeans")["error"] == \
-        "There is only one customer: clustering needs at least two."
+    assert (
+        service.cluster_view(one, "kmeans")["error"]
+        == "There is only one customer: clustering needs at least two."
+    )
     assert "at least 2" in service.cluster_diagnostics(one, "kmeans")["error"]
     five = service.Filters.build(countries=["Canada"])  # five customers
     view = service.cluster_view(five, "kmeans", k=6)
@@ -153,32 +165,73 @@ def test_identical_customers_give_a_plain_message(filters, monkeypatch):
         assert "identical" in service.cluster_diagnostics(odd, method)["error"]
 
 
-@pytest.mark.parametrize("kwargs, text", [
-    ({"k": 11}, "between 2 and 10"), ({"k": "four"}, "whole number"),
-    ({"method": "dbscan", "eps": -1.0}, "eps must be a positive number"),
-    ({"method": "spectral"}, "Unknown method"), ({"features": ()}, "at least one feature"),
-    ({"method": "gmm", "covariance_type": "round"}, "Unknown covariance_type"),
-])
+@pytest.mark.parametrize(
+    "kwargs, text",
+    [
+        ({"k": 11}, "between 2 and 10"),
+        ({"k": "four"}, "whole number"),
+        ({"method": "dbscan", "eps": -1.0}, "eps must be a positive number"),
+        ({"method": "spectral"}, "Unknown method"),
+        ({"features": ()}, "at least one feature"),
+        ({"method": "gmm", "covariance_type": "round"}, "Unknown covariance_type"),
+    ],
+)
 def test_bad_parameters_give_messages(filters, kwargs, text):
     kwargs = {"method": "kmeans", **kwargs}
     assert text in service.cluster_view(filters, **kwargs)["error"]
 
 
 def test_parameters_a_method_ignores_share_one_result(filters):
-    a = service.cluster_params("kmeans", 4, 0.5, 7, "average", "tied", "log1p", "standard",
-                               ("monetary", "recency", "frequency"))
-    b = service.cluster_params("KMeans", 4, None, None, "ward", "full", "log1p", "standard",
-                               ["recency", "frequency", "monetary", "recency"])
-    assert a == b == ("kmeans", 4, None, None, None, None, "log1p", "standard",
-                      ("recency", "frequency", "monetary"))
+    a = service.cluster_params(
+        "kmeans",
+        4,
+        0.5,
+        7,
+        "average",
+        "tied",
+        "log1p",
+        "standard",
+        ("monetary", "recency", "frequency"),
+    )
+    b = service.cluster_params(
+        "KMeans",
+        4,
+        None,
+        None,
+        "ward",
+        "full",
+        "log1p",
+        "standard",
+        ["recency", "frequency", "monetary", "recency"],
+    )
+    assert (
+        a
+        == b
+        == (
+            "kmeans",
+            4,
+            None,
+            None,
+            None,
+            None,
+            "log1p",
+            "standard",
+            ("recency", "frequency", "monetary"),
+        )
+    )
     first = service.cluster_view(filters, "kmeans", 4, 0.5)
     assert service.cluster_view(filters, "kmeans", 4, 0.9)["customers"] is not None
     assert first["names"] == service.cluster_view(filters, "kmeans")["names"]
 
 
 def test_transform_scale_and_features_are_used(filters):
-    plain = service.cluster_view(filters, "kmeans", transform="none", scale="robust",
-                                 features=("frequency", "monetary", "aov", "tenure"))
+    plain = service.cluster_view(
+        filters,
+        "kmeans",
+        transform="none",
+        scale="robust",
+        features=("frequency", "monetary", "aov", "tenure"),
+    )
     assert plain["params"]["transform"] == "none" and plain["params"]["scale"] == "robust"
     assert plain["features"] == ["frequency", "monetary", "tenure", "aov"]
     assert len(plain["components"][0]) == 4
@@ -186,8 +239,9 @@ def test_transform_scale_and_features_are_used(filters):
 
 def test_stratified_sample_keeps_every_outlier_and_every_cluster():
     rng = np.random.default_rng(3)
-    codes = np.concatenate([np.zeros(50_000, int), np.ones(9_000, int), np.full(5, 2),
-                            np.full(700, 3)])  # 3 = Outliers
+    codes = np.concatenate(
+        [np.zeros(50_000, int), np.ones(9_000, int), np.full(5, 2), np.full(700, 3)]
+    )  # 3 = Outliers
     rng.shuffle(codes)
     rows = service.stratified_sample(codes, 5_000, keep=3)
     assert np.all(np.diff(rows) > 0)

@@ -28,8 +28,9 @@ from dashapp.clustering import (
     value_ranking,
 )
 
-SAMPLE_XLSX = Path(__file__).resolve().parents[1].parent / "shared" / "data" / \
-    "online_retail_II_sample.xlsx"
+SAMPLE_XLSX = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "online_retail_II_sample.xlsx"
+)
 
 # (recency days, frequency invoices, monetary GBP) of well separated groups, listed in an
 # order that is neither the value order nor (usually) the fitted cluster numbering
@@ -47,12 +48,16 @@ def make_customers(groups=GROUPS, size=120, seed=0, id_start=10_000):
     frames = []
     for name, (r, f, m) in groups.items():
         noise = np.exp(rng.normal(0.0, 0.12, size=(size, 3)))
-        frames.append(pd.DataFrame({
-            "recency": np.round(r * noise[:, 0]).astype(int),
-            "frequency": np.maximum(1, np.round(f * noise[:, 1])).astype(int),
-            "monetary": m * noise[:, 2],
-            "group": name,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "recency": np.round(r * noise[:, 0]).astype(int),
+                    "frequency": np.maximum(1, np.round(f * noise[:, 1])).astype(int),
+                    "monetary": m * noise[:, 2],
+                    "group": name,
+                }
+            )
+        )
     df = pd.concat(frames, ignore_index=True)
     df = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # interleave groups
     df.index = pd.Index([str(id_start + i) for i in range(len(df))], name="customer_id")
@@ -69,9 +74,10 @@ def synthetic_customers(n, seed=1):
     monetary[rng.choice(n, max(1, n // 500), replace=False)] *= -0.1  # net returners
     recency = rng.integers(0, 740, n)
     tenure = np.minimum(739, recency + rng.integers(0, 400, n))
-    df = pd.DataFrame({"recency": recency, "frequency": frequency, "monetary": monetary,
-                       "tenure": tenure},
-                      index=pd.Index([str(12346 + i) for i in range(n)], name="customer_id"))
+    df = pd.DataFrame(
+        {"recency": recency, "frequency": frequency, "monetary": monetary, "tenure": tenure},
+        index=pd.Index([str(12346 + i) for i in range(n)], name="customer_id"),
+    )
     df["aov"] = df["monetary"] / df["frequency"]
     return df
 
@@ -99,13 +105,18 @@ def sample_customers():
     as_of = df["InvoiceDate"].max().normalize() + pd.Timedelta(days=1)
     purchases = df[~df["Invoice"].str.startswith("C")]
     g = purchases.groupby("customer_id")
-    out = pd.DataFrame({"recency": (as_of - g["InvoiceDate"].max()).dt.days,
-                        "frequency": g["Invoice"].nunique(),
-                        "tenure": (as_of - g["InvoiceDate"].min()).dt.days})
+    out = pd.DataFrame(
+        {
+            "recency": (as_of - g["InvoiceDate"].max()).dt.days,
+            "frequency": g["Invoice"].nunique(),
+            "tenure": (as_of - g["InvoiceDate"].min()).dt.days,
+        }
+    )
     out["monetary"] = df.groupby("customer_id")["line_total"].sum().reindex(out.index)
     out["aov"] = out["monetary"] / out["frequency"]
-    out["segment"] = pd.qcut(out["monetary"].rank(method="first"), 3,
-                             labels=["Bronze", "Silver", "Gold"]).astype(str)
+    out["segment"] = pd.qcut(
+        out["monetary"].rank(method="first"), 3, labels=["Bronze", "Silver", "Gold"]
+    ).astype(str)
     out.index.name = "customer_id"
     return out
 
@@ -148,19 +159,24 @@ def test_vocabulary_is_data_and_complete():
 
 
 def test_value_ranking_mean_rank():
-    med = pd.DataFrame({"recency": [10, 300, 20], "frequency": [2, 1, 9],
-                        "monetary": [500, 100, 5000]}, index=[7, 8, 9])
+    med = pd.DataFrame(
+        {"recency": [10, 300, 20], "frequency": [2, 1, 9], "monetary": [500, 100, 5000]},
+        index=[7, 8, 9],
+    )
     ranking = value_ranking(med)
     assert ranking.loc[9, "value_rank"] == 1 and ranking.loc[8, "value_rank"] == 3
     assert ranking.loc[8, "value_score"] == 0.0
 
 
 def test_potential_value_goes_to_the_recent_low_value_cluster():
-    med = pd.DataFrame({
-        "recency": [400, 10, 3, 60],      # cluster 2: new customers, bought 3 days ago
-        "frequency": [2, 30, 1, 6],
-        "monetary": [500, 40_000, 90, 2_500],
-    }, index=[0, 1, 2, 3])
+    med = pd.DataFrame(
+        {
+            "recency": [400, 10, 3, 60],  # cluster 2: new customers, bought 3 days ago
+            "frequency": [2, 30, 1, 6],
+            "monetary": [500, 40_000, 90, 2_500],
+        },
+        index=[0, 1, 2, 3],
+    )
     names = cluster_names(med, recent_days=100)
     assert names[1] == "High Value" and names[3] == "Medium Value"
     assert names[2] == POTENTIAL_NAME and names[0] == "Low Value"
@@ -170,8 +186,13 @@ def test_potential_value_goes_to_the_recent_low_value_cluster():
 
 
 def test_many_clusters_are_value_tiers():
-    med = pd.DataFrame({"recency": 400 - 30 * np.arange(12), "frequency": np.arange(12),
-                        "monetary": np.arange(12) * 100.0})
+    med = pd.DataFrame(
+        {
+            "recency": 400 - 30 * np.arange(12),
+            "frequency": np.arange(12),
+            "monetary": np.arange(12) * 100.0,
+        }
+    )
     names = cluster_names(med)
     assert names[11] == "Value tier 1" and names[0] == "Value tier 12"
 
@@ -184,8 +205,11 @@ def test_labels_follow_value_ranking(blobs, method):
     # every group is one cluster, named by its value
     assert (by_group.max(axis=1) == by_group.sum(axis=1)).all()
     assert by_group.idxmax(axis=1).to_dict() == {
-        "whale": "High Value", "loyal": "Medium Value", "mid": POTENTIAL_FALLBACK,
-        "lapsed": "Low Value"}
+        "whale": "High Value",
+        "loyal": "Medium Value",
+        "mid": POTENTIAL_FALLBACK,
+        "lapsed": "Low Value",
+    }
     prof = res.profiles
     assert prof["monetary_median"].idxmax() == "High Value"
     assert list(prof["value_rank"]) == [1, 2, 3, 4]
@@ -199,19 +223,33 @@ def test_labels_follow_value_ranking(blobs, method):
 
 
 def test_potential_value_in_fitted_clusters():
-    groups = {"lapsed": (500.0, 1.0, 120.0), "whale": (5.0, 40.0, 50_000.0),
-              "new": (4.0, 1.0, 150.0), "loyal": (60.0, 8.0, 3_000.0)}
+    groups = {
+        "lapsed": (500.0, 1.0, 120.0),
+        "whale": (5.0, 40.0, 50_000.0),
+        "new": (4.0, 1.0, 150.0),
+        "loyal": (60.0, 8.0, 3_000.0),
+    }
     df = make_customers(groups, size=100, seed=3)
     res = cluster_customers(df, "kmeans", k=4)
     got = pd.crosstab(df["group"], res.labels).idxmax(axis=1).to_dict()
-    assert got == {"whale": "High Value", "loyal": "Medium Value", "new": POTENTIAL_NAME,
-                   "lapsed": "Low Value"}
+    assert got == {
+        "whale": "High Value",
+        "loyal": "Medium Value",
+        "new": POTENTIAL_NAME,
+        "lapsed": "Low Value",
+    }
 
 
 def test_dbscan_outliers_are_a_named_visible_group(blobs):
     df = blobs.copy()
-    df.loc["99999"] = {"recency": 0, "frequency": 400, "monetary": 2_500_000.0,
-                       "group": "giant", "tenure": 700, "aov": 6250.0}
+    df.loc["99999"] = {
+        "recency": 0,
+        "frequency": 400,
+        "monetary": 2_500_000.0,
+        "group": "giant",
+        "tenure": 700,
+        "aov": 6250.0,
+    }
     res = cluster_customers(df, "dbscan")
     assert res.labels["99999"] == OUTLIER_NAME
     assert res.cluster_ids["99999"] == -1
@@ -266,11 +304,18 @@ def test_sampled_hierarchical_assigns_everyone(blobs):
 # ---- real extract ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method,kwargs", [
-    ("kmeans", {}), ("kmeans", {"k": 6, "scale": "robust"}),
-    ("dbscan", {}), ("hierarchical", {}), ("hierarchical", {"linkage": "single"}),
-    ("gmm", {}), ("gmm", {"covariance_type": "diag", "k": 3}),
-])
+@pytest.mark.parametrize(
+    "method,kwargs",
+    [
+        ("kmeans", {}),
+        ("kmeans", {"k": 6, "scale": "robust"}),
+        ("dbscan", {}),
+        ("hierarchical", {}),
+        ("hierarchical", {"linkage": "single"}),
+        ("gmm", {}),
+        ("gmm", {"covariance_type": "diag", "k": 3}),
+    ],
+)
 def test_every_method_on_the_real_extract(sample_customers, method, kwargs):
     res = cluster_customers(sample_customers, method, **kwargs)
     n = len(sample_customers)
@@ -288,8 +333,10 @@ def test_every_method_on_the_real_extract(sample_customers, method, kwargs):
         assert res.n_clusters == kwargs.get("k", 4)
         assert np.isfinite(res.diagnostics["davies_bouldin"])
         top = res.profiles.iloc[0]
-        assert top["monetary_median"] == res.profiles["monetary_median"].max() or \
-            top["value_score"] == res.profiles["value_score"].max()
+        assert (
+            top["monetary_median"] == res.profiles["monetary_median"].max()
+            or top["value_score"] == res.profiles["value_score"].max()
+        )
     if method == "gmm":
         assert np.isfinite(res.diagnostics["bic"])
 
@@ -297,24 +344,27 @@ def test_every_method_on_the_real_extract(sample_customers, method, kwargs):
 # ---- errors ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"method": "spectral"}, "Unknown method"),
-    ({"k": 1}, "between 2 and 10"),
-    ({"k": 11}, "between 2 and 10"),
-    ({"k": 2.5}, "whole number"),
-    ({"method": "dbscan", "eps": -1.0}, "positive"),
-    ({"method": "dbscan", "eps": float("nan")}, "positive"),
-    ({"method": "dbscan", "min_samples": 0}, "at least 1"),
-    ({"method": "dbscan", "min_samples": 10_000}, "larger than the number"),
-    ({"method": "hierarchical", "linkage": "median"}, "linkage"),
-    ({"method": "gmm", "covariance_type": "banana"}, "covariance_type"),
-    ({"transform": "sqrt"}, "transform"),
-    ({"scale": "minmax"}, "scale"),
-    ({"features": ["recency", "nope"]}, "no column 'nope'"),
-    ({"features": []}, "at least one feature"),
-    ({"method": "hierarchical", "max_exact": 5}, "max_exact"),
-    ({"random_state": -1}, "random_state"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"method": "spectral"}, "Unknown method"),
+        ({"k": 1}, "between 2 and 10"),
+        ({"k": 11}, "between 2 and 10"),
+        ({"k": 2.5}, "whole number"),
+        ({"method": "dbscan", "eps": -1.0}, "positive"),
+        ({"method": "dbscan", "eps": float("nan")}, "positive"),
+        ({"method": "dbscan", "min_samples": 0}, "at least 1"),
+        ({"method": "dbscan", "min_samples": 10_000}, "larger than the number"),
+        ({"method": "hierarchical", "linkage": "median"}, "linkage"),
+        ({"method": "gmm", "covariance_type": "banana"}, "covariance_type"),
+        ({"transform": "sqrt"}, "transform"),
+        ({"scale": "minmax"}, "scale"),
+        ({"features": ["recency", "nope"]}, "no column 'nope'"),
+        ({"features": []}, "at least one feature"),
+        ({"method": "hierarchical", "max_exact": 5}, "max_exact"),
+        ({"random_state": -1}, "random_state"),
+    ],
+)
 def test_bad_parameters(blobs, kwargs, match):
     with pytest.raises(ClusteringError, match=match):
         cluster_customers(blobs, **kwargs)
@@ -327,8 +377,10 @@ def test_bad_inputs(blobs):
         cluster_customers(blobs.iloc[:1], "kmeans")
     with pytest.raises(ClusteringError, match="no customers"):
         cluster_customers(blobs.iloc[:0], "kmeans")
-    same = pd.DataFrame({"recency": [5] * 10, "frequency": [2] * 10, "monetary": [30.0] * 10},
-                        index=[str(i) for i in range(10)])
+    same = pd.DataFrame(
+        {"recency": [5] * 10, "frequency": [2] * 10, "monetary": [30.0] * 10},
+        index=[str(i) for i in range(10)],
+    )
     for method in METHODS:
         with pytest.raises(ClusteringError, match="identical"):
             cluster_customers(same, method)
@@ -337,8 +389,9 @@ def test_bad_inputs(blobs):
     with pytest.raises(ClusteringError, match="Only 3 distinct"):
         cluster_customers(three, "kmeans", k=4)
     with pytest.raises(ClusteringError, match="missing or infinite"):
-        cluster_customers(blobs.assign(monetary=np.where(np.arange(len(blobs)) == 3, np.nan,
-                                                         blobs["monetary"])))
+        cluster_customers(
+            blobs.assign(monetary=np.where(np.arange(len(blobs)) == 3, np.nan, blobs["monetary"]))
+        )
     dup = blobs.copy()
     dup.index = ["1"] * 2 + list(dup.index[2:])
     with pytest.raises(ClusteringError, match="unique"):

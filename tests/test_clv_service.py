@@ -20,9 +20,12 @@ def filters(shared_sample_xlsx, tmp_path_factory):
     from dashapp.config import Settings
 
     previous = service.settings()
-    settings = Settings.from_env(env={}, data_path=shared_sample_xlsx,
-                                 cache_dir=tmp_path_factory.mktemp("cache"),
-                                 data_dir=tmp_path_factory.mktemp("data"))
+    settings = Settings.from_env(
+        env={},
+        data_path=shared_sample_xlsx,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        data_dir=tmp_path_factory.mktemp("data"),
+    )
     service.configure(settings)
     if getattr(service.cache, "app", None) is None:
         service.init_cache(config={"CACHE_TYPE": "SimpleCache"})
@@ -63,7 +66,9 @@ def test_clv_view_on_the_real_extract(filters):
     assert c["expected_purchases"].ge(0).all() and c["expected_aov"].gt(0).all()
     by_id = c.set_index("customer_id")
     rfm = rfm.loc[by_id.index]
-    np.testing.assert_allclose(by_id["ranking_index"], (rfm["frequency"] * rfm["monetary"]).round(2))
+    np.testing.assert_allclose(
+        by_id["ranking_index"], (rfm["frequency"] * rfm["monetary"]).round(2)
+    )
     hist = clv.historic_clv(rfm, margin=0.3, lifespan_years=3.0)
     np.testing.assert_allclose(by_id["historic_clv"], hist["clv"].round(2))
     assert view["kpis"]["total_clv"] == pytest.approx(c["clv"].sum())
@@ -171,7 +176,9 @@ def test_holdout_scorecard_and_tracking_against_pandas(filters, sample_lines):
     after = tracking.index > cal
     assert tracking.loc[after, "actual"].sum() <= len(days)
     assert tracking.loc[tracking["holdout"], "actual"].sum() >= len(days)
-    repeat_days = len(cohort.drop_duplicates(["customer_id", "day"])) - cohort["customer_id"].nunique()
+    repeat_days = (
+        len(cohort.drop_duplicates(["customer_id", "day"])) - cohort["customer_id"].nunique()
+    )
     assert tracking["actual"].sum() == repeat_days
     assert tracking.loc[~tracking["holdout"], "period_end"].max() <= cal
 
@@ -185,8 +192,11 @@ def test_cohorts_view(filters):
     avg = view["average"]
     assert (avg["cohorts"].diff().dropna() <= 0).all()
     assert avg["cumulative_revenue_per_customer"].iloc[0] > 0
-    assert avg.loc[avg["cohorts"] < service.COHORT_AVERAGE_MIN,
-                   "cumulative_revenue_per_customer"].isna().all()
+    assert (
+        avg.loc[avg["cohorts"] < service.COHORT_AVERAGE_MIN, "cumulative_revenue_per_customer"]
+        .isna()
+        .all()
+    )
     # A country filter neither shortens the observed range nor marks an early month partial.
     italy = service.cohorts_view(_with(filters, countries=["Italy"]))["tables"]
     assert str(italy.last_month) == "2011-12" and italy.data_end == pd.Timestamp("2011-12-09")
@@ -209,7 +219,7 @@ def test_csv_export_is_formula_safe(filters):
     download itself is tested over HTTP in tests/browser/test_clv_pages.py)."""
     customers = service.clv_view(filters, "bgnbd", 12, 30.0, 10.0, 3.0)["customers"]
     table = customers.copy()
-    table.loc[0, "customer_id"] = "=HYPERLINK(\"http://x\")"
+    table.loc[0, "customer_id"] = '=HYPERLINK("http://x")'
     table.loc[1, "customer_id"] = "@SUM(A1)"
     text = to_safe_csv(table)
     back = pd.read_csv(io.StringIO(text), dtype={"customer_id": str})
@@ -223,8 +233,9 @@ def test_pareto_quadrature_likelihood_matches_the_closed_form(filters):
     with the hypergeometric closed form, and the gradient with finite differences, from
     typical to extreme parameters."""
     summary = service.clv_fit(filters, "pareto_nbd")["summary"]
-    data = clv_models._RFTData(*clv_models._check_rft(
-        summary["frequency"], summary["recency"], summary["T"], None))
+    data = clv_models._RFTData(
+        *clv_models._check_rft(summary["frequency"], summary["recency"], summary["T"], None)
+    )
     pairs = {}
     for key, y in (("1", data.tx), ("2", data.T)):
         pairs["x" + key], pairs["y" + key], pairs["i" + key] = clv_models._pairs(data.x, y)
@@ -234,5 +245,6 @@ def test_pareto_quadrature_likelihood_matches_the_closed_form(filters):
         value, grad = clv_models._pareto_mean_ll_grad(theta, data)
         assert value == pytest.approx(clv_models._pareto_mean_ll(theta, data, pairs), rel=1e-10)
         numeric = clv_models._numeric_grad(
-            lambda t: clv_models._pareto_mean_ll_grad(t, data)[0], theta, h=1e-6)
+            lambda t: clv_models._pareto_mean_ll_grad(t, data)[0], theta, h=1e-6
+        )
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)

@@ -84,10 +84,13 @@ def test_cancellations_reference_own_purchases(demo_lines):
     buys = df[~inv.str.startswith("C") & df["customer_id"].notna()]
     pairs = set(zip(buys["customer_id"].astype(str), buys["stock_code"].astype(str), strict=True))
     product = ~cancel["stock_code"].astype(str).isin(
-        ["D", "M", "BANK CHARGES", "AMAZONFEE", "ADJUST", "CRUK"])
+        ["D", "M", "BANK CHARGES", "AMAZONFEE", "ADJUST", "CRUK"]
+    )
     c = cancel[product]
-    hits = [(a, b) in pairs for a, b in zip(c["customer_id"].astype(str),
-                                              c["stock_code"].astype(str), strict=True)]
+    hits = [
+        (a, b) in pairs
+        for a, b in zip(c["customer_id"].astype(str), c["stock_code"].astype(str), strict=True)
+    ]
     assert len(hits) > 100 and all(hits)
 
 

@@ -4,12 +4,20 @@ from dashapp.exports import neutralise_formulas, to_safe_csv
 
 
 def test_formula_cells_are_neutralised_numbers_left_alone():
-    df = pd.DataFrame({
-        "customer_id": ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "12345", None],
-        "amount": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0],
-    })
+    df = pd.DataFrame(
+        {
+            "customer_id": ['=HYPERLINK("x")', "+1", "-2+3", "@SUM(A1)", "12345", None],
+            "amount": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
     safe = neutralise_formulas(df)
-    assert safe["customer_id"].tolist()[:5] == ["'=HYPERLINK(\"x\")", "'+1", "'-2+3", "'@SUM(A1)", "12345"]
+    assert safe["customer_id"].tolist()[:5] == [
+        '\'=HYPERLINK("x")',
+        "'+1",
+        "'-2+3",
+        "'@SUM(A1)",
+        "12345",
+    ]
     assert pd.isna(safe["customer_id"].iloc[5])
     assert safe["amount"].tolist() == df["amount"].tolist()
     text = to_safe_csv(df)

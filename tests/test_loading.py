@@ -97,10 +97,16 @@ def test_csv_basic(tmp_path, raw_df):
 
 
 def test_older_online_retail_headers(tmp_path, raw_df):
-    old = raw_df.rename(columns={"Invoice": "InvoiceNo", "Price": "UnitPrice",
-                                 "Customer ID": "CustomerID"})
+    old = raw_df.rename(
+        columns={"Invoice": "InvoiceNo", "Price": "UnitPrice", "Customer ID": "CustomerID"}
+    )
     # the old UCI CSV copies write dates month-first without seconds
-    old["InvoiceDate"] = ["12/1/2010 8:26", "12/1/2010 8:26", "12/1/2010 8:26", "12/13/2010 9:05"] * 3
+    old["InvoiceDate"] = [
+        "12/1/2010 8:26",
+        "12/1/2010 8:26",
+        "12/1/2010 8:26",
+        "12/13/2010 9:05",
+    ] * 3
     df = load_transactions(write_csv(tmp_path / "old.csv", old))
     assert_canonical(df)
     assert df["invoice_date"].iloc[0] == pd.Timestamp("2010-12-01 08:26")
@@ -109,8 +115,16 @@ def test_older_online_retail_headers(tmp_path, raw_df):
 
 def test_header_matching_ignores_case_spaces_underscores_hyphens(tmp_path, raw_df):
     odd = raw_df.copy()
-    odd.columns = ["invoice", "STOCK_CODE", " description ", "quantity", "Invoice-Date",
-                   "PRICE", "customer id", "COUNTRY"]
+    odd.columns = [
+        "invoice",
+        "STOCK_CODE",
+        " description ",
+        "quantity",
+        "Invoice-Date",
+        "PRICE",
+        "customer id",
+        "COUNTRY",
+    ]
     df = load_transactions(write_csv(tmp_path / "odd.csv", odd))
     assert_canonical(df)
     assert df["stock_code"].notna().all()
@@ -143,8 +157,11 @@ def test_column_map_errors(tmp_path, raw_df):
 
 
 def test_optional_columns_default(tmp_path, raw_df):
-    df = load_transactions(write_csv(tmp_path / "min.csv",
-                                     raw_df.drop(columns=["StockCode", "Description", "Country"])))
+    df = load_transactions(
+        write_csv(
+            tmp_path / "min.csv", raw_df.drop(columns=["StockCode", "Description", "Country"])
+        )
+    )
     assert_canonical(df)
     assert df["stock_code"].isna().all()
     assert df["description"].isna().all()
@@ -379,10 +396,13 @@ def test_garbage_xlsx(tmp_path):
 
 
 def test_xlsx_without_usable_sheet(tmp_path):
-    p = write_xlsx(tmp_path / "book.xlsx", {
-        "Summary": pd.DataFrame({"Region": ["N"], "Sales": [1]}),
-        "Orders": pd.DataFrame({"Invoice": ["1"], "Quantity": [1], "Price": [1.0]}),
-    })
+    p = write_xlsx(
+        tmp_path / "book.xlsx",
+        {
+            "Summary": pd.DataFrame({"Region": ["N"], "Sales": [1]}),
+            "Orders": pd.DataFrame({"Invoice": ["1"], "Quantity": [1], "Price": [1.0]}),
+        },
+    )
     with pytest.raises(DataLoadError) as exc:
         load_transactions(p)
     msg = str(exc.value)
@@ -551,7 +571,9 @@ def test_recently_changed_file_is_not_memoized(tmp_path, raw_df):
 def test_csv_quoted_newlines(tmp_path, raw_df):
     raw_df.loc[4, "Description"] = "TWO\nLINES, WITH COMMA"
     raw_df.loc[0, "Description"] = "LAST\nFIELD"
-    path = write_csv(tmp_path / "nl.csv", raw_df[[*RAW_HEADERS[:2], *RAW_HEADERS[3:], "Description"]])
+    path = write_csv(
+        tmp_path / "nl.csv", raw_df[[*RAW_HEADERS[:2], *RAW_HEADERS[3:], "Description"]]
+    )
     df = load_transactions(path)
     assert len(df) == len(raw_df)
     assert df["description"].iloc[4] == "TWO\nLINES, WITH COMMA"
@@ -580,8 +602,9 @@ def test_xlsx_chunked_factorizing_matches(tmp_path, raw_df, monkeypatch):
     path = write_xlsx(tmp_path / "b.xlsx", {"A": raw_df, "B": raw_frame(7, seed=5)})
     whole = load_transactions(path)
     real = loading._factorize_rows
-    monkeypatch.setattr(loading, "_factorize_rows",
-                        lambda rows, mapping, width: real(rows, mapping, width, chunk=5))
+    monkeypatch.setattr(
+        loading, "_factorize_rows", lambda rows, mapping, width: real(rows, mapping, width, chunk=5)
+    )
     pd.testing.assert_frame_equal(load_transactions(path), whole)
     assert len(whole) == 19
 

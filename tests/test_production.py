@@ -43,7 +43,7 @@ REDIS_DB = 14
 #: prefix with ``create_app(server=..., prefix=...)``. ``/`` frames the app; ``/cross?origin=``
 #: frames it from another origin (for frame-ancestors checks). Written to a temp folder and
 #: served by gunicorn as ``portal_app:server``.
-PORTAL_SOURCE = textwrap.dedent('''
+PORTAL_SOURCE = textwrap.dedent("""
     import html
     import os
 
@@ -85,7 +85,7 @@ PORTAL_SOURCE = textwrap.dedent('''
 
 
     dash_app = create_app(server=server, prefix=PREFIX)
-''')
+""")
 
 
 # ------------------------------------------------------------------------------------------
@@ -100,17 +100,17 @@ def free_port() -> int:
 def procfile_command() -> str:
     lines = [ln for ln in (REPO / "Procfile").read_text().splitlines() if ln.startswith("web:")]
     assert len(lines) == 1, "the Procfile needs exactly one web process"
-    return lines[0][len("web:"):].strip()
+    return lines[0][len("web:") :].strip()
 
 
-def procfile_argv(port: int, workers: int, target: str | None = None,
-                  host: str = "127.0.0.1") -> list[str]:
+def procfile_argv(
+    port: int, workers: int, target: str | None = None, host: str = "127.0.0.1"
+) -> list[str]:
     """The Procfile's command as argv: ``${PORT:-..}`` and ``${WEB_CONCURRENCY:-..}`` expanded
     as the shell would, bound to a loopback address instead of 0.0.0.0, run with this
     interpreter's gunicorn."""
     values = {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
-    command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m[1], m[2]),
-                     procfile_command())
+    command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m[1], m[2]), procfile_command())
     argv = shlex.split(command)
     assert argv[0] == "gunicorn"
     argv = [sys.executable, "-m", "gunicorn", *argv[1:]]
@@ -140,8 +140,16 @@ class AppServer:
     HOME, TMPDIR, data and cache folders under ``root`` (so a test can see every file the
     server writes); stopped by its own process group id."""
 
-    def __init__(self, root: Path, env: dict | None = None, *, workers: int = 2,
-                 prefix: str = "/", target: str | None = None, chdir: Path | None = None):
+    def __init__(
+        self,
+        root: Path,
+        env: dict | None = None,
+        *,
+        workers: int = 2,
+        prefix: str = "/",
+        target: str | None = None,
+        chdir: Path | None = None,
+    ):
         self.root = Path(root)
         self.port = free_port()
         self.prefix = prefix
@@ -173,9 +181,14 @@ class AppServer:
     def start(self) -> AppServer:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self._t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.argv, cwd=self.root / "cwd", env=self.env,
-                                     stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=self.root / "cwd",
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def wait_ready(self, timeout: float = 90) -> AppServer:
@@ -185,8 +198,10 @@ class AppServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited ({self.proc.returncode}):\n{self.log()}")
             try:
-                if self.get(self.prefix + "health", timeout=2).status == 200 and \
-                        len(self.worker_pids()) >= self.workers:
+                if (
+                    self.get(self.prefix + "health", timeout=2).status == 200
+                    and len(self.worker_pids()) >= self.workers
+                ):
                     self.boot_seconds = time.perf_counter() - self._t0
                     return self
             except OSError:
@@ -219,9 +234,15 @@ class AppServer:
         except psutil.NoSuchProcess:
             return set()
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict | None = None, timeout: float = 60, host: str = "127.0.0.1"
-                ) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict | None = None,
+        timeout: float = 60,
+        host: str = "127.0.0.1",
+    ) -> Reply:
         conn = http.client.HTTPConnection(host, self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -235,9 +256,13 @@ class AppServer:
 
     def post_json(self, path: str, payload, headers: dict | None = None, **kwargs) -> Reply:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        return self.request("POST", path, body=body,
-                            headers={"Content-Type": "application/json", **(headers or {})},
-                            **kwargs)
+        return self.request(
+            "POST",
+            path,
+            body=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            **kwargs,
+        )
 
 
 class ServerCallbacks:
@@ -254,12 +279,16 @@ class ServerCallbacks:
         self.by_output = {}
         for dep in reply.json():
             first = _outputs(dep["output"])[0]["id"]
-            key = first if isinstance(first, str) else json.dumps(first, sort_keys=True,
-                                                                  separators=(",", ":"))
+            key = (
+                first
+                if isinstance(first, str)
+                else json.dumps(first, sort_keys=True, separators=(",", ":"))
+            )
             self.by_output.setdefault(key, dep)
 
-    def payload(self, output_id: str, values: dict | None = None,
-                changed: str | None = None) -> dict:
+    def payload(
+        self, output_id: str, values: dict | None = None, changed: str | None = None
+    ) -> dict:
         values = values or {}
         dep = self.by_output[output_id]
 
@@ -270,30 +299,54 @@ class ServerCallbacks:
                 if '["ALL"]' in d["id"]:  # pattern-matching: the browser sends a list
                     out.append(values.get(key, []))
                     continue
-                out.append({"id": json.loads(d["id"]) if d["id"].startswith("{") else d["id"],
-                            "property": d["property"], "value": values.get(key)})
+                out.append(
+                    {
+                        "id": json.loads(d["id"]) if d["id"].startswith("{") else d["id"],
+                        "property": d["property"],
+                        "value": values.get(key),
+                    }
+                )
             return out
 
         outputs = _outputs(dep["output"])
         first = dep["inputs"][0]
-        return {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
-                "inputs": items("inputs"), "state": items("state"),
-                "changedPropIds": [changed or f"{first['id']}.{first['property']}"]}
+        return {
+            "output": dep["output"],
+            "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": items("inputs"),
+            "state": items("state"),
+            "changedPropIds": [changed or f"{first['id']}.{first['property']}"],
+        }
 
-    def call(self, output_id: str, values: dict | None = None, changed: str | None = None,
-             **kwargs) -> Reply:
-        return self.server.post_json(self.server.prefix + "_dash-update-component",
-                                     self.payload(output_id, values, changed),
-                                     headers=self.headers, **kwargs)
+    def call(
+        self, output_id: str, values: dict | None = None, changed: str | None = None, **kwargs
+    ) -> Reply:
+        return self.server.post_json(
+            self.server.prefix + "_dash-update-component",
+            self.payload(output_id, values, changed),
+            headers=self.headers,
+            **kwargs,
+        )
 
     def page(self, path: str, search: str = "") -> Reply:
         """What Dash Pages renders for ``path`` (the router callback the browser calls)."""
-        return self.call("_pages_content", {"_pages_location.pathname": path,
-                                            "_pages_location.search": search})
+        return self.call(
+            "_pages_content", {"_pages_location.pathname": path, "_pages_location.search": search}
+        )
 
 
-_NOT_TEXT = {"type", "namespace", "className", "class_name", "style", "id", "color", "href",
-             "src", "config"}
+_NOT_TEXT = {
+    "type",
+    "namespace",
+    "className",
+    "class_name",
+    "style",
+    "id",
+    "color",
+    "href",
+    "src",
+    "config",
+}
 
 
 def flat_text(obj) -> str:
@@ -361,8 +414,14 @@ def test_procfile_runs_gunicorn_on_the_module_level_server():
     assert argv[:2] == ["gunicorn", "dashapp.wsgi:server"]
     assert "--bind 0.0.0.0:${PORT" in command
     assert "--workers ${WEB_CONCURRENCY" in command
-    for option in ("--worker-class gthread", "--threads", "--timeout", "--graceful-timeout",
-                   "--max-requests", "--no-control-socket"):
+    for option in (
+        "--worker-class gthread",
+        "--threads",
+        "--timeout",
+        "--graceful-timeout",
+        "--max-requests",
+        "--no-control-socket",
+    ):
         assert option in command, option
     source = (REPO / "dashapp" / "wsgi.py").read_text()
     assert re.search(r"^server = ", source, re.M), "gunicorn needs a module-level `server`"
@@ -416,13 +475,25 @@ def test_invalid_configuration_stops_at_start_up():
         with pytest.raises(SystemExit) as info:
             Settings.from_env(env=env)
         assert next(iter(env)) in str(info.value) or "AUTH_MODE" in str(info.value), env
-    ok = Settings.from_env(env={"FRAME_ANCESTORS": "self https://portal.example.com",
-                                "URL_PREFIX": "analytics/segments", "AUTH_MODE": "HEADER"})
+    ok = Settings.from_env(
+        env={
+            "FRAME_ANCESTORS": "self https://portal.example.com",
+            "URL_PREFIX": "analytics/segments",
+            "AUTH_MODE": "HEADER",
+        }
+    )
     assert ok.frame_ancestors == ("'self'", "https://portal.example.com")
     assert ok.url_prefix == "/analytics/segments/"
     assert ok.auth_mode == "header" and ok.auth_header == "X-Forwarded-User"
-    assert "password" not in repr(Settings.from_env(env={
-        "AUTH_MODE": "basic", "BASIC_AUTH_USERNAME": "u", "BASIC_AUTH_PASSWORD": "password"}))
+    assert "password" not in repr(
+        Settings.from_env(
+            env={
+                "AUTH_MODE": "basic",
+                "BASIC_AUTH_USERNAME": "u",
+                "BASIC_AUTH_PASSWORD": "password",
+            }
+        )
+    )
 
 
 def test_cache_backend_follows_redis_url():
@@ -458,14 +529,29 @@ print(json.dumps({"import_s": imported, "health_s": health, "status": reply.stat
 def test_worker_boots_fast_and_health_reads_no_data(tmp_path):
     """Importing dashapp.wsgi with the full-scale dataset configured does no data work: the
     dataset loads on first use. Heroku kills a dyno that does not bind within 60 s."""
-    data = FULL_CSV if FULL_CSV.exists() else require_reference(
-        SHARED_DATA / "online_retail_II_sample.xlsx")
+    data = (
+        FULL_CSV
+        if FULL_CSV.exists()
+        else require_reference(SHARED_DATA / "online_retail_II_sample.xlsx")
+    )
     cache = tmp_path / "cache"
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "HOME": str(tmp_path),
-           "DATA_PATH": str(data), "CACHE_DIR": str(cache), "DATA_DIR": str(tmp_path / "data"),
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    out = subprocess.run([sys.executable, "-c", _BOOT_PROBE], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "HOME": str(tmp_path),
+        "DATA_PATH": str(data),
+        "CACHE_DIR": str(cache),
+        "DATA_DIR": str(tmp_path / "data"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _BOOT_PROBE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     assert probe["server"] == "Flask"
@@ -506,8 +592,11 @@ class FileKeys:
 
     def snapshot(self) -> dict[str, int]:
         """{file: mtime in ns}: a result written again gets a new mtime."""
-        return {p.name: p.stat().st_mtime_ns for p in self.folder.glob("*") if p.is_file()
-                and not p.name.startswith("__")}
+        return {
+            p.name: p.stat().st_mtime_ns
+            for p in self.folder.glob("*")
+            if p.is_file() and not p.name.startswith("__")
+        }
 
     def rewritten(self, before: dict, after: dict) -> list[str]:
         return [k for k in before if k in after and after[k] != before[k]]
@@ -560,10 +649,15 @@ def servers(tmp_path_factory):
         server.dataset, server.keys, server.backend = dataset, keys, backend
         made[backend] = server
     root = tmp_path_factory.mktemp("portal")
-    (_case, hostile), = build(root / "data", names={"hostile_text.csv"})
-    made["portal"] = AppServer(root, {"DATA_PATH": str(hostile)}, workers=1,
-                               prefix=PORTAL_PREFIX, target="portal_app:server",
-                               chdir=write_portal(root / "portal"))
+    ((_case, hostile),) = build(root / "data", names={"hostile_text.csv"})
+    made["portal"] = AppServer(
+        root,
+        {"DATA_PATH": str(hostile)},
+        workers=1,
+        prefix=PORTAL_PREFIX,
+        target="portal_app:server",
+        chdir=write_portal(root / "portal"),
+    )
     start_servers(*made.values())
     made["problems"] = problems
     yield made
@@ -583,14 +677,16 @@ def cache_server(request, servers):
     return servers[request.param]
 
 
-def _spread(server: AppServer, payload: dict, want_pids: int = 2, rounds: int = 15,
-            width: int = 6) -> list[Reply]:
+def _spread(
+    server: AppServer, payload: dict, want_pids: int = 2, rounds: int = 15, width: int = 6
+) -> list[Reply]:
     """Send ``payload`` in concurrent bursts until ``want_pids`` workers have answered."""
     replies: list[Reply] = []
     with ThreadPoolExecutor(width) as pool:
         for _ in range(rounds):
-            replies += pool.map(lambda _: server.post_json("/_dash-update-component", payload),
-                                range(width))
+            replies += pool.map(
+                lambda _: server.post_json("/_dash-update-component", payload), range(width)
+            )
             if len({r.headers.get("x-worker-pid") for r in replies}) >= want_pids:
                 break
     return replies
@@ -598,8 +694,9 @@ def _spread(server: AppServer, payload: dict, want_pids: int = 2, rounds: int = 
 
 def _loads_per_pid(server: AppServer, dataset_id: str) -> dict[int, int]:
     counts: dict[int, int] = {}
-    for pid in re.findall(rf"\[(\d+)\] dashapp\.service: loading dataset {dataset_id} ",
-                          server.log()):
+    for pid in re.findall(
+        rf"\[(\d+)\] dashapp\.service: loading dataset {dataset_id} ", server.log()
+    ):
         counts[int(pid)] = counts.get(int(pid), 0) + 1
     return counts
 
@@ -608,8 +705,11 @@ def test_a_result_computed_by_one_worker_is_served_by_the_other(cache_server):
     server = cache_server
     assert server.boot_seconds < 30, f"boot took {server.boot_seconds:.1f}s"
     callbacks = ServerCallbacks(server)
-    values = {state_key("dataset"): "retail", date_key("start"): "2010-01-01",
-              date_key("end"): "2010-12-31"}
+    values = {
+        state_key("dataset"): "retail",
+        date_key("start"): "2010-01-01",
+        date_key("end"): "2010-12-31",
+    }
     payload = callbacks.payload("rfm-kpis", values)
     first = server.post_json("/_dash-update-component", payload)
     assert first.status == 200, first.text[:500]
@@ -680,8 +780,14 @@ def test_everything_of_the_app_is_served_under_the_prefix(portal):
     index = portal.get(PORTAL_PREFIX)
     assert index.status == 200
     assert "frame-ancestors 'self'" in index.headers["content-security-policy"]
-    config = json.loads(re.search(r'<script id="_dash-config" type="application/json">(.*?)'
-                                  r"</script>", index.text, re.S)[1])
+    config = json.loads(
+        re.search(
+            r'<script id="_dash-config" type="application/json">(.*?)'
+            r"</script>",
+            index.text,
+            re.S,
+        )[1]
+    )
     assert config["url_base_pathname"] == PORTAL_PREFIX
     assert config["requests_pathname_prefix"] == PORTAL_PREFIX
     # every script and style sheet the page loads exists (assets, component suites)
@@ -700,8 +806,12 @@ def test_everything_of_the_app_is_served_under_the_prefix(portal):
     hrefs = re.findall(r'"href": "([^"]*)"', json.dumps(layout))
     assert hrefs and all(h.startswith(PORTAL_PREFIX) for h in hrefs), hrefs
     callbacks = ServerCallbacks(portal)
-    for path, title in (("", "Overview"), ("rfm", "RFM segments"), ("upload", "Your data"),
-                        ("docs", "Contents")):
+    for path, title in (
+        ("", "Overview"),
+        ("rfm", "RFM segments"),
+        ("upload", "Your data"),
+        ("docs", "Contents"),
+    ):
         page = callbacks.page(PORTAL_PREFIX + path)
         assert page.status == 200 and title in flat_text(page.json()), path
     kpis = callbacks.call("overview-kpis", {state_key("dataset"): "hostile_text"})
@@ -720,9 +830,14 @@ def in_process_app(tmp_path, env: dict | None = None):
     from dashapp.config import Settings
 
     saved = (service.settings(), getattr(service.cache, "app", None))
-    settings = Settings.from_env(env={"DATA_DIR": str(tmp_path / "data"),
-                                      "CACHE_DIR": str(tmp_path / "cache"),
-                                      "CACHE_TYPE": "SimpleCache", **(env or {})})
+    settings = Settings.from_env(
+        env={
+            "DATA_DIR": str(tmp_path / "data"),
+            "CACHE_DIR": str(tmp_path / "cache"),
+            "CACHE_TYPE": "SimpleCache",
+            **(env or {}),
+        }
+    )
     try:
         yield create_app(settings)
     finally:
@@ -747,8 +862,9 @@ def test_security_headers_and_frame_ancestors_from_configuration(tmp_path):
         assert "object-src 'none'" in csp
     with in_process_app(tmp_path, {"FRAME_ANCESTORS": "https://portal.example.com"}) as app:
         reply = app.server.test_client().get("/")
-        assert "frame-ancestors https://portal.example.com" in reply.headers[
-            "Content-Security-Policy"]
+        assert (
+            "frame-ancestors https://portal.example.com" in reply.headers["Content-Security-Policy"]
+        )
         assert "X-Frame-Options" not in reply.headers  # it cannot name another origin
     with in_process_app(tmp_path, {"FRAME_ANCESTORS": "none"}) as app:
         reply = app.server.test_client().get("/")
@@ -763,8 +879,7 @@ def _basic(user: str, password: str) -> dict:
 
 def test_basic_auth_protects_every_route_but_health(tmp_path):
     password = "pässwörd ✓ with spaces"
-    env = {"AUTH_MODE": "basic", "BASIC_AUTH_USERNAME": "analyst",
-           "BASIC_AUTH_PASSWORD": password}
+    env = {"AUTH_MODE": "basic", "BASIC_AUTH_USERNAME": "analyst", "BASIC_AUTH_PASSWORD": password}
     with in_process_app(tmp_path, env) as app:
         client = app.server.test_client()
         good = _basic("analyst", password)
@@ -772,12 +887,24 @@ def test_basic_auth_protects_every_route_but_health(tmp_path):
         assets = [u for u in re.findall(r'(?:src|href)="([^"]+)"', html) if u.startswith("/")]
         assert any("/assets/" in u for u in assets)
         assert any("_dash-component-suites" in u for u in assets)
-        routes = ["/", "/rfm", "/_dash-layout", "/_dash-dependencies", "/_favicon.ico",
-                  "/_reload-hash", *assets]
-        wrong = [{}, _basic("analyst", "wrong"), _basic("Analyst", password),
-                 _basic("analyst", password + "x"), {"Authorization": "Basic !!!notbase64"},
-                 {"Authorization": "Bearer abc"},
-                 {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}]
+        routes = [
+            "/",
+            "/rfm",
+            "/_dash-layout",
+            "/_dash-dependencies",
+            "/_favicon.ico",
+            "/_reload-hash",
+            *assets,
+        ]
+        wrong = [
+            {},
+            _basic("analyst", "wrong"),
+            _basic("Analyst", password),
+            _basic("analyst", password + "x"),
+            {"Authorization": "Basic !!!notbase64"},
+            {"Authorization": "Bearer abc"},
+            {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
+        ]
         for route in routes:
             for headers in wrong:
                 reply = client.get(route, headers=headers)
@@ -787,8 +914,10 @@ def test_basic_auth_protects_every_route_but_health(tmp_path):
             assert client.get(route, headers=good).status_code == 200, route
         callback = client.post("/_dash-update-component", json={"output": "x"})
         assert callback.status_code == 401
-        assert client.post("/_dash-update-component", json={"output": "x"},
-                           headers=good).status_code == 400
+        assert (
+            client.post("/_dash-update-component", json={"output": "x"}, headers=good).status_code
+            == 400
+        )
         health = client.get("/health")
         assert health.status_code == 200 and health.get_data(as_text=True) == "OK"
 
@@ -824,12 +953,19 @@ def test_an_unreachable_redis_slows_the_app_down_but_never_breaks_it(tmp_path):
     from tests.badinput.make_corpus import build
     from tests.callback_client import CallbackClient
 
-    (_case, dataset), = build(tmp_path / "data", names={"hostile_text.csv"})
-    env = {"CACHE_TYPE": "", "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-           "DATA_PATH": str(dataset)}
+    ((_case, dataset),) = build(tmp_path / "data", names={"hostile_text.csv"})
+    env = {
+        "CACHE_TYPE": "",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "DATA_PATH": str(dataset),
+    }
     with in_process_app(tmp_path, env) as app:
-        assert type(app.server.extensions["cache"][next(iter(
-            app.server.extensions["cache"]))]).__name__ == "ResilientRedisCache"
+        assert (
+            type(
+                app.server.extensions["cache"][next(iter(app.server.extensions["cache"]))]
+            ).__name__
+            == "ResilientRedisCache"
+        )
         client = CallbackClient(app)
         for _ in range(2):
             reply = client.call("update_overview", {state_key("dataset"): "hostile_text"})
@@ -841,25 +977,34 @@ def test_payload_checks_match_what_the_browser_sends():
     from dashapp.security import payload_problem
 
     dataset = '{"key":"dataset","kind":"state"}'
-    callback_map = {"..a.children..": {
-        "inputs": [{"id": dataset, "property": "value"},
-                   {"id": '{"key":["ALL"],"kind":"date"}', "property": "date"}],
-        "state": [{"id": dataset, "property": "options"}]}}
+    callback_map = {
+        "..a.children..": {
+            "inputs": [
+                {"id": dataset, "property": "value"},
+                {"id": '{"key":["ALL"],"kind":"date"}', "property": "date"},
+            ],
+            "state": [{"id": dataset, "property": "options"}],
+        }
+    }
     ds = {"key": "dataset", "kind": "state"}
-    good = {"output": "..a.children..", "changedPropIds": [f"{dataset}.value"],
-            "inputs": [{"id": ds, "property": "value", "value": "retail"},
-                       [{"id": {"key": "start", "kind": "date"}, "property": "date",
-                         "value": "2011-01-01"}]],
-            "state": [{"id": ds, "property": "options", "value": [{"label": "x", "value": "x"}]}]}
+    good = {
+        "output": "..a.children..",
+        "changedPropIds": [f"{dataset}.value"],
+        "inputs": [
+            {"id": ds, "property": "value", "value": "retail"},
+            [{"id": {"key": "start", "kind": "date"}, "property": "date", "value": "2011-01-01"}],
+        ],
+        "state": [{"id": ds, "property": "options", "value": [{"label": "x", "value": "x"}]}],
+    }
     assert payload_problem(good, callback_map) is None
-    assert payload_problem({**good, "inputs": [{**good["inputs"][0], "value": ["x"]},
-                                               good["inputs"][1]]}, callback_map)
+    assert payload_problem(
+        {**good, "inputs": [{**good["inputs"][0], "value": ["x"]}, good["inputs"][1]]}, callback_map
+    )
     bad_date = [[{"id": {"key": "start", "kind": "date"}, "property": "date", "value": 5}]]
     assert "must be text" in payload_problem(
-        {**good, "inputs": [good["inputs"][0], *bad_date]}, callback_map)
+        {**good, "inputs": [good["inputs"][0], *bad_date]}, callback_map
+    )
     assert payload_problem({**good, "inputs": [good["inputs"][0], []]}, callback_map) is None
     # the browser leaves "value" out when a control has none (an empty date picker)
     no_value = [[{"id": {"key": "start", "kind": "date"}, "property": "date"}]]
-    assert payload_problem({**good, "inputs": [good["inputs"][0], *no_value]},
-                           callback_map) is None
-
+    assert payload_problem({**good, "inputs": [good["inputs"][0], *no_value]}, callback_map) is None

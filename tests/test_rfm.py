@@ -64,11 +64,14 @@ def test_hand_checked_rfm_values():
 
 def _synthetic(n=500, seed=3):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "recency": rng.integers(1, 400, n),
-        "frequency": np.where(rng.random(n) < 0.3, 1, rng.integers(1, 30, n)),
-        "monetary": np.round(rng.lognormal(5, 1, n), 2),
-    }, index=pd.Index([f"c{i:04d}" for i in range(n)], name="customer_id"))
+    return pd.DataFrame(
+        {
+            "recency": rng.integers(1, 400, n),
+            "frequency": np.where(rng.random(n) < 0.3, 1, rng.integers(1, 30, n)),
+            "monetary": np.round(rng.lognormal(5, 1, n), 2),
+        },
+        index=pd.Index([f"c{i:04d}" for i in range(n)], name="customer_id"),
+    )
 
 
 def test_ties_get_equal_scores():
@@ -92,8 +95,9 @@ def test_scores_do_not_change_when_rows_are_shuffled():
 
 
 def test_custom_thresholds():
-    scored = rfm_scores(_synthetic(), thresholds={"frequency": [2, 3, 5, 10],
-                                                 "recency": [14, 30, 90, 180]})
+    scored = rfm_scores(
+        _synthetic(), thresholds={"frequency": [2, 3, 5, 10], "recency": [14, 30, 90, 180]}
+    )
     f = scored.set_index("frequency")["f_score"]
     assert f.loc[1].eq(1).all() and f.loc[2].eq(2).all() and f[f.index >= 10].eq(5).all()
     r = scored.set_index("recency")["r_score"]
@@ -134,11 +138,13 @@ def test_real_extract_rfm_equals_plain_pandas(sample_lines):
     known["inv"] = known["invoice"].astype(str)
     as_of = out["invoice_date"].max().normalize() + pd.Timedelta(days=1)
     buys = known[~known["inv"].str.startswith("C")]
-    plain = pd.DataFrame({
-        "frequency": buys.groupby("cid")["inv"].nunique(),
-        "last": buys.groupby("cid")["invoice_date"].max(),
-        "monetary": known.groupby("cid")["line_total"].sum(),
-    }).dropna(subset=["frequency"])
+    plain = pd.DataFrame(
+        {
+            "frequency": buys.groupby("cid")["inv"].nunique(),
+            "last": buys.groupby("cid")["invoice_date"].max(),
+            "monetary": known.groupby("cid")["line_total"].sum(),
+        }
+    ).dropna(subset=["frequency"])
     plain["recency"] = (as_of - plain["last"].dt.normalize()).dt.days
     assert len(ours) == len(plain) > 100
     joined = ours.join(plain, rsuffix="_plain")

@@ -46,14 +46,18 @@ RULE_SETS = {
     "default": cleaning.CleaningRules(),
     "keep-duplicates": cleaning.CleaningRules(drop_duplicates=False),
     "gross": cleaning.CleaningRules(net_cancellations=False),
-    "keep-products-prices": cleaning.CleaningRules(drop_non_product=False,
-                                                    drop_non_positive_price=False),
+    "keep-products-prices": cleaning.CleaningRules(
+        drop_non_product=False, drop_non_positive_price=False
+    ),
     "none": cleaning.CleaningRules(*(False,) * 6),
 }
 FILTERS = {
     "all": {},
-    "range-countries": {"start": "2010-03-01", "end": "2011-06-30",
-                        "countries": ("France", "Germany", "United Kingdom", "EIRE")},
+    "range-countries": {
+        "start": "2010-03-01",
+        "end": "2011-06-30",
+        "countries": ("France", "Germany", "United Kingdom", "EIRE"),
+    },
     "one-day": {"start": "2010-12-06", "end": "2010-12-06"},
     "nothing": {"countries": ("Atlantis",)},
 }
@@ -103,22 +107,27 @@ def _sa_type(series: pd.Series):
 def _store(engine, name: str, frame: pd.DataFrame) -> sa.Table:
     """Create ``name`` with columns typed after ``frame`` and load the rows (COPY on
     PostgreSQL)."""
-    table = sa.Table(name, sa.MetaData(),
-                     *(sa.Column(c, _sa_type(frame[c])) for c in frame.columns))
+    table = sa.Table(
+        name, sa.MetaData(), *(sa.Column(c, _sa_type(frame[c])) for c in frame.columns)
+    )
     table.create(engine)
     values = frame.astype(object).where(frame.notna(), None)
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col]):
             values[col] = [None if pd.isna(v) else v.to_pydatetime() for v in frame[col]]
-    rows = [tuple(v.item() if isinstance(v, np.generic) else v for v in row)
-            for row in values.itertuples(index=False, name=None)]
+    rows = [
+        tuple(v.item() if isinstance(v, np.generic) else v for v in row)
+        for row in values.itertuples(index=False, name=None)
+    ]
     if engine.dialect.name == "postgresql":
         prep = engine.dialect.identifier_preparer
         cols = ", ".join(prep.quote(c) for c in frame.columns)
         raw = engine.raw_connection()
         try:
-            with raw.cursor() as cur, cur.copy(
-                    f"COPY {prep.format_table(table)} ({cols}) FROM STDIN") as copy:
+            with (
+                raw.cursor() as cur,
+                cur.copy(f"COPY {prep.format_table(table)} ({cols}) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             raw.commit()
@@ -142,8 +151,10 @@ def pg_admin():
             conn.execute(sa.text("select 1"))
     except sa.exc.SQLAlchemyError as err:
         engine.dispose()
-        reason = (f"PostgreSQL at {sa.engine.make_url(PG_URL).render_as_string()} is "
-                  f"unreachable: {str(getattr(err, 'orig', err)).splitlines()[0]}")
+        reason = (
+            f"PostgreSQL at {sa.engine.make_url(PG_URL).render_as_string()} is "
+            f"unreachable: {str(getattr(err, 'orig', err)).splitlines()[0]}"
+        )
         if IN_CI:
             pytest.fail(reason + " (CI must provide it)")
         pytest.skip(reason)
@@ -169,9 +180,24 @@ def generated_lines(tmp_path_factory) -> pd.DataFrame:
     from dashapp.loading import load_transactions
 
     out = tmp_path_factory.mktemp("gen") / "generated.csv"
-    subprocess.run([sys.executable, str(_need(GENERATOR)), "--rows", "50000", "--customers",
-                    "600", "--seed", "3", "--out", str(out), "--quiet"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            str(_need(GENERATOR)),
+            "--rows",
+            "50000",
+            "--customers",
+            "600",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return load_transactions(out)
 
 
@@ -244,9 +270,13 @@ def service_overview(monkeypatch, lines, rules, f) -> dict:
     data = service.CleanData(lines=clean, ledger=ledger, orders=orders)
     monkeypatch.setattr(service, "cleaned", lambda dataset, flags: data)
     monkeypatch.setattr(service, "dataset_version", lambda dataset: "test")
-    filters = service.Filters(dataset="x", start=f.get("start"), end=f.get("end"),
-                              countries=tuple(sorted(f.get("countries", ()))),
-                              rules=rules.flags())
+    filters = service.Filters(
+        dataset="x",
+        start=f.get("start"),
+        end=f.get("end"),
+        countries=tuple(sorted(f.get("countries", ()))),
+        rules=rules.flags(),
+    )
     return service.overview.uncached(filters)
 
 
@@ -267,8 +297,7 @@ def assert_overview_equal(got: dict, want: dict) -> None:
         assert gm.empty and list(gm.columns) == list(wm.columns)
         return
     money = ["revenue", "customer_revenue"]
-    pd.testing.assert_frame_equal(gm.drop(columns=money), wm.drop(columns=money),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(gm.drop(columns=money), wm.drop(columns=money), check_exact=True)
     pd.testing.assert_frame_equal(gm[money].round(2), wm[money].round(2), check_exact=True)
 
 
@@ -276,20 +305,23 @@ def calibration_reference(lines, rules, f, **kw) -> pd.DataFrame:
     """What the CLV page computes in memory: the summary of the filtered purchase orders."""
     orders = filtered(lines, rules, f)
     purchases = orders[~orders["is_cancellation"]]
-    want = clv_models.calibration_summary(purchases, customer_col="customer_id",
-                                          date_col="invoice_date", amount_col="revenue", **kw)
+    want = clv_models.calibration_summary(
+        purchases, customer_col="customer_id", date_col="invoice_date", amount_col="revenue", **kw
+    )
     want.index = pd.Index(want.index.astype(str), name="customer_id")
     return want
 
 
 def assert_calibration_equal(got: pd.DataFrame, want: pd.DataFrame) -> None:
     money = [c for c in ("monetary_value", "monetary_holdout") if c in want]
-    pd.testing.assert_frame_equal(got.drop(columns=money), want.drop(columns=money),
-                                  check_exact=True)  # counts and durations exactly
+    pd.testing.assert_frame_equal(
+        got.drop(columns=money), want.drop(columns=money), check_exact=True
+    )  # counts and durations exactly
     # dtype not compared: clv_models gives monetary_holdout int64 when nobody bought in the
     # holdout (np.bincount of an empty array); the SQL path always gives float64
-    pd.testing.assert_frame_equal(got[money], want[money], check_exact=False, rtol=0, atol=1e-6,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        got[money], want[money], check_exact=False, rtol=0, atol=1e-6, check_dtype=False
+    )
     assert (got[money].dtypes == np.float64).all()
     assert got.attrs == want.attrs
 
@@ -300,8 +332,9 @@ def assert_cohorts_equal(got: cohorts.CohortTables, want: cohorts.CohortTables) 
     for name in ("active", "retention", "partial_cells"):
         pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
     for name in ("revenue", "revenue_retention", "cumulative_revenue_per_customer"):
-        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name),
-                                      check_exact=False, rtol=1e-9, atol=1e-6)
+        pd.testing.assert_frame_equal(
+            getattr(got, name), getattr(want, name), check_exact=False, rtol=1e-9, atol=1e-6
+        )
     for name in ("last_month_partial", "first_month", "last_month", "data_start", "data_end"):
         assert getattr(got, name) == getattr(want, name), name
 
@@ -313,8 +346,14 @@ def test_ledger_matches_cleaning(case, rules):
     assert_ledger_equal(src.ledger(r), in_memory(lines, r)[1])
 
 
-PAGE_CASES = [("default", "all"), ("default", "range-countries"), ("default", "one-day"),
-              ("default", "nothing"), ("keep-duplicates", "all"), ("gross", "range-countries")]
+PAGE_CASES = [
+    ("default", "all"),
+    ("default", "range-countries"),
+    ("default", "one-day"),
+    ("default", "nothing"),
+    ("keep-duplicates", "all"),
+    ("gross", "range-countries"),
+]
 CALIBRATION = {"calibration_end": "2011-06-30", "observation_end": "2011-12-09"}
 
 
@@ -354,8 +393,9 @@ def test_single_page_methods(case):
     pd.testing.assert_frame_equal(rebased, want, check_exact=True)
     assert rebased.attrs == want.attrs
     kw = {"calibration_end": "2011-12-09", "time_unit": "D"}
-    assert_calibration_equal(src.calibration_summary(**kw),
-                             calibration_reference(lines, r, {}, **kw))
+    assert_calibration_equal(
+        src.calibration_summary(**kw), calibration_reference(lines, r, {}, **kw)
+    )
     f = FILTERS["range-countries"]
     assert_cohorts_equal(src.cohort_tables(**f), cohorts.cohort_tables(filtered(lines, r, f)))
     assert list(src.pages(**f)) == ["overview", "rfm", "cohorts"]  # no calibration_end
@@ -394,8 +434,16 @@ RAW_ROWS = [  # Invoice, StockCode, Description, Quantity, InvoiceDate, Price, C
     ("C108", "E5", "Tin", 4, "2010-02-07 12:00", 2.5, "3", "United Kingdom"),  # positive
     ("109", "E5", "Tin", 4, "2010-03-07 12:00", 2.5, "3", "United Kingdom"),
 ]
-RAW_COLUMNS = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price",
-               "Customer ID", "Country"]
+RAW_COLUMNS = [
+    "Invoice",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "Price",
+    "Customer ID",
+    "Country",
+]
 
 
 @pytest.fixture(scope="module")
@@ -522,9 +570,13 @@ def test_slow_query_times_out_with_a_clear_message(pg_admin, pg_generated):
     _PG_CREATED.append(view)
     prep = pg_admin.dialect.identifier_preparer
     with pg_admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE VIEW {prep.quote(view)} AS SELECT t.* FROM "
-                             f"{prep.quote(pg_generated.table_name)} t "
-                             f"CROSS JOIN (SELECT pg_sleep(3)) s"))
+        conn.execute(
+            sa.text(
+                f"CREATE VIEW {prep.quote(view)} AS SELECT t.* FROM "
+                f"{prep.quote(pg_generated.table_name)} t "
+                f"CROSS JOIN (SELECT pg_sleep(3)) s"
+            )
+        )
     src = SqlSource(PG_URL, view, column_map={"line_number": "line_no"}, timeout_s=0.5)
     with pytest.raises(SqlSourceError, match=r"did not answer within 0.5 s"):
         src.ledger()
@@ -546,11 +598,9 @@ def test_sqlite_watchdog_interrupts_a_slow_query(tmp_path):
 
 def test_connections_are_read_only(pg_generated):
     table = sa.Table(pg_generated.table_name, sa.MetaData(), autoload_with=pg_generated.engine)
-    with pg_generated.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError,
-                                                              match="read-only"):
+    with pg_generated.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="read-only"):
         conn.execute(table.insert().values(invoice="X1"))
-    with pg_generated.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError,
-                                                              match="read-only"):
+    with pg_generated.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="read-only"):
         conn.execute(sa.text("CREATE TABLE should_not_exist (x int)"))
 
 
@@ -584,10 +634,14 @@ def test_configuration_errors_are_clear(tmp_path):
 
 
 def test_from_env(sqlite_generated):
-    src = SqlSource.from_env({"DATA_SQL_URL": str(sqlite_generated.engine.url),
-                              "DATA_SQL_TABLE": "order_lines",
-                              "DATA_SQL_COLUMNS": '{"line_number": "line_no"}',
-                              "DATA_SQL_TIMEOUT": "12"})
+    src = SqlSource.from_env(
+        {
+            "DATA_SQL_URL": str(sqlite_generated.engine.url),
+            "DATA_SQL_TABLE": "order_lines",
+            "DATA_SQL_COLUMNS": '{"line_number": "line_no"}',
+            "DATA_SQL_TIMEOUT": "12",
+        }
+    )
     assert src.timeout_s == 12 and src.columns["line_number"].name == "line_no"
     assert src.version() == sqlite_generated.version()
 
@@ -605,8 +659,11 @@ def sql_and_file_datasets(pg_extract, monkeypatch, tmp_path):
     monkeypatch.setenv("DATA_SQL_TABLE", pg_extract.table_name)
     monkeypatch.setenv("DATA_SQL_COLUMNS", '{"line_number": "line_no"}')
     previous = service.settings()
-    service.configure(Settings.from_env(env={}, data_path=_need(SAMPLE_XLSX),
-                                        cache_dir=tmp_path / "cache", data_dir=tmp_path))
+    service.configure(
+        Settings.from_env(
+            env={}, data_path=_need(SAMPLE_XLSX), cache_dir=tmp_path / "cache", data_dir=tmp_path
+        )
+    )
     if getattr(service.cache, "app", None) is None:
         service.init_cache(config={"CACHE_TYPE": "SimpleCache"})
     yield service, service.SQL_ID, SAMPLE_XLSX.stem
@@ -626,8 +683,11 @@ def test_every_page_result_from_sql_equals_the_file_path(sql_and_file_datasets):
         mem = service.Filters.build(dataset=file_id, **f)
         a, b = service.overview(sql), service.overview(mem)
         assert a["kpis"] == pytest.approx(b["kpis"], nan_ok=True)
-        pd.testing.assert_frame_equal(a["monthly"].reset_index(drop=True),
-                                      b["monthly"].reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            a["monthly"].reset_index(drop=True),
+            b["monthly"].reset_index(drop=True),
+            check_dtype=False,
+        )
         ra, rb = service.rfm_table(sql), service.rfm_table(mem)
         pd.testing.assert_frame_equal(ra, rb, check_dtype=False)
         rc = service.rfm_table(sql, "2012-01-01")
@@ -640,4 +700,5 @@ def test_every_page_result_from_sql_equals_the_file_path(sql_and_file_datasets):
             assert fa["purchase"].params == pytest.approx(fb["purchase"].params, rel=1e-6)
     clusters = service.cluster_view(service.Filters.build(dataset=sql_id), "kmeans", 4)
     assert clusters.get("error") is None and len(clusters["customers"]) == len(
-        service.rfm_table(service.Filters.build(dataset=file_id)))
+        service.rfm_table(service.Filters.build(dataset=file_id))
+    )

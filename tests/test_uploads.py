@@ -66,6 +66,16 @@ def test_guess_column_map_for_nonstandard_headers():
     assert guess["price"] == "Unit Cost"
     assert guess["country"] == "Market"
     assert guess["stock_code"] == "SKU"
-    std = guess_column_map(["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate",
-                            "Price", "Customer ID", "Country"])
+    std = guess_column_map(
+        [
+            "Invoice",
+            "StockCode",
+            "Description",
+            "Quantity",
+            "InvoiceDate",
+            "Price",
+            "Customer ID",
+            "Country",
+        ]
+    )
     assert std["invoice"] == "Invoice" and std["invoice_date"] == "InvoiceDate"

@@ -35,13 +35,23 @@ from ..figures import (
 )
 from ..urlstate import date_id, state_id
 
-dash.register_page(__name__, path="/rfm", name="RFM", order=1,
-                   title="RFM segments · Customer Segments & CLV")
+dash.register_page(
+    __name__, path="/rfm", name="RFM", order=1, title="RFM segments · Customer Segments & CLV"
+)
 
 MIN_CUSTOMERS = 10
 CUT_KEYS = {"recency": "r_cuts", "frequency": "f_cuts", "monetary": "m_cuts"}
-EXPORT_COLUMNS = ["customer_id", "recency", "frequency", "monetary", "r_score", "f_score",
-                  "m_score", "rfm_code", "segment"]
+EXPORT_COLUMNS = [
+    "customer_id",
+    "recency",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_code",
+    "segment",
+]
 
 
 def _grid_columns(currency: str) -> list[dict]:
@@ -56,75 +66,184 @@ def _grid_columns(currency: str) -> list[dict]:
         number_column("tenure", "Tenure (days)"),
         {"field": "first_purchase", "headerName": "First purchase"},
         {"field": "last_purchase", "headerName": "Last purchase"},
-        number_column("r_score", "R"), number_column("f_score", "F"),
+        number_column("r_score", "R"),
+        number_column("f_score", "F"),
         number_column("m_score", "M"),
     ]
 
 
 def _cuts_input(metric: str, value, placeholder: str):
-    return dbc.Input(id=state_id(CUT_KEYS[metric]), value=value, debounce=True, type="text",
-                     placeholder=placeholder, size="sm")
+    return dbc.Input(
+        id=state_id(CUT_KEYS[metric]),
+        value=value,
+        debounce=True,
+        type="text",
+        placeholder=placeholder,
+        size="sm",
+    )
 
 
 def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat="customers", **query):
     currency = service.currency(query.get("dataset"))
-    controls = dbc.Row([
-        labelled("As-of date (recency counted to it)", dcc.DatePickerSingle(
-            id=date_id("as_of"), date=as_of, placeholder="day after last invoice",
-            display_format="YYYY-MM-DD", clearable=True), md=3),
-        labelled("Custom R cut points (days, 4 values)",
-                 _cuts_input("recency", r_cuts, "e.g. 14,30,90,180"), md=3),
-        labelled("Custom F cut points (invoices)",
-                 _cuts_input("frequency", f_cuts, "e.g. 2,3,5,10"), md=3),
-        labelled("Custom M cut points (" + currency + ")",
-                 _cuts_input("monetary", m_cuts, "e.g. 250,500,1000,3000"), md=3),
-    ], className="g-2 mb-2")
-    return html.Div([
-        page_header("RFM segments", "Recency, frequency and monetary value per customer, "
-                    "scored 1-5 (5 = best) and named from the R x F grid."),
-        filter_bar(**query),
-        dbc.Card(dbc.CardBody([controls, html.Div(
-            "Without cut points, scores come from average ranks: equal values always get "
-            "equal scores, whatever the row order.", className="small text-muted")]),
-            className="mb-3"),
-        html.Div(id="rfm-message"),
-        dcc.Loading(html.Div(id="rfm-kpis"), delay_show=200),
-        dbc.Row([
-            dbc.Col(section("R x F grid", html.Div([
-                dbc.RadioItems(id=state_id("heat"), value=heat, inline=True,
-                               options=[{"label": "Colour by customers", "value": "customers"},
-                                        {"label": "Colour by revenue", "value": "revenue"}],
-                               className="small mb-1"),
-                dcc.Loading(dcc.Graph(id="rfm-heatmap", figure=empty_figure(),
-                                      config={"displaylogo": False}), delay_show=200),
-            ])), lg=6),
-            dbc.Col(section("Revenue by segment", dcc.Loading(dcc.Graph(
-                id="rfm-treemap", figure=empty_figure(), config={"displaylogo": False}),
-                delay_show=200)), lg=6),
-        ]),
-        dbc.Row([
-            dbc.Col(section("Customers and revenue by segment", dcc.Loading(dcc.Graph(
-                id="rfm-bars", figure=empty_figure(), config={"displaylogo": False}),
-                delay_show=200)), lg=6),
-            dbc.Col(section("Score bins (actual edges and sizes)",
+    controls = dbc.Row(
+        [
+            labelled(
+                "As-of date (recency counted to it)",
+                dcc.DatePickerSingle(
+                    id=date_id("as_of"),
+                    date=as_of,
+                    placeholder="day after last invoice",
+                    display_format="YYYY-MM-DD",
+                    clearable=True,
+                ),
+                md=3,
+            ),
+            labelled(
+                "Custom R cut points (days, 4 values)",
+                _cuts_input("recency", r_cuts, "e.g. 14,30,90,180"),
+                md=3,
+            ),
+            labelled(
+                "Custom F cut points (invoices)",
+                _cuts_input("frequency", f_cuts, "e.g. 2,3,5,10"),
+                md=3,
+            ),
+            labelled(
+                "Custom M cut points (" + currency + ")",
+                _cuts_input("monetary", m_cuts, "e.g. 250,500,1000,3000"),
+                md=3,
+            ),
+        ],
+        className="g-2 mb-2",
+    )
+    return html.Div(
+        [
+            page_header(
+                "RFM segments",
+                "Recency, frequency and monetary value per customer, "
+                "scored 1-5 (5 = best) and named from the R x F grid.",
+            ),
+            filter_bar(**query),
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        controls,
+                        html.Div(
+                            "Without cut points, scores come from average ranks: equal values always get "
+                            "equal scores, whatever the row order.",
+                            className="small text-muted",
+                        ),
+                    ]
+                ),
+                className="mb-3",
+            ),
+            html.Div(id="rfm-message"),
+            dcc.Loading(html.Div(id="rfm-kpis"), delay_show=200),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        section(
+                            "R x F grid",
+                            html.Div(
+                                [
+                                    dbc.RadioItems(
+                                        id=state_id("heat"),
+                                        value=heat,
+                                        inline=True,
+                                        options=[
+                                            {"label": "Colour by customers", "value": "customers"},
+                                            {"label": "Colour by revenue", "value": "revenue"},
+                                        ],
+                                        className="small mb-1",
+                                    ),
+                                    dcc.Loading(
+                                        dcc.Graph(
+                                            id="rfm-heatmap",
+                                            figure=empty_figure(),
+                                            config={"displaylogo": False},
+                                        ),
+                                        delay_show=200,
+                                    ),
+                                ]
+                            ),
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        section(
+                            "Revenue by segment",
+                            dcc.Loading(
+                                dcc.Graph(
+                                    id="rfm-treemap",
+                                    figure=empty_figure(),
+                                    config={"displaylogo": False},
+                                ),
+                                delay_show=200,
+                            ),
+                        ),
+                        lg=6,
+                    ),
+                ]
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        section(
+                            "Customers and revenue by segment",
+                            dcc.Loading(
+                                dcc.Graph(
+                                    id="rfm-bars",
+                                    figure=empty_figure(),
+                                    config={"displaylogo": False},
+                                ),
+                                delay_show=200,
+                            ),
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        section(
+                            "Score bins (actual edges and sizes)",
                             dcc.Loading(html.Div(id="rfm-bins"), delay_show=200),
-                            note="Min and max raw value of the customers in each score."), lg=6),
-        ]),
-        section("Distributions", dcc.Loading(dcc.Graph(
-            id="rfm-dist", figure=empty_figure(), config={"displaylogo": False}),
-            delay_show=200)),
-        section("Segments and recommended actions",
+                            note="Min and max raw value of the customers in each score.",
+                        ),
+                        lg=6,
+                    ),
+                ]
+            ),
+            section(
+                "Distributions",
+                dcc.Loading(
+                    dcc.Graph(id="rfm-dist", figure=empty_figure(), config={"displaylogo": False}),
+                    delay_show=200,
+                ),
+            ),
+            section(
+                "Segments and recommended actions",
                 dcc.Loading(html.Div(id="rfm-actions"), delay_show=200),
                 note="The segment grid is data (rfm.SEGMENT_GRID): every one of the 25 R x F "
-                     "cells belongs to exactly one segment; M does not enter."),
-        section("Customers", html.Div([
-            dbc.Button("Download CSV", id="rfm-download-btn", color="primary", size="sm",
-                       className="mb-2"),
-            dcc.Download(id="rfm-download"),
-            data_grid("rfm-grid", _grid_columns(currency)),
-        ]), note="The CSV holds every customer of the current filters; cells that a "
-                 "spreadsheet would run as a formula are neutralised."),
-    ])
+                "cells belongs to exactly one segment; M does not enter.",
+            ),
+            section(
+                "Customers",
+                html.Div(
+                    [
+                        dbc.Button(
+                            "Download CSV",
+                            id="rfm-download-btn",
+                            color="primary",
+                            size="sm",
+                            className="mb-2",
+                        ),
+                        dcc.Download(id="rfm-download"),
+                        data_grid("rfm-grid", _grid_columns(currency)),
+                    ]
+                ),
+                note="The CSV holds every customer of the current filters; cells that a "
+                "spreadsheet would run as a formula are neutralised.",
+            ),
+        ]
+    )
 
 
 def parse_cuts(text) -> tuple[float, ...] | None:
@@ -171,15 +290,19 @@ def _bins_table(bins: pd.DataFrame, currency: str):
 
 def _actions_table(summary: pd.DataFrame, currency: str):
     grid = rfm.SEGMENT_GRID
-    return frame_table(pd.DataFrame({
-        "Segment": grid["segment"],
-        "R": [f"{a}-{b}" if a != b else f"{a}" for a, b in grid["r_range"]],
-        "F": [f"{a}-{b}" if a != b else f"{a}" for a, b in grid["f_range"]],
-        "Customers": [number(v) for v in summary["customers"]],
-        "Revenue": [money(v, currency) for v in summary["revenue"]],
-        "Who they are": grid["description"],
-        "Recommended action": grid["action"],
-    }))
+    return frame_table(
+        pd.DataFrame(
+            {
+                "Segment": grid["segment"],
+                "R": [f"{a}-{b}" if a != b else f"{a}" for a, b in grid["r_range"]],
+                "F": [f"{a}-{b}" if a != b else f"{a}" for a, b in grid["f_range"]],
+                "Customers": [number(v) for v in summary["customers"]],
+                "Revenue": [money(v, currency) for v in summary["revenue"]],
+                "Who they are": grid["description"],
+                "Recommended action": grid["action"],
+            }
+        )
+    )
 
 
 RFM_INPUTS = [
@@ -217,18 +340,28 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
     note = message(reason + " Scores over so few customers say little.") if reason else None
     champions = summary.loc[summary["segment"] == "Champions", "revenue_share"].iloc[0]
     as_of_day = view["as_of"]
-    kpis = html.P([
-        html.Strong(number(len(scored))), " customers scored as of ",
-        html.Strong(f"{as_of_day:%Y-%m-%d}" if as_of_day is not None else "—"),
-        f" · total monetary {money(summary['revenue'].sum(), currency)} · "
-        f"Champions hold {percent(champions)} of it.",
-    ], className="mb-2")
-    return (kpis,
-            rf_heatmap(view["counts"], view["revenue"], rfm.segment_lookup(),
-                       heat or "customers", currency),
-            segment_treemap(summary, currency), segment_bars(summary),
-            _bins_table(view["bins"], currency), rfm_distributions(scored, currency),
-            _actions_table(summary, currency), note)
+    kpis = html.P(
+        [
+            html.Strong(number(len(scored))),
+            " customers scored as of ",
+            html.Strong(f"{as_of_day:%Y-%m-%d}" if as_of_day is not None else "—"),
+            f" · total monetary {money(summary['revenue'].sum(), currency)} · "
+            f"Champions hold {percent(champions)} of it.",
+        ],
+        className="mb-2",
+    )
+    return (
+        kpis,
+        rf_heatmap(
+            view["counts"], view["revenue"], rfm.segment_lookup(), heat or "customers", currency
+        ),
+        segment_treemap(summary, currency),
+        segment_bars(summary),
+        _bins_table(view["bins"], currency),
+        rfm_distributions(scored, currency),
+        _actions_table(summary, currency),
+        note,
+    )
 
 
 @callback(Output("rfm-grid", "rowData"), *RFM_INPUTS)
@@ -256,5 +389,3 @@ def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts
         return no_update
     table = scored.reset_index()[EXPORT_COLUMNS]
     return {"content": to_safe_csv(table), "filename": "rfm_customers.csv", "type": "text/csv"}
-
-

@@ -13,8 +13,9 @@ from ..figures import number
 from ..loading import DataLoadError
 from ..uploads import UploadError, decode_contents, guess_column_map, set_column_map, store_upload
 
-dash.register_page(__name__, path="/upload", name="Your data", order=8,
-                   title="Your data · Customer Segments & CLV")
+dash.register_page(
+    __name__, path="/upload", name="Your data", order=8, title="Your data · Customer Segments & CLV"
+)
 
 #: Source columns offered in the mapping step, in display order, with their labels.
 MAPPED = (
@@ -34,33 +35,64 @@ SHOWN = {"display": "inline-block"}
 
 def layout(**query):
     limit = service.settings().max_upload_mb
-    return html.Div([
-        html.H2("Your data", className="h3 mb-1"),
-        html.P("Analyse your own transactions: one row per invoice line with an invoice "
-               "number, a date, a customer id, a quantity and a unit price (country, stock "
-               "code and description are optional). The file is checked by the same loader "
-               "as files on disk; when its headers are not the standard ones you can say "
-               "which column is which.", className="text-muted"),
-        dcc.Upload(
-            id="upload-file",
-            children=html.Div(["Drag and drop a file here, or ",
-                               html.A("choose a CSV or Excel file", href="#"),
-                               html.Div(f"Up to {limit} MB", className="small text-muted")]),
-            max_size=limit * 1024 * 1024, multiple=False, accept=".csv,.xlsx",
-            className="upload-box mb-3",
-        ),
-        dbc.Row([
-            dbc.Col([dbc.Label("Currency symbol for this file", html_for="upload-currency",
-                               className="small text-muted mb-1"),
-                     dbc.Input(id="upload-currency", value=service.settings().currency,
-                               maxLength=4, size="sm")], md=2),
-        ], className="mb-3"),
-        dcc.Loading(html.Div(id="upload-result"), delay_show=200),
-        html.Div(id="upload-mapping"),
-        dbc.Button("Load with this mapping", id="upload-apply", color="primary",
-                   className="mt-2", style=HIDDEN),
-        dcc.Store(id="upload-pending"),
-    ])
+    return html.Div(
+        [
+            html.H2("Your data", className="h3 mb-1"),
+            html.P(
+                "Analyse your own transactions: one row per invoice line with an invoice "
+                "number, a date, a customer id, a quantity and a unit price (country, stock "
+                "code and description are optional). The file is checked by the same loader "
+                "as files on disk; when its headers are not the standard ones you can say "
+                "which column is which.",
+                className="text-muted",
+            ),
+            dcc.Upload(
+                id="upload-file",
+                children=html.Div(
+                    [
+                        "Drag and drop a file here, or ",
+                        html.A("choose a CSV or Excel file", href="#"),
+                        html.Div(f"Up to {limit} MB", className="small text-muted"),
+                    ]
+                ),
+                max_size=limit * 1024 * 1024,
+                multiple=False,
+                accept=".csv,.xlsx",
+                className="upload-box mb-3",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label(
+                                "Currency symbol for this file",
+                                html_for="upload-currency",
+                                className="small text-muted mb-1",
+                            ),
+                            dbc.Input(
+                                id="upload-currency",
+                                value=service.settings().currency,
+                                maxLength=4,
+                                size="sm",
+                            ),
+                        ],
+                        md=2,
+                    ),
+                ],
+                className="mb-3",
+            ),
+            dcc.Loading(html.Div(id="upload-result"), delay_show=200),
+            html.Div(id="upload-mapping"),
+            dbc.Button(
+                "Load with this mapping",
+                id="upload-apply",
+                color="primary",
+                className="mt-2",
+                style=HIDDEN,
+            ),
+            dcc.Store(id="upload-pending"),
+        ]
+    )
 
 
 def _mapping_form(headers: list[str], guess: dict, problem: str) -> html.Div:
@@ -68,34 +100,69 @@ def _mapping_form(headers: list[str], guess: dict, problem: str) -> html.Div:
     rows = []
     for column, label in MAPPED:
         required = column in schema.REQUIRED_COLUMNS
-        rows.append(dbc.Row([
-            dbc.Col(dbc.Label(label + (" *" if required else ""),
-                              html_for=f'{{"column":"{column}","kind":"map"}}'), md=3),
-            dbc.Col(dcc.Dropdown(
-                id={"kind": "map", "column": column},
-                options=options + ([] if required else [{"label": "— not in the file —",
-                                                         "value": NONE}]),
-                value=guess.get(column) or (None if required else NONE),
-                clearable=False, placeholder="Choose the column"), md=5),
-        ], className="mb-2 align-items-center"))
-    return html.Div([
-        dbc.Alert([html.Strong("The columns need a mapping. "), problem], color="warning"),
-        html.P("Choose which column of your file holds each field (* = required):"),
-        *rows,
-    ])
+        rows.append(
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dbc.Label(
+                            label + (" *" if required else ""),
+                            html_for=f'{{"column":"{column}","kind":"map"}}',
+                        ),
+                        md=3,
+                    ),
+                    dbc.Col(
+                        dcc.Dropdown(
+                            id={"kind": "map", "column": column},
+                            options=options
+                            + (
+                                []
+                                if required
+                                else [{"label": "— not in the file —", "value": NONE}]
+                            ),
+                            value=guess.get(column) or (None if required else NONE),
+                            clearable=False,
+                            placeholder="Choose the column",
+                        ),
+                        md=5,
+                    ),
+                ],
+                className="mb-2 align-items-center",
+            )
+        )
+    return html.Div(
+        [
+            dbc.Alert([html.Strong("The columns need a mapping. "), problem], color="warning"),
+            html.P("Choose which column of your file holds each field (* = required):"),
+            *rows,
+        ]
+    )
 
 
 def _success(upload_id: str, label: str, rows: int, customers: int) -> dbc.Alert:
     prefix = dash.get_relative_path("/")
-    return dbc.Alert([
-        html.H4("Loaded", className="alert-heading h5"),
-        html.P(f"{label}: {number(rows)} lines, {number(customers)} customers. The dataset is "
-               "now selectable in the filter bar of every page for this browser session."),
-        dbc.Button("Open the Overview", href=f"{prefix}?dataset={upload_id}", color="success",
-                   className="me-2", id="upload-open"),
-        dbc.Button("RFM segments", href=f"{dash.get_relative_path('/rfm')}?dataset={upload_id}",
-                   color="secondary", outline=True),
-    ], color="success")
+    return dbc.Alert(
+        [
+            html.H4("Loaded", className="alert-heading h5"),
+            html.P(
+                f"{label}: {number(rows)} lines, {number(customers)} customers. The dataset is "
+                "now selectable in the filter bar of every page for this browser session."
+            ),
+            dbc.Button(
+                "Open the Overview",
+                href=f"{prefix}?dataset={upload_id}",
+                color="success",
+                className="me-2",
+                id="upload-open",
+            ),
+            dbc.Button(
+                "RFM segments",
+                href=f"{dash.get_relative_path('/rfm')}?dataset={upload_id}",
+                color="secondary",
+                outline=True,
+            ),
+        ],
+        color="success",
+    )
 
 
 def _try_load(upload_id: str):
@@ -122,8 +189,9 @@ def _try_load(upload_id: str):
     State("session-uploads", "data"),
     prevent_initial_call=True,
 )
-def handle_upload(contents, apply_clicks, filename, currency, map_values, map_ids, pending,
-                  session_uploads):
+def handle_upload(
+    contents, apply_clicks, filename, currency, map_values, map_ids, pending, session_uploads
+):
     session_uploads = list(session_uploads or [])
     keep = no_update, no_update, no_update, no_update
 
@@ -134,16 +202,19 @@ def handle_upload(contents, apply_clicks, filename, currency, map_values, map_id
         if ctx.triggered_id == "upload-apply":
             if not pending:
                 return error("Upload a file first.")
-            mapping = {i["column"]: v for i, v in zip(map_ids, map_values, strict=True)
-                       if v and v != NONE}
-            missing = [label for column, label in MAPPED
-                       if column in schema.REQUIRED_COLUMNS and column not in mapping]
+            mapping = {
+                i["column"]: v for i, v in zip(map_ids, map_values, strict=True) if v and v != NONE
+            }
+            missing = [
+                label
+                for column, label in MAPPED
+                if column in schema.REQUIRED_COLUMNS and column not in mapping
+            ]
             if missing:
                 return error("Choose a column for: " + ", ".join(missing) + ".")
             if len(set(mapping.values())) < len(mapping):
                 return error("Each column of the file can be used for one field only.")
-            stored = set_column_map(service.upload_dir(), pending["id"], mapping,
-                                    currency=currency)
+            stored = set_column_map(service.upload_dir(), pending["id"], mapping, currency=currency)
         else:
             raw = decode_contents(contents, filename, service.settings().max_upload_mb * 1024**2)
             stored = store_upload(raw, filename, service.upload_dir(), currency=currency)
@@ -153,10 +224,14 @@ def handle_upload(contents, apply_clicks, filename, currency, map_values, map_id
             headers = getattr(exc, "headers", None)
             if headers:
                 guess = stored.column_map or guess_column_map(headers)
-                return (None, _mapping_form(headers, guess, str(exc)), SHOWN,
-                        {"id": stored.id}, no_update)
-            return (dbc.Alert(str(exc), color="danger"), None, HIDDEN, {"id": stored.id},
-                    no_update)
+                return (
+                    None,
+                    _mapping_form(headers, guess, str(exc)),
+                    SHOWN,
+                    {"id": stored.id},
+                    no_update,
+                )
+            return (dbc.Alert(str(exc), color="danger"), None, HIDDEN, {"id": stored.id}, no_update)
         entry = {"id": stored.id, "label": f"{stored.label} (uploaded)"}
         session_uploads = [u for u in session_uploads if u.get("id") != stored.id] + [entry]
         return result, None, HIDDEN, None, session_uploads

@@ -21,8 +21,12 @@ def browser_app(shared_sample_xlsx, tmp_path_factory):
     from dashapp.config import Settings
 
     cache_dir = tmp_path_factory.mktemp("cache")
-    settings = Settings.from_env(env={}, data_path=shared_sample_xlsx, cache_dir=cache_dir,
-                                 data_dir=tmp_path_factory.mktemp("data"))
+    settings = Settings.from_env(
+        env={},
+        data_path=shared_sample_xlsx,
+        cache_dir=cache_dir,
+        data_dir=tmp_path_factory.mktemp("data"),
+    )
     settings = type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"})
     return create_app(settings)
 

@@ -15,10 +15,14 @@ from tests.browser.conftest import console_errors, save_screenshot
 
 METHOD_SELECT = 'select[id=\'{"key":"cl_method","kind":"state"}\']'
 CLUSTER_DROPDOWN = '[id=\'{"key":"cl_cluster","kind":"state"}\']'
-SCATTER_META = ("var g = document.querySelector('#cl-scatter .js-plotly-plot');"
-                "return g && g.layout && g.layout.meta ? g.layout.meta : null;")
-SCATTER_TRACES = ("var g = document.querySelector('#cl-scatter .js-plotly-plot');"
-                  "return g && g.data ? g.data.map(t => [t.name, t.x.length]) : null;")
+SCATTER_META = (
+    "var g = document.querySelector('#cl-scatter .js-plotly-plot');"
+    "return g && g.layout && g.layout.meta ? g.layout.meta : null;"
+)
+SCATTER_TRACES = (
+    "var g = document.querySelector('#cl-scatter .js-plotly-plot');"
+    "return g && g.data ? g.data.map(t => [t.name, t.x.length]) : null;"
+)
 
 
 def _wait(dash_duo, predicate, timeout=40, what="condition"):
@@ -43,10 +47,19 @@ def _choose_option(dash_duo, selector, starts_with, attempts=4):
         time.sleep(0.5)  # let the page settle before the pointer moves
         try:
             ActionChains(dash_duo.driver).move_to_element(box).click().perform()
-            option = _wait(dash_duo, lambda: next(
-                (o for o in dash_duo.find_elements(".dash-dropdown-option")
-                 if o.text.startswith(starts_with)), None), timeout=5,
-                what=f"option {starts_with}")
+            option = _wait(
+                dash_duo,
+                lambda: next(
+                    (
+                        o
+                        for o in dash_duo.find_elements(".dash-dropdown-option")
+                        if o.text.startswith(starts_with)
+                    ),
+                    None,
+                ),
+                timeout=5,
+                what=f"option {starts_with}",
+            )
         except (AssertionError, WebDriverException):
             if attempt == attempts - 1:
                 raise
@@ -56,8 +69,10 @@ def _choose_option(dash_duo, selector, starts_with, attempts=4):
 
 
 def _scatter(dash_duo):
-    return (dash_duo.driver.execute_script(SCATTER_META),
-            dash_duo.driver.execute_script(SCATTER_TRACES))
+    return (
+        dash_duo.driver.execute_script(SCATTER_META),
+        dash_duo.driver.execute_script(SCATTER_TRACES),
+    )
 
 
 def _full_page_screenshot(dash_duo, name):
@@ -80,17 +95,21 @@ def test_switching_the_method_updates_the_scatter(dash_duo, browser_app, tmp_pat
     seen = {}
     for method in ("kmeans", "dbscan", "hierarchical", "gmm"):
         if method != "kmeans":
-            select = _wait(dash_duo, lambda: dash_duo.find_element(METHOD_SELECT),
-                           what="method select")
+            select = _wait(
+                dash_duo, lambda: dash_duo.find_element(METHOD_SELECT), what="method select"
+            )
             Select(select).select_by_value(method)
         meta, traces = _wait(
             dash_duo,
-            lambda m=method: (_scatter(dash_duo)
-                              if (_scatter(dash_duo)[0] or {}).get("method") == m else None),
-            what=f"the scatter of {method}")
+            lambda m=method: (
+                _scatter(dash_duo) if (_scatter(dash_duo)[0] or {}).get("method") == m else None
+            ),
+            what=f"the scatter of {method}",
+        )
         assert f"cl_method={method}" in dash_duo.driver.current_url or method == "kmeans"
-        summary = _wait(dash_duo, lambda: dash_duo.find_element("#cl-summary-text").text,
-                        what="summary")
+        summary = _wait(
+            dash_duo, lambda: dash_duo.find_element("#cl-summary-text").text, what="summary"
+        )
         assert METHOD_LABELS[method] in summary
         assert traces and sum(n for _, n in traces) > 200  # every customer of the extract
         seen[method] = traces
@@ -109,45 +128,74 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/clustering?cl_method=hierarchical&cl_k=3")
     dash_duo.wait_for_element("#cl-grid .ag-row", timeout=40)
-    title = _wait(dash_duo, lambda: dash_duo.find_element("#cl-grid-title").text,
-                  what="grid title")
+    title = _wait(dash_duo, lambda: dash_duo.find_element("#cl-grid-title").text, what="grid title")
     assert title.startswith("High Value:")
     # pick another cluster in the dropdown: the grid follows, the URL keeps it
     _choose_option(dash_duo, CLUSTER_DROPDOWN, "Low Value")
-    _wait(dash_duo, lambda: dash_duo.find_element("#cl-grid-title").text.startswith("Low Value"),
-          what="the grid of Low Value")
+    _wait(
+        dash_duo,
+        lambda: dash_duo.find_element("#cl-grid-title").text.startswith("Low Value"),
+        what="the grid of Low Value",
+    )
     assert "cl_cluster=Low+Value" in dash_duo.driver.current_url
     # the grid renders its new rows a moment after the title changes
-    _wait(dash_duo, lambda: (rows := dash_duo.find_elements(
-        "#cl-grid .ag-center-cols-container .ag-row")) and all(
-        "Low Value" in r.text for r in rows[:5]), what="the rows of Low Value")
+    _wait(
+        dash_duo,
+        lambda: (
+            (rows := dash_duo.find_elements("#cl-grid .ag-center-cols-container .ag-row"))
+            and all("Low Value" in r.text for r in rows[:5])
+        ),
+        what="the rows of Low Value",
+    )
     # clicking a tile of the treemap lists that cluster
-    tile = _wait(dash_duo, lambda: next(
-        (el for el in dash_duo.find_elements("#cl-treemap g.slice")
-         if el.text.startswith("High Value")), None), what="the High Value tile")
+    tile = _wait(
+        dash_duo,
+        lambda: next(
+            (
+                el
+                for el in dash_duo.find_elements("#cl-treemap g.slice")
+                if el.text.startswith("High Value")
+            ),
+            None,
+        ),
+        what="the High Value tile",
+    )
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tile)
     ActionChains(dash_duo.driver).move_to_element(tile).click().perform()
-    _wait(dash_duo, lambda: dash_duo.find_element("#cl-grid-title").text.startswith(
-        "High Value"), what="the grid of High Value after a treemap click")
+    _wait(
+        dash_duo,
+        lambda: dash_duo.find_element("#cl-grid-title").text.startswith("High Value"),
+        what="the grid of High Value after a treemap click",
+    )
     assert "cl_cluster=High+Value" in dash_duo.driver.current_url
     # the CSV holds every customer with their cluster
     button = dash_duo.find_element("#cl-download-btn")
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();",
-                                   button)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", button)
     folder = Path(dash_duo.download_path)
-    target = _wait(dash_duo, lambda: next(iter(folder.glob("clusters_hierarchical*.csv")), None),
-                   what="the CSV download")
+    target = _wait(
+        dash_duo,
+        lambda: next(iter(folder.glob("clusters_hierarchical*.csv")), None),
+        what="the CSV download",
+    )
     lines = target.read_text().splitlines()
     assert lines[0].startswith("customer_id,cluster,segment,recency,frequency,monetary")
     assert len(lines) > 200
     # too few customers for k: a message, not an error
     dash_duo.driver.get(dash_duo.server_url + "/clustering?countries=Canada&cl_k=6")
-    alert = _wait(dash_duo, lambda: dash_duo.find_element("#cl-message .alert").text,
-                  what="the message")
+    alert = _wait(
+        dash_duo, lambda: dash_duo.find_element("#cl-message .alert").text, what="the message"
+    )
     assert "fewer customers (5) than clusters (6)" in alert
     dash_duo.driver.get(dash_duo.server_url + "/clustering?countries=Lebanon")
-    alert = _wait(dash_duo, lambda: (t := dash_duo.find_element("#cl-message .alert").text)
-                  and "only one customer" in t and t, what="the one-customer message")
+    alert = _wait(
+        dash_duo,
+        lambda: (
+            (t := dash_duo.find_element("#cl-message .alert").text)
+            and "only one customer" in t
+            and t
+        ),
+        what="the one-customer message",
+    )
     save_screenshot(dash_duo, "clustering-message")
     assert console_errors(dash_duo) == []
 

@@ -53,8 +53,10 @@ def test_clv_page_fits_validates_and_switches_model(dash_duo, browser_app):
     # Switch the purchase model: the parameter table must show Pareto/NBD's s and beta.
     label = dash_duo.driver.find_element(By.XPATH, "//label[normalize-space()='Pareto/NBD']")
     dash_duo.driver.execute_script("arguments[0].click();", label)
-    _wait_for(lambda: "Pareto/NBD" in dash_duo.find_element("#clv-params-table").text,
-              what="the Pareto/NBD parameter table")
+    _wait_for(
+        lambda: "Pareto/NBD" in dash_duo.find_element("#clv-params-table").text,
+        what="the Pareto/NBD parameter table",
+    )
     params = dash_duo.find_element("#clv-params-table").text
     assert "β" in params and "BG/NBD" not in params
     assert "clv_model=pareto_nbd" in dash_duo.driver.current_url
@@ -83,9 +85,14 @@ def test_clv_callbacks_over_http(browser_app, shared_sample_xlsx):
     table; a bad input or too few customers give a message, not an error."""
     client = CallbackClient(browser_app)
     dataset = shared_sample_xlsx.stem  # the session app's dataset
-    base = {state_key("dataset"): dataset, state_key("clv_model"): "bgnbd",
-            state_key("clv_horizon"): 12, state_key("clv_margin"): 30,
-            state_key("clv_discount"): 10, state_key("clv_lifespan"): 3}
+    base = {
+        state_key("dataset"): dataset,
+        state_key("clv_model"): "bgnbd",
+        state_key("clv_horizon"): 12,
+        state_key("clv_margin"): 30,
+        state_key("clv_discount"): 10,
+        state_key("clv_lifespan"): 3,
+    }
     resp = client.call("download_clv", {**base, "clv-download-btn.n_clicks": 1})
     assert resp.status_code == 200
     data = resp.get_json()["response"]["clv-download"]["data"]

@@ -34,9 +34,15 @@ def portal(tmp_path_factory):
     """The portal on 127.0.0.1, allowing itself and http://localhost:<port> to frame the app;
     its default dataset holds XSS and formula text in descriptions, countries and ids."""
     root = tmp_path_factory.mktemp("embedding")
-    (_case, dataset), = build(root / "data", names={"hostile_text.csv"})
-    server = AppServer(root, {"DATA_PATH": str(dataset)}, workers=1, prefix=PORTAL_PREFIX,
-                       target="portal_app:server", chdir=write_portal(root / "portal"))
+    ((_case, dataset),) = build(root / "data", names={"hostile_text.csv"})
+    server = AppServer(
+        root,
+        {"DATA_PATH": str(dataset)},
+        workers=1,
+        prefix=PORTAL_PREFIX,
+        target="portal_app:server",
+        chdir=write_portal(root / "portal"),
+    )
     server.env["FRAME_ANCESTORS"] = f"'self' http://localhost:{server.port}"
     start_servers(server)
     yield server
@@ -69,14 +75,16 @@ def _enter_frame(driver):
 
 
 #: A page has rendered and none of its callbacks is still running.
-SETTLED = ("return !!document.querySelector('h2, .docs-section') && "
-           "!document.querySelector('[data-dash-is-loading=\"true\"]') && "
-           "!document.querySelector('.dash-spinner, ._dash-loading-callback')")
+SETTLED = (
+    "return !!document.querySelector('h2, .docs-section') && "
+    "!document.querySelector('[data-dash-is-loading=\"true\"]') && "
+    "!document.querySelector('.dash-spinner, ._dash-loading-callback')"
+)
 
 PAGE_READY = {
     "/": "var k = document.getElementById('kpi-revenue'); return k && k.innerText.trim()",
     "/rfm": "return document.querySelectorAll('#rfm-heatmap .heatmaplayer').length && "
-            "document.querySelectorAll('#rfm-grid .ag-cell').length",
+    "document.querySelectorAll('#rfm-grid .ag-cell').length",
     "/upload": "return document.getElementById('upload-file')",
     "/docs": "return document.querySelectorAll('.docs-section').length",
 }
@@ -93,27 +101,35 @@ def test_every_page_renders_inside_the_portal_frame(dash_duo, portal):
     _enter_frame(driver)
     _wait(driver, PAGE_READY["/rfm"], 45)
     # hostile text from the data shows verbatim (React renders text, never HTML) ...
-    chips = _wait(driver, "return [...document.querySelectorAll('*')].filter(e => "
-                          "e.children.length === 0 && e.innerText && "
-                          "e.innerText.includes('Atlantis')).map(e => e.innerText)")
+    chips = _wait(
+        driver,
+        "return [...document.querySelectorAll('*')].filter(e => "
+        "e.children.length === 0 && e.innerText && "
+        "e.innerText.includes('Atlantis')).map(e => e.innerText)",
+    )
     assert XSS_COUNTRY in chips, chips
     # ... also among the country options of the open dropdown; nothing of it ever runs
     box = driver.find_element(By.CSS_SELECTOR, '[id=\'{"key":"countries","kind":"state"}\']')
     box.click()
-    assert driver.execute_script("return document.querySelectorAll("
-                                 "'img[src=x], svg[onload]').length") == 0
+    assert (
+        driver.execute_script("return document.querySelectorAll('img[src=x], svg[onload]').length")
+        == 0
+    )
     save_screenshot(dash_duo, "embedded-hostile-text")
     # every page, under the prefix, through the navbar inside the frame
     links = driver.execute_script(
-        "return [...document.querySelectorAll('.navbar .nav-link')].map(a => a.pathname)")
+        "return [...document.querySelectorAll('.navbar .nav-link')].map(a => a.pathname)"
+    )
     assert links and all(link.startswith(PORTAL_PREFIX) for link in links), links
-    pages = {link[len(PORTAL_PREFIX) - 1:] or "/" for link in links}
+    pages = {link[len(PORTAL_PREFIX) - 1 :] or "/" for link in links}
     assert set(PAGE_READY) <= pages, f"a page without a readiness check: {pages}"
     for page in sorted(pages):
         target = PORTAL_PREFIX + page.lstrip("/")
         driver.execute_script(
             "[...document.querySelectorAll('.navbar .nav-link')]"
-            ".find(a => a.pathname === arguments[0]).click()", target)
+            ".find(a => a.pathname === arguments[0]).click()",
+            target,
+        )
         _wait(driver, f"return location.pathname === '{target}'")
         assert "countries=" in driver.execute_script("return location.search"), page
         if page in PAGE_READY:

@@ -12,8 +12,13 @@ from selenium.webdriver.common.keys import Keys
 from tests.browser.conftest import console_errors, save_screenshot
 
 NONSTANDARD = {  # our header -> canonical
-    "Order No": "Invoice", "Order Date": "InvoiceDate", "Client": "Customer ID",
-    "Units": "Quantity", "Unit Cost": "Price", "Market": "Country", "SKU": "StockCode",
+    "Order No": "Invoice",
+    "Order Date": "InvoiceDate",
+    "Client": "Customer ID",
+    "Units": "Quantity",
+    "Unit Cost": "Price",
+    "Market": "Country",
+    "SKU": "StockCode",
     "Item name": "Description",
 }
 
@@ -35,17 +40,23 @@ def _input_value(dash_duo, dom_id):
     return el.get_attribute("value")
 
 
-def test_upload_nonstandard_headers_map_columns_and_all_pages_update(dash_duo, browser_app,
-                                                                     sample_lines, tmp_path):
+def test_upload_nonstandard_headers_map_columns_and_all_pages_update(
+    dash_duo, browser_app, sample_lines, tmp_path
+):
     # A CSV of real extract lines with headers the loader does not know.
     lines = sample_lines.head(12000).copy()
-    frame = pd.DataFrame({
-        "Order No": lines["invoice"].astype(str), "SKU": lines["stock_code"].astype(str),
-        "Item name": lines["description"].astype(str), "Units": lines["quantity"],
-        "Order Date": lines["invoice_date"].dt.strftime("%Y-%m-%d %H:%M:%S"),
-        "Unit Cost": lines["price"], "Client": lines["customer_id"].astype(str).replace("nan", ""),
-        "Market": lines["country"].astype(str),
-    })
+    frame = pd.DataFrame(
+        {
+            "Order No": lines["invoice"].astype(str),
+            "SKU": lines["stock_code"].astype(str),
+            "Item name": lines["description"].astype(str),
+            "Units": lines["quantity"],
+            "Order Date": lines["invoice_date"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "Unit Cost": lines["price"],
+            "Client": lines["customer_id"].astype(str).replace("nan", ""),
+            "Market": lines["country"].astype(str),
+        }
+    )
     path = tmp_path / "my_shop_export.csv"
     frame.to_csv(path, index=False)
 
@@ -66,9 +77,14 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(dash_duo, b
     upload_id = open_link.split("dataset=")[1]
 
     # Every page now runs on the uploaded dataset (the dataset is in the URL they share).
-    pages = (("/", "#kpi-revenue"), ("/rfm", "#rfm-grid .ag-row"),
-             ("/clv", "#clv-message"), ("/cohorts", "#cohorts-summary"),
-             ("/clustering", "#cl-scatter .main-svg"), ("/actions", "#actions-grid"))
+    pages = (
+        ("/", "#kpi-revenue"),
+        ("/rfm", "#rfm-grid .ag-row"),
+        ("/clv", "#clv-message"),
+        ("/cohorts", "#cohorts-summary"),
+        ("/clustering", "#cl-scatter .main-svg"),
+        ("/actions", "#actions-grid"),
+    )
     for path_, ready in pages:
         page = dash.get_relative_path(path_)
         dash_duo.driver.get(f"{dash_duo.server_url}{page}?dataset={upload_id}")
@@ -79,8 +95,9 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(dash_duo, b
         except Exception:
             save_screenshot(dash_duo, "upload-page-failure")
             raise
-        assert "my_shop_export.csv" in dash_duo.driver.find_element(
-            "css selector", ".filter-bar").text, path_
+        assert (
+            "my_shop_export.csv" in dash_duo.driver.find_element("css selector", ".filter-bar").text
+        ), path_
         body = dash_duo.driver.find_element("css selector", "body").text
         assert "Something went wrong" not in body, path_
         save_screenshot(dash_duo, f"upload-{path_.strip('/') or 'overview'}")
@@ -89,8 +106,10 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(dash_duo, b
 
 def test_shared_url_reproduces_the_view_and_back_button_works(dash_duo, browser_app):
     dash_duo.start_server(browser_app)
-    url = (f"{dash_duo.server_url}/rfm?start=2010-03-01&end=2011-02-28&heat=revenue"
-           "&f_cuts=2%2C3%2C5%2C10&countries=France%2CSpain")
+    url = (
+        f"{dash_duo.server_url}/rfm?start=2010-03-01&end=2011-02-28&heat=revenue"
+        "&f_cuts=2%2C3%2C5%2C10&countries=France%2CSpain"
+    )
     dash_duo.driver.get(url)
     dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
     start_id = '{"key":"start","kind":"date"}'
@@ -99,7 +118,8 @@ def test_shared_url_reproduces_the_view_and_back_button_works(dash_duo, browser_
     filter_text = dash_duo.find_element(".filter-bar").text
     assert "France" in filter_text and "Spain" in filter_text
     checked = dash_duo.driver.find_element(
-        "css selector", "input[type=radio][value=revenue]").is_selected()
+        "css selector", "input[type=radio][value=revenue]"
+    ).is_selected()
     assert checked, "the heatmap colour choice from the URL is applied"
     kpis = dash_duo.find_element("#rfm-kpis").text
     # The same URL opened again (a shared link) shows the same numbers.
@@ -131,4 +151,6 @@ def test_every_page_loads_without_console_errors(dash_duo, browser_app):
         save_screenshot(dash_duo, f"page-{page['name'].lower().replace(' ', '-')}")
         errors = console_errors(dash_duo)
         assert errors == [], f"{page['path']}: {errors}"
-        assert "Something went wrong" not in dash_duo.driver.find_element("css selector", "body").text
+        assert (
+            "Something went wrong" not in dash_duo.driver.find_element("css selector", "body").text
+        )
