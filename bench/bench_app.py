@@ -53,14 +53,15 @@ def worker_peak_mb(csv) -> float:
 
 
 def run(scale: str) -> list[tuple]:
-    from dashapp import cleaning, service
+    from dashapp import service
+    from dashapp.ingest import cleaning
     from tests.callback_client import date_key, state_key
 
     app, client, csv = app_client(scale)
     dataset = csv.stem
     rows = []
 
-    from dashapp.loading import load_transactions
+    from dashapp.ingest.loading import load_transactions
 
     def first_load_and_clean():
         t0 = time.perf_counter()

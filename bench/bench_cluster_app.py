@@ -31,7 +31,8 @@ METHODS = ("kmeans", "dbscan", "hierarchical", "gmm")
 
 
 def run(scale: str, runs: int = 5) -> list[tuple]:
-    from dashapp import cleaning, service
+    from dashapp import service
+    from dashapp.ingest import cleaning
     from tests.callback_client import state_key
 
     app, client, csv = app_client(scale)

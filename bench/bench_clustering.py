@@ -139,7 +139,7 @@ def worker(table: Path, task: str, runs: int) -> dict:
     import pandas as pd
 
     sys.path.insert(0, str(ROOT))
-    from dashapp import clustering as cl
+    from dashapp.analytics import clustering as cl
 
     customers = pd.read_parquet(table)
     rss_before = peak_rss_mb()

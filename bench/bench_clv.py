@@ -29,8 +29,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dashapp import clv_models as cm  # noqa: E402
-from dashapp.cohorts import cohort_tables  # noqa: E402
+from dashapp.analytics import clv as cm
+from dashapp.analytics.cohorts import cohort_tables
 
 GENERATOR = ROOT.parent / "shared" / "tools" / "gen_online_retail.py"
 SCALES = {

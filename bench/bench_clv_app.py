@@ -36,7 +36,8 @@ CLV_CALLBACKS = (
 
 
 def run(scale: str, runs: int) -> list[tuple]:
-    from dashapp import cleaning, service
+    from dashapp import service
+    from dashapp.ingest import cleaning
     from tests.callback_client import date_key, state_key
 
     app, client, csv = app_client(scale)

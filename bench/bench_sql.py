@@ -157,8 +157,8 @@ def _timer(steps: dict[str, float]):
 
 
 def child_sql(url: str) -> dict:
-    from dashapp import rfm
-    from dashapp.sql_source import SqlSource
+    from dashapp.analytics import rfm
+    from dashapp.ingest.sql import SqlSource
 
     steps: dict[str, float] = {}
     step = _timer(steps)
@@ -187,8 +187,11 @@ def child_sql(url: str) -> dict:
 
 
 def child_memory() -> dict:
-    from dashapp import cleaning, clv_models, cohorts, rfm, service
-    from dashapp.loading import load_transactions
+    from dashapp import service
+    from dashapp.analytics import clv as clv_models
+    from dashapp.analytics import cohorts, rfm
+    from dashapp.ingest import cleaning
+    from dashapp.ingest.loading import load_transactions
 
     steps: dict[str, float] = {}
     step = _timer(steps)

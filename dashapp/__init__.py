@@ -3,64 +3,31 @@
 ``create_app()`` builds the Dash app; ``python -m dashapp`` runs it; ``dashapp.wsgi:server``
 is the WSGI entry point for gunicorn. Building the app is cheap (~2 s of imports, no data):
 datasets load on first use, so a worker boots the same with a 1M-row dataset configured.
+
+The package is layered; imports only go down (``tests/unit/test_layers.py`` checks it):
+
+* ``dashapp.ingest``: reading and cleaning transactions (files, uploads, SQL, demo data);
+* ``dashapp.analytics``: pure statistics (RFM, CLV models, cohorts, clustering, actions);
+* ``dashapp.service``: datasets, caching and one typed view per page (no statistics);
+* ``dashapp.web``: everything that imports Dash (figures, components, shell, pages).
+
+``config`` (validated settings) sits below all of them; this module and ``__main__`` /
+``wsgi`` assemble the app on top.
 """
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING
 
-from .config import PROJECT_ROOT, Settings, normalize_prefix
+if TYPE_CHECKING:
+    from dashapp.config import Settings
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: Settings | None = None, server=None, prefix: str | None = None):
-    """Create the Dash app.
+    """Build the Dash app (see :func:`dashapp.web.app.create_app`). Importing ``dashapp``
+    alone stays cheap: Dash is imported only here."""
+    from dashapp.web.app import create_app as _create_app
 
-    Parameters
-    ----------
-    settings : Settings, optional
-        Defaults to :meth:`Settings.from_env`.
-    server : flask.Flask, optional
-        An existing Flask application to mount the app on. Its own routes keep working; the
-        app's routes, security headers and authentication live under ``prefix`` only.
-    prefix : str, optional
-        URL prefix such as ``"/analytics/segments/"``; defaults to ``settings.url_prefix``
-        (``URL_PREFIX``). Pages, assets, ``/_dash-*`` routes and ``<prefix>health`` move
-        under it.
-    """
-    import dash
-    import flask
-
-    from . import security, service, shell
-
-    settings = settings or Settings.from_env()
-    prefix = normalize_prefix(prefix or settings.url_prefix)
-    settings = settings.replace(url_prefix=prefix)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-    )
-    logging.getLogger("dashapp").setLevel(settings.log_level)
-    service.configure(settings)
-    server = server or flask.Flask(__name__)
-    # The prefix goes to the constructor: init_app(url_base_pathname=...) would not re-derive
-    # the routes and requests prefixes (both would stay "/").
-    app = dash.Dash(
-        __name__,
-        server=server,
-        use_pages=True,  # explicit: pages_folder alone silently turns Pages on
-        pages_folder=str(PROJECT_ROOT / "dashapp" / "pages"),
-        assets_folder=str(PROJECT_ROOT / "assets"),
-        url_base_pathname=prefix,
-        health_endpoint=security.HEALTH_ENDPOINT,  # <prefix>health: 200 "OK", no data read
-        title=shell.APP_TITLE,
-        update_title=None,
-        suppress_callback_exceptions=True,
-        on_error=shell.on_callback_error,
-        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
-    )
-    service.init_cache(app.server, settings.cache_config())
-    app.layout = shell.layout
-    security.install(app, settings)
-    return app
+    return _create_app(settings, server=server, prefix=prefix)

@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "download":
-        from .config import Settings
-        from .download import UCI_URL, DownloadError, download_dataset
+        from dashapp.config import Settings
+        from dashapp.ingest.download import UCI_URL, DownloadError, download_dataset
 
         dest = args.dest or Settings.from_env().data_dir
         try:
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Saved {path}. Start the app with: python -m dashapp")
         return 0
 
-    from . import create_app
-    from .config import Settings
+    from dashapp import create_app
+    from dashapp.config import Settings
 
     settings = Settings.from_env(data_path=args.data)
     if settings.data_path is not None and not settings.data_path.is_file():

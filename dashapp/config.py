@@ -13,8 +13,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+#: A source checkout keeps its data in the project's data/ folder; an installed package
+#: (pip install .) in data/ below the working directory.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "assets").is_dir()
+DEFAULT_DATA_DIR = (PROJECT_ROOT if IN_CHECKOUT else Path.cwd()) / "data"
 DATASET_STEM = "online_retail_II"
 DATASET_SUFFIXES = (".xlsx", ".csv", ".zip", ".parquet")
 
@@ -184,6 +188,12 @@ class Settings:
             # Fail fast instead of hanging a request when Redis is slow or unreachable.
             config["CACHE_OPTIONS"] = {"socket_timeout": 3, "socket_connect_timeout": 2}
         return config
+
+
+def assets_dir() -> Path:
+    """The app's static files: ``assets/`` of the checkout, or ``dashapp/assets`` of an
+    installed wheel (pyproject maps the top-level folder into the package)."""
+    return PROJECT_ROOT / "assets" if IN_CHECKOUT else PACKAGE_DIR / "assets"
 
 
 def normalize_prefix(prefix: str) -> str:

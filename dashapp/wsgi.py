@@ -6,7 +6,7 @@ whatever the configured dataset, and ``<prefix>health`` answers without touching
 datasets load on first use (tests/test_production.py measures both).
 """
 
-from . import create_app
+from dashapp import create_app
 
 app = create_app()
 server = app.server

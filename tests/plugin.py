@@ -29,7 +29,7 @@ def shared_sample_xlsx() -> Path:
 @pytest.fixture(scope="session")
 def sample_lines(shared_sample_xlsx, tmp_path_factory):
     """The real extract loaded into the canonical schema (both sheets)."""
-    from dashapp.loading import load_transactions
+    from dashapp.ingest.loading import load_transactions
 
     return load_transactions(shared_sample_xlsx, cache_dir=tmp_path_factory.mktemp("cache"))
 

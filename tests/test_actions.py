@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashapp import rfm, service
-from dashapp.exports import to_safe_csv
+from dashapp import service
+from dashapp.analytics import rfm
+from dashapp.service.exports import to_safe_csv
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from dashapp.loading import DataLoadError, load_transactions
+from dashapp.ingest.loading import DataLoadError, load_transactions
 from tests.badinput.make_corpus import FORMULA_TEXTS, XSS_COUNTRY, XSS_TEXTS, _csv, _rows, build
 from tests.callback_client import date_key, state_key
 from tests.test_production import REPO, AppServer, ServerCallbacks, flat_text, start_servers

@@ -1,13 +1,7 @@
 import numpy as np
 import pytest
 
-from dashapp.cleaning import (
-    RULES,
-    CleaningRules,
-    clean,
-    filter_transactions,
-    invoice_table,
-)
+from dashapp.ingest.cleaning import RULES, CleaningRules, clean, filter_transactions, invoice_table
 from tests.factories import make_lines
 
 ROWS = [
@@ -147,7 +141,7 @@ def test_real_extract_net_revenue_per_customer_matches_plain_pandas(sample_lines
 
 
 def test_duplicate_mask_equals_pandas_duplicated():
-    from dashapp.cleaning import duplicate_mask
+    from dashapp.ingest.cleaning import duplicate_mask
 
     rng = np.random.default_rng(5)
     rows = [

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashapp import clustering, service
+from dashapp import service
+from dashapp.analytics import clustering
 
 METHODS = clustering.METHODS
 
@@ -81,7 +82,7 @@ def test_every_method_on_the_real_extract(filters, method):
 
 
 def clustering_segments():
-    from dashapp.rfm import SEGMENT_ORDER
+    from dashapp.analytics.rfm import SEGMENT_ORDER
 
     return SEGMENT_ORDER
 
@@ -257,7 +258,7 @@ def test_stratified_sample_keeps_every_outlier_and_every_cluster():
 def test_clustering_docs_are_filled_from_the_engine():
     import re
 
-    from dashapp.help_content import section_markdown
+    from dashapp.web.help import section_markdown
 
     text = section_markdown("clustering")
     assert re.findall(r"\{[a-z_]+\}", text) == []

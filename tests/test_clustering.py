@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import silhouette_score
 
-from dashapp import clustering as cl
-from dashapp.clustering import (
+from dashapp.analytics import clustering as cl
+from dashapp.analytics.clustering import (
     METHODS,
     OUTLIER_NAME,
     POTENTIAL_FALLBACK,

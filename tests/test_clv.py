@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashapp.clv import historic_clv, ranking_index
+from dashapp.analytics.clv.basic import historic_clv, ranking_index
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import betaln
 
-from dashapp import clv_models as cm
+from dashapp.analytics import clv as cm
 
 CDNOW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cdnow"
 CAL_END = "1997-09-30"

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashapp import clv, clv_models, service
-from dashapp.cleaning import clean, invoice_table
-from dashapp.exports import to_safe_csv
+from dashapp import service
+from dashapp.analytics import clv as clv_models
+from dashapp.analytics.clv import basic as clv
+from dashapp.ingest.cleaning import clean, invoice_table
+from dashapp.service.exports import to_safe_csv
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashapp.cohorts import cohort_tables
+from dashapp.analytics.cohorts import cohort_tables
 
 NAN = np.nan
 

@@ -7,9 +7,9 @@ import time
 import pandas as pd
 import pytest
 
-from dashapp import schema
-from dashapp.demo import RAW_COLUMNS, demo_dataset_path, generate_demo_transactions
-from dashapp.loading import load_transactions
+from dashapp.ingest import schema
+from dashapp.ingest.demo import RAW_COLUMNS, demo_dataset_path, generate_demo_transactions
+from dashapp.ingest.loading import load_transactions
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import zipfile
 import pandas as pd
 import pytest
 
-from dashapp import download
-from dashapp.download import XLSX_NAME, DownloadError, check_workbook, download_dataset
-from dashapp.loading import load_transactions
+from dashapp.ingest import download
+from dashapp.ingest.download import XLSX_NAME, DownloadError, check_workbook, download_dataset
+from dashapp.ingest.loading import load_transactions
 from tests.conftest import raw_frame
 
 

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from dashapp.exports import neutralise_formulas, to_safe_csv
+from dashapp.service.exports import neutralise_formulas, to_safe_csv
 
 
 def test_formula_cells_are_neutralised_numbers_left_alone():

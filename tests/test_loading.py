@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashapp import loading, schema
-from dashapp.loading import DataLoadError, dataset_fingerprint, load_transactions
+from dashapp.ingest import loading, schema
+from dashapp.ingest.loading import DataLoadError, dataset_fingerprint, load_transactions
 from tests.conftest import RAW_HEADERS, raw_frame
 
 CANON = list(schema.CANONICAL_COLUMNS)

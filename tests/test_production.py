@@ -974,7 +974,7 @@ def test_an_unreachable_redis_slows_the_app_down_but_never_breaks_it(tmp_path):
 
 
 def test_payload_checks_match_what_the_browser_sends():
-    from dashapp.security import payload_problem
+    from dashapp.web.security import payload_problem
 
     dataset = '{"key":"dataset","kind":"state"}'
     callback_map = {

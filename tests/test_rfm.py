@@ -2,8 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashapp.cleaning import clean, invoice_table
-from dashapp.rfm import (
+from dashapp.analytics.rfm import (
     SEGMENT_GRID,
     customer_rfm,
     rf_grid_counts,
@@ -12,6 +11,7 @@ from dashapp.rfm import (
     segment_lookup,
     segment_summary,
 )
+from dashapp.ingest.cleaning import clean, invoice_table
 from tests.factories import make_lines
 
 

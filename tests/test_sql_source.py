@@ -30,8 +30,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from dashapp import cleaning, clv_models, cohorts, rfm, service
-from dashapp.sql_source import SqlSource, SqlSourceError, rebase_as_of
+from dashapp import service
+from dashapp.analytics import clv as clv_models
+from dashapp.analytics import cohorts, rfm
+from dashapp.ingest import cleaning
+from dashapp.ingest.sql import SqlSource, SqlSourceError, rebase_as_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -170,14 +173,14 @@ def pg_admin():
 
 @pytest.fixture(scope="session")
 def extract_lines() -> pd.DataFrame:
-    from dashapp.loading import load_transactions
+    from dashapp.ingest.loading import load_transactions
 
     return load_transactions(_need(SAMPLE_XLSX))
 
 
 @pytest.fixture(scope="session")
 def generated_lines(tmp_path_factory) -> pd.DataFrame:
-    from dashapp.loading import load_transactions
+    from dashapp.ingest.loading import load_transactions
 
     out = tmp_path_factory.mktemp("gen") / "generated.csv"
     subprocess.run(
@@ -449,7 +452,7 @@ RAW_COLUMNS = [
 @pytest.fixture(scope="module")
 def raw_rows(tmp_path_factory):
     """The rows as raw text in a table, and the loader's reading of the same rows as CSV."""
-    from dashapp.loading import load_transactions
+    from dashapp.ingest.loading import load_transactions
 
     frame = pd.DataFrame(RAW_ROWS, columns=RAW_COLUMNS)
     frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"])

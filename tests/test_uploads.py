@@ -2,8 +2,8 @@ import base64
 
 import pytest
 
-from dashapp.loading import DataLoadError
-from dashapp.uploads import (
+from dashapp.ingest.loading import DataLoadError
+from dashapp.ingest.uploads import (
     UploadError,
     decode_contents,
     find_upload,

@@ -10,7 +10,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.select import Select
 
-from dashapp.clustering import METHOD_LABELS, METHODS, OUTLIER_NAME
+from dashapp.analytics.clustering import METHOD_LABELS, METHODS, OUTLIER_NAME
 from tests.browser.conftest import console_errors, save_screenshot
 
 METHOD_SELECT = 'select[id=\'{"key":"cl_method","kind":"state"}\']'

@@ -33,7 +33,7 @@ import threading
 
 from flask import Response, g, request
 
-from .config import Settings
+from dashapp.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from .urlstate import build_query, merge_control_values, parse_query, state_id
+from dashapp.web.urlstate import build_query, merge_control_values, parse_query, state_id
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def toggle_navbar(n, is_open):
 
 def on_callback_error(err: Exception):
     """App-wide handler: a failing callback shows a message instead of a stack trace."""
-    from .loading import DataLoadError
+    from dashapp.ingest.loading import DataLoadError
 
     if isinstance(err, DataLoadError | ValueError):
         log.info("callback refused input: %s: %s", type(err).__name__, err)

@@ -32,9 +32,10 @@ from flask_caching import Cache
 from flask_caching.backends.rediscache import RedisCache
 from redis.exceptions import RedisError
 
-from . import cleaning, rfm
-from .config import Settings
-from .loading import DataLoadError, dataset_fingerprint, load_transactions
+from dashapp.analytics import rfm
+from dashapp.config import Settings
+from dashapp.ingest import cleaning
+from dashapp.ingest.loading import DataLoadError, dataset_fingerprint, load_transactions
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def sql_source(dataset_id: str):
     """The :class:`~dashapp.sql_source.SqlSource` behind a SQL dataset (built from the
     ``DATA_SQL_*`` environment variables on first use; errors name the table or column, never
     the credentials)."""
-    from .sql_source import SqlSource, SqlSourceError
+    from dashapp.ingest.sql import SqlSource, SqlSourceError
 
     with _registry_lock:
         if dataset_id not in _sql_sources:
@@ -150,7 +151,7 @@ def is_sql(dataset_id: str) -> bool:
 
 def _sql_call(fn, *args, **kwargs):
     """Run a SQL source query; its errors (timeouts, connection) become user messages."""
-    from .sql_source import SqlSourceError
+    from dashapp.ingest.sql import SqlSourceError
 
     try:
         return fn(*args, **kwargs)
@@ -200,7 +201,7 @@ def upload_dir() -> Path:
 
 
 def _upload_info(dataset_id: str) -> DatasetInfo:
-    from .uploads import find_upload
+    from dashapp.ingest.uploads import find_upload
 
     found = find_upload(upload_dir(), dataset_id)
     return DatasetInfo(
@@ -220,7 +221,7 @@ def _source_path(info: DatasetInfo) -> Path:
             "raw lines are not loaded into the app."
         )
     if info.kind == "demo":
-        from .demo import demo_dataset_path
+        from dashapp.ingest.demo import demo_dataset_path
 
         return demo_dataset_path(_settings.cache_dir)
     assert info.path is not None
@@ -617,7 +618,7 @@ def rfm_table(
     """
     filters = _filters(dataset, start, end, countries, rules)
     if is_sql(dataset):
-        from .sql_source import rebase_as_of
+        from dashapp.ingest.sql import rebase_as_of
 
         customers = sql_pages(filters)["rfm"]
         if as_of:
@@ -715,8 +716,9 @@ __all__ = [
 import numpy as np  # noqa: E402
 from scipy.stats import rankdata  # noqa: E402
 
-from . import clv as clv_basic  # noqa: E402
-from . import clv_models, cohorts  # noqa: E402
+from dashapp.analytics import clv as clv_models
+from dashapp.analytics import cohorts
+from dashapp.analytics.clv import basic as clv_basic
 
 CLV_TIME_UNIT = "W"
 #: Fewest customers with a repeat purchase (on another day) needed to fit the models.
@@ -1414,7 +1416,7 @@ __all__ += [
 # a bad parameter) becomes ``{"error": message}`` instead of an exception.
 import numpy as _np  # noqa: E402  (this section is appended to the module)
 
-from . import clustering as _clustering  # noqa: E402
+from dashapp.analytics import clustering as _clustering
 
 #: Customer-table columns the page can cluster on, in canonical (memo-key) order.
 CLUSTER_FEATURES = ("recency", "frequency", "monetary", "tenure", "aov")

@@ -6,8 +6,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Output, callback, dcc, html
 
-from .. import service
-from ..components import (
+from dashapp import service
+from dashapp.web.components import (
     FILTER_INPUTS,
     filter_bar,
     filters_from,
@@ -17,7 +17,7 @@ from ..components import (
     page_header,
     section,
 )
-from ..figures import empty_figure, money, monthly_revenue, number, percent
+from dashapp.web.figures import empty_figure, money, monthly_revenue, number, percent
 
 dash.register_page(
     __name__, path="/", name="Overview", order=0, title="Overview · Customer Segments & CLV"

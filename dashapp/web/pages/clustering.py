@@ -15,16 +15,10 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from .. import clustering, service
-from ..cluster_figures import (
-    TREEMAP_MIN_SHARE,
-    agreement_heatmap,
-    diagnostics_figure,
-    pca_scatter,
-    profile_heatmap,
-    revenue_treemap,
-)
-from ..components import (
+from dashapp import service
+from dashapp.analytics import clustering
+from dashapp.service.exports import to_safe_csv
+from dashapp.web.components import (
     FILTER_INPUTS,
     data_grid,
     filter_bar,
@@ -36,9 +30,16 @@ from ..components import (
     page_header,
     section,
 )
-from ..exports import to_safe_csv
-from ..figures import empty_figure, number
-from ..urlstate import date_id, split_list, state_id
+from dashapp.web.figures import empty_figure, number
+from dashapp.web.figures.clustering import (
+    TREEMAP_MIN_SHARE,
+    agreement_heatmap,
+    diagnostics_figure,
+    pca_scatter,
+    profile_heatmap,
+    revenue_treemap,
+)
+from dashapp.web.urlstate import date_id, split_list, state_id
 
 dash.register_page(
     __name__,

@@ -7,8 +7,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html, no_update
 
-from .. import service
-from ..components import (
+from dashapp import service
+from dashapp.service.exports import to_safe_csv
+from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     data_grid,
@@ -20,9 +21,8 @@ from ..components import (
     page_header,
     section,
 )
-from ..exports import to_safe_csv
-from ..figures import money, number
-from ..urlstate import number_or, state_id
+from dashapp.web.figures import money, number
+from dashapp.web.urlstate import number_or, state_id
 
 dash.register_page(
     __name__,

@@ -76,8 +76,9 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.compiler import compiles
 
-from . import cleaning, rfm, schema
-from .cohorts import CohortTables, cohort_tables, tables_from_cells
+from dashapp.analytics import rfm
+from dashapp.analytics.cohorts import CohortTables, cohort_tables, tables_from_cells
+from dashapp.ingest import cleaning, schema
 
 log = logging.getLogger(__name__)
 
@@ -642,7 +643,7 @@ class _CalibrationWindow:
 
     @classmethod
     def build(cls, calibration_end, observation_end, time_unit: str) -> _CalibrationWindow:
-        from .clv_models import TIME_UNIT_DAYS
+        from dashapp.analytics.clv import TIME_UNIT_DAYS
 
         if time_unit not in TIME_UNIT_DAYS:
             raise ValueError(

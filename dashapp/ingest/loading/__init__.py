@@ -39,8 +39,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dashapp import schema
-from dashapp.schema import (
+from dashapp.ingest import schema
+from dashapp.ingest.schema import (
     COUNTRY,
     CUSTOMER_ID,
     DESCRIPTION,

@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from dashapp import schema
+from dashapp.ingest import schema
 
 __all__ = [
     "DownloadError",

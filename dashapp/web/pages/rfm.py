@@ -7,8 +7,10 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from .. import rfm, service
-from ..components import (
+from dashapp import service
+from dashapp.analytics import rfm
+from dashapp.service.exports import to_safe_csv
+from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     data_grid,
@@ -22,8 +24,7 @@ from ..components import (
     page_header,
     section,
 )
-from ..exports import to_safe_csv
-from ..figures import (
+from dashapp.web.figures import (
     empty_figure,
     money,
     number,
@@ -33,7 +34,7 @@ from ..figures import (
     segment_bars,
     segment_treemap,
 )
-from ..urlstate import date_id, state_id
+from dashapp.web.urlstate import date_id, state_id
 
 dash.register_page(
     __name__, path="/rfm", name="RFM", order=1, title="RFM segments · Customer Segments & CLV"

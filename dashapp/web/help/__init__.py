@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-HELP_DIR = Path(__file__).resolve().parent / "help"
+HELP_DIR = Path(__file__).resolve().parent
 
 #: (slug, title) of the documentation sections, in reading order.
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -40,7 +40,7 @@ def _span(a: int, b: int) -> str:
 
 
 def segment_grid() -> str:
-    from .rfm import segment_lookup
+    from dashapp.analytics.rfm import segment_lookup
 
     cells = segment_lookup()
     frame = pd.DataFrame(
@@ -51,7 +51,7 @@ def segment_grid() -> str:
 
 
 def segment_actions() -> str:
-    from .rfm import SEGMENT_GRID
+    from dashapp.analytics.rfm import SEGMENT_GRID
 
     g = SEGMENT_GRID
     return markdown_table(
@@ -68,7 +68,7 @@ def segment_actions() -> str:
 
 
 def cleaning_rules() -> str:
-    from .cleaning import RULES
+    from dashapp.ingest.cleaning import RULES
 
     return markdown_table(
         pd.DataFrame(
@@ -82,13 +82,13 @@ def cleaning_rules() -> str:
 
 
 def non_product_codes() -> str:
-    from .cleaning import DEFAULT_NON_PRODUCT_CODES
+    from dashapp.ingest.cleaning import DEFAULT_NON_PRODUCT_CODES
 
     return ", ".join(f"`{c}`" for c in DEFAULT_NON_PRODUCT_CODES)
 
 
 def column_aliases() -> str:
-    from . import schema
+    from dashapp.ingest import schema
 
     rows = []
     for column, aliases in schema.ALIASES.items():
@@ -104,8 +104,8 @@ def column_aliases() -> str:
 
 def clv_parameters() -> str:
     """The CLV models' parameters and what they mean (the table the CLV page shows)."""
-    from .clv_models import MODEL_LABELS
-    from .service import CLV_PARAM_MEANING, CLV_PARAM_SYMBOL
+    from dashapp.analytics.clv import MODEL_LABELS
+    from dashapp.service import CLV_PARAM_MEANING, CLV_PARAM_SYMBOL
 
     labels = {**MODEL_LABELS, "gamma_gamma": "Gamma-Gamma"}
     return markdown_table(
@@ -121,7 +121,7 @@ def clv_parameters() -> str:
 
 def _service_constant(name: str) -> Callable[[], str]:
     def value() -> str:
-        from . import service
+        from dashapp import service
 
         return f"{getattr(service, name):g}"
 
@@ -131,7 +131,7 @@ def _service_constant(name: str) -> Callable[[], str]:
 # Clustering
 def cluster_vocabulary() -> str:
     """Cluster names by number of clusters (clustering.VOCABULARY), most valuable first."""
-    from .clustering import VOCABULARY
+    from dashapp.analytics.clustering import VOCABULARY
 
     return markdown_table(
         pd.DataFrame(
@@ -143,7 +143,7 @@ def cluster_vocabulary() -> str:
 
 def cluster_methods() -> str:
     """Methods, their parameters and when they are fitted on a sample (clustering data)."""
-    from . import clustering as cl
+    from dashapp.analytics import clustering as cl
 
     def fitted(method: str) -> str:
         limit = cl.METHOD_MAX_EXACT[method]
@@ -193,7 +193,7 @@ def _cluster_value(module: str, name: str) -> Callable[[], str]:
     def value() -> str:
         import importlib
 
-        v = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+        v = getattr(importlib.import_module(module), name)
         return f"{v:,}" if isinstance(v, int) else str(v)
 
     return value
@@ -214,15 +214,15 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     # Clustering
     "cluster_vocabulary": cluster_vocabulary,
     "cluster_methods": cluster_methods,
-    "cluster_outlier_name": _cluster_value("clustering", "OUTLIER_NAME"),
-    "cluster_potential_name": _cluster_value("clustering", "POTENTIAL_NAME"),
-    "cluster_potential_fallback": _cluster_value("clustering", "POTENTIAL_FALLBACK"),
-    "cluster_silhouette_sample": _cluster_value("clustering", "SILHOUETTE_SAMPLE"),
-    "cluster_dendrogram_points": _cluster_value("clustering", "DENDROGRAM_MAX_POINTS"),
-    "cluster_scatter_points": _cluster_value("service", "SCATTER_MAX_POINTS"),
-    "cluster_elbow_points": _cluster_value("service", "ELBOW_MAX_POINTS"),
-    "cluster_elbow_silhouette": _cluster_value("service", "ELBOW_SILHOUETTE_SAMPLE"),
-    "cluster_bic_points": _cluster_value("service", "BIC_MAX_POINTS"),
+    "cluster_outlier_name": _cluster_value("dashapp.analytics.clustering", "OUTLIER_NAME"),
+    "cluster_potential_name": _cluster_value("dashapp.analytics.clustering", "POTENTIAL_NAME"),
+    "cluster_potential_fallback": _cluster_value("dashapp.analytics.clustering", "POTENTIAL_FALLBACK"),
+    "cluster_silhouette_sample": _cluster_value("dashapp.analytics.clustering", "SILHOUETTE_SAMPLE"),
+    "cluster_dendrogram_points": _cluster_value("dashapp.analytics.clustering", "DENDROGRAM_MAX_POINTS"),
+    "cluster_scatter_points": _cluster_value("dashapp.service", "SCATTER_MAX_POINTS"),
+    "cluster_elbow_points": _cluster_value("dashapp.service", "ELBOW_MAX_POINTS"),
+    "cluster_elbow_silhouette": _cluster_value("dashapp.service", "ELBOW_SILHOUETTE_SAMPLE"),
+    "cluster_bic_points": _cluster_value("dashapp.service", "BIC_MAX_POINTS"),
 }
 
 

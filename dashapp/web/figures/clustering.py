@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .clustering import OUTLIER_NAME
-from .figures import COLORS, PRIMARY, empty_figure, figure, money
+from dashapp.analytics.clustering import OUTLIER_NAME
+from dashapp.web.figures import COLORS, PRIMARY, empty_figure, figure, money
 
 #: Colours of the clusters in display order (most valuable first). Red is reserved for the
 #: Outliers so that they stand out on every chart.

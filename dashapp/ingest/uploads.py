@@ -18,8 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import schema
-from .loading import DataLoadError
+from dashapp.ingest import schema
+from dashapp.ingest.loading import DataLoadError
 
 UPLOAD_EXTENSIONS = (".csv", ".xlsx")
 ID_PATTERN = re.compile(r"^upload-[0-9a-f]{12}$")

@@ -8,10 +8,17 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from .. import schema, service
-from ..figures import number
-from ..loading import DataLoadError
-from ..uploads import UploadError, decode_contents, guess_column_map, set_column_map, store_upload
+from dashapp import service
+from dashapp.ingest import schema
+from dashapp.ingest.loading import DataLoadError
+from dashapp.ingest.uploads import (
+    UploadError,
+    decode_contents,
+    guess_column_map,
+    set_column_map,
+    store_upload,
+)
+from dashapp.web.figures import number
 
 dash.register_page(
     __name__, path="/upload", name="Your data", order=8, title="Your data · Customer Segments & CLV"

@@ -7,8 +7,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from .. import service
-from ..help_content import SECTIONS, section_markdown
+from dashapp import service
+from dashapp.web.help import SECTIONS, section_markdown
 
 dash.register_page(
     __name__, path="/docs", name="Docs", order=9, title="Documentation · Customer Segments & CLV"

@@ -15,17 +15,10 @@ import numpy as np
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from .. import service
-from ..clv_figures import (
-    clv_distribution,
-    independence_scatter,
-    p_alive_heatmap,
-    pareto_curve,
-    top_customers,
-    tracking_plot,
-)
-from ..clv_models import MODEL_LABELS
-from ..components import (
+from dashapp import service
+from dashapp.analytics.clv import MODEL_LABELS
+from dashapp.service.exports import to_safe_csv
+from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     data_grid,
@@ -40,9 +33,16 @@ from ..components import (
     page_header,
     section,
 )
-from ..exports import to_safe_csv
-from ..figures import empty_figure, money, number, percent
-from ..urlstate import date_id, number_or, state_id
+from dashapp.web.figures import empty_figure, money, number, percent
+from dashapp.web.figures.clv import (
+    clv_distribution,
+    independence_scatter,
+    p_alive_heatmap,
+    pareto_curve,
+    top_customers,
+    tracking_plot,
+)
+from dashapp.web.urlstate import date_id, number_or, state_id
 
 dash.register_page(
     __name__,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .figures import COLORS, MUTED, PRIMARY, empty_figure, figure, log_histogram
+from dashapp.web.figures import COLORS, MUTED, PRIMARY, empty_figure, figure, log_histogram
 
 ACTUAL_COLOR = PRIMARY
 MODEL_COLOR = COLORS[3]

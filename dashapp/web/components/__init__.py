@@ -9,10 +9,10 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, State, dcc, html
 
-from . import service
-from .figures import money, number
-from .loading import DataLoadError
-from .urlstate import date_id, split_list, state_id
+from dashapp import service
+from dashapp.ingest.loading import DataLoadError
+from dashapp.web.figures import money, number
+from dashapp.web.urlstate import date_id, split_list, state_id
 
 #: The filter bar's inputs, in the order page callbacks receive them.
 FILTER_INPUTS = [

@@ -8,10 +8,17 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Output, callback, dcc, html
 
-from .. import service
-from ..clv_figures import BLUES, GREENS, cohort_heatmap, cohort_sizes, cumulative_revenue
-from ..components import FILTER_INPUTS, filter_bar, filters_from, message, page_header, section
-from ..figures import empty_figure, money, number, percent
+from dashapp import service
+from dashapp.web.components import (
+    FILTER_INPUTS,
+    filter_bar,
+    filters_from,
+    message,
+    page_header,
+    section,
+)
+from dashapp.web.figures import empty_figure, money, number, percent
+from dashapp.web.figures.clv import BLUES, GREENS, cohort_heatmap, cohort_sizes, cumulative_revenue
 
 dash.register_page(
     __name__, path="/cohorts", name="Cohorts", order=3, title="Cohorts · Customer Segments & CLV"
