@@ -1,4 +1,4 @@
-"""Benchmark of dashapp.clustering at full scale (5,942 customers) and 10x (60,000).
+"""Benchmark of dashapp.analytics.clustering at full scale (5,942 customers) and 10x (60,000).
 
 Usage::
 

@@ -29,8 +29,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dashapp.analytics import clv as cm
-from dashapp.analytics.cohorts import cohort_tables
+from dashapp.analytics import clv as cm  # noqa: E402
+from dashapp.analytics.cohorts import cohort_tables  # noqa: E402
 
 GENERATOR = ROOT.parent / "shared" / "tools" / "gen_online_retail.py"
 SCALES = {

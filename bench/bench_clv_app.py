@@ -65,7 +65,7 @@ def run(scale: str, runs: int) -> list[tuple]:
             "ms",
         )
     )
-    n_customers = len(service.clv_fit(service.Filters.build(dataset=dataset))["summary"])
+    n_customers = len(service.clv_fit(service.Filters.build(dataset=dataset)).summary)
     service.cache.clear()
 
     def inputs(model: str) -> dict:

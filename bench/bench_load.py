@@ -51,11 +51,11 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 mode, path, cache = sys.argv[1], sys.argv[2], sys.argv[3] or None
 if mode == "demo":
-    from dashapp.demo import generate_demo_transactions
+    from dashapp.ingest.demo import generate_demo_transactions
     t0, c0 = time.perf_counter(), time.process_time()
     df = generate_demo_transactions(6000, 7)
 else:
-    from dashapp.loading import load_transactions
+    from dashapp.ingest.loading import load_transactions
     t0, c0 = time.perf_counter(), time.process_time()
     df = load_transactions(path, cache_dir=cache)
 dt, cpu = time.perf_counter() - t0, time.process_time() - c0

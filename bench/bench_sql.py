@@ -15,8 +15,10 @@ Usage (from the project root)::
 
    * ``sql``: ``SqlSource.bounds()`` (date range and countries), then ``SqlSource.pages()``
      (Overview KPIs + monthly + ledger, RFM customer table, CLV calibration summary with
-     holdout, cohort tables: one statement) for all data and for a filtered selection (one
-     year, three countries); RFM scores are computed in the app from the customer table;
+     holdout, cohort cells: one statement; the cohort tables are built from the cells in the
+     app, ``cohorts.tables_from_cells``, inside the same step) for all data and for a filtered
+     selection (one year, three countries); RFM scores are computed in the app from the
+     customer table;
    * ``memory``: ``load_transactions`` (CSV, no parquet cache) + ``clean`` + ``invoice_table``,
      then the same results with the in-memory functions (``service.overview`` itself,
      ``rfm.customer_rfm``, ``clv_models.calibration_summary``, ``cohorts.cohort_tables``).
@@ -157,7 +159,7 @@ def _timer(steps: dict[str, float]):
 
 
 def child_sql(url: str) -> dict:
-    from dashapp.analytics import rfm
+    from dashapp.analytics import cohorts, rfm
     from dashapp.ingest.sql import SqlSource
 
     steps: dict[str, float] = {}
@@ -168,17 +170,23 @@ def child_sql(url: str) -> dict:
         lambda: SqlSource(url, TABLE, column_map={"line_number": "line_no"}, timeout_s=1800),
     )
     step("bounds", src.bounds)
-    calibration = {"calibration_end": CAL_END, "observation_end": OBS_END}
-    pages = step("pages (all data)", lambda: src.pages(**calibration))
-    step("rfm scores", lambda: rfm.rfm_scores(pages["rfm"]))
-    step("pages (filtered)", lambda: src.pages(**calibration, **FILTERED))
-    ov = pages["overview"]
+    calibration = {"calibration_end": CAL_END, "observation_end": OBS_END, "time_unit_days": 7.0}
+
+    def pages(**f):
+        out = src.pages(**calibration, **f)
+        out["cohorts"] = cohorts.tables_from_cells(**out["cohorts"].as_arguments())
+        return out
+
+    result = step("pages (all data)", pages)
+    step("rfm scores", lambda: rfm.rfm_scores(result["rfm"]))
+    step("pages (filtered)", lambda: pages(**FILTERED))
+    ov = result["overview"]
     return {
         "steps": steps,
         "total": time.perf_counter() - t0,
         "rss_mb": peak_rss_mb(),
         "check": {
-            "customers": len(pages["rfm"]),
+            "customers": len(result["rfm"]),
             "rows_in": ov["rows_in"],
             "rows_out": ov["rows_out"],
             "net_revenue": round(ov["kpis"]["net_revenue"], 2),
@@ -200,8 +208,11 @@ def child_memory() -> dict:
     clean, ledger = step("clean", lambda: cleaning.clean(lines))
     all_orders = step("invoice_table", lambda: cleaning.invoice_table(clean))
     data = service.CleanData(lines=clean, ledger=ledger, orders=all_orders)
-    service.cleaned = lambda dataset, rules: data  # the service's own overview code
-    service.dataset_version = lambda dataset: "bench"
+    from dashapp.service import registry
+    from dashapp.service.views import overview as overview_view
+
+    overview_view.cleaned = lambda dataset, rules: data  # the service's own overview code
+    registry.dataset_version = lambda dataset: "bench"
 
     def bounds():
         by_country = all_orders.groupby("country", observed=True)["revenue"].sum()
@@ -240,9 +251,9 @@ def child_memory() -> dict:
         "rss_mb": peak_rss_mb(),
         "check": {
             "customers": len(result["rfm"]),
-            "rows_in": ov["rows_in"],
-            "rows_out": ov["rows_out"],
-            "net_revenue": round(ov["kpis"]["net_revenue"], 2),
+            "rows_in": ov.rows_in,
+            "rows_out": ov.rows_out,
+            "net_revenue": round(ov.kpis.net_revenue, 2),
         },
     }
 

@@ -8,10 +8,12 @@ a typo in ``AUTH_MODE`` must never start an unprotected app.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -93,6 +95,86 @@ def _auth_settings(env) -> dict:
 
 
 @dataclass(frozen=True)
+class SqlSettings:
+    """A database or warehouse table of order lines (``DATA_SQL_*``), validated at start-up.
+    The URL holds credentials: it is never part of a repr, a message or a log line."""
+
+    url: str = field(repr=False)
+    table: str
+    columns: dict[str, str] = field(default_factory=dict)
+    schema: str | None = None
+    timeout_s: float = 30.0
+    connect_args: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _json_object(env, name: str, example: str) -> dict:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        raise SystemExit(f"{name} is not valid JSON: {err}.") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"{name} must be a JSON object such as {example}.")
+    return value
+
+
+def _sql_settings(env) -> SqlSettings | None:
+    """``DATA_SQL_URL`` and its companions; None when no SQL source is configured."""
+    url = (env.get("DATA_SQL_URL") or "").strip()
+    others = [n for n in SQL_VARIABLES[1:] if (env.get(n) or "").strip()]
+    if not url:
+        if others:
+            raise SystemExit(f"{others[0]} is set but DATA_SQL_URL is not.")
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url)
+    except ArgumentError:  # the message would echo the URL, credentials included
+        raise SystemExit(
+            "DATA_SQL_URL is not a database URL (expected dialect+driver://user:password@host"
+            "/database, e.g. postgresql+psycopg://analyst@db.example.com/shop)."
+        ) from None
+    table = (env.get("DATA_SQL_TABLE") or "").strip()
+    if not table:
+        raise SystemExit("DATA_SQL_URL is set but DATA_SQL_TABLE (table or view) is not.")
+    columns = _json_object(env, "DATA_SQL_COLUMNS", '{"customer_id": "CustomerNo"}')
+    bad = [k for k, v in columns.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise SystemExit(f"DATA_SQL_COLUMNS: the column for {bad[0]!r} must be a column name.")
+    raw_timeout = (env.get("DATA_SQL_TIMEOUT") or "").strip()
+    try:
+        timeout_s = float(raw_timeout) if raw_timeout else 30.0
+    except ValueError:
+        timeout_s = float("nan")
+    if not 0 < timeout_s <= 24 * 3600:
+        raise SystemExit(
+            f"DATA_SQL_TIMEOUT must be a number of seconds from 0 to 86400, got {raw_timeout!r}."
+        )
+    return SqlSettings(
+        url=url,
+        table=table,
+        columns=columns,
+        schema=(env.get("DATA_SQL_SCHEMA") or "").strip() or None,
+        timeout_s=timeout_s,
+        connect_args=_json_object(env, "DATA_SQL_CONNECT_ARGS", '{"sslmode": "require"}'),
+    )
+
+
+SQL_VARIABLES = (
+    "DATA_SQL_URL",
+    "DATA_SQL_TABLE",
+    "DATA_SQL_COLUMNS",
+    "DATA_SQL_SCHEMA",
+    "DATA_SQL_TIMEOUT",
+    "DATA_SQL_CONNECT_ARGS",
+)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Application settings. Build with :meth:`from_env`."""
 
@@ -114,6 +196,7 @@ class Settings:
     auth_header: str = DEFAULT_AUTH_HEADER
     auth_header_value: str | None = field(default=None, repr=False)
     worker_pid_header: bool = False
+    sql: SqlSettings | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -151,6 +234,7 @@ class Settings:
             frame_ancestors=parse_frame_ancestors(env.get("FRAME_ANCESTORS")),
             worker_pid_header=(env.get("WORKER_PID_HEADER") or "").strip().lower()
             in ("1", "true", "yes", "on"),
+            sql=_sql_settings(env),
             **_auth_settings(env),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -182,7 +266,7 @@ class Settings:
             config["CACHE_THRESHOLD"] = 2000
         elif self.cache_type == "RedisCache":
             # RedisCache that treats an unreachable Redis as a miss (see service.py)
-            config["CACHE_TYPE"] = "dashapp.service.ResilientRedisCache"
+            config["CACHE_TYPE"] = "dashapp.service.caching.ResilientRedisCache"
             config["CACHE_REDIS_URL"] = self.redis_url or "redis://127.0.0.1:6379/0"
             config["CACHE_KEY_PREFIX"] = self.cache_key_prefix
             # Fail fast instead of hanging a request when Redis is slow or unreachable.

@@ -1,4 +1,4 @@
-"""The action list (service.action_list) on the real extract."""
+"""The action list (service.views.actions, analytics.actions) on the real extract."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from dashapp import service
+from dashapp.analytics import actions as action_rules
 from dashapp.analytics import rfm
 from dashapp.service.exports import to_safe_csv
 
@@ -34,9 +35,9 @@ def filters(shared_sample_xlsx, tmp_path_factory):
 
 def test_action_list_joins_segment_cluster_clv_and_sorts_by_value_at_stake(filters):
     result = service.action_list(filters, "bgnbd", 12, 30.0, 10.0, "kmeans", 4)
-    assert result["reason"] is None
-    table = result["table"]
-    assert list(table.columns) == service.ACTION_COLUMNS
+    assert result.reason is None
+    table = result.table
+    assert list(table.columns) == action_rules.COLUMNS
     scored = service.rfm_table(filters)
     assert len(table) == len(scored) and table["customer_id"].is_unique
     np.testing.assert_allclose(
@@ -46,7 +47,7 @@ def test_action_list_joins_segment_cluster_clv_and_sorts_by_value_at_stake(filte
     assert ((table["p_alive"] >= 0) & (table["p_alive"] <= 1)).all()
     actions = dict(zip(rfm.SEGMENT_GRID["segment"], rfm.SEGMENT_GRID["action"], strict=True))
     assert (table["recommended_action"] == table["segment"].map(actions)).all()
-    clusters = service.cluster_view(filters, "kmeans", 4)["customers"]
+    clusters = service.cluster_view(filters, "kmeans", 4).customers
     merged = table.merge(
         clusters[["customer_id", "cluster"]], on="customer_id", suffixes=("", "_cl")
     )
@@ -58,4 +59,4 @@ def test_action_list_joins_segment_cluster_clv_and_sorts_by_value_at_stake(filte
 def test_action_list_explains_a_filter_with_too_few_customers(filters):
     tiny = service.Filters.build(dataset=filters.dataset, start="2011-12-08", end="2011-12-08")
     result = service.action_list(tiny, "bgnbd", 12, 30.0, 10.0, "kmeans", 4)
-    assert result["reason"] and result["table"] is None
+    assert result.reason and result.table is None

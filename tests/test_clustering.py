@@ -1,4 +1,4 @@
-"""Tests for dashapp.clustering (pure: DataFrames in, ClusterResult out)."""
+"""Tests for dashapp.analytics.clustering (pure: DataFrames in, ClusterResult out)."""
 
 from __future__ import annotations
 

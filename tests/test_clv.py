@@ -1,4 +1,4 @@
-"""Basic CLV (dashapp.clv) on a hand-checked customer table."""
+"""Basic CLV (dashapp.analytics.clv.basic) on a hand-checked customer table."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Correctness of dashapp.clv_models against the CDNOW data and published estimates.
+"""Correctness of dashapp.analytics.clv against the CDNOW data and published estimates.
 
 Published figures (shared/data/README.md):
   BG/NBD (Fader, Hardie & Lee 2005): r 0.243, alpha 4.414, a 0.793, b 2.426, LL -9582.4
@@ -20,6 +20,7 @@ from scipy.integrate import quad
 from scipy.special import betaln
 
 from dashapp.analytics import clv as cm
+from dashapp.analytics.clv import pareto_nbd as pn
 
 CDNOW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cdnow"
 CAL_END = "1997-09-30"
@@ -380,7 +381,7 @@ def test_pareto_A0_matches_integral(params):
     r, alpha, s, beta = params
     for x, t_x, T in [(0, 0.0, 38.0), (2, 30.4, 38.9), (40, 5.0, 104.0), (150, 100.0, 104.0)]:
         log_a0 = float(
-            cm._pareto_log_A0(
+            pn._pareto_log_A0(
                 r, alpha, s, beta, np.array([float(x)]), np.array([t_x]), np.array([T])
             )[0]
         )
@@ -407,9 +408,9 @@ def test_pareto_likelihood_continuous_at_alpha_equals_beta():
     x = np.array([0.0, 1.0, 5.0, 30.0])
     t_x = np.array([0.0, 10.0, 20.0, 38.0])
     T = np.array([39.0, 39.0, 39.0, 39.0])
-    lo = cm._pareto_log_A0(0.5, 10.0 * (1 - 1e-9), 0.6, 10.0, x, t_x, T)
-    hi = cm._pareto_log_A0(0.5, 10.0 * (1 + 1e-9), 0.6, 10.0, x, t_x, T)
-    mid = cm._pareto_log_A0(0.5, 10.0, 0.6, 10.0, x, t_x, T)
+    lo = pn._pareto_log_A0(0.5, 10.0 * (1 - 1e-9), 0.6, 10.0, x, t_x, T)
+    hi = pn._pareto_log_A0(0.5, 10.0 * (1 + 1e-9), 0.6, 10.0, x, t_x, T)
+    mid = pn._pareto_log_A0(0.5, 10.0, 0.6, 10.0, x, t_x, T)
     np.testing.assert_allclose(lo[1:], mid[1:], rtol=1e-7)
     np.testing.assert_allclose(hi[1:], mid[1:], rtol=1e-7)
     np.testing.assert_allclose(lo[0], mid[0], rtol=1e-7)

@@ -1,4 +1,4 @@
-"""Cohort tables (dashapp.cohorts) on a tiny Orders table checked by hand, cell by cell."""
+"""Cohort tables (dashapp.analytics.cohorts) on a tiny Orders table checked by hand, cell by cell."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""dashapp.demo: deterministic synthetic data in the raw Online Retail II layout."""
+"""dashapp.ingest.demo: deterministic synthetic data in the raw Online Retail II layout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""dashapp.download against a local http.server (loopback only, no internet)."""
+"""dashapp.ingest.download against a local http.server (loopback only, no internet)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""dashapp.loading: reading every supported format into the canonical schema, cache, errors."""
+"""dashapp.ingest.loading: reading every supported format into the canonical schema, cache, errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 
 from dashapp.ingest import loading, schema
-from dashapp.ingest.loading import DataLoadError, dataset_fingerprint, load_transactions
+from dashapp.ingest.loading import (
+    DataLoadError,
+    dataset_fingerprint,
+    excel_reader,
+    load,
+    load_transactions,
+    zip_reader,
+)
+from dashapp.ingest.loading import cache as loading_cache
 from tests.conftest import RAW_HEADERS, raw_frame
 
 CANON = list(schema.CANONICAL_COLUMNS)
@@ -272,7 +280,7 @@ def test_cache_second_load_reads_cache(tmp_path, raw_df, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("source parsed again instead of reading the cache")
 
-    monkeypatch.setattr(loading, "_load_file", boom)
+    monkeypatch.setattr(load, "_load_file", boom)
     second = load_transactions(src, cache_dir=cache)
     pd.testing.assert_frame_equal(first, second)
     assert second["customer_id"].dtype == "category"
@@ -499,7 +507,7 @@ def test_zip_bomb_ratio(tmp_path):
 
 
 def test_zip_bomb_total_size(tmp_path, raw_df, monkeypatch):
-    monkeypatch.setattr(loading, "MAX_UNCOMPRESSED_BYTES", 100)
+    monkeypatch.setattr(zip_reader, "MAX_UNCOMPRESSED_BYTES", 100)
     z = tmp_path / "big.zip"
     with zipfile.ZipFile(z, "w") as zf:
         zf.writestr("a.csv", raw_df.to_csv(index=False))
@@ -536,7 +544,7 @@ def test_speed_small_csv(tmp_path):
 
 def test_fingerprint_memo_on_disk_is_safe(tmp_path, raw_df, monkeypatch):
     # files changed < 2 s before hashing are never memoized; shrink that margin for the test
-    monkeypatch.setattr(loading, "_RACY_MARGIN_NS", 0)
+    monkeypatch.setattr(loading_cache, "_RACY_MARGIN_NS", 0)
     src = write_csv(tmp_path / "old.csv", raw_df)
     cache = tmp_path / "cache"
     past = time.time_ns() - 3600 * 10**9
@@ -544,16 +552,16 @@ def test_fingerprint_memo_on_disk_is_safe(tmp_path, raw_df, monkeypatch):
     time.sleep(0.05)
     fp = loading.cache_path_for(src, cache).name
     assert list(cache.glob(".fingerprint-*.json"))
-    loading._FP_MEMO.clear()
+    loading_cache._FP_MEMO.clear()
 
     def no_hashing(path):
         raise AssertionError("hashed again")
 
-    real_hash = loading._hash_file
+    real_hash = loading_cache._hash_file
 
-    monkeypatch.setattr(loading, "_hash_file", no_hashing)
+    monkeypatch.setattr(loading_cache, "_hash_file", no_hashing)
     assert loading.cache_path_for(src, cache).name == fp  # served by the on-disk memo
-    monkeypatch.setattr(loading, "_hash_file", real_hash)
+    monkeypatch.setattr(loading_cache, "_hash_file", real_hash)
     # same size, same mtime, new content: ctime moved, so the memo does not match
     src.write_text(src.read_text().replace("13085.0", "13086.0", 1))
     os.utime(src, ns=(past, past))
@@ -563,9 +571,9 @@ def test_fingerprint_memo_on_disk_is_safe(tmp_path, raw_df, monkeypatch):
 
 def test_recently_changed_file_is_not_memoized(tmp_path, raw_df):
     src = write_csv(tmp_path / "new.csv", raw_df)
-    loading._FP_MEMO.clear()
+    loading_cache._FP_MEMO.clear()
     dataset_fingerprint(src)
-    assert not loading._FP_MEMO  # changed < 2 s before hashing: too racy to memoize
+    assert not loading_cache._FP_MEMO  # changed < 2 s before hashing: too racy to memoize
 
 
 def test_csv_quoted_newlines(tmp_path, raw_df):
@@ -601,9 +609,11 @@ def test_xlsx_row_numbers_below_title_rows(tmp_path, raw_df):
 def test_xlsx_chunked_factorizing_matches(tmp_path, raw_df, monkeypatch):
     path = write_xlsx(tmp_path / "b.xlsx", {"A": raw_df, "B": raw_frame(7, seed=5)})
     whole = load_transactions(path)
-    real = loading._factorize_rows
+    real = excel_reader._factorize_rows
     monkeypatch.setattr(
-        loading, "_factorize_rows", lambda rows, mapping, width: real(rows, mapping, width, chunk=5)
+        excel_reader,
+        "_factorize_rows",
+        lambda rows, mapping, width: real(rows, mapping, width, chunk=5),
     )
     pd.testing.assert_frame_equal(load_transactions(path), whole)
     assert len(whole) == 19

@@ -502,7 +502,7 @@ def test_cache_backend_follows_redis_url():
     fs = Settings.from_env(env={"CACHE_DIR": "/srv/cache"}).cache_config()
     assert fs["CACHE_TYPE"] == "FileSystemCache" and fs["CACHE_DIR"] == "/srv/cache/results"
     redis_cfg = Settings.from_env(env={"REDIS_URL": "redis://cache:6379/2"}).cache_config()
-    assert redis_cfg["CACHE_TYPE"] == "dashapp.service.ResilientRedisCache"
+    assert redis_cfg["CACHE_TYPE"] == "dashapp.service.caching.ResilientRedisCache"
     assert redis_cfg["CACHE_REDIS_URL"] == "redis://cache:6379/2"
     assert redis_cfg["CACHE_OPTIONS"]["socket_timeout"] > 0
 
@@ -519,9 +519,9 @@ client = wsgi.server.test_client()
 t1 = time.perf_counter()
 reply = client.get("/health")
 health = time.perf_counter() - t1
-from dashapp import service
+from dashapp.service import store
 print(json.dumps({"import_s": imported, "health_s": health, "status": reply.status_code,
-                  "body": reply.get_data(as_text=True), "held": len(service._store),
+                  "body": reply.get_data(as_text=True), "held": len(store._store),
                   "server": type(wsgi.server).__name__}))
 """
 
@@ -695,7 +695,7 @@ def _spread(
 def _loads_per_pid(server: AppServer, dataset_id: str) -> dict[int, int]:
     counts: dict[int, int] = {}
     for pid in re.findall(
-        rf"\[(\d+)\] dashapp\.service: loading dataset {dataset_id} ", server.log()
+        rf"\[(\d+)\] dashapp\.service\.store: loading dataset {dataset_id} ", server.log()
     ):
         counts[int(pid)] = counts.get(int(pid), 0) + 1
     return counts

@@ -18,6 +18,7 @@ PostgreSQL tests skip, except in CI (``CI=true``), where they fail.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -34,7 +35,7 @@ from dashapp import service
 from dashapp.analytics import clv as clv_models
 from dashapp.analytics import cohorts, rfm
 from dashapp.ingest import cleaning
-from dashapp.ingest.sql import SqlSource, SqlSourceError, rebase_as_of
+from dashapp.ingest.sql import CohortCells, SqlSource, SqlSourceError, rebase_as_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -268,11 +269,15 @@ def assert_ledger_equal(got: pd.DataFrame, want: pd.DataFrame) -> None:
 
 
 def service_overview(monkeypatch, lines, rules, f) -> dict:
-    """``service.overview`` itself, fed the in-memory cleaned data of ``lines``."""
+    """``service.overview`` itself, fed the in-memory cleaned data of ``lines`` (as the dict
+    the SQL source returns)."""
+    from dashapp.service import registry
+    from dashapp.service.views import overview as overview_view
+
     clean, ledger, orders = in_memory(lines, rules)
     data = service.CleanData(lines=clean, ledger=ledger, orders=orders)
-    monkeypatch.setattr(service, "cleaned", lambda dataset, flags: data)
-    monkeypatch.setattr(service, "dataset_version", lambda dataset: "test")
+    monkeypatch.setattr(overview_view, "cleaned", lambda dataset, flags: data)
+    monkeypatch.setattr(registry, "dataset_version", lambda dataset: "test")
     filters = service.Filters(
         dataset="x",
         start=f.get("start"),
@@ -280,7 +285,18 @@ def service_overview(monkeypatch, lines, rules, f) -> dict:
         countries=tuple(sorted(f.get("countries", ()))),
         rules=rules.flags(),
     )
-    return service.overview.uncached(filters)
+    return overview_dict(service.overview.uncached(filters))
+
+
+def overview_dict(view) -> dict:
+    """An :class:`~dashapp.service.OverviewView` in the shape ``SqlSource.overview`` returns."""
+    return {
+        "kpis": dataclasses.asdict(view.kpis),
+        "monthly": view.monthly,
+        "ledger": view.ledger,
+        "rows_in": view.rows_in,
+        "rows_out": view.rows_out,
+    }
 
 
 def assert_overview_equal(got: dict, want: dict) -> None:
@@ -329,6 +345,24 @@ def assert_calibration_equal(got: pd.DataFrame, want: pd.DataFrame) -> None:
     assert got.attrs == want.attrs
 
 
+def labelled(summary: pd.DataFrame, time_unit: str) -> pd.DataFrame:
+    """What the service does with the SQL calibration summary: the source knows the unit in
+    days only, the caller adds its name (which ``clv_models.customer_clv`` checks)."""
+    assert "time_unit" not in summary.attrs
+    summary.attrs["time_unit"] = time_unit
+    return summary
+
+
+def tables_of(cells: CohortCells) -> cohorts.CohortTables:
+    """What the service does with the SQL source's cohort cells."""
+    assert isinstance(cells, CohortCells)
+    if cells.data_start is None:  # no order passes the filter: tables_from_cells needs dates
+        assert cells.data_end is None and cells.sizes.size == 0
+        empty = pd.DataFrame(columns=["customer_id", "invoice_date", "revenue", "is_cancellation"])
+        return cohorts.cohort_tables(empty)
+    return cohorts.tables_from_cells(**dataclasses.asdict(cells))
+
+
 def assert_cohorts_equal(got: cohorts.CohortTables, want: cohorts.CohortTables) -> None:
     pd.testing.assert_series_equal(got.sizes, want.sizes, check_exact=True)
     pd.testing.assert_series_equal(got.left_censored, want.left_censored, check_exact=True)
@@ -366,7 +400,7 @@ def test_every_page_matches_the_in_memory_path(case, rules, filt, monkeypatch):
     cohort tables of one filter set, computed in one statement."""
     src, lines = case
     r, f = RULE_SETS[rules], FILTERS[filt]
-    got = src.pages(rules=r.flags(), **CALIBRATION, **f)
+    got = src.pages(rules=r.flags(), time_unit_days=7.0, **CALIBRATION, **f)  # weeks
     assert list(got) == ["overview", "rfm", "calibration", "cohorts"]
 
     assert_overview_equal(got["overview"], service_overview(monkeypatch, lines, r, f))
@@ -375,8 +409,10 @@ def test_every_page_matches_the_in_memory_path(case, rules, filt, monkeypatch):
     pd.testing.assert_frame_equal(got["rfm"], want, check_exact=True)
     assert got["rfm"].attrs == want.attrs
 
-    assert_calibration_equal(got["calibration"], calibration_reference(lines, r, f, **CALIBRATION))
-    assert_cohorts_equal(got["cohorts"], cohorts.cohort_tables(filtered(lines, r, f)))
+    assert_calibration_equal(
+        labelled(got["calibration"], "W"), calibration_reference(lines, r, f, **CALIBRATION)
+    )
+    assert_cohorts_equal(tables_of(got["cohorts"]), cohorts.cohort_tables(filtered(lines, r, f)))
     if filt == "all":
         assert len(got["rfm"]) > 100 and (got["calibration"]["frequency"] > 0).sum() > 50
         assert got["cohorts"].sizes.sum() == len(got["rfm"])
@@ -395,12 +431,18 @@ def test_single_page_methods(case):
     want = rfm.customer_rfm(filtered(lines, r, {}), as_of="2011-12-31")
     pd.testing.assert_frame_equal(rebased, want, check_exact=True)
     assert rebased.attrs == want.attrs
-    kw = {"calibration_end": "2011-12-09", "time_unit": "D"}
+    got = src.calibration_summary(calibration_end="2011-12-09", time_unit_days=1.0)
     assert_calibration_equal(
-        src.calibration_summary(**kw), calibration_reference(lines, r, {}, **kw)
+        labelled(got, "D"),
+        calibration_reference(lines, r, {}, calibration_end="2011-12-09", time_unit="D"),
     )
+    for bad in (0, -7.0, float("nan"), "W", True):
+        with pytest.raises(ValueError, match="time_unit_days must be a positive number"):
+            src.calibration_summary(calibration_end="2011-12-09", time_unit_days=bad)
     f = FILTERS["range-countries"]
-    assert_cohorts_equal(src.cohort_tables(**f), cohorts.cohort_tables(filtered(lines, r, f)))
+    cells, want = src.cohort_cells(**f), cohorts.cohort_tables(filtered(lines, r, f))
+    assert_cohorts_equal(tables_of(cells), want)
+    assert_cohorts_equal(cohorts.tables_from_cells(**cells.as_arguments()), want)
     assert list(src.pages(**f)) == ["overview", "rfm", "cohorts"]  # no calibration_end
     with pytest.raises(ValueError, match="calibration_end"):
         src.pages(want=("calibration",))
@@ -658,19 +700,20 @@ def sql_and_file_datasets(pg_extract, monkeypatch, tmp_path):
     from dashapp import service
     from dashapp.config import Settings
 
-    monkeypatch.setenv("DATA_SQL_URL", PG_URL)
-    monkeypatch.setenv("DATA_SQL_TABLE", pg_extract.table_name)
-    monkeypatch.setenv("DATA_SQL_COLUMNS", '{"line_number": "line_no"}')
+    env = {
+        "DATA_SQL_URL": PG_URL,
+        "DATA_SQL_TABLE": pg_extract.table_name,
+        "DATA_SQL_COLUMNS": '{"line_number": "line_no"}',
+    }
     previous = service.settings()
     service.configure(
         Settings.from_env(
-            env={}, data_path=_need(SAMPLE_XLSX), cache_dir=tmp_path / "cache", data_dir=tmp_path
+            env=env, data_path=_need(SAMPLE_XLSX), cache_dir=tmp_path / "cache", data_dir=tmp_path
         )
     )
     if getattr(service.cache, "app", None) is None:
         service.init_cache(config={"CACHE_TYPE": "SimpleCache"})
     yield service, service.SQL_ID, SAMPLE_XLSX.stem
-    monkeypatch.delenv("DATA_SQL_URL")
     service.configure(previous)
 
 
@@ -685,10 +728,11 @@ def test_every_page_result_from_sql_equals_the_file_path(sql_and_file_datasets):
         sql = service.Filters.build(dataset=sql_id, **f)
         mem = service.Filters.build(dataset=file_id, **f)
         a, b = service.overview(sql), service.overview(mem)
-        assert a["kpis"] == pytest.approx(b["kpis"], nan_ok=True)
+        ka, kb = dataclasses.asdict(a.kpis), dataclasses.asdict(b.kpis)
+        assert ka == pytest.approx(kb, nan_ok=True)
         pd.testing.assert_frame_equal(
-            a["monthly"].reset_index(drop=True),
-            b["monthly"].reset_index(drop=True),
+            a.monthly.reset_index(drop=True),
+            b.monthly.reset_index(drop=True),
             check_dtype=False,
         )
         ra, rb = service.rfm_table(sql), service.rfm_table(mem)
@@ -696,12 +740,13 @@ def test_every_page_result_from_sql_equals_the_file_path(sql_and_file_datasets):
         rc = service.rfm_table(sql, "2012-01-01")
         assert (rc["recency"] >= ra["recency"]).all()
         ca, cb = service.cohorts_view(sql), service.cohorts_view(mem)
-        pd.testing.assert_frame_equal(ca["tables"].retention, cb["tables"].retention)
+        pd.testing.assert_frame_equal(ca.tables.retention, cb.tables.retention)
         fa, fb = service.clv_fit(sql, "bgnbd"), service.clv_fit(mem, "bgnbd")
-        pd.testing.assert_frame_equal(fa["summary"], fb["summary"], check_dtype=False)
-        if fb["purchase"] is not None:
-            assert fa["purchase"].params == pytest.approx(fb["purchase"].params, rel=1e-6)
+        pd.testing.assert_frame_equal(fa.summary, fb.summary, check_dtype=False)
+        assert fa.summary.attrs == fb.summary.attrs
+        if fb.purchase is not None:
+            assert fa.purchase.params == pytest.approx(fb.purchase.params, rel=1e-6)
     clusters = service.cluster_view(service.Filters.build(dataset=sql_id), "kmeans", 4)
-    assert clusters.get("error") is None and len(clusters["customers"]) == len(
+    assert clusters.reason is None and len(clusters.customers) == len(
         service.rfm_table(service.Filters.build(dataset=file_id))
     )

@@ -36,7 +36,8 @@ import pandas as pd
 
 __all__ = ["CohortTables", "cohort_tables"]
 
-_REQUIRED = ("customer_id", "invoice_date", "revenue", "is_cancellation")
+#: Columns the invoice table must have.
+REQUIRED = ("customer_id", "invoice_date", "revenue", "is_cancellation")
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def cohort_tables(orders: pd.DataFrame) -> CohortTables:
     CohortTables
         See the class and module docstrings for the definitions.
     """
-    missing = [c for c in _REQUIRED if c not in orders.columns]
+    missing = [c for c in REQUIRED if c not in orders.columns]
     if missing:
         raise KeyError(f"orders is missing column(s) {missing}")
 
@@ -250,3 +251,28 @@ def tables_from_cells(
         data_start=data_start,
         data_end=data_end,
     )
+
+
+#: Fewest cohorts behind a point of the average cumulative-revenue curve (its tail rests
+#: on the oldest cohorts only and would jump about).
+AVERAGE_MIN_COHORTS = 3
+
+
+def average_cumulative_revenue(
+    tables: CohortTables, min_cohorts: int = AVERAGE_MIN_COHORTS
+) -> pd.DataFrame:
+    """Cumulative revenue per acquired customer, averaged over cohorts weighted by size.
+
+    Leaves out the left-censored cohort and partial or unobserved cells; NaN where fewer than
+    ``min_cohorts`` cohorts remain. Returns a frame indexed by ``months_since`` with
+    ``cumulative_revenue_per_customer`` and ``cohorts`` (the number of cohorts behind it).
+    """
+    cum = tables.cumulative_revenue_per_customer
+    usable = cum.notna() & ~tables.partial_cells
+    usable.loc[tables.left_censored.to_numpy()] = False
+    w = usable.mul(tables.sizes, axis=0)
+    weight = w.sum(axis=0)
+    n_cohorts = usable.sum(axis=0).astype(int)
+    average = (cum.where(usable, 0.0) * w).sum(axis=0) / weight.where(weight > 0)
+    average = average.where(n_cohorts >= min_cohorts)
+    return pd.DataFrame({"cumulative_revenue_per_customer": average, "cohorts": n_cohorts})

@@ -219,8 +219,8 @@ def _rank_scores(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
     return np.clip(np.ceil(5 * ranks / n), 1, 5).astype(np.int8)
 
 
-def _threshold_scores(values: np.ndarray, edges: Sequence[float], higher_is_better: bool):
-    edges = np.asarray(sorted(float(e) for e in edges))
+def _threshold_scores(values: np.ndarray, cuts: Sequence[float], higher_is_better: bool):
+    edges = np.asarray(sorted(float(e) for e in cuts))
     if len(edges) != 4:
         raise ValueError(
             "Custom thresholds need exactly 4 increasing values per metric "

@@ -100,7 +100,7 @@ def test_clv_callbacks_over_http(browser_app, shared_sample_xlsx):
     lines = data["content"].splitlines()
     assert lines[0].split(",")[:3] == ["customer_id", "rank", "clv"] and len(lines) > 200
     resp = client.call("update_clv_values", {**base, state_key("clv_horizon"): None})
-    assert resp.status_code == 200 and b"Horizon must be a number" in resp.data
+    assert resp.status_code == 200 and b"Horizon (months of 30 days) is required" in resp.data
     resp = client.call("update_clv_model", {**base, state_key("countries"): ["Italy"]})
     assert resp.status_code == 200 and b"at least 20 repeat customers" in resp.data
     for name in ("update_clv_grid", "update_clv_validation", "update_cohorts"):

@@ -6,7 +6,7 @@ docs/architecture.md): index ``customer_id``; columns ``recency`` (days), ``freq
 ``last_purchase``, ``tenure`` (days from first purchase to the as-of date), ``aov``
 (``monetary / frequency``).
 
-These are descriptive rules of thumb; :mod:`dashapp.clv_models` has the probabilistic models
+These are descriptive rules of thumb; :mod:`dashapp.analytics.clv` has the probabilistic models
 (BG/NBD, Pareto/NBD, Gamma-Gamma) that forecast purchases and account for churn.
 """
 

@@ -11,7 +11,7 @@ from dash import Input, State, dcc, html
 
 from dashapp import service
 from dashapp.ingest.loading import DataLoadError
-from dashapp.web.figures import money, number
+from dashapp.web.format import money, number
 from dashapp.web.urlstate import date_id, split_list, state_id
 
 #: The filter bar's inputs, in the order page callbacks receive them.
@@ -88,7 +88,7 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
                 )
             ]
         )
-    first, last = bounds["start"], bounds["end"]
+    first, last = bounds.start, bounds.end
     bar = dbc.Row(
         [
             labelled(
@@ -136,7 +136,7 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
                     id=state_id("countries"),
                     multi=True,
                     value=split_list(countries),
-                    options=bounds["countries"],
+                    options=bounds.countries,
                     placeholder="All countries",
                 ),
                 md=5,

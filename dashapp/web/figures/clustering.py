@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from dashapp.analytics.clustering import OUTLIER_NAME
-from dashapp.web.figures import COLORS, PRIMARY, empty_figure, figure, money
+from dashapp.service import ClusterDiagnostics, ClusterView
+from dashapp.web.figures.base import COLORS, PRIMARY, empty_figure, figure
+from dashapp.web.format import money
 
 #: Colours of the clusters in display order (most valuable first). Red is reserved for the
 #: Outliers so that they stand out on every chart.
@@ -70,13 +72,13 @@ def _loadings_text(features, component) -> str:
     )
 
 
-def pca_scatter(view: dict, currency: str = "£") -> dict:
+def pca_scatter(view: ClusterView, currency: str = "£") -> dict:
     """Customers on the first two principal components, one WebGL trace per cluster (in
     display order, empty clusters included so that trace number = cluster position)."""
-    pts: pd.DataFrame = view["scatter"]
-    names = view["names"]
+    pts: pd.DataFrame = view.scatter
+    names = view.names
     colors = cluster_colors(names)
-    sizes = dict(zip(view["profiles"]["cluster"], view["profiles"]["size"], strict=True))
+    sizes = dict(zip(view.profiles["cluster"], view.profiles["size"], strict=True))
     codes = pts["cluster"].cat.codes.to_numpy()
     x_all = pts["pc1"].to_numpy(dtype=float).round(4)
     y_all = pts["pc2"].to_numpy(dtype=float).round(4)
@@ -113,8 +115,8 @@ def pca_scatter(view: dict, currency: str = "£") -> dict:
                 f"Monetary {currency}%{{customdata[2]:,.2f}}<extra></extra>",
             }
         )
-    evr = view["explained_variance"]
-    feats, comps = view["features"], view["components"]
+    evr = view.explained_variance
+    feats, comps = view.features, view.components
     titles = []
     for j in range(2):
         load = _loadings_text(feats, comps[j]) if j < len(comps) else ""
@@ -129,13 +131,13 @@ def pca_scatter(view: dict, currency: str = "£") -> dict:
         "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
         "uirevision": "pca",
         "modebar": {"orientation": "v"},
-        "meta": {"method": view["method"], "n_customers": view["n_customers"]},
+        "meta": {"method": view.method, "n_customers": view.n_customers},
     }
-    if view.get("scatter_sampled"):
+    if view.scatter_sampled:
         kept = "; every Outlier kept" if OUTLIER_NAME in names else ""
         layout["annotations"] = [
             {
-                "text": f"{len(pts):,} of {view['n_customers']:,} customers shown "
+                "text": f"{len(pts):,} of {view.n_customers:,} customers shown "
                 f"(sample stratified by cluster{kept})",
                 "showarrow": False,
                 "xref": "paper",
@@ -355,10 +357,10 @@ def _k_marker(k) -> list[dict]:
     ]
 
 
-def elbow_figure(diag: dict) -> dict:
+def elbow_figure(diag: ClusterDiagnostics) -> dict:
     """K-Means inertia (elbow) and silhouette over k; the chosen k marked."""
-    curve = diag["curve"]
-    k = diag.get("k")
+    curve = diag.curve
+    k = diag.k
     data = [
         {
             "type": "scatter",
@@ -399,17 +401,17 @@ def elbow_figure(diag: dict) -> dict:
     )
 
 
-def kdistance_figure(diag: dict) -> dict:
+def kdistance_figure(diag: ClusterDiagnostics) -> dict:
     """Sorted distances to the k-th nearest neighbour, the knee and the eps used."""
-    rank, dist = np.asarray(diag["rank"]), np.asarray(diag["distance"], dtype=float)
-    knee_i = diag["knee_index"]
+    rank, dist = np.asarray(diag.curve["rank"]), np.asarray(diag.curve["distance"], dtype=float)
+    knee_i = diag.extra["knee_index"]
     data = [
         {
             "type": "scatter",
             "mode": "lines",
             "x": rank,
             "y": dist.round(4),
-            "name": f"Distance to the {_ordinal(diag['k'])} nearest neighbour "
+            "name": f"Distance to the {_ordinal(diag.extra['k'])} nearest neighbour "
             "(the customer counted)",
             "line": {"color": PRIMARY},
             "hovertemplate": "customer #%{x:,} (sorted): %{y:.3f}<extra></extra>",
@@ -418,15 +420,15 @@ def kdistance_figure(diag: dict) -> dict:
             "type": "scatter",
             "mode": "markers",
             "x": [knee_i],
-            "y": [round(diag["knee_eps"], 4)],
-            "name": f"Knee: eps = {diag['knee_eps']:.3f}",
+            "y": [round(diag.extra["knee_eps"], 4)],
+            "name": f"Knee: eps = {diag.extra['knee_eps']:.3f}",
             "marker": {"color": COLORS[3], "size": 11, "symbol": "diamond"},
             "hovertemplate": "knee at %{y:.3f}<extra></extra>",
         },
     ]
-    eps = diag["eps"]
+    eps = diag.extra["eps"]
     label = f"eps used = {eps:.3f}" + (
-        " (automatic, at the knee)" if diag["eps_auto"] else " (set by you)"
+        " (automatic, at the knee)" if diag.extra["eps_auto"] else " (set by you)"
     )
     shapes = [
         {
@@ -464,10 +466,10 @@ def kdistance_figure(diag: dict) -> dict:
     )
 
 
-def dendrogram_figure(diag: dict) -> dict:
+def dendrogram_figure(diag: ClusterDiagnostics) -> dict:
     """The merge tree of a customer sample (one line per merge) and the cut for k clusters."""
     xs, ys = [], []
-    for ic, dc in zip(diag["icoord"], diag["dcoord"], strict=True):
+    for ic, dc in zip(diag.extra["icoord"], diag.extra["dcoord"], strict=True):
         xs.extend([*ic, None])
         ys.extend([*(round(v, 4) for v in dc), None])
     data = [
@@ -483,7 +485,7 @@ def dendrogram_figure(diag: dict) -> dict:
         }
     ]
     shapes, notes = [], []
-    cut = diag.get("cut_height")
+    cut = diag.extra.get("cut_height")
     if cut is not None:
         shapes.append(
             {
@@ -499,7 +501,7 @@ def dendrogram_figure(diag: dict) -> dict:
         )
         notes.append(
             {
-                "text": f"cut into k = {diag.get('k')} clusters",
+                "text": f"cut into k = {diag.k} clusters",
                 "xref": "paper",
                 "yref": "y",
                 "x": 1,
@@ -518,16 +520,16 @@ def dendrogram_figure(diag: dict) -> dict:
         xaxis={
             "showticklabels": False,
             "showgrid": False,
-            "title": {"text": f"{diag['n_points']:,} customers (leaves)"},
+            "title": {"text": f"{diag.n_points:,} customers (leaves)"},
         },
-        yaxis={"title": {"text": f"Merge height ({diag['linkage']} linkage)"}},
+        yaxis={"title": {"text": f"Merge height ({diag.extra['linkage']} linkage)"}},
         margin={"l": 60, "r": 20, "t": 20, "b": 45},
     )
 
 
-def bic_figure(diag: dict) -> dict:
+def bic_figure(diag: ClusterDiagnostics) -> dict:
     """BIC and AIC of the Gaussian mixture over k (lower is better); minimum and k marked."""
-    curve = diag["curve"]
+    curve = diag.curve
     ks = curve["k"].to_numpy()
     bic = curve["bic"].to_numpy(dtype=float)
     data = [
@@ -566,10 +568,12 @@ def bic_figure(diag: dict) -> dict:
     return figure(
         data,
         height=340,
-        shapes=_k_marker(diag.get("k")),
+        shapes=_k_marker(diag.k),
         xaxis={"title": {"text": "Number of components k"}, "dtick": 1},
         yaxis={
-            "title": {"text": f"Information criterion ({diag['covariance_type']} covariance)"},
+            "title": {
+                "text": f"Information criterion ({diag.extra['covariance_type']} covariance)"
+            },
             "tickformat": ",.0f",
         },
         legend={"orientation": "h", "y": 1.12, "x": 0},
@@ -577,14 +581,14 @@ def bic_figure(diag: dict) -> dict:
     )
 
 
-def diagnostics_figure(diag: dict) -> dict:
+def diagnostics_figure(diag: ClusterDiagnostics) -> dict:
     """The figure for a ``service.cluster_diagnostics`` result."""
-    if diag.get("error"):
-        return empty_figure(diag["error"], height=340)
+    if diag.reason:
+        return empty_figure(diag.reason, height=340)
     builder = {
         "elbow": elbow_figure,
         "k_distance": kdistance_figure,
         "dendrogram": dendrogram_figure,
         "bic": bic_figure,
-    }.get(diag.get("kind"))
+    }.get(diag.kind)
     return builder(diag) if builder else empty_figure("No diagnostics", height=340)

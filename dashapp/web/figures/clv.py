@@ -1,34 +1,27 @@
-"""Figure builders of the CLV and Cohorts pages: plain Plotly figure dicts (see
-:func:`dashapp.figures.figure`) from the service's result frames. They format and lay out;
-they never compute analytics (binning a histogram for display is the most they do)."""
+"""Figures of the CLV page: CLV distribution, Pareto curve, top customers, tracking plot,
+P(alive) grid and the Gamma-Gamma independence scatter. They format and lay out; they never
+compute analytics (binning a histogram for display is the most they do)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from dashapp.web.figures import COLORS, MUTED, PRIMARY, empty_figure, figure, log_histogram
+from dashapp.web.figures.base import (
+    COLORS,
+    MUTED,
+    PRIMARY,
+    RED_YELLOW_GREEN,
+    empty_figure,
+    figure,
+    log_histogram,
+    rounded,
+)
 
 ACTUAL_COLOR = PRIMARY
+
+
 MODEL_COLOR = COLORS[3]
-HATCH_COLOR = COLORS[3]  # orange: visible on light and dark cells
-# Explicit colour scales: plotly.js only knows a few names (and "Blues" runs dark to light).
-RED_YELLOW_GREEN = [
-    [0.0, "#d73027"],
-    [0.25, "#fc8d59"],
-    [0.5, "#fee08b"],
-    [0.75, "#91cf60"],
-    [1.0, "#1a9850"],
-]
-BLUES = [[0.0, "#f7fbff"], [0.2, "#deebf7"], [0.4, "#9ecae1"], [0.7, "#4292c6"], [1.0, "#08306b"]]
-GREENS = [[0.0, "#f7fcf5"], [0.2, "#e5f5e0"], [0.4, "#a1d99b"], [0.7, "#41ab5d"], [1.0, "#00441b"]]
-
-
-def _round(values, digits: int = 4) -> np.ndarray:
-    """Rounded floats for a figure. Numeric numpy arrays go to the browser as they are (Dash
-    serialises them with orjson, NaN as null, which Plotly draws as a gap): much faster than
-    lists of Python floats."""
-    return np.round(np.asarray(values, dtype=float), digits)
 
 
 # --------------------------------------------------------------------------------------
@@ -55,9 +48,9 @@ def clv_distribution(
         [
             {
                 "type": "bar",
-                "x": _round(mids, 2),
+                "x": rounded(mids, 2),
                 "y": counts.tolist(),
-                "width": _round(np.diff(edges), 2),
+                "width": rounded(np.diff(edges), 2),
                 "marker": {"color": PRIMARY},
                 "name": "Customers",
                 "customdata": np.stack([edges[:-1], edges[1:]], axis=1).round(0).tolist(),
@@ -106,10 +99,10 @@ def clv_distribution(
     )
 
 
-def pareto_curve(pareto: pd.DataFrame, kpis: dict) -> dict:
+def pareto_curve(pareto: pd.DataFrame, top20: float | None = None) -> dict:
     """Cumulative share of predicted CLV and of historic revenue by share of customers
-    (largest first), with the equal-share diagonal."""
-    x = _round(pareto["customer_share"] * 100, 2)
+    (largest first), with the equal-share diagonal and the top 20%'s share marked."""
+    x = rounded(pareto["customer_share"] * 100, 2)
     data = [
         {
             "type": "scatter",
@@ -124,7 +117,7 @@ def pareto_curve(pareto: pd.DataFrame, kpis: dict) -> dict:
             "type": "scatter",
             "mode": "lines",
             "x": x,
-            "y": _round(pareto["revenue_share"] * 100, 2),
+            "y": rounded(pareto["revenue_share"] * 100, 2),
             "name": "Historic net revenue",
             "line": {"color": COLORS[2], "width": 2},
             "hovertemplate": "Top %{x:.1f}% of customers: %{y:.1f}% of historic revenue"
@@ -134,7 +127,7 @@ def pareto_curve(pareto: pd.DataFrame, kpis: dict) -> dict:
             "type": "scatter",
             "mode": "lines",
             "x": x,
-            "y": _round(pareto["clv_share"] * 100, 2),
+            "y": rounded(pareto["clv_share"] * 100, 2),
             "name": "Predicted CLV",
             "line": {"color": COLORS[1], "width": 3},
             "hovertemplate": "Top %{x:.1f}% of customers: %{y:.1f}% of predicted CLV"
@@ -142,7 +135,6 @@ def pareto_curve(pareto: pd.DataFrame, kpis: dict) -> dict:
         },
     ]
     annotations = []
-    top20 = kpis.get("top20_share")
     if top20 is not None and np.isfinite(top20):
         annotations.append(
             {
@@ -199,7 +191,7 @@ def top_customers(top: pd.DataFrame, currency: str = "£", horizon_months: int =
                 "type": "bar",
                 "orientation": "h",
                 "y": labels,
-                "x": _round(data["clv"], 2),
+                "x": rounded(data["clv"], 2),
                 "marker": {"color": COLORS[1]},
                 "customdata": custom,
                 "hovertemplate": "%{y}<br>Predicted CLV " + currency + "%{x:,.0f}<br>"
@@ -291,7 +283,7 @@ def tracking_plot(tracking: pd.DataFrame, calibration_end: str, cumulative: bool
                 "type": "scatter",
                 "mode": "lines",
                 "x": x,
-                "y": _round(actual, 3),
+                "y": rounded(actual, 3),
                 "name": "Actual",
                 "line": {"color": ACTUAL_COLOR, "width": 2},
                 "hovertemplate": hover,
@@ -300,7 +292,7 @@ def tracking_plot(tracking: pd.DataFrame, calibration_end: str, cumulative: bool
                 "type": "scatter",
                 "mode": "lines",
                 "x": x,
-                "y": _round(model, 3),
+                "y": rounded(model, 3),
                 "name": "Model",
                 "line": {"color": MODEL_COLOR, "width": 2, "dash": "dash"},
                 "hovertemplate": hover,
@@ -365,8 +357,8 @@ def independence_scatter(points: pd.DataFrame, currency: str = "£") -> dict:
             {
                 "type": "scatter",
                 "mode": "markers",
-                "x": _round(points["frequency"] + jitter, 2),
-                "y": _round(points["monetary_value"], 2),
+                "x": rounded(points["frequency"] + jitter, 2),
+                "y": rounded(points["monetary_value"], 2),
                 "marker": {"color": PRIMARY, "opacity": 0.45, "size": 5},
                 "hovertemplate": "%{x:.0f} repeat purchase days<br>mean spend "
                 + currency
@@ -381,214 +373,4 @@ def independence_scatter(points: pd.DataFrame, currency: str = "£") -> dict:
             "type": "log",
         },
         margin={"l": 60, "r": 20, "t": 20, "b": 50},
-    )
-
-
-# --------------------------------------------------------------------------------------
-# Cohorts
-# --------------------------------------------------------------------------------------
-def _cohort_labels(tables) -> list[str]:
-    labels = []
-    for period, censored in zip(tables.sizes.index, tables.left_censored, strict=True):
-        labels.append(f"{period.strftime('%Y-%m')}{' ‡' if censored else ''}")
-    return labels
-
-
-def cohort_heatmap(
-    values: pd.DataFrame,
-    tables,
-    *,
-    title: str,
-    percent_scale: float = 100.0,
-    zmax: float | None = None,
-    colorscale: list | str = BLUES,
-    hover_value: str = "retention",
-) -> dict:
-    """Cohort x months-since-acquisition heatmap (cohorts top to bottom, oldest first).
-
-    Cells in the partial last calendar month are hatched; the left-censored first cohort is
-    labelled with ‡ and outlined. ``values`` are shares (multiplied by ``percent_scale``)."""
-    if values is None or values.empty:
-        return empty_figure("No cohorts")
-    z = values.to_numpy(dtype=float) * percent_scale
-    labels = _cohort_labels(tables)
-    n_rows, n_cols = z.shape
-    ks = [int(k) for k in values.columns]
-    sizes = tables.sizes.to_numpy()
-    text = [["" if np.isnan(v) else str(round(v)) for v in row] for row in z]  # no "-0"
-    custom = [[[label, int(size)]] * n_cols for label, size in zip(labels, sizes, strict=True)]
-    later = z[:, 1:] if n_cols > 1 else z
-    auto_max = float(np.nanpercentile(later, 98)) if np.isfinite(later).any() else 100.0
-    data = [
-        {
-            "type": "heatmap",
-            "x": ks,
-            "y": list(range(n_rows)),
-            "z": np.round(z, 2),
-            "text": text,
-            "texttemplate": "%{text}",
-            "textfont": {"size": 9},
-            "customdata": custom,
-            "colorscale": colorscale,
-            "zmin": 0,
-            "zmax": zmax if zmax is not None else auto_max,
-            "colorbar": {"title": {"text": "%"}, "ticksuffix": "%", "len": 0.8},
-            "hovertemplate": "Cohort %{customdata[0]} (%{customdata[1]:,} customers)<br>month %{x} "
-            "after acquisition: " + hover_value + " %{z:.1f}%<extra></extra>",
-            "xgap": 1,
-            "ygap": 1,
-            "name": "",
-        }
-    ]
-    partial = tables.partial_cells.to_numpy(dtype=bool)
-    rows, cols = np.nonzero(partial)
-    if rows.size:
-        data.append(
-            {
-                "type": "bar",
-                "x": [ks[c] for c in cols],
-                "y": [1.0] * rows.size,
-                "base": [float(r) - 0.5 for r in rows],
-                "width": 1.0,
-                "name": "partial month",
-                "marker": {
-                    "color": "rgba(0,0,0,0)",
-                    "line": {"width": 0},
-                    "pattern": {"shape": "/", "fgcolor": HATCH_COLOR, "size": 6, "solidity": 0.3},
-                },
-                "hoverinfo": "skip",
-                "showlegend": False,
-            }
-        )
-    shapes = []
-    censored_rows = np.flatnonzero(tables.left_censored.to_numpy(dtype=bool))
-    for r in censored_rows:
-        shapes.append(
-            {
-                "type": "rect",
-                "xref": "x",
-                "yref": "y",
-                "x0": -0.5,
-                "x1": n_cols - 0.5,
-                "y0": r - 0.5,
-                "y1": r + 0.5,
-                "line": {"color": COLORS[4], "width": 1.5, "dash": "dot"},
-            }
-        )
-    return figure(
-        data,
-        height=max(320, 24 * n_rows + 120),
-        title={"text": title},
-        barmode="overlay",
-        showlegend=False,
-        shapes=shapes,
-        xaxis={
-            "title": {"text": "Months since acquisition"},
-            "dtick": 1,
-            "range": [-0.5, n_cols - 0.5],
-            "side": "top",
-        },
-        yaxis={
-            "title": {"text": "Acquisition cohort (first purchase month)"},
-            "tickmode": "array",
-            "tickvals": list(range(n_rows)),
-            "ticktext": labels,
-            "autorange": "reversed",
-        },
-        margin={"l": 110, "r": 20, "t": 90, "b": 20},
-    )
-
-
-def cumulative_revenue(tables, average: pd.DataFrame | None, currency: str = "£") -> dict:
-    """Cumulative net revenue per acquired customer by months since acquisition: one thin
-    line per cohort (older cohorts darker) and the size-weighted average in bold."""
-    cum = tables.cumulative_revenue_per_customer
-    if cum.empty:
-        return empty_figure("No cohorts")
-    values = np.where(
-        tables.partial_cells.to_numpy(dtype=bool),
-        np.nan,  # would understate
-        cum.to_numpy(dtype=float),
-    )
-    months = [int(k) for k in cum.columns]
-    censored_rows = tables.left_censored.to_numpy(dtype=bool)
-    n = len(cum)
-    data = []
-    for i, period in enumerate(cum.index):
-        shade = 0.25 + 0.6 * (1 - i / max(n - 1, 1))
-        trace = {
-            "type": "scatter",
-            "mode": "lines",
-            "x": months,
-            "y": _round(values[i], 2),
-            "name": period.strftime("%Y-%m"),
-            "line": {"width": 1, "color": f"rgba(44, 62, 80, {shade:.2f})"},
-            "hovertemplate": "Cohort %{fullData.name}, month %{x}: "
-            + currency
-            + "%{y:,.0f} per customer<extra></extra>",
-            "showlegend": False,
-        }
-        if censored_rows[i]:  # existing customers of unknown age: far above the others, hidden
-            trace.update(
-                visible="legendonly",
-                showlegend=True,
-                name=trace["name"] + " ‡ left-censored (click to show)",
-                line={"width": 1.5, "color": COLORS[4], "dash": "dot"},
-            )
-        data.append(trace)
-    if average is not None and not average.empty:
-        avg = average["cumulative_revenue_per_customer"]
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "x": [int(k) for k in avg.index],
-                "y": _round(avg, 2),
-                "name": "Average of cohorts (size-weighted)",
-                "line": {"width": 4, "color": COLORS[1]},
-                "marker": {"size": 5},
-                "customdata": average["cohorts"].tolist(),
-                "hovertemplate": "Average, month %{x}: " + currency + "%{y:,.0f} per customer "
-                "(%{customdata} cohorts)<extra></extra>",
-            }
-        )
-    return figure(
-        data,
-        height=380,
-        xaxis={"title": {"text": "Months since acquisition"}, "dtick": 3},
-        yaxis={
-            "title": {"text": f"Cumulative net revenue per customer ({currency})"},
-            "tickformat": ",.0f",
-            "rangemode": "tozero",
-        },
-        legend={"orientation": "h", "y": -0.22, "x": 0},
-        margin={"l": 70, "r": 20, "t": 20, "b": 60},
-    )
-
-
-def cohort_sizes(tables) -> dict:
-    """New customers per acquisition month; the left-censored first cohort in a muted colour."""
-    sizes = tables.sizes
-    if sizes.empty:
-        return empty_figure("No cohorts")
-    censored = tables.left_censored.to_numpy(dtype=bool)
-    return figure(
-        [
-            {
-                "type": "bar",
-                "x": _cohort_labels(tables),
-                "y": sizes.tolist(),
-                "marker": {"color": [MUTED if c else PRIMARY for c in censored]},
-                "hovertemplate": "%{x}: %{y:,} new customers<extra></extra>",
-            }
-        ],
-        height=380,
-        showlegend=False,
-        xaxis={
-            "title": {"text": "Acquisition cohort (‡ = left-censored)"},
-            "type": "category",
-            "tickangle": -60,
-        },
-        yaxis={"title": {"text": "Customers acquired"}, "tickformat": ",d"},
-        margin={"l": 60, "r": 20, "t": 20, "b": 80},
     )

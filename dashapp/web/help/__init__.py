@@ -105,27 +105,39 @@ def column_aliases() -> str:
 def clv_parameters() -> str:
     """The CLV models' parameters and what they mean (the table the CLV page shows)."""
     from dashapp.analytics.clv import MODEL_LABELS
-    from dashapp.service import CLV_PARAM_MEANING, CLV_PARAM_SYMBOL
+    from dashapp.analytics.clv.report import PARAM_MEANING, PARAM_SYMBOL
 
     labels = {**MODEL_LABELS, "gamma_gamma": "Gamma-Gamma"}
     return markdown_table(
         pd.DataFrame(
             [
-                (labels[model], CLV_PARAM_SYMBOL.get(name, name), meaning)
-                for (model, name), meaning in CLV_PARAM_MEANING.items()
+                (labels[model], PARAM_SYMBOL.get(name, name), meaning)
+                for (model, name), meaning in PARAM_MEANING.items()
             ],
             columns=["Model", "Parameter", "Meaning"],
         )
     )
 
 
-def _service_constant(name: str) -> Callable[[], str]:
+def _holdout_constant(name: str) -> Callable[[], str]:
     def value() -> str:
-        from dashapp import service
+        from dashapp.analytics.clv import holdout
 
-        return f"{getattr(service, name):g}"
+        return f"{getattr(holdout, name):g}"
 
     return value
+
+
+def settings_table(*keys: str) -> Callable[[], str]:
+    """The table of some page settings, from their declarations (key, default, limits,
+    help): the same declarations build the controls and validate the values."""
+
+    def table() -> str:
+        from dashapp.service import params
+
+        return params.markdown_table([params.BY_KEY[k] for k in keys])
+
+    return table
 
 
 # Clustering
@@ -208,21 +220,52 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "column_aliases": column_aliases,
     # CLV and cohorts
     "clv_parameters": clv_parameters,
-    "clv_min_repeat": _service_constant("CLV_MIN_REPEAT_CUSTOMERS"),
-    "clv_min_holdout": _service_constant("CLV_MIN_HOLDOUT_WEEKS"),
-    "clv_min_calibration": _service_constant("CLV_MIN_CALIBRATION_WEEKS"),
+    "clv_min_repeat": _holdout_constant("MIN_REPEAT_CUSTOMERS"),
+    "clv_min_holdout": _holdout_constant("MIN_HOLDOUT_WEEKS"),
+    "clv_min_calibration": _holdout_constant("MIN_CALIBRATION_WEEKS"),
+    "clv_settings": settings_table(
+        "clv_model",
+        "clv_horizon",
+        "clv_margin",
+        "clv_discount",
+        "clv_lifespan",
+        "clv_cal",
+        "clv_track",
+    ),
+    "rfm_settings": settings_table("as_of", "r_cuts", "f_cuts", "m_cuts", "heat"),
+    "cluster_settings": settings_table(
+        "cl_method",
+        "cl_k",
+        "cl_eps",
+        "cl_min_samples",
+        "cl_linkage",
+        "cl_cov",
+        "cl_transform",
+        "cl_scale",
+        "cl_features",
+    ),
     # Clustering
     "cluster_vocabulary": cluster_vocabulary,
     "cluster_methods": cluster_methods,
     "cluster_outlier_name": _cluster_value("dashapp.analytics.clustering", "OUTLIER_NAME"),
     "cluster_potential_name": _cluster_value("dashapp.analytics.clustering", "POTENTIAL_NAME"),
-    "cluster_potential_fallback": _cluster_value("dashapp.analytics.clustering", "POTENTIAL_FALLBACK"),
-    "cluster_silhouette_sample": _cluster_value("dashapp.analytics.clustering", "SILHOUETTE_SAMPLE"),
-    "cluster_dendrogram_points": _cluster_value("dashapp.analytics.clustering", "DENDROGRAM_MAX_POINTS"),
-    "cluster_scatter_points": _cluster_value("dashapp.service", "SCATTER_MAX_POINTS"),
-    "cluster_elbow_points": _cluster_value("dashapp.service", "ELBOW_MAX_POINTS"),
-    "cluster_elbow_silhouette": _cluster_value("dashapp.service", "ELBOW_SILHOUETTE_SAMPLE"),
-    "cluster_bic_points": _cluster_value("dashapp.service", "BIC_MAX_POINTS"),
+    "cluster_potential_fallback": _cluster_value(
+        "dashapp.analytics.clustering", "POTENTIAL_FALLBACK"
+    ),
+    "cluster_silhouette_sample": _cluster_value(
+        "dashapp.analytics.clustering", "SILHOUETTE_SAMPLE"
+    ),
+    "cluster_dendrogram_points": _cluster_value(
+        "dashapp.analytics.clustering", "DENDROGRAM_MAX_POINTS"
+    ),
+    "cluster_scatter_points": _cluster_value(
+        "dashapp.service.views.clustering", "SCATTER_MAX_POINTS"
+    ),
+    "cluster_elbow_points": _cluster_value("dashapp.service.views.clustering", "ELBOW_MAX_POINTS"),
+    "cluster_elbow_silhouette": _cluster_value(
+        "dashapp.service.views.clustering", "ELBOW_SILHOUETTE_SAMPLE"
+    ),
+    "cluster_bic_points": _cluster_value("dashapp.service.views.clustering", "BIC_MAX_POINTS"),
 }
 
 

@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import service
+from dashapp.service import ParamError, params
 from dashapp.service.exports import to_safe_csv
 from dashapp.web.components import (
     FILTER_INPUTS,
@@ -21,8 +22,8 @@ from dashapp.web.components import (
     page_header,
     section,
 )
-from dashapp.web.figures import money, number
-from dashapp.web.urlstate import number_or, state_id
+from dashapp.web.controls import as_input, as_state, hidden, param_alert
+from dashapp.web.format import money, number
 
 dash.register_page(
     __name__,
@@ -33,38 +34,17 @@ dash.register_page(
 )
 
 PREVIEW_ROWS = 500
-# The action list reuses the CLV and clustering pages' settings (same URL keys), so the
-# list matches what those pages show.
-SETTINGS = [
-    Input(state_id("clv_model"), "value"),
-    Input(state_id("clv_horizon"), "value"),
-    Input(state_id("clv_margin"), "value"),
-    Input(state_id("clv_discount"), "value"),
-    Input(state_id("cl_method"), "value"),
-    Input(state_id("cl_k"), "value"),
-]
+# The action list reuses the CLV and clustering pages' settings (same URL keys, same
+# declarations, same messages), so the list matches what those pages show.
+SETTINGS = (*params.CLV_VALUE_PARAMS[:4], params.CLUSTER_METHOD, params.CLUSTER_K)
 
 
-def layout(
-    clv_model="bgnbd",
-    clv_horizon=12,
-    clv_margin=30,
-    clv_discount=10,
-    cl_method="kmeans",
-    cl_k=4,
-    **query,
-):
+def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
+           cl_method=None, cl_k=None, **query):  # fmt: skip
     currency = service.currency(query.get("dataset"))
-    hidden = html.Div(
-        [
-            dcc.Input(id=state_id("clv_model"), value=clv_model, type="hidden"),
-            dcc.Input(id=state_id("clv_horizon"), value=str(clv_horizon), type="hidden"),
-            dcc.Input(id=state_id("clv_margin"), value=str(clv_margin), type="hidden"),
-            dcc.Input(id=state_id("clv_discount"), value=str(clv_discount), type="hidden"),
-            dcc.Input(id=state_id("cl_method"), value=cl_method, type="hidden"),
-            dcc.Input(id=state_id("cl_k"), value=str(cl_k), type="hidden"),
-        ],
-        hidden=True,
+    raw = (clv_model, clv_horizon, clv_margin, clv_discount, cl_method, cl_k)
+    carried = html.Div(
+        [hidden(param, value) for param, value in zip(SETTINGS, raw, strict=True)], hidden=True
     )
     columns = [
         {"field": "customer_id", "headerName": "Customer", "pinned": "left", "minWidth": 110},
@@ -91,7 +71,7 @@ def layout(
                 "stake, with their segment, cluster and the recommended action.",
             ),
             filter_bar(**query),
-            hidden,
+            carried,
             html.Div(id="actions-settings", className="small text-muted mb-2"),
             html.Div(id="actions-message"),
             section(
@@ -118,15 +98,22 @@ def layout(
     )
 
 
-def _list(dataset, start, end, countries, model, horizon, margin, discount, method, k):
-    return service.action_list(
-        filters_from(dataset, start, end, countries),
-        model or "bgnbd",
-        number_or(horizon, 12, int),
-        number_or(margin, 30.0),
-        number_or(discount, 10.0),
-        method or "kmeans",
-        number_or(k, 4, int),
+def _list(dataset, start, end, countries, *settings) -> service.ActionList:
+    return service.action_list(filters_from(dataset, start, end, countries), *settings)
+
+
+def _settings_text(settings: tuple) -> str:
+    model, horizon, margin, discount, method, k = (
+        p.parse(v) for p, v in zip(SETTINGS, settings, strict=True)
+    )
+    label = dict(params.CLV_MODEL.choices)[model]
+    clusters = f"{dict(params.CLUSTER_METHOD.choices)[method]}" + (
+        f", k = {k}" if method != "dbscan" else ""
+    )
+    return (
+        f"Model {label} + Gamma-Gamma, horizon {horizon} months, margin {margin:g}%, "
+        f"discount {discount:g}% a year; clusters: {clusters} (change them on the CLV and "
+        "Clustering pages)."
     )
 
 
@@ -135,23 +122,17 @@ def _list(dataset, start, end, countries, model, horizon, margin, discount, meth
     Output("actions-settings", "children"),
     Output("actions-message", "children"),
     *FILTER_INPUTS,
-    *SETTINGS,
+    *(as_input(p) for p in SETTINGS),
 )
-def update_actions(dataset, start, end, countries, model, horizon, margin, discount, method, k):
+def update_actions(dataset, start, end, countries, *settings):
     try:
-        result = _list(dataset, start, end, countries, model, horizon, margin, discount, method, k)
-    except ValueError as exc:
-        return [], None, message(str(exc), "danger")
-    label = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}.get(model or "bgnbd", model)
-    settings = (
-        f"Model {label} + Gamma-Gamma, horizon {number_or(horizon, 12, int)} months, margin "
-        f"{number_or(margin, 30.0):g}%, discount {number_or(discount, 10.0):g}% a year; clusters: "
-        f"{method or 'kmeans'}, k = {number_or(k, 4, int)} (change them on the CLV and "
-        "Clustering pages)."
-    )
-    if result["reason"]:
-        return [], settings, message(result["reason"])
-    table = result["table"]
+        result = _list(dataset, start, end, countries, *settings)
+    except ParamError as exc:
+        return [], None, param_alert(exc)
+    text = _settings_text(settings)
+    if result.reason:
+        return [], text, message(result.reason)
+    table = result.table
     currency = service.currency(dataset)
     total = table["value_at_stake"].sum()
     notes = [
@@ -165,28 +146,26 @@ def update_actions(dataset, start, end, countries, model, horizon, margin, disco
             className="mb-1",
         )
     ]
-    notes += [html.P(n, className="small text-muted mb-1") for n in result["notes"]]
-    return service.records(table.head(PREVIEW_ROWS)), settings, html.Div(notes)
+    notes += [html.P(n, className="small text-muted mb-1") for n in result.notes]
+    return service.records(table.head(PREVIEW_ROWS)), text, html.Div(notes)
 
 
 @callback(
     Output("actions-download", "data"),
     Input("actions-download-btn", "n_clicks"),
     *FILTER_STATES,
-    *[dash.State(i.component_id, i.component_property) for i in SETTINGS],
+    *(as_state(p) for p in SETTINGS),
     prevent_initial_call=True,
 )
-def download_actions(
-    n_clicks, dataset, start, end, countries, model, horizon, margin, discount, method, k
-):
+def download_actions(n_clicks, dataset, start, end, countries, *settings):
     try:
-        result = _list(dataset, start, end, countries, model, horizon, margin, discount, method, k)
-    except ValueError:
+        result = _list(dataset, start, end, countries, *settings)
+    except ParamError:
         return no_update
-    if result["reason"]:
+    if result.reason:
         return no_update
     return {
-        "content": to_safe_csv(result["table"]),
+        "content": to_safe_csv(result.table),
         "filename": "action_list.csv",
         "type": "text/csv",
     }

@@ -17,8 +17,9 @@ from dashapp.web.components import (
     page_header,
     section,
 )
-from dashapp.web.figures import empty_figure, money, number, percent
-from dashapp.web.figures.clv import BLUES, GREENS, cohort_heatmap, cohort_sizes, cumulative_revenue
+from dashapp.web.figures.base import BLUES, GREENS, empty_figure
+from dashapp.web.figures.cohorts import cohort_heatmap, cohort_sizes, cumulative_revenue
+from dashapp.web.format import money, number, percent
 
 dash.register_page(
     __name__, path="/cohorts", name="Cohorts", order=3, title="Cohorts · Customer Segments & CLV"
@@ -91,8 +92,8 @@ def layout(**query):
     )
 
 
-def _summary(view: dict, currency: str):
-    t = view["tables"]
+def _summary(view: service.CohortsView, currency: str):
+    t = view.tables
     keep = ~t.left_censored.to_numpy(dtype=bool)
     month1 = t.retention[1] if 1 in t.retention.columns else None
     text = [
@@ -112,7 +113,7 @@ def _summary(view: dict, currency: str):
                 html.Strong(percent(rate)),
                 " (size-weighted, without the ‡ cohort)",
             ]
-    avg = view["average"]
+    avg = view.average
     if (
         avg is not None
         and 11 in avg.index
@@ -139,10 +140,10 @@ def _summary(view: dict, currency: str):
 def update_cohorts(dataset, start, end, countries):
     currency = service.currency(dataset)
     view = service.cohorts_view(filters_from(dataset, start, end, countries))
-    if view["reason"]:
+    if view.reason:
         blank = empty_figure("No cohorts")
-        return blank, blank, blank, blank, None, message(view["reason"])
-    t = view["tables"]
+        return blank, blank, blank, blank, None, message(view.reason)
+    t = view.tables
     return (
         cohort_heatmap(
             t.retention, t, title="", zmax=None, colorscale=BLUES, hover_value="customers active"
@@ -155,7 +156,7 @@ def update_cohorts(dataset, start, end, countries):
             colorscale=GREENS,
             hover_value="revenue vs month 0",
         ),
-        cumulative_revenue(t, view["average"], currency),
+        cumulative_revenue(t, view.average, currency),
         cohort_sizes(t),
         _summary(view, currency),
         None,

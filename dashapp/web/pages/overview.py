@@ -17,7 +17,9 @@ from dashapp.web.components import (
     page_header,
     section,
 )
-from dashapp.web.figures import empty_figure, money, monthly_revenue, number, percent
+from dashapp.web.figures.base import empty_figure
+from dashapp.web.figures.overview import monthly_revenue
+from dashapp.web.format import money, number, percent
 
 dash.register_page(
     __name__, path="/", name="Overview", order=0, title="Overview · Customer Segments & CLV"
@@ -65,33 +67,31 @@ def layout(**query):
 def update_overview(dataset, start, end, countries):
     filters = filters_from(dataset, start, end, countries)
     result = service.overview(filters)
-    k = result["kpis"]
+    k = result.kpis
     currency = service.currency(dataset)
     cards = dbc.Row(
         [
             dbc.Col(
                 kpi_card(
                     "Net revenue",
-                    money(k["net_revenue"], currency),
-                    f"returns {money(k['cancellation_revenue'], currency)}",
+                    money(k.net_revenue, currency),
+                    f"returns {money(k.cancellation_revenue, currency)}",
                     id_="kpi-revenue",
                 ),
                 md=True,
             ),
             dbc.Col(
-                kpi_card(
-                    "Customers", number(k["customers"]), "with a purchase", id_="kpi-customers"
-                ),
+                kpi_card("Customers", number(k.customers), "with a purchase", id_="kpi-customers"),
                 md=True,
             ),
             dbc.Col(
-                kpi_card("Orders", number(k["orders"]), "purchase invoices", id_="kpi-orders"),
+                kpi_card("Orders", number(k.orders), "purchase invoices", id_="kpi-orders"),
                 md=True,
             ),
             dbc.Col(
                 kpi_card(
                     "Average order value",
-                    money(k["aov"], currency, 2),
+                    money(k.aov, currency, 2),
                     "per invoice, not per line",
                     id_="kpi-aov",
                 ),
@@ -100,7 +100,7 @@ def update_overview(dataset, start, end, countries):
             dbc.Col(
                 kpi_card(
                     "Repeat customers",
-                    percent(k["repeat_rate"]),
+                    percent(k.repeat_rate),
                     "2+ orders in the range",
                     id_="kpi-repeat",
                 ),
@@ -111,11 +111,11 @@ def update_overview(dataset, start, end, countries):
         id="kpi-row",
     )
     note = None
-    if k["orders"] == 0:
+    if k.orders == 0:
         note = message(
             "No invoices match these filters. Widen the date range or clear the country filter."
         )
-    rows_in, rows_out = result["rows_in"], result["rows_out"]
+    rows_in, rows_out = result.rows_in, result.rows_out
     ledger = html.Div(
         [
             html.P(
@@ -123,7 +123,7 @@ def update_overview(dataset, start, end, countries):
                 "(the ledger covers the whole dataset; the filters apply after cleaning).",
                 className="small",
             ),
-            ledger_table(result["ledger"], currency),
+            ledger_table(result.ledger, currency),
         ]
     )
-    return cards, monthly_revenue(result["monthly"], currency), ledger, note
+    return cards, monthly_revenue(result.monthly, currency), ledger, note

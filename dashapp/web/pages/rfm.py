@@ -5,10 +5,11 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import service
 from dashapp.analytics import rfm
+from dashapp.service import ParamError, params
 from dashapp.service.exports import to_safe_csv
 from dashapp.web.components import (
     FILTER_INPUTS,
@@ -17,31 +18,21 @@ from dashapp.web.components import (
     filter_bar,
     filters_from,
     frame_table,
-    labelled,
     message,
     money_column,
     number_column,
     page_header,
     section,
 )
-from dashapp.web.figures import (
-    empty_figure,
-    money,
-    number,
-    percent,
-    rf_heatmap,
-    rfm_distributions,
-    segment_bars,
-    segment_treemap,
-)
-from dashapp.web.urlstate import date_id, state_id
+from dashapp.web.controls import as_input, as_state, control, param_alert, widget
+from dashapp.web.figures.base import empty_figure
+from dashapp.web.figures.rfm import rf_heatmap, rfm_distributions, segment_bars, segment_treemap
+from dashapp.web.format import money, number, percent
 
 dash.register_page(
     __name__, path="/rfm", name="RFM", order=1, title="RFM segments · Customer Segments & CLV"
 )
 
-MIN_CUSTOMERS = 10
-CUT_KEYS = {"recency": "r_cuts", "frequency": "f_cuts", "monetary": "m_cuts"}
 EXPORT_COLUMNS = [
     "customer_id",
     "recency",
@@ -73,47 +64,15 @@ def _grid_columns(currency: str) -> list[dict]:
     ]
 
 
-def _cuts_input(metric: str, value, placeholder: str):
-    return dbc.Input(
-        id=state_id(CUT_KEYS[metric]),
-        value=value,
-        debounce=True,
-        type="text",
-        placeholder=placeholder,
-        size="sm",
-    )
-
-
-def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat="customers", **query):
+def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query):
     currency = service.currency(query.get("dataset"))
+    m_label = f"{params.RFM_M_CUTS.label} ({currency})"
     controls = dbc.Row(
         [
-            labelled(
-                "As-of date (recency counted to it)",
-                dcc.DatePickerSingle(
-                    id=date_id("as_of"),
-                    date=as_of,
-                    placeholder="day after last invoice",
-                    display_format="YYYY-MM-DD",
-                    clearable=True,
-                ),
-                md=3,
-            ),
-            labelled(
-                "Custom R cut points (days, 4 values)",
-                _cuts_input("recency", r_cuts, "e.g. 14,30,90,180"),
-                md=3,
-            ),
-            labelled(
-                "Custom F cut points (invoices)",
-                _cuts_input("frequency", f_cuts, "e.g. 2,3,5,10"),
-                md=3,
-            ),
-            labelled(
-                "Custom M cut points (" + currency + ")",
-                _cuts_input("monetary", m_cuts, "e.g. 250,500,1000,3000"),
-                md=3,
-            ),
+            control(params.RFM_AS_OF, as_of, md=3),
+            control(params.RFM_R_CUTS, r_cuts, md=3),
+            control(params.RFM_F_CUTS, f_cuts, md=3),
+            control(params.RFM_M_CUTS, m_cuts, label=m_label, md=3),
         ],
         className="g-2 mb-2",
     )
@@ -147,16 +106,7 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat="customers", 
                             "R x F grid",
                             html.Div(
                                 [
-                                    dbc.RadioItems(
-                                        id=state_id("heat"),
-                                        value=heat,
-                                        inline=True,
-                                        options=[
-                                            {"label": "Colour by customers", "value": "customers"},
-                                            {"label": "Colour by revenue", "value": "revenue"},
-                                        ],
-                                        className="small mb-1",
-                                    ),
+                                    widget(params.RFM_HEAT, heat, className="small mb-1"),
                                     dcc.Loading(
                                         dcc.Graph(
                                             id="rfm-heatmap",
@@ -247,32 +197,11 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat="customers", 
     )
 
 
-def parse_cuts(text) -> tuple[float, ...] | None:
-    """``"14, 30, 90, 180"`` -> (14.0, 30.0, 90.0, 180.0); blank -> None; else ValueError."""
-    if text is None or str(text).strip() == "":
-        return None
-    try:
-        values = tuple(float(v) for v in str(text).replace(";", ",").split(",") if v.strip())
-    except ValueError:
-        raise ValueError(f"Cut points must be numbers separated by commas, got '{text}'.") from None
-    if len(values) != 4 or list(values) != sorted(values) or len(set(values)) != 4:
-        raise ValueError(f"Cut points need exactly 4 increasing numbers, got '{text}'.")
-    return values
-
-
-def _thresholds(r_cuts, f_cuts, m_cuts):
-    pairs = []
-    for metric, text in (("recency", r_cuts), ("frequency", f_cuts), ("monetary", m_cuts)):
-        cuts = parse_cuts(text)
-        if cuts:
-            pairs.append((metric, cuts))
-    return tuple(pairs) or None
-
-
-def _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts) -> dict:
+def _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts) -> service.RfmView:
+    """The RFM view for the filter bar and the page's controls (ParamError names a bad
+    one)."""
     filters = filters_from(dataset, start, end, countries)
-    as_of = pd.Timestamp(as_of).strftime("%Y-%m-%d") if as_of else None
-    return service.rfm_view(filters, as_of, _thresholds(r_cuts, f_cuts, m_cuts))
+    return service.rfm_view(filters, as_of, r_cuts, f_cuts, m_cuts)
 
 
 def _bins_table(bins: pd.DataFrame, currency: str):
@@ -306,13 +235,7 @@ def _actions_table(summary: pd.DataFrame, currency: str):
     )
 
 
-RFM_INPUTS = [
-    *FILTER_INPUTS,
-    Input(date_id("as_of"), "date"),
-    Input(state_id("r_cuts"), "value"),
-    Input(state_id("f_cuts"), "value"),
-    Input(state_id("m_cuts"), "value"),
-]
+RFM_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in params.RFM_PARAMS[:4])]
 
 
 @callback(
@@ -325,22 +248,21 @@ RFM_INPUTS = [
     Output("rfm-actions", "children"),
     Output("rfm-message", "children"),
     *RFM_INPUTS,
-    Input(state_id("heat"), "value"),
+    as_input(params.RFM_HEAT),
 )
 def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, heat):
     currency = service.currency(dataset)
     try:
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
-    except ValueError as exc:
-        return (no_update,) * 7 + (message(str(exc), "danger"),)
-    scored, summary = view["scored"], view["summary"]
-    reason = service.empty_reason(len(scored), MIN_CUSTOMERS)
-    if reason and scored.empty:
+        heat = params.RFM_HEAT.parse(heat)
+    except ParamError as exc:
+        return (no_update,) * 7 + (param_alert(exc),)
+    if view.reason:
         blank = empty_figure("No customers")
-        return None, blank, blank, blank, None, blank, None, message(reason)
-    note = message(reason + " Scores over so few customers say little.") if reason else None
+        return None, blank, blank, blank, None, blank, None, message(view.reason)
+    scored, summary = view.scored, view.summary
     champions = summary.loc[summary["segment"] == "Champions", "revenue_share"].iloc[0]
-    as_of_day = view["as_of"]
+    as_of_day = view.as_of
     kpis = html.P(
         [
             html.Strong(number(len(scored))),
@@ -353,40 +275,38 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
     )
     return (
         kpis,
-        rf_heatmap(
-            view["counts"], view["revenue"], rfm.segment_lookup(), heat or "customers", currency
-        ),
+        rf_heatmap(view.counts, view.revenue, rfm.segment_lookup(), heat, currency),
         segment_treemap(summary, currency),
         segment_bars(summary),
-        _bins_table(view["bins"], currency),
+        _bins_table(view.bins, currency),
         rfm_distributions(scored, currency),
         _actions_table(summary, currency),
-        note,
+        message(view.warning) if view.warning else None,
     )
 
 
 @callback(Output("rfm-grid", "rowData"), *RFM_INPUTS)
 def update_rfm_grid(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
     try:
-        return _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)["records"]
-    except ValueError:
+        view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
+    except ParamError:
         return no_update
+    return view.records or []
 
 
 @callback(
     Output("rfm-download", "data"),
     Input("rfm-download-btn", "n_clicks"),
     *FILTER_STATES,
-    State(date_id("as_of"), "date"),
-    State(state_id("r_cuts"), "value"),
-    State(state_id("f_cuts"), "value"),
-    State(state_id("m_cuts"), "value"),
+    *(as_state(p) for p in params.RFM_PARAMS[:4]),
     prevent_initial_call=True,
 )
 def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
     try:
-        scored = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)["scored"]
-    except ValueError:
+        view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
+    except ParamError:
         return no_update
-    table = scored.reset_index()[EXPORT_COLUMNS]
+    if view.reason:
+        return no_update
+    table = view.scored.reset_index()[EXPORT_COLUMNS]
     return {"content": to_safe_csv(table), "filename": "rfm_customers.csv", "type": "text/csv"}

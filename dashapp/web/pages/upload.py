@@ -18,7 +18,7 @@ from dashapp.ingest.uploads import (
     set_column_map,
     store_upload,
 )
-from dashapp.web.figures import number
+from dashapp.web.format import number
 
 dash.register_page(
     __name__, path="/upload", name="Your data", order=8, title="Your data · Customer Segments & CLV"

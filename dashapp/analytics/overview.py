@@ -1,0 +1,98 @@
+"""The Overview's statistics: KPIs and monthly revenue of an invoice table.
+
+Pure: pandas and numpy. Input is the invoice-level table of ``dashapp.ingest.cleaning``
+(``invoice_table``), already filtered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+MONTHLY_COLUMNS = ["month", "revenue", "customer_revenue", "orders", "customers", "partial"]
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Headline numbers of a set of invoices. Money in the data's currency."""
+
+    net_revenue: float  # every invoice, returns netted
+    cancellation_revenue: float  # the cancellations' (negative) revenue
+    customers: int  # customers with at least one purchase invoice
+    orders: int  # purchase invoices
+    aov: float  # purchase revenue per purchase invoice (NaN without orders)
+    repeat_rate: float  # share of customers with two or more purchase invoices
+    unknown_customer_revenue: float  # revenue of invoices without a customer id
+
+
+def kpis(orders: pd.DataFrame) -> Kpis:
+    """:class:`Kpis` of an invoice table (``is_cancellation``, ``customer_id``, ``revenue``)."""
+    purchase = ~orders["is_cancellation"].to_numpy()
+    known = orders["customer_id"].notna().to_numpy()
+    per_customer = orders.loc[purchase & known, "customer_id"].value_counts()
+    per_customer = per_customer[per_customer > 0]
+    n_orders = int(purchase.sum())
+    purchase_revenue = float(orders.loc[purchase, "revenue"].sum())
+    return Kpis(
+        net_revenue=float(orders["revenue"].sum()),
+        cancellation_revenue=float(orders.loc[~purchase, "revenue"].sum()),
+        customers=int(len(per_customer)),
+        orders=n_orders,
+        aov=purchase_revenue / n_orders if n_orders else float("nan"),
+        repeat_rate=float((per_customer >= 2).mean()) if len(per_customer) else float("nan"),
+        unknown_customer_revenue=float(orders.loc[~known, "revenue"].sum()),
+    )
+
+
+def monthly(orders: pd.DataFrame, first_day: pd.Timestamp, last_day: pd.Timestamp) -> pd.DataFrame:
+    """Revenue, customer revenue, purchase invoices and buying customers per calendar month.
+
+    ``first_day``/``last_day`` are the first and last day the data (or the filter) covers: a
+    month that extends beyond them is marked ``partial``. Columns :data:`MONTHLY_COLUMNS`
+    (``month`` = the month's first day).
+    """
+    if orders.empty:
+        return pd.DataFrame(columns=MONTHLY_COLUMNS)
+    month = orders["invoice_date"].dt.to_period("M")
+    known = orders["customer_id"].notna()
+    purchase = ~orders["is_cancellation"]
+    g = (
+        pd.DataFrame(
+            {
+                "month": month,
+                "revenue": orders["revenue"],
+                "customer_revenue": orders["revenue"].where(known, 0.0),
+                "orders": purchase.astype(int),
+                "customer_id": orders["customer_id"].astype(object).where(known & purchase),
+            }
+        )
+        .groupby("month", sort=True)
+        .agg(
+            revenue=("revenue", "sum"),
+            customer_revenue=("customer_revenue", "sum"),
+            orders=("orders", "sum"),
+            customers=("customer_id", "nunique"),
+        )
+    )
+    g = g.reset_index()
+    starts = g["month"].dt.start_time
+    ends = g["month"].dt.end_time.dt.normalize()
+    g["partial"] = (starts < first_day) | (ends > last_day)
+    g["month"] = starts
+    return g[MONTHLY_COLUMNS]
+
+
+def covered_days(
+    all_orders: pd.DataFrame, start: str | None, end: str | None
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last day covered: the data's invoice span cut to the date filter."""
+    first_day = max(
+        all_orders["invoice_date"].min().normalize(),
+        pd.Timestamp(start) if start else pd.Timestamp.min,
+    )
+    last_day = min(
+        all_orders["invoice_date"].max().normalize(),
+        pd.Timestamp(end) if end else pd.Timestamp.max,
+    )
+    return first_day, last_day

@@ -1,0 +1,190 @@
+"""The results cache: memoized view functions, Redis that may fail, single flight.
+
+Results are memoized with Flask-Caching under keys made of simple values only: dataset id,
+dataset version (content fingerprint), filter values, rule flags and parameters, plus a hash
+of the package's code. DataFrames are results, never keys. With a file-system or Redis cache
+the results are shared by every worker; a new dataset version or a new deployment gets new
+keys, so neither is ever served stale results.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import Flask
+from flask_caching import Cache
+from flask_caching.backends.rediscache import RedisCache
+from redis.exceptions import RedisError
+
+from dashapp.service import registry
+from dashapp.service.filters import Filters
+
+log = logging.getLogger(__name__)
+
+cache = Cache()
+T = TypeVar("T")
+
+
+class ResilientRedisCache(RedisCache):
+    """A RedisCache for which an unreachable Redis is a cache miss (logged at most once a
+    minute), not an error: during a Redis outage or restart every page keeps working,
+    computing its results instead of reading them. ``Settings.cache_config`` selects it for
+    ``CACHE_TYPE=RedisCache``."""
+
+    _last_warning = 0.0
+
+    @classmethod
+    def _fallback(cls, operation: str, exc: Exception, default):
+        now = time.monotonic()
+        if now - cls._last_warning > 60:
+            cls._last_warning = now
+            log.warning("results cache unavailable (%s: %s); computing without it", operation, exc)
+        return default
+
+    def get(self, key):
+        try:
+            return super().get(key)
+        except RedisError as exc:
+            return self._fallback("get", exc, None)
+
+    def get_many(self, *keys):
+        try:
+            return super().get_many(*keys)
+        except RedisError as exc:
+            return self._fallback("get_many", exc, [None] * len(keys))
+
+    def has(self, key):
+        try:
+            return super().has(key)
+        except RedisError as exc:
+            return self._fallback("has", exc, False)
+
+    def set(self, key, value, timeout=None):
+        try:
+            return super().set(key, value, timeout)
+        except RedisError as exc:
+            return self._fallback("set", exc, False)
+
+    def add(self, key, value, timeout=None):
+        try:
+            return super().add(key, value, timeout)
+        except RedisError as exc:
+            return self._fallback("add", exc, False)
+
+    def set_many(self, mapping, timeout=None):
+        try:
+            return super().set_many(mapping, timeout)
+        except RedisError as exc:
+            return self._fallback("set_many", exc, [])
+
+    def delete(self, key):
+        try:
+            return super().delete(key)
+        except RedisError as exc:
+            return self._fallback("delete", exc, False)
+
+    def delete_many(self, *keys):
+        try:
+            return super().delete_many(*keys)
+        except RedisError as exc:
+            return self._fallback("delete_many", exc, [])
+
+
+def init_cache(server: Flask | None = None, config: dict | None = None) -> Cache:
+    """Bind the results cache to a Flask server (a private one when none is given)."""
+    server = server or Flask(__name__)
+    cache.init_app(server, config=config or registry.settings().cache_config())
+    return cache
+
+
+def ensure_cache() -> None:
+    """An in-process cache when no app bound one (scripts, tests, benchmarks)."""
+    if getattr(cache, "app", None) is None:  # flask-caching sets .app only in init_app
+        init_cache(config={"CACHE_TYPE": "SimpleCache"})
+
+
+def _code_version() -> str:
+    """Hash of the package's Python sources: part of every cache key, so a deployment of new
+    code never serves results that old code cached (file-system and Redis caches outlive a
+    restart)."""
+    digest = hashlib.blake2b(digest_size=6)
+    for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+CODE_VERSION = _code_version()
+
+
+def versioned_name(name: str) -> str:
+    return f"{name}@{CODE_VERSION}"
+
+
+def memoize_plain(fn: Callable[..., T]) -> Callable[..., T]:
+    """Memoize a function of simple arguments (ids, versions, dates, numbers, tuples)."""
+    cached = cache.memoize(make_name=versioned_name)(fn)
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> T:
+        ensure_cache()
+        return cached(*args)
+
+    return call
+
+
+def memoized(fn: Callable[..., T]) -> Callable[..., T]:
+    """Memoize ``fn(dataset, version, start, end, countries, rules, *params)`` and expose it
+    as ``fn(filters, *params)``. The dataset version is looked up at call time, so a changed
+    file gets new cache keys. The undecorated function stays reachable as ``.uncached``
+    (benchmarks use it)."""
+    cached = cache.memoize(make_name=versioned_name)(fn)
+
+    @functools.wraps(fn)
+    def call(filters: Filters, *params: Any) -> T:
+        ensure_cache()
+        return cached(*_key(filters), *params)
+
+    def uncached(filters: Filters, *params: Any) -> T:
+        return fn(*_key(filters), *params)
+
+    call.uncached = uncached  # type: ignore[attr-defined]
+    return call
+
+
+def _key(filters: Filters) -> tuple:
+    return (
+        filters.dataset,
+        registry.dataset_version(filters.dataset),
+        filters.start,
+        filters.end,
+        filters.countries,
+        filters.rules,
+    )
+
+
+_flights: dict[tuple, threading.Lock] = {}
+_flights_lock = threading.Lock()
+#: One heavy computation (clustering, its diagnostics) at a time per process. The engine runs
+#: BLAS / OpenMP on one thread through threadpoolctl, whose limits are process-wide or
+#: per-thread depending on the library: two computations overlapping in one process
+#: (gunicorn gthread workers, or the page's callbacks arriving together) undo each other's
+#: limits and oversubscribe the two cores, which was measured at 3-15x slower than running
+#: them one after the other.
+COMPUTE_LOCK = threading.Lock()
+
+
+def single_flight(key: tuple) -> threading.Lock:
+    """One lock per result: the page's callbacks fire together and ask for the same
+    result; the first computes it, the others wait and read the cache instead of computing
+    it again on the same two cores."""
+    with _flights_lock:
+        if len(_flights) > 512:  # forget idle locks now and then (a holder keeps its own)
+            _flights.clear()
+        return _flights.setdefault(key, threading.Lock())

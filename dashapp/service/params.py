@@ -1,0 +1,511 @@
+"""Every user-facing parameter, declared once: URL key, type, default, limits, help.
+
+Everything else is built from these declarations: the page controls (``dashapp.web.controls``),
+the validation at the service boundary (each view function calls :meth:`Param.parse` on its
+arguments, the way scikit-learn's ``validate_params`` guards its estimators), the error
+messages, the URL parsing (``Param.initial``) and the parameter tables on ``/docs``
+(:func:`markdown_table`). An out-of-range or malformed value raises :class:`ParamError`,
+whose text is the same on every page that takes the parameter.
+
+The limits that belong to a model or an engine (the purchase models, the clustering methods,
+k between ``MIN_K`` and ``MAX_K``) are read from the analytics modules that enforce them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from dashapp.analytics import clustering
+from dashapp.analytics.clv import MODEL_LABELS
+
+KINDS = ("int", "float", "choice", "choices", "date", "cuts")
+
+
+class ParamError(ValueError):
+    """A parameter value its declaration does not allow. ``str(err)`` is the message a user
+    sees; ``key`` names the parameter (its URL key)."""
+
+    def __init__(self, param: Param, message: str) -> None:
+        super().__init__(message)
+        self.key = param.key
+
+
+@dataclass(frozen=True)
+class Param:
+    """One user-facing parameter.
+
+    ``key`` is its URL query key and control id, ``arg`` the name of the service argument it
+    feeds, ``kind`` one of :data:`KINDS`. Numbers have ``low``/``high`` (inclusive, or
+    exclusive at the bottom with ``low_open``); choices list ``(value, label)`` pairs and
+    accept ``aliases``; ``optional`` parameters accept a blank value, which means ``blank``
+    (e.g. "automatic") and parses to None.
+    """
+
+    key: str
+    arg: str
+    label: str
+    kind: str
+    default: Any = None
+    help: str = ""
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
+    aliases: tuple[tuple[str, str], ...] = ()
+    optional: bool = False
+    blank: str = ""
+    hint: str = ""
+    example: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.key}: unknown kind {self.kind!r}")
+
+    # -- describing ---------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        """The label with its unit: ``"Horizon (months of 30 days)"`` (messages, docs)."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    @property
+    def control_label(self) -> str:
+        """The label above the control: the title plus the ``hint`` (and, for an optional
+        value, what a blank means)."""
+        extra = [t for t in (self.unit, self.hint) if t]
+        if self.optional and self.kind in ("int", "float") and self.blank:
+            extra.append(f"blank = {self.blank}")
+        return f"{self.label} ({', '.join(extra)})" if extra else self.label
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(value for value, _ in self.choices)
+
+    def expectation(self) -> str:
+        """What a valid value looks like, in words."""
+        if self.kind in ("int", "float"):
+            what = "a whole number" if self.kind == "int" else "a number"
+            lo, hi = _num_text(self.low), _num_text(self.high)
+            if self.low is not None and self.high is not None:
+                return f"{what} from {lo} to {hi}"
+            if self.low is not None:
+                return f"{what} {'above' if self.low_open else 'of at least'} {lo}"
+            return what
+        if self.kind in ("choice", "choices"):
+            names = ", ".join(f"{label} ({value})" for value, label in self.choices)
+            return f"{'one' if self.kind == 'choice' else 'any'} of {names}"
+        if self.kind == "date":
+            return "a date written YYYY-MM-DD"
+        return "exactly 4 increasing numbers separated by commas"
+
+    def limits_text(self) -> str:
+        """The limits column of the documentation table."""
+        text = self.expectation()
+        if self.optional:
+            text += f"; blank = {self.blank or 'none'}"
+        return text
+
+    # -- parsing --------------------------------------------------------------------------
+    def initial(self, raw: Any) -> Any:
+        """The value a control starts with: the URL's value as given (validated by the
+        callbacks, so a bad one is reported, not silently replaced), else the default."""
+        return self.default if _blank(raw) else raw
+
+    def parse(self, raw: Any) -> Any:
+        """The canonical value of ``raw`` (text from the URL, a control's value, or a
+        Python value), or :class:`ParamError` with a message naming the parameter."""
+        if _blank(raw):
+            if self.kind in ("choice", "choices"):
+                return self.default
+            if self.optional:
+                return None
+            raise ParamError(self, f"{self.title} is required: enter {self.expectation()}.")
+        parser = {
+            "int": self._number,
+            "float": self._number,
+            "choice": self._choice,
+            "choices": self._choices,
+            "date": self._date,
+            "cuts": self._cuts,
+        }[self.kind]
+        return parser(raw)
+
+    def _fail(self, raw: Any) -> ParamError:
+        shown = raw if isinstance(raw, str) else str(raw)
+        return ParamError(self, f"{self.title} must be {self.expectation()}; got {shown!r}.")
+
+    def _number(self, raw: Any) -> int | float:
+        if isinstance(raw, bool):
+            raise self._fail(raw)
+        try:
+            value = float(str(raw).strip()) if isinstance(raw, str) else float(raw)
+        except (TypeError, ValueError):
+            raise self._fail(raw) from None
+        if not math.isfinite(value):
+            raise self._fail(raw)
+        if self.kind == "int" and value != int(value):
+            raise self._fail(raw)
+        too_low = self.low is not None and (
+            value <= self.low if self.low_open else value < self.low
+        )
+        if too_low or (self.high is not None and value > self.high):
+            raise self._fail(raw)
+        return int(value) if self.kind == "int" else value
+
+    def _normal(self, raw: Any) -> str:
+        text = str(raw).strip().lower()
+        return dict(self.aliases).get(text, text)
+
+    def _choice(self, raw: Any) -> str:
+        value = self._normal(raw)
+        if value not in self.values:
+            raise self._fail(raw)
+        return value
+
+    def _choices(self, raw: Any) -> tuple[str, ...]:
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        picked = {self._normal(item) for item in items if not _blank(item)}
+        unknown = sorted(picked - set(self.values))
+        if unknown:
+            raise self._fail(unknown[0])
+        return tuple(v for v in self.values if v in picked) or tuple(self.default)
+
+    def _date(self, raw: Any) -> str:
+        try:
+            return pd.Timestamp(raw).strftime("%Y-%m-%d")
+        except (TypeError, ValueError):
+            raise self._fail(raw) from None
+
+    def _cuts(self, raw: Any) -> tuple[float, ...]:
+        items = str(raw).replace(";", ",").split(",") if isinstance(raw, str) else list(raw)
+        try:
+            values = tuple(float(v) for v in items if str(v).strip())
+        except (TypeError, ValueError):
+            raise self._fail(raw) from None
+        ok = (
+            len(values) == 4
+            and all(math.isfinite(v) for v in values)
+            and all(a < b for a, b in zip(values, values[1:], strict=False))
+        )
+        if not ok:
+            raise self._fail(raw)
+        return values
+
+
+def _blank(raw: Any) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return raw.strip() == ""
+    return isinstance(raw, list | tuple) and len(raw) == 0
+
+
+def _num_text(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def parse_all(pairs: Iterable[tuple[Param, Any]]) -> tuple:
+    """``(param.parse(raw) for each pair)`` as a tuple: the first invalid value raises."""
+    return tuple(param.parse(raw) for param, raw in pairs)
+
+
+# ------------------------------------------------------------------------------------------
+# CLV
+# ------------------------------------------------------------------------------------------
+CLV_MODEL = Param(
+    "clv_model",
+    "model",
+    "Purchase model",
+    "choice",
+    "bgnbd",
+    choices=tuple(MODEL_LABELS.items()),
+    aliases=(("bg/nbd", "bgnbd"), ("pareto/nbd", "pareto_nbd"), ("pareto", "pareto_nbd")),
+    help="The model of repeat purchases and dropout (Gamma-Gamma models the spend).",
+)
+CLV_HORIZON = Param(
+    "clv_horizon",
+    "horizon_months",
+    "Horizon",
+    "int",
+    12,
+    unit="months of 30 days",
+    low=1,
+    high=120,
+    help="How far ahead predicted CLV looks.",
+)
+CLV_MARGIN = Param(
+    "clv_margin",
+    "margin_pct",
+    "Margin",
+    "float",
+    30.0,
+    unit="% of revenue",
+    low=0,
+    high=100,
+    help="Share of revenue kept as profit; CLV is revenue x margin.",
+)
+CLV_DISCOUNT = Param(
+    "clv_discount",
+    "annual_discount_pct",
+    "Annual discount rate",
+    "float",
+    10.0,
+    unit="%",
+    low=0,
+    high=100,
+    help="Converted to a monthly rate (1 + annual)^(1/12) - 1; future months count less.",
+)
+CLV_LIFESPAN = Param(
+    "clv_lifespan",
+    "lifespan_years",
+    "Expected lifespan, historic CLV",
+    "float",
+    3.0,
+    unit="years",
+    low=0,
+    high=50,
+    help="How long historic CLV assumes a customer keeps buying at their past rate.",
+)
+CLV_CALIBRATION_END = Param(
+    "clv_cal",
+    "calibration_end",
+    "Calibration end",
+    "date",
+    None,
+    optional=True,
+    blank="default",
+    hint="fit up to this day, forecast the rest",
+    help="The holdout check fits the models up to this day and forecasts the rest; blank "
+    "keeps the last third of the range (at least 8 weeks) as the holdout.",
+)
+CLV_TRACKING = Param(
+    "clv_track",
+    "tracking",
+    "Tracking plot",
+    "choice",
+    "weekly",
+    choices=(("weekly", "Weekly"), ("cumulative", "Cumulative")),
+    help="Repeat purchases per week, or added up since the start.",
+)
+#: The parameters of predicted CLV, in the service's argument order.
+CLV_VALUE_PARAMS = (CLV_MODEL, CLV_HORIZON, CLV_MARGIN, CLV_DISCOUNT, CLV_LIFESPAN)
+
+# ------------------------------------------------------------------------------------------
+# Clustering
+# ------------------------------------------------------------------------------------------
+CLUSTER_METHOD = Param(
+    "cl_method",
+    "method",
+    "Method",
+    "choice",
+    "kmeans",
+    choices=tuple((m, clustering.METHOD_LABELS[m]) for m in clustering.METHODS),
+    aliases=tuple(clustering.METHOD_ALIASES.items()),
+    help="K-Means, DBSCAN (density), hierarchical (agglomerative) or a Gaussian mixture.",
+)
+CLUSTER_K = Param(
+    "cl_k",
+    "k",
+    "Clusters k",
+    "int",
+    4,
+    low=clustering.MIN_K,
+    high=clustering.MAX_K,
+    hint=f"{clustering.MIN_K}-{clustering.MAX_K}",
+    help="Number of clusters (K-Means, hierarchical, Gaussian mixture).",
+)
+CLUSTER_EPS = Param(
+    "cl_eps",
+    "eps",
+    "eps",
+    "float",
+    None,
+    low=0,
+    low_open=True,
+    optional=True,
+    blank="automatic",
+    help="DBSCAN's neighbourhood radius, in scaled feature units; blank = the knee of the "
+    "k-distance curve.",
+)
+CLUSTER_MIN_SAMPLES = Param(
+    "cl_min_samples",
+    "min_samples",
+    "min_samples",
+    "int",
+    None,
+    low=1,
+    optional=True,
+    blank="automatic",
+    help="DBSCAN: customers within eps (the customer counted) that make a dense core; "
+    "blank = twice the number of features, at least 5.",
+)
+CLUSTER_LINKAGE = Param(
+    "cl_linkage",
+    "linkage",
+    "Linkage",
+    "choice",
+    "ward",
+    choices=tuple((v, v) for v in clustering.LINKAGES),
+    help="Hierarchical clustering: how the distance between two groups is measured.",
+)
+CLUSTER_COVARIANCE = Param(
+    "cl_cov",
+    "covariance_type",
+    "Covariance type",
+    "choice",
+    "full",
+    choices=tuple((v, v) for v in clustering.COVARIANCE_TYPES),
+    help="Gaussian mixture: the shape each component may take.",
+)
+CLUSTER_TRANSFORM = Param(
+    "cl_transform",
+    "transform",
+    "Transform",
+    "choice",
+    "log1p",
+    choices=(("log1p", "log1p (heavy tails)"), ("none", "none")),
+    help="A signed log1p tames the heavy tails of frequency and monetary.",
+)
+CLUSTER_SCALE = Param(
+    "cl_scale",
+    "scale",
+    "Scaling",
+    "choice",
+    "standard",
+    choices=tuple((v, v) for v in clustering.SCALES),
+    help="Standard (mean 0, sd 1), robust (median, IQR) or none.",
+)
+CLUSTER_FEATURES = Param(
+    "cl_features",
+    "features",
+    "Features",
+    "choices",
+    clustering.DEFAULT_FEATURES,
+    choices=(
+        ("recency", "Recency"),
+        ("frequency", "Frequency"),
+        ("monetary", "Monetary"),
+        ("tenure", "Tenure"),
+        ("aov", "Avg order value"),
+    ),
+    hint="none ticked = R, F, M",
+    help="Customer measures the distances are computed on (none ticked = R, F, M).",
+)
+#: The clustering's parameters, in the service's argument order.
+CLUSTER_PARAMS = (
+    CLUSTER_METHOD,
+    CLUSTER_K,
+    CLUSTER_EPS,
+    CLUSTER_MIN_SAMPLES,
+    CLUSTER_LINKAGE,
+    CLUSTER_COVARIANCE,
+    CLUSTER_TRANSFORM,
+    CLUSTER_SCALE,
+    CLUSTER_FEATURES,
+)
+#: Which parameters each method uses (the others are ignored and hidden).
+METHOD_PARAMS: Mapping[str, tuple[Param, ...]] = {
+    "kmeans": (CLUSTER_K,),
+    "dbscan": (CLUSTER_EPS, CLUSTER_MIN_SAMPLES),
+    "hierarchical": (CLUSTER_K, CLUSTER_LINKAGE),
+    "gmm": (CLUSTER_K, CLUSTER_COVARIANCE),
+}
+
+# ------------------------------------------------------------------------------------------
+# RFM
+# ------------------------------------------------------------------------------------------
+RFM_AS_OF = Param(
+    "as_of",
+    "as_of",
+    "As-of date",
+    "date",
+    None,
+    optional=True,
+    blank="day after last invoice",
+    hint="recency counted to it",
+    help="Recency is counted in days up to this date; blank = the day after the last invoice.",
+)
+RFM_R_CUTS = Param(
+    "r_cuts",
+    "recency",
+    "Custom R cut points",
+    "cuts",
+    None,
+    unit="days",
+    optional=True,
+    hint="4 values",
+    blank="scores from average ranks",
+    example="e.g. 14,30,90,180",
+    help="Days since the last purchase that separate the recency scores.",
+)
+RFM_F_CUTS = Param(
+    "f_cuts",
+    "frequency",
+    "Custom F cut points",
+    "cuts",
+    None,
+    unit="invoices",
+    optional=True,
+    blank="scores from average ranks",
+    example="e.g. 2,3,5,10",
+    help="Purchase invoices that separate the frequency scores.",
+)
+RFM_M_CUTS = Param(
+    "m_cuts",
+    "monetary",
+    "Custom M cut points",
+    "cuts",
+    None,
+    unit="currency",
+    optional=True,
+    blank="scores from average ranks",
+    example="e.g. 250,500,1000,3000",
+    help="Net revenue that separates the monetary scores.",
+)
+RFM_HEAT = Param(
+    "heat",
+    "heat",
+    "R x F grid colour",
+    "choice",
+    "customers",
+    choices=(("customers", "Colour by customers"), ("revenue", "Colour by revenue")),
+    help="What the colour of each cell of the R x F grid shows.",
+)
+RFM_CUTS = (RFM_R_CUTS, RFM_F_CUTS, RFM_M_CUTS)
+RFM_PARAMS = (RFM_AS_OF, *RFM_CUTS, RFM_HEAT)
+
+#: Every declaration by URL key.
+BY_KEY: Mapping[str, Param] = {
+    p.key: p
+    for p in (*CLV_VALUE_PARAMS, CLV_CALIBRATION_END, CLV_TRACKING, *CLUSTER_PARAMS, *RFM_PARAMS)
+}
+
+
+def thresholds(r_cuts: Any = None, f_cuts: Any = None, m_cuts: Any = None) -> tuple | None:
+    """The RFM custom cut points as ``((metric, (e1, e2, e3, e4)), ...)`` or None."""
+    pairs = []
+    for param, raw in zip(RFM_CUTS, (r_cuts, f_cuts, m_cuts), strict=True):
+        cuts = param.parse(raw)
+        if cuts:
+            pairs.append((param.arg, cuts))
+    return tuple(pairs) or None
+
+
+def markdown_table(declared: Sequence[Param]) -> str:
+    """The documentation table of some parameters (``/docs`` renders it)."""
+    rows = [
+        "| parameter | URL key | default | allowed | what it does |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for p in declared:
+        default = p.default
+        if isinstance(default, tuple):
+            default = ", ".join(map(str, default))
+        shown = "blank" if default is None else f"`{default}`"
+        rows.append(f"| {p.title} | `{p.key}` | {shown} | {p.limits_text()} | {p.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,211 @@
+"""The dataset registry: which datasets a user can pick, where each one's data comes from
+and its current version.
+
+Datasets are the configured SQL table (``DATA_SQL_*``), the configured file (``DATA_PATH``
+or ``data/online_retail_II.*``), the embedded demo data, and uploads (resolved from their
+folder, so every worker process knows every upload). A dataset's *version* is a fingerprint
+of its content: the cache keys carry it, so a changed file is never served stale results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dashapp.config import Settings, SqlSettings
+from dashapp.ingest.loading import DataLoadError, dataset_fingerprint
+from dashapp.ingest.sql import SqlSource, SqlSourceError
+
+DEMO_ID = "demo"
+SQL_ID = "sql"
+#: Seconds a SQL table's content fingerprint is reused before the table is scanned again.
+SQL_VERSION_TTL_S = 60
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset the user can pick. ``kind`` is ``"sql"``, ``"file"``, ``"demo"`` or
+    ``"upload"``."""
+
+    id: str
+    label: str
+    kind: str
+    path: Path | None = None
+    column_map: tuple[tuple[str, str], ...] = ()
+    currency: str | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.kind == "demo"
+
+
+@dataclass
+class _State:
+    """Everything the registry holds for this process (one object, reset by ``configure``)."""
+
+    settings: Settings = field(default_factory=Settings.from_env)
+    entries: dict[str, DatasetInfo] = field(default_factory=dict)
+    sql_sources: dict[str, SqlSource] = field(default_factory=dict)
+    sql_versions: dict[str, tuple[float, str]] = field(default_factory=dict)
+    file_versions: dict[tuple, str] = field(default_factory=dict)
+
+
+_state = _State()
+_lock = threading.Lock()
+
+
+def configure(settings: Settings) -> None:
+    """Set the settings and (re)build the dataset registry. Called by the app factory."""
+    global _state
+    entries: list[DatasetInfo] = []
+    if settings.sql is not None:  # the default; connects on first use
+        entries.append(DatasetInfo(id=SQL_ID, label=f"SQL: {settings.sql.table}", kind="sql"))
+    path = settings.discovered_data_path()
+    if path is not None:
+        entries.append(DatasetInfo(id=path.stem, label=path.name, kind="file", path=Path(path)))
+    entries.append(DatasetInfo(id=DEMO_ID, label="Demo data (generated)", kind="demo"))
+    with _lock:
+        _state = _State(settings=settings, entries={info.id: info for info in entries})
+
+
+def settings() -> Settings:
+    return _state.settings
+
+
+def datasets() -> list[DatasetInfo]:
+    """The datasets that can be selected, the default first."""
+    if not _state.entries:
+        configure(_state.settings)
+    return list(_state.entries.values())
+
+
+def default_dataset_id() -> str:
+    return datasets()[0].id
+
+
+def dataset_info(dataset_id: str) -> DatasetInfo:
+    """The dataset with this id: a configured one, or an upload (resolved from its folder, so
+    every worker process knows every upload)."""
+    datasets()
+    if dataset_id in _state.entries:
+        return _state.entries[dataset_id]
+    if str(dataset_id).startswith("upload-"):
+        return _upload_info(dataset_id)
+    raise DataLoadError(f"Unknown dataset '{dataset_id}'.")
+
+
+def currency(dataset_id: str | None) -> str:
+    """Currency symbol of a dataset (an upload's own, else the configured one)."""
+    if dataset_id:
+        try:
+            return dataset_info(dataset_id).currency or _state.settings.currency
+        except DataLoadError:
+            pass
+    return _state.settings.currency
+
+
+def upload_dir() -> Path:
+    """Folder of uploaded datasets (inside the data folder)."""
+    return _state.settings.data_dir / "uploads"
+
+
+def _upload_info(dataset_id: str) -> DatasetInfo:
+    from dashapp.ingest.uploads import find_upload
+
+    found = find_upload(upload_dir(), dataset_id)
+    return DatasetInfo(
+        id=found.id,
+        label=f"{found.label} (uploaded)",
+        kind="upload",
+        path=found.path,
+        currency=found.currency,
+        column_map=tuple(sorted((found.column_map or {}).items())),
+    )
+
+
+def is_sql(dataset_id: str) -> bool:
+    """True for the configured SQL dataset (it is always in the registry)."""
+    datasets()
+    info = _state.entries.get(dataset_id)
+    return info is not None and info.kind == "sql"
+
+
+def source_path(info: DatasetInfo) -> Path:
+    """The file behind a file, demo or upload dataset (the demo data is generated once)."""
+    if info.kind == "sql":
+        raise DataLoadError(
+            "This dataset is a SQL table: the database aggregates it, and its "
+            "raw lines are not loaded into the app."
+        )
+    if info.kind == "demo":
+        from dashapp.ingest.demo import demo_dataset_path
+
+        return demo_dataset_path(_state.settings.cache_dir)
+    assert info.path is not None
+    return info.path
+
+
+def _build_sql_source(sql: SqlSettings) -> SqlSource:
+    return SqlSource(
+        sql.url,
+        sql.table,
+        column_map=sql.columns or None,
+        schema=sql.schema,
+        timeout_s=sql.timeout_s,
+        engine_kwargs={"connect_args": sql.connect_args} if sql.connect_args else None,
+    )
+
+
+def sql_source(dataset_id: str) -> SqlSource:
+    """The :class:`~dashapp.ingest.sql.SqlSource` behind a SQL dataset (built from the
+    validated ``DATA_SQL_*`` settings on first use; errors name the table or column, never
+    the credentials)."""
+    with _lock:
+        state = _state
+        if dataset_id not in state.sql_sources:
+            if state.settings.sql is None:
+                raise DataLoadError("No SQL source is configured (DATA_SQL_URL).")
+            try:
+                state.sql_sources[dataset_id] = _build_sql_source(state.settings.sql)
+            except SqlSourceError as exc:
+                raise DataLoadError(str(exc)) from None
+        return state.sql_sources[dataset_id]
+
+
+def sql_call(fn, *args: Any, **kwargs: Any):
+    """Run a SQL source query; its errors (timeouts, connection) become user messages."""
+    try:
+        return fn(*args, **kwargs)
+    except SqlSourceError as exc:
+        raise DataLoadError(str(exc)) from None
+
+
+def dataset_version(dataset_id: str) -> str:
+    """Content fingerprint of the dataset's file (memoized per path, size and mtime); for a
+    SQL source, a fingerprint of the table's contents (one scan, reused for a minute)."""
+    if is_sql(dataset_id):
+        now = time.monotonic()
+        hit = _state.sql_versions.get(dataset_id)
+        if hit is None or now - hit[0] > SQL_VERSION_TTL_S:
+            src = sql_source(dataset_id)
+            hit = (now, "sql-" + sql_call(src.version))
+            _state.sql_versions[dataset_id] = hit
+        return hit[1]
+    info = dataset_info(dataset_id)
+    path = source_path(info)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise DataLoadError(f"The data file {path} cannot be read: {exc.strerror}.") from exc
+    key = (str(path), st.st_size, st.st_mtime_ns, info.column_map)
+    if key not in _state.file_versions:
+        version = dataset_fingerprint(path)[:16]
+        if info.column_map:  # another mapping of the same file is another dataset version
+            mapping = repr(info.column_map).encode()
+            version += "-" + hashlib.blake2b(mapping, digest_size=4).hexdigest()
+        _state.file_versions[key] = version
+    return _state.file_versions[key]

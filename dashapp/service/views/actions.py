@@ -1,0 +1,72 @@
+"""The Action list: every customer to act on, most value at stake first
+(:func:`dashapp.analytics.actions.action_table`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from dashapp.analytics import actions
+from dashapp.service import params
+from dashapp.service.caching import memoized
+from dashapp.service.filters import Filters
+from dashapp.service.results import View
+from dashapp.service.views.clustering import cluster_view
+from dashapp.service.views.clv import clv_view
+from dashapp.service.views.rfm import rfm_table
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionList(View):
+    """``table`` (``actions.COLUMNS``, most value at stake first) and ``notes`` (e.g. why
+    there are no cluster labels)."""
+
+    table: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def action_list(
+    filters: Filters,
+    model=params.CLV_MODEL.default,
+    horizon_months=params.CLV_HORIZON.default,
+    margin_pct=params.CLV_MARGIN.default,
+    annual_discount_pct=params.CLV_DISCOUNT.default,
+    method=params.CLUSTER_METHOD.default,
+    k=params.CLUSTER_K.default,
+) -> ActionList:
+    """One row per customer: RFM segment, cluster label, P(alive), predicted CLV, the
+    segment's recommended action and the value at stake. The CLV and clustering settings are
+    those of the CLV and Clustering pages (same declarations, same messages)."""
+    clv_args = params.parse_all(
+        zip(
+            params.CLV_VALUE_PARAMS[:4],
+            (model, horizon_months, margin_pct, annual_discount_pct),
+            strict=True,
+        )
+    )
+    method = params.CLUSTER_METHOD.parse(method)
+    k = params.CLUSTER_K.parse(k) if method != "dbscan" else params.CLUSTER_K.default
+    return _action_list(filters, *clv_args, method, k)
+
+
+@memoized
+def _action_list(
+    dataset, version, start, end, countries, rules, model, horizon, margin, discount, method, k
+) -> ActionList:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    clv = clv_view(filters, model, horizon, margin, discount)
+    if clv.reason:
+        return ActionList(reason=clv.reason)
+    notes = []
+    clusters = cluster_view(filters, method, k)
+    labels = None
+    if clusters.reason:
+        notes.append(f"No cluster labels: {clusters.reason}")
+    else:
+        assert clusters.customers is not None  # an available view has its customers
+        labels = clusters.customers.set_index("customer_id")["cluster"]
+        if clusters.note:
+            notes.append(clusters.note)
+    table = actions.action_table(rfm_table(filters), clv.customers, labels)
+    return ActionList(table=table, notes=notes)

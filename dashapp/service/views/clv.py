@@ -1,0 +1,307 @@
+"""The CLV page: the fitted purchase and spend models, per-customer CLV, the holdout check.
+
+The purchase log is the purchase invoices with a customer id of the filtered invoice table
+(amount = invoice revenue); the models' time unit is the week (7 days). The analysed range is
+the dataset's invoice span intersected with the date filter (``holdout.analysed_range``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+from dashapp.analytics import clv as models
+from dashapp.analytics.clv import holdout, report
+from dashapp.service import params, registry
+from dashapp.service.caching import memoized
+from dashapp.service.filters import Filters
+from dashapp.service.results import View, empty_reason
+from dashapp.service.store import filtered_orders
+from dashapp.service.views.dataset import dataset_bounds
+from dashapp.service.views.rfm import rfm_table
+
+TIME_UNIT = "W"
+#: Rows of the top-customers chart.
+TOP_N = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClvFit(View):
+    """Calibration summary and fitted models (``purchase``/``spend`` are None when no fit was
+    tried). ``notes`` are warnings that do not block; ``reason`` blocks predictions (no
+    customers, too few repeat customers, a fit that did not converge)."""
+
+    model: str
+    summary: pd.DataFrame | None = None
+    purchase: Any = None
+    spend: Any = None
+    notes: list[str] = field(default_factory=list)
+    n_customers: int = 0
+    n_repeat: int = 0
+    calibration_end: pd.Timestamp | None = None
+    observation_end: pd.Timestamp | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClvModelView(View):
+    """The fitted model on the whole range: ``params`` (model, parameter, estimate,
+    std_error, meaning), ``stats`` (log-likelihood, customers, convergence...), ``derived``
+    (sentences), ``messages`` (the fits' own), ``p_alive`` (grid of P(alive) by repeat
+    purchases and recency, ``attrs["T"]``) and ``independence`` (the Gamma-Gamma check).
+    Unlike other views, a model that could not be fitted still reports what is known."""
+
+    notes: list[str]
+    messages: list[str]
+    params: pd.DataFrame
+    stats: pd.DataFrame
+    derived: list[str]
+    n_customers: int
+    n_repeat: int
+    calibration_end: pd.Timestamp | None
+    p_alive: pd.DataFrame | None
+    independence: report.Independence | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClvView(View):
+    """Per-customer CLV (basic and predicted) for the whole range: ``customers``
+    (``report.CUSTOMER_COLUMNS``, best first), ``top`` (the first :data:`TOP_N`),
+    ``pareto``, ``kpis`` (:class:`~dashapp.analytics.clv.report.ClvKpis`), ``basic`` (the
+    measures compared), ``monthly_discount`` (rate per month)."""
+
+    notes: list[str] = field(default_factory=list)
+    customers: pd.DataFrame | None = None
+    top: pd.DataFrame | None = None
+    pareto: pd.DataFrame | None = None
+    kpis: report.ClvKpis | None = None
+    basic: pd.DataFrame | None = None
+    monthly_discount: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClvValidation(View):
+    """The holdout check: ``scorecard`` (rows total_purchases, total_revenue, mae_purchases,
+    spearman_purchases, spearman_revenue, top10_revenue_share, n_customers; columns model,
+    baseline, actual), ``tracking`` (weekly repeat purchases, ``holdout`` marks the weeks
+    after the cut), ``params`` of the calibration fit, dates as ``YYYY-MM-DD``."""
+
+    calibration_end: str | None = None
+    observation_end: str | None = None
+    is_default: bool | None = None
+    holdout_weeks: float | None = None
+    n_customers: int = 0
+    scorecard: pd.DataFrame | None = None
+    tracking: pd.DataFrame | None = None
+    params: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def clv_range(filters: Filters) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last day analysed (see ``holdout.analysed_range``); None when empty."""
+    bounds = dataset_bounds(filters.dataset)
+    return holdout.analysed_range(bounds.start, bounds.end, filters.start, filters.end)
+
+
+def clv_calibration_end(filters: Filters, requested: str | None = None) -> tuple[str, bool]:
+    """Calibration end of the holdout check and whether it is the default (ValueError with
+    the allowed dates when ``requested`` cannot be used)."""
+    return holdout.calibration_end(clv_range(filters), requested)
+
+
+def clv_fit(filters: Filters, model="bgnbd", calibration_end=None) -> ClvFit:
+    """Calibration summary and fitted purchase (``model``) and Gamma-Gamma spend models, on
+    the whole range or, with ``calibration_end`` (``YYYY-MM-DD``), up to that day."""
+    model = params.CLV_MODEL.parse(model)
+    return _clv_fit(filters, model, params.CLV_CALIBRATION_END.parse(calibration_end))
+
+
+@memoized
+def _clv_fit(dataset, version, start, end, countries, rules, model, calibration_end) -> ClvFit:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    rng = clv_range(filters)
+    if rng is None:
+        return ClvFit(model=model, reason=empty_reason(0))
+    cal_end = pd.Timestamp(calibration_end) if calibration_end else rng[1]
+    obs_end = rng[1] if calibration_end else None
+    summary = _summary(filters, cal_end, obs_end)
+    summary.index = summary.index.astype(str)
+    n_repeat = int((summary["frequency"] > 0).sum())
+    known = dict(
+        model=model,
+        summary=summary,
+        n_customers=len(summary),
+        n_repeat=n_repeat,
+        calibration_end=cal_end,
+        observation_end=obs_end,
+    )
+    if summary.empty:
+        return ClvFit(reason=empty_reason(0), **known)
+    if n_repeat < holdout.MIN_REPEAT_CUSTOMERS:
+        before: str | None = f"{cal_end:%Y-%m-%d}" if calibration_end else None
+        label = models.MODEL_LABELS[model]
+        few = holdout.too_few_repeat(len(summary), n_repeat, label, before)
+        return ClvFit(reason=few, **known)
+    purchase = models.MODELS[model](
+        summary["frequency"], summary["recency"], summary["T"], time_unit=TIME_UNIT
+    )
+    spend = models.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    reason: str | None = None
+    notes: list[str] = []
+    for fit in (purchase, spend):
+        if not fit.converged:
+            reason = fit.message
+            break
+        # Converged, but with something the analyst should know: a penalty was needed, spend
+        # rows were excluded, or q <= 1 (no population mean spend).
+        excluded = int(getattr(fit, "n_excluded", 0))
+        if fit.penalizer > 0 or excluded or (fit is spend and fit.params["q"] <= 1):
+            notes.append(fit.message)
+    return ClvFit(reason=reason, purchase=purchase, spend=spend, notes=notes, **known)
+
+
+def _summary(filters: Filters, cal_end: pd.Timestamp, obs_end: pd.Timestamp | None):
+    """The calibration summary (weeks), from the database or from the invoice table."""
+    if registry.is_sql(filters.dataset):
+        src = registry.sql_source(filters.dataset)
+        summary = registry.sql_call(
+            src.calibration_summary,
+            cal_end,
+            obs_end,
+            models.TIME_UNIT_DAYS[TIME_UNIT],
+            filters.start,
+            filters.end,
+            list(filters.countries) or None,
+            filters.rules,
+        )
+        summary.attrs["time_unit"] = TIME_UNIT  # the SQL source knows the unit in days only
+        return summary
+    return models.calibration_summary(
+        holdout.purchase_log(filtered_orders(filters)),
+        customer_col="customer_id",
+        date_col="invoice_date",
+        amount_col="revenue",
+        calibration_end=cal_end,
+        observation_end=obs_end,
+        time_unit=TIME_UNIT,
+    )
+
+
+def clv_model(filters: Filters, model="bgnbd") -> ClvModelView:
+    """The fitted model on the whole range, as the CLV page shows it."""
+    return _clv_model(filters, params.CLV_MODEL.parse(model))
+
+
+@memoized
+def _clv_model(dataset, version, start, end, countries, rules, model) -> ClvModelView:
+    fit = clv_fit(Filters.of(dataset, start, end, countries, rules), model)
+    purchase, spend, summary = fit.purchase, fit.spend, fit.summary
+    return ClvModelView(
+        reason=fit.reason,
+        notes=fit.notes,
+        messages=[f.message for f in (purchase, spend) if f is not None],
+        params=report.params_table(model, purchase, spend),
+        stats=report.fit_stats(purchase, spend),
+        derived=report.derived(model, purchase),
+        n_customers=fit.n_customers,
+        n_repeat=fit.n_repeat,
+        calibration_end=fit.calibration_end,
+        p_alive=report.p_alive_grid(purchase, summary) if purchase is not None else None,
+        independence=report.independence(summary),
+    )
+
+
+def clv_view(
+    filters: Filters,
+    model=params.CLV_MODEL.default,
+    horizon_months=params.CLV_HORIZON.default,
+    margin_pct=params.CLV_MARGIN.default,
+    annual_discount_pct=params.CLV_DISCOUNT.default,
+    lifespan_years=params.CLV_LIFESPAN.default,
+) -> ClvView:
+    """Per-customer CLV (basic and predicted) and its summaries, for the whole range.
+
+    The models are fitted on the whole filtered range (a refit only when the filters or the
+    model change) and predict the next ``horizon_months`` months of 30 days, discounted
+    monthly at ``(1 + annual_discount_pct/100)^(1/12) - 1``, times ``margin_pct`` %. Every
+    argument is validated against its declaration in :mod:`dashapp.service.params`.
+    """
+    raw = (model, horizon_months, margin_pct, annual_discount_pct, lifespan_years)
+    values = params.parse_all(zip(params.CLV_VALUE_PARAMS, raw, strict=True))
+    return _clv_view(filters, *values)
+
+
+@memoized
+def _clv_view(
+    dataset, version, start, end, countries, rules, model, horizon, margin, discount, lifespan
+) -> ClvView:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    fit = clv_fit(filters, model)
+    monthly_discount = (1 + discount / 100) ** (1 / 12) - 1
+    if fit.reason:
+        return ClvView(reason=fit.reason, notes=fit.notes, monthly_discount=monthly_discount)
+    values = report.customer_values(
+        fit.purchase,
+        fit.spend,
+        fit.summary,
+        rfm_table(filters),
+        horizon_months=horizon,
+        margin_pct=margin,
+        annual_discount_pct=discount,
+        lifespan_years=lifespan,
+        n_repeat=fit.n_repeat,
+        calibration_end=fit.calibration_end,
+    )
+    return ClvView(
+        notes=fit.notes,
+        customers=values.customers,
+        top=values.customers.head(TOP_N),
+        pareto=values.pareto,
+        kpis=values.kpis,
+        basic=values.basic,
+        monthly_discount=monthly_discount,
+    )
+
+
+def clv_validation(filters: Filters, model="bgnbd", calibration_end=None) -> ClvValidation:
+    """Holdout check: fit up to ``calibration_end`` (``YYYY-MM-DD``; None = the default of
+    :func:`clv_calibration_end`), forecast the rest of the range, compare."""
+    model = params.CLV_MODEL.parse(model)
+    return _clv_validation(filters, model, params.CLV_CALIBRATION_END.parse(calibration_end))
+
+
+@memoized
+def _clv_validation(dataset, version, start, end, countries, rules, model, calibration_end):
+    filters = Filters.of(dataset, start, end, countries, rules)
+    try:
+        cal, is_default = clv_calibration_end(filters, calibration_end)
+    except ValueError as exc:
+        return ClvValidation(reason=str(exc))
+    fit = clv_fit(filters, model, cal)
+    obs = fit.observation_end
+    split = ClvValidation(
+        calibration_end=cal,
+        is_default=is_default,
+        n_customers=fit.n_customers,
+        observation_end=None if obs is None else f"{obs:%Y-%m-%d}",
+        holdout_weeks=None if obs is None else (obs - pd.Timestamp(cal)).days / 7,
+    )
+    if fit.reason:
+        return replace(split, reason=fit.reason)
+    tracking = models.tracking_series(
+        holdout.purchase_log(filtered_orders(filters)),
+        customer_col="customer_id",
+        date_col="invoice_date",
+        fit=fit.purchase,
+        calibration_end=cal,
+        observation_end=obs,
+        freq="W",
+    )
+    return replace(
+        split,
+        notes=fit.notes,
+        params=report.params_table(model, fit.purchase, fit.spend),
+        scorecard=models.holdout_scorecard(fit.summary, fit.purchase, fit.spend),
+        tracking=tracking,
+    )

@@ -1,0 +1,52 @@
+"""What every page needs of a dataset: its date span and countries, and, for a SQL source,
+the database's results for the Overview, RFM and Cohorts pages (one statement)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashapp.ingest import cleaning
+from dashapp.service import registry
+from dashapp.service.caching import memoize_plain, memoized
+from dashapp.service.store import cleaned
+
+
+@dataclass(frozen=True)
+class DatasetBounds:
+    """First and last invoice day (``YYYY-MM-DD``, None when empty) and the countries,
+    largest revenue first."""
+
+    start: str | None
+    end: str | None
+    countries: list[str]
+
+
+def dataset_bounds(dataset_id: str) -> DatasetBounds:
+    """First and last invoice day and the countries (by revenue, largest first)."""
+    return _dataset_bounds(dataset_id, registry.dataset_version(dataset_id))
+
+
+@memoize_plain
+def _dataset_bounds(dataset_id: str, version: str) -> DatasetBounds:
+    if registry.is_sql(dataset_id):
+        got = registry.sql_call(registry.sql_source(dataset_id).bounds)
+        return DatasetBounds(got["start"], got["end"], list(got["countries"]))
+    orders = cleaned(dataset_id, cleaning.CleaningRules().flags()).orders
+    if orders.empty:
+        return DatasetBounds(None, None, [])
+    by_country = (
+        orders.groupby("country", observed=True)["revenue"].sum().sort_values(ascending=False)
+    )
+    return DatasetBounds(
+        start=orders["invoice_date"].min().strftime("%Y-%m-%d"),
+        end=orders["invoice_date"].max().strftime("%Y-%m-%d"),
+        countries=[str(c) for c in by_country.index],
+    )
+
+
+@memoized
+def sql_pages(dataset, version, start, end, countries, rules) -> dict:
+    """Overview, customer RFM inputs and cohort cells of a SQL dataset, computed by the
+    database in one statement (``SqlSource.pages``)."""
+    src = registry.sql_source(dataset)
+    return registry.sql_call(src.pages, start, end, list(countries) or None, rules)

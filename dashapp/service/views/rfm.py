@@ -1,0 +1,92 @@
+"""The RFM page: scored customers, segment summary, score bins and the R x F grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dashapp.analytics import rfm
+from dashapp.ingest.sql import rebase_as_of
+from dashapp.service import params, registry
+from dashapp.service.caching import memoized
+from dashapp.service.filters import Filters
+from dashapp.service.results import View, empty_reason, records
+from dashapp.service.store import filtered_orders
+from dashapp.service.views.dataset import sql_pages
+
+#: Below this many customers the page warns that the scores say little.
+MIN_CUSTOMERS = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class RfmView(View):
+    """``scored`` (the customer table with scores and segments, see :func:`rfm_table`),
+    ``summary`` (customers and revenue per segment, grid order), ``bins`` (actual edges and
+    sizes of each score), ``counts``/``revenue`` (5 x 5 arrays of the R x F grid),
+    ``records`` (the customer table as grid rows, dates as text), ``as_of`` (the reference
+    date), ``warning`` (text when so few customers match that the scores say little)."""
+
+    scored: pd.DataFrame | None = None
+    summary: pd.DataFrame | None = None
+    bins: pd.DataFrame | None = None
+    counts: np.ndarray | None = None
+    revenue: np.ndarray | None = None
+    records: list[dict] | None = None
+    as_of: pd.Timestamp | None = None
+    warning: str | None = None
+
+
+def rfm_table(filters: Filters, as_of=None, thresholds=None) -> pd.DataFrame:
+    """Scored customer table (``rfm.customer_rfm`` + ``rfm.rfm_scores``) for the filters.
+
+    ``as_of`` is a date (``YYYY-MM-DD``) or None; ``thresholds`` a tuple of ``(metric, (e1,
+    e2, e3, e4))`` pairs (see :func:`dashapp.service.params.thresholds`) or None.
+    ``attrs["as_of"]`` holds the reference date used.
+    """
+    return _rfm_table(filters, params.RFM_AS_OF.parse(as_of), thresholds or None)
+
+
+@memoized
+def _rfm_table(dataset, version, start, end, countries, rules, as_of, thresholds):
+    filters = Filters.of(dataset, start, end, countries, rules)
+    if registry.is_sql(dataset):
+        customers = sql_pages(filters)["rfm"]
+        if as_of:
+            customers = rebase_as_of(customers, as_of)
+    else:
+        customers = rfm.customer_rfm(filtered_orders(filters), as_of=as_of)
+    scored = rfm.rfm_scores(customers, thresholds=dict(thresholds) if thresholds else None)
+    scored.attrs["as_of"] = customers.attrs["as_of"]
+    return scored
+
+
+def rfm_view(filters: Filters, as_of=None, r_cuts=None, f_cuts=None, m_cuts=None) -> RfmView:
+    """Everything the RFM page shows, computed once per filter and parameter set. The
+    parameters are validated against their declarations (:class:`~dashapp.service.params.
+    ParamError` names a bad one)."""
+    as_of = params.RFM_AS_OF.parse(as_of)
+    return _rfm_view(filters, as_of, params.thresholds(r_cuts, f_cuts, m_cuts))
+
+
+@memoized
+def _rfm_view(dataset, version, start, end, countries, rules, as_of, thresholds) -> RfmView:
+    scored = rfm_table(Filters.of(dataset, start, end, countries, rules), as_of, thresholds)
+    if scored.empty:
+        return RfmView(reason=empty_reason(0))
+    counts, revenue = rfm.rf_grid_counts(scored)
+    table = scored.reset_index()
+    for col in ("first_purchase", "last_purchase"):
+        table[col] = table[col].dt.strftime("%Y-%m-%d")
+    few = empty_reason(len(scored), MIN_CUSTOMERS)
+    return RfmView(
+        scored=scored,
+        summary=rfm.segment_summary(scored),
+        bins=rfm.score_bins(scored),
+        counts=counts,
+        revenue=revenue,
+        records=records(table),
+        as_of=scored.attrs.get("as_of"),
+        warning=few + " Scores over so few customers say little." if few else None,
+    )

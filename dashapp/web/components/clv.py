@@ -1,0 +1,251 @@
+"""Tables, texts and KPI cards of the CLV page (layout pieces; figures are in
+:mod:`dashapp.web.figures.clv`)."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+from dash import html
+
+from dashapp.analytics.clv.report import ClvKpis, Independence
+from dashapp.web.components import frame_table, kpi_card, message, money_column, number_column
+from dashapp.web.format import money, number, percent
+
+SCORECARD_ROWS = [
+    # metric, label, format, which is better ("close" = closer to actual, "high", "low")
+    ("total_purchases", "Repeat purchase days in the holdout (total)", "count", "close"),
+    ("total_revenue", "Revenue in the holdout (total)", "money", "close"),
+    ("mae_purchases", "Mean absolute error per customer (purchase days)", "dec2", "low"),
+    ("spearman_purchases", "Rank correlation with actual purchases (Spearman)", "dec3", "high"),
+    ("spearman_revenue", "Rank correlation with actual revenue (Spearman)", "dec3", "high"),
+    ("top10_revenue_share", "Holdout revenue captured by the predicted top 10%", "pct", "high"),
+    ("n_customers", "Customers (first purchase by the calibration date)", "count", None),
+]
+
+
+def grid_columns(currency: str) -> list[dict]:
+    pct = {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}
+    wide = {"wrapHeaderText": True, "autoHeaderHeight": True}
+    columns = [
+        {"field": "customer_id", "headerName": "Customer", "pinned": "left", "minWidth": 125},
+        {**number_column("rank", "Rank"), "minWidth": 95},
+        {**money_column("clv", "Predicted CLV", currency, 0), "minWidth": 115},
+        {
+            "field": "p_alive",
+            "headerName": "P(alive)",
+            "type": "numericColumn",
+            "filter": "agNumberColumnFilter",
+            "valueFormatter": pct,
+            "minWidth": 120,
+        },
+        {**number_column("expected_purchases", "Expected purchases", 2), "minWidth": 125},
+        {**money_column("expected_aov", "Expected spend / purchase", currency, 0), "minWidth": 125},
+        {**money_column("historic_clv", "Historic CLV", currency, 0), "minWidth": 115},
+        {**number_column("ranking_index", "F × M index (not money)"), "minWidth": 125},
+        {**number_column("orders", "Orders"), "minWidth": 110},
+        {**number_column("recency_days", "Recency (days)"), "minWidth": 120},
+        {**money_column("monetary", "Net revenue", currency, 0), "minWidth": 115},
+        {**number_column("repeat_days", "Repeat days x"), "minWidth": 115},
+        {**number_column("recency_weeks", "t_x (weeks)", 1), "minWidth": 115},
+        {**number_column("age_weeks", "T (weeks)", 1), "minWidth": 115},
+    ]
+    return [{**c, **wide} for c in columns]
+
+
+BASIC_TEXT = r"""
+**Frequency × Monetary** multiplies the number of orders by the customer's total net revenue.
+Monetary already adds up every order, so $F \times M = F^2 \times \text{AOV}$: 10 orders of
+£100 score 10,000 while 5 orders of £200 (the same £1,000) score 5,000. Its unit is
+orders × currency, so it is only a **ranking index**: sort by it, never report it as money.
+
+**Historic CLV** $=\text{AOV} \times \dfrac{\text{orders}}{\max(\text{tenure}, 30\text{ d})}
+\times 365 \times \text{lifespan (years)} \times \text{margin}$: what the customer has been
+worth per year, assumed to continue for the whole lifespan; it ignores churn.
+
+**Predicted CLV** $=\sum_{m=1}^{H} \dfrac{E[\text{purchases in month } m] \times
+E[\text{spend per purchase}] \times \text{margin}}{(1+d)^m}$ with
+$d = (1 + \text{annual rate})^{1/12} - 1$ and months of 30 days: the purchase model
+(BG/NBD or Pareto/NBD) discounts customers who have probably churned, Gamma-Gamma shrinks
+each customer's average spend towards the population's.
+"""
+
+
+# --------------------------------------------------------------------------------------
+# Tables and texts
+# --------------------------------------------------------------------------------------
+def significant(value: float, digits: int = 4) -> str:
+    if value is None or not np.isfinite(value):
+        return "—"
+    return f"{value:,.{digits}g}" if abs(value) < 1e5 else f"{value:,.0f}"
+
+
+def params_table(params: pd.DataFrame):
+    return frame_table(
+        pd.DataFrame(
+            {
+                "Model": params["model"],
+                "Parameter": params["parameter"],
+                "Estimate": [significant(v) for v in params["estimate"]],
+                "Std. error": [significant(v, 3) for v in params["std_error"]],
+                "Meaning": params["meaning"],
+            }
+        ),
+        id="clv-params-table",
+    )
+
+
+def stats_table(stats: pd.DataFrame):
+    return frame_table(
+        pd.DataFrame(
+            {
+                "Model": stats["model"],
+                "Log-likelihood": [number(v, 1) for v in stats["log_likelihood"]],
+                "Customers": [number(v) for v in stats["customers"]],
+                "Time unit": stats["time_unit"],
+                "Converged": [
+                    "yes" + (f" (L2 penalty {p:g})" if p > 0 else "") if c else "no"
+                    for c, p in zip(stats["converged"], stats["penalty"], strict=True)
+                ],
+                "Iterations": stats["iterations"],
+            }
+        )
+    )
+
+
+def independence_verdict(independence: Independence | None):
+    if not independence or not np.isfinite(independence.pearson):
+        return message(
+            "Too few repeat customers with positive spend to check the assumption.", "secondary"
+        )
+    p, s = independence.pearson, independence.spearman
+    strength = max(abs(p), abs(s) if np.isfinite(s) else 0.0)
+    if strength < 0.1:
+        text, color = "negligible: the assumption holds.", "success"
+    elif strength < 0.3:
+        text, color = "weak: the assumption is acceptable.", "info"
+    else:
+        text, color = (
+            (
+                "substantial: spend per purchase moves with frequency, so Gamma-Gamma's "
+                "expected spend (and predicted CLV) may be biased; read it with care."
+            ),
+            "warning",
+        )
+    return dbc.Alert(
+        [
+            html.Strong(f"Pearson r = {p:.2f}, Spearman ρ = {s:.2f} "),
+            f"over {independence.n:,} repeat customers; the correlation is {text}",
+        ],
+        color=color,
+        className="py-2 mb-2",
+        id="clv-indep-alert",
+    )
+
+
+def basic_table(basic: pd.DataFrame, currency: str):
+    rows = []
+    for rec in basic.itertuples(index=False):
+        is_index = rec.column == "ranking_index"
+        fmt = (lambda v: number(v)) if is_index else (lambda v: money(v, currency))
+        rows.append(
+            {
+                "Measure": rec.measure,
+                "Unit": rec.unit,
+                "Total": fmt(rec.total),
+                "Median customer": fmt(rec.median),
+                "Top 10% hold": percent(rec.top10_share),
+                "Spearman vs predicted": "—"
+                if rec.column == "clv"
+                else f"{rec.spearman_vs_predicted:.2f}",
+            }
+        )
+    return frame_table(pd.DataFrame(rows))
+
+
+def kpi_row(kpis: ClvKpis, currency: str, horizon: int, model: str):
+    return dbc.Row(
+        [
+            dbc.Col(
+                kpi_card(
+                    f"Predicted CLV, {horizon} months",
+                    money(kpis.total_clv, currency),
+                    "all customers, discounted, after margin",
+                    id_="clv-kpi-total",
+                ),
+                md=True,
+            ),
+            dbc.Col(
+                kpi_card(
+                    "Median customer",
+                    money(kpis.median_clv, currency),
+                    f"of {number(kpis.customers)} customers",
+                ),
+                md=True,
+            ),
+            dbc.Col(
+                kpi_card(
+                    "Expected purchases",
+                    number(kpis.expected_purchases),
+                    f"repeat purchase days in {horizon} months",
+                ),
+                md=True,
+            ),
+            dbc.Col(
+                kpi_card(
+                    "Mean P(alive)",
+                    percent(kpis.mean_p_alive),
+                    f"at {kpis.calibration_end:%Y-%m-%d}"
+                    + ("; one-time buyers count as alive in BG/NBD" if model == "bgnbd" else ""),
+                ),
+                md=True,
+            ),
+            dbc.Col(
+                kpi_card("Top 20% of customers", percent(kpis.top20_share), "of predicted CLV"),
+                md=True,
+            ),
+        ],
+        className="g-3 mb-3",
+    )
+
+
+def scorecard_table(card: pd.DataFrame, currency: str):
+    def fmt(kind, v):
+        if v is None or not np.isfinite(v):
+            return "—"
+        return {
+            "count": lambda: number(v),
+            "money": lambda: money(v, currency),
+            "dec2": lambda: f"{v:.2f}",
+            "dec3": lambda: f"{v:.3f}",
+            "pct": lambda: percent(v),
+        }[kind]()
+
+    rows = []
+    for metric, label, kind, better in SCORECARD_ROWS:
+        m, b, a = (float(card.loc[metric, c]) for c in ("model", "baseline", "actual"))
+        winner = ""
+        if better and np.isfinite(m) and np.isfinite(b):
+            if better == "close":
+                em, eb = abs(m - a), abs(b - a)
+            elif better == "low":
+                em, eb = m, b
+            else:
+                em, eb = -m, -b
+            winner = (
+                "tie"
+                if np.isclose(em, eb, rtol=1e-3, atol=1e-9)
+                else ("model" if em < eb else "baseline")
+            )
+        rows.append(
+            {
+                "Metric": label,
+                "Model": fmt(kind, m),
+                "Naive baseline": fmt(kind, b),
+                "Actual": fmt(kind, a)
+                if metric not in ("mae_purchases", "spearman_purchases", "spearman_revenue")
+                else "—",
+                "Better": winner,
+            }
+        )
+    return frame_table(pd.DataFrame(rows), id="clv-scorecard-table")

@@ -1,0 +1,341 @@
+"""The functions that moved into dashapp.analytics.clustering from the service layer:
+``bic_curve`` (the service's ``_bic_view`` loop), ``stratified_sample`` and
+``segment_agreement`` (the service's ``_segment_agreement``), plus the package's re-exports.
+
+The ``_reference_*`` functions are verbatim copies of the service code as it was before the
+move (``dashapp/service/__init__.py``), so these tests pin the behaviour whatever the service
+becomes. When the service still has its own copy, it is compared too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
+
+from dashapp.analytics import clustering as cl
+from dashapp.analytics.clustering import bic_curve, segment_agreement, stratified_sample
+from dashapp.analytics.rfm import SEGMENT_ORDER
+
+DIAG_KS = tuple(range(cl.MIN_K, cl.MAX_K + 1))  # the service's k range
+BIC_MAX_POINTS = 3_000  # the service's sample size
+
+
+# ---- verbatim copies of the service code before the move (names of numpy / rfm adapted) ----
+
+
+def _reference_bic(X, covariance_type, ks=DIAG_KS, max_points=BIC_MAX_POINTS):
+    """The computation of ``dashapp.service._bic_view`` (after its checks)."""
+    n = len(X)
+    if n > max_points:
+        rng = np.random.default_rng(0)
+        X = X[np.sort(rng.choice(n, max_points, replace=False))]
+    rows = []
+    with cl._threads(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for k in ks:
+            if k > len(X):
+                rows.append((k, np.nan, np.nan))
+                continue
+            gm = GaussianMixture(
+                n_components=k, covariance_type=covariance_type, random_state=0
+            ).fit(X)
+            rows.append((k, float(gm.bic(X)), float(gm.aic(X))))
+    return pd.DataFrame(rows, columns=["k", "bic", "aic"]), len(X), n
+
+
+def _reference_segment_agreement(codes, names, segments):
+    """``dashapp.service._segment_agreement``."""
+    seg_codes, seg_names = pd.factorize(segments.to_numpy(dtype=object), use_na_sentinel=True)
+    order = [s for s in SEGMENT_ORDER if s in set(seg_names)]
+    order += [s for s in seg_names if s not in order]
+    counts = np.zeros((len(names), len(seg_names)), dtype=np.int64)
+    ok = seg_codes >= 0
+    np.add.at(counts, (codes[ok], seg_codes[ok]), 1)
+    table = pd.DataFrame(
+        counts, index=pd.Index(names, name="cluster"), columns=[str(s) for s in seg_names]
+    )[[str(s) for s in order]]
+    table.columns.name = "segment"
+    ari = float(adjusted_rand_score(seg_codes[ok], codes[ok])) if ok.sum() >= 2 else float("nan")
+    return table, ari
+
+
+def _reference_stratified_sample(codes, max_points, keep=None, min_per_group=30, random_state=0):
+    """``dashapp.service.stratified_sample`` (``SCATTER_MIN_PER_CLUSTER`` = 30)."""
+    codes = np.asarray(codes)
+    n = len(codes)
+    if n <= max_points:
+        return np.arange(n)
+    rng = np.random.default_rng(random_state)
+    chosen = []
+    budget = max_points
+    groups = [g for g in np.unique(codes) if g != keep]
+    if keep is not None:
+        kept = np.flatnonzero(codes == keep)
+        if len(kept) > max_points:
+            kept = np.sort(rng.choice(kept, max_points, replace=False))
+        chosen.append(kept)
+        budget = max(max_points - len(kept), min_per_group * len(groups))
+    members = [np.flatnonzero(codes == g) for g in groups]
+    total = sum(len(m) for m in members)
+    quotas = [min(len(m), max(min_per_group, int(budget * len(m) / total))) for m in members]
+    excess = sum(quotas) - budget
+    while excess > 0:  # take the surplus of the minimums from the largest groups
+        j = int(np.argmax(quotas))
+        cut = min(excess, quotas[j] - min_per_group)
+        if cut <= 0:
+            break
+        quotas[j] -= cut
+        excess -= cut
+    for m, q in zip(members, quotas, strict=True):
+        chosen.append(m if q >= len(m) else rng.choice(m, q, replace=False))
+    return np.sort(np.concatenate(chosen)) if chosen else np.arange(0)
+
+
+# ---- data ----------------------------------------------------------------------------------
+
+
+def _customers(n: int, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "recency": rng.integers(0, 700, n).astype(float),
+            "frequency": rng.geometric(0.3, n).astype(float),
+            "monetary": rng.lognormal(6, 1.5, n) * np.where(rng.random(n) < 0.01, -1, 1),
+        },
+        index=pd.Index(np.arange(n) + 12_000, name="customer_id"),
+    )
+
+
+@pytest.fixture(scope="module")
+def X_big():
+    """More customers than BIC_MAX_POINTS: the curve is computed on a sample."""
+    return cl.build_features(_customers(3_400))[0]
+
+
+@pytest.fixture(scope="module")
+def X_small():
+    return cl.build_features(_customers(400, seed=11))[0]
+
+
+# ---- bic_curve -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type", cl.COVARIANCE_TYPES)
+def test_bic_curve_equals_the_service_loop(X_small, covariance_type):
+    curve = bic_curve(X_small, DIAG_KS, covariance_type, max_points=BIC_MAX_POINTS)
+    expected, n_points, n_total = _reference_bic(X_small, covariance_type)
+    pd.testing.assert_frame_equal(curve, expected, check_exact=True)
+    assert (
+        curve.attrs
+        == {"n_points": n_points, "n_total": n_total}
+        == {
+            "n_points": 400,
+            "n_total": 400,
+        }
+    )
+
+
+def test_bic_curve_samples_like_the_service(X_big):
+    curve = bic_curve(X_big, DIAG_KS, "full", max_points=BIC_MAX_POINTS)
+    expected, n_points, n_total = _reference_bic(X_big, "full")
+    pd.testing.assert_frame_equal(curve, expected, check_exact=True)
+    assert (curve.attrs["n_points"], curve.attrs["n_total"]) == (BIC_MAX_POINTS, 3_400)
+    assert (n_points, n_total) == (BIC_MAX_POINTS, 3_400)
+    assert list(curve.columns) == ["k", "bic", "aic"] and curve["bic"].notna().all()
+
+
+def test_bic_curve_equals_sklearn_directly(X_small):
+    curve = bic_curve(X_small, [2, 5], "diag", max_points=10_000, random_state=3)
+    for k, row in zip([2, 5], curve.itertuples(index=False), strict=True):
+        gm = GaussianMixture(n_components=k, covariance_type="diag", random_state=3).fit(X_small)
+        assert row.k == k
+        assert row.bic == pytest.approx(gm.bic(X_small), rel=1e-9)
+        assert row.aic == pytest.approx(gm.aic(X_small), rel=1e-9)
+
+
+def test_bic_curve_nan_rows_when_k_exceeds_the_points():
+    X = cl.build_features(_customers(6, seed=2))[0]
+    curve = bic_curve(X, DIAG_KS, "spherical", max_points=BIC_MAX_POINTS)
+    expected, _, _ = _reference_bic(X, "spherical")
+    pd.testing.assert_frame_equal(curve, expected, check_exact=True)
+    assert curve["k"].tolist() == list(DIAG_KS)
+    assert curve.loc[curve["k"] > 6, ["bic", "aic"]].isna().all().all()
+    assert curve.loc[curve["k"] <= 6, ["bic", "aic"]].notna().all().all()
+    assert curve.attrs["n_points"] == 6
+
+
+def test_bic_curve_service_message_for_an_unknown_covariance_type(X_small):
+    # the message dashapp.service gave for an unknown covariance type
+    message = (
+        f"Unknown covariance_type {'round'!r}; choose one of {', '.join(cl.COVARIANCE_TYPES)}."
+    )
+    with pytest.raises(cl.ClusteringError) as err:
+        bic_curve(X_small, DIAG_KS, "round", max_points=BIC_MAX_POINTS)
+    assert str(err.value) == message
+    with pytest.raises(cl.ClusteringError, match="at least one number"):
+        bic_curve(X_small, [], "full", max_points=BIC_MAX_POINTS)
+    with pytest.raises(cl.ClusteringError, match="max_points"):
+        bic_curve(X_small, DIAG_KS, "full", max_points=0)
+
+
+# ---- stratified_sample ---------------------------------------------------------------------
+
+
+def _codes(sizes: dict[int, int], seed: int = 3) -> np.ndarray:
+    codes = np.concatenate([np.full(size, code, dtype=int) for code, size in sizes.items()])
+    np.random.default_rng(seed).shuffle(codes)
+    return codes
+
+
+STRATIFIED_CASES = [
+    # (group sizes, max_points, keep, extra keyword arguments)
+    ({0: 50_000, 1: 9_000, 2: 5, 3: 700}, 5_000, 3, {}),  # Outliers kept, a tiny cluster
+    ({0: 50_000, 1: 9_000, 2: 5, 3: 700}, 5_000, None, {}),
+    ({0: 8_000, 1: 12, 2: 29, 3: 31, 4: 2_000}, 1_000, None, {}),  # groups under the minimum
+    ({0: 8_000, 1: 12, 2: 29, 3: 31, 4: 2_000}, 1_000, 1, {}),  # keep a small group
+    ({0: 3_000, 1: 6_000, 5: 900}, 500, 1, {}),  # the kept group exceeds max_points
+    ({c: 40 for c in range(60)} | {99: 5_000}, 1_000, None, {}),  # minimums exceed the budget
+    ({0: 7_000, 1: 400, 2: 3}, 2_000, 2, {"min_per_group": 100, "random_state": 5}),
+    ({0: 80, 1: 20}, 5_000, 1, {}),  # at most max_points rows: all of them
+]
+
+
+@pytest.mark.parametrize(("sizes", "max_points", "keep", "kwargs"), STRATIFIED_CASES)
+def test_stratified_sample_equals_the_service(sizes, max_points, keep, kwargs):
+    codes = _codes(sizes)
+    rows = stratified_sample(codes, max_points, keep=keep, **kwargs)
+    expected = _reference_stratified_sample(codes, max_points, keep=keep, **kwargs)
+    assert np.array_equal(rows, expected)
+    assert np.all(np.diff(rows) > 0)
+    picked = pd.Series(codes[rows]).value_counts()
+    minimum = kwargs.get("min_per_group", 30)
+    for code, size in sizes.items():  # no group dropped; small groups kept whole
+        assert picked.get(code, 0) >= min(size, minimum) or (code == keep and size > max_points)
+    if keep is not None and sizes[keep] <= max_points:
+        assert picked[keep] == sizes[keep]
+
+
+def test_stratified_sample_default_minimum_is_30():
+    import inspect
+
+    params = inspect.signature(stratified_sample).parameters
+    assert params["min_per_group"].default == 30 and params["random_state"].default == 0
+    assert params["keep"].default is None
+
+
+# ---- segment_agreement ---------------------------------------------------------------------
+
+
+def _agreement_example():
+    names = ["High Value", "Medium Value", "Low Value", cl.OUTLIER_NAME]
+    codes = np.array([0, 0, 1, 2, 2, 2, 3, 1, 0, 2, 1, 3])
+    segments = pd.Series(
+        [
+            "Champions",
+            "Loyal Customers",
+            "Hibernating",
+            "Unlisted segment",  # not in the grid: after the grid's segments
+            None,
+            "At Risk",
+            "Champions",
+            "Potential Loyalists",
+            "Champions",
+            "Another unlisted one",
+            "Hibernating",
+            np.nan,
+        ]
+    )
+    return codes, names, segments
+
+
+def test_segment_agreement_equals_the_service():
+    codes, names, segments = _agreement_example()
+    table, ari = segment_agreement(codes, names, segments, SEGMENT_ORDER)
+    expected, expected_ari = _reference_segment_agreement(codes, names, segments)
+    pd.testing.assert_frame_equal(table, expected, check_exact=True)
+    assert ari == expected_ari
+    # the default order is the RFM grid's
+    default_table, default_ari = segment_agreement(codes, names, segments)
+    pd.testing.assert_frame_equal(default_table, expected, check_exact=True)
+    assert default_ari == expected_ari
+    # rows: the names in order; columns: grid order, then the others; NaN / None left out
+    assert table.index.tolist() == names and table.index.name == "cluster"
+    grid = [s for s in SEGMENT_ORDER if s in set(segments.dropna())]
+    assert table.columns.tolist() == [*grid, "Unlisted segment", "Another unlisted one"]
+    assert table.columns.name == "segment"
+    assert int(table.to_numpy().sum()) == int(segments.notna().sum())
+    assert table.loc["High Value", "Champions"] == 2
+
+
+def test_segment_agreement_order_parameter_and_degenerate_cases():
+    codes, names, segments = _agreement_example()
+    table, _ = segment_agreement(codes, names, segments, ("At Risk", "Champions"))
+    assert table.columns.tolist()[:2] == ["At Risk", "Champions"]
+    table, ari = segment_agreement(codes[:1], names, segments[:1])
+    assert np.isnan(ari) and table.shape == (4, 1)
+    same, ari = segment_agreement(np.array([0, 0, 1, 1]), ["A", "B"], pd.Series(list("xxyy")))
+    assert ari == 1.0 and same.to_numpy().tolist() == [[2, 0], [0, 2]]
+
+
+# ---- the package ---------------------------------------------------------------------------
+
+
+def test_every_public_name_is_reexported():
+    for name in cl.__all__:
+        assert getattr(cl, name) is not None, name
+    for name in (
+        "SILHOUETTE_SAMPLE",
+        "DENDROGRAM_MAX_POINTS",
+        "OUTLIER_NAME",
+        "POTENTIAL_NAME",
+        "POTENTIAL_FALLBACK",
+        "LINKAGES",
+        "COVARIANCE_TYPES",
+        "TRANSFORMS",
+        "SCALES",
+        "DEFAULT_FEATURES",
+        "METHOD_LABELS",
+        "METHOD_MAX_EXACT",
+        "METHODS",
+        "MIN_K",
+        "MAX_K",
+        "VOCABULARY",
+        "ClusteringError",
+        "ClusterResult",
+        "cluster_customers",
+        "build_features",
+        "elbow_curve",
+        "dendrogram_data",
+        "bic_curve",
+        "stratified_sample",
+        "segment_agreement",
+    ):
+        assert name in cl.__all__, name
+    with cl._threads():  # the service limits threads with the package's context
+        pass
+
+
+def test_the_package_stays_in_the_analytics_layer():
+    code = (
+        "import sys, dashapp.analytics.clustering\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dash', 'flask')\n"
+        "             or m.startswith(('dashapp.service', 'dashapp.web', 'dashapp.ingest')))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
