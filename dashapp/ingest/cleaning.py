@@ -273,6 +273,8 @@ def duplicate_mask(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
+# One pass over the rules in ledger order: each rule sees what the earlier ones kept, and
+# the ledger records them in that order; split, the keep mask and ledger would be passed around.
 def clean(
     lines: pd.DataFrame, rules: CleaningRules | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,6 +11,7 @@ from dash import Input, State, dcc, html
 
 from dashapp import service
 from dashapp.ingest.loading import DataLoadError
+from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number
 from dashapp.web.urlstate import date_id, split_list, state_id
 
@@ -88,48 +89,20 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
                 )
             ]
         )
-    first, last = bounds.start, bounds.end
+    choices = [{"label": d.label, "value": d.id} for d in options]
+    if info.kind == "upload":
+        choices.append({"label": info.label, "value": info.id})
     bar = dbc.Row(
         [
             labelled(
                 "Dataset",
                 dcc.Dropdown(
-                    id=state_id("dataset"),
-                    clearable=False,
-                    value=dataset,
-                    options=[{"label": d.label, "value": d.id} for d in options]
-                    + ([{"label": info.label, "value": info.id}] if info.kind == "upload" else []),
+                    id=state_id("dataset"), clearable=False, value=dataset, options=choices
                 ),
                 md=3,
             ),
-            labelled(
-                "From",
-                dcc.DatePickerSingle(
-                    id=date_id("start"),
-                    date=start,
-                    min_date_allowed=first,
-                    max_date_allowed=last,
-                    initial_visible_month=start or first,
-                    placeholder=first or "first day",
-                    display_format="YYYY-MM-DD",
-                    clearable=True,
-                ),
-                md=2,
-            ),
-            labelled(
-                "To (inclusive)",
-                dcc.DatePickerSingle(
-                    id=date_id("end"),
-                    date=end,
-                    min_date_allowed=first,
-                    max_date_allowed=last,
-                    initial_visible_month=end or last,
-                    placeholder=last or "last day",
-                    display_format="YYYY-MM-DD",
-                    clearable=True,
-                ),
-                md=2,
-            ),
+            labelled("From", _day_picker("start", start, bounds, bounds.start), md=2),
+            labelled("To (inclusive)", _day_picker("end", end, bounds, bounds.end), md=2),
             labelled(
                 "Countries (all when empty)",
                 dcc.Dropdown(
@@ -153,6 +126,21 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
     if info.is_demo:
         children.append(demo_notice())
     return html.Div(children)
+
+
+def _day_picker(key: str, day, bounds, shown) -> dcc.DatePickerSingle:
+    """A date picker of the filter bar, limited to the dataset's days; ``shown`` is the day
+    its calendar opens at and its placeholder."""
+    return dcc.DatePickerSingle(
+        id=date_id(key),
+        date=day,
+        min_date_allowed=bounds.start,
+        max_date_allowed=bounds.end,
+        initial_visible_month=day or shown,
+        placeholder=shown or ("first day" if key == "start" else "last day"),
+        display_format="YYYY-MM-DD",
+        clearable=True,
+    )
 
 
 def demo_notice() -> dbc.Alert:
@@ -205,6 +193,35 @@ def section(title: str, body, note: str | None = None) -> dbc.Card:
         ],
         className="mb-3 shadow-sm",
     )
+
+
+#: Plotly's mode bar without the Plotly logo.
+GRAPH_CONFIG = {"displaylogo": False}
+
+
+def graph(id_: str, height: int = 320) -> dcc.Loading:
+    """A chart (empty until its callback answers) behind a loading spinner that appears only
+    after 200 ms, so quick updates do not flash."""
+    return dcc.Loading(
+        dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG), delay_show=200
+    )
+
+
+def loading(id_: str, **kwargs) -> dcc.Loading:
+    """A block filled by a callback, behind the same delayed spinner as :func:`graph`."""
+    return dcc.Loading(html.Div(id=id_, **kwargs), delay_show=200)
+
+
+def download_button(prefix: str, label: str = "Download CSV", **kwargs) -> html.Div:
+    """A download button ``<prefix>-download-btn`` and its ``dcc.Download``
+    ``<prefix>-download``."""
+    button = dbc.Button(label, id=f"{prefix}-download-btn", color="primary", size="sm", **kwargs)
+    return html.Div([button, dcc.Download(id=f"{prefix}-download")])
+
+
+def side_by_side(left, right, left_width: int = 6) -> dbc.Row:
+    """Two blocks next to each other on wide screens (``lg``), stacked on narrow ones."""
+    return dbc.Row([dbc.Col(left, lg=left_width), dbc.Col(right, lg=12 - left_width)])
 
 
 def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> dbc.Table:

@@ -212,6 +212,8 @@ def top_customers(top: pd.DataFrame, currency: str = "£", horizon_months: int =
     )
 
 
+# One figure literal: the traces, the cut-off marker and the shaded holdout are easier to
+# check against the chart when they are read together.
 def tracking_plot(tracking: pd.DataFrame, calibration_end: str, cumulative: bool = False) -> dict:
     """Weekly (or cumulative) repeat purchases of the calibrated customers, actual vs the
     model, with the calibration cut-off marked and the holdout shaded."""

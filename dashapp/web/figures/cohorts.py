@@ -28,6 +28,8 @@ def _cohort_labels(tables) -> list[str]:
     return labels
 
 
+# One figure literal: the heatmap, its hatched partial cells and the censored-cohort outline
+# are layered on each other and read best together.
 def cohort_heatmap(
     values: pd.DataFrame,
     tables,

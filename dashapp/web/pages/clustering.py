@@ -21,12 +21,16 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     data_grid,
+    download_button,
     filter_bar,
     filters_from,
+    graph,
     labelled,
+    loading,
     message,
     page_header,
     section,
+    side_by_side,
 )
 from dashapp.web.components.clustering import (
     DIAG_NOTES,
@@ -39,11 +43,11 @@ from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.clustering import (
     TREEMAP_MIN_SHARE,
     agreement_heatmap,
-    diagnostics_figure,
     pca_scatter,
     profile_heatmap,
     revenue_treemap,
 )
+from dashapp.web.figures.clustering_diagnostics import diagnostics_figure
 from dashapp.web.urlstate import state_id
 
 dash.register_page(
@@ -107,13 +111,6 @@ def _controls(raw: dict) -> dbc.Card:
     return dbc.Card(dbc.CardBody(rows), className="mb-3")
 
 
-def _graph(id_, height=320):
-    return dcc.Loading(
-        dcc.Graph(id=id_, figure=empty_figure(height=height), config={"displaylogo": False}),
-        delay_show=200,
-    )
-
-
 def layout(
     cl_method=None,
     cl_k=None,
@@ -145,118 +142,86 @@ def layout(
                 html.Div([html.Div(id="cl-summary"), html.Div(id="cl-note")]), delay_show=200
             ),
             dcc.Store(id="cl-names"),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        section(
-                            "Customers on the first two principal components",
-                            _graph("cl-scatter", 480),
-                            note="Colour = cluster; hover for the customer. Click a point to "
-                            "list its cluster's customers below.",
-                        ),
-                        lg=8,
-                    ),
-                    dbc.Col(
-                        section(
-                            "Revenue by cluster",
-                            _graph("cl-treemap", 380),
-                            note=f"Tile size = net revenue (at least {TREEMAP_MIN_SHARE:.1%} of "
-                            "the area, so that no cluster disappears). Click a tile to "
-                            "list its customers.",
-                        ),
-                        lg=4,
-                    ),
-                ]
-            ),
-            section(
-                "Cluster profiles",
-                _graph("cl-profiles", 260),
-                note="Values are the real medians; colour compares each column across the "
-                "clusters (standardised), oriented so that blue is better: more recent, "
-                "more frequent, more spend, longer tenure.",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        section(
-                            "Cluster quality",
-                            dcc.Loading(html.Div(id="cl-metrics"), delay_show=200),
-                        ),
-                        lg=4,
-                    ),
-                    dbc.Col(
-                        section(
-                            "Diagnostics",
-                            html.Div(
-                                [
-                                    _graph("cl-diagnostics", 340),
-                                    dcc.Loading(
-                                        html.Div(id="cl-diag-note", className="small text-muted"),
-                                        delay_show=200,
-                                    ),
-                                ]
-                            ),
-                        ),
-                        lg=8,
-                    ),
-                ]
-            ),
-            section(
-                "Agreement with the RFM segments",
-                _graph("cl-agreement", 300),
-                note="Each row: how a cluster's customers spread over the RFM segments "
-                "(share of the cluster, customers in brackets).",
-            ),
-            section(
-                "Customers of a cluster",
-                html.Div(
-                    [
-                        dbc.Row(
-                            [
-                                # the URL's choice is an option from the start (the real options, with
-                                # sizes, come with the clustering): a dropdown drops a value it cannot show
-                                labelled(
-                                    "Cluster",
-                                    dcc.Dropdown(
-                                        id=state_id("cl_cluster"),
-                                        value=cl_cluster,
-                                        clearable=True,
-                                        options=[{"label": cl_cluster, "value": cl_cluster}]
-                                        if cl_cluster
-                                        else [],
-                                        placeholder="most valuable cluster",
-                                    ),
-                                    md=4,
-                                ),
-                                dbc.Col(
-                                    html.Div(id="cl-grid-title", className="small text-muted mt-4"),
-                                    md=5,
-                                ),
-                                dbc.Col(
-                                    html.Div(
-                                        [
-                                            dbc.Button(
-                                                "Download CSV (all customers)",
-                                                id="cl-download-btn",
-                                                color="primary",
-                                                size="sm",
-                                            ),
-                                            dcc.Download(id="cl-download"),
-                                        ],
-                                        className="text-md-end mt-4",
-                                    ),
-                                    md=3,
-                                ),
-                            ],
-                            className="g-2 mb-2",
-                        ),
-                        dcc.Loading(data_grid("cl-grid", grid_columns(currency)), delay_show=200),
-                    ]
-                ),
-                note="The CSV holds every customer of the current filters with their cluster; "
-                "cells that a spreadsheet would run as a formula are neutralised.",
-            ),
+            *_result_sections(),
+            _customers_section(cl_cluster, currency),
         ]
+    )
+
+
+def _result_sections() -> list:
+    scatter = section(
+        "Customers on the first two principal components",
+        graph("cl-scatter", 480),
+        note="Colour = cluster; hover for the customer. Click a point to "
+        "list its cluster's customers below.",
+    )
+    treemap = section(
+        "Revenue by cluster",
+        graph("cl-treemap", 380),
+        note=f"Tile size = net revenue (at least {TREEMAP_MIN_SHARE:.1%} of "
+        "the area, so that no cluster disappears). Click a tile to "
+        "list its customers.",
+    )
+    profiles = section(
+        "Cluster profiles",
+        graph("cl-profiles", 260),
+        note="Values are the real medians; colour compares each column across the "
+        "clusters (standardised), oriented so that blue is better: more recent, "
+        "more frequent, more spend, longer tenure.",
+    )
+    diagnostics = section(
+        "Diagnostics",
+        html.Div(
+            [graph("cl-diagnostics", 340), loading("cl-diag-note", className="small text-muted")]
+        ),
+    )
+    agreement = section(
+        "Agreement with the RFM segments",
+        graph("cl-agreement", 300),
+        note="Each row: how a cluster's customers spread over the RFM segments "
+        "(share of the cluster, customers in brackets).",
+    )
+    return [
+        side_by_side(scatter, treemap, 8),
+        profiles,
+        side_by_side(section("Cluster quality", loading("cl-metrics")), diagnostics, 4),
+        agreement,
+    ]
+
+
+def _customers_section(cl_cluster, currency: str) -> dbc.Card:
+    # the URL's choice is an option from the start (the real options, with sizes, come with
+    # the clustering): a dropdown drops a value it cannot show
+    chooser = labelled(
+        "Cluster",
+        dcc.Dropdown(
+            id=state_id("cl_cluster"),
+            value=cl_cluster,
+            clearable=True,
+            options=[{"label": cl_cluster, "value": cl_cluster}] if cl_cluster else [],
+            placeholder="most valuable cluster",
+        ),
+        md=4,
+    )
+    header = dbc.Row(
+        [
+            chooser,
+            dbc.Col(html.Div(id="cl-grid-title", className="small text-muted mt-4"), md=5),
+            dbc.Col(
+                download_button("cl", "Download CSV (all customers)"),
+                className="text-md-end mt-4",
+                md=3,
+            ),
+        ],
+        className="g-2 mb-2",
+    )
+    return section(
+        "Customers of a cluster",
+        html.Div(
+            [header, dcc.Loading(data_grid("cl-grid", grid_columns(currency)), delay_show=200)]
+        ),
+        note="The CSV holds every customer of the current filters with their cluster; "
+        "cells that a spreadsheet would run as a formula are neutralised.",
     )
 
 

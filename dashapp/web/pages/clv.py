@@ -20,11 +20,15 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     data_grid,
+    download_button,
     filter_bar,
     filters_from,
+    graph,
+    loading,
     message,
     page_header,
     section,
+    side_by_side,
 )
 from dashapp.web.components.clv import (
     BASIC_TEXT,
@@ -57,7 +61,6 @@ dash.register_page(
     title="Customer lifetime value · Customer Segments & CLV",
 )
 
-GRAPH_CONFIG = {"displaylogo": False}
 EXPORT_COLUMNS = [
     "customer_id",
     "rank",
@@ -78,16 +81,6 @@ EXPORT_COLUMNS = [
 VALUE_WIDTHS = (3, 2, 2, 2, 3)
 
 
-def _graph(id_: str, height: int = 340):
-    return dcc.Loading(
-        dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG), delay_show=200
-    )
-
-
-def _loading(id_: str, **kwargs):
-    return dcc.Loading(html.Div(id=id_, **kwargs), delay_show=200)
-
-
 def layout(
     clv_model=None,
     clv_horizon=None,
@@ -100,6 +93,28 @@ def layout(
 ):
     currency = service.currency(query.get("dataset"))
     raw = (clv_model, clv_horizon, clv_margin, clv_discount, clv_lifespan)
+    return html.Div(
+        [
+            page_header(
+                "Customer lifetime value",
+                "What each customer is worth: the simple historic estimate and a "
+                "probabilistic forecast (purchase model + Gamma-Gamma spend model), "
+                "checked on a holdout period.",
+            ),
+            filter_bar(**query),
+            _controls(raw),
+            html.Div(id="clv-message"),
+            html.Div(id="clv-param-message"),
+            loading("clv-kpis"),
+            *_model_sections(),
+            *_value_sections(),
+            _holdout_section(clv_cal, clv_track),
+            _customers_section(currency),
+        ]
+    )
+
+
+def _controls(raw: tuple) -> dbc.Card:
     controls = dbc.Row(
         [
             control(param, value, md=width)
@@ -116,6 +131,58 @@ def layout(
         ],
         className="small text-muted",
     )
+    return dbc.Card(dbc.CardBody([controls, hint]), className="mb-3")
+
+
+def _model_sections() -> list:
+    fitted = section(
+        "Fitted model",
+        html.Div([loading("clv-fit-params"), loading("clv-fit-stats", className="mt-2")]),
+        note="Maximum likelihood on each customer's repeat purchase days x, recency "
+        "t_x and age T in weeks; std. errors from the observed information. "
+        "Gamma-Gamma is fitted on repeat customers' mean spend per repeat day.",
+    )
+    p_alive = section(
+        "P(alive) by repeat purchases and recency",
+        graph("clv-palive", 360),
+        note="For a customer observed over the whole range: recent "
+        "buyers are alive; frequent buyers who stopped long ago "
+        "probably are not.",
+    )
+    basic = section(
+        "Basic CLV: ranking index, historic CLV and the forecast",
+        side_by_side(
+            dcc.Markdown(BASIC_TEXT, mathjax=True, className="small"), loading("clv-basic"), 5
+        ),
+        note="Spearman = rank correlation with predicted CLV across customers. Historic "
+        "CLV uses the margin and lifespan inputs; predicted CLV the margin, horizon "
+        "and discount rate.",
+    )
+    return [side_by_side(fitted, p_alive), basic]
+
+
+def _value_sections() -> list:
+    pareto = section(
+        "Revenue concentration (Pareto curve)",
+        graph("clv-pareto", 340),
+        note="Customers sorted by each measure, largest first.",
+    )
+    independence = section(
+        "Gamma-Gamma independence check",
+        html.Div([loading("clv-indep-verdict"), graph("clv-indep", 340)]),
+        note="Gamma-Gamma assumes a customer's spend per purchase does not depend on "
+        "how often they buy. Correlations among repeat customers with positive "
+        "spend; one dot per customer (at most 2,000 shown).",
+    )
+    return [
+        side_by_side(section("Distribution of predicted CLV", graph("clv-dist", 340)), pareto),
+        side_by_side(
+            section("Top customers by predicted CLV", graph("clv-top", 520)), independence
+        ),
+    ]
+
+
+def _holdout_section(clv_cal, clv_track) -> dbc.Card:
     validation_controls = dbc.Row(
         [
             control(params.CLV_CALIBRATION_END, clv_cal, md=4),
@@ -124,130 +191,35 @@ def layout(
         ],
         className="g-2 mb-2 align-items-end",
     )
-    return html.Div(
-        [
-            page_header(
-                "Customer lifetime value",
-                "What each customer is worth: the simple historic estimate and a "
-                "probabilistic forecast (purchase model + Gamma-Gamma spend model), "
-                "checked on a holdout period.",
-            ),
-            filter_bar(**query),
-            dbc.Card(dbc.CardBody([controls, hint]), className="mb-3"),
-            html.Div(id="clv-message"),
-            html.Div(id="clv-param-message"),
-            _loading("clv-kpis"),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        section(
-                            "Fitted model",
-                            html.Div(
-                                [
-                                    _loading("clv-fit-params"),
-                                    _loading("clv-fit-stats", className="mt-2"),
-                                ]
-                            ),
-                            note="Maximum likelihood on each customer's repeat purchase days x, recency "
-                            "t_x and age T in weeks; std. errors from the observed information. "
-                            "Gamma-Gamma is fitted on repeat customers' mean spend per repeat day.",
-                        ),
-                        lg=6,
-                    ),
-                    dbc.Col(
-                        section(
-                            "P(alive) by repeat purchases and recency",
-                            _graph("clv-palive", 360),
-                            note="For a customer observed over the whole range: recent "
-                            "buyers are alive; frequent buyers who stopped long ago "
-                            "probably are not.",
-                        ),
-                        lg=6,
-                    ),
-                ]
-            ),
-            section(
-                "Basic CLV: ranking index, historic CLV and the forecast",
-                dbc.Row(
-                    [
-                        dbc.Col(dcc.Markdown(BASIC_TEXT, mathjax=True, className="small"), lg=5),
-                        dbc.Col(_loading("clv-basic"), lg=7),
-                    ]
-                ),
-                note="Spearman = rank correlation with predicted CLV across customers. Historic "
-                "CLV uses the margin and lifespan inputs; predicted CLV the margin, horizon "
-                "and discount rate.",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(section("Distribution of predicted CLV", _graph("clv-dist")), lg=6),
-                    dbc.Col(
-                        section(
-                            "Revenue concentration (Pareto curve)",
-                            _graph("clv-pareto"),
-                            note="Customers sorted by each measure, largest first.",
-                        ),
-                        lg=6,
-                    ),
-                ]
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        section("Top customers by predicted CLV", _graph("clv-top", 520)), lg=6
-                    ),
-                    dbc.Col(
-                        section(
-                            "Gamma-Gamma independence check",
-                            html.Div([_loading("clv-indep-verdict"), _graph("clv-indep")]),
-                            note="Gamma-Gamma assumes a customer's spend per purchase does not depend on "
-                            "how often they buy. Correlations among repeat customers with positive "
-                            "spend; one dot per customer (at most 2,000 shown).",
-                        ),
-                        lg=6,
-                    ),
-                ]
-            ),
-            section(
-                "Holdout check",
-                html.Div(
-                    [
-                        validation_controls,
-                        html.Div(id="clv-validation-message"),
-                        dbc.Row(
-                            [
-                                dbc.Col(_loading("clv-scorecard"), lg=5),
-                                dbc.Col(_graph("clv-tracking", 360), lg=7),
-                            ]
-                        ),
-                    ]
-                ),
-                note="The models are refitted on the calibration period only and forecast the "
-                "holdout for the customers acquired by then. Naive baseline: each customer "
-                "keeps their calibration repeat rate x/T and their mean repeat spend. "
-                "Revenue forecasts are undiscounted, before margin. The top-10% row's "
-                "'actual' is the best share any ranking could capture.",
-            ),
-            section(
-                "Customers",
-                html.Div(
-                    [
-                        dbc.Button(
-                            "Download CSV",
-                            id="clv-download-btn",
-                            color="primary",
-                            size="sm",
-                            className="mb-2",
-                        ),
-                        dcc.Download(id="clv-download"),
-                        dcc.Loading(data_grid("clv-grid", grid_columns(currency)), delay_show=200),
-                    ]
-                ),
-                note="Sorted by predicted CLV. The CSV holds every customer of the current "
-                "filters and inputs; cells a spreadsheet would run as a formula are "
-                "neutralised.",
-            ),
-        ]
+    return section(
+        "Holdout check",
+        html.Div(
+            [
+                validation_controls,
+                html.Div(id="clv-validation-message"),
+                side_by_side(loading("clv-scorecard"), graph("clv-tracking", 360), 5),
+            ]
+        ),
+        note="The models are refitted on the calibration period only and forecast the "
+        "holdout for the customers acquired by then. Naive baseline: each customer "
+        "keeps their calibration repeat rate x/T and their mean repeat spend. "
+        "Revenue forecasts are undiscounted, before margin. The top-10% row's "
+        "'actual' is the best share any ranking could capture.",
+    )
+
+
+def _customers_section(currency: str) -> dbc.Card:
+    return section(
+        "Customers",
+        html.Div(
+            [
+                download_button("clv", className="mb-2"),
+                dcc.Loading(data_grid("clv-grid", grid_columns(currency)), delay_show=200),
+            ]
+        ),
+        note="Sorted by predicted CLV. The CSV holds every customer of the current "
+        "filters and inputs; cells a spreadsheet would run as a formula are "
+        "neutralised.",
     )
 
 

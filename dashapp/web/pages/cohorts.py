@@ -6,13 +6,15 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import Output, callback, dcc, html
+from dash import Output, callback, html
 
 from dashapp import service
 from dashapp.web.components import (
     FILTER_INPUTS,
     filter_bar,
     filters_from,
+    graph,
+    loading,
     message,
     page_header,
     section,
@@ -25,7 +27,6 @@ dash.register_page(
     __name__, path="/cohorts", name="Cohorts", order=3, title="Cohorts · Customer Segments & CLV"
 )
 
-GRAPH_CONFIG = {"displaylogo": False}
 MARKS_NOTE = (
     "‡ marks the first cohort (outlined): the data start in that month, so its "
     "'new' customers include everyone who had bought before the data begin "
@@ -33,12 +34,6 @@ MARKS_NOTE = (
     "cover only in part, so they understate that month. Empty cells are not observed "
     "yet."
 )
-
-
-def _graph(id_: str, height: int = 420):
-    return dcc.Loading(
-        dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG), delay_show=200
-    )
 
 
 def layout(**query):
@@ -52,15 +47,15 @@ def layout(**query):
             ),
             filter_bar(**query),
             html.Div(id="cohorts-message"),
-            dcc.Loading(html.Div(id="cohorts-summary"), delay_show=200),
+            loading("cohorts-summary"),
             section(
                 "Customer retention (% of the cohort buying in month k)",
-                _graph("cohorts-retention", 640),
+                graph("cohorts-retention", 640),
                 note=MARKS_NOTE,
             ),
             section(
                 "Revenue retention (net revenue in month k as % of month 0)",
-                _graph("cohorts-revenue", 640),
+                graph("cohorts-revenue", 640),
                 note=MARKS_NOTE + " Above 100% means the cohort spent more that month than in "
                 "its first month; the colour scale stops at the 98th "
                 "percentile so that a few such cells do not wash out the "
@@ -71,7 +66,7 @@ def layout(**query):
                     dbc.Col(
                         section(
                             "Cumulative net revenue per acquired customer",
-                            _graph("cohorts-cumulative", 380),
+                            graph("cohorts-cumulative", 380),
                             note="One line per cohort (older cohorts darker, ‡ dotted); the "
                             "bold line averages the cohorts weighted by size, leaving "
                             "out the left-censored cohort and partial months.",
@@ -81,7 +76,7 @@ def layout(**query):
                     dbc.Col(
                         section(
                             "Cohort sizes",
-                            _graph("cohorts-sizes", 380),
+                            graph("cohorts-sizes", 380),
                             note="New customers per month; the left-censored first cohort is grey.",
                         ),
                         lg=5,

@@ -11,13 +11,14 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     filter_bar,
     filters_from,
+    graph,
     kpi_card,
     ledger_table,
+    loading,
     message,
     page_header,
     section,
 )
-from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.overview import monthly_revenue
 from dashapp.web.format import money, number, percent
 
@@ -39,18 +40,13 @@ def layout(**query):
             dcc.Loading(html.Div(id="overview-kpis"), type="dot", delay_show=200),
             section(
                 "Monthly net revenue",
-                dcc.Loading(
-                    dcc.Graph(
-                        id="overview-trend", figure=empty_figure(), config={"displaylogo": False}
-                    ),
-                    delay_show=200,
-                ),
+                graph("overview-trend"),
                 note="Net of returns. Lines without a customer id count here but not in customer "
                 "analytics.",
             ),
             section(
                 "Cleaning ledger",
-                dcc.Loading(html.Div(id="overview-ledger"), delay_show=200),
+                loading("overview-ledger"),
                 note="One row per rule: how many lines it touched and the money involved (GBP).",
             ),
         ]

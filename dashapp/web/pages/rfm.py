@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, callback, dcc, html, no_update
+from dash import Input, Output, callback, html, no_update
 
 from dashapp import service
 from dashapp.analytics import rfm
@@ -15,14 +15,18 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     data_grid,
+    download_button,
     filter_bar,
     filters_from,
     frame_table,
+    graph,
+    loading,
     message,
     money_column,
     number_column,
     page_header,
     section,
+    side_by_side,
 )
 from dashapp.web.controls import as_input, as_state, control, param_alert, widget
 from dashapp.web.figures.base import empty_figure
@@ -66,6 +70,60 @@ def _grid_columns(currency: str) -> list[dict]:
 
 def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query):
     currency = service.currency(query.get("dataset"))
+    return html.Div(
+        [
+            page_header(
+                "RFM segments",
+                "Recency, frequency and monetary value per customer, "
+                "scored 1-5 (5 = best) and named from the R x F grid.",
+            ),
+            filter_bar(**query),
+            _controls(as_of, r_cuts, f_cuts, m_cuts, currency),
+            html.Div(id="rfm-message"),
+            loading("rfm-kpis"),
+            side_by_side(
+                section(
+                    "R x F grid",
+                    html.Div(
+                        [
+                            widget(params.RFM_HEAT, heat, className="small mb-1"),
+                            graph("rfm-heatmap"),
+                        ]
+                    ),
+                ),
+                section("Revenue by segment", graph("rfm-treemap")),
+            ),
+            side_by_side(
+                section("Customers and revenue by segment", graph("rfm-bars")),
+                section(
+                    "Score bins (actual edges and sizes)",
+                    loading("rfm-bins"),
+                    note="Min and max raw value of the customers in each score.",
+                ),
+            ),
+            section("Distributions", graph("rfm-dist")),
+            section(
+                "Segments and recommended actions",
+                loading("rfm-actions"),
+                note="The segment grid is data (rfm.SEGMENT_GRID): every one of the 25 R x F "
+                "cells belongs to exactly one segment; M does not enter.",
+            ),
+            section(
+                "Customers",
+                html.Div(
+                    [
+                        download_button("rfm", className="mb-2"),
+                        data_grid("rfm-grid", _grid_columns(currency)),
+                    ]
+                ),
+                note="The CSV holds every customer of the current filters; cells that a "
+                "spreadsheet would run as a formula are neutralised.",
+            ),
+        ]
+    )
+
+
+def _controls(as_of, r_cuts, f_cuts, m_cuts, currency: str) -> dbc.Card:
     m_label = f"{params.RFM_M_CUTS.label} ({currency})"
     controls = dbc.Row(
         [
@@ -76,125 +134,12 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query
         ],
         className="g-2 mb-2",
     )
-    return html.Div(
-        [
-            page_header(
-                "RFM segments",
-                "Recency, frequency and monetary value per customer, "
-                "scored 1-5 (5 = best) and named from the R x F grid.",
-            ),
-            filter_bar(**query),
-            dbc.Card(
-                dbc.CardBody(
-                    [
-                        controls,
-                        html.Div(
-                            "Without cut points, scores come from average ranks: equal values always get "
-                            "equal scores, whatever the row order.",
-                            className="small text-muted",
-                        ),
-                    ]
-                ),
-                className="mb-3",
-            ),
-            html.Div(id="rfm-message"),
-            dcc.Loading(html.Div(id="rfm-kpis"), delay_show=200),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        section(
-                            "R x F grid",
-                            html.Div(
-                                [
-                                    widget(params.RFM_HEAT, heat, className="small mb-1"),
-                                    dcc.Loading(
-                                        dcc.Graph(
-                                            id="rfm-heatmap",
-                                            figure=empty_figure(),
-                                            config={"displaylogo": False},
-                                        ),
-                                        delay_show=200,
-                                    ),
-                                ]
-                            ),
-                        ),
-                        lg=6,
-                    ),
-                    dbc.Col(
-                        section(
-                            "Revenue by segment",
-                            dcc.Loading(
-                                dcc.Graph(
-                                    id="rfm-treemap",
-                                    figure=empty_figure(),
-                                    config={"displaylogo": False},
-                                ),
-                                delay_show=200,
-                            ),
-                        ),
-                        lg=6,
-                    ),
-                ]
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        section(
-                            "Customers and revenue by segment",
-                            dcc.Loading(
-                                dcc.Graph(
-                                    id="rfm-bars",
-                                    figure=empty_figure(),
-                                    config={"displaylogo": False},
-                                ),
-                                delay_show=200,
-                            ),
-                        ),
-                        lg=6,
-                    ),
-                    dbc.Col(
-                        section(
-                            "Score bins (actual edges and sizes)",
-                            dcc.Loading(html.Div(id="rfm-bins"), delay_show=200),
-                            note="Min and max raw value of the customers in each score.",
-                        ),
-                        lg=6,
-                    ),
-                ]
-            ),
-            section(
-                "Distributions",
-                dcc.Loading(
-                    dcc.Graph(id="rfm-dist", figure=empty_figure(), config={"displaylogo": False}),
-                    delay_show=200,
-                ),
-            ),
-            section(
-                "Segments and recommended actions",
-                dcc.Loading(html.Div(id="rfm-actions"), delay_show=200),
-                note="The segment grid is data (rfm.SEGMENT_GRID): every one of the 25 R x F "
-                "cells belongs to exactly one segment; M does not enter.",
-            ),
-            section(
-                "Customers",
-                html.Div(
-                    [
-                        dbc.Button(
-                            "Download CSV",
-                            id="rfm-download-btn",
-                            color="primary",
-                            size="sm",
-                            className="mb-2",
-                        ),
-                        dcc.Download(id="rfm-download"),
-                        data_grid("rfm-grid", _grid_columns(currency)),
-                    ]
-                ),
-                note="The CSV holds every customer of the current filters; cells that a "
-                "spreadsheet would run as a formula are neutralised.",
-            ),
-        ]
+    note = html.Div(
+        "Without cut points, scores come from average ranks: equal values always get "
+        "equal scores, whatever the row order.",
+        className="small text-muted",
     )
+    return dbc.Card(dbc.CardBody([controls, note]), className="mb-3")
 
 
 def _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts) -> service.RfmView:
