@@ -1,4 +1,5 @@
-"""Small hand-made frames in the canonical schema (docs/architecture.md) for unit tests."""
+"""Small hand-made frames for tests: raw lines in the Online Retail II file layout, and lines
+in the canonical schema (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,34 @@ def make_lines(rows) -> pd.DataFrame:
             "line_total",
         ]
     ]
+
+
+RAW_HEADERS = [
+    "Invoice",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "Price",
+    "Customer ID",
+    "Country",
+]
+
+
+def raw_frame(n: int = 12, *, seed: int = 0) -> pd.DataFrame:
+    """A small frame in the raw Online Retail II layout (Customer ID as float, NaN = missing)."""
+    rng = np.random.default_rng(seed)
+    inv = 489434 + np.arange(n) // 3
+    return pd.DataFrame(
+        {
+            "Invoice": inv.astype(str),
+            "StockCode": rng.choice(["85048", "79323P", "22041", "POST", "21232"], n),
+            "Description": rng.choice(["WHITE HEART ", " RED MUG", "POSTAGE", "CAKE CASES"], n),
+            "Quantity": rng.integers(1, 25, n),
+            "InvoiceDate": pd.Timestamp("2009-12-01 07:45")
+            + pd.to_timedelta(np.arange(n) // 3, "h"),
+            "Price": np.round(rng.uniform(0.5, 9.0, n), 2),
+            "Customer ID": np.where(np.arange(n) % 4 == 3, np.nan, 13085.0 + np.arange(n) // 3),
+            "Country": rng.choice(["United Kingdom", "France", "EIRE"], n),
+        }
+    )

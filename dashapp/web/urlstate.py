@@ -43,17 +43,6 @@ def split_list(value) -> list[str]:
     return [v for v in str(value).split(",") if v]
 
 
-def number_or(value, default, cast=float):
-    """A number from the URL (text) or a control; ``default`` when blank or not a number.
-    ``cast=int`` accepts "12.0" as 12."""
-    if value is None or value == "":
-        return default
-    try:
-        return cast(float(value))
-    except (TypeError, ValueError):
-        return default
-
-
 def build_query(values: dict) -> str:
     """Query string (with ``?``, or ``""``) from control values; empty values are left out,
     lists are joined with commas, keys are sorted so a view has one URL."""

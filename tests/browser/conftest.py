@@ -16,19 +16,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="session")
-def browser_app(shared_sample_xlsx, tmp_path_factory):
-    from dashapp import create_app
-    from dashapp.config import Settings
-
-    cache_dir = tmp_path_factory.mktemp("cache")
-    settings = Settings.from_env(
-        env={},
-        data_path=shared_sample_xlsx,
-        cache_dir=cache_dir,
-        data_dir=tmp_path_factory.mktemp("data"),
-    )
-    settings = type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"})
-    return create_app(settings)
+def browser_app(extract_app):
+    """The session's app on the real extract (tests/conftest.py)."""
+    return extract_app
 
 
 def console_errors(dash_duo) -> list[dict]:

@@ -3,7 +3,7 @@ headless Chromium: every page renders inside the frame with no console error and
 Content-Security-Policy violation, hostile text from the data stays text, and
 ``frame-ancestors`` decides which origins may frame the app.
 
-The app runs in a gunicorn subprocess (tests/test_production.py ``AppServer`` and
+The app runs in a gunicorn subprocess (tests/servers.py ``AppServer`` and
 ``PORTAL_SOURCE``): a second in-process Dash app would not get the page callbacks, which Dash
 hands to the first app of the process (the session's ``browser_app``).
 """
@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 
 from tests.badinput.make_corpus import XSS_COUNTRY, build
 from tests.browser.conftest import console_errors, save_screenshot
-from tests.test_production import PORTAL_PREFIX, AppServer, start_servers, write_portal
+from tests.servers import PORTAL_PREFIX, AppServer, start_servers, write_portal
 
 #: Records every CSP violation and marks XSS payloads that run (window.__xss), in every frame.
 WATCH = """

@@ -20,15 +20,16 @@ Workflow and layout
    per customer.
 4. :func:`holdout_scorecard`, :func:`tracking_series`, :func:`p_alive_matrix` and
    :func:`gamma_gamma_independence` (``evaluate.py``) help judge the model.
+5. ``holdout.py`` holds the rules of the validation split (analysed range, default and allowed
+   calibration end); ``report.py`` what the CLV page reports (parameter tables, the
+   per-customer CLV table with its totals, shares and Pareto curve, the independence check).
+   Import them as modules (``from dashapp.analytics.clv import holdout, report``).
 
 ``basic.py`` holds the historic (non-probabilistic) CLV.
 """
 
 from __future__ import annotations
 
-# Private helpers re-exported for tests/test_clv_service.py, which reaches them through the
-# package (``clv_models._RFTData`` ...).
-from dashapp.analytics.clv._fit import _check_rft, _numeric_grad, _RFTData  # noqa: F401
 from dashapp.analytics.clv.bgnbd import BetaGeoFit, fit_bgnbd
 from dashapp.analytics.clv.evaluate import (
     gamma_gamma_independence,
@@ -38,13 +39,7 @@ from dashapp.analytics.clv.evaluate import (
 )
 from dashapp.analytics.clv.gamma_gamma import GammaGammaFit, fit_gamma_gamma
 from dashapp.analytics.clv.models import MODEL_LABELS, MODELS
-from dashapp.analytics.clv.pareto_nbd import (  # noqa: F401
-    ParetoNBDFit,
-    _pairs,
-    _pareto_mean_ll,
-    _pareto_mean_ll_grad,
-    fit_pareto_nbd,
-)
+from dashapp.analytics.clv.pareto_nbd import ParetoNBDFit, fit_pareto_nbd
 from dashapp.analytics.clv.predict import customer_clv
 from dashapp.analytics.clv.summary import DAYS_PER_MONTH, TIME_UNIT_DAYS, calibration_summary
 

@@ -5,7 +5,7 @@ a column mapping. Every result the pages need is computed by **one SELECT statem
 with SQLAlchemy Core, so it runs on any dialect whose SQL has CTEs and window functions
 (tested on PostgreSQL and SQLite); only small results come back (one row per customer or
 fewer). The cleaning rules of :mod:`dashapp.ingest.cleaning` are applied in SQL with the same meaning
-and the results are the same frames as the in-memory path (``tests/test_sql_source.py``
+and the results are the same frames as the in-memory path (``tests/integration/test_sql_source.py``
 checks this to the penny and the day):
 
 =====================================  ==========================================================

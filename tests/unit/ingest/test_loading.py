@@ -20,7 +20,7 @@ from dashapp.ingest.loading import (
     zip_reader,
 )
 from dashapp.ingest.loading import cache as loading_cache
-from tests.conftest import RAW_HEADERS, raw_frame
+from tests.factories import RAW_HEADERS, raw_frame
 
 CANON = list(schema.CANONICAL_COLUMNS)
 
@@ -51,8 +51,8 @@ def write_xlsx(path, sheets: dict[str, pd.DataFrame]) -> os.PathLike:
 # the real extract
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def sample_df(sample_xlsx):
-    return load_transactions(sample_xlsx)
+def sample_df(shared_sample_xlsx):
+    return load_transactions(shared_sample_xlsx)
 
 
 def test_sample_both_sheets_loaded(sample_df):
@@ -82,9 +82,9 @@ def test_sample_quirks_kept(sample_df):
     assert all(d == d.strip() for d in descs)
 
 
-def test_sample_cached_load_is_identical(sample_xlsx, sample_df, tmp_path):
-    first = load_transactions(sample_xlsx, cache_dir=tmp_path)
-    second = load_transactions(sample_xlsx, cache_dir=tmp_path)
+def test_sample_cached_load_is_identical(shared_sample_xlsx, sample_df, tmp_path):
+    first = load_transactions(shared_sample_xlsx, cache_dir=tmp_path)
+    second = load_transactions(shared_sample_xlsx, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(first, sample_df)
     pd.testing.assert_frame_equal(second, sample_df)
     assert len(list(tmp_path.glob("online_retail_II_sample-*.parquet"))) == 1
@@ -533,13 +533,12 @@ def test_error_is_value_error():
     assert issubclass(DataLoadError, ValueError)
 
 
-def test_speed_small_csv(tmp_path):
+def test_a_larger_csv_loads_every_row(tmp_path):
+    """50,000 lines (loading speed is measured in bench/bench_app.py, not here)."""
     df = raw_frame(50_000, seed=2)
-    path = write_csv(tmp_path / "mid.csv", df)
-    t0 = time.perf_counter()
-    out = load_transactions(path)
+    out = load_transactions(write_csv(tmp_path / "mid.csv", df))
     assert len(out) == 50_000
-    assert time.perf_counter() - t0 < 2.0
+    assert out["quantity"].sum() == df["Quantity"].sum()
 
 
 def test_fingerprint_memo_on_disk_is_safe(tmp_path, raw_df, monkeypatch):

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,13 +34,15 @@ from dashapp.analytics import clv as clv_models
 from dashapp.analytics import cohorts, rfm
 from dashapp.ingest import cleaning
 from dashapp.ingest.sql import CohortCells, SqlSource, SqlSourceError, rebase_as_of
+from tests.conftest import (
+    GENERATOR,
+    PG_URL,
+    SAMPLE_XLSX,
+    postgres_problem,
+    require,
+    require_file,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-SAMPLE_XLSX = SHARED / "data" / "online_retail_II_sample.xlsx"
-GENERATOR = SHARED / "tools" / "gen_online_retail.py"
-IN_CI = os.environ.get("CI") == "true"
-PG_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "S3cr3t-pw-4711"
 RUN = uuid.uuid4().hex[:8]
 
@@ -67,21 +67,12 @@ FILTERS = {
 }
 
 
-def _need(path: Path) -> Path:
-    if path.exists():
-        return path
-    reason = f"{path} is absent (it lives in ../shared beside the project)"
-    if IN_CI:
-        pytest.fail(reason + "; CI must have it")
-    pytest.skip(reason)
-
-
 # --------------------------------------------------------------------------------------------
 # Loading data into databases
 # --------------------------------------------------------------------------------------------
 def _raw_extract() -> pd.DataFrame:
     """The extract as stored in a database: Excel values, original headers, file order."""
-    sheets = pd.read_excel(_need(SAMPLE_XLSX), sheet_name=None, engine="calamine")
+    sheets = pd.read_excel(require_file(SAMPLE_XLSX), sheet_name=None, engine="calamine")
     raw = pd.concat(sheets.values(), ignore_index=True)
     for col in ("Invoice", "StockCode"):
         raw[col] = [str(v) for v in raw[col]]
@@ -149,19 +140,8 @@ _PG_CREATED: list[str] = []  # tables and views to drop at the end of the sessio
 @pytest.fixture(scope="session")
 def pg_admin():
     """A writable engine on the test database (the app's sources are read-only)."""
+    require(postgres_problem(PG_URL))
     engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.SQLAlchemyError as err:
-        engine.dispose()
-        reason = (
-            f"PostgreSQL at {sa.engine.make_url(PG_URL).render_as_string()} is "
-            f"unreachable: {str(getattr(err, 'orig', err)).splitlines()[0]}"
-        )
-        if IN_CI:
-            pytest.fail(reason + " (CI must provide it)")
-        pytest.skip(reason)
     yield engine
     with engine.begin() as conn:
         prep = engine.dialect.identifier_preparer
@@ -176,7 +156,7 @@ def pg_admin():
 def extract_lines() -> pd.DataFrame:
     from dashapp.ingest.loading import load_transactions
 
-    return load_transactions(_need(SAMPLE_XLSX))
+    return load_transactions(require_file(SAMPLE_XLSX))
 
 
 @pytest.fixture(scope="session")
@@ -187,7 +167,7 @@ def generated_lines(tmp_path_factory) -> pd.DataFrame:
     subprocess.run(
         [
             sys.executable,
-            str(_need(GENERATOR)),
+            str(require_file(GENERATOR)),
             "--rows",
             "50000",
             "--customers",
@@ -708,7 +688,10 @@ def sql_and_file_datasets(pg_extract, monkeypatch, tmp_path):
     previous = service.settings()
     service.configure(
         Settings.from_env(
-            env=env, data_path=_need(SAMPLE_XLSX), cache_dir=tmp_path / "cache", data_dir=tmp_path
+            env=env,
+            data_path=require_file(SAMPLE_XLSX),
+            cache_dir=tmp_path / "cache",
+            data_dir=tmp_path,
         )
     )
     if getattr(service.cache, "app", None) is None:

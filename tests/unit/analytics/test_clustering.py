@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,10 +23,7 @@ from dashapp.analytics.clustering import (
     k_distance,
     value_ranking,
 )
-
-SAMPLE_XLSX = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "online_retail_II_sample.xlsx"
-)
+from tests.conftest import SAMPLE_XLSX, require_file
 
 # (recency days, frequency invoices, monetary GBP) of well separated groups, listed in an
 # order that is neither the value order nor (usually) the fitted cluster numbering
@@ -90,10 +83,7 @@ def blobs():
 @pytest.fixture(scope="module")
 def sample_customers():
     """Customer table of the real extract, built plainly with pandas."""
-    if not SAMPLE_XLSX.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"reference data missing in CI: {SAMPLE_XLSX}")
-        pytest.skip(f"reference data not found: {SAMPLE_XLSX}")
+    require_file(SAMPLE_XLSX)
     sheets = pd.read_excel(SAMPLE_XLSX, sheet_name=None, engine="calamine")
     df = pd.concat(sheets.values(), ignore_index=True).drop_duplicates()
     df = df.dropna(subset=["Customer ID"])
@@ -448,11 +438,8 @@ def test_dendrogram_data(blobs):
 @pytest.mark.slow
 def test_sixty_thousand_customers_every_method():
     df = synthetic_customers(60_000)
-    for method in METHODS:
-        t = time.perf_counter()
+    for method in METHODS:  # speed at this scale: bench/bench_clustering.py
         res = cluster_customers(df, method)
-        took = time.perf_counter() - t
-        assert took < 5.0, (method, took)  # target 1.5 s (bench/bench_clustering.py)
         assert len(res.labels) == 60_000 and res.labels.notna().all()
         assert res.approximate == (method != "kmeans"), method
         assert res.diagnostics["silhouette_sample_size"] <= 3000

@@ -10,8 +10,6 @@ Parameters must agree to 3 significant digits, log-likelihoods to the published 
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,19 +19,10 @@ from scipy.special import betaln
 
 from dashapp.analytics import clv as cm
 from dashapp.analytics.clv import pareto_nbd as pn
+from tests.conftest import CDNOW, require_file
 
-CDNOW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cdnow"
 CAL_END = "1997-09-30"
 OBS_END = "1998-06-30"
-
-
-def _require_cdnow() -> None:
-    if (CDNOW / "CDNOW_sample.txt").is_file():
-        return
-    reason = f"CDNOW reference data not found at {CDNOW}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " (required in CI)")
-    pytest.skip(reason)
 
 
 def _sig(v: float, digits: int = 3) -> float:
@@ -53,7 +42,7 @@ def _assert_sig3(fit_params: dict, published: dict) -> None:
 
 @pytest.fixture(scope="module")
 def raw_log() -> pd.DataFrame:
-    _require_cdnow()
+    require_file(CDNOW / "CDNOW_sample.txt")
     raw = pd.read_csv(
         CDNOW / "CDNOW_sample.txt",
         sep=r"\s+",
@@ -79,13 +68,13 @@ def summary(raw_log: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def published_summary() -> pd.DataFrame:
-    _require_cdnow()
+    require_file(CDNOW / "CDNOW_sample.txt")
     return pd.read_csv(CDNOW / "cdnow_customers_summary.csv", index_col="ID")
 
 
 @pytest.fixture(scope="module")
 def published_zbar() -> pd.DataFrame:
-    _require_cdnow()
+    require_file(CDNOW / "CDNOW_sample.txt")
     return pd.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv", index_col="ID")
 
 

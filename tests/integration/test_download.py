@@ -13,7 +13,7 @@ import pytest
 from dashapp.ingest import download
 from dashapp.ingest.download import XLSX_NAME, DownloadError, check_workbook, download_dataset
 from dashapp.ingest.loading import load_transactions
-from tests.conftest import raw_frame
+from tests.factories import raw_frame
 
 
 def _xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
@@ -134,8 +134,8 @@ def test_unreachable_host(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_check_workbook_on_real_extract(sample_xlsx):
-    headers = check_workbook(sample_xlsx)
+def test_check_workbook_on_real_extract(shared_sample_xlsx):
+    headers = check_workbook(shared_sample_xlsx)
     assert tuple(headers) == download.EXPECTED_SHEETS
     assert headers["Year 2009-2010"][6] == "Customer ID"
 

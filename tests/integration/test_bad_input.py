@@ -23,7 +23,7 @@ import pytest
 from dashapp.ingest.loading import DataLoadError, load_transactions
 from tests.badinput.make_corpus import FORMULA_TEXTS, XSS_COUNTRY, XSS_TEXTS, _csv, _rows, build
 from tests.callback_client import date_key, state_key
-from tests.test_production import REPO, AppServer, ServerCallbacks, flat_text, start_servers
+from tests.servers import REPO, AppServer, ServerCallbacks, flat_text, start_servers
 
 GENERIC = "Something went wrong"
 DATASET = state_key("dataset")

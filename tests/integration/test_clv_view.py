@@ -12,8 +12,10 @@ import pytest
 from dashapp import service
 from dashapp.analytics import clv as clv_models
 from dashapp.analytics import cohorts
+from dashapp.analytics.clv import _fit as fitting
 from dashapp.analytics.clv import basic as clv
 from dashapp.analytics.clv import holdout
+from dashapp.analytics.clv import pareto_nbd as pareto
 from dashapp.ingest.cleaning import clean, invoice_table
 from dashapp.service.exports import to_safe_csv
 from dashapp.service.views import clv as clv_views
@@ -241,18 +243,18 @@ def test_pareto_quadrature_likelihood_matches_the_closed_form(filters):
     with the hypergeometric closed form, and the gradient with finite differences, from
     typical to extreme parameters."""
     summary = service.clv_fit(filters, "pareto_nbd").summary
-    data = clv_models._RFTData(
-        *clv_models._check_rft(summary["frequency"], summary["recency"], summary["T"], None)
+    data = fitting._RFTData(
+        *fitting._check_rft(summary["frequency"], summary["recency"], summary["T"], None)
     )
     pairs = {}
     for key, y in (("1", data.tx), ("2", data.T)):
-        pairs["x" + key], pairs["y" + key], pairs["i" + key] = clv_models._pairs(data.x, y)
+        pairs["x" + key], pairs["y" + key], pairs["i" + key] = pareto._pairs(data.x, y)
     rng = np.random.default_rng(7)
     thetas = [np.log([0.98, 14.6, 0.053, 10.0])] + [rng.uniform(-5, 5, 4) for _ in range(12)]
     for theta in thetas:
-        value, grad = clv_models._pareto_mean_ll_grad(theta, data)
-        assert value == pytest.approx(clv_models._pareto_mean_ll(theta, data, pairs), rel=1e-10)
-        numeric = clv_models._numeric_grad(
-            lambda t: clv_models._pareto_mean_ll_grad(t, data)[0], theta, h=1e-6
+        value, grad = pareto._pareto_mean_ll_grad(theta, data)
+        assert value == pytest.approx(pareto._pareto_mean_ll(theta, data, pairs), rel=1e-10)
+        numeric = fitting._numeric_grad(
+            lambda t: pareto._pareto_mean_ll_grad(t, data)[0], theta, h=1e-6
         )
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)

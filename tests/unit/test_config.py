@@ -1,0 +1,59 @@
+"""Settings from the environment: the SQL source (DATA_SQL_*) is validated with the others,
+and an invalid value stops start-up with a message naming the variable, never the URL."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashapp.config import Settings
+
+URL = "postgresql+psycopg://analyst:S3cret@db.example.com/shop"
+
+
+def _sql(**env):
+    return Settings.from_env(env={"DATA_SQL_URL": URL, "DATA_SQL_TABLE": "lines", **env}).sql
+
+
+def test_no_sql_source_by_default():
+    assert Settings.from_env(env={}).sql is None
+
+
+def test_a_valid_sql_source():
+    sql = _sql(
+        DATA_SQL_COLUMNS='{"customer_id": "CustomerNo"}',
+        DATA_SQL_SCHEMA="sales",
+        DATA_SQL_TIMEOUT="45",
+        DATA_SQL_CONNECT_ARGS='{"sslmode": "require"}',
+    )
+    assert (sql.table, sql.schema, sql.timeout_s) == ("lines", "sales", 45.0)
+    assert sql.columns == {"customer_id": "CustomerNo"}
+    assert sql.connect_args == {"sslmode": "require"}
+    assert "S3cret" not in repr(sql) and "S3cret" not in repr(Settings.from_env(
+        env={"DATA_SQL_URL": URL, "DATA_SQL_TABLE": "lines"}))  # fmt: skip
+    assert _sql().timeout_s == 30.0
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DATA_SQL_TABLE": ""}, "DATA_SQL_URL is set but DATA_SQL_TABLE"),
+        ({"DATA_SQL_TIMEOUT": "soon"}, "DATA_SQL_TIMEOUT must be a number of seconds"),
+        ({"DATA_SQL_TIMEOUT": "0"}, "DATA_SQL_TIMEOUT must be a number of seconds"),
+        ({"DATA_SQL_TIMEOUT": "-5"}, "DATA_SQL_TIMEOUT must be a number of seconds"),
+        ({"DATA_SQL_COLUMNS": "{customer_id: x}"}, "DATA_SQL_COLUMNS is not valid JSON"),
+        ({"DATA_SQL_COLUMNS": '["customer_id"]'}, "DATA_SQL_COLUMNS must be a JSON object"),
+        ({"DATA_SQL_COLUMNS": '{"customer_id": 7}'}, "the column for 'customer_id'"),
+        ({"DATA_SQL_CONNECT_ARGS": "[1]"}, "DATA_SQL_CONNECT_ARGS must be a JSON object"),
+        ({"DATA_SQL_URL": "not a url S3cret"}, "DATA_SQL_URL is not a database URL"),
+    ],
+)
+def test_an_invalid_sql_setting_stops_start_up(env, message):
+    with pytest.raises(SystemExit) as caught:
+        _sql(**env)
+    assert message in str(caught.value)
+    assert "S3cret" not in str(caught.value)
+
+
+def test_sql_settings_without_a_url_are_a_mistake():
+    with pytest.raises(SystemExit, match="DATA_SQL_TABLE is set but DATA_SQL_URL is not"):
+        Settings.from_env(env={"DATA_SQL_TABLE": "lines"})

@@ -1,0 +1,62 @@
+"""URL state (pure) and the controls built from the parameter declarations."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc
+
+from dashapp.service import params
+from dashapp.web import controls
+from dashapp.web.urlstate import build_query, merge_control_values, parse_query, split_list
+
+
+def test_query_round_trip_is_sorted_and_drops_blanks():
+    query = build_query({"b": "x", "a": 1, "countries": ["France", "EIRE"], "empty": "", "c": None})
+    assert query == "?a=1&b=x&countries=France%2CEIRE"
+    assert parse_query(query) == {"a": "1", "b": "x", "countries": "France,EIRE"}
+    assert split_list(parse_query(query)["countries"]) == ["France", "EIRE"]
+    assert build_query({}) == "" and parse_query("") == {}
+
+
+def test_a_new_dataset_drops_the_previous_dataset_filters():
+    values = [("dataset", "b"), ("start", "2011-01-01"), ("countries", ["France"]), ("k", 3)]
+    assert merge_control_values(values, "dataset") == {"dataset": "b", "k": 3}
+    assert merge_control_values(values, "k")["start"] == "2011-01-01"
+
+
+def test_a_number_control_carries_its_declaration():
+    box = controls.widget(params.CLV_HORIZON, "24")
+    assert isinstance(box, dbc.Input)
+    assert box.id == {"kind": "state", "key": "clv_horizon"}
+    assert (box.type, box.min, box.max, box.step, box.value) == ("number", 1, 120, 1, "24")
+    assert controls.widget(params.CLV_HORIZON, None).value == 12  # the declared default
+    assert controls.widget(params.CLV_MARGIN).step == "any"
+    eps = controls.widget(params.CLUSTER_EPS)
+    assert eps.placeholder == "automatic" and eps.required is False
+
+
+def test_choice_date_and_text_controls():
+    radio = controls.widget(params.CLV_MODEL)
+    assert isinstance(radio, dbc.RadioItems) and radio.value == "bgnbd"
+    assert [o["value"] for o in radio.options] == ["bgnbd", "pareto_nbd"]
+    select = controls.widget(params.CLUSTER_METHOD, "dbscan", select=True)
+    assert isinstance(select, dbc.Select) and select.value == "dbscan"
+    picker = controls.widget(params.RFM_AS_OF, "2011-12-01")
+    assert isinstance(picker, dcc.DatePickerSingle) and picker.date == "2011-12-01"
+    assert picker.id == {"kind": "date", "key": "as_of"}
+    cuts = controls.widget(params.RFM_R_CUTS)
+    assert cuts.type == "text" and cuts.placeholder == "e.g. 14,30,90,180"
+    boxes = controls.widget(params.CLUSTER_FEATURES, "aov,recency")
+    assert boxes.value == ["aov", "recency"]
+
+
+def test_labels_inputs_and_hidden_carriers():
+    col = controls.control(params.CLV_HORIZON, 12, md=2)
+    assert col.children[0].children == "Horizon (months of 30 days)"
+    assert controls.control(params.CLUSTER_K).children[0].children == "Clusters k (2-10)"
+    assert "blank = automatic" in controls.control(params.CLUSTER_EPS).children[0].children
+    assert controls.as_input(params.RFM_AS_OF).component_property == "date"
+    carried = controls.hidden(params.CLUSTER_FEATURES, ["recency", "aov"])
+    assert carried.type == "hidden" and carried.value == "recency,aov"
+    alert = controls.param_alert(params.ParamError(params.CLV_HORIZON, "Horizon is required."))
+    assert alert.children == "Horizon is required." and "param-error" in alert.className
