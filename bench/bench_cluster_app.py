@@ -33,6 +33,7 @@ METHODS = ("kmeans", "dbscan", "hierarchical", "gmm")
 def run(scale: str, runs: int = 5) -> list[tuple]:
     from dashapp import service
     from dashapp.ingest import cleaning
+    from dashapp.service import params
     from tests.callback_client import state_key
 
     app, client, csv = app_client(scale)
@@ -53,12 +54,14 @@ def run(scale: str, runs: int = 5) -> list[tuple]:
     )
 
     def values(method, cluster=None, names=None):
-        v = {
+        # what the browser sends: every control at its declared starting value
+        v = {state_key(p.key): p.initial(None) for p in params.CLUSTER_PARAMS}
+        v[state_key("cl_features")] = list(v[state_key("cl_features")])
+        v.update({
             state_key("dataset"): dataset,
             state_key("cl_method"): method,
-            state_key("cl_features"): ["recency", "frequency", "monetary"],
             "cl-names.data": names or ["High Value"],
-        }
+        })  # fmt: skip
         if cluster:
             v[state_key("cl_cluster")] = cluster
         return v

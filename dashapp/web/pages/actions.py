@@ -107,9 +107,7 @@ def _settings_text(settings: tuple) -> str:
         p.parse(v) for p, v in zip(SETTINGS, settings, strict=True)
     )
     label = dict(params.CLV_MODEL.choices)[model]
-    clusters = f"{dict(params.CLUSTER_METHOD.choices)[method]}" + (
-        f", k = {k}" if method != "dbscan" else ""
-    )
+    clusters = method + (f", k = {k}" if method != "dbscan" else "")
     return (
         f"Model {label} + Gamma-Gamma, horizon {horizon} months, margin {margin:g}%, "
         f"discount {discount:g}% a year; clusters: {clusters} (change them on the CLV and "

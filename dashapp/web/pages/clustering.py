@@ -208,8 +208,10 @@ def _customers_section(cl_cluster, currency: str) -> dbc.Card:
             chooser,
             dbc.Col(html.Div(id="cl-grid-title", className="small text-muted mt-4"), md=5),
             dbc.Col(
-                download_button("cl", "Download CSV (all customers)"),
-                className="text-md-end mt-4",
+                html.Div(
+                    download_button("cl", "Download CSV (all customers)"),
+                    className="text-md-end mt-4",
+                ),
                 md=3,
             ),
         ],
