@@ -352,6 +352,26 @@ def _degenerate(model: str, reason: str) -> str:
     return f"{model} cannot be fitted: {reason}. No parameters were estimated."
 
 
+def _unfitted(fit_class: Any, label: str, names: tuple[str, ...], reason: str, **fields: Any):
+    """The fit object of a purchase model that cannot be fitted: NaN parameters, not
+    converged, and ``reason`` in its message (``fields``: n, time_unit, penalizer)."""
+    return fit_class(
+        params=dict.fromkeys(names, float("nan")),
+        log_likelihood=float("nan"),
+        converged=False,
+        message=_degenerate(label, reason),
+        **fields,
+    )
+
+
+def _mean_purchases_and_age(data: _RFTData) -> tuple[float, float]:
+    """Customer-weighted mean repeat purchases and mean age T (at least 1e-6): the scale of
+    the purchase models' starting values."""
+    mean_x = float(np.sum(data.w * data.x)) / data.wsum
+    mean_T = max(float(np.sum(data.w * data.T)) / data.wsum, 1e-6)
+    return mean_x, mean_T
+
+
 def _purchase_data_problem(x: np.ndarray, T_: np.ndarray, w: np.ndarray) -> str | None:
     """Why a purchase model (BG/NBD, Pareto/NBD) cannot be fitted to these checked rows
     (see :func:`_check_rft`), or None when it can."""

@@ -21,12 +21,13 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, roots_jacobi
 
 from dashapp.analytics.clv._fit import (
     _check_rft,
-    _degenerate,
     _FitBase,
     _maximise,
+    _mean_purchases_and_age,
     _purchase_data_problem,
     _RFTData,
     _std_errors,
+    _unfitted,
 )
 from dashapp.analytics.clv.summary import _unit_days
 
@@ -251,21 +252,14 @@ def fit_bgnbd(
     _unit_days(time_unit)
     x, tx, T_, w = _check_rft(frequency, recency, T, weights)
     n = int(round(w.sum()))
-    nan_params = dict.fromkeys(("r", "alpha", "a", "b"), float("nan"))
     reason = _purchase_data_problem(x, T_, w)
     if reason:
-        return BetaGeoFit(
-            params=nan_params,
-            log_likelihood=float("nan"),
-            n=n,
-            converged=False,
-            message=_degenerate("BG/NBD", reason),
-            time_unit=time_unit,
-            penalizer=penalizer,
-        )
+        return _unfitted(
+            BetaGeoFit, "BG/NBD", ("r", "alpha", "a", "b"), reason,
+            n=n, time_unit=time_unit, penalizer=penalizer,
+        )  # fmt: skip
     data = _RFTData(x, tx, T_, w)
-    mean_x = float(np.sum(data.w * data.x)) / data.wsum
-    mean_T = max(float(np.sum(data.w * data.T)) / data.wsum, 1e-6)
+    mean_x, mean_T = _mean_purchases_and_age(data)
     theta0 = np.log([1.0, max(mean_T / max(mean_x, 1e-3), 1e-3), 1.0, 1.0])
     names = ("r", "alpha", "a", "b")
     res = _maximise(

@@ -25,12 +25,13 @@ from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
 from dashapp.analytics.clv._fit import (
     _check_rft,
     _compress,
-    _degenerate,
     _FitBase,
     _maximise,
+    _mean_purchases_and_age,
     _purchase_data_problem,
     _RFTData,
     _std_errors,
+    _unfitted,
 )
 from dashapp.analytics.clv.summary import _unit_days
 
@@ -351,19 +352,12 @@ def fit_pareto_nbd(
     n = int(round(w.sum()))
     reason = _purchase_data_problem(x, T_, w)
     if reason:
-        nan_params = dict.fromkeys(("r", "alpha", "s", "beta"), float("nan"))
-        return ParetoNBDFit(
-            params=nan_params,
-            log_likelihood=float("nan"),
-            n=n,
-            converged=False,
-            message=_degenerate("Pareto/NBD", reason),
-            time_unit=time_unit,
-            penalizer=penalizer,
-        )
+        return _unfitted(
+            ParetoNBDFit, "Pareto/NBD", ("r", "alpha", "s", "beta"), reason,
+            n=n, time_unit=time_unit, penalizer=penalizer,
+        )  # fmt: skip
     data = _RFTData(x, tx, T_, w)
-    mean_x = float(np.sum(data.w * data.x)) / data.wsum
-    mean_T = max(float(np.sum(data.w * data.T)) / data.wsum, 1e-6)
+    mean_x, mean_T = _mean_purchases_and_age(data)
     theta0 = np.log([1.0, max(mean_T / max(mean_x, 1e-3), 1e-3), 1.0, mean_T])
 
     def mean_ll(th: np.ndarray) -> tuple[float, np.ndarray]:
