@@ -441,3 +441,43 @@ class _FitBase:
 def _require_params(fit: _FitBase, role: str) -> None:
     if not all(np.isfinite(v) for v in fit.params.values()):
         raise ValueError(f"the {role} model has no usable parameters: {fit.message}")
+
+
+def _fit_purchase_model(
+    fit_class: Any,
+    label: str,
+    names: tuple[str, ...],
+    rft: tuple[Any, Any, Any, Any],
+    penalizer: float,
+    time_unit: str,
+    start: Callable[[float, float], list[float]],
+    mean_ll: Callable[[np.ndarray, _RFTData], Any],
+):
+    """The maximum-likelihood fit shared by the purchase models (BG/NBD, Pareto/NBD):
+    checks ``rft`` = (frequency, recency, T, weights), reports data that cannot be fitted
+    as an unfitted result, starts from ``start(mean purchases, mean age)`` (parameters, not
+    logs) and maximises ``mean_ll(log-parameters, data)`` (value and gradient)."""
+    x, tx, T_, w = _check_rft(*rft)
+    n = int(round(w.sum()))
+    reason = _purchase_data_problem(x, T_, w)
+    if reason:
+        return _unfitted(
+            fit_class, label, names, reason, n=n, time_unit=time_unit, penalizer=penalizer
+        )
+    data = _RFTData(x, tx, T_, w)
+    theta0 = np.log(start(*_mean_purchases_and_age(data)))
+    res = _maximise(
+        label, names, lambda th: mean_ll(th, data), theta0, data.wsum, penalizer,
+        analytic_grad=True,
+    )  # fmt: skip
+    return fit_class(
+        params=dict(zip(names, map(float, np.exp(res.theta)), strict=True)),
+        log_likelihood=res.log_likelihood,
+        n=n,
+        converged=res.converged,
+        message=res.message,
+        time_unit=time_unit,
+        penalizer=res.penalizer,
+        n_iter=res.n_iter,
+        std_errors=_std_errors(names, res),
+    )

@@ -23,15 +23,10 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
 
 from dashapp.analytics.clv._fit import (
-    _check_rft,
     _compress,
+    _fit_purchase_model,
     _FitBase,
-    _maximise,
-    _mean_purchases_and_age,
-    _purchase_data_problem,
     _RFTData,
-    _std_errors,
-    _unfitted,
 )
 from dashapp.analytics.clv.summary import _unit_days
 
@@ -348,32 +343,9 @@ def fit_pareto_nbd(
     ParetoNBDFit
     """
     _unit_days(time_unit)
-    x, tx, T_, w = _check_rft(frequency, recency, T, weights)
-    n = int(round(w.sum()))
-    reason = _purchase_data_problem(x, T_, w)
-    if reason:
-        return _unfitted(
-            ParetoNBDFit, "Pareto/NBD", ("r", "alpha", "s", "beta"), reason,
-            n=n, time_unit=time_unit, penalizer=penalizer,
-        )  # fmt: skip
-    data = _RFTData(x, tx, T_, w)
-    mean_x, mean_T = _mean_purchases_and_age(data)
-    theta0 = np.log([1.0, max(mean_T / max(mean_x, 1e-3), 1e-3), 1.0, mean_T])
-
-    def mean_ll(th: np.ndarray) -> tuple[float, np.ndarray]:
-        return _pareto_mean_ll_grad(th, data)
-
-    names = ("r", "alpha", "s", "beta")
-    res = _maximise("Pareto/NBD", names, mean_ll, theta0, data.wsum, penalizer, analytic_grad=True)
-    params = dict(zip(names, map(float, np.exp(res.theta)), strict=True))
-    return ParetoNBDFit(
-        params=params,
-        log_likelihood=res.log_likelihood,
-        n=n,
-        converged=res.converged,
-        message=res.message,
-        time_unit=time_unit,
-        penalizer=res.penalizer,
-        n_iter=res.n_iter,
-        std_errors=_std_errors(names, res),
-    )
+    return _fit_purchase_model(
+        ParetoNBDFit, "Pareto/NBD", ("r", "alpha", "s", "beta"),
+        (frequency, recency, T, weights), penalizer, time_unit,
+        start=lambda mean_x, mean_T: [1.0, max(mean_T / max(mean_x, 1e-3), 1e-3), 1.0, mean_T],
+        mean_ll=_pareto_mean_ll_grad,
+    )  # fmt: skip
