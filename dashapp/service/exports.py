@@ -34,3 +34,9 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 def to_safe_csv(frame: pd.DataFrame, *, index: bool = False) -> str:
     """CSV text of ``frame`` with formulas neutralised (UTF-8, ``\\n`` line ends)."""
     return neutralise_formulas(frame).to_csv(index=index, lineterminator="\n")
+
+
+def csv_download(frame: pd.DataFrame, filename: str) -> dict[str, str]:
+    """What a download component sends to the browser: ``frame`` as safe CSV text
+    (:func:`to_safe_csv`) saved under ``filename``."""
+    return {"content": to_safe_csv(frame), "filename": filename, "type": "text/csv"}

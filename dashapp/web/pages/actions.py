@@ -9,7 +9,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import service
 from dashapp.service import ParamError, params
-from dashapp.service.exports import to_safe_csv
+from dashapp.service.exports import csv_download
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -162,8 +162,4 @@ def download_actions(n_clicks, dataset, start, end, countries, *settings):
         return no_update
     if result.reason:
         return no_update
-    return {
-        "content": to_safe_csv(result.table),
-        "filename": "action_list.csv",
-        "type": "text/csv",
-    }
+    return csv_download(result.table, "action_list.csv")

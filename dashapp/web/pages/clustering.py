@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashapp import service
 from dashapp.service import ParamError, params
-from dashapp.service.exports import to_safe_csv
+from dashapp.service.exports import csv_download
 from dashapp.service.params import Param
 from dashapp.web.components import (
     FILTER_INPUTS,
@@ -416,5 +416,4 @@ def download_clusters(n_clicks, dataset, start, end, countries, *controls):
     table = customers[[c for c in EXPORT_COLUMNS if c in customers.columns]].astype(
         {"cluster": str}
     )
-    name = f"clusters_{view.method}.csv"
-    return {"content": to_safe_csv(table), "filename": name, "type": "text/csv"}
+    return csv_download(table, f"clusters_{view.method}.csv")

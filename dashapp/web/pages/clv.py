@@ -15,7 +15,7 @@ from dash import Output, callback, dcc, html, no_update
 
 from dashapp import service
 from dashapp.service import ParamError, params
-from dashapp.service.exports import to_safe_csv
+from dashapp.service.exports import csv_download
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -372,8 +372,4 @@ def download_clv(n_clicks, dataset, start, end, countries, *values):
         return no_update
     if view.reason:
         return no_update
-    return {
-        "content": to_safe_csv(view.customers[EXPORT_COLUMNS]),
-        "filename": "clv_customers.csv",
-        "type": "text/csv",
-    }
+    return csv_download(view.customers[EXPORT_COLUMNS], "clv_customers.csv")

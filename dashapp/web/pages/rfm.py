@@ -10,7 +10,7 @@ from dash import Input, Output, callback, html, no_update
 from dashapp import service
 from dashapp.analytics import rfm
 from dashapp.service import ParamError, params
-from dashapp.service.exports import to_safe_csv
+from dashapp.service.exports import csv_download
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -254,4 +254,4 @@ def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts
     if view.reason:
         return no_update
     table = view.scored.reset_index()[EXPORT_COLUMNS]
-    return {"content": to_safe_csv(table), "filename": "rfm_customers.csv", "type": "text/csv"}
+    return csv_download(table, "rfm_customers.csv")

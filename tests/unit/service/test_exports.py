@@ -1,6 +1,6 @@
 import pandas as pd
 
-from dashapp.service.exports import neutralise_formulas, to_safe_csv
+from dashapp.service.exports import csv_download, neutralise_formulas, to_safe_csv
 
 
 def test_formula_cells_are_neutralised_numbers_left_alone():
@@ -22,3 +22,11 @@ def test_formula_cells_are_neutralised_numbers_left_alone():
     assert safe["amount"].tolist() == df["amount"].tolist()
     text = to_safe_csv(df)
     assert "\n\"'=HYPERLINK" in text and "\n12345,4.0" in text
+
+
+def test_csv_download_sends_the_safe_csv_under_its_name():
+    df = pd.DataFrame({"customer_id": ["=cmd()", "12345"], "amount": [1.5, 2.0]})
+    payload = csv_download(df, "rfm_customers.csv")
+    assert payload["filename"] == "rfm_customers.csv" and payload["type"] == "text/csv"
+    assert payload["content"] == to_safe_csv(df)
+    assert payload["content"].splitlines()[1] == "'=cmd(),1.5"  # neutralised, not a formula
