@@ -26,8 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+from common import generate_csv
+
 ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT.parent / "shared" / "tools" / "gen_online_retail.py"
 RESULTS = ROOT / "bench" / "results" / "bench_clustering.json"
 DATASETS = {  # customers: (csv path, generator rows)
     5942: (Path("/tmp/or2_full.csv"), 1_067_371),
@@ -45,29 +46,7 @@ ORIGINAL_TOOL_6K = {"dbscan": 1.19, "hierarchical": 1.79}  # seconds, the tool b
 
 def ensure_csv(customers: int) -> Path:
     path, rows = DATASETS[customers]
-    if path.exists():
-        return path
-    print(f"generating {path} ({rows:,} rows, {customers:,} customers) ...", flush=True)
-    part = path.with_name(f"{path.name}.part-{os.getpid()}")
-    subprocess.run(
-        [
-            sys.executable,
-            str(GENERATOR),
-            "--rows",
-            str(rows),
-            "--customers",
-            str(customers),
-            "--seed",
-            "42",
-            "--out",
-            str(part),
-            "--no-stats",
-            "--quiet",
-        ],
-        check=True,
-    )
-    os.replace(part, path)  # atomic: others may read the same path concurrently
-    return path
+    return generate_csv(path, rows, customers)
 
 
 def customer_table(csv: Path):

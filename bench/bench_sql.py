@@ -38,8 +38,9 @@ import sys
 import time
 from pathlib import Path
 
+from common import generate_csv
+
 ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT.parent / "shared" / "tools" / "gen_online_retail.py"
 CSV = Path("/tmp/or2_10x.csv")
 TABLE = "bench_online_retail_10x"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -62,24 +63,8 @@ def ensure_csv(rows: int, customers: int) -> None:
     if CSV.exists() and CSV.stat().st_size > 0:
         print(f"{CSV} exists ({CSV.stat().st_size / 1e9:.2f} GB), not regenerated")
         return
-    print(f"generating {CSV} ({rows:,} rows) ...", flush=True)
     t0 = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            str(GENERATOR),
-            "--rows",
-            str(rows),
-            "--customers",
-            str(customers),
-            "--seed",
-            "42",
-            "--out",
-            str(CSV),
-            "--quiet",
-        ],
-        check=True,
-    )
+    generate_csv(CSV, rows, customers)
     print(f"  {time.perf_counter() - t0:.0f} s")
 
 

@@ -22,31 +22,29 @@ SCALES = {
 }
 
 
-def generated_csv(scale: str = "full") -> Path:
-    """Path of the generated Online Retail II CSV at a scale; generated once (seed 42) with
-    ../shared/tools/gen_online_retail.py."""
-    rows, customers, path = SCALES[scale]
-    if not path.exists():
-        if not GENERATOR.exists():
-            raise SystemExit(f"{GENERATOR} is missing: the benchmarks need ../shared/.")
-        print(f"generating {path} ({rows:,} rows, {customers:,} customers) ...", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                str(GENERATOR),
-                "--rows",
-                str(rows),
-                "--customers",
-                str(customers),
-                "--seed",
-                "42",
-                "--out",
-                str(path),
-                "--quiet",
-            ],
-            check=True,
-        )
+def generate_csv(path: Path, rows: int, customers: int) -> Path:
+    """``path``, generated once (seed 42) with ../shared/tools/gen_online_retail.py when it
+    does not exist yet: written under a temporary name, then renamed, so that a benchmark
+    running beside this one never reads half a file."""
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    if not GENERATOR.exists():
+        raise SystemExit(f"{GENERATOR} is missing: the benchmarks need ../shared/.")
+    print(f"generating {path} ({rows:,} rows, {customers:,} customers) ...", flush=True)
+    part = path.with_name(f"{path.name}.part-{os.getpid()}")
+    args = ["--rows", str(rows), "--customers", str(customers), "--seed", "42"]
+    subprocess.run(
+        [sys.executable, str(GENERATOR), *args, "--out", str(part), "--no-stats", "--quiet"],
+        check=True,
+    )
+    os.replace(part, path)
     return path
+
+
+def generated_csv(scale: str = "full") -> Path:
+    """Path of the generated Online Retail II CSV at a scale (:func:`generate_csv`)."""
+    rows, customers, path = SCALES[scale]
+    return generate_csv(path, rows, customers)
 
 
 def median_ms(fn, runs: int = 5, setup=None) -> tuple[float, list[float]]:
