@@ -290,6 +290,12 @@ def data_grid(id_, columns: list[dict], **kwargs) -> dag.AgGrid:
     )
 
 
+def customer_column(min_width: int = 110) -> dict:
+    """The customer id column every customer grid starts with, pinned on the left."""
+    return {"field": "customer_id", "headerName": "Customer", "pinned": "left",
+            "minWidth": min_width}  # fmt: skip
+
+
 def money_column(field: str, header: str, currency: str = "£", decimals: int = 2) -> dict:
     return {
         "field": field,

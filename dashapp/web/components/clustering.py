@@ -8,7 +8,7 @@ import math
 from dash import html
 
 from dashapp.service import ClusterView
-from dashapp.web.components import money_column, number_column
+from dashapp.web.components import customer_column, money_column, number_column
 from dashapp.web.format import number
 
 METRIC_HELP = {
@@ -30,7 +30,7 @@ METRIC_HELP = {
 
 def grid_columns(currency: str) -> list[dict]:
     return [
-        {"field": "customer_id", "headerName": "Customer", "pinned": "left", "minWidth": 110},
+        customer_column(),
         {"field": "cluster", "headerName": "Cluster", "minWidth": 140},
         {"field": "segment", "headerName": "RFM segment", "minWidth": 150},
         number_column("recency", "Recency (days)"),

@@ -9,7 +9,14 @@ import pandas as pd
 from dash import html
 
 from dashapp.analytics.clv.report import ClvKpis, Independence
-from dashapp.web.components import frame_table, kpi_card, message, money_column, number_column
+from dashapp.web.components import (
+    customer_column,
+    frame_table,
+    kpi_card,
+    message,
+    money_column,
+    number_column,
+)
 from dashapp.web.format import money, number, percent
 
 SCORECARD_ROWS = [
@@ -28,7 +35,7 @@ def grid_columns(currency: str) -> list[dict]:
     pct = {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}
     wide = {"wrapHeaderText": True, "autoHeaderHeight": True}
     columns = [
-        {"field": "customer_id", "headerName": "Customer", "pinned": "left", "minWidth": 125},
+        customer_column(125),
         {**number_column("rank", "Rank"), "minWidth": 95},
         {**money_column("clv", "Predicted CLV", currency, 0), "minWidth": 115},
         {

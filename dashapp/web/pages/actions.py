@@ -13,6 +13,7 @@ from dashapp.service.exports import csv_download
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
+    customer_column,
     data_grid,
     filter_bar,
     filters_from,
@@ -47,7 +48,7 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
         [hidden(param, value) for param, value in zip(SETTINGS, raw, strict=True)], hidden=True
     )
     columns = [
-        {"field": "customer_id", "headerName": "Customer", "pinned": "left", "minWidth": 110},
+        customer_column(),
         money_column("value_at_stake", "Value at stake", currency),
         money_column("clv", "Predicted CLV", currency),
         number_column("p_alive", "P(alive)", 3),

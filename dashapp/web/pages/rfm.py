@@ -14,6 +14,7 @@ from dashapp.service.exports import csv_download
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
+    customer_column,
     data_grid,
     download_button,
     filter_bar,
@@ -52,7 +53,7 @@ EXPORT_COLUMNS = [
 
 def _grid_columns(currency: str) -> list[dict]:
     return [
-        {"field": "customer_id", "headerName": "Customer", "pinned": "left", "minWidth": 110},
+        customer_column(),
         {"field": "segment", "headerName": "Segment", "minWidth": 150},
         {"field": "rfm_code", "headerName": "RFM", "maxWidth": 90},
         number_column("recency", "Recency (days)"),
