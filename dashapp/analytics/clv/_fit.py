@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -424,6 +424,13 @@ class _FitBase:
     penalizer: float = 0.0
     n_iter: int = 0
     std_errors: dict[str, float] = field(default_factory=dict)
+    #: The model's name and its parameters' names, in the formulas' order.
+    model: ClassVar[str] = ""
+    param_names: ClassVar[tuple[str, ...]] = ()
+
+    def _p(self) -> tuple[float, ...]:
+        """The parameters in :attr:`param_names` order."""
+        return tuple(self.params[name] for name in self.param_names)
 
     def summary(self) -> pd.Series:
         """Parameters and fit statistics as a Series (for display)."""
@@ -445,8 +452,6 @@ def _require_params(fit: _FitBase, role: str) -> None:
 
 def _fit_purchase_model(
     fit_class: Any,
-    label: str,
-    names: tuple[str, ...],
     rft: tuple[Any, Any, Any, Any],
     penalizer: float,
     time_unit: str,
@@ -456,7 +461,9 @@ def _fit_purchase_model(
     """The maximum-likelihood fit shared by the purchase models (BG/NBD, Pareto/NBD):
     checks ``rft`` = (frequency, recency, T, weights), reports data that cannot be fitted
     as an unfitted result, starts from ``start(mean purchases, mean age)`` (parameters, not
-    logs) and maximises ``mean_ll(log-parameters, data)`` (value and gradient)."""
+    logs) and maximises ``mean_ll(log-parameters, data)`` (value and gradient). The
+    parameters are ``fit_class.param_names``."""
+    label, names = fit_class.model, fit_class.param_names
     x, tx, T_, w = _check_rft(*rft)
     n = int(round(w.sum()))
     reason = _purchase_data_problem(x, T_, w)

@@ -100,10 +100,7 @@ class BetaGeoFit(_FitBase):
     """
 
     model = "BG/NBD"
-
-    def _p(self) -> tuple[float, float, float, float]:
-        p = self.params
-        return p["r"], p["alpha"], p["a"], p["b"]
+    param_names = ("r", "alpha", "a", "b")
 
     def p_alive(self, x: Any, t_x: Any, T: Any) -> np.ndarray:
         """Probability that the customer is still active at ``T``.
@@ -246,8 +243,7 @@ def fit_bgnbd(
     """
     _unit_days(time_unit)
     return _fit_purchase_model(
-        BetaGeoFit, "BG/NBD", ("r", "alpha", "a", "b"), (frequency, recency, T, weights),
-        penalizer, time_unit,
+        BetaGeoFit, (frequency, recency, T, weights), penalizer, time_unit,
         start=lambda mean_x, mean_T: [1.0, max(mean_T / max(mean_x, 1e-3), 1e-3), 1.0, 1.0],
         mean_ll=_bgnbd_mean_ll,
     )  # fmt: skip

@@ -119,10 +119,7 @@ class ParetoNBDFit(_FitBase):
     """
 
     model = "Pareto/NBD"
-
-    def _p(self) -> tuple[float, float, float, float]:
-        p = self.params
-        return p["r"], p["alpha"], p["s"], p["beta"]
+    param_names = ("r", "alpha", "s", "beta")
 
     def p_alive(self, x: Any, t_x: Any, T: Any) -> np.ndarray:
         """Probability that the customer is still active at ``T`` (Fader & Hardie note eq. 18).
@@ -344,8 +341,7 @@ def fit_pareto_nbd(
     """
     _unit_days(time_unit)
     return _fit_purchase_model(
-        ParetoNBDFit, "Pareto/NBD", ("r", "alpha", "s", "beta"),
-        (frequency, recency, T, weights), penalizer, time_unit,
+        ParetoNBDFit, (frequency, recency, T, weights), penalizer, time_unit,
         start=lambda mean_x, mean_T: [1.0, max(mean_T / max(mean_x, 1e-3), 1e-3), 1.0, mean_T],
         mean_ll=_pareto_mean_ll_grad,
     )  # fmt: skip
