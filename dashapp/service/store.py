@@ -1,5 +1,6 @@
-"""The per-process store: each dataset is read and cleaned once per worker process and kept
-(its ledger and invoice table; the raw lines are released), in a small LRU of datasets."""
+"""The per-process store: each dataset's invoice table and ledger, prepared once per data
+version and rule set (:mod:`dashapp.ingest.engine.prepared`: a new process reads them from
+the cache folder) and kept in a small LRU of datasets."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from dashapp.ingest import cleaning
+from dashapp.ingest.cleaning import CleaningRules
+from dashapp.ingest.engine.prepared import prepare_file, prepared
 from dashapp.ingest.loading import load_transactions
 from dashapp.service import registry
 from dashapp.service.filters import Filters
@@ -26,10 +29,8 @@ MAX_DATASETS_IN_MEMORY = 3
 
 @dataclass(frozen=True)
 class CleanData:
-    """What stays in memory per dataset and rule set: the ledger and the invoice table.
-    ``lines`` (the cleaned lines) is None in the store."""
+    """What stays in memory per dataset and rule set: the ledger and the invoice table."""
 
-    lines: pd.DataFrame | None
     ledger: pd.DataFrame
     orders: pd.DataFrame
 
@@ -77,9 +78,10 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _load(dataset_id: str, version: str) -> pd.DataFrame:
+def transactions(dataset_id: str) -> pd.DataFrame:
+    """Canonical raw lines of a file dataset (read from the file; not kept: the pages only
+    need the cleaned invoice table)."""
     info = registry.dataset_info(dataset_id)
-    log.info("loading dataset %s (%s)", dataset_id, version)
     return load_transactions(
         registry.source_path(info),
         cache_dir=registry.settings().cache_dir,
@@ -87,30 +89,31 @@ def _load(dataset_id: str, version: str) -> pd.DataFrame:
     )
 
 
-def transactions(dataset_id: str) -> pd.DataFrame:
-    """Canonical raw lines of a dataset (loaded once per process and kept)."""
-    version = registry.dataset_version(dataset_id)
-    return _held(("lines", dataset_id, version), lambda: _load(dataset_id, version))
+def _prepare(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
+    """``(invoice table, ledger)``: from the prepared cache, else cleaned by the engine that
+    holds the lines (the database for a SQL source, the embedded DuckDB for files)."""
+    info = registry.dataset_info(dataset_id)
+    cache_dir = registry.settings().cache_dir
+    log.info("loading dataset %s (%s, rules %s)", dataset_id, version, rules.flags())
+    if info.kind in registry.TABLE_KINDS:
+        src = registry.table_source(dataset_id)
+        return prepared(version, rules, cache_dir, lambda: registry.table_call(src.clean, rules))
+    return prepare_file(
+        registry.source_path(info),
+        rules,
+        cache_dir=cache_dir,
+        column_map=dict(info.column_map) or None,
+    )
 
 
 def cleaned(dataset_id: str, rules: str) -> CleanData:
-    """Cleaned lines, ledger and invoice table for a dataset and rule flags (once per process)."""
+    """Ledger and invoice table of a dataset for a rule set (once per process)."""
     version = registry.dataset_version(dataset_id)
 
     def build() -> CleanData:
-        key = ("lines", dataset_id, version)
-        with _store_lock:
-            raw = _store.get(key)
-        if raw is None:  # read without holding the raw lines: pages only need the results
-            raw = _load(dataset_id, version)
-        lines, ledger = cleaning.clean(raw, cleaning.CleaningRules.from_flags(rules))
-        del raw
-        # Only the invoice table and the ledger stay in memory (~50k rows at full scale);
-        # the 1M cleaned lines are dropped and their memory handed back to the system.
-        data = CleanData(lines=None, ledger=ledger, orders=cleaning.invoice_table(lines))
-        del lines
+        orders, ledger = _prepare(dataset_id, version, CleaningRules.from_flags(rules))
         release_memory()
-        return data
+        return CleanData(ledger=ledger, orders=orders)
 
     return _held(("clean", dataset_id, version, rules), build)
 
