@@ -207,8 +207,11 @@ class SparkSource:
             repr((ident, [str(v) for v in row])).encode(), digest_size=8
         ).hexdigest()
 
-    def clean(self, rules=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """``(invoice table, ledger)``: the cleaning as one Spark SQL query."""
+    def clean(
+        self, rules=None, timeout_s: float | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(invoice table, ledger)``: the cleaning as one Spark SQL query (``timeout_s`` is
+        accepted for symmetry with the SQL source; Spark jobs are not cancelled)."""
         if rules is None:
             rules = cleaning.CleaningRules()
         elif isinstance(rules, str):

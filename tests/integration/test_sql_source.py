@@ -268,3 +268,79 @@ def test_every_page_result_from_sql_equals_the_file_path(sql_and_file_datasets):
     assert clusters.reason is None and len(clusters.customers) == len(
         service.rfm_table(service.Filters.build(dataset=file_id))
     )
+
+
+def test_a_slow_first_cleaning_runs_in_the_background(pg_admin, pg_edge, monkeypatch, tmp_path):
+    """A page does not wait for a long cleaning: it says the data is being prepared, the job
+    goes on in the background, and a later request gets the result."""
+    import time
+
+    from dashapp import service
+    from dashapp.config import Settings
+    from dashapp.service import store
+
+    view = f"t_sql_{RUN}_slowish"
+    _PG_CREATED.append(view)
+    with pg_admin.begin() as conn:
+        conn.execute(
+            sa.text(
+                f'CREATE VIEW "{view}" AS SELECT t.* FROM "{pg_edge.table_name}" t '
+                f"CROSS JOIN (SELECT pg_sleep(2)) s"
+            )
+        )
+    previous = service.settings()
+    env = {"DATA_SQL_URL": PG_URL, "DATA_SQL_TABLE": view, "DATA_SQL_TIMEOUT": "5"}
+    service.configure(Settings.from_env(env=env, cache_dir=tmp_path / "cache", data_dir=tmp_path))
+    monkeypatch.setattr(store, "PAGE_WAIT_S", 0.2)
+    try:
+        rules = service.Filters.build(dataset=service.SQL_ID).rules
+        with pytest.raises(service.DataLoadError, match="is being prepared.*dashapp prepare"):
+            service.cleaned(service.SQL_ID, rules)
+        deadline = time.monotonic() + 30
+        while True:  # the statement needs 2 s, ten times what the page waits: it goes on
+            try:
+                data = service.cleaned(service.SQL_ID, rules)
+                break
+            except service.DataLoadError:
+                assert time.monotonic() < deadline, "the background cleaning never finished"
+                time.sleep(0.5)
+        assert data.ledger.attrs["rows_in"] == len(corpus.EDGE_ROWS)
+        assert list((tmp_path / "cache" / "prepared").glob("*.parquet"))
+        assert not list((tmp_path / "cache" / "prepared").glob("*.preparing"))
+    finally:
+        service.configure(previous)
+
+
+def test_the_prepare_command(pg_edge, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATA_SQL_URL": PG_URL,
+        "DATA_SQL_TABLE": pg_edge.table_name,
+        "CACHE_DIR": str(tmp_path / "cache"),
+        "DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "dashapp", "prepare"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{len(corpus.EDGE_ROWS)} lines cleaned into" in done.stdout
+    assert list((tmp_path / "cache" / "prepared").glob("*.parquet"))
+    nothing = subprocess.run(
+        [sys.executable, "-m", "dashapp", "prepare"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert nothing.returncode == 2 and "No SQL or Spark source" in nothing.stdout

@@ -69,6 +69,15 @@ def connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def release() -> None:
+    """Close this thread's connection: DuckDB hands its buffers back (a large cleaning leaves
+    hundreds of MB cached otherwise); the next query opens a new one."""
+    con = getattr(_local, "con", None)
+    if con is not None:
+        con.close()
+        _local.con = None
+
+
 def _bind_lines(con: duckdb.DuckDBPyConnection, lines: pa.Table | str | Path) -> None:
     if isinstance(lines, str | Path):
         quoted = "'" + str(lines).replace("'", "''") + "'"  # a view cannot take parameters

@@ -95,15 +95,33 @@ def distinct_lines(lines: ibis.Table, rules: CleaningRules | None = None) -> ibi
     rules = rules or CleaningRules()
     t = lines.select(*SOURCE_COLUMNS)
     t = t.group_by(list(SOURCE_COLUMNS)).aggregate(copies=t.count())
-    is_cancel = t.invoice.strip().upper().startswith("C")
+    # Text tests run once per distinct invoice and stock code (tens of thousands), not once
+    # per line: string functions over a million lines cost more than the joins.
+    invoices = t.select(flag_invoice=t.invoice).distinct()
+    head = invoices.flag_invoice.strip().upper()
+    invoices = invoices.mutate(
+        flag_cancel=head.startswith("C").fill_null(False),
+        flag_bad_debt=head.startswith("A").fill_null(False),
+    )
+    codes = t.select(flag_code=t.stock_code).distinct()
+    codes = codes.mutate(flag_non_product=_non_product(codes.flag_code, rules).fill_null(False))
+    t = t.left_join(invoices, t.invoice == invoices.flag_invoice).left_join(
+        codes, t.stock_code == codes.flag_code
+    )
+    t = t.select(
+        *SOURCE_COLUMNS,
+        "copies",
+        is_cancellation=t.flag_cancel.fill_null(False),
+        is_bad_debt=t.flag_bad_debt.fill_null(False),
+        is_non_product=t.flag_non_product.fill_null(False),
+    )
     t = t.mutate(
         weight=ibis.literal(1, "int64") if rules.drop_duplicates else t.copies,
-        is_cancellation=is_cancel.fill_null(False),
         price_milli=(t.price * MILLI).round().cast("int64"),
     )
     conditions = [
-        ("bad_debt", rules.drop_bad_debt, t.invoice.strip().upper().startswith("A")),
-        ("non_product", rules.drop_non_product, _non_product(t.stock_code, rules)),
+        ("bad_debt", rules.drop_bad_debt, t.is_bad_debt),
+        ("non_product", rules.drop_non_product, t.is_non_product),
         ("non_positive_price", rules.drop_non_positive_price, t.price_milli <= 0),
         ("write_offs", rules.drop_write_offs, (t.quantity < 0) & ~t.is_cancellation),
         ("cancellations_dropped", not rules.net_cancellations, t.is_cancellation),
@@ -121,7 +139,7 @@ def distinct_lines(lines: ibis.Table, rules: CleaningRules | None = None) -> ibi
         ),
         pair_customer=t.customer_id,
         pair_stock=t.stock_code.fill_null(""),
-    )
+    ).drop("is_bad_debt", "is_non_product")
 
 
 def _data_order(t: ibis.Table) -> list:
@@ -217,6 +235,28 @@ def parts_of(distinct: ibis.Table) -> ibis.Table:
     )
     dup_parts = dup_parts.mutate(**{c: zero for c in PART_COLUMNS if c not in dup_parts.columns})
     return kept_parts.select(*PART_COLUMNS).union(dup_parts.select(*PART_COLUMNS), distinct=False)
+
+
+#: Name of the first stage in :func:`cleaning_sql`'s statement.
+STAGE_TABLE = "distinct_lines"
+
+
+def cleaning_sql(lines: ibis.Table, rules: CleaningRules | None, dialect: str) -> str:
+    """The whole cleaning as one SQL statement for ``dialect``, with the first stage
+    (:func:`distinct_lines`) as a common table expression that the second reads several times.
+
+    ibis inlines a subquery at each place it is used; written as a CTE, the database computes
+    the stage once (PostgreSQL materialises a CTE used more than once; ``MATERIALIZED`` says
+    so explicitly where the dialect has it)."""
+    stage = distinct_lines(lines, rules)
+    first = ibis.to_sql(stage, dialect=dialect)
+    second = ibis.to_sql(parts_of(ibis.table(stage.schema(), name=STAGE_TABLE)), dialect=dialect)
+    quote = "`" if dialect in ("pyspark", "databricks", "mysql", "bigquery") else '"'
+    keyword = " MATERIALIZED" if dialect in ("postgres", "duckdb") else ""
+    head = f"WITH {quote}{STAGE_TABLE}{quote} AS{keyword} (\n{first}\n)"
+    if second.lstrip().upper().startswith("WITH "):
+        return head + ",\n" + second.lstrip()[5:]
+    return head + "\n" + second
 
 
 def invoice_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis.Table:

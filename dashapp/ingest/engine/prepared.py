@@ -21,6 +21,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 
 from dashapp.ingest import engine, schema
 from dashapp.ingest.cleaning import DEFAULT_NON_PRODUCT_CODES, CleaningRules
+from dashapp.ingest.engine import local
 from dashapp.ingest.loading import CSV_EXTENSIONS, cache_path_for, load_transactions
 from dashapp.ingest.loading.cache import _CACHE_META_KEY, LOADER_VERSION, _stat_key, _write_cache
 from dashapp.ingest.loading.stream import csv_to_parquet
@@ -94,6 +96,42 @@ def _write_result(path: Path, orders: pd.DataFrame, ledger: pd.DataFrame) -> Non
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def cached(key: str, rules: CleaningRules, cache_dir: Path) -> Result | None:
+    """The stored result for ``key`` and ``rules``, or None."""
+    return _read_result(_result_file(Path(cache_dir), key, rules))
+
+
+def claim(key: str, rules: CleaningRules, cache_dir: Path, stale_after_s: float) -> bool:
+    """Claim the preparation of ``key`` and ``rules`` for this process (a lock file created
+    exclusively next to the result, so the workers of a host, or hosts sharing the folder, run
+    one cleaning, not one each). False when another process holds a claim younger than
+    ``stale_after_s``. A folder that cannot be written: True (this process prepares alone)."""
+    lock = _result_file(Path(cache_dir), key, rules).with_suffix(".preparing")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except OSError:
+            return claim(key, rules, cache_dir, stale_after_s)  # released meanwhile
+        if age < stale_after_s:
+            return False
+        with contextlib.suppress(OSError):
+            lock.unlink()  # a claim older than the longest cleaning: its process died
+        return claim(key, rules, cache_dir, stale_after_s)
+    except OSError:
+        return True
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{os.getpid()} {time.time():.0f}\n")
+    return True
+
+
+def release_claim(key: str, rules: CleaningRules, cache_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        _result_file(Path(cache_dir), key, rules).with_suffix(".preparing").unlink()
 
 
 def prepared(
@@ -178,7 +216,10 @@ def prepare_file(
             _write_lines_later(lines, lines_file)
         return engine.clean(lines, rules)
 
-    return prepared(lines_file.stem, rules, Path(cache_dir), compute)
+    try:
+        return prepared(lines_file.stem, rules, Path(cache_dir), compute)
+    finally:
+        local.release()
 
 
 def _streamed(p: Path, lines_file: Path, column_map) -> Path:

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from dashapp.ingest import cleaning, schema
-from dashapp.ingest.engine import invoice_parts, split_parts
+from dashapp.ingest.engine import split_parts
+from dashapp.ingest.engine.pipeline import cleaning_sql
 from dashapp.ingest.engine.sources import canonical, sqlalchemy_type
 from dashapp.ingest.sql.guards import (
     SqlSourceError,
@@ -298,15 +299,22 @@ class SqlSource:
             return f"Cannot connect to the database {self.url}: {text}"
         return f"The database failed while {what} from {self._where()}: {text}"
 
-    def _fetch(self, stmt, what: str) -> pd.DataFrame:
-        """Run one SELECT and return its rows as a DataFrame (small by construction)."""
+    def _fetch(self, stmt, what: str, timeout_s: float | None = None) -> pd.DataFrame:
+        """Run one SELECT and return its rows as a DataFrame (small by construction), within
+        ``timeout_s`` (default: the source's)."""
+        timeout_s = float(timeout_s or self.timeout_s)
         fired = threading.Event()
         started = time.perf_counter()
         try:
             with self.engine.connect() as conn:
                 timer = None
-                if self.dialect != "postgresql":  # PostgreSQL: server-side statement_timeout
-                    timer = threading.Timer(self.timeout_s, _cancel, (conn, fired))
+                if self.dialect == "postgresql":  # server-side statement_timeout
+                    if timeout_s != self.timeout_s:  # for this transaction only
+                        conn.exec_driver_sql(
+                            f"SET LOCAL statement_timeout = {max(1, round(timeout_s * 1000)):d}"
+                        )
+                else:
+                    timer = threading.Timer(timeout_s, _cancel, (conn, fired))
                     timer.daemon = True
                     timer.start()
                 try:
@@ -326,7 +334,7 @@ class SqlSource:
         except sa_exc.DBAPIError as err:
             if fired.is_set() or _is_timeout(err):
                 raise SqlSourceError(
-                    f"The database did not answer within {self.timeout_s:g} s while computing "
+                    f"The database did not answer within {timeout_s:g} s while computing "
                     f"{what} from {self._where()}. The cleaning reads the whole table once per "
                     f"version of the data: give the database more time (DATA_SQL_TIMEOUT) or "
                     f"more resources."
@@ -381,12 +389,16 @@ class SqlSource:
         """``expr`` as SQL text in the database's dialect."""
         return ibis.to_sql(expr, dialect=IBIS_DIALECTS[self.dialect])
 
-    def clean(self, rules=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def clean(
+        self, rules=None, timeout_s: float | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """``(invoice table, ledger)`` of the whole table: the cleaning runs in the database as
-        one statement (one scan of the table) and returns about one row per invoice."""
+        one statement (one scan of the table) and returns about one row per invoice.
+        ``timeout_s`` overrides the source's timeout for this statement (a preparation in the
+        background may take longer than a page may wait)."""
         rules = _rules(rules)
-        parts = self._fetch(self.sql(invoice_parts(self.lines(), rules)), "the cleaned invoices")
-        return split_parts(parts, rules)
+        statement = cleaning_sql(self.lines(), rules, IBIS_DIALECTS[self.dialect])
+        return split_parts(self._fetch(statement, "the cleaned invoices", timeout_s), rules)
 
 
 def _rules(rules) -> cleaning.CleaningRules:
