@@ -24,7 +24,8 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from dashapp.ingest import cleaning, schema
-from dashapp.ingest.engine import invoice_parts, split_parts
+from dashapp.ingest.engine import split_parts
+from dashapp.ingest.engine.pipeline import STAGE_TABLE, distinct_lines, parts_of
 from dashapp.ingest.engine.sources import canonical
 from dashapp.ingest.errors import DataLoadError
 
@@ -170,21 +171,33 @@ class SparkSource:
         table = ibis.table(ibis.schema({c: fields[c] for c in columns.values()}), name=_VIEW)
         return frame, canonical(table, columns)
 
-    def _run(self, expr: ibis.Expr, what: str) -> pd.DataFrame:
-        spark = spark_session(self.master)
+    def _sql(self, expr: ibis.Expr) -> str:
         if ibis.options.pyspark is None:  # set when an ibis pyspark backend connects
             from ibis.backends.pyspark import Backend
 
             ibis.options.pyspark = Backend.Options()
+        return ibis.to_sql(expr, dialect="pyspark")
 
+    def _run(self, expr: ibis.Expr, what: str, stage: ibis.Table | None = None) -> pd.DataFrame:
+        """Run ``expr``; ``stage``, when given, is computed first and cached under
+        :data:`~dashapp.ingest.engine.pipeline.STAGE_TABLE` (Spark would recompute a common
+        table expression at each use)."""
+        spark = spark_session(self.master)
         started = time.perf_counter()
+        cached = None
         try:
-            got = spark.sql(ibis.to_sql(expr, dialect="pyspark")).toPandas()
+            if stage is not None:
+                cached = spark.sql(self._sql(stage)).cache()
+                cached.createOrReplaceTempView(STAGE_TABLE)
+            got = spark.sql(self._sql(expr)).toPandas()
         except Exception as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SparkSourceError(
                 f"Spark failed while computing {what} from {self.where}: {text}"
             ) from None
+        finally:
+            if cached is not None:
+                cached.unpersist()
         log.info(
             "spark source: %s in %.2f s (%d rows)", what, time.perf_counter() - started, len(got)
         )
@@ -217,4 +230,6 @@ class SparkSource:
         elif isinstance(rules, str):
             rules = cleaning.CleaningRules.from_flags(rules)
         _, lines = self.lines()
-        return split_parts(self._run(invoice_parts(lines, rules), "the cleaned invoices"), rules)
+        stage = distinct_lines(lines, rules)
+        second = parts_of(ibis.table(stage.schema(), name=STAGE_TABLE))
+        return split_parts(self._run(second, "the cleaned invoices", stage=stage), rules)

@@ -10,18 +10,20 @@ turns it into the invoice table and the ledger.
 
 The rules, in ledger order (:data:`dashapp.ingest.cleaning.RULES`):
 
-* *duplicates*: each line gets ``copy``, its number among the lines identical to it in all
-  eight source columns (``row_number()`` over that partition; identical lines are
-  interchangeable, so the numbering is defined by the data); copies after the first are
-  duplicates;
+* *duplicates*: the lines are grouped by all eight source columns; a group of ``copies``
+  identical lines keeps one (or all ``copies`` when the rule is off: ``weight``) and counts the
+  others as duplicates. Identical lines are interchangeable, so nothing depends on which one
+  is kept;
 * *bad debt, non-product codes, non-positive prices, write-offs* (and *cancellations dropped*
-  when netting is off): the first enabled rule that matches gives the line its ``fate``;
+  when netting is off): the first enabled rule that matches gives the line its ``fate``. The
+  text tests run once per distinct invoice and stock code, joined back;
 * *unmatched returns*: for each (customer, stock code) with a kept return, the running excess
   of returned over bought units, in the **order defined by the data**: time, purchases before
-  returns, then invoice, price, quantity, description, country and copy, so every column takes
-  part, every engine orders identically and no physical row order is used. The increase of the
-  floored running maximum on a return line is that line's unmatched units. A fully unmatched
-  line leaves (fate ``unmatched_returns``); a partly unmatched one keeps its matched units.
+  returns, then invoice, price, quantity, description and country, so every column takes part,
+  every engine orders identically and no physical row order is used. The increase of the
+  floored running maximum on a return line is that line's unmatched units. A line whose units
+  are all unmatched leaves (counted in ``removed_lines``); a partly unmatched one keeps its
+  matched units.
 
 Money is carried as integer thousandths of the currency unit (``price`` rounded to 3
 decimals), so sums are exact and equal to the penny on every engine (floating-point sums differ
@@ -72,7 +74,6 @@ PART_COLUMNS: tuple[str, ...] = (
 )
 
 _PAIR = ["pair_customer", "pair_stock"]
-_ZERO = 0
 
 
 def _non_product(code: ibis.Value, rules: CleaningRules) -> ibis.Value:
@@ -152,6 +153,7 @@ def _data_order(t: ibis.Table) -> list:
         t.quantity,
         t.description.fill_null(""),
         t.country.fill_null(""),
+        t.price,  # prices equal to the thousandth but not equal
     ]
 
 
