@@ -15,17 +15,9 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from tests.conftest import SAMPLE_XLSX, require_file
+from tests.factories import RAW_HEADERS
 
-RAW_COLUMNS = [
-    "Invoice",
-    "StockCode",
-    "Description",
-    "Quantity",
-    "InvoiceDate",
-    "Price",
-    "Customer ID",
-    "Country",
-]
+RAW_COLUMNS = RAW_HEADERS
 
 #: Hand-made raw rows for the edges of the rules and of the text normalisation.
 EDGE_ROWS = [  # Invoice, StockCode, Description, Quantity, InvoiceDate, Price, Customer ID, Country

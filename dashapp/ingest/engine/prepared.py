@@ -33,7 +33,13 @@ from dashapp.ingest import engine, schema
 from dashapp.ingest.cleaning import DEFAULT_NON_PRODUCT_CODES, CleaningRules
 from dashapp.ingest.engine import local
 from dashapp.ingest.loading import CSV_EXTENSIONS, cache_path_for, load_transactions
-from dashapp.ingest.loading.cache import _CACHE_META_KEY, LOADER_VERSION, _stat_key, _write_cache
+from dashapp.ingest.loading.cache import (
+    _CACHE_META_KEY,
+    LOADER_VERSION,
+    _stat_key,
+    _write_cache,
+    write_parquet_atomically,
+)
 from dashapp.ingest.loading.stream import csv_to_parquet
 
 log = logging.getLogger(__name__)
@@ -85,17 +91,9 @@ def _write_result(path: Path, orders: pd.DataFrame, ledger: pd.DataFrame) -> Non
         "ledger": ledger.to_dict(orient="list"),
         "attrs": {k: int(v) for k, v in ledger.attrs.items()},
     }
-    table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="lz4")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_parquet_atomically(
+        table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()}), path
+    )
 
 
 def cached(key: str, rules: CleaningRules, cache_dir: Path) -> Result | None:

@@ -163,18 +163,23 @@ def _read_cache(cache_file: Path) -> pd.DataFrame | None:
     return df
 
 
-def _write_cache(df: pd.DataFrame, cache_file: Path) -> None:
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    meta = dict(table.schema.metadata or {})
-    meta[_CACHE_META_KEY] = LOADER_VERSION.encode()
-    table = table.replace_schema_metadata(meta)
-    fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=f".{cache_file.stem}-", suffix=".tmp")
+def write_parquet_atomically(table: pa.Table, target: Path) -> None:
+    """Write ``table`` to ``target`` under a temporary name, then rename it: a reader never
+    sees half a file, and a failed write leaves nothing behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="lz4")
-        os.replace(tmp, cache_file)
+        os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_cache(df: pd.DataFrame, cache_file: Path) -> None:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[_CACHE_META_KEY] = LOADER_VERSION.encode()
+    write_parquet_atomically(table.replace_schema_metadata(meta), cache_file)
