@@ -117,3 +117,20 @@ def test_spark_missing_gives_a_clear_message(monkeypatch):
         DataLoadError, match=r"Spark is not installed.*pip install 'dashapp\[spark\]'"
     ):
         source.clean()
+
+
+def test_spark_files_are_versioned_without_starting_spark(tmp_path, monkeypatch):
+    from dashapp.ingest import spark
+
+    def no_spark(master):
+        raise AssertionError("Spark was started")
+
+    monkeypatch.setattr(spark, "spark_session", no_spark)
+    data = tmp_path / "lines"
+    data.mkdir()
+    (data / "part-0.parquet").write_bytes(b"one")
+    source = spark.SparkSource("local[2]", path=str(data))
+    first = source.version()
+    assert source.version() == first
+    (data / "part-1.parquet").write_bytes(b"two")
+    assert source.version() != first
