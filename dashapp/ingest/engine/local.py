@@ -10,6 +10,7 @@ cleaned out of core.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +62,13 @@ def connection() -> duckdb.DuckDBPyConnection:
     """This thread's DuckDB connection (in memory; one per thread, reused)."""
     con = getattr(_local, "con", None)
     if con is None:
-        config = {"threads": _settings.threads, "memory_limit": _settings.memory_limit}
-        if _settings.temp_directory:
-            config["temp_directory"] = _settings.temp_directory
+        config = {
+            "threads": _settings.threads,
+            "memory_limit": _settings.memory_limit,
+            # where DuckDB spills beyond its memory limit (its default is ./.tmp)
+            "temp_directory": _settings.temp_directory
+            or os.path.join(tempfile.gettempdir(), "dashapp-duckdb"),
+        }
         con = duckdb.connect(":memory:", config=config)
         _local.con = con
     return con
