@@ -79,7 +79,9 @@ def widget(param: Param, raw: Any = None, *, select: bool = False, **kwargs: Any
         )
     return dbc.Input(
         id=ident,
-        value=value,
+        # "" rather than None: leaving an untouched box (blur) sends "", which would count as
+        # a change from None and run the page's callbacks for nothing
+        value="" if value is None else value,
         type="text",
         debounce=True,
         size="sm",
@@ -119,3 +121,4 @@ def hidden(param: Param, raw: Any = None) -> dcc.Input:
 def param_alert(error: Exception) -> dbc.Alert:
     """How every page shows a parameter it cannot use (:class:`ParamError`)."""
     return dbc.Alert(str(error), color="danger", className="my-2 param-error")
+

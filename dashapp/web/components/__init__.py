@@ -22,6 +22,9 @@ FILTER_INPUTS = [
     Input(date_id("end"), "date"),
     Input(state_id("countries"), "value"),
 ]
+#: Store holding the dataset the filter bar was built for (a pattern-matching id: pages
+#: without a filter bar have none, and the URL callbacks read it with ALL).
+FILTER_BAR_DATASET = {"kind": "filter-bar", "key": "dataset"}
 #: The same four values as State (for download buttons and other click callbacks).
 FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
 
@@ -120,6 +123,9 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
     children = [
         dbc.Card(dbc.CardBody(bar, className="py-2"), className="mb-3 filter-bar"),
         html.Div(id="filter-bar-ready", hidden=True),
+        # the dataset the bar was built for (its dates and countries): choosing another one
+        # renders the page again (assets/urlstate.js)
+        dcc.Store(id=FILTER_BAR_DATASET, data=dataset),
     ]
     if notice is not None:
         children.insert(0, notice)
