@@ -222,3 +222,39 @@ def test_choosing_another_dataset_renders_its_filter_bar(dash_duo, browser_app):
     _wait(lambda: _value(dash_duo, start_id) == "", what="the start date cleared")
     assert console_errors(dash_duo) == []
 
+
+def _colorbar_title(dash_duo, graph: str) -> str:
+    return dash_duo.driver.execute_script(
+        f"var g = document.querySelector('#{graph} .js-plotly-plot');"
+        "return g.data[0].colorbar.title.text;"
+    )
+
+
+def _yaxis_title(dash_duo, graph: str) -> str:
+    return dash_duo.driver.execute_script(
+        f"var g = document.querySelector('#{graph} .js-plotly-plot');"
+        "return g.layout.yaxis.title.text;"
+    )
+
+
+def test_visual_switches_run_in_the_browser_without_a_request(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/rfm")
+    dash_duo.wait_for_element("#rfm-heatmap .heatmaplayer", timeout=30)
+    _record(dash_duo)
+    assert _colorbar_title(dash_duo, "rfm-heatmap") == "Customers"
+    _click_label(dash_duo, "Colour by revenue")
+    _wait_url(dash_duo, "heat=revenue")
+    _wait(lambda: _colorbar_title(dash_duo, "rfm-heatmap").startswith("Revenue"), what="colour")
+    assert _calls(dash_duo) == []  # no server round trip
+
+    dash_duo.driver.get(dash_duo.server_url + "/clv")
+    dash_duo.wait_for_element("#clv-tracking .scatterlayer .trace", timeout=30)
+    _record(dash_duo)
+    weekly = _yaxis_title(dash_duo, "clv-tracking")
+    _click_label(dash_duo, "Cumulative")
+    _wait_url(dash_duo, "clv_track=cumulative")
+    _wait(lambda: _yaxis_title(dash_duo, "clv-tracking") != weekly, what="cumulative plot")
+    assert "umulative" in _yaxis_title(dash_duo, "clv-tracking")
+    assert _calls(dash_duo) == []
+    assert console_errors(dash_duo) == []
