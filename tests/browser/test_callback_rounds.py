@@ -83,6 +83,8 @@ def _assert_one_round(calls: list[dict], expected: set[str]) -> None:
     )
     repeated = {o: n for o, n in collections.Counter(outputs).items() if n > 1}
     assert not repeated, f"callbacks ran more than once: {repeated}; {calls}"
+    big = {c["output"]: c["bytes"] for c in calls if "grid" in c["output"] and c["bytes"] > 100_000}
+    assert not big, f"grid responses over 100 kB: {big}"
     ran = {o.strip(".").split(".")[0] for o in outputs}
     missing = {e for e in expected if not any(e in o for o in outputs)}
     assert not missing, f"expected callbacks did not run: {missing} (ran: {sorted(ran)})"
@@ -257,4 +259,49 @@ def test_visual_switches_run_in_the_browser_without_a_request(dash_duo, browser_
     _wait(lambda: _yaxis_title(dash_duo, "clv-tracking") != weekly, what="cumulative plot")
     assert "umulative" in _yaxis_title(dash_duo, "clv-tracking")
     assert _calls(dash_duo) == []
+    assert console_errors(dash_duo) == []
+
+
+def _grid_row(dash_duo, grid: str, index: int) -> dict:
+    return dash_duo.driver.execute_script(
+        f"var api = dash_ag_grid.getApi('{grid}'); var row = api.getDisplayedRowAtIndex({index});"
+        "return row && row.data;"
+    )
+
+
+def test_the_customer_grid_is_paged_sorted_and_filtered_by_the_server(dash_duo, browser_app):
+    from dashapp import service
+
+    scored = service.rfm_view(service.Filters.build()).scored
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/rfm")
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    _record(dash_duo)
+    assert _grid_row(dash_duo, "rfm-grid", 0)["customer_id"] == str(scored.index[0])
+    # sort by monetary, largest first: the server sorts every customer, not the page shown
+    dash_duo.driver.execute_script(
+        "dash_ag_grid.getApi('rfm-grid').applyColumnState("
+        "{state: [{colId: 'monetary', sort: 'desc'}], defaultState: {sort: null}});"
+    )
+    top = scored["monetary"].max()
+    _wait(lambda: _grid_row(dash_duo, "rfm-grid", 0)["monetary"] == top, what="sorted rows")
+    # a column filter: the count of matching customers comes from the server
+    dash_duo.driver.execute_script(
+        "dash_ag_grid.getApi('rfm-grid').setFilterModel("
+        "{segment: {filterType: 'text', type: 'equals', filter: 'Champions'}});"
+    )
+    champions = scored[scored["segment"] == "Champions"]
+    _wait(
+        lambda: (
+            dash_duo.driver.execute_script(
+                "return dash_ag_grid.getApi('rfm-grid').getDisplayedRowCount();"
+            )
+            == len(champions)
+        ),
+        what="filtered row count",
+    )
+    assert _grid_row(dash_duo, "rfm-grid", 0)["monetary"] == champions["monetary"].max()
+    calls = _calls(dash_duo)
+    assert calls and all(c["output"] == "rfm-grid.getRowsResponse" for c in calls), calls
+    assert all(c["bytes"] < 100_000 for c in calls), calls
     assert console_errors(dash_duo) == []

@@ -4,7 +4,7 @@ named by value, with the PCA view, profiles, diagnostics and the customers of a 
 Every control lives in the URL (``cl_*`` keys). Callbacks are split so that choosing the
 cluster shown in the grid (display only) reads the memoized clustering instead of fitting
 again, and the method's diagnostic curve is computed by its own callback, only for the
-selected method.
+selected method. The grid pages through the server (only the rows shown travel).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from dashapp.service.params import Param
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
-    data_grid,
     download_button,
     filter_bar,
     filters_from,
@@ -29,7 +28,9 @@ from dashapp.web.components import (
     loading,
     message,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
     side_by_side,
 )
 from dashapp.web.components.clustering import (
@@ -219,9 +220,7 @@ def _customers_section(cl_cluster, currency: str) -> dbc.Card:
     )
     return section(
         "Customers of a cluster",
-        html.Div(
-            [header, dcc.Loading(data_grid("cl-grid", grid_columns(currency)), delay_show=200)]
-        ),
+        html.Div([header, paged_grid("cl-grid", grid_columns(currency))]),
         note="The CSV holds every customer of the current filters with their cluster; "
         "cells that a spreadsheet would run as a formula are neutralised.",
     )
@@ -343,24 +342,16 @@ def update_cluster_diagnostics(dataset, start, end, countries, *controls):
     return diagnostics_figure(diag), text
 
 
-@callback(
-    Output("cl-grid", "rowData"),
-    Output("cl-grid-title", "children"),
-    Input("cl-names", "data"),
-    Input(state_id("cl_cluster"), "value"),
-    *CLUSTER_STATES,
-)
-def update_cluster_grid(names, chosen, dataset, start, end, countries, *controls):
-    """Customers of the chosen cluster. Runs after ``update_clustering`` (its input is the
-    names that callback stores), so it reads the memoized clustering and never fits."""
-    if not names:
-        return [], None
+def _grid_rows(chosen, dataset, start, end, countries, *controls):
+    """Customers of the chosen cluster, largest spend first (the service pages, sorts and
+    filters them), and the grid's title. The clustering is memoized and computed once
+    however many callbacks ask for it at the same time, so this never fits again."""
     try:
         view = _view(dataset, start, end, countries, *controls)
     except ParamError:
-        return no_update, no_update
+        return None, no_update
     if view.reason:
-        return [], None
+        return None, None
     names = view.names
     name = chosen if chosen in names else names[0]
     customers = view.customers
@@ -372,8 +363,15 @@ def update_cluster_grid(names, chosen, dataset, start, end, countries, *controls
     title = f"{name}: {len(rows):,} customers, largest spend first"
     if chosen and chosen not in names:
         title += f" ('{chosen}' does not exist with these settings)"
-    table = rows.astype({"cluster": str})
-    return service.records(table), title
+    return rows.astype({"cluster": str}), title
+
+
+serve_rows(
+    "cl-grid",
+    [Input(state_id("cl_cluster"), "value"), *CLUSTER_INPUTS],
+    _grid_rows,
+    extra_outputs=(Output("cl-grid-title", "children"),),
+)
 
 
 @callback(

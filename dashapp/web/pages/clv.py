@@ -19,7 +19,6 @@ from dashapp.service.exports import csv_download
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
-    data_grid,
     download_button,
     filter_bar,
     filters_from,
@@ -27,7 +26,9 @@ from dashapp.web.components import (
     loading,
     message,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
     side_by_side,
 )
 from dashapp.web.components.clv import (
@@ -220,7 +221,7 @@ def _customers_section(currency: str) -> dbc.Card:
         html.Div(
             [
                 download_button("clv", className="mb-2"),
-                dcc.Loading(data_grid("clv-grid", grid_columns(currency)), delay_show=200),
+                paged_grid("clv-grid", grid_columns(currency)),
             ]
         ),
         note="Sorted by predicted CLV. The CSV holds every customer of the current "
@@ -310,13 +311,16 @@ def update_clv_values(dataset, start, end, countries, *values):
     )
 
 
-@callback(Output("clv-grid", "rowData"), *VALUE_INPUTS)
-def update_clv_grid(dataset, start, end, countries, *values):
+def _grid_rows(dataset, start, end, countries, *values):
+    """The customer grid's table, best first (the service pages, sorts and filters it)."""
     try:
         view = _view(dataset, start, end, countries, *values)
     except ParamError:
-        return no_update
-    return [] if view.reason else service.records(view.customers)
+        return None
+    return None if view.reason else view.customers
+
+
+serve_rows("clv-grid", VALUE_INPUTS, _grid_rows)
 
 
 visual_switch(params.CLV_TRACKING, "clv-tracking")  # weekly or cumulative: no request

@@ -15,7 +15,6 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     customer_column,
-    data_grid,
     download_button,
     filter_bar,
     filters_from,
@@ -26,7 +25,9 @@ from dashapp.web.components import (
     money_column,
     number_column,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
     side_by_side,
 )
 from dashapp.web.controls import (
@@ -123,7 +124,7 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query
                 html.Div(
                     [
                         download_button("rfm", className="mb-2"),
-                        data_grid("rfm-grid", _grid_columns(currency)),
+                        paged_grid("rfm-grid", _grid_columns(currency)),
                     ]
                 ),
                 note="The CSV holds every customer of the current filters; cells that a "
@@ -245,13 +246,16 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
     )
 
 
-@callback(Output("rfm-grid", "rowData"), *RFM_INPUTS)
-def update_rfm_grid(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
+def _grid_rows(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
+    """The customer grid's table (the service pages, sorts and filters it)."""
     try:
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
     except ParamError:
-        return no_update
-    return view.records or []
+        return None
+    return view.table
+
+
+serve_rows("rfm-grid", RFM_INPUTS, _grid_rows)
 
 
 @callback(
