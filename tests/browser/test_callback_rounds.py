@@ -304,4 +304,19 @@ def test_the_customer_grid_is_paged_sorted_and_filtered_by_the_server(dash_duo, 
     calls = _calls(dash_duo)
     assert calls and all(c["output"] == "rfm-grid.getRowsResponse" for c in calls), calls
     assert all(c["bytes"] < 100_000 for c in calls), calls
+
+    # the action list pages the same way: every customer reachable, not a preview
+    actions = service.action_list(service.Filters.build()).table
+    dash_duo.driver.get(dash_duo.server_url + "/actions")
+    dash_duo.wait_for_element("#actions-grid .ag-row", timeout=60)
+    _wait(
+        lambda: (
+            dash_duo.driver.execute_script(
+                "return dash_ag_grid.getApi('actions-grid').getDisplayedRowCount();"
+            )
+            == len(actions)
+        ),
+        what="every customer of the action list",
+    )
+    assert _grid_row(dash_duo, "actions-grid", 0)["customer_id"] == actions["customer_id"].iloc[0]
     assert console_errors(dash_duo) == []
