@@ -163,6 +163,18 @@ def test_a_clustering_k_change_runs_each_clustering_callback_once(dash_duo, brow
     _wait_url(dash_duo, "cl_k=5")
     calls = _calls(dash_duo)
     _assert_one_round(calls, {"cl-summary", "cl-grid"})
+    # the diagnostic curves are off the hot path: nothing asked while their panel is closed
+    assert not [c for c in calls if "cl-diagnostics" in c["output"]], calls
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    dash_duo.driver.execute_script("document.getElementById('cl-diag-toggle').click();")
+    dash_duo.wait_for_element("#cl-diagnostics .scatterlayer .trace", timeout=30)
+    opened = _calls(dash_duo)
+    assert [c["output"] for c in opened] == ["..cl-diagnostics.figure...cl-diag-note.children.."]
+    # open: a k change redraws it with the rest, once
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    _set_text(dash_duo, '{"key":"cl_k","kind":"state"}', "4")
+    _wait_url(dash_duo, "cl_k=4")
+    _assert_one_round(_calls(dash_duo), {"cl-summary", "cl-grid", "cl-diagnostics"})
     assert console_errors(dash_duo) == []
 
 

@@ -4,14 +4,25 @@ named by value, with the PCA view, profiles, diagnostics and the customers of a 
 Every control lives in the URL (``cl_*`` keys). Callbacks are split so that choosing the
 cluster shown in the grid (display only) reads the memoized clustering instead of fitting
 again, and the method's diagnostic curve is computed by its own callback, only for the
-selected method. The grid pages through the server (only the rows shown travel).
+selected method and only while its panel is open. The grid pages through the server (only the rows shown travel).
 """
 
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
 from dashapp import service
 from dashapp.service import ParamError, params
@@ -170,11 +181,33 @@ def _result_sections() -> list:
         "clusters (standardised), oriented so that blue is better: more recent, "
         "more frequent, more spend, longer tenure.",
     )
+    # Computed when opened (the elbow / BIC loops over k cost 0.1-0.7 s): a settings change
+    # while the panel is closed sends no request for it (assets/switches.js, "gate").
     diagnostics = section(
         "Diagnostics",
         html.Div(
-            [graph("cl-diagnostics", 340), loading("cl-diag-note", className="small text-muted")]
+            [
+                dbc.Button(
+                    "Show the method's diagnostic curve",
+                    id="cl-diag-toggle",
+                    color="secondary",
+                    outline=True,
+                    size="sm",
+                ),
+                dcc.Store(id="cl-diag-request"),
+                dbc.Collapse(
+                    [
+                        graph("cl-diagnostics", 340),
+                        loading("cl-diag-note", className="small text-muted"),
+                    ],
+                    id="cl-diag-panel",
+                    is_open=False,
+                    className="mt-2",
+                ),
+            ]
         ),
+        note="Elbow and silhouette curve (K-Means), k-distance curve (DBSCAN), dendrogram "
+        "(hierarchical) or BIC over k (Gaussian mixture), computed when shown.",
     )
     agreement = section(
         "Agreement with the RFM segments",
@@ -315,12 +348,32 @@ def update_clustering(dataset, start, end, countries, *controls):
     )
 
 
+clientside_callback(
+    ClientsideFunction("switches", "toggle"),
+    Output("cl-diag-panel", "is_open"),
+    Output("cl-diag-toggle", "children"),
+    Input("cl-diag-toggle", "n_clicks"),
+    State("cl-diag-panel", "is_open"),
+    prevent_initial_call=True,
+)
+# The settings reach the diagnostics only while the panel is open.
+clientside_callback(
+    ClientsideFunction("switches", "gate"),
+    Output("cl-diag-request", "data"),
+    Input("cl-diag-panel", "is_open"),
+    *CLUSTER_INPUTS,
+    State("cl-diag-request", "data"),
+)
+
+
 @callback(
     Output("cl-diagnostics", "figure"),
     Output("cl-diag-note", "children"),
-    *CLUSTER_INPUTS,
+    Input("cl-diag-request", "data"),
+    *CLUSTER_STATES,
+    prevent_initial_call=True,
 )
-def update_cluster_diagnostics(dataset, start, end, countries, *controls):
+def update_cluster_diagnostics(_request, dataset, start, end, countries, *controls):
     try:
         diag = service.cluster_diagnostics(filters_from(dataset, start, end, countries), *controls)
     except ParamError:
