@@ -190,7 +190,7 @@ def _result_sections() -> list:
                 dbc.Button(
                     "Show the method's diagnostic curve",
                     id="cl-diag-toggle",
-                    color="secondary",
+                    color="primary",
                     outline=True,
                     size="sm",
                 ),
