@@ -26,7 +26,7 @@ csv = sys.argv[1]
 s = Settings.from_env(env={}, data_path=csv, cache_dir=tempfile.mkdtemp())
 app = create_app(type(s)(**{**s.__dict__, "cache_type": "SimpleCache"}))
 client = CallbackClient(app)
-for cb in ("update_overview", "update_rfm", "update_rfm_grid"):
+for cb in ("update_overview", "update_rfm", "serve_rfm_grid"):
     assert client.call(cb, {state_key("dataset"): service.default_dataset_id()}).status_code == 200
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
@@ -117,7 +117,7 @@ def run(scale: str) -> list[tuple]:
     for cb, t_unc, t_c in (
         ("update_overview", 150, 30),
         ("update_rfm", 150, 30),
-        ("update_rfm_grid", 150, 30),
+        ("serve_rfm_grid", 150, 30),
     ):
         rows.append(timed(cb, False, t_unc if full else 1500, None))
         rows.append(timed(cb, True, None, t_c if full else None))

@@ -11,7 +11,7 @@ uncached (results cache cleared before each run -- the RFM table is recomputed t
 dataset itself stays loaded, as in a running worker) and cached; all callbacks of a method
 change as the browser sends them (main and diagnostics concurrently, then the grid, which
 is chained after the main callback), uncached; choosing another cluster for the grid
-(``update_cluster_grid``: display only, reads the memoized clustering, fits nothing); and
+(``serve_cl_grid``: display only, reads the memoized clustering, fits nothing); and
 the process's peak memory. Medians of 5 runs (wall time; the CPU time of the process is
 printed beside the uncached calls, as the machine is often shared).
 
@@ -79,7 +79,7 @@ def run(scale: str, runs: int = 5) -> list[tuple]:
             diag = pool.submit(call, "update_cluster_diagnostics", vals)
             names = json.loads(main.result().data)["response"]["cl-names"]["data"]
             diag.result()
-        call("update_cluster_grid", {**vals, "cl-names.data": names})
+        call("serve_cl_grid", {**vals, "cl-names.data": names})
 
     for method in METHODS:
         vals = values(method)
@@ -129,7 +129,7 @@ def run(scale: str, runs: int = 5) -> list[tuple]:
         names = json.loads(resp.data)["response"]["cl-names"]["data"]
         picks = iter(names * runs)
         ms, _ = median_ms(
-            lambda m=method, p=picks, n=names: call("update_cluster_grid", values(m, next(p), n)),
+            lambda m=method, p=picks, n=names: call("serve_cl_grid", values(m, next(p), n)),
             runs=runs,
         )
         rows.append(

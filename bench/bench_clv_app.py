@@ -30,7 +30,7 @@ from common import app_client, machine, median_wall_cpu, peak_rss_mb, report
 CLV_CALLBACKS = (
     "update_clv_model",
     "update_clv_values",
-    "update_clv_grid",
+    "serve_clv_grid",
     "update_clv_validation",
 )
 
@@ -128,7 +128,7 @@ def run(scale: str, runs: int) -> list[tuple]:
                     "ms",
                 )
             )
-        for name in ("update_clv_values", "update_clv_grid"):
+        for name in ("update_clv_values", "serve_clv_grid"):
             rows.append(
                 (
                     f"{label} {model} {name}, horizon changed (fit cached)",

@@ -19,6 +19,7 @@ from dashapp.ingest.loading import DataLoadError
 from dashapp.service import params
 from dashapp.service.caching import ResilientRedisCache, cache, init_cache, memoized
 from dashapp.service.filters import Filters
+from dashapp.service.paging import grid_page
 from dashapp.service.params import ParamError
 from dashapp.service.registry import (
     DEMO_ID,
@@ -104,6 +105,7 @@ __all__ = [
     "default_dataset_id",
     "empty_reason",
     "filtered_orders",
+    "grid_page",
     "init_cache",
     "is_sql",
     "memoized",

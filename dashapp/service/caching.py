@@ -9,6 +9,7 @@ keys, so neither is ever served stale results.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -104,10 +105,16 @@ def init_cache(server: Flask | None = None, config: dict | None = None) -> Cache
     return cache
 
 
+_init_lock = threading.Lock()
+
+
 def ensure_cache() -> None:
-    """An in-process cache when no app bound one (scripts, tests, benchmarks)."""
+    """An in-process cache when no app bound one (scripts, tests, benchmarks); threads that
+    ask at once get the same one."""
     if getattr(cache, "app", None) is None:  # flask-caching sets .app only in init_app
-        init_cache(config={"CACHE_TYPE": "SimpleCache"})
+        with _init_lock:
+            if getattr(cache, "app", None) is None:
+                init_cache(config={"CACHE_TYPE": "SimpleCache"})
 
 
 def _code_version() -> str:
@@ -128,13 +135,16 @@ def versioned_name(name: str) -> str:
 
 
 def memoize_plain(fn: Callable[..., T]) -> Callable[..., T]:
-    """Memoize a function of simple arguments (ids, versions, dates, numbers, tuples)."""
+    """Memoize a function of simple arguments (ids, versions, dates, numbers, tuples);
+    computed once however many threads ask at the same time (:func:`single_flight`)."""
     cached = cache.memoize(make_name=versioned_name)(fn)
+    name = fn.__module__ + "." + fn.__qualname__
 
     @functools.wraps(fn)
     def call(*args: Any) -> T:
         ensure_cache()
-        return cached(*args)
+        with single_flight((name, *args)):
+            return cached(*args)
 
     return call
 
@@ -143,13 +153,21 @@ def memoized(fn: Callable[..., T]) -> Callable[..., T]:
     """Memoize ``fn(dataset, version, start, end, countries, rules, *params)`` and expose it
     as ``fn(filters, *params)``. The dataset version is looked up at call time, so a changed
     file gets new cache keys. The undecorated function stays reachable as ``.uncached``
-    (benchmarks use it)."""
+    (benchmarks use it).
+
+    Single flight: the callbacks of a page arrive together and ask for the same results (the
+    CLV page's callbacks all need the same fitted model); the first thread computes a result,
+    the others wait for it and read the cache, instead of fitting the same model concurrently
+    on the same two cores."""
     cached = cache.memoize(make_name=versioned_name)(fn)
+    name = fn.__module__ + "." + fn.__qualname__
 
     @functools.wraps(fn)
     def call(filters: Filters, *params: Any) -> T:
         ensure_cache()
-        return cached(*_key(filters), *params)
+        key = _key(filters)
+        with single_flight((name, *key, *params)):
+            return cached(*key, *params)
 
     def uncached(filters: Filters, *params: Any) -> T:
         return fn(*_key(filters), *params)
@@ -180,10 +198,14 @@ _flights_lock = threading.Lock()
 COMPUTE_LOCK = threading.Lock()
 
 
-def single_flight(key: tuple) -> threading.Lock:
+def single_flight(key: tuple) -> threading.Lock | contextlib.nullcontext:
     """One lock per result: the page's callbacks fire together and ask for the same
     result; the first computes it, the others wait and read the cache instead of computing
-    it again on the same two cores."""
+    it again on the same two cores. (A key that cannot be hashed gets no lock.)"""
+    try:
+        hash(key)
+    except TypeError:
+        return contextlib.nullcontext()
     with _flights_lock:
         if len(_flights) > 512:  # forget idle locks now and then (a holder keeps its own)
             _flights.clear()

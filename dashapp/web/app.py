@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, server=None, prefix: str | None
         "dashapp",
         server=server,
         use_pages=True,  # explicit: pages_folder alone silently turns Pages on
+        routing_callback_inputs=shell.ROUTER_INPUTS,  # the router does not follow the search
         pages_folder=str(PAGES_DIR),
         assets_folder=str(assets_dir()),
         url_base_pathname=prefix,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import Input, State, dcc
+from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc
 
 from dashapp.service.params import Param
 from dashapp.web.components import labelled
@@ -79,7 +79,9 @@ def widget(param: Param, raw: Any = None, *, select: bool = False, **kwargs: Any
         )
     return dbc.Input(
         id=ident,
-        value=value,
+        # "" rather than None: leaving an untouched box (blur) sends "", which would count as
+        # a change from None and run the page's callbacks for nothing
+        value="" if value is None else value,
         type="text",
         debounce=True,
         size="sm",
@@ -119,3 +121,23 @@ def hidden(param: Param, raw: Any = None) -> dcc.Input:
 def param_alert(error: Exception) -> dbc.Alert:
     """How every page shows a parameter it cannot use (:class:`ParamError`)."""
     return dbc.Alert(str(error), color="danger", className="my-2 param-error")
+
+
+def choices_id(graph_id: str) -> str:
+    """Id of the store holding every variant of a switched figure (see :func:`visual_switch`)."""
+    return f"{graph_id}-choices"
+
+
+def visual_switch(param: Param, graph_id: str) -> None:
+    """Let the choice control ``param`` pick the figure of ``graph_id`` in the browser.
+
+    The page's callback fills the store :func:`choices_id` with ``{choice value: figure}``
+    (every choice of ``param``); switching is then a purely visual change with no server
+    request (``assets/switches.js``). The callback keeps ``param`` as a State to report a
+    bad value from the URL."""
+    clientside_callback(
+        ClientsideFunction("switches", "pick"),
+        Output(graph_id, "figure"),
+        Input(choices_id(graph_id), "data"),
+        as_input(param),
+    )

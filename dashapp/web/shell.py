@@ -1,5 +1,5 @@
-"""The app shell: navbar built from the page registry, page container, URL-state sync and
-the app-wide error handler."""
+"""The app shell: navbar built from the page registry, page container, URL-state sync
+(clientside, ``assets/urlstate.js``) and the app-wide error handler."""
 
 from __future__ import annotations
 
@@ -7,14 +7,27 @@ import logging
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+    no_update,
+)
 
-from dashapp.web.urlstate import build_query, merge_control_values, parse_query, state_id
+from dashapp.web.components import FILTER_BAR_DATASET
+from dashapp.web.urlstate import state_id
 
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Customer Segments & CLV"
 PAGES_LOCATION = "_pages_location"  # the dcc.Location that Dash Pages routes on
+PAGE_RELOAD = "page-reload"  # a store whose change makes the router render the page again
 
 
 def navbar() -> dbc.Navbar:
@@ -57,6 +70,7 @@ def layout() -> html.Div:
                 [
                     dbc.Alert(id="app-error", is_open=False, dismissable=True, color="danger"),
                     dcc.Store(id="session-uploads", storage_type="session"),
+                    dcc.Store(id=PAGE_RELOAD),
                     dash.page_container,
                 ],
                 fluid=True,
@@ -66,41 +80,46 @@ def layout() -> html.Div:
     )
 
 
-@callback(
+#: What Dash Pages' router listens to (``Dash(routing_callback_inputs=...)``): the pathname
+#: and the page-reload store. The search is only read: writing the controls' values into the
+#: URL must not render the page again (which would also run every page callback twice).
+ROUTER_INPUTS = {
+    "search_": State(PAGES_LOCATION, "search"),
+    "_reload": Input(PAGE_RELOAD, "data"),
+}
+
+# The URL follows the controls in the browser (assets/urlstate.js), with no server request.
+clientside_callback(
+    ClientsideFunction("urlstate", "write"),
     Output(PAGES_LOCATION, "search"),
     Input({"kind": "state", "key": ALL}, "value"),
     Input({"kind": "date", "key": ALL}, "date"),
     State(PAGES_LOCATION, "search"),
     prevent_initial_call=True,
 )
-def write_state_to_url(values, dates, current):
-    """When the user changes a control, write every control's value to the query string.
 
-    Dash also calls this when a page's controls are rendered (each new control counts as
-    triggered); those calls carry several triggers and must not rewrite the URL, or every
-    page load would re-render the page once more."""
-    if len(ctx.triggered) != 1 or not isinstance(ctx.triggered_id, dict):
-        return no_update
-    key = ctx.triggered_id["key"]
-    if build_query({key: ctx.triggered[0]["value"]}) == build_query(
-        {key: parse_query(current).get(key)}
-    ):
-        return no_update  # a control echoing its URL value (date pickers do on mount)
-    pairs = [(item["id"]["key"], item.get("value")) for item in ctx.inputs_list[0]]
-    pairs += [(item["id"]["key"], item.get("value")) for item in ctx.inputs_list[1]]
-    changed = ctx.triggered_id["key"] if isinstance(ctx.triggered_id, dict) else None
-    search = build_query(merge_control_values(pairs, changed))
-    return no_update if search == (current or "") else search
+# Back / forward buttons change the search under a page: render it again from the URL when a
+# control no longer shows the URL's value. So does choosing another dataset (the filter bar's
+# dates and countries are the dataset's).
+clientside_callback(
+    ClientsideFunction("urlstate", "follow"),
+    Output(PAGE_RELOAD, "data"),
+    Input(PAGES_LOCATION, "search"),
+    Input(PAGES_LOCATION, "pathname"),
+    State({"kind": "state", "key": ALL}, "value"),
+    State({"kind": "date", "key": ALL}, "date"),
+    State(PAGE_RELOAD, "data"),
+    State({**FILTER_BAR_DATASET, "key": ALL}, "data"),
+    prevent_initial_call=True,
+)
 
-
-@callback(
+# Navbar links keep the current query string, so filters follow the user across pages.
+clientside_callback(
+    ClientsideFunction("urlstate", "links"),
     Output({"kind": "nav", "path": ALL}, "href"),
     Input(PAGES_LOCATION, "search"),
-    State({"kind": "nav", "path": ALL}, "id"),
+    State({"kind": "nav", "path": ALL}, "href"),
 )
-def carry_state_in_links(search, ids):
-    """Navbar links keep the current query string, so filters follow the user across pages."""
-    return [dash.get_relative_path(i["path"]) + (search or "") for i in ids]
 
 
 @callback(

@@ -115,6 +115,9 @@ def test_switching_the_method_updates_the_scatter(dash_duo, browser_app, tmp_pat
         seen[method] = traces
         dash_duo.wait_for_element("#cl-grid .ag-row", timeout=30)
         dash_duo.wait_for_element("#cl-profiles .heatmaplayer", timeout=30)
+        if method == "kmeans":  # the diagnostics panel is computed when opened
+            toggle = dash_duo.find_element("#cl-diag-toggle")
+            dash_duo.driver.execute_script("arguments[0].click();", toggle)
         dash_duo.wait_for_element("#cl-diagnostics .scatterlayer .trace", timeout=30)
         _full_page_screenshot(dash_duo, f"clustering-{method}")
     assert set(seen) == set(METHODS)

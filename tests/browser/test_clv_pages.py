@@ -103,5 +103,5 @@ def test_clv_callbacks_over_http(browser_app, shared_sample_xlsx):
     assert resp.status_code == 200 and b"Horizon (months of 30 days) is required" in resp.data
     resp = client.call("update_clv_model", {**base, state_key("countries"): ["Italy"]})
     assert resp.status_code == 200 and b"at least 20 repeat customers" in resp.data
-    for name in ("update_clv_grid", "update_clv_validation", "update_cohorts"):
+    for name in ("serve_clv_grid", "update_clv_validation", "update_cohorts"):
         assert client.call(name, base).status_code == 200, name

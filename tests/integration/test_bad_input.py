@@ -352,11 +352,13 @@ FILTER_KEYS = {
 
 
 def _page_callbacks(server) -> dict[str, dict]:
-    """Callbacks that read the dataset (as input or state), by their first output id."""
+    """Server callbacks that read the dataset (as input or state), by their first output id
+    (clientside callbacks run in the browser: the server has nothing to answer)."""
     return {
         out: dep
         for out, dep in server.callbacks.by_output.items()
         if any(d["id"] == DATASET.rsplit(".", 1)[0] for d in dep["inputs"] + dep.get("state", []))
+        and not dep.get("clientside_function")
     }
 
 

@@ -256,3 +256,32 @@ def test_pareto_quadrature_likelihood_matches_the_closed_form(filters):
             lambda t: pareto._pareto_mean_ll_grad(t, data)[0], theta, h=1e-6
         )
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_concurrent_clv_callbacks_fit_the_model_once(filters, monkeypatch):
+    """The CLV page's callbacks arrive together (fit table, values, grid): one fit of the
+    purchase model and one of the spend model, however many threads ask."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fits = []
+    real = dict(clv_views.models.MODELS)
+
+    def counting(model):
+        def fit(*args, **kwargs):
+            fits.append(model)
+            return real[model](*args, **kwargs)
+
+        return fit
+
+    monkeypatch.setattr(clv_views.models, "MODELS", {m: counting(m) for m in real})
+    scoped = _with(filters, start="2010-02-01")  # not fitted by another test yet
+    calls = [
+        lambda: service.clv_model(scoped, "pareto"),
+        lambda: service.clv_view(scoped, "pareto"),
+        lambda: service.clv_view(scoped, "pareto"),
+        lambda: service.clv_fit(scoped, "pareto"),
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = [f.result() for f in [pool.submit(c) for c in calls]]
+    assert len(fits) == 1, fits
+    assert results[1] is results[2] or results[1].kpis == results[2].kpis

@@ -19,7 +19,7 @@ import pandas as pd
 from dashapp.analytics import clustering
 from dashapp.analytics.rfm import SEGMENT_ORDER
 from dashapp.service import params
-from dashapp.service.caching import COMPUTE_LOCK, memoized, single_flight
+from dashapp.service.caching import COMPUTE_LOCK, memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason
 from dashapp.service.views.rfm import rfm_table
@@ -133,15 +133,7 @@ def cluster_params(
 def cluster_view(filters: Filters, *args: Any, **kwargs: Any) -> ClusterView:
     """Cluster the customers of ``filters`` (arguments as :func:`cluster_params`; memoized
     per canonical parameters, computed once however many callbacks ask at the same time)."""
-    canonical = cluster_params(*args, **kwargs)
-    with single_flight(("cluster_view", filters, canonical)):
-        return _cluster_view(filters, *canonical)
-
-
-def _customers_table(filters: Filters) -> pd.DataFrame:
-    """``rfm_table(filters)`` computed once when callbacks ask for it at the same time."""
-    with single_flight(("rfm_table", filters)):
-        return rfm_table(filters)
+    return _cluster_view(filters, *cluster_params(*args, **kwargs))
 
 
 @memoized
@@ -162,7 +154,7 @@ def _cluster_view(
     scale,
     features,
 ) -> ClusterView:
-    scored = _customers_table(Filters.of(dataset, start, end, countries, rules))
+    scored = rfm_table(Filters.of(dataset, start, end, countries, rules))
     base = dict(
         method=method,
         method_label=clustering.METHOD_LABELS.get(method, str(method)),
@@ -309,7 +301,7 @@ def _with_k(diag: ClusterDiagnostics, k: int | None) -> ClusterDiagnostics:
 
 def _feature_matrix(filters: Filters, transform, scale, features) -> np.ndarray:
     """Feature matrix of the filtered customers (raises ClusteringError)."""
-    scored = _customers_table(filters)
+    scored = rfm_table(filters)
     if len(scored) < 2:
         raise clustering.ClusteringError(
             empty_reason(len(scored), 2) or "At least two customers are needed."

@@ -11,7 +11,7 @@ from dashapp.analytics import rfm
 from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
-from dashapp.service.results import View, empty_reason, records
+from dashapp.service.results import View, empty_reason
 from dashapp.service.store import filtered_orders
 
 #: Below this many customers the page warns that the scores say little.
@@ -23,7 +23,7 @@ class RfmView(View):
     """``scored`` (the customer table with scores and segments, see :func:`rfm_table`),
     ``summary`` (customers and revenue per segment, grid order), ``bins`` (actual edges and
     sizes of each score), ``counts``/``revenue`` (5 x 5 arrays of the R x F grid),
-    ``records`` (the customer table as grid rows, dates as text), ``as_of`` (the reference
+    ``table`` (the customer table as the grid shows it, dates as text), ``as_of`` (the reference
     date), ``warning`` (text when so few customers match that the scores say little)."""
 
     scored: pd.DataFrame | None = None
@@ -31,7 +31,7 @@ class RfmView(View):
     bins: pd.DataFrame | None = None
     counts: np.ndarray | None = None
     revenue: np.ndarray | None = None
-    records: list[dict] | None = None
+    table: pd.DataFrame | None = None
     as_of: pd.Timestamp | None = None
     warning: str | None = None
 
@@ -79,7 +79,7 @@ def _rfm_view(dataset, version, start, end, countries, rules, as_of, thresholds)
         bins=rfm.score_bins(scored),
         counts=counts,
         revenue=revenue,
-        records=records(table),
+        table=table,
         as_of=scored.attrs.get("as_of"),
         warning=few + " Scores over so few customers say little." if few else None,
     )

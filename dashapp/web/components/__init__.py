@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, State, dcc, html
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+)
 
 from dashapp import service
 from dashapp.ingest.loading import DataLoadError
@@ -22,6 +32,9 @@ FILTER_INPUTS = [
     Input(date_id("end"), "date"),
     Input(state_id("countries"), "value"),
 ]
+#: Store holding the dataset the filter bar was built for (a pattern-matching id: pages
+#: without a filter bar have none, and the URL callbacks read it with ALL).
+FILTER_BAR_DATASET = {"kind": "filter-bar", "key": "dataset"}
 #: The same four values as State (for download buttons and other click callbacks).
 FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
 
@@ -120,6 +133,9 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
     children = [
         dbc.Card(dbc.CardBody(bar, className="py-2"), className="mb-3 filter-bar"),
         html.Div(id="filter-bar-ready", hidden=True),
+        # the dataset the bar was built for (its dates and countries): choosing another one
+        # renders the page again (assets/urlstate.js)
+        dcc.Store(id=FILTER_BAR_DATASET, data=dataset),
     ]
     if notice is not None:
         children.insert(0, notice)
@@ -263,12 +279,27 @@ def ledger_table(ledger: pd.DataFrame, currency: str = "£") -> dbc.Table:
     return frame_table(shown, className="ledger-table")
 
 
-def data_grid(id_, columns: list[dict], **kwargs) -> dag.AgGrid:
-    """dash-ag-grid with sorting, filtering and paging (client-side row model)."""
+#: Rows per block a paged grid asks the server for (5 pages of 20; ~25 kB of JSON).
+GRID_BLOCK_ROWS = 100
+
+
+def data_grid(id_, columns: list[dict], paged: bool = False, **kwargs) -> dag.AgGrid:
+    """dash-ag-grid with sorting, filtering and paging.
+
+    Client-side row model (``rowData`` from a callback) for small tables; with
+    ``paged=True`` the infinite row model: the grid asks the server for blocks of
+    :data:`GRID_BLOCK_ROWS` rows, filtered and sorted by the service (:func:`serve_rows`),
+    so a response stays small whatever the number of customers."""
+    if paged:
+        rows: dict = {"rowModelType": "infinite"}
+        paging = {"cacheBlockSize": GRID_BLOCK_ROWS, "maxBlocksInCache": 10,
+                  "infiniteInitialRowCount": 1}  # fmt: skip
+    else:
+        rows, paging = {"rowData": []}, {}
     return dag.AgGrid(
         id=id_,
         columnDefs=columns,
-        rowData=[],
+        **rows,
         defaultColDef={
             "sortable": True,
             "filter": True,
@@ -282,6 +313,7 @@ def data_grid(id_, columns: list[dict], **kwargs) -> dag.AgGrid:
             "paginationPageSize": 20,
             "paginationPageSizeSelector": [20, 50, 100],
             "animateRows": False,
+            **paging,
         },
         columnSize="responsiveSizeToFit",
         className="ag-theme-alpine",
@@ -319,3 +351,53 @@ def number_column(field: str, header: str, decimals: int = 0) -> dict:
             "function": f"params.value == null ? '' : d3.format(',.{decimals}f')(params.value)"
         },
     }
+
+
+def refresh_id(grid_id: str) -> str:
+    """Id of the store a paged grid's refresh writes to (a clientside callback needs an
+    output); :func:`paged_grid` puts it next to the grid."""
+    return f"{grid_id}-refresh"
+
+
+def paged_grid(id_: str, columns: list[dict], **kwargs) -> html.Div:
+    """A paged :func:`data_grid` (infinite row model) and its refresh store."""
+    return html.Div([data_grid(id_, columns, paged=True, **kwargs), dcc.Store(id=refresh_id(id_))])
+
+
+def serve_rows(
+    grid_id: str,
+    inputs: list[Input],
+    rows: Callable[..., pd.DataFrame | None],
+    extra_outputs: tuple[Output, ...] = (),
+) -> None:
+    """Serve a paged grid's rows from the page's inputs.
+
+    ``rows(*values)`` (``values`` of ``inputs``) returns the whole table (None when there is
+    nothing to show); with ``extra_outputs`` it returns ``(table, *extras)``. The service
+    filters, sorts and slices it per request (:func:`dashapp.service.paging.grid_page`), so
+    only the block the grid shows travels. When an input changes, the grid drops its rows in
+    the browser and asks again (``assets/grids.js``) at once, next to the page's callbacks.
+    """
+    states = [State(i.component_id, i.component_property) for i in inputs]
+
+    clientside_callback(
+        ClientsideFunction("grids", "refresh"),
+        Output(refresh_id(grid_id), "data"),
+        *inputs,
+        State(grid_id, "id"),
+        prevent_initial_call=True,
+    )
+
+    def serve(request, *values):
+        result = rows(*values)
+        table, extras = (result[0], result[1:]) if extra_outputs else (result, ())
+        page = service.grid_page(table, request)
+        return (page, *extras) if extra_outputs else page
+
+    serve.__name__ = f"serve_{grid_id.replace('-', '_')}"  # e.g. serve_rfm_grid
+    callback(
+        Output(grid_id, "getRowsResponse"),
+        *extra_outputs,
+        Input(grid_id, "getRowsRequest"),
+        *states,
+    )(serve)

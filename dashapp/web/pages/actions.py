@@ -14,14 +14,15 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     customer_column,
-    data_grid,
     filter_bar,
     filters_from,
     message,
     money_column,
     number_column,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
 )
 from dashapp.web.controls import as_input, as_state, hidden, param_alert
 from dashapp.web.format import money, number
@@ -34,7 +35,6 @@ dash.register_page(
     title="Action list · Customer Segments & CLV",
 )
 
-PREVIEW_ROWS = 500
 # The action list reuses the CLV and clustering pages' settings (same URL keys, same
 # declarations, same messages), so the list matches what those pages show.
 SETTINGS = (*params.CLV_VALUE_PARAMS[:4], params.CLUSTER_METHOD, params.CLUSTER_K)
@@ -87,13 +87,12 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
                             className="mb-2",
                         ),
                         dcc.Download(id="actions-download"),
-                        dcc.Loading(data_grid("actions-grid", columns), delay_show=200),
+                        paged_grid("actions-grid", columns),
                     ]
                 ),
                 note="Value at stake = predicted CLV × (1 − P(alive)): the predicted value weighted "
-                "by the chance that the customer is already lost. The CSV has every customer; "
-                f"the table shows the first {PREVIEW_ROWS}. Cells a spreadsheet would run as "
-                "formulas are neutralised.",
+                "by the chance that the customer is already lost. The table and the CSV have every "
+                "customer. Cells a spreadsheet would run as formulas are neutralised.",
             ),
         ]
     )
@@ -116,21 +115,35 @@ def _settings_text(settings: tuple) -> str:
     )
 
 
+ACTION_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in SETTINGS)]
+
+
+def _grid_rows(dataset, start, end, countries, *settings):
+    """The action list, largest value at stake first (the service pages, sorts and filters
+    it)."""
+    try:
+        result = _list(dataset, start, end, countries, *settings)
+    except ParamError:
+        return None
+    return None if result.reason else result.table
+
+
+serve_rows("actions-grid", ACTION_INPUTS, _grid_rows)
+
+
 @callback(
-    Output("actions-grid", "rowData"),
     Output("actions-settings", "children"),
     Output("actions-message", "children"),
-    *FILTER_INPUTS,
-    *(as_input(p) for p in SETTINGS),
+    *ACTION_INPUTS,
 )
 def update_actions(dataset, start, end, countries, *settings):
     try:
         result = _list(dataset, start, end, countries, *settings)
     except ParamError as exc:
-        return [], None, param_alert(exc)
+        return None, param_alert(exc)
     text = _settings_text(settings)
     if result.reason:
-        return [], text, message(result.reason)
+        return text, message(result.reason)
     table = result.table
     currency = service.currency(dataset)
     total = table["value_at_stake"].sum()
@@ -146,7 +159,7 @@ def update_actions(dataset, start, end, countries, *settings):
         )
     ]
     notes += [html.P(n, className="small text-muted mb-1") for n in result.notes]
-    return service.records(table.head(PREVIEW_ROWS)), text, html.Div(notes)
+    return text, html.Div(notes)
 
 
 @callback(

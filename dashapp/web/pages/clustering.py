@@ -4,14 +4,25 @@ named by value, with the PCA view, profiles, diagnostics and the customers of a 
 Every control lives in the URL (``cl_*`` keys). Callbacks are split so that choosing the
 cluster shown in the grid (display only) reads the memoized clustering instead of fitting
 again, and the method's diagnostic curve is computed by its own callback, only for the
-selected method.
+selected method and only while its panel is open. The grid pages through the server (only the rows shown travel).
 """
 
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
 from dashapp import service
 from dashapp.service import ParamError, params
@@ -20,7 +31,6 @@ from dashapp.service.params import Param
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
-    data_grid,
     download_button,
     filter_bar,
     filters_from,
@@ -29,7 +39,9 @@ from dashapp.web.components import (
     loading,
     message,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
     side_by_side,
 )
 from dashapp.web.components.clustering import (
@@ -169,11 +181,33 @@ def _result_sections() -> list:
         "clusters (standardised), oriented so that blue is better: more recent, "
         "more frequent, more spend, longer tenure.",
     )
+    # Computed when opened (the elbow / BIC loops over k cost 0.1-0.7 s): a settings change
+    # while the panel is closed sends no request for it (assets/switches.js, "gate").
     diagnostics = section(
         "Diagnostics",
         html.Div(
-            [graph("cl-diagnostics", 340), loading("cl-diag-note", className="small text-muted")]
+            [
+                dbc.Button(
+                    "Show the method's diagnostic curve",
+                    id="cl-diag-toggle",
+                    color="primary",
+                    outline=True,
+                    size="sm",
+                ),
+                dcc.Store(id="cl-diag-request"),
+                dbc.Collapse(
+                    [
+                        graph("cl-diagnostics", 340),
+                        loading("cl-diag-note", className="small text-muted"),
+                    ],
+                    id="cl-diag-panel",
+                    is_open=False,
+                    className="mt-2",
+                ),
+            ]
         ),
+        note="Elbow and silhouette curve (K-Means), k-distance curve (DBSCAN), dendrogram "
+        "(hierarchical) or BIC over k (Gaussian mixture), computed when shown.",
     )
     agreement = section(
         "Agreement with the RFM segments",
@@ -219,9 +253,7 @@ def _customers_section(cl_cluster, currency: str) -> dbc.Card:
     )
     return section(
         "Customers of a cluster",
-        html.Div(
-            [header, dcc.Loading(data_grid("cl-grid", grid_columns(currency)), delay_show=200)]
-        ),
+        html.Div([header, paged_grid("cl-grid", grid_columns(currency))]),
         note="The CSV holds every customer of the current filters with their cluster; "
         "cells that a spreadsheet would run as a formula are neutralised.",
     )
@@ -316,12 +348,32 @@ def update_clustering(dataset, start, end, countries, *controls):
     )
 
 
+clientside_callback(
+    ClientsideFunction("switches", "toggle"),
+    Output("cl-diag-panel", "is_open"),
+    Output("cl-diag-toggle", "children"),
+    Input("cl-diag-toggle", "n_clicks"),
+    State("cl-diag-panel", "is_open"),
+    prevent_initial_call=True,
+)
+# The settings reach the diagnostics only while the panel is open.
+clientside_callback(
+    ClientsideFunction("switches", "gate"),
+    Output("cl-diag-request", "data"),
+    Input("cl-diag-panel", "is_open"),
+    *CLUSTER_INPUTS,
+    State("cl-diag-request", "data"),
+)
+
+
 @callback(
     Output("cl-diagnostics", "figure"),
     Output("cl-diag-note", "children"),
-    *CLUSTER_INPUTS,
+    Input("cl-diag-request", "data"),
+    *CLUSTER_STATES,
+    prevent_initial_call=True,
 )
-def update_cluster_diagnostics(dataset, start, end, countries, *controls):
+def update_cluster_diagnostics(_request, dataset, start, end, countries, *controls):
     try:
         diag = service.cluster_diagnostics(filters_from(dataset, start, end, countries), *controls)
     except ParamError:
@@ -343,24 +395,16 @@ def update_cluster_diagnostics(dataset, start, end, countries, *controls):
     return diagnostics_figure(diag), text
 
 
-@callback(
-    Output("cl-grid", "rowData"),
-    Output("cl-grid-title", "children"),
-    Input("cl-names", "data"),
-    Input(state_id("cl_cluster"), "value"),
-    *CLUSTER_STATES,
-)
-def update_cluster_grid(names, chosen, dataset, start, end, countries, *controls):
-    """Customers of the chosen cluster. Runs after ``update_clustering`` (its input is the
-    names that callback stores), so it reads the memoized clustering and never fits."""
-    if not names:
-        return [], None
+def _grid_rows(chosen, dataset, start, end, countries, *controls):
+    """Customers of the chosen cluster, largest spend first (the service pages, sorts and
+    filters them), and the grid's title. The clustering is memoized and computed once
+    however many callbacks ask for it at the same time, so this never fits again."""
     try:
         view = _view(dataset, start, end, countries, *controls)
     except ParamError:
-        return no_update, no_update
+        return None, no_update
     if view.reason:
-        return [], None
+        return None, None
     names = view.names
     name = chosen if chosen in names else names[0]
     customers = view.customers
@@ -372,8 +416,15 @@ def update_cluster_grid(names, chosen, dataset, start, end, countries, *controls
     title = f"{name}: {len(rows):,} customers, largest spend first"
     if chosen and chosen not in names:
         title += f" ('{chosen}' does not exist with these settings)"
-    table = rows.astype({"cluster": str})
-    return service.records(table), title
+    return rows.astype({"cluster": str}), title
+
+
+serve_rows(
+    "cl-grid",
+    [Input(state_id("cl_cluster"), "value"), *CLUSTER_INPUTS],
+    _grid_rows,
+    extra_outputs=(Output("cl-grid-title", "children"),),
+)
 
 
 @callback(

@@ -4,7 +4,7 @@ holdout check.
 Callbacks are split so that an input only recomputes what depends on it: the model fit
 (filters + model) is memoized in the service; horizon, margin, discount and lifespan only
 re-run the cheap prediction; the calibration date only the holdout check; the tracking
-plot's weekly/cumulative switch only redraws.
+plot's weekly/cumulative switch picks one of the two figures in the browser.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dashapp.service.exports import csv_download
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
-    data_grid,
     download_button,
     filter_bar,
     filters_from,
@@ -27,7 +26,9 @@ from dashapp.web.components import (
     loading,
     message,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
     side_by_side,
 )
 from dashapp.web.components.clv import (
@@ -41,7 +42,7 @@ from dashapp.web.components.clv import (
     significant,
     stats_table,
 )
-from dashapp.web.controls import as_input, as_state, control, param_alert
+from dashapp.web.controls import as_input, as_state, choices_id, control, param_alert, visual_switch
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.clv import (
     clv_distribution,
@@ -197,7 +198,13 @@ def _holdout_section(clv_cal, clv_track) -> dbc.Card:
             [
                 validation_controls,
                 html.Div(id="clv-validation-message"),
-                side_by_side(loading("clv-scorecard"), graph("clv-tracking", 360), 5),
+                side_by_side(
+                    loading("clv-scorecard"),
+                    html.Div(
+                        [graph("clv-tracking", 360), dcc.Store(id=choices_id("clv-tracking"))]
+                    ),
+                    5,
+                ),
             ]
         ),
         note="The models are refitted on the calibration period only and forecast the "
@@ -214,7 +221,7 @@ def _customers_section(currency: str) -> dbc.Card:
         html.Div(
             [
                 download_button("clv", className="mb-2"),
-                dcc.Loading(data_grid("clv-grid", grid_columns(currency)), delay_show=200),
+                paged_grid("clv-grid", grid_columns(currency)),
             ]
         ),
         note="Sorted by predicted CLV. The CSV holds every customer of the current "
@@ -304,32 +311,38 @@ def update_clv_values(dataset, start, end, countries, *values):
     )
 
 
-@callback(Output("clv-grid", "rowData"), *VALUE_INPUTS)
-def update_clv_grid(dataset, start, end, countries, *values):
+def _grid_rows(dataset, start, end, countries, *values):
+    """The customer grid's table, best first (the service pages, sorts and filters it)."""
     try:
         view = _view(dataset, start, end, countries, *values)
     except ParamError:
-        return no_update
-    return [] if view.reason else service.records(view.customers)
+        return None
+    return None if view.reason else view.customers
+
+
+serve_rows("clv-grid", VALUE_INPUTS, _grid_rows)
+
+
+visual_switch(params.CLV_TRACKING, "clv-tracking")  # weekly or cumulative: no request
 
 
 @callback(
     Output("clv-scorecard", "children"),
-    Output("clv-tracking", "figure"),
+    Output(choices_id("clv-tracking"), "data"),
     Output("clv-validation-message", "children"),
     Output("clv-cal-info", "children"),
     Output(as_input(params.CLV_CALIBRATION_END).component_id, "placeholder"),
     *FILTER_INPUTS,
     as_input(params.CLV_MODEL),
     as_input(params.CLV_CALIBRATION_END),
-    as_input(params.CLV_TRACKING),
+    as_state(params.CLV_TRACKING),  # checked here; the switch itself is in the browser
 )
 def update_clv_validation(dataset, start, end, countries, model, calibration_end, track):
     currency = service.currency(dataset)
     filters = filters_from(dataset, start, end, countries)
     try:
         result = service.clv_validation(filters, model, calibration_end)
-        cumulative = params.CLV_TRACKING.parse(track) == "cumulative"
+        params.CLV_TRACKING.parse(track)
     except ParamError as exc:
         return no_update, no_update, param_alert(exc), None, no_update
     try:
@@ -338,7 +351,8 @@ def update_clv_validation(dataset, start, end, countries, model, calibration_end
         default = "default"
     if result.reason:
         blank = empty_figure("Not available: see the message above")
-        return None, blank, message(result.reason), None, default
+        blanks = {value: blank for value, _ in params.CLV_TRACKING.choices}
+        return None, blanks, message(result.reason), None, default
     fitted = ", ".join(
         f"{p} {significant(v, 3)}"
         for p, v in zip(result.params["parameter"], result.params["estimate"], strict=True)
@@ -352,7 +366,12 @@ def update_clv_validation(dataset, start, end, countries, model, calibration_end
     notes = [message("Calibration fit: " + note, "info") for note in result.notes]
     return (
         scorecard_table(result.scorecard, currency),
-        tracking_plot(result.tracking, result.calibration_end, cumulative=cumulative),
+        {
+            value: tracking_plot(
+                result.tracking, result.calibration_end, cumulative=value == "cumulative"
+            )
+            for value, _ in params.CLV_TRACKING.choices
+        },
         notes or None,
         info,
         default,

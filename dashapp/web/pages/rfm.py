@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, callback, html, no_update
+from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import service
 from dashapp.analytics import rfm
@@ -15,7 +15,6 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     customer_column,
-    data_grid,
     download_button,
     filter_bar,
     filters_from,
@@ -26,10 +25,20 @@ from dashapp.web.components import (
     money_column,
     number_column,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
     side_by_side,
 )
-from dashapp.web.controls import as_input, as_state, control, param_alert, widget
+from dashapp.web.controls import (
+    as_input,
+    as_state,
+    choices_id,
+    control,
+    param_alert,
+    visual_switch,
+    widget,
+)
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.rfm import rf_heatmap, rfm_distributions, segment_bars, segment_treemap
 from dashapp.web.format import money, number, percent
@@ -89,6 +98,7 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query
                         [
                             widget(params.RFM_HEAT, heat, className="small mb-1"),
                             graph("rfm-heatmap"),
+                            dcc.Store(id=choices_id("rfm-heatmap")),
                         ]
                     ),
                 ),
@@ -114,7 +124,7 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query
                 html.Div(
                     [
                         download_button("rfm", className="mb-2"),
-                        data_grid("rfm-grid", _grid_columns(currency)),
+                        paged_grid("rfm-grid", _grid_columns(currency)),
                     ]
                 ),
                 note="The CSV holds every customer of the current filters; cells that a "
@@ -182,11 +192,12 @@ def _actions_table(summary: pd.DataFrame, currency: str):
 
 
 RFM_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in params.RFM_PARAMS[:4])]
+visual_switch(params.RFM_HEAT, "rfm-heatmap")  # colour by customers or revenue: no request
 
 
 @callback(
     Output("rfm-kpis", "children"),
-    Output("rfm-heatmap", "figure"),
+    Output(choices_id("rfm-heatmap"), "data"),
     Output("rfm-treemap", "figure"),
     Output("rfm-bars", "figure"),
     Output("rfm-bins", "children"),
@@ -194,18 +205,19 @@ RFM_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in params.RFM_PARAMS[:4])]
     Output("rfm-actions", "children"),
     Output("rfm-message", "children"),
     *RFM_INPUTS,
-    as_input(params.RFM_HEAT),
+    as_state(params.RFM_HEAT),  # checked here; the switch itself is in the browser
 )
 def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, heat):
     currency = service.currency(dataset)
     try:
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
-        heat = params.RFM_HEAT.parse(heat)
+        params.RFM_HEAT.parse(heat)
     except ParamError as exc:
         return (no_update,) * 7 + (param_alert(exc),)
     if view.reason:
         blank = empty_figure("No customers")
-        return None, blank, blank, blank, None, blank, None, message(view.reason)
+        blanks = {value: blank for value, _ in params.RFM_HEAT.choices}
+        return None, blanks, blank, blank, None, blank, None, message(view.reason)
     scored, summary = view.scored, view.summary
     champions = summary.loc[summary["segment"] == "Champions", "revenue_share"].iloc[0]
     as_of_day = view.as_of
@@ -221,7 +233,10 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
     )
     return (
         kpis,
-        rf_heatmap(view.counts, view.revenue, rfm.segment_lookup(), heat, currency),
+        {
+            value: rf_heatmap(view.counts, view.revenue, rfm.segment_lookup(), value, currency)
+            for value, _ in params.RFM_HEAT.choices
+        },
         segment_treemap(summary, currency),
         segment_bars(summary),
         _bins_table(view.bins, currency),
@@ -231,13 +246,16 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
     )
 
 
-@callback(Output("rfm-grid", "rowData"), *RFM_INPUTS)
-def update_rfm_grid(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
+def _grid_rows(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
+    """The customer grid's table (the service pages, sorts and filters it)."""
     try:
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
     except ParamError:
-        return no_update
-    return view.records or []
+        return None
+    return view.table
+
+
+serve_rows("rfm-grid", RFM_INPUTS, _grid_rows)
 
 
 @callback(

@@ -7,21 +7,13 @@ from dash import dcc
 
 from dashapp.service import params
 from dashapp.web import controls
-from dashapp.web.urlstate import build_query, merge_control_values, parse_query, split_list
+from dashapp.web.urlstate import split_list
 
 
-def test_query_round_trip_is_sorted_and_drops_blanks():
-    query = build_query({"b": "x", "a": 1, "countries": ["France", "EIRE"], "empty": "", "c": None})
-    assert query == "?a=1&b=x&countries=France%2CEIRE"
-    assert parse_query(query) == {"a": "1", "b": "x", "countries": "France,EIRE"}
-    assert split_list(parse_query(query)["countries"]) == ["France", "EIRE"]
-    assert build_query({}) == "" and parse_query("") == {}
-
-
-def test_a_new_dataset_drops_the_previous_dataset_filters():
-    values = [("dataset", "b"), ("start", "2011-01-01"), ("countries", ["France"]), ("k", 3)]
-    assert merge_control_values(values, "dataset") == {"dataset": "b", "k": 3}
-    assert merge_control_values(values, "k")["start"] == "2011-01-01"
+def test_list_values_from_the_url_or_a_control():
+    assert split_list("France,EIRE") == ["France", "EIRE"]
+    assert split_list(["France", "", None]) == ["France"]
+    assert split_list(None) == [] and split_list("") == []
 
 
 def test_a_number_control_carries_its_declaration():

@@ -1,0 +1,370 @@
+"""Browser benchmark: what a user waits for after each click, in headless Chromium
+(Playwright) against gunicorn run as the Procfile runs it, on the generated 1M-row file.
+
+Run (by hand; the machine should be otherwise idle)::
+
+    python bench/bench_browser.py [--runs 5] [--src DIR] [--json out.json]
+
+``--src`` benchmarks another checkout of the app (e.g. ``git archive <commit> | tar -x -C
+DIR`` for a before/after table); the default is this one. Needs Playwright's Python package
+(requirements-dev.txt) and Debian's Chromium (``apt-get install chromium``); no browser is
+downloaded.
+
+For each interaction it measures, median of ``--runs``:
+
+* **settled** (ms): from the input event (the click, the Enter key, the select's change) to
+  the last callback response painted (two animation frames after it arrived) or, for changes
+  made in the browser alone, to the view showing the change, whichever is later;
+* **requests**: callback requests (``/_dash-update-component``) the change sent, including
+  the router's when the page is rendered again (``page re-renders``), and their **kB**.
+
+*Uncached*: every run uses another date range (``end=``), so every result is computed, first
+fit included. *Cached*: the same change repeated on the same range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import generated_csv  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LAST_DAY = dt.date(2011, 12, 9)  # the generated data end on this day
+
+#: Records every callback request: output, start, response end, painted, bytes; the time of
+#: the first input event after ``__arm()``; the time a "done" predicate first held.
+RECORDER = r"""
+(() => {
+  window.__calls = []; window.__pending = 0; window.__t0 = null; window.__armed = false;
+  const realFetch = window.fetch;
+  window.fetch = function (url, options) {
+    const promise = realFetch.apply(this, arguments);
+    if (String(url).indexOf("_dash-update-component") < 0) return promise;
+    let output = "";
+    try { output = JSON.parse((options && options.body) || "{}").output; } catch (e) {}
+    const call = {output: output, start: performance.now(), end: null, painted: null, bytes: 0};
+    window.__calls.push(call); window.__pending += 1;
+    return promise.then((response) => {
+      response.clone().text().then((text) => {
+        call.bytes = text.length; call.end = performance.now(); window.__pending -= 1;
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+          call.painted = performance.now();
+        }));
+      }, () => { window.__pending -= 1; });
+      return response;
+    }, (err) => { window.__pending -= 1; throw err; });
+  };
+  const mark = (ev) => {
+    if (!window.__armed) return;
+    if (ev.type === "keydown" && ev.key !== "Enter") return;
+    window.__armed = false; window.__t0 = performance.now();
+  };
+  for (const type of ["mousedown", "keydown", "change"]) {
+    window.addEventListener(type, mark, true);
+  }
+  window.__arm = (doneSource) => {
+    window.__calls = []; window.__t0 = null; window.__done = null; window.__armed = true;
+    const done = new Function("return (" + doneSource + ");");
+    const poll = () => {
+      let ok = false;
+      try { ok = window.__t0 !== null && done(); } catch (e) {}
+      if (ok) { window.__done = performance.now(); } else { requestAnimationFrame(poll); }
+    };
+    requestAnimationFrame(poll);
+  };
+})();
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(src: Path, data: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
+    """gunicorn with the Procfile's options (2 gthread workers x 4 threads), a fresh
+    file-system results cache."""
+    port = _free_port()
+    procfile = (src / "Procfile").read_text().split("web:", 1)[1].strip()
+    args = procfile.replace("${PORT:-8050}", str(port)).replace("${WEB_CONCURRENCY:-2}", "2")
+    args = args.replace("0.0.0.0", "127.0.0.1").replace("--access-logfile -", "").split()
+    env = {
+        **os.environ,
+        "DATA_PATH": str(data),
+        "DATA_DIR": str(tmp / "data"),
+        "CACHE_DIR": str(tmp / "cache"),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(src),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *args],
+        cwd=src,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "gunicorn.log", "w"),  # noqa: SIM115 (lives as long as the server)
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit(f"gunicorn did not start; see {tmp / 'gunicorn.log'}")
+
+
+def _end(day_offset: int) -> str:
+    return (LAST_DAY - dt.timedelta(days=day_offset)).isoformat()
+
+
+def _settle(page, quiet: float = 0.8, timeout: float = 60) -> dict:
+    """Wait until the change is shown, no request is pending and none started for
+    ``quiet`` s; return settled time, requests and bytes."""
+    end = time.time() + timeout
+    seen, since = -1, time.time()
+    while time.time() < end:
+        state = page.evaluate(
+            "[window.__calls.length, window.__pending, window.__done,"
+            " window.__calls.every(c => c.end === null || c.painted !== null)]"
+        )
+        count, pending, done, painted = state
+        if count != seen or pending or not painted:
+            seen, since = count, time.time()
+        elif done is not None and time.time() - since >= quiet:
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("the page did not settle")
+    out = page.evaluate("({t0: window.__t0, done: window.__done, calls: window.__calls})")
+    t0, calls = out["t0"], out["calls"]
+    last = max([c["painted"] for c in calls] + [out["done"]])
+    return {
+        "settled_ms": last - t0,
+        "requests": len(calls),
+        "kb": sum(c["bytes"] for c in calls) / 1024,
+        "rerenders": sum("_pages_content" in (c["output"] or "") for c in calls),
+        "outputs": [c["output"] for c in calls],
+    }
+
+
+def _load(page, url: str, ready: str) -> None:
+    page.goto(url)
+    page.wait_for_function(ready, timeout=120_000)
+    page.evaluate("window.__arm('true'); window.__armed = false; window.__t0 = 0;")
+    _settle(page, quiet=1.0, timeout=120)
+
+
+# --- interactions: (name, path, ready predicate, done predicate, action) ----------------------
+def _date(page, key: str, value: str) -> None:
+    box = page.locator(f'input[id=\'{{"key":"{key}","kind":"date"}}\']')
+    box.fill(value)
+
+
+def _enter(page, key: str, kind: str = "date") -> None:
+    page.locator(f'input[id=\'{{"key":"{key}","kind":"{kind}"}}\']').press("Enter")
+
+
+def _select(page, key: str, value: str) -> None:
+    page.locator(f'select[id=\'{{"key":"{key}","kind":"state"}}\']').select_option(value)
+
+
+def _label(page, text: str) -> None:
+    page.locator(f"label:text-is('{text}')").first.click()
+
+
+SIG = {
+    "kpis": "document.querySelector('#kpi-revenue') && "
+    "document.querySelector('#kpi-revenue').innerText",
+    "heat": "(document.querySelector('#rfm-heatmap .js-plotly-plot') || {data: [{}]})"
+    ".data[0].colorbar.title.text",
+    "clv": "document.querySelector('#clv-params-table') && "
+    "document.querySelector('#clv-params-table').innerText",
+    "track": "(document.querySelector('#clv-tracking .js-plotly-plot') || {layout: {}})"
+    ".layout.yaxis.title.text",
+    "cl": "document.querySelector('#cl-summary-text') && "
+    "document.querySelector('#cl-summary-text').innerText",
+}
+
+
+def _ready(sig: str, extra: str = "true") -> str:
+    return f"(() => {{ try {{ return !!({sig}) && ({extra}); }} catch (e) {{ return false; }} }})()"
+
+
+INTERACTIONS = [
+    # name, path, signature, setup (before arming), action (armed)
+    (
+        "Overview date range",
+        "/",
+        "kpis",
+        lambda p, i: _date(p, "start", f"2010-{1 + i % 9:02d}-15"),
+        lambda p, i: _enter(p, "start"),
+    ),
+    (
+        "RFM heatmap colour option",
+        "/rfm",
+        "heat",
+        None,
+        lambda p, i: _label(p, "Colour by revenue"),
+    ),
+    ("CLV model switch", "/clv", "clv", None, lambda p, i: _label(p, "Pareto/NBD")),
+    ("CLV tracking cumulative", "/clv", "track", None, lambda p, i: _label(p, "Cumulative")),
+    (
+        "Clustering method to DBSCAN",
+        "/clustering",
+        "cl",
+        None,
+        lambda p, i: _select(p, "cl_method", "dbscan"),
+    ),
+    (
+        "Clustering method to Hierarchical",
+        "/clustering",
+        "cl",
+        None,
+        lambda p, i: _select(p, "cl_method", "hierarchical"),
+    ),
+    (
+        "Clustering k change",
+        "/clustering",
+        "cl",
+        lambda p, i: p.locator('input[id=\'{"key":"cl_k","kind":"state"}\']').fill("6"),
+        lambda p, i: _enter(p, "cl_k", "state"),
+    ),
+]
+PAGE_LOADS = [
+    ("Load Overview", "/", "kpis"),
+    ("Load RFM", "/rfm", "heat"),
+    ("Load CLV", "/clv", "clv"),
+    ("Load Clustering", "/clustering", "cl"),
+]
+
+
+def measure_interaction(page, base: str, spec, offset: int) -> dict:
+    name, path, sig, setup, action = spec
+    _load(page, f"{base}{path}?end={_end(offset)}", _ready(SIG[sig]))
+    if setup:
+        setup(page, offset)
+    before = page.evaluate(
+        f"(() => {{ try {{ return {SIG[sig]}; }} catch (e) {{ return null; }} }})()"
+    )
+    done = f"(() => {{ try {{ const v = {SIG[sig]}; return !!v && v !== {json.dumps(before)}; }}"
+    done += " catch (e) { return false; } })()"
+    page.evaluate("(src) => window.__arm(src)", done)
+    action(page, offset)
+    return _settle(page)
+
+
+def measure_load(page, base: str, spec, offset: int) -> dict:
+    name, path, sig = spec
+    page.goto("about:blank")
+    t_nav = time.perf_counter()
+    page.goto(f"{base}{path}?end={_end(offset)}")
+    page.wait_for_function(_ready(SIG[sig]), timeout=120_000)
+    page.evaluate("window.__t0 = 0; window.__done = performance.now();")
+    out = _settle(page, quiet=1.0, timeout=120)
+    out["wall_ms"] = (time.perf_counter() - t_nav) * 1000
+    return out
+
+
+def run(src: Path, runs: int, data: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp_name:
+        tmp = Path(tmp_name)
+        proc, base = start_server(src, data, tmp)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+                context = browser.new_context(viewport={"width": 1440, "height": 900})
+                context.add_init_script(RECORDER)
+                page = context.new_page()
+                page.set_default_timeout(120_000)
+                # warm-up: both workers read the 1M-row file once (not measured)
+                for _ in range(3):
+                    _load(page, f"{base}/", _ready(SIG["kpis"]))
+                for k, spec in enumerate(PAGE_LOADS):
+                    first = 10 + k * 10
+                    uncached = [measure_load(page, base, spec, first + i) for i in range(runs)]
+                    cached = [measure_load(page, base, spec, first) for _ in range(runs)]
+                    results[spec[0]] = {"uncached": uncached, "cached": cached}
+                    print(_line(spec[0], results[spec[0]]), flush=True)
+                for k, spec in enumerate(INTERACTIONS):
+                    first = 100 + k * 10
+                    uncached = [
+                        measure_interaction(page, base, spec, first + i) for i in range(runs)
+                    ]
+                    cached = [measure_interaction(page, base, spec, first) for _ in range(runs)]
+                    results[spec[0]] = {"uncached": uncached, "cached": cached}
+                    print(_line(spec[0], results[spec[0]]), flush=True)
+                browser.close()
+        finally:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=30)
+    return results
+
+
+def _median(items: list[dict], key: str) -> float:
+    return statistics.median(item[key] for item in items)
+
+
+def _line(name: str, res: dict) -> str:
+    u, c = res["uncached"], res["cached"]
+    return (
+        f"| {name} | {_median(u, 'settled_ms'):,.0f} | {_median(c, 'settled_ms'):,.0f} | "
+        f"{_median(u, 'requests'):.0f} / {_median(c, 'requests'):.0f} | "
+        f"{_median(u, 'kb'):,.0f} / {_median(c, 'kb'):,.0f} | {_median(u, 'rerenders'):.0f} |"
+    )
+
+
+HEADER = (
+    "| interaction | settled uncached (ms) | settled cached (ms) | requests unc. / cached | "
+    "kB unc. / cached | page re-renders |\n| --- | --- | --- | --- | --- | --- |"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--src", type=Path, default=ROOT, help="checkout of the app to serve")
+    parser.add_argument("--csv", type=Path, default=None, help="data (default: generated 1M rows)")
+    parser.add_argument("--json", type=Path, default=None, help="write every measurement here")
+    args = parser.parse_args()
+    data = args.csv or generated_csv("full")
+    print(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
+    print(HEADER, flush=True)
+    results = run(args.src.resolve(), args.runs, data)
+    print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

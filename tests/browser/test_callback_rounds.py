@@ -1,0 +1,334 @@
+"""One round of callbacks per change (structure, not timing): a control change runs each
+callback whose inputs changed once, never the Dash Pages router (the page container), and
+the URL still follows; purely visual switches run in the browser with no request at all.
+
+Every callback request the page sends is recorded by wrapping ``window.fetch`` (the Dash
+renderer sends them with it): its output, and the size of its response.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from tests.browser.conftest import console_errors
+
+PAGE_CONTAINER = "_pages_content"
+
+RECORDER = """
+window.__dashCalls = [];
+window.__dashPending = 0;
+if (!window.__dashFetch) {
+    window.__dashFetch = window.fetch;
+    window.fetch = function (url, options) {
+        var promise = window.__dashFetch.apply(this, arguments);
+        if (String(url).indexOf("_dash-update-component") < 0) return promise;
+        var body = JSON.parse((options && options.body) || "{}");
+        var call = {output: body.output, changed: body.changedPropIds, bytes: null};
+        window.__dashCalls.push(call);
+        window.__dashPending += 1;
+        return promise.then(function (response) {
+            response.clone().text().then(function (text) {
+                call.bytes = text.length;
+                window.__dashPending -= 1;
+            }, function () { window.__dashPending -= 1; });
+            return response;
+        }, function (err) { window.__dashPending -= 1; throw err; });
+    };
+}
+"""
+
+
+def _settle(dash_duo, quiet: float = 1.5, timeout: float = 60) -> None:
+    """Wait until no callback request is pending and none started for ``quiet`` seconds."""
+    driver = dash_duo.driver
+    end = time.time() + timeout
+    seen, since = -1, time.time()
+    while time.time() < end:
+        count, pending = driver.execute_script(
+            "return [window.__dashCalls.length, window.__dashPending];"
+        )
+        if count != seen or pending:
+            seen, since = count, time.time()
+        elif time.time() - since >= quiet:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the page's callbacks did not settle")
+
+
+def _record(dash_duo) -> None:
+    _settle_loading(dash_duo)
+    dash_duo.driver.execute_script(RECORDER)
+    _settle(dash_duo)
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+
+
+def _settle_loading(dash_duo) -> None:
+    dash_duo.wait_for_no_elements("._dash-loading-callback", timeout=60)
+    time.sleep(0.5)
+
+
+def _calls(dash_duo) -> list[dict]:
+    _settle(dash_duo)
+    return dash_duo.driver.execute_script("return window.__dashCalls;")
+
+
+def _assert_one_round(calls: list[dict], expected: set[str]) -> None:
+    outputs = [c["output"] for c in calls]
+    assert not [o for o in outputs if PAGE_CONTAINER in o], (
+        f"the page was rendered again: {outputs}"
+    )
+    repeated = {o: n for o, n in collections.Counter(outputs).items() if n > 1}
+    assert not repeated, f"callbacks ran more than once: {repeated}; {calls}"
+    big = {c["output"]: c["bytes"] for c in calls if "grid" in c["output"] and c["bytes"] > 100_000}
+    assert not big, f"grid responses over 100 kB: {big}"
+    ran = {o.strip(".").split(".")[0] for o in outputs}
+    missing = {e for e in expected if not any(e in o for o in outputs)}
+    assert not missing, f"expected callbacks did not run: {missing} (ran: {sorted(ran)})"
+
+
+def _set_text(dash_duo, dom_id: str, value: str) -> None:
+    box = dash_duo.driver.find_element(By.CSS_SELECTOR, f"input[id='{dom_id}']")
+    # focus without a click: an open date picker calendar may cover the box
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].focus();", box)
+    if box.get_attribute("value"):
+        box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(value)
+    box.send_keys(Keys.ENTER)
+
+
+def _click_label(dash_duo, text: str) -> None:
+    label = dash_duo.driver.find_element(By.XPATH, f"//label[normalize-space()='{text}']")
+    dash_duo.driver.execute_script("arguments[0].click();", label)
+
+
+def _wait_url(dash_duo, part: str, timeout: float = 15) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if part in dash_duo.driver.current_url:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{part!r} not in the URL {dash_duo.driver.current_url}")
+
+
+def test_a_filter_change_runs_each_page_callback_once_without_rendering_the_page(
+    dash_duo, browser_app
+):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/rfm")
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    _record(dash_duo)
+    _set_text(dash_duo, '{"key":"end","kind":"date"}', "2010-12-31")
+    _wait_url(dash_duo, "end=2010-12-31")
+    calls = _calls(dash_duo)
+    _assert_one_round(calls, {"rfm-kpis", "rfm-grid"})
+    # the navbar links carry the new query string (clientside, no request)
+    links = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('a.nav-link')).map(a => a.href);"
+    )
+    assert links and all("end=2010-12-31" in link for link in links), links
+    assert "as of 2010-12-" in dash_duo.find_element("#rfm-kpis").text
+
+    # a cut-point change: the same two callbacks, once each
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    _set_text(dash_duo, '{"key":"f_cuts","kind":"state"}', "2,3,5,10")
+    _wait_url(dash_duo, "f_cuts=2%2C3%2C5%2C10")
+    _assert_one_round(_calls(dash_duo), {"rfm-kpis", "rfm-grid"})
+    assert console_errors(dash_duo) == []
+
+
+def test_a_clv_model_switch_runs_each_clv_callback_once(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clv")
+    dash_duo.wait_for_element("#clv-params-table", timeout=30)
+    dash_duo.wait_for_element("#clv-grid .ag-row", timeout=30)
+    _record(dash_duo)
+    _click_label(dash_duo, "Pareto/NBD")
+    _wait_url(dash_duo, "clv_model=pareto")
+    calls = _calls(dash_duo)
+    _assert_one_round(calls, {"clv-fit-params", "clv-kpis", "clv-scorecard"})
+    assert "Pareto/NBD" in dash_duo.find_element("#clv-params-table").text
+    assert console_errors(dash_duo) == []
+
+
+def test_a_clustering_k_change_runs_each_clustering_callback_once(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clustering")
+    dash_duo.wait_for_element("#cl-scatter .main-svg", timeout=30)
+    _record(dash_duo)
+    _set_text(dash_duo, '{"key":"cl_k","kind":"state"}', "5")
+    _wait_url(dash_duo, "cl_k=5")
+    calls = _calls(dash_duo)
+    _assert_one_round(calls, {"cl-summary", "cl-grid"})
+    # the diagnostic curves are off the hot path: nothing asked while their panel is closed
+    assert not [c for c in calls if "cl-diagnostics" in c["output"]], calls
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    dash_duo.driver.execute_script("document.getElementById('cl-diag-toggle').click();")
+    dash_duo.wait_for_element("#cl-diagnostics .scatterlayer .trace", timeout=30)
+    opened = _calls(dash_duo)
+    assert [c["output"] for c in opened] == ["..cl-diagnostics.figure...cl-diag-note.children.."]
+    # open: a k change redraws it with the rest, once
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    _set_text(dash_duo, '{"key":"cl_k","kind":"state"}', "4")
+    _wait_url(dash_duo, "cl_k=4")
+    _assert_one_round(_calls(dash_duo), {"cl-summary", "cl-grid", "cl-diagnostics"})
+    assert console_errors(dash_duo) == []
+
+
+def _wait(predicate, timeout: float = 30, what: str = "condition") -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if predicate():
+                return
+        except Exception:  # element re-rendered while we looked
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _value(dash_duo, dom_id: str) -> str:
+    box = dash_duo.driver.find_element(By.CSS_SELECTOR, f"input[id='{dom_id}']")
+    return box.get_attribute("value")
+
+
+def test_back_button_after_a_change_restores_the_view(dash_duo, browser_app):
+    end_id, cuts_id = '{"key":"end","kind":"date"}', '{"key":"f_cuts","kind":"state"}'
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/rfm?f_cuts=2%2C3%2C5%2C10")
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    _settle_loading(dash_duo)
+    kpis = dash_duo.find_element("#rfm-kpis").text
+    _set_text(dash_duo, end_id, "2010-12-31")
+    _wait_url(dash_duo, "end=2010-12-31")
+    _wait(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="new KPIs")
+    dash_duo.driver.back()
+    _wait(lambda: "end=" not in dash_duo.driver.current_url, what="the URL before the change")
+    _wait(lambda: _value(dash_duo, end_id) == "", what="the end date cleared again")
+    _wait(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="the KPIs restored")
+    assert _value(dash_duo, cuts_id) == "2,3,5,10"
+    dash_duo.driver.forward()
+    _wait(lambda: _value(dash_duo, end_id) == "2010-12-31", what="forward: the end date again")
+    _wait(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="forward: the KPIs")
+    assert console_errors(dash_duo) == []
+
+
+def test_choosing_another_dataset_renders_its_filter_bar(dash_duo, browser_app):
+    start_id = '{"key":"start","kind":"date"}'
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/?start=2010-06-01")
+    dash_duo.wait_for_element("#kpi-revenue", timeout=30)
+    _settle_loading(dash_duo)
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#demo-notice")
+    dataset = dash_duo.find_element(".filter-bar .Select-control, .filter-bar .dash-dropdown")
+    dataset.click()
+    option = dash_duo.driver.find_element(
+        By.XPATH,
+        "//*[contains(@class, 'filter-bar')]//*[normalize-space()='Demo data (generated)']",
+    )
+    option.click()
+    _wait_url(dash_duo, "dataset=demo")
+    assert "start=" not in dash_duo.driver.current_url  # the previous dataset's range is dropped
+    dash_duo.wait_for_element("#demo-notice", timeout=60)  # the page was built for the demo data
+    _wait(lambda: _value(dash_duo, start_id) == "", what="the start date cleared")
+    assert console_errors(dash_duo) == []
+
+
+def _colorbar_title(dash_duo, graph: str) -> str:
+    return dash_duo.driver.execute_script(
+        f"var g = document.querySelector('#{graph} .js-plotly-plot');"
+        "return g.data[0].colorbar.title.text;"
+    )
+
+
+def _yaxis_title(dash_duo, graph: str) -> str:
+    return dash_duo.driver.execute_script(
+        f"var g = document.querySelector('#{graph} .js-plotly-plot');"
+        "return g.layout.yaxis.title.text;"
+    )
+
+
+def test_visual_switches_run_in_the_browser_without_a_request(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/rfm")
+    dash_duo.wait_for_element("#rfm-heatmap .heatmaplayer", timeout=30)
+    _record(dash_duo)
+    assert _colorbar_title(dash_duo, "rfm-heatmap") == "Customers"
+    _click_label(dash_duo, "Colour by revenue")
+    _wait_url(dash_duo, "heat=revenue")
+    _wait(lambda: _colorbar_title(dash_duo, "rfm-heatmap").startswith("Revenue"), what="colour")
+    assert _calls(dash_duo) == []  # no server round trip
+
+    dash_duo.driver.get(dash_duo.server_url + "/clv")
+    dash_duo.wait_for_element("#clv-tracking .scatterlayer .trace", timeout=30)
+    _record(dash_duo)
+    weekly = _yaxis_title(dash_duo, "clv-tracking")
+    _click_label(dash_duo, "Cumulative")
+    _wait_url(dash_duo, "clv_track=cumulative")
+    _wait(lambda: _yaxis_title(dash_duo, "clv-tracking") != weekly, what="cumulative plot")
+    assert "umulative" in _yaxis_title(dash_duo, "clv-tracking")
+    assert _calls(dash_duo) == []
+    assert console_errors(dash_duo) == []
+
+
+def _grid_row(dash_duo, grid: str, index: int) -> dict:
+    return dash_duo.driver.execute_script(
+        f"var api = dash_ag_grid.getApi('{grid}'); var row = api.getDisplayedRowAtIndex({index});"
+        "return row && row.data;"
+    )
+
+
+def test_the_customer_grid_is_paged_sorted_and_filtered_by_the_server(dash_duo, browser_app):
+    from dashapp import service
+
+    scored = service.rfm_view(service.Filters.build()).scored
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/rfm")
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    _record(dash_duo)
+    assert _grid_row(dash_duo, "rfm-grid", 0)["customer_id"] == str(scored.index[0])
+    # sort by monetary, largest first: the server sorts every customer, not the page shown
+    dash_duo.driver.execute_script(
+        "dash_ag_grid.getApi('rfm-grid').applyColumnState("
+        "{state: [{colId: 'monetary', sort: 'desc'}], defaultState: {sort: null}});"
+    )
+    top = scored["monetary"].max()
+    _wait(lambda: _grid_row(dash_duo, "rfm-grid", 0)["monetary"] == top, what="sorted rows")
+    # a column filter: the count of matching customers comes from the server
+    dash_duo.driver.execute_script(
+        "dash_ag_grid.getApi('rfm-grid').setFilterModel("
+        "{segment: {filterType: 'text', type: 'equals', filter: 'Champions'}});"
+    )
+    champions = scored[scored["segment"] == "Champions"]
+    _wait(
+        lambda: (
+            dash_duo.driver.execute_script(
+                "return dash_ag_grid.getApi('rfm-grid').getDisplayedRowCount();"
+            )
+            == len(champions)
+        ),
+        what="filtered row count",
+    )
+    assert _grid_row(dash_duo, "rfm-grid", 0)["monetary"] == champions["monetary"].max()
+    calls = _calls(dash_duo)
+    assert calls and all(c["output"] == "rfm-grid.getRowsResponse" for c in calls), calls
+    assert all(c["bytes"] < 100_000 for c in calls), calls
+
+    # the action list pages the same way: every customer reachable, not a preview
+    actions = service.action_list(service.Filters.build()).table
+    dash_duo.driver.get(dash_duo.server_url + "/actions")
+    dash_duo.wait_for_element("#actions-grid .ag-row", timeout=60)
+    _wait(
+        lambda: (
+            dash_duo.driver.execute_script(
+                "return dash_ag_grid.getApi('actions-grid').getDisplayedRowCount();"
+            )
+            == len(actions)
+        ),
+        what="every customer of the action list",
+    )
+    assert _grid_row(dash_duo, "actions-grid", 0)["customer_id"] == actions["customer_id"].iloc[0]
+    assert console_errors(dash_duo) == []
