@@ -57,3 +57,13 @@ def test_an_invalid_sql_setting_stops_start_up(env, message):
 def test_sql_settings_without_a_url_are_a_mistake():
     with pytest.raises(SystemExit, match="DATA_SQL_TABLE is set but DATA_SQL_URL is not"):
         Settings.from_env(env={"DATA_SQL_TABLE": "lines"})
+
+
+def test_redis_timeout_is_short_by_default_and_validated():
+    config = Settings.from_env(env={"REDIS_URL": "redis://cache:6379/0"}).cache_config()
+    assert config["CACHE_OPTIONS"] == {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+    slower = Settings.from_env(env={"REDIS_URL": "redis://c:6379/0", "REDIS_TIMEOUT": "1.5"})
+    assert slower.cache_config()["CACHE_OPTIONS"]["socket_timeout"] == 1.5
+    for bad in ("0", "soon", "-1", "60"):
+        with pytest.raises(SystemExit, match="REDIS_TIMEOUT must be a number of seconds"):
+            Settings.from_env(env={"REDIS_TIMEOUT": bad})
