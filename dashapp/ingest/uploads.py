@@ -1,9 +1,14 @@
-"""Uploaded datasets (pure, Dash-free): store an upload safely, remember its column mapping.
+"""Uploaded datasets (pure, Dash-free): store an upload safely, remember its column mapping,
+and let only its owner use it.
 
-An upload is stored as ``<upload_dir>/<id>/<safe file name>`` where the id is derived from
-the file's content hash: two uploads never overwrite each other, the same file uploaded twice
-is stored once, and any worker process can resolve the id from the folder (no registry in
-memory). ``meta.json`` beside the file holds the display name and the column mapping.
+An upload is stored as ``<upload_dir>/<id>/<safe file name>`` where the id is random (128
+bits: it cannot be guessed from the file or from other ids), and any worker process can
+resolve the id from the folder (no registry in memory). ``meta.json`` beside the file holds
+the display name, the column mapping, the currency, a digest of the content and the *owner*
+(a hash of the browser session or user that uploaded it). Every read and every change names
+the owner asking; anyone else gets :class:`UploadNotAvailable`, the same answer as for an id
+that does not exist. The same file uploaded twice by one owner is stored once; by two owners
+it is two uploads, each with its own mapping and currency.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +28,29 @@ from dashapp.ingest import schema
 from dashapp.ingest.loading import DataLoadError
 
 UPLOAD_EXTENSIONS = (".csv", ".xlsx")
-ID_PATTERN = re.compile(r"^upload-[0-9a-f]{12}$")
+ID_PATTERN = re.compile(r"^upload-[0-9a-f]{32}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
 class UploadError(ValueError):
     """An upload cannot be accepted; ``str(err)`` is a user-facing message."""
+
+
+class UploadNotAvailable(DataLoadError):
+    """The upload does not exist, was deleted, or belongs to someone else (one answer for
+    all three: a stranger learns nothing about other people's uploads)."""
+
+    def __init__(self, upload_id: str):
+        super().__init__(
+            f"The dataset '{upload_id}' is not available to you: an uploaded file can be used "
+            "only in the browser session (or by the signed-in user) that uploaded it, and "
+            "uploads are deleted after a while. Upload the file again to analyse it."
+        )
+
+
+def owner_key(owner: str) -> str:
+    """What ``meta.json`` keeps of an owner: a hash, never the session token itself."""
+    return hashlib.blake2b(str(owner).encode("utf-8"), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -85,28 +108,58 @@ def decode_contents(contents: str, filename: str, max_bytes: int) -> bytes:
 
 
 def store_upload(
-    raw: bytes, filename: str, upload_dir: Path, currency: str | None = None
+    raw: bytes, filename: str, upload_dir: Path, owner: str, currency: str | None = None
 ) -> StoredUpload:
-    """Write the bytes under ``upload_dir/<id>/`` atomically (once per distinct content)."""
-    digest = hashlib.blake2b(raw, digest_size=6).hexdigest()
-    upload_id = f"upload-{digest}"
-    folder = Path(upload_dir) / upload_id
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write the bytes under ``upload_dir/<random id>/`` atomically for ``owner``; the same
+    content uploaded again by the same owner reuses that owner's copy."""
+    if not owner:
+        raise UploadError("Uploads need a browser session: enable cookies for this site.")
+    digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    key = owner_key(owner)
     name = safe_file_name(filename)
-    target = folder / name
-    if not target.exists():
+    for folder in _owner_folders(Path(upload_dir), key):
+        meta = read_meta(folder) or {}
+        if meta.get("sha") == digest and (folder / meta.get("file", "")).is_file():
+            meta["currency"] = clean_currency(currency) or meta.get("currency")
+            write_meta(folder, meta)
+            return find_upload(upload_dir, folder.name, owner)
+    upload_id = f"upload-{secrets.token_hex(16)}"
+    folder = Path(upload_dir) / upload_id
+    folder.mkdir(parents=True)
+    try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(raw)
-            os.replace(tmp, target)
+            os.replace(tmp, folder / name)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    meta = read_meta(folder) or {"file": name, "label": name, "column_map": None}
-    meta["currency"] = clean_currency(currency) or meta.get("currency")
-    write_meta(folder, meta)
-    return find_upload(upload_dir, upload_id)
+        meta = {"file": name, "label": name, "column_map": None, "owner": key, "sha": digest}
+        meta["currency"] = clean_currency(currency)
+        write_meta(folder, meta)
+    except BaseException:
+        _remove_folder(folder)
+        raise
+    return find_upload(upload_dir, upload_id, owner)
+
+
+def _owner_folders(upload_dir: Path, key: str) -> list[Path]:
+    """The upload folders of one owner (by their ``meta.json``)."""
+    if not upload_dir.is_dir():
+        return []
+    found = []
+    for folder in upload_dir.iterdir():
+        if ID_PATTERN.match(folder.name) and (read_meta(folder) or {}).get("owner") == key:
+            found.append(folder)
+    return found
+
+
+def _remove_folder(folder: Path) -> None:
+    """Delete an upload folder and its files (best effort)."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def clean_currency(symbol: str | None) -> str | None:
@@ -130,34 +183,34 @@ def read_meta(folder: Path) -> dict | None:
 
 
 def set_column_map(
-    upload_dir: Path, upload_id: str, column_map: dict | None, currency: str | None = None
+    upload_dir: Path,
+    upload_id: str,
+    owner: str | None,
+    column_map: dict | None,
+    currency: str | None = None,
 ) -> StoredUpload:
-    """Remember the column mapping (and currency symbol) chosen for an upload."""
-    found = find_upload(upload_dir, upload_id)
+    """Remember the column mapping (and currency symbol) ``owner`` chose for their upload."""
+    found = find_upload(upload_dir, upload_id, owner)
+    folder = found.path.parent
+    meta = read_meta(folder) or {}
     clean = {k: v for k, v in (column_map or {}).items() if k in schema.SOURCE_COLUMNS and v}
-    write_meta(
-        found.path.parent,
-        {
-            "file": found.path.name,
-            "label": found.label,
-            "column_map": clean or None,
-            "currency": clean_currency(currency) or found.currency,
-        },
-    )
-    return find_upload(upload_dir, upload_id)
+    meta.update(column_map=clean or None, currency=clean_currency(currency) or found.currency)
+    write_meta(folder, meta)
+    return find_upload(upload_dir, upload_id, owner)
 
 
-def find_upload(upload_dir: Path, upload_id: str) -> StoredUpload:
-    """The stored upload with this id. The id is checked against a strict pattern before it
-    touches the file system (no path traversal)."""
+def find_upload(upload_dir: Path, upload_id: str, owner: str | None) -> StoredUpload:
+    """The stored upload with this id, when ``owner`` may use it (``None``: no owner check,
+    for scripts and maintenance outside a web request). The id is checked against a strict
+    pattern before it touches the file system (no path traversal)."""
     if not ID_PATTERN.match(str(upload_id)):
         raise DataLoadError(f"Unknown dataset '{upload_id}'.")
     folder = Path(upload_dir) / upload_id
     meta = read_meta(folder)
     if meta is None or not (folder / meta.get("file", "")).is_file():
-        raise DataLoadError(
-            f"The uploaded dataset '{upload_id}' is no longer on the server; upload the file again."
-        )
+        raise UploadNotAvailable(upload_id)
+    if owner is not None and meta.get("owner") != owner_key(owner):
+        raise UploadNotAvailable(upload_id)
     return StoredUpload(
         upload_id,
         folder / meta["file"],

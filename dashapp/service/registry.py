@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,20 @@ class _State:
 
 _state = _State()
 _lock = threading.Lock()
+#: Who is asking: the browser session or user of the current web request (set by the web
+#: layer before every request). Uploads are visible to their owner only. ``None`` outside a
+#: request (scripts, benchmarks): no owner check.
+_owner: ContextVar[str | None] = ContextVar("dataset_owner", default=None)
+
+
+def set_owner(owner: str | None) -> None:
+    """Set who is asking for datasets in this request (the web layer's request hook)."""
+    _owner.set(owner)
+
+
+def current_owner() -> str | None:
+    """The owner set for the current request (``None`` outside requests)."""
+    return _owner.get()
 
 
 def configure(settings: Settings) -> None:
@@ -89,7 +104,9 @@ def default_dataset_id() -> str:
 
 def dataset_info(dataset_id: str) -> DatasetInfo:
     """The dataset with this id: a configured one, or an upload (resolved from its folder, so
-    every worker process knows every upload)."""
+    every worker process knows every upload) when the current owner may use it. Every page,
+    view and cache key goes through here (``dataset_version`` too): a stranger's request for
+    an upload fails before any data or cached result is read."""
     datasets()
     if dataset_id in _state.entries:
         return _state.entries[dataset_id]
@@ -116,7 +133,7 @@ def upload_dir() -> Path:
 def _upload_info(dataset_id: str) -> DatasetInfo:
     from dashapp.ingest.uploads import find_upload
 
-    found = find_upload(upload_dir(), dataset_id)
+    found = find_upload(upload_dir(), dataset_id, current_owner())
     return DatasetInfo(
         id=found.id,
         label=f"{found.label} (uploaded)",

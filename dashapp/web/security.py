@@ -29,11 +29,14 @@ import hmac
 import json
 import logging
 import os
+import re
+import secrets
 import threading
 
 from flask import Response, g, request
 
 from dashapp.config import Settings
+from dashapp.service import registry
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,11 @@ CALLBACK_ENDPOINT = "_dash-update-component"
 REALM = "Customer Segments & CLV"
 #: Largest body accepted by any route of the app except the callback endpoint.
 MAX_OTHER_BODY = 64 * 1024
+#: The browser-session cookie that makes uploads belong to their owner: a random token
+#: (never on disk: uploads keep a hash of it), set on the first response, dropped when the
+#: browser closes.
+SESSION_COOKIE = "segments_session"
+_SESSION_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
 def callback_body_limit(settings: Settings) -> int:
@@ -149,11 +157,13 @@ class Guard:
         path = request.path
         if not self.in_scope(path):
             return None
+        registry.set_owner("")  # nobody until known: never a previous request's owner
         if path == self.health_path:
             return None
         denied = self._authenticate()
         if denied is not None:
             return denied
+        registry.set_owner(self._owner())
         limit = self.callback_limit if path == self.callback_path else MAX_OTHER_BODY
         if request.content_length is not None and request.content_length > limit:
             return _json_error(
@@ -161,6 +171,17 @@ class Guard:
             )
         request.max_content_length = limit  # also bounds bodies sent without a length
         return None
+
+    def _owner(self) -> str:
+        """Who owns the uploads of this request: the signed-in user when authentication names
+        one, else the browser session (its cookie; a new session when there is none)."""
+        user = g.get("dashapp_user")
+        if user and not (self.settings.auth_mode == "header" and self.settings.auth_header_value):
+            return f"user:{user}"
+        token = request.cookies.get(SESSION_COOKIE, "")
+        if not _SESSION_TOKEN.match(token):
+            token = g.dashapp_new_session = secrets.token_urlsafe(32)
+        return f"session:{token}"
 
     def _authenticate(self):
         mode = self.settings.auth_mode
@@ -200,6 +221,16 @@ class Guard:
             headers.setdefault(key, value)
         if request.path == self.health_path:
             headers["Cache-Control"] = "no-store"
+        new_session = g.get("dashapp_new_session")
+        if new_session:
+            response.set_cookie(
+                SESSION_COOKIE,
+                new_session,
+                path=self.prefix,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure,
+            )
         if self.settings.worker_pid_header:
             headers["X-Worker-Pid"] = str(os.getpid())
         return response

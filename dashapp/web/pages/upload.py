@@ -152,7 +152,8 @@ def _success(upload_id: str, label: str, rows: int, customers: int) -> dbc.Alert
             html.H4("Loaded", className="alert-heading h5"),
             html.P(
                 f"{label}: {number(rows)} lines, {number(customers)} customers. The dataset is "
-                "now selectable in the filter bar of every page for this browser session."
+                "now selectable in the filter bar of every page for this browser session. It "
+                "is yours alone: a link to it shows other people the default dataset."
             ),
             dbc.Button(
                 "Open the Overview",
@@ -207,7 +208,7 @@ def handle_upload(
 
     try:
         if ctx.triggered_id == "upload-apply":
-            if not pending:
+            if not isinstance(pending, dict) or not pending.get("id"):
                 return error("Upload a file first.")
             mapping = {
                 i["column"]: v for i, v in zip(map_ids, map_values, strict=True) if v and v != NONE
@@ -221,10 +222,18 @@ def handle_upload(
                 return error("Choose a column for: " + ", ".join(missing) + ".")
             if len(set(mapping.values())) < len(mapping):
                 return error("Each column of the file can be used for one field only.")
-            stored = set_column_map(service.upload_dir(), pending["id"], mapping, currency=currency)
+            stored = set_column_map(
+                service.upload_dir(),
+                str(pending.get("id")),
+                service.current_owner() or "",
+                mapping,
+                currency=currency,
+            )
         else:
             raw = decode_contents(contents, filename, service.settings().max_upload_mb * 1024**2)
-            stored = store_upload(raw, filename, service.upload_dir(), currency=currency)
+            stored = store_upload(
+                raw, filename, service.upload_dir(), service.current_owner() or "", currency
+            )
         try:
             result = _try_load(stored.id)
         except DataLoadError as exc:
