@@ -119,3 +119,36 @@ def test_an_upload_is_visible_and_changeable_only_by_its_session(server):
     assert NOT_YOURS in overview(owner, theirs)
     for page in PAGES:  # the owner's own link keeps working on every page
         assert NOT_YOURS not in text(owner.page(page, f"?dataset={upload_id}")), page
+
+
+def test_with_authentication_an_upload_belongs_to_the_user_in_every_browser(tmp_path):
+    """AUTH_MODE=header: the portal names the user; her upload follows her to another
+    browser (no shared cookie), and another user gets 'not available to you'."""
+    from tests.callback_client import CallbackClient
+    from tests.integration.test_production import in_process_app
+
+    with in_process_app(tmp_path, {"AUTH_MODE": "header"}) as app:
+
+        def browser(user: str) -> CallbackClient:
+            client = app.server.test_client()
+            client.environ_base["HTTP_X_FORWARDED_USER"] = user
+            return CallbackClient(app, client)
+
+        contents = "data:text/csv;base64," + base64.b64encode(_csv(_rows())).decode()
+        ana = browser("ana")
+        body = ana.payload(
+            "handle_upload", {"upload-file.contents": contents, "upload-file.filename": "s.csv"}
+        )
+        # the mapping dropdowns are pattern-matching (ALL): the browser sends lists
+        body["state"] = [[] if '"ALL"' in json.dumps(s["id"]) else s for s in body["state"]]
+        reply = ana.client.post("/_dash-update-component", json=body)
+        assert "Loaded" in flat_text(reply.get_json())
+        upload_id = reply.get_json()["response"]["session-uploads"]["data"][-1]["id"]
+
+        def overview_for(user: str) -> str:
+            reply = browser(user).call("update_overview", {DATASET: upload_id})
+            assert reply.status_code == 200
+            return flat_text(reply.get_json())
+
+        assert "Net revenue" in overview_for("ana")
+        assert NOT_YOURS in overview_for("bob")
