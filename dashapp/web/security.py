@@ -32,8 +32,10 @@ import os
 import re
 import secrets
 import threading
+from urllib.parse import urlsplit
 
 from flask import Response, g, request
+from werkzeug.routing import RequestRedirect
 
 from dashapp.config import Settings
 from dashapp.service import registry
@@ -50,6 +52,16 @@ MAX_OTHER_BODY = 64 * 1024
 #: browser closes.
 SESSION_COOKIE = "segments_session"
 _SESSION_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_MANY_SLASHES = re.compile(r"/{2,}")
+
+
+def _relative_redirect(redirect: RequestRedirect) -> Response:
+    """The router's redirect (a doubled slash, a missing trailing slash) as a relative
+    ``Location``: Werkzeug builds an absolute URL from the client's ``Host`` header, which a
+    client may forge. The response then gets the security headers like any other."""
+    target = urlsplit(redirect.new_url)
+    location = _MANY_SLASHES.sub("/", target.path) + (f"?{target.query}" if target.query else "")
+    return Response("", status=308, headers={"Location": location})
 
 
 def callback_body_limit(settings: Settings) -> int:
@@ -147,7 +159,9 @@ class Guard:
 
     # -- scope --------------------------------------------------------------------------
     def in_scope(self, path: str) -> bool:
-        """Is ``path`` one of the app's routes (everything under its prefix)?"""
+        """Is ``path`` one of the app's routes (everything under its prefix, doubled slashes
+        counted as one, as the router counts them)?"""
+        path = _MANY_SLASHES.sub("/", path)
         return self.prefix == "/" or path.startswith(self.prefix) or path == self.prefix[:-1]
 
     # -- before each request --------------------------------------------------------------
@@ -158,6 +172,8 @@ class Guard:
         if not self.in_scope(path):
             return None
         registry.set_owner("")  # nobody until known: never a previous request's owner
+        if isinstance(request.routing_exception, RequestRedirect):
+            return _relative_redirect(request.routing_exception)
         if path == self.health_path:
             return None
         denied = self._authenticate()

@@ -9,6 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
+from dashapp.web.messages import user_text
 from dashapp.web.urlstate import build_query, merge_control_values, parse_query, state_id
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def on_callback_error(err: Exception):
     else:
         log.error("callback failed", exc_info=err)
     text = (
-        str(err)
+        user_text(err)
         if isinstance(err, DataLoadError | ValueError)
         else (
             "Something went wrong while computing this view. The error was logged; try other "

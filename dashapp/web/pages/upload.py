@@ -19,6 +19,7 @@ from dashapp.ingest.uploads import (
     store_upload,
 )
 from dashapp.web.format import number
+from dashapp.web.messages import user_text
 
 dash.register_page(
     __name__, path="/upload", name="Your data", order=8, title="Your data · Customer Segments & CLV"
@@ -242,14 +243,15 @@ def handle_upload(
                 guess = stored.column_map or guess_column_map(headers)
                 return (
                     None,
-                    _mapping_form(headers, guess, str(exc)),
+                    _mapping_form(headers, guess, user_text(exc)),
                     SHOWN,
                     {"id": stored.id},
                     no_update,
                 )
-            return (dbc.Alert(str(exc), color="danger"), None, HIDDEN, {"id": stored.id}, no_update)
+            alert = dbc.Alert(user_text(exc), color="danger")
+            return (alert, None, HIDDEN, {"id": stored.id}, no_update)
         entry = {"id": stored.id, "label": f"{stored.label} (uploaded)"}
         session_uploads = [u for u in session_uploads if u.get("id") != stored.id] + [entry]
         return result, None, HIDDEN, None, session_uploads
     except (UploadError, DataLoadError) as exc:
-        return error(str(exc))
+        return error(user_text(exc))
