@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -26,6 +29,8 @@ from pathlib import Path
 
 from dashapp.ingest import schema
 from dashapp.ingest.loading import DataLoadError
+
+log = logging.getLogger(__name__)
 
 UPLOAD_EXTENSIONS = (".csv", ".xlsx")
 ID_PATTERN = re.compile(r"^upload-[0-9a-f]{32}$")
@@ -121,27 +126,50 @@ def store_upload(
         meta = read_meta(folder) or {}
         if meta.get("sha") == digest and (folder / meta.get("file", "")).is_file():
             meta["currency"] = clean_currency(currency) or meta.get("currency")
-            write_meta(folder, meta)
+            with contextlib.suppress(OSError):  # the earlier copy stays usable as it was
+                write_meta(folder, meta)
             return find_upload(upload_dir, folder.name, owner)
     upload_id = f"upload-{secrets.token_hex(16)}"
     folder = Path(upload_dir) / upload_id
-    folder.mkdir(parents=True)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(raw)
-            os.replace(tmp, folder / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        meta = {"file": name, "label": name, "column_map": None, "owner": key, "sha": digest}
-        meta["currency"] = clean_currency(currency)
-        write_meta(folder, meta)
-    except BaseException:
+        _write_new_upload(folder, name, raw, key, digest, currency)
+    except OSError as exc:
         _remove_folder(folder)
-        raise
+        log.warning("upload %s not stored in %s: %s", name, upload_dir, exc)
+        raise UploadError(storage_message(exc, name)) from None
     return find_upload(upload_dir, upload_id, owner)
+
+
+def storage_message(exc: OSError, name: str) -> str:
+    """What a user is told when the server cannot store their file."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return (
+            f"{name} could not be stored: the server's disk is full. Try again later or with "
+            "a smaller file; the operator has been told in the log."
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (
+            f"{name} could not be stored: this server cannot keep uploaded files (its data "
+            "folder is read-only). The operator has been told in the log."
+        )
+    return f"{name} could not be stored on the server ({exc.strerror or 'file system error'})."
+
+
+def _write_new_upload(
+    folder: Path, name: str, raw: bytes, key: str, digest: str, currency: str | None
+) -> None:
+    folder.mkdir(parents=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, folder / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    meta = {"file": name, "label": name, "column_map": None, "owner": key, "sha": digest}
+    meta["currency"] = clean_currency(currency)
+    write_meta(folder, meta)
 
 
 def _owner_folders(upload_dir: Path, key: str) -> list[Path]:
@@ -170,9 +198,13 @@ def clean_currency(symbol: str | None) -> str | None:
 
 def write_meta(folder: Path, meta: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".meta-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(meta, fh)
-    os.replace(tmp, folder / "meta.json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(meta, fh)
+        os.replace(tmp, folder / "meta.json")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_meta(folder: Path) -> dict | None:
@@ -195,7 +227,11 @@ def set_column_map(
     meta = read_meta(folder) or {}
     clean = {k: v for k, v in (column_map or {}).items() if k in schema.SOURCE_COLUMNS and v}
     meta.update(column_map=clean or None, currency=clean_currency(currency) or found.currency)
-    write_meta(folder, meta)
+    try:
+        write_meta(folder, meta)
+    except OSError as exc:
+        log.warning("mapping of upload %s not stored: %s", upload_id, exc)
+        raise UploadError(storage_message(exc, found.path.name)) from None
     return find_upload(upload_dir, upload_id, owner)
 
 

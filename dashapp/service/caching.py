@@ -134,10 +134,26 @@ class ResilientRedisCache(RedisCache):
         return self._guarded("delete_many", [], super().delete_many, *keys)
 
 
+#: Results kept per process when the file-system cache's folder is unusable.
+FALLBACK_THRESHOLD = 64
+
+
 def init_cache(server: Flask | None = None, config: dict | None = None) -> Cache:
-    """Bind the results cache to a Flask server (a private one when none is given)."""
+    """Bind the results cache to a Flask server (a private one when none is given). A
+    file-system cache whose folder is read-only, missing and not creatable, or full becomes
+    a small in-process cache (logged): the app starts and serves, computing more."""
     server = server or Flask(__name__)
-    cache.init_app(server, config=config or registry.settings().cache_config())
+    config = dict(config or registry.settings().cache_config())
+    if config.get("CACHE_TYPE") == "FileSystemCache" and config.get("CACHE_DIR"):
+        from dashapp.ingest.storage import writable_folder
+
+        if writable_folder(config["CACHE_DIR"], "results cache") is None:
+            config = {
+                "CACHE_TYPE": "SimpleCache",
+                "CACHE_DEFAULT_TIMEOUT": config.get("CACHE_DEFAULT_TIMEOUT", 300),
+                "CACHE_THRESHOLD": FALLBACK_THRESHOLD,
+            }
+    cache.init_app(server, config=config)
     return cache
 
 

@@ -125,6 +125,15 @@ def currency(dataset_id: str | None) -> str:
     return _state.settings.currency
 
 
+def cache_dir() -> Path | None:
+    """The cache folder (parquet copies of loaded files, the demo data) when the app can
+    write there; None (logged once) when it is read-only, missing and not creatable, or
+    full: loading then works without copies."""
+    from dashapp.ingest.storage import writable_folder
+
+    return writable_folder(_state.settings.cache_dir, "cache")
+
+
 def upload_dir() -> Path:
     """Folder of uploaded datasets (inside the data folder)."""
     return _state.settings.data_dir / "uploads"
@@ -160,8 +169,15 @@ def source_path(info: DatasetInfo) -> Path:
         )
     if info.kind == "demo":
         from dashapp.ingest.demo import demo_dataset_path
+        from dashapp.ingest.storage import private_temp_folder
 
-        return demo_dataset_path(_state.settings.cache_dir)
+        folder = cache_dir() or private_temp_folder("dashapp-demo")
+        if folder is None:
+            raise DataLoadError(
+                "The demo data cannot be prepared: the server has no writable folder "
+                "(its cache folder and temporary folder are read-only or full)."
+            )
+        return demo_dataset_path(folder)
     assert info.path is not None
     return info.path
 
