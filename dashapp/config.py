@@ -192,6 +192,9 @@ class Settings:
     cache_timeout: int = 24 * 3600
     url_prefix: str = "/"
     max_upload_mb: int = 50
+    upload_retention_hours: int = 24
+    upload_quota_mb: int = 150
+    upload_total_mb: int = 500
     currency: str = "£"
     log_level: str = "INFO"
     frame_ancestors: tuple[str, ...] = ("'self'",)
@@ -233,6 +236,16 @@ class Settings:
             raise SystemExit(
                 f"REDIS_TIMEOUT must be a number of seconds from 0.01 to 30, got {raw_timeout!r}."
             )
+        retention = _env_int(env, "UPLOAD_RETENTION_HOURS", 24)
+        quota = _env_int(env, "UPLOAD_QUOTA_MB", max(150, max_upload_mb))
+        total = _env_int(env, "UPLOAD_TOTAL_MB", max(500, quota))
+        if not 1 <= retention <= 24 * 365:
+            raise SystemExit(f"UPLOAD_RETENTION_HOURS must be between 1 and 8760, got {retention}.")
+        if not max_upload_mb <= quota <= total:
+            raise SystemExit(
+                "Upload limits must satisfy MAX_UPLOAD_MB <= UPLOAD_QUOTA_MB <= UPLOAD_TOTAL_MB, "
+                f"got {max_upload_mb} / {quota} / {total}."
+            )
         values = dict(
             data_path=Path(data_path) if data_path else None,
             data_dir=data_dir,
@@ -244,6 +257,9 @@ class Settings:
             cache_timeout=_env_int(env, "CACHE_TIMEOUT", 24 * 3600),
             url_prefix=prefix,
             max_upload_mb=max_upload_mb,
+            upload_retention_hours=retention,
+            upload_quota_mb=quota,
+            upload_total_mb=total,
             currency=env.get("CURRENCY_SYMBOL") or "£",
             log_level=log_level,
             frame_ancestors=parse_frame_ancestors(env.get("FRAME_ANCESTORS")),

@@ -172,6 +172,78 @@ def _write_new_upload(
     write_meta(folder, meta)
 
 
+@dataclass(frozen=True)
+class _Held:
+    folder: Path
+    owner: str | None
+    size: int
+    stamp: float  # when it was stored (meta.json's mtime)
+
+
+def _held_uploads(upload_dir: Path) -> list[_Held]:
+    """Every upload folder with its owner, bytes on disk and time, oldest first."""
+    if not upload_dir.is_dir():
+        return []
+    held = []
+    for folder in upload_dir.iterdir():
+        if not ID_PATTERN.match(folder.name):
+            continue
+        try:
+            size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+            stamp = (folder / "meta.json").stat().st_mtime
+        except OSError:  # being written or deleted by another worker
+            continue
+        held.append(_Held(folder, (read_meta(folder) or {}).get("owner"), size, stamp))
+    return sorted(held, key=lambda h: h.stamp)
+
+
+def prune_uploads(
+    upload_dir: Path,
+    *,
+    max_age_s: float,
+    max_total_bytes: int,
+    owner: str | None = None,
+    owner_quota_bytes: int | None = None,
+    incoming_bytes: int = 0,
+    now: float | None = None,
+) -> list[str]:
+    """Delete uploads to keep the folder within its bounds; returns the ids deleted.
+
+    In order: uploads older than ``max_age_s``; then ``owner``'s oldest uploads while theirs
+    plus ``incoming_bytes`` exceed ``owner_quota_bytes``; then the oldest uploads of anyone
+    while all of them plus ``incoming_bytes`` exceed ``max_total_bytes``. Temporary files
+    left by a crashed write (``.part-*``) older than an hour go too.
+    """
+    import time
+
+    now = time.time() if now is None else now
+    held = _held_uploads(Path(upload_dir))
+    gone: list[str] = []
+
+    def drop(h: _Held) -> None:
+        _remove_folder(h.folder)
+        gone.append(h.folder.name)
+        log.info("upload %s deleted (%d bytes)", h.folder.name, h.size)
+
+    for h in [h for h in held if now - h.stamp > max_age_s]:
+        drop(h)
+    held = [h for h in held if h.folder.name not in gone]
+    if owner is not None and owner_quota_bytes is not None:
+        key = owner_key(owner)
+        mine = [h for h in held if h.owner == key]
+        while mine and sum(h.size for h in mine) + incoming_bytes > owner_quota_bytes:
+            drop(mine.pop(0))
+        held = [h for h in held if h.folder.name not in gone]
+    while held and sum(h.size for h in held) + incoming_bytes > max_total_bytes:
+        drop(held.pop(0))
+    for folder in Path(upload_dir).glob("upload-*"):
+        for part in folder.glob(".part-*"):
+            with contextlib.suppress(OSError):
+                if now - part.stat().st_mtime > 3600:
+                    part.unlink()
+    return gone
+
+
 def _owner_folders(upload_dir: Path, key: str) -> list[Path]:
     """The upload folders of one owner (by their ``meta.json``)."""
     if not upload_dir.is_dir():

@@ -134,6 +134,14 @@ def cache_dir() -> Path | None:
     return writable_folder(_state.settings.cache_dir, "cache")
 
 
+def cache_dir_for(info: DatasetInfo) -> Path | None:
+    """Where the parquet copy of a dataset's file goes: an upload's own folder (deleted with
+    it, counted in its quota), else :func:`cache_dir`."""
+    if info.kind == "upload" and info.path is not None:
+        return info.path.parent
+    return cache_dir()
+
+
 def upload_dir() -> Path:
     """Folder of uploaded datasets (inside the data folder)."""
     return _state.settings.data_dir / "uploads"

@@ -82,7 +82,7 @@ def _load(dataset_id: str, version: str) -> pd.DataFrame:
     log.info("loading dataset %s (%s)", dataset_id, version)
     return load_transactions(
         registry.source_path(info),
-        cache_dir=registry.cache_dir(),  # None when the folder is unusable: no parquet copy
+        cache_dir=registry.cache_dir_for(info),  # None when unusable: no parquet copy
         column_map=dict(info.column_map) or None,
     )
 

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, server=None, prefix: str | None
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     service.init_cache(app.server, settings.cache_config())
+    service.prune_uploads()  # uploads past their retention go at start-up too
     app.layout = shell.layout
     security.install(app, settings)
     return app

@@ -47,6 +47,9 @@ CALLBACK_ENDPOINT = "_dash-update-component"
 REALM = "Customer Segments & CLV"
 #: Largest body accepted by any route of the app except the callback endpoint.
 MAX_OTHER_BODY = 64 * 1024
+#: A callback body larger than this is an upload: it is read only while holding the worker's
+#: upload slot (one at a time per process; see dashapp.service.uploads).
+LARGE_CALLBACK_BODY = 1024 * 1024
 #: The browser-session cookie that makes uploads belong to their owner: a random token
 #: (never on disk: uploads keep a hash of it), set on the first response, dropped when the
 #: browser closes.
@@ -186,7 +189,19 @@ class Guard:
                 413, f"The request is larger than the limit of {limit / 1024 / 1024:.1f} MB."
             )
         request.max_content_length = limit  # also bounds bodies sent without a length
+        if path == self.callback_path and (request.content_length or 0) > LARGE_CALLBACK_BODY:
+            from dashapp import service
+
+            if not service.acquire_upload_slot():
+                return _json_error(503, service.uploads.BUSY, {"Retry-After": "60"})
+            g.dashapp_upload_slot = True
         return None
+
+    def teardown_request(self, _exc=None) -> None:
+        if g.pop("dashapp_upload_slot", False):
+            from dashapp import service
+
+            service.release_upload_slot()
 
     def _owner(self) -> str:
         """Who owns the uploads of this request: the signed-in user when authentication names
@@ -398,6 +413,7 @@ def install(app, settings: Settings) -> Guard:
     ]
     hooks.insert(0, guard.before_request)
     server.after_request(guard.after_request)
+    server.teardown_request(guard.teardown_request)
     server.register_error_handler(DependencyException, _not_found)  # raised by Dash only
     harden_callback_route(app)
     if settings.auth_mode != "none":

@@ -152,3 +152,40 @@ def test_with_authentication_an_upload_belongs_to_the_user_in_every_browser(tmp_
 
         assert "Net revenue" in overview_for("ana")
         assert NOT_YOURS in overview_for("bob")
+
+
+def test_uploads_are_read_one_at_a_time_per_worker(tmp_path, monkeypatch):
+    """A large callback body (an upload) is read only while holding the worker's upload slot:
+    while another upload holds it, a second one waits, then is told the server is busy."""
+    import threading
+
+    from dashapp.service import uploads as service_uploads
+    from tests.integration.test_production import in_process_app
+
+    monkeypatch.setattr(service_uploads, "SLOT_WAIT_S", 0.3)
+    with in_process_app(tmp_path) as app:
+        client = app.server.test_client()
+        body = b'{"output": "x", "padding": "' + b"a" * 2_000_000 + b'"}'
+        held, release = threading.Event(), threading.Event()
+
+        def other_upload():
+            with service_uploads.upload_slot():
+                held.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=other_upload)
+        thread.start()
+        held.wait(5)
+        try:
+            busy = client.post(
+                "/_dash-update-component", data=body, content_type="application/json"
+            )
+        finally:
+            release.set()
+            thread.join()
+        assert busy.status_code == 503 and "busy reading other uploads" in busy.get_json()["error"]
+        assert busy.headers["Retry-After"] == "60"
+        free = client.post("/_dash-update-component", data=body, content_type="application/json")
+        assert free.status_code == 400  # read and checked (an unknown callback), not refused
+        assert service_uploads.acquire_upload_slot()  # the request released the slot
+        service_uploads.release_upload_slot()

@@ -112,3 +112,51 @@ def test_guess_column_map_for_nonstandard_headers():
         ]
     )
     assert std["invoice"] == "Invoice" and std["invoice_date"] == "InvoiceDate"
+
+
+def _age(stored, seconds_ago: float) -> None:
+    import os
+    import time
+
+    meta = stored.path.parent / "meta.json"
+    stamp = time.time() - seconds_ago
+    os.utime(meta, (stamp, stamp))
+
+
+def test_retention_deletes_uploads_older_than_the_limit(tmp_path):
+    from dashapp.ingest.uploads import prune_uploads
+
+    old = store_upload(b"a,b\n1,2\n", "old.csv", tmp_path, ANA)
+    new = store_upload(b"a,b\n1,3\n", "new.csv", tmp_path, BOB)
+    _age(old, 25 * 3600)
+    gone = prune_uploads(tmp_path, max_age_s=24 * 3600, max_total_bytes=10**9)
+    assert gone == [old.id]
+    with pytest.raises(UploadNotAvailable):
+        find_upload(tmp_path, old.id, ANA)
+    assert find_upload(tmp_path, new.id, BOB).path.is_file()
+
+
+def test_owner_quota_and_total_size_drop_the_oldest_first(tmp_path):
+    from dashapp.ingest.uploads import prune_uploads
+
+    kb = b"x" * 1000
+    ana = [store_upload(kb + bytes([i]), f"a{i}.csv", tmp_path, ANA) for i in range(3)]
+    bob = store_upload(kb + b"b", "b.csv", tmp_path, BOB)
+    for i, stored in enumerate(ana):
+        _age(stored, 100 - i)  # a0 oldest
+    _age(bob, 200)  # older than all of Ana's
+    # Ana's quota: 2.5 kB with 1 kB incoming -> her two oldest go, Bob's stays
+    gone = prune_uploads(
+        tmp_path,
+        max_age_s=3600,
+        max_total_bytes=10**9,
+        owner=ANA,
+        owner_quota_bytes=2600,
+        incoming_bytes=1001,
+    )
+    assert gone == [ana[0].id, ana[1].id]
+    assert find_upload(tmp_path, bob.id, BOB)
+    # the total bound: the oldest of anyone (Bob's) goes first
+    gone = prune_uploads(tmp_path, max_age_s=3600, max_total_bytes=2600, incoming_bytes=1001)
+    assert gone == [bob.id]
+    assert find_upload(tmp_path, ana[2].id, ANA)
