@@ -54,7 +54,7 @@ def worker_peak_mb(csv) -> float:
 
 def run(scale: str) -> list[tuple]:
     from dashapp import service
-    from dashapp.ingest import cleaning
+    from dashapp.ingest import cleaning, engine
     from tests.callback_client import date_key, state_key
 
     app, client, csv = app_client(scale)
@@ -74,8 +74,8 @@ def run(scale: str) -> list[tuple]:
                 "ms",
             )
         )
-        ms, _ = median_ms(lambda: cleaning.clean(lines))
-        rows.append((f"[{scale}] clean() all rules", ms, None, "ms"))
+        ms, _ = median_ms(lambda: engine.clean(lines))
+        rows.append((f"[{scale}] engine.clean() all rules (DuckDB)", ms, None, "ms"))
 
     first_load_and_clean()
     gc.collect()

@@ -168,6 +168,50 @@ def _sql_settings(env) -> SqlSettings | None:
     )
 
 
+@dataclass(frozen=True)
+class SparkSettings:
+    """Order lines in Spark (``DATA_SPARK_*``): a catalog table or parquet / CSV files, read
+    through a session on ``master`` (``local[2]`` runs Spark inside the app's machine)."""
+
+    master: str
+    table: str | None = None
+    path: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+SPARK_VARIABLES = ("DATA_SPARK_MASTER", "DATA_SPARK_TABLE", "DATA_SPARK_PATH", "DATA_SPARK_COLUMNS")
+
+
+def _spark_settings(env) -> SparkSettings | None:
+    """``DATA_SPARK_MASTER`` and its companions; None when no Spark source is configured."""
+    master = (env.get("DATA_SPARK_MASTER") or "").strip()
+    others = [n for n in SPARK_VARIABLES[1:] if (env.get(n) or "").strip()]
+    if not master:
+        if others:
+            raise SystemExit(f"{others[0]} is set but DATA_SPARK_MASTER is not.")
+        return None
+    table = (env.get("DATA_SPARK_TABLE") or "").strip() or None
+    path = (env.get("DATA_SPARK_PATH") or "").strip() or None
+    if bool(table) == bool(path):
+        raise SystemExit(
+            "DATA_SPARK_MASTER needs exactly one of DATA_SPARK_TABLE (a table in Spark's "
+            "catalog) and DATA_SPARK_PATH (parquet or CSV files)."
+        )
+    columns = _json_object(env, "DATA_SPARK_COLUMNS", '{"customer_id": "CustomerNo"}')
+    return SparkSettings(master=master, table=table, path=path, columns=columns)
+
+
+def _duckdb_settings(env) -> tuple[int, str]:
+    """``DUCKDB_THREADS`` (1-64, default 2) and ``DUCKDB_MEMORY_LIMIT`` (e.g. ``1GB``)."""
+    threads = _env_int(env, "DUCKDB_THREADS", 2)
+    if not 1 <= threads <= 64:
+        raise SystemExit(f"DUCKDB_THREADS must be between 1 and 64, got {threads}.")
+    limit = (env.get("DUCKDB_MEMORY_LIMIT") or "1GB").strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", limit, re.I):
+        raise SystemExit(f"DUCKDB_MEMORY_LIMIT must be a size such as 512MB or 2GB, got {limit!r}.")
+    return threads, limit
+
+
 SQL_VARIABLES = (
     "DATA_SQL_URL",
     "DATA_SQL_TABLE",
@@ -205,6 +249,9 @@ class Settings:
     auth_header_value: str | None = field(default=None, repr=False)
     worker_pid_header: bool = False
     sql: SqlSettings | None = None
+    spark: SparkSettings | None = None
+    duckdb_threads: int = 2
+    duckdb_memory_limit: str = "1GB"
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -266,8 +313,10 @@ class Settings:
             worker_pid_header=(env.get("WORKER_PID_HEADER") or "").strip().lower()
             in ("1", "true", "yes", "on"),
             sql=_sql_settings(env),
+            spark=_spark_settings(env),
             **_auth_settings(env),
         )
+        values["duckdb_threads"], values["duckdb_memory_limit"] = _duckdb_settings(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("data_path", "data_dir", "cache_dir"):
             if values[key] is not None:

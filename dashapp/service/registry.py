@@ -1,7 +1,7 @@
 """The dataset registry: which datasets a user can pick, where each one's data comes from
 and its current version.
 
-Datasets are the configured SQL table (``DATA_SQL_*``), the configured file (``DATA_PATH``
+Datasets are the configured SQL table (``DATA_SQL_*``), the Spark table (``DATA_SPARK_*``), the configured file (``DATA_PATH``
 or ``data/online_retail_II.*``), the embedded demo data, and uploads (resolved from their
 folder, so every worker process knows every upload). A dataset's *version* is a fingerprint
 of its content: the cache keys carry it, so a changed file is never served stale results.
@@ -18,19 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from dashapp.config import Settings, SqlSettings
+from dashapp.ingest.engine import local
 from dashapp.ingest.loading import DataLoadError, dataset_fingerprint
+from dashapp.ingest.spark import SparkSource
 from dashapp.ingest.sql import SqlSource, SqlSourceError
 
 DEMO_ID = "demo"
 SQL_ID = "sql"
-#: Seconds a SQL table's content fingerprint is reused before the table is scanned again.
+SPARK_ID = "spark"
+#: Kinds of dataset whose lines live in another engine (a database, a warehouse, Spark).
+TABLE_KINDS = ("sql", "spark")
+#: Seconds a table's content fingerprint is reused before the table is scanned again.
 SQL_VERSION_TTL_S = 60
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset the user can pick. ``kind`` is ``"sql"``, ``"file"``, ``"demo"`` or
-    ``"upload"``."""
+    """A dataset the user can pick. ``kind`` is ``"sql"``, ``"spark"``, ``"file"``, ``"demo"``
+    or ``"upload"``."""
 
     id: str
     label: str
@@ -50,8 +55,8 @@ class _State:
 
     settings: Settings = field(default_factory=Settings.from_env)
     entries: dict[str, DatasetInfo] = field(default_factory=dict)
-    sql_sources: dict[str, SqlSource] = field(default_factory=dict)
-    sql_versions: dict[str, tuple[float, str]] = field(default_factory=dict)
+    sources: dict[str, SqlSource | SparkSource] = field(default_factory=dict)
+    table_versions: dict[str, tuple[float, str]] = field(default_factory=dict)
     file_versions: dict[tuple, str] = field(default_factory=dict)
 
 
@@ -77,8 +82,16 @@ def configure(settings: Settings) -> None:
     """Set the settings and (re)build the dataset registry. Called by the app factory."""
     global _state
     entries: list[DatasetInfo] = []
+    local.configure(
+        local.EngineSettings(
+            threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
+        )
+    )
     if settings.sql is not None:  # the default; connects on first use
         entries.append(DatasetInfo(id=SQL_ID, label=f"SQL: {settings.sql.table}", kind="sql"))
+    if settings.spark is not None:
+        where = settings.spark.table or Path(settings.spark.path or "").name
+        entries.append(DatasetInfo(id=SPARK_ID, label=f"Spark: {where}", kind="spark"))
     path = settings.discovered_data_path()
     if path is not None:
         entries.append(DatasetInfo(id=path.stem, label=path.name, kind="file", path=Path(path)))
@@ -168,12 +181,19 @@ def is_sql(dataset_id: str) -> bool:
     return info is not None and info.kind == "sql"
 
 
+def is_table(dataset_id: str) -> bool:
+    """True for a dataset whose lines live in another engine (SQL database, Spark)."""
+    datasets()
+    info = _state.entries.get(dataset_id)
+    return info is not None and info.kind in TABLE_KINDS
+
+
 def source_path(info: DatasetInfo) -> Path:
     """The file behind a file, demo or upload dataset (the demo data is generated once)."""
-    if info.kind == "sql":
+    if info.kind in TABLE_KINDS:
         raise DataLoadError(
-            "This dataset is a SQL table: the database aggregates it, and its "
-            "raw lines are not loaded into the app."
+            f"This dataset is a {info.kind.upper() if info.kind == 'sql' else 'Spark'} table: "
+            "the cleaning runs where it is, and its raw lines are not loaded into the app."
         )
     if info.kind == "demo":
         from dashapp.ingest.demo import demo_dataset_path
@@ -201,24 +221,37 @@ def _build_sql_source(sql: SqlSettings) -> SqlSource:
     )
 
 
-def sql_source(dataset_id: str) -> SqlSource:
-    """The :class:`~dashapp.ingest.sql.SqlSource` behind a SQL dataset (built from the
-    validated ``DATA_SQL_*`` settings on first use; errors name the table or column, never
-    the credentials)."""
+def _build_spark_source(settings: Settings) -> SparkSource:
+    spark = settings.spark
+    assert spark is not None
+    return SparkSource(
+        spark.master, table=spark.table, path=spark.path, column_map=spark.columns or None
+    )
+
+
+def table_source(dataset_id: str) -> SqlSource | SparkSource:
+    """The source behind a SQL or Spark dataset (built from the validated ``DATA_SQL_*`` /
+    ``DATA_SPARK_*`` settings on first use; errors name the table or column, never the
+    credentials)."""
+    info = dataset_info(dataset_id)
     with _lock:
         state = _state
-        if dataset_id not in state.sql_sources:
-            if state.settings.sql is None:
-                raise DataLoadError("No SQL source is configured (DATA_SQL_URL).")
+        if dataset_id not in state.sources:
             try:
-                state.sql_sources[dataset_id] = _build_sql_source(state.settings.sql)
+                if info.kind == "spark":
+                    state.sources[dataset_id] = _build_spark_source(state.settings)
+                elif state.settings.sql is not None:
+                    state.sources[dataset_id] = _build_sql_source(state.settings.sql)
+                else:
+                    raise DataLoadError("No SQL source is configured (DATA_SQL_URL).")
             except SqlSourceError as exc:
                 raise DataLoadError(str(exc)) from None
-        return state.sql_sources[dataset_id]
+        return state.sources[dataset_id]
 
 
-def sql_call(fn, *args: Any, **kwargs: Any):
-    """Run a SQL source query; its errors (timeouts, connection) become user messages."""
+def table_call(fn, *args: Any, **kwargs: Any):
+    """Run a query of a SQL or Spark source; its errors (timeouts, connection, Spark missing)
+    become user messages naming the source."""
     try:
         return fn(*args, **kwargs)
     except SqlSourceError as exc:
@@ -228,13 +261,13 @@ def sql_call(fn, *args: Any, **kwargs: Any):
 def dataset_version(dataset_id: str) -> str:
     """Content fingerprint of the dataset's file (memoized per path, size and mtime); for a
     SQL source, a fingerprint of the table's contents (one scan, reused for a minute)."""
-    if is_sql(dataset_id):
+    if is_table(dataset_id):
         now = time.monotonic()
-        hit = _state.sql_versions.get(dataset_id)
+        hit = _state.table_versions.get(dataset_id)
         if hit is None or now - hit[0] > SQL_VERSION_TTL_S:
-            src = sql_source(dataset_id)
-            hit = (now, "sql-" + sql_call(src.version))
-            _state.sql_versions[dataset_id] = hit
+            src = table_source(dataset_id)
+            hit = (now, f"{dataset_info(dataset_id).kind}-" + table_call(src.version))
+            _state.table_versions[dataset_id] = hit
         return hit[1]
     info = dataset_info(dataset_id)
     path = source_path(info)

@@ -1,19 +1,27 @@
-"""The per-process store: each dataset is read and cleaned once per worker process and kept
-(its ledger and invoice table; the raw lines are released), in a small LRU of datasets."""
+"""The per-process store: each dataset's invoice table and ledger, prepared once per data
+version and rule set (:mod:`dashapp.ingest.engine.prepared`: a new process reads them from
+the cache folder) and kept in a small LRU of datasets."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from dashapp.ingest import cleaning
+from dashapp.ingest.cleaning import CleaningRules
+from dashapp.ingest.engine import prepared as prepared_store
+from dashapp.ingest.engine.prepared import prepare_file, prepared
+from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading import load_transactions
 from dashapp.service import registry
 from dashapp.service.filters import Filters
@@ -26,10 +34,8 @@ MAX_DATASETS_IN_MEMORY = 3
 
 @dataclass(frozen=True)
 class CleanData:
-    """What stays in memory per dataset and rule set: the ledger and the invoice table.
-    ``lines`` (the cleaned lines) is None in the store."""
+    """What stays in memory per dataset and rule set: the ledger and the invoice table."""
 
-    lines: pd.DataFrame | None
     ledger: pd.DataFrame
     orders: pd.DataFrame
 
@@ -77,9 +83,10 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _load(dataset_id: str, version: str) -> pd.DataFrame:
+def transactions(dataset_id: str) -> pd.DataFrame:
+    """Canonical raw lines of a file dataset (read from the file; not kept: the pages only
+    need the cleaned invoice table)."""
     info = registry.dataset_info(dataset_id)
-    log.info("loading dataset %s (%s)", dataset_id, version)
     return load_transactions(
         registry.source_path(info),
         cache_dir=registry.cache_dir_for(info),  # None when unusable: no parquet copy
@@ -87,30 +94,105 @@ def _load(dataset_id: str, version: str) -> pd.DataFrame:
     )
 
 
-def transactions(dataset_id: str) -> pd.DataFrame:
-    """Canonical raw lines of a dataset (loaded once per process and kept)."""
+def _prepare(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
+    """``(invoice table, ledger)``: from the prepared cache, else cleaned by the engine that
+    holds the lines (the database or Spark for a table, the embedded DuckDB for files)."""
+    info = registry.dataset_info(dataset_id)
+    cache_dir = registry.cache_dir_for(info)  # None when unusable: prepared without a copy
+    log.info("loading dataset %s (%s, rules %s)", dataset_id, version, rules.flags())
+    if info.kind in registry.TABLE_KINDS:
+        return _prepare_table(dataset_id, version, rules)
+    return prepare_file(
+        registry.source_path(info),
+        rules,
+        cache_dir=cache_dir,
+        column_map=dict(info.column_map) or None,
+    )
+
+
+#: How long a page waits for a table's first cleaning before it says the data is being
+#: prepared (the platforms' routers give up on a request after 30 s).
+PAGE_WAIT_S = 15.0
+#: Longest a table's cleaning may run in the background (the statement's timeout then).
+PREPARE_TIMEOUT_S = 3600.0
+
+_jobs: dict[tuple, tuple[Future, float]] = {}  # (dataset, version, rules) -> (job, start)
+_jobs_lock = threading.Lock()
+_preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
+
+
+def prepare_table_now(dataset_id: str, rules: CleaningRules, timeout_s: float = PREPARE_TIMEOUT_S):
+    """Clean a SQL or Spark dataset for ``rules`` and store the result in the cache folder,
+    waiting as long as it takes (``python -m dashapp prepare``; the background job)."""
     version = registry.dataset_version(dataset_id)
-    return _held(("lines", dataset_id, version), lambda: _load(dataset_id, version))
+    cache_dir = registry.settings().cache_dir
+    src = registry.table_source(dataset_id)
+    return prepared(
+        version, rules, cache_dir, lambda: registry.table_call(src.clean, rules, timeout_s)
+    )
+
+
+def _run_preparation(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
+    cache_dir = registry.settings().cache_dir
+    started = time.monotonic()
+    try:
+        while not prepared_store.claim(version, rules, cache_dir, PREPARE_TIMEOUT_S):
+            hit = prepared_store.cached(version, rules, cache_dir)  # another worker prepares
+            if hit is not None:
+                return hit
+            if time.monotonic() - started > PREPARE_TIMEOUT_S:
+                raise DataLoadError("The data is still being prepared by another worker.")
+            time.sleep(2.0)
+        try:
+            return prepare_table_now(dataset_id, rules)
+        finally:
+            prepared_store.release_claim(version, rules, cache_dir)
+    finally:
+        log.info(
+            "prepared dataset %s (%s) in %.1f s", dataset_id, version, time.monotonic() - started
+        )
+
+
+def _prepare_table(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
+    """A table's invoice table and ledger: from the cache folder, else cleaned by its engine in
+    a background job (one per data version and rule set, and one per host through a claim in
+    the cache folder). A page waits up to :data:`PAGE_WAIT_S` for it, then says that the data
+    is being prepared; the job goes on and the next request gets its result."""
+    hit = prepared_store.cached(version, rules, registry.settings().cache_dir)
+    if hit is not None:
+        return hit
+    key = (dataset_id, version, rules)
+    with _jobs_lock:
+        if key not in _jobs:
+            job = _preparer.submit(_run_preparation, dataset_id, version, rules)
+            _jobs[key] = (job, time.monotonic())
+        job, started = _jobs[key]
+    try:
+        return job.result(timeout=PAGE_WAIT_S)
+    except FutureTimeout:
+        waited = time.monotonic() - started
+        label = registry.dataset_info(dataset_id).label
+        raise DataLoadError(
+            f"{label} is being prepared: its engine is cleaning the whole table, once per "
+            f"version of the data (running for {waited:.0f} s). Reload this page in a minute. "
+            "To have it ready before anyone opens the app, run `python -m dashapp prepare` "
+            "after each load of the table."
+        ) from None
+    finally:
+        if job.done():
+            with _jobs_lock:
+                if key in _jobs and _jobs[key][0] is job:
+                    del _jobs[key]  # a failure is reported once; the next request tries again
 
 
 def cleaned(dataset_id: str, rules: str) -> CleanData:
-    """Cleaned lines, ledger and invoice table for a dataset and rule flags (once per process)."""
+    """Ledger and invoice table of a dataset for a rule set (once per process)."""
     version = registry.dataset_version(dataset_id)
 
     def build() -> CleanData:
-        key = ("lines", dataset_id, version)
-        with _store_lock:
-            raw = _store.get(key)
-        if raw is None:  # read without holding the raw lines: pages only need the results
-            raw = _load(dataset_id, version)
-        lines, ledger = cleaning.clean(raw, cleaning.CleaningRules.from_flags(rules))
-        del raw
-        # Only the invoice table and the ledger stay in memory (~50k rows at full scale);
-        # the 1M cleaned lines are dropped and their memory handed back to the system.
-        data = CleanData(lines=None, ledger=ledger, orders=cleaning.invoice_table(lines))
-        del lines
+        orders, ledger = _prepare(dataset_id, version, CleaningRules.from_flags(rules))
         release_memory()
-        return data
+        return CleanData(ledger=ledger, orders=orders)
 
     return _held(("clean", dataset_id, version, rules), build)
 

@@ -16,7 +16,7 @@ from dashapp.analytics.clv import _fit as fitting
 from dashapp.analytics.clv import basic as clv
 from dashapp.analytics.clv import holdout
 from dashapp.analytics.clv import pareto_nbd as pareto
-from dashapp.ingest.cleaning import clean, invoice_table
+from dashapp.ingest import engine
 from dashapp.service.exports import to_safe_csv
 from dashapp.service.views import clv as clv_views
 
@@ -45,8 +45,7 @@ def _with(filters, **changes) -> service.Filters:
 
 
 def test_purchase_log_and_summary_match_plain_pandas(filters, sample_lines):
-    out, _ = clean(sample_lines)
-    orders = invoice_table(out)
+    orders = engine.clean(sample_lines)[0]
     plain = orders[~orders["is_cancellation"] & orders["customer_id"].notna()].copy()
     plain["day"] = plain["invoice_date"].dt.normalize()
     days = plain.groupby(plain["customer_id"].astype(str))["day"].agg(["nunique", "min", "max"])
@@ -166,8 +165,7 @@ def test_calibration_date_default_and_validation(filters):
 def test_holdout_scorecard_and_tracking_against_pandas(filters, sample_lines):
     result = service.clv_validation(filters, "bgnbd", "2011-06-30")
     card = result.scorecard
-    out, _ = clean(sample_lines)
-    orders = invoice_table(out)
+    orders = engine.clean(sample_lines)[0]
     p = orders[~orders["is_cancellation"] & orders["customer_id"].notna()].copy()
     p["day"] = p["invoice_date"].dt.normalize()
     first = p.groupby("customer_id", observed=True)["day"].transform("min")

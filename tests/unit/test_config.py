@@ -81,3 +81,38 @@ def test_upload_bounds_have_defaults_for_a_small_dyno_and_are_validated():
     for env in bad:
         with pytest.raises(SystemExit, match="UPLOAD_"):
             Settings.from_env(env=env)
+
+
+def test_engine_settings_from_the_environment():
+    default = Settings.from_env(env={})
+    assert (default.duckdb_threads, default.duckdb_memory_limit) == (2, "1GB")
+    assert default.spark is None
+    s = Settings.from_env(env={"DUCKDB_THREADS": "4", "DUCKDB_MEMORY_LIMIT": "512MB"})
+    assert (s.duckdb_threads, s.duckdb_memory_limit) == (4, "512MB")
+    spark = Settings.from_env(
+        env={
+            "DATA_SPARK_MASTER": "local[2]",
+            "DATA_SPARK_PATH": "/lake/lines/",
+            "DATA_SPARK_COLUMNS": '{"customer_id": "CustomerNo"}',
+        }
+    ).spark
+    assert (spark.master, spark.path, spark.table) == ("local[2]", "/lake/lines/", None)
+    assert spark.columns == {"customer_id": "CustomerNo"}
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DUCKDB_THREADS": "0"}, "DUCKDB_THREADS must be between 1 and 64"),
+        ({"DUCKDB_MEMORY_LIMIT": "lots"}, "DUCKDB_MEMORY_LIMIT must be a size"),
+        ({"DATA_SPARK_TABLE": "t"}, "DATA_SPARK_TABLE is set but DATA_SPARK_MASTER is not"),
+        ({"DATA_SPARK_MASTER": "local[2]"}, "exactly one of DATA_SPARK_TABLE"),
+        (
+            {"DATA_SPARK_MASTER": "local", "DATA_SPARK_TABLE": "t", "DATA_SPARK_PATH": "/x"},
+            "exactly one of DATA_SPARK_TABLE",
+        ),
+    ],
+)
+def test_an_invalid_engine_setting_stops_start_up(env, message):
+    with pytest.raises(SystemExit, match=message):
+        Settings.from_env(env=env)

@@ -68,7 +68,10 @@ def _read_head(p: Path, name: str) -> tuple[bytes, str, str]:
     return head, text, encoding
 
 
-def _read_csv(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
+def _layout(
+    p: Path, name: str, column_map: dict[str, str] | None
+) -> tuple[list[str], dict[str, int], int, str, str]:
+    """``(headers, canonical -> column index, header line index, delimiter, encoding)``."""
     head, text, encoding = _read_head(p, name)
     lines = re.split(r"\r\n|\r|\n", text)
     header_idx = next((i for i, ln in enumerate(lines) if ln.strip()), None)
@@ -85,6 +88,11 @@ def _read_csv(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
         raise _missing_columns_error(name, headers, mapping, column_map)
     if len(head) < (1 << 16) and not any(ln.strip() for ln in lines[header_idx + 1 :]):
         raise DataLoadError(f"{name} has a header but no data rows.", path=name)
+    return headers, mapping, header_idx, delimiter, encoding
+
+
+def _read_csv(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
+    headers, mapping, header_idx, delimiter, encoding = _layout(p, name, column_map)
     table = _read_table(p, name, len(headers), mapping, header_idx + 1, delimiter, encoding)
     columns = {canon: table.column(f"c{i}") for canon, i in mapping.items()}
     n = table.num_rows
@@ -99,6 +107,87 @@ def _read_csv(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
     )
 
 
+def _options(width, mapping, skip_rows, delimiter, encoding, typed, multiline, block_size):
+    """pyarrow's read, parse and convert options for the mapped columns (``c<index>``): text
+    dictionary-encoded, quantity and price as float64 when ``typed``."""
+    text_type = pa.dictionary(pa.int32(), pa.string())
+    numeric = {QUANTITY, PRICE}
+    types = {
+        f"c{i}": (pa.float64() if (typed and canon in numeric) else text_type)
+        for canon, i in mapping.items()
+    }
+    return (
+        pacsv.ReadOptions(
+            column_names=[f"c{i}" for i in range(width)],
+            skip_rows=skip_rows,
+            encoding=encoding,
+            block_size=block_size,
+        ),
+        pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline),
+        pacsv.ConvertOptions(
+            column_types=types,
+            include_columns=[f"c{i}" for i in mapping.values()],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+class StreamRetry(Exception):
+    """The stream must restart with safer options: ``typed`` or ``multiline`` changed."""
+
+    def __init__(self, typed: bool, multiline: bool) -> None:
+        super().__init__(f"typed={typed} multiline={multiline}")
+        self.typed, self.multiline = typed, multiline
+
+
+def iter_csv_batches(
+    p: Path,
+    name: str,
+    column_map: dict[str, str] | None,
+    block_size: int,
+    *,
+    typed: bool = True,
+    multiline: bool = False,
+):
+    """The file as a stream of raw tables (:class:`_Raw`, about ``block_size`` bytes each,
+    spreadsheet row numbers continuing across batches), for files too large to hold in
+    memory. Like :func:`_read_csv`, numbers are parsed by pyarrow and quoted newlines are not
+    expected; when the data needs otherwise, :class:`StreamRetry` says how to start again
+    (numbers as text, so the converter names the bad rows; quoted newlines allowed)."""
+    headers, mapping, header_idx, delimiter, encoding = _layout(p, name, column_map)
+    options = _options(
+        len(headers), mapping, header_idx + 1, delimiter, encoding, typed, multiline, block_size
+    )
+    try:
+        reader = pacsv.open_csv(
+            p, read_options=options[0], parse_options=options[1], convert_options=options[2]
+        )
+        first_row = header_idx + 2
+        for batch in reader:
+            n = batch.num_rows
+            if n == 0:
+                continue
+            columns = {canon: batch.column(f"c{i}") for canon, i in mapping.items()}
+            yield _Raw(
+                name=name,
+                n=n,
+                columns=columns,
+                headers={canon: headers[i] for canon, i in mapping.items()},
+                pieces=[_Piece(None, 0, n, first_row)],
+            )
+            first_row += n
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        msg = str(e)
+        if typed and "conversion error to double" in msg:
+            raise StreamRetry(False, multiline) from None
+        if not multiline and "Expected" in msg and "columns" in msg:
+            raise StreamRetry(typed, True) from None
+        raise DataLoadError(
+            f"{name} is not a well-formed CSV table: {_arrow_message(msg)}", path=name
+        ) from None
+
+
 def _read_table(
     p: Path,
     name: str,
@@ -111,31 +200,12 @@ def _read_table(
     """The mapped columns (``c<index>``) of the rows below the header, read with pyarrow: text
     dictionary-encoded, quantity and price as float64. Retries with the next encoding, with
     numbers read as text, or with quoted newlines allowed, as the errors require."""
-    names = [f"c{i}" for i in range(width)]
-    text_type = pa.dictionary(pa.int32(), pa.string())
-    numeric = {QUANTITY, PRICE}
 
     def attempt(enc: str, typed: bool, multiline: bool) -> pa.Table:
-        types = {
-            f"c{i}": (pa.float64() if (typed and canon in numeric) else text_type)
-            for canon, i in mapping.items()
-        }
-        return pacsv.read_csv(
-            p,
-            read_options=pacsv.ReadOptions(
-                column_names=names,
-                skip_rows=skip_rows,
-                encoding=enc,
-                block_size=1 << 22,
-            ),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=multiline),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                include_columns=[f"c{i}" for i in mapping.values()],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+        read, parse, convert = _options(
+            width, mapping, skip_rows, delimiter, enc, typed, multiline, 1 << 22
         )
+        return pacsv.read_csv(p, read_options=read, parse_options=parse, convert_options=convert)
 
     encodings = [encoding] + [
         e for e in ("cp1252", "latin-1") if e != encoding and encoding != "utf-16"

@@ -51,7 +51,7 @@ def load_transactions(
     Returns a DataFrame with columns invoice, stock_code, description, quantity (int32),
     invoice_date (datetime64[ns]), price (float64), customer_id, country, line_total (float64);
     text columns are category of str. Rows are in file order, all lines kept (cancellations,
-    duplicates, lines without customer): cleaning is the job of ``cleaning.clean``. Rows that
+    duplicates, lines without customer): cleaning is the job of ``dashapp.ingest.engine``. Rows that
     are entirely blank are skipped.
 
     Raises DataLoadError (a ValueError) with a user-facing message for every problem with the

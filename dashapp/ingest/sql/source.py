@@ -14,19 +14,15 @@ import threading
 import time
 from collections.abc import Mapping
 
+import ibis
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from dashapp.ingest import cleaning, schema
-from dashapp.ingest.sql.expressions import _split, _stack
-from dashapp.ingest.sql.frames import (
-    CohortCells,
-    _calibration_frame,
-    _cohort_cells,
-    _overview_result,
-    _rfm_frame,
-)
+from dashapp.ingest.engine import split_parts
+from dashapp.ingest.engine.pipeline import cleaning_sql
+from dashapp.ingest.engine.sources import canonical, sqlalchemy_type
 from dashapp.ingest.sql.guards import (
     SqlSourceError,
     _cancel,
@@ -34,24 +30,27 @@ from dashapp.ingest.sql.guards import (
     _is_timeout,
     _looks_like_connect_failure,
 )
-from dashapp.ingest.sql.statements import (
-    LINE_NUMBER,
-    _calibration_parts,
-    _CalibrationWindow,
-    _cohort_parts,
-    _overview_parts,
-    _Query,
-    _rfm_parts,
-)
 
 log = logging.getLogger("dashapp.ingest.sql")  # the package's logger (one name for the source)
 
 
 #: Canonical columns that may be mapped (``line_total`` is derived).
-MAPPABLE_COLUMNS: tuple[str, ...] = (*schema.SOURCE_COLUMNS, LINE_NUMBER)
+MAPPABLE_COLUMNS: tuple[str, ...] = schema.SOURCE_COLUMNS
 _NUMBER = (sa.Integer, sa.Numeric, sa.Float)  # Float is not a Numeric in SQLAlchemy 2.1
-#: The page results :meth:`SqlSource.pages` can compute in one statement.
-PAGES = ("overview", "rfm", "calibration", "cohorts")
+#: ibis's name of the SQL dialect of each SQLAlchemy dialect the cleaning can be compiled for.
+IBIS_DIALECTS: dict[str, str] = {
+    "postgresql": "postgres",
+    "duckdb": "duckdb",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "mssql": "mssql",
+    "oracle": "oracle",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "trino": "trino",
+    "databricks": "databricks",
+    "redshift": "postgres",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,8 +84,7 @@ class SqlSource:
         given. Matched exactly as stored (quoted by SQLAlchemy).
     column_map : mapping, optional
         ``{canonical name: database column}`` for ``invoice, stock_code, description,
-        quantity, invoice_date, price, customer_id, country`` and the optional
-        ``line_number``. Unmapped columns are matched by the header aliases of
+        quantity, invoice_date, price, customer_id, country``. Unmapped columns are matched by the header aliases of
         :mod:`dashapp.ingest.schema` (``Customer ID``, ``InvoiceDate``, ...).
     schema : str, optional
         Database schema of the table.
@@ -138,6 +136,12 @@ class SqlSource:
                 f"Cannot create a database engine for {self.url}: {self._scrub(str(err))}"
             ) from None
         self.dialect = self.engine.dialect.name
+        if self.dialect not in IBIS_DIALECTS:
+            raise SqlSourceError(
+                f"The cleaning cannot be compiled for {self.dialect} ({self.url}): supported "
+                f"databases are {', '.join(sorted(set(IBIS_DIALECTS)))}. Export the table to a "
+                f"file (CSV or parquet) for anything else."
+            )
         _install_session_guards(self.engine, self.timeout_s, pg_settings)
         self._table = self._reflect()
         self.columns = self._resolve_columns(column_map or {})
@@ -274,7 +278,6 @@ class SqlSource:
             schema.INVOICE_DATE: (sa.DateTime, sa.Date),
             schema.QUANTITY: _NUMBER,
             schema.PRICE: _NUMBER,
-            LINE_NUMBER: _NUMBER,
         }
         for canon, types in kinds.items():
             col = found.get(canon)
@@ -296,19 +299,31 @@ class SqlSource:
             return f"Cannot connect to the database {self.url}: {text}"
         return f"The database failed while {what} from {self._where()}: {text}"
 
-    def _fetch(self, stmt, what: str) -> pd.DataFrame:
-        """Run one SELECT and return its rows as a DataFrame (small by construction)."""
+    def _fetch(self, stmt, what: str, timeout_s: float | None = None) -> pd.DataFrame:
+        """Run one SELECT and return its rows as a DataFrame (small by construction), within
+        ``timeout_s`` (default: the source's)."""
+        timeout_s = float(timeout_s or self.timeout_s)
         fired = threading.Event()
         started = time.perf_counter()
         try:
             with self.engine.connect() as conn:
                 timer = None
-                if self.dialect != "postgresql":  # PostgreSQL: server-side statement_timeout
-                    timer = threading.Timer(self.timeout_s, _cancel, (conn, fired))
+                if self.dialect == "postgresql":  # server-side statement_timeout
+                    if timeout_s != self.timeout_s:  # for this transaction only
+                        conn.exec_driver_sql(
+                            f"SET LOCAL statement_timeout = {max(1, round(timeout_s * 1000)):d}"
+                        )
+                else:
+                    timer = threading.Timer(timeout_s, _cancel, (conn, fired))
                     timer.daemon = True
                     timer.start()
                 try:
-                    result = conn.execute(stmt)
+                    if isinstance(stmt, str):  # SQL text compiled by ibis: no parameters
+                        if self.engine.dialect.paramstyle in ("format", "pyformat"):
+                            stmt = stmt.replace("%", "%%")
+                        result = conn.exec_driver_sql(stmt)
+                    else:
+                        result = conn.execute(stmt)
                     # object columns: the NULL padding of _stack must not turn ids into floats
                     frame = pd.DataFrame(
                         result.fetchall(), columns=list(result.keys()), dtype=object
@@ -319,9 +334,10 @@ class SqlSource:
         except sa_exc.DBAPIError as err:
             if fired.is_set() or _is_timeout(err):
                 raise SqlSourceError(
-                    f"The database did not answer within {self.timeout_s:g} s while computing "
-                    f"{what} from {self._where()}. Each page reads the whole table: give the "
-                    f"database more time (DATA_SQL_TIMEOUT) or more resources."
+                    f"The database did not answer within {timeout_s:g} s while computing "
+                    f"{what} from {self._where()}. The cleaning reads the whole table once per "
+                    f"version of the data: give the database more time (DATA_SQL_TIMEOUT) or "
+                    f"more resources."
                 ) from None
             raise SqlSourceError(self._describe_failure(err, f"computing {what}")) from None
         except sa_exc.SQLAlchemyError as err:
@@ -359,141 +375,30 @@ class SqlSource:
             repr((ident, [str(v) for v in row])).encode(), digest_size=8
         ).hexdigest()
 
-    def bounds(self) -> dict:
-        """First and last invoice day and the countries by revenue (largest first), after the
-        default cleaning: the same dict as ``service.dataset_bounds``."""
-        q = _Query(self, cleaning.CleaningRules())
-        o = q.orders
-        parts = {
-            "range": sa.select(
-                sa.func.min(o.c.invoice_date).label("first"),
-                sa.func.max(o.c.invoice_date).label("last"),
-            ),
-            "country": sa.select(o.c.country, sa.func.sum(o.c.revenue).label("revenue")).group_by(
-                o.c.country
-            ),
-        }
-        stmt, layout = _stack(parts)
-        got = _split(self._fetch(stmt, "the date range and countries"), layout)
-        first, last = got["range"]["first"].iloc[0], got["range"]["last"].iloc[0]
-        if pd.isna(first):
-            return {"start": None, "end": None, "countries": []}
-        by_country = got["country"].set_index("country")["revenue"].astype(float)
-        return {
-            "start": pd.Timestamp(first).strftime("%Y-%m-%d"),
-            "end": pd.Timestamp(last).strftime("%Y-%m-%d"),
-            "countries": [str(c) for c in by_country.sort_values(ascending=False).index],
-        }
+    def lines(self) -> ibis.Table:
+        """The table's lines as canonical lines: an ibis expression over the source table
+        (its mapped columns only), compiled for the database's dialect."""
+        table = ibis.table(
+            ibis.schema({c.name: sqlalchemy_type(c) for c in self.columns.values()}),
+            name=self.table_name,
+            database=self.schema,
+        )
+        return canonical(table, {k: v.name for k, v in self.columns.items()})
 
-    def ledger(self, rules=None) -> pd.DataFrame:
-        """The cleaning ledger of the whole table: ``cleaning.clean(lines, rules)[1]``."""
-        q = _Query(self, _rules(rules))
-        stmt, layout = _stack(q.ledger_parts())
-        return q.build_ledger(_split(self._fetch(stmt, "the cleaning ledger"), layout))
+    def sql(self, expr: ibis.Expr) -> str:
+        """``expr`` as SQL text in the database's dialect."""
+        return ibis.to_sql(expr, dialect=IBIS_DIALECTS[self.dialect])
 
-    def customer_rfm(
-        self, start=None, end=None, countries=None, rules=None, as_of=None
-    ) -> pd.DataFrame:
-        """``rfm.customer_rfm`` of the cleaned, filtered orders (same columns, dtypes, index)."""
-        return self.pages(start, end, countries, rules, want=("rfm",), as_of=as_of)["rfm"]
-
-    def overview(self, start=None, end=None, countries=None, rules=None) -> dict:
-        """KPIs, monthly revenue and the cleaning ledger: the dict of ``service.overview``."""
-        return self.pages(start, end, countries, rules, want=("overview",))["overview"]
-
-    def calibration_summary(
-        self,
-        calibration_end,
-        observation_end=None,
-        time_unit_days: float = 7.0,
-        start=None,
-        end=None,
-        countries=None,
-        rules=None,
-    ) -> pd.DataFrame:
-        """BG/NBD calibration summary of the filtered purchase orders.
-
-        Equal to ``clv_models.calibration_summary(purchases, customer_col="customer_id",
-        date_col="invoice_date", amount_col="revenue", calibration_end=...,
-        observation_end=..., time_unit=...)`` where ``purchases`` are the filtered orders that
-        are not cancellations (the index holds the ids as str, named ``customer_id``) and
-        ``time_unit_days`` is the unit's length in days (``clv_models.TIME_UNIT_DAYS[unit]``,
-        7.0 for weeks; a positive number). Only ``attrs["time_unit"]`` (the unit's name) is
-        missing: the caller adds it.
-        """
-        return self.pages(
-            start,
-            end,
-            countries,
-            rules,
-            want=("calibration",),
-            calibration_end=calibration_end,
-            observation_end=observation_end,
-            time_unit_days=time_unit_days,
-        )["calibration"]
-
-    def cohort_cells(self, start=None, end=None, countries=None, rules=None) -> CohortCells:
-        """The cells of ``cohorts.cohort_tables`` of the cleaned, filtered orders (see
-        :class:`~dashapp.ingest.sql.frames.CohortCells` for turning them into the tables)."""
-        return self.pages(start, end, countries, rules, want=("cohorts",))["cohorts"]
-
-    def pages(
-        self,
-        start=None,
-        end=None,
-        countries=None,
-        rules=None,
-        *,
-        want: tuple[str, ...] | None = None,
-        as_of=None,
-        calibration_end=None,
-        observation_end=None,
-        time_unit_days: float = 7.0,
-    ) -> dict:
-        """Several pages' results for one filter set in **one** statement, so the cleaning
-        pass over the table (the expensive part) runs once.
-
-        ``want`` is a subset of :data:`PAGES`: ``"overview"`` (dict of ``service.overview``),
-        ``"rfm"`` (``customer_rfm`` frame, reference date ``as_of``), ``"calibration"``
-        (calibration summary; needs ``calibration_end``, durations in units of
-        ``time_unit_days`` days) and ``"cohorts"`` (:class:`CohortCells`); by default all of
-        them (without ``"calibration"`` when no ``calibration_end`` is given). Returns
-        ``{name: result}`` in the order of ``want``.
-        """
-        if want is None:
-            want = tuple(p for p in PAGES if p != "calibration" or calibration_end is not None)
-        unknown = set(want) - set(PAGES)
-        if unknown:
-            raise ValueError(f"Unknown page result(s) {sorted(unknown)}; choose from {PAGES}.")
-        if "calibration" in want and calibration_end is None:
-            raise ValueError("The calibration summary needs calibration_end.")
-        q = _Query(self, _rules(rules))
-        fo = q.filtered(start, end, countries)
-        parts: dict[str, sa.Select] = {}
-        cal = None
-        if "overview" in want:
-            parts.update(q.ledger_parts(), **_overview_parts(q, fo))
-        if "rfm" in want:
-            parts.update(_rfm_parts(fo))
-        if "calibration" in want:
-            cal = _CalibrationWindow.build(calibration_end, observation_end, time_unit_days)
-            parts.update(_calibration_parts(fo, cal))
-        if "cohorts" in want:
-            parts.update(_cohort_parts(fo))
-        stmt, layout = _stack(parts)
-        got = _split(self._fetch(stmt, " + ".join(want)), layout)
-        out: dict = {}
-        if "overview" in want:
-            out["overview"] = _overview_result(q.build_ledger(got), got, start, end)
-        if "rfm" in want:
-            out["rfm"] = _rfm_frame(got["rfm"], got["rfm_max"]["max_ts"].iloc[0], as_of)
-        if "calibration" in want:
-            out["calibration"] = _calibration_frame(got["calibration"], cal)
-        if "cohorts" in want:
-            out["cohorts"] = _cohort_cells(
-                got["cohort_cell"], got["cohort_size"], got["cohort_range"].iloc[0]
-            )
-        return {name: out[name] for name in want}
+    def clean(
+        self, rules=None, timeout_s: float | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(invoice table, ledger)`` of the whole table: the cleaning runs in the database as
+        one statement (one scan of the table) and returns about one row per invoice.
+        ``timeout_s`` overrides the source's timeout for this statement (a preparation in the
+        background may take longer than a page may wait)."""
+        rules = _rules(rules)
+        statement = cleaning_sql(self.lines(), rules, IBIS_DIALECTS[self.dialect])
+        return split_parts(self._fetch(statement, "the cleaned invoices", timeout_s), rules)
 
 
 def _rules(rules) -> cleaning.CleaningRules:

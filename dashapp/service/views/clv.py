@@ -14,7 +14,7 @@ import pandas as pd
 
 from dashapp.analytics import clv as models
 from dashapp.analytics.clv import holdout, report
-from dashapp.service import params, registry
+from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason
@@ -162,21 +162,7 @@ def _clv_fit(dataset, version, start, end, countries, rules, model, calibration_
 
 
 def _summary(filters: Filters, cal_end: pd.Timestamp, obs_end: pd.Timestamp | None):
-    """The calibration summary (weeks), from the database or from the invoice table."""
-    if registry.is_sql(filters.dataset):
-        src = registry.sql_source(filters.dataset)
-        summary = registry.sql_call(
-            src.calibration_summary,
-            cal_end,
-            obs_end,
-            models.TIME_UNIT_DAYS[TIME_UNIT],
-            filters.start,
-            filters.end,
-            list(filters.countries) or None,
-            filters.rules,
-        )
-        summary.attrs["time_unit"] = TIME_UNIT  # the SQL source knows the unit in days only
-        return summary
+    """The calibration summary (weeks) of the filtered invoice table."""
     return models.calibration_summary(
         holdout.purchase_log(filtered_orders(filters)),
         customer_col="customer_id",

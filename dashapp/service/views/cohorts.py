@@ -7,13 +7,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dashapp.analytics import cohorts
-from dashapp.service import registry
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason
 from dashapp.service.store import filtered_orders
 from dashapp.service.views.clv import clv_range
-from dashapp.service.views.dataset import sql_pages
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,28 +31,19 @@ def cohorts_view(dataset, version, start, end, countries, rules) -> CohortsView:
     of the filtered customers), so a country filter does not make the last month look partial
     or hide months in which the country's customers did not buy."""
     filters = Filters.of(dataset, start, end, countries, rules)
-    if registry.is_sql(dataset):
-        cells = sql_pages(filters)["cohorts"]  # dashapp.ingest.sql.CohortCells
-        if cells.data_start is None:  # no order passes the filter: no dates to build from
-            tables = cohorts.cohort_tables(pd.DataFrame(columns=list(cohorts.REQUIRED)))
-        else:
-            tables = cohorts.tables_from_cells(**cells.as_arguments())
-    else:
-        orders = filtered_orders(filters)[
-            ["customer_id", "invoice_date", "revenue", "is_cancellation"]
-        ]
-        rng = clv_range(filters)
-        if rng is not None:  # rows without a customer only set the data's first and last day
-            edges = pd.DataFrame(
-                {
-                    "customer_id": pd.Series([None, None], dtype=orders["customer_id"].dtype),
-                    "invoice_date": [rng[0], rng[1]],
-                    "revenue": [0.0, 0.0],
-                    "is_cancellation": [False, False],
-                }
-            )
-            orders = pd.concat([orders, edges], ignore_index=True)
-        tables = cohorts.cohort_tables(orders)
+    orders = filtered_orders(filters)[["customer_id", "invoice_date", "revenue", "is_cancellation"]]
+    rng = clv_range(filters)
+    if rng is not None:  # rows without a customer only set the data's first and last day
+        edges = pd.DataFrame(
+            {
+                "customer_id": pd.Series([None, None], dtype=orders["customer_id"].dtype),
+                "invoice_date": [rng[0], rng[1]],
+                "revenue": [0.0, 0.0],
+                "is_cancellation": [False, False],
+            }
+        )
+        orders = pd.concat([orders, edges], ignore_index=True)
+    tables = cohorts.cohort_tables(orders)
     if tables.sizes.empty:
         return CohortsView(reason=empty_reason(0), tables=tables)
     return CohortsView(tables=tables, average=cohorts.average_cumulative_revenue(tables))

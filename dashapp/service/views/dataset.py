@@ -1,5 +1,4 @@
-"""What every page needs of a dataset: its date span and countries, and, for a SQL source,
-the database's results for the Overview, RFM and Cohorts pages (one statement)."""
+"""What every page needs of a dataset: its date span and countries."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from dataclasses import dataclass
 
 from dashapp.ingest import cleaning
 from dashapp.service import registry
-from dashapp.service.caching import memoize_plain, memoized
+from dashapp.service.caching import memoize_plain
 from dashapp.service.store import cleaned
 
 
@@ -28,9 +27,6 @@ def dataset_bounds(dataset_id: str) -> DatasetBounds:
 
 @memoize_plain
 def _dataset_bounds(dataset_id: str, version: str) -> DatasetBounds:
-    if registry.is_sql(dataset_id):
-        got = registry.sql_call(registry.sql_source(dataset_id).bounds)
-        return DatasetBounds(got["start"], got["end"], list(got["countries"]))
     orders = cleaned(dataset_id, cleaning.CleaningRules().flags()).orders
     if orders.empty:
         return DatasetBounds(None, None, [])
@@ -42,11 +38,3 @@ def _dataset_bounds(dataset_id: str, version: str) -> DatasetBounds:
         end=orders["invoice_date"].max().strftime("%Y-%m-%d"),
         countries=[str(c) for c in by_country.index],
     )
-
-
-@memoized
-def sql_pages(dataset, version, start, end, countries, rules) -> dict:
-    """Overview, customer RFM inputs and cohort cells of a SQL dataset, computed by the
-    database in one statement (``SqlSource.pages``)."""
-    src = registry.sql_source(dataset)
-    return registry.sql_call(src.pages, start, end, list(countries) or None, rules)

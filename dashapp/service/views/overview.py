@@ -8,12 +8,9 @@ import pandas as pd
 
 from dashapp.analytics import overview as stats
 from dashapp.ingest import cleaning
-from dashapp.service import registry
 from dashapp.service.caching import memoized
-from dashapp.service.filters import Filters
 from dashapp.service.results import View
 from dashapp.service.store import cleaned
-from dashapp.service.views.dataset import sql_pages
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,15 +29,6 @@ class OverviewView(View):
 @memoized
 def overview(dataset, version, start, end, countries, rules) -> OverviewView:
     """KPIs, monthly revenue and the cleaning ledger of the filtered data."""
-    if registry.is_sql(dataset):
-        got = sql_pages(Filters.of(dataset, start, end, countries, rules))["overview"]
-        return OverviewView(
-            kpis=stats.Kpis(**got["kpis"]),
-            monthly=got["monthly"],
-            ledger=got["ledger"],
-            rows_in=got["rows_in"],
-            rows_out=got["rows_out"],
-        )
     data = cleaned(dataset, rules)
     orders = cleaning.filter_transactions(data.orders, start, end, countries)
     first_day, last_day = stats.covered_days(data.orders, start, end)

@@ -8,13 +8,11 @@ import numpy as np
 import pandas as pd
 
 from dashapp.analytics import rfm
-from dashapp.ingest.sql import rebase_as_of
-from dashapp.service import params, registry
+from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason, records
 from dashapp.service.store import filtered_orders
-from dashapp.service.views.dataset import sql_pages
 
 #: Below this many customers the page warns that the scores say little.
 MIN_CUSTOMERS = 10
@@ -51,12 +49,7 @@ def rfm_table(filters: Filters, as_of=None, thresholds=None) -> pd.DataFrame:
 @memoized
 def _rfm_table(dataset, version, start, end, countries, rules, as_of, thresholds):
     filters = Filters.of(dataset, start, end, countries, rules)
-    if registry.is_sql(dataset):
-        customers = sql_pages(filters)["rfm"]
-        if as_of:
-            customers = rebase_as_of(customers, as_of)
-    else:
-        customers = rfm.customer_rfm(filtered_orders(filters), as_of=as_of)
+    customers = rfm.customer_rfm(filtered_orders(filters), as_of=as_of)
     scored = rfm.rfm_scores(customers, thresholds=dict(thresholds) if thresholds else None)
     scored.attrs["as_of"] = customers.attrs["as_of"]
     return scored

@@ -11,13 +11,12 @@ from dashapp.analytics.rfm import (
     segment_lookup,
     segment_summary,
 )
-from dashapp.ingest.cleaning import clean, invoice_table
+from dashapp.ingest import engine
 from tests.factories import make_lines
 
 
 def orders_of(rows):
-    out, _ = clean(make_lines(rows))
-    return invoice_table(out)
+    return engine.clean(make_lines(rows))[0]
 
 
 TINY = [
@@ -130,19 +129,19 @@ def test_empty_input_gives_empty_tables():
 
 
 def test_real_extract_rfm_equals_plain_pandas(sample_lines):
-    out, _ = clean(sample_lines)
-    ours = customer_rfm(invoice_table(out))
-    # Independent computation written plainly over the cleaned lines.
-    known = out[out["customer_id"].notna()].copy()
+    orders = engine.clean(sample_lines)[0]
+    ours = customer_rfm(orders)
+    # Independent computation written plainly over the invoice table.
+    known = orders[orders["customer_id"].notna()].copy()
     known["cid"] = known["customer_id"].astype(str)
     known["inv"] = known["invoice"].astype(str)
-    as_of = out["invoice_date"].max().normalize() + pd.Timedelta(days=1)
+    as_of = orders["invoice_date"].max().normalize() + pd.Timedelta(days=1)
     buys = known[~known["inv"].str.startswith("C")]
     plain = pd.DataFrame(
         {
             "frequency": buys.groupby("cid")["inv"].nunique(),
             "last": buys.groupby("cid")["invoice_date"].max(),
-            "monetary": known.groupby("cid")["line_total"].sum(),
+            "monetary": known.groupby("cid")["revenue"].sum(),
         }
     ).dropna(subset=["frequency"])
     plain["recency"] = (as_of - plain["last"].dt.normalize()).dt.days

@@ -1,0 +1,49 @@
+"""One data engine: the cleaning rules written once (an ibis expression) and run by the engine
+that holds the lines: an embedded DuckDB for files, the database for a SQL source, Spark.
+
+* :mod:`.pipeline`: the cleaning as one expression (one row per invoice and fate);
+* :mod:`.results`: its rows split into the invoice table and the ledger;
+* :mod:`.local`: the embedded DuckDB (files, uploads, demo data);
+* :mod:`.prepared`: the cleaned result cached per (data fingerprint, rule set).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+from dashapp.ingest.cleaning import CleaningRules
+from dashapp.ingest.engine import local
+from dashapp.ingest.engine.pipeline import (
+    LINE_SCHEMA,
+    SOURCE_COLUMNS,
+    distinct_lines,
+    invoice_parts,
+    parts_of,
+)
+from dashapp.ingest.engine.results import split_parts
+
+
+def lines_table(name: str = local.LINES_TABLE):
+    """The unbound ibis table of canonical lines the cleaning reads."""
+    import ibis
+
+    return ibis.table(LINE_SCHEMA, name=name)
+
+
+def to_arrow(lines: pd.DataFrame) -> pa.Table:
+    """Canonical lines (pandas) as the Arrow table the engine reads (no copy of categories)."""
+    return pa.Table.from_pandas(lines[list(SOURCE_COLUMNS)], preserve_index=False)
+
+
+def clean(lines, rules: CleaningRules | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(invoice table, ledger)`` of canonical lines (a DataFrame, an Arrow table or a parquet
+    path) on the embedded DuckDB."""
+    rules = rules or CleaningRules()
+    if isinstance(lines, pd.DataFrame):
+        lines = to_arrow(lines)
+    parts = local.run_staged(distinct_lines(lines_table(), rules), parts_of, lines)
+    return split_parts(parts, rules)
+
+
+__all__ = ["LINE_SCHEMA", "SOURCE_COLUMNS", "clean", "invoice_parts", "lines_table", "split_parts"]

@@ -1,0 +1,126 @@
+"""The embedded engine: DuckDB in the process, for files, uploads and the demo data.
+
+Expressions are compiled with ``ibis.to_sql(expr, dialect="duckdb")`` and run on a DuckDB
+connection of the calling thread, with the lines registered under the table name the
+expression reads (an Arrow table in memory or a parquet file, scanned without loading it).
+DuckDB spills to a temporary folder beyond its memory limit, so a file larger than memory is
+cleaned out of core.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+#: Name under which the lines are visible to the cleaning statement.
+LINES_TABLE = "lines"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Resources of the embedded DuckDB (environment: DUCKDB_THREADS, DUCKDB_MEMORY_LIMIT)."""
+
+    threads: int = 2
+    memory_limit: str = "1GB"
+    temp_directory: str | None = None
+
+    @classmethod
+    def from_env(cls, env=None) -> EngineSettings:
+        env = os.environ if env is None else env
+        threads = env.get("DUCKDB_THREADS", "").strip()
+        limit = env.get("DUCKDB_MEMORY_LIMIT", "").strip()
+        if threads and (not threads.isdigit() or int(threads) < 1):
+            raise ValueError(
+                f"DUCKDB_THREADS must be a whole number of at least 1, got {threads!r}"
+            )
+        return cls(
+            threads=int(threads) if threads else cls.threads,
+            memory_limit=limit or cls.memory_limit,
+            temp_directory=env.get("DUCKDB_TEMP_DIRECTORY") or None,
+        )
+
+
+_settings = EngineSettings()
+_local = threading.local()
+
+
+def configure(settings: EngineSettings) -> None:
+    """Use ``settings`` for connections opened from now on."""
+    global _settings
+    _settings = settings
+    _local.__dict__.clear()
+
+
+def connection() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection (in memory; one per thread, reused)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        config = {"threads": _settings.threads, "memory_limit": _settings.memory_limit}
+        if _settings.temp_directory:
+            config["temp_directory"] = _settings.temp_directory
+        con = duckdb.connect(":memory:", config=config)
+        _local.con = con
+    return con
+
+
+def release() -> None:
+    """Close this thread's connection: DuckDB hands its buffers back (a large cleaning leaves
+    hundreds of MB cached otherwise); the next query opens a new one."""
+    con = getattr(_local, "con", None)
+    if con is not None:
+        con.close()
+        _local.con = None
+
+
+def _bind_lines(con: duckdb.DuckDBPyConnection, lines: pa.Table | str | Path) -> None:
+    if isinstance(lines, str | Path):
+        quoted = "'" + str(lines).replace("'", "''") + "'"  # a view cannot take parameters
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {LINES_TABLE} AS SELECT * FROM read_parquet({quoted})"
+        )
+    else:
+        con.register(LINES_TABLE, lines)
+
+
+def _unbind_lines(con: duckdb.DuckDBPyConnection, lines) -> None:
+    if isinstance(lines, str | Path):
+        con.execute(f"DROP VIEW IF EXISTS {LINES_TABLE}")
+    else:
+        con.unregister(LINES_TABLE)
+
+
+def run(expr: ibis.Expr, lines: pa.Table | str | Path) -> pa.Table:
+    """Run ``expr`` (which reads the unbound table :data:`LINES_TABLE`) on ``lines``: an Arrow
+    table, or the path of a parquet file (scanned, not loaded)."""
+    con = connection()
+    _bind_lines(con, lines)
+    try:
+        return con.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_table()
+    finally:
+        _unbind_lines(con, lines)
+
+
+def run_staged(stage: ibis.Table, then, lines: pa.Table | str | Path) -> pa.Table:
+    """Run ``then(stage)`` on ``lines`` with ``stage`` materialised first as a temporary table
+    (DuckDB would otherwise compute a common table expression once per reference).
+    ``then`` receives the unbound ibis table that stands for the materialised stage."""
+    con = connection()
+    name = f"stage_{threading.get_ident()}"
+    _bind_lines(con, lines)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS {ibis.to_sql(stage, dialect='duckdb')}"
+        )
+    finally:
+        _unbind_lines(con, lines)
+    try:
+        expr = then(ibis.table(stage.schema(), name=name))
+        return con.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_table()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {name}")

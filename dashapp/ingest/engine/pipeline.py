@@ -1,0 +1,265 @@
+"""The cleaning rules as one ibis expression, compiled for whichever engine holds the lines.
+
+:func:`invoice_parts` takes canonical order lines (an ibis table with the columns of
+:data:`LINE_SCHEMA`, wherever they live: DuckDB, PostgreSQL, Spark, a warehouse) and returns one
+expression whose result has **one row per (invoice, fate)**: the kept lines of an invoice
+(``fate`` NULL) give its row of the invoice table, the removed lines give the ledger's counts
+and money. The whole cleaning is therefore one statement that reads the lines once and returns a
+small result (about one row per invoice); :func:`dashapp.ingest.engine.results.split_parts`
+turns it into the invoice table and the ledger.
+
+The rules, in ledger order (:data:`dashapp.ingest.cleaning.RULES`):
+
+* *duplicates*: each line gets ``copy``, its number among the lines identical to it in all
+  eight source columns (``row_number()`` over that partition; identical lines are
+  interchangeable, so the numbering is defined by the data); copies after the first are
+  duplicates;
+* *bad debt, non-product codes, non-positive prices, write-offs* (and *cancellations dropped*
+  when netting is off): the first enabled rule that matches gives the line its ``fate``;
+* *unmatched returns*: for each (customer, stock code) with a kept return, the running excess
+  of returned over bought units, in the **order defined by the data**: time, purchases before
+  returns, then invoice, price, quantity, description, country and copy, so every column takes
+  part, every engine orders identically and no physical row order is used. The increase of the
+  floored running maximum on a return line is that line's unmatched units. A fully unmatched
+  line leaves (fate ``unmatched_returns``); a partly unmatched one keeps its matched units.
+
+Money is carried as integer thousandths of the currency unit (``price`` rounded to 3
+decimals), so sums are exact and equal to the penny on every engine (floating-point sums differ
+in their last bits between engines and with the order of rows).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from dashapp.ingest.cleaning import NON_PRODUCT_PATTERNS, CleaningRules
+
+#: Money is carried as integer thousandths of the currency unit.
+MILLI = 1000
+
+#: Canonical columns a source must provide to the engine, with their ibis types.
+LINE_SCHEMA = ibis.schema(
+    {
+        "invoice": "string",
+        "stock_code": "string",
+        "description": "string",
+        "quantity": "int64",
+        "invoice_date": "timestamp",
+        "price": "float64",
+        "customer_id": "string",
+        "country": "string",
+    }
+)
+SOURCE_COLUMNS: tuple[str, ...] = tuple(LINE_SCHEMA.names)
+
+#: Columns of the result of :func:`invoice_parts`.
+PART_COLUMNS: tuple[str, ...] = (
+    "invoice",
+    "fate",
+    "is_cancellation",
+    "customer_id",
+    "invoice_date",
+    "country",
+    "lines",
+    "money_milli",
+    "removed_lines",
+    "kept_money_milli",
+    "unmatched_lines",
+    "unmatched_money_milli",
+    "missing_lines",
+    "missing_money_milli",
+)
+
+_PAIR = ["pair_customer", "pair_stock"]
+_ZERO = 0
+
+
+def _non_product(code: ibis.Value, rules: CleaningRules) -> ibis.Value:
+    """Configured codes (trimmed, case-insensitive) and the code families of
+    :data:`NON_PRODUCT_PATTERNS` (full match; ``\\d`` written as ``[0-9]`` for every engine)."""
+    up = code.strip().upper()
+    pattern = "^(?:" + "|".join(p.replace("\\d", "[0-9]") for p in NON_PRODUCT_PATTERNS) + ")$"
+    hit = up.re_search(pattern)
+    wanted = sorted({c.strip().upper() for c in rules.non_product_codes})
+    if wanted:
+        hit = up.isin(wanted) | hit
+    return code.notnull() & hit
+
+
+def distinct_lines(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis.Table:
+    """Stage 1: the distinct lines (``copies``: how many identical lines there are), each with
+    ``weight`` (the lines that go on to the rules: 1 when duplicates are removed, else all
+    copies), ``is_cancellation``, ``is_return``, ``price_milli`` and ``fate`` (the first enabled
+    removal rule that matches; NULL when the line passes them all)."""
+    rules = rules or CleaningRules()
+    t = lines.select(*SOURCE_COLUMNS)
+    t = t.group_by(list(SOURCE_COLUMNS)).aggregate(copies=t.count())
+    # Text tests run once per distinct invoice and stock code (tens of thousands), not once
+    # per line: string functions over a million lines cost more than the joins.
+    invoices = t.select(flag_invoice=t.invoice).distinct()
+    head = invoices.flag_invoice.strip().upper()
+    invoices = invoices.mutate(
+        flag_cancel=head.startswith("C").fill_null(False),
+        flag_bad_debt=head.startswith("A").fill_null(False),
+    )
+    codes = t.select(flag_code=t.stock_code).distinct()
+    codes = codes.mutate(flag_non_product=_non_product(codes.flag_code, rules).fill_null(False))
+    t = t.left_join(invoices, t.invoice == invoices.flag_invoice).left_join(
+        codes, t.stock_code == codes.flag_code
+    )
+    t = t.select(
+        *SOURCE_COLUMNS,
+        "copies",
+        is_cancellation=t.flag_cancel.fill_null(False),
+        is_bad_debt=t.flag_bad_debt.fill_null(False),
+        is_non_product=t.flag_non_product.fill_null(False),
+    )
+    t = t.mutate(
+        weight=ibis.literal(1, "int64") if rules.drop_duplicates else t.copies,
+        price_milli=(t.price * MILLI).round().cast("int64"),
+    )
+    conditions = [
+        ("bad_debt", rules.drop_bad_debt, t.is_bad_debt),
+        ("non_product", rules.drop_non_product, t.is_non_product),
+        ("non_positive_price", rules.drop_non_positive_price, t.price_milli <= 0),
+        ("write_offs", rules.drop_write_offs, (t.quantity < 0) & ~t.is_cancellation),
+        ("cancellations_dropped", not rules.net_cancellations, t.is_cancellation),
+    ]
+    fate = ibis.null(dt.string)
+    for name, enabled, condition in reversed(conditions):
+        if enabled:
+            fate = ibis.ifelse(condition.fill_null(False), ibis.literal(name), fate)
+    return t.mutate(
+        fate=fate,
+        is_return=(
+            t.is_cancellation & (t.quantity < 0) & t.customer_id.notnull()
+            if rules.net_cancellations
+            else ibis.literal(False)
+        ),
+        pair_customer=t.customer_id,
+        pair_stock=t.stock_code.fill_null(""),
+    ).drop("is_bad_debt", "is_non_product")
+
+
+def _data_order(t: ibis.Table) -> list:
+    """The order of a (customer, stock code)'s lines for return matching, from the data alone."""
+    return [
+        t.invoice_date,
+        ibis.ifelse(t.is_return, 1, 0),
+        t.invoice,
+        t.price_milli,
+        t.quantity,
+        t.description.fill_null(""),
+        t.country.fill_null(""),
+    ]
+
+
+def _with_unmatched(distinct: ibis.Table) -> ibis.Table:
+    """Adds ``unmatched``: the units of a kept return that no earlier purchase of the same
+    customer and stock code explains (0 elsewhere). Only the lines of (customer, stock code)
+    pairs with a kept return go through the windows; identical lines (``weight`` > 1, when
+    duplicates are kept) are consecutive in the order, so they are matched as one line of
+    ``weight * quantity`` units."""
+    kept = distinct.filter(distinct.fate.isnull() & distinct.customer_id.notnull())
+    pairs = kept.filter(kept.is_return).select(*_PAIR).distinct()
+    involved = kept.semi_join(pairs, _PAIR)
+    units = involved.weight * involved.quantity
+    balance = ibis.ifelse(involved.is_return, -units, -ibis.greatest(units, 0))
+    running = ibis.window(
+        group_by=[involved[c] for c in _PAIR],
+        order_by=_data_order(involved),
+        preceding=None,
+        following=0,
+    )
+    step = involved.mutate(excess=balance.sum().over(running))
+    running = ibis.window(
+        group_by=[step[c] for c in _PAIR], order_by=_data_order(step), preceding=None, following=0
+    )
+    step = step.mutate(ceiling=ibis.greatest(step.excess.max().over(running), 0))
+    ordered = ibis.window(group_by=[step[c] for c in _PAIR], order_by=_data_order(step))
+    step = step.mutate(
+        unmatched=ibis.ifelse(
+            step.is_return, step.ceiling - step.ceiling.lag().over(ordered).fill_null(0), 0
+        ).cast("int64")
+    ).drop("excess", "ceiling")
+    others = distinct.filter(distinct.fate.notnull() | distinct.customer_id.isnull()).union(
+        kept.anti_join(pairs, _PAIR), distinct=False
+    )
+    return others.mutate(unmatched=ibis.literal(0, "int64")).union(step, distinct=False)
+
+
+def parts_of(distinct: ibis.Table) -> ibis.Table:
+    """Stage 2: from :func:`distinct_lines`, one row per (invoice, fate) with the columns of
+    :data:`PART_COLUMNS` (money in integer thousandths). The (invoice, NULL) row holds the
+    lines that passed the removal rules, before return matching: ``removed_lines`` of them left
+    as fully unmatched returns, and ``kept_money_milli`` is the money of what stays."""
+    t = _with_unmatched(distinct)
+    # A distinct line stands for ``weight`` identical lines of ``quantity`` units: its
+    # ``unmatched`` units are the last ones, so ``unmatched // |quantity|`` whole lines leave
+    # and a remainder leaves one line partly matched.
+    size = ibis.greatest(-t.quantity, 1)
+    full = ibis.ifelse(t.unmatched > 0, t.unmatched // size, 0)
+    touched = full + ibis.ifelse((t.unmatched > 0) & (t.unmatched % size > 0), 1, 0)
+    t = t.mutate(
+        full=full.cast("int64"),
+        touched=touched.cast("int64"),
+        line_money=t.weight * t.quantity * t.price_milli,
+        missing=t.customer_id.isnull(),
+    )
+    kept_parts = t.group_by(["invoice", "fate"]).aggregate(
+        is_cancellation=t.is_cancellation.max(),
+        customer_id=t.customer_id.min(),
+        invoice_date=t.invoice_date.min(),
+        country=t.country.min(),
+        lines=t.weight.sum(),
+        money_milli=t.line_money.sum(),
+        removed_lines=t.full.sum(),
+        kept_money_milli=(t.line_money + t.unmatched * t.price_milli).sum(),
+        unmatched_lines=t.touched.sum(),
+        unmatched_money_milli=(-t.unmatched * t.price_milli).sum(),
+        missing_lines=ibis.ifelse(t.missing, t.weight, 0).sum(),
+        missing_money_milli=ibis.ifelse(t.missing, t.line_money, 0).sum(),
+    )
+    dups = distinct.filter(distinct.copies > distinct.weight)
+    extra = dups.copies - dups.weight
+    zero = ibis.literal(0, "int64")
+    dup_parts = dups.group_by("invoice").aggregate(
+        fate=ibis.literal("duplicates"),
+        is_cancellation=dups.is_cancellation.max(),
+        customer_id=dups.customer_id.min(),
+        invoice_date=dups.invoice_date.min(),
+        country=dups.country.min(),
+        lines=extra.sum(),
+        money_milli=(extra * dups.quantity * dups.price_milli).sum(),
+    )
+    dup_parts = dup_parts.mutate(**{c: zero for c in PART_COLUMNS if c not in dup_parts.columns})
+    return kept_parts.select(*PART_COLUMNS).union(dup_parts.select(*PART_COLUMNS), distinct=False)
+
+
+#: Name of the first stage in :func:`cleaning_sql`'s statement.
+STAGE_TABLE = "distinct_lines"
+
+
+def cleaning_sql(lines: ibis.Table, rules: CleaningRules | None, dialect: str) -> str:
+    """The whole cleaning as one SQL statement for ``dialect``, with the first stage
+    (:func:`distinct_lines`) as a common table expression that the second reads several times.
+
+    ibis inlines a subquery at each place it is used; written as a CTE, the database computes
+    the stage once (PostgreSQL materialises a CTE used more than once; ``MATERIALIZED`` says
+    so explicitly where the dialect has it)."""
+    stage = distinct_lines(lines, rules)
+    first = ibis.to_sql(stage, dialect=dialect)
+    second = ibis.to_sql(parts_of(ibis.table(stage.schema(), name=STAGE_TABLE)), dialect=dialect)
+    quote = "`" if dialect in ("pyspark", "databricks", "mysql", "bigquery") else '"'
+    keyword = " MATERIALIZED" if dialect in ("postgres", "duckdb") else ""
+    head = f"WITH {quote}{STAGE_TABLE}{quote} AS{keyword} (\n{first}\n)"
+    if second.lstrip().upper().startswith("WITH "):
+        return head + ",\n" + second.lstrip()[5:]
+    return head + "\n" + second
+
+
+def invoice_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis.Table:
+    """The whole cleaning of ``lines`` as one expression (:func:`distinct_lines`, then
+    :func:`parts_of`): one row per (invoice, fate), columns :data:`PART_COLUMNS`."""
+    return parts_of(distinct_lines(lines, rules))

@@ -1,0 +1,128 @@
+"""The result of the cleaning statement, split into the invoice table and the ledger.
+
+:func:`split_parts` takes the rows of :func:`~dashapp.ingest.engine.pipeline.invoice_parts`
+(one per invoice and fate, as any engine returns them) and gives
+
+* the **invoice table** (``invoice, customer_id, invoice_date, country, revenue,
+  is_cancellation, lines``; one row per invoice with a kept line; ``revenue`` net of matched
+  returns, in the currency unit; sorted by date then invoice; text columns categorical), which
+  every customer-level analytic reads (docs/architecture.md), and
+* the **ledger** (one row per rule of :data:`dashapp.ingest.cleaning.RULES`: ``rule, title,
+  meaning, action, enabled, rows, money``; ``attrs`` ``rows_in`` and ``rows_out``).
+
+Both are exact: counts are integers and money is summed in integer thousandths by the engine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dashapp.ingest.cleaning import LEDGER_COLUMNS, RULE_INFO, RULES, CleaningRules
+from dashapp.ingest.engine.pipeline import MILLI, PART_COLUMNS
+
+ORDER_COLUMNS = (
+    "invoice",
+    "customer_id",
+    "invoice_date",
+    "country",
+    "revenue",
+    "is_cancellation",
+    "lines",
+)
+
+
+def _money(milli) -> float:
+    return round(int(milli) / MILLI, 2)
+
+
+def _as_frame(parts) -> pd.DataFrame:
+    frame = parts if isinstance(parts, pd.DataFrame) else parts.to_pandas()
+    missing = [c for c in PART_COLUMNS if c not in frame.columns]
+    if missing:  # a programming error, never user input
+        raise ValueError(f"cleaning result lacks columns {missing}")
+    return frame
+
+
+def invoice_table(parts: pd.DataFrame) -> pd.DataFrame:
+    """The invoice table from the kept rows of the parts."""
+    kept = parts[parts["fate"].isna() & (parts["lines"] > parts["removed_lines"])]
+    orders = pd.DataFrame(
+        {
+            "invoice": kept["invoice"].astype(str).to_numpy(),
+            "customer_id": kept["customer_id"].to_numpy(dtype=object),
+            "invoice_date": pd.to_datetime(kept["invoice_date"]).to_numpy("datetime64[ns]"),
+            "country": kept["country"].to_numpy(dtype=object),
+            "revenue": kept["kept_money_milli"].to_numpy(dtype=np.int64) / MILLI,
+            "is_cancellation": kept["is_cancellation"].to_numpy(dtype=bool),
+            "lines": (kept["lines"] - kept["removed_lines"]).to_numpy(dtype=np.int32),
+        }
+    )
+    orders = orders.sort_values(["invoice_date", "invoice"], kind="stable").reset_index(drop=True)
+    for col in ("invoice", "customer_id", "country"):
+        values = orders[col].where(orders[col].notna(), None)
+        orders[col] = pd.Categorical(values)
+    return orders
+
+
+def ledger(parts: pd.DataFrame, rules: CleaningRules) -> pd.DataFrame:
+    """One row per rule: the lines it touched and their money."""
+    fate = parts["fate"]
+    kept = fate.isna()  # lines that passed the removal rules (before return matching)
+
+    def total(mask, column):
+        return int(parts.loc[mask, column].sum())
+
+    counted = {
+        rule: (total(fate == rule, "lines"), total(fate == rule, "money_milli"))
+        for rule in ("duplicates", "bad_debt", "non_product", "non_positive_price", "write_offs")
+    }
+    counted["cancellations_dropped"] = (
+        total(fate == "cancellations_dropped", "lines"),
+        total(fate == "cancellations_dropped", "money_milli"),
+    )
+    cancel = kept & parts["is_cancellation"].astype(bool)
+    counted["cancellations"] = (total(cancel, "lines"), total(cancel, "money_milli"))
+    counted["unmatched_returns"] = (
+        total(kept, "unmatched_lines"),
+        total(kept, "unmatched_money_milli"),
+    )
+    counted["missing_customer"] = (total(kept, "missing_lines"), total(kept, "missing_money_milli"))
+    enabled = {
+        "duplicates": rules.drop_duplicates,
+        "bad_debt": rules.drop_bad_debt,
+        "non_product": rules.drop_non_product,
+        "non_positive_price": rules.drop_non_positive_price,
+        "write_offs": rules.drop_write_offs,
+        "cancellations": rules.net_cancellations,
+        "unmatched_returns": rules.net_cancellations,
+        "cancellations_dropped": not rules.net_cancellations,
+        "missing_customer": True,
+    }
+    rows = []
+    for rule, *_ in RULES:
+        title, meaning, action = RULE_INFO[rule]
+        on = enabled[rule]
+        count, milli = counted[rule] if on else (0, 0)
+        rows.append(
+            {
+                "rule": rule,
+                "title": title,
+                "meaning": meaning,
+                "action": action,
+                "enabled": on,
+                "rows": count,
+                "money": _money(milli),
+            }
+        )
+    out = pd.DataFrame(rows, columns=LEDGER_COLUMNS)
+    out.attrs["rows_in"] = int(parts["lines"].sum())
+    out.attrs["rows_out"] = total(kept, "lines") - total(kept, "removed_lines")
+    return out
+
+
+def split_parts(parts, rules: CleaningRules) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(invoice table, ledger)`` from the rows of the cleaning statement (a DataFrame or an
+    Arrow table)."""
+    frame = _as_frame(parts)
+    return invoice_table(frame), ledger(frame, rules)

@@ -1,0 +1,119 @@
+"""The embedded engine around the cleaning: the prepared cache (a second process never
+re-cleans; a cache folder that cannot be written costs only the cache), the lines parquet
+written off the request path, large CSV files converted block by block with the same results and the same
+messages, and the Spark source's message when Spark is missing."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+
+from dashapp.ingest import engine
+from dashapp.ingest.cleaning import CleaningRules
+from dashapp.ingest.engine import prepared
+from dashapp.ingest.errors import DataLoadError
+from dashapp.ingest.loading import cache_path_for, load_transactions
+from dashapp.ingest.loading.stream import csv_to_parquet
+from tests.factories import RAW_HEADERS
+
+ROWS = [
+    ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
+    ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
+    ["C101", "A1", "Mug", "-4", "2010-01-09 11:00", "2.0", "1", "France"],
+    ["C102", "Z9", "Pot", "-3", "2010-01-09 11:00", "7.0", "1", "France"],
+    ["103", "POST", "Postage", "1", "2010-01-10 11:00", "18.0", "2", "Spain"],
+    ["104", "B2", "Bowl", "2", "2010-02-01 09:00", "5.0", "2", "Spain"],
+]
+
+
+def _csv(path, rows, repeat=1):
+    lines = [",".join(RAW_HEADERS)]
+    for k in range(repeat):
+        for r in rows:
+            lines.append(",".join([r[0] + (f"-{k}" if k else ""), *r[1:]]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_second_process_reads_the_prepared_result(tmp_path, monkeypatch):
+    csv = _csv(tmp_path / "lines.csv", ROWS)
+    cache = tmp_path / "cache"
+    orders, ledger = prepared.prepare_file(csv, CleaningRules(), cache_dir=cache)
+    prepared.wait_for_writers()
+    assert (cache / "prepared").is_dir() and cache_path_for(csv, cache).exists()
+
+    def no_cleaning(*args, **kwargs):
+        raise AssertionError("cleaned again")
+
+    monkeypatch.setattr(engine, "clean", no_cleaning)  # as a new process: only the cache
+    again, ledger2 = prepared.prepare_file(csv, CleaningRules(), cache_dir=cache)
+    pd.testing.assert_frame_equal(again, orders)
+    pd.testing.assert_frame_equal(ledger2, ledger)
+    # out: a duplicate, the postage line and the return of Z9 (never bought in the data)
+    assert ledger2.attrs == ledger.attrs == {"rows_in": 6, "rows_out": 3}
+
+
+def test_another_rule_set_is_cleaned_from_the_lines_parquet(tmp_path, monkeypatch):
+    csv = _csv(tmp_path / "lines.csv", ROWS)
+    cache = tmp_path / "cache"
+    prepared.prepare_file(csv, CleaningRules(), cache_dir=cache)
+    prepared.wait_for_writers()
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the file was read again")
+
+    monkeypatch.setattr(prepared, "load_transactions", no_loading)
+    gross, ledger = prepared.prepare_file(
+        csv, CleaningRules(net_cancellations=False), cache_dir=cache
+    )
+    assert not gross["is_cancellation"].any()
+    assert ledger.set_index("rule").loc["cancellations_dropped", "rows"] == 2
+
+
+def test_an_unwritable_cache_folder_costs_only_the_cache(tmp_path):
+    csv = _csv(tmp_path / "lines.csv", ROWS)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    orders, ledger = prepared.prepare_file(csv, CleaningRules(), cache_dir=blocker / "cache")
+    prepared.wait_for_writers()
+    assert len(orders) == 3 and ledger.attrs["rows_in"] == 6
+
+
+def test_large_csv_block_by_block_equals_the_whole_file(tmp_path):
+    csv = _csv(tmp_path / "big.csv", ROWS, repeat=400)  # 2,400 lines in ~30 blocks
+    out = tmp_path / "lines.parquet"
+    assert csv_to_parquet(csv, out, block_bytes=4096) == 2400
+    whole = load_transactions(csv)
+    got = engine.clean(out)
+    want = engine.clean(whole)
+    pd.testing.assert_frame_equal(got[0], want[0])
+    pd.testing.assert_frame_equal(got[1], want[1])
+
+
+def test_large_csv_errors_name_the_row_in_a_later_block(tmp_path):
+    rows = [list(r) for _ in range(300) for r in ROWS]
+    rows[1500][3] = "ten"  # spreadsheet row 1502 (header is row 1)
+    csv = tmp_path / "bad.csv"
+    csv.write_text("\n".join([",".join(RAW_HEADERS), *(",".join(r) for r in rows)]) + "\n")
+    with pytest.raises(DataLoadError) as whole:
+        load_transactions(csv)
+    with pytest.raises(DataLoadError) as streamed:
+        csv_to_parquet(csv, tmp_path / "out.parquet", block_bytes=4096)
+    assert "1502" in str(whole.value) and str(streamed.value) == str(whole.value)
+    assert not (tmp_path / "out.parquet").exists()
+    assert not list(tmp_path.glob(".out-*"))  # nothing half-written is left
+
+
+def test_spark_missing_gives_a_clear_message(monkeypatch):
+    from dashapp.ingest import spark
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    monkeypatch.setattr(spark, "_sessions", {})
+    source = spark.SparkSource("local[2]", path="/lake/lines.parquet")
+    with pytest.raises(
+        DataLoadError, match=r"Spark is not installed.*pip install 'dashapp\[spark\]'"
+    ):
+        source.clean()
