@@ -63,6 +63,8 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/upload")
     upload = dash_duo.wait_for_element("#upload-file input[type=file]", timeout=20)
+    time.sleep(1)  # the page's callbacks have run: no message before anything was sent
+    assert dash_duo.find_element("#upload-result").text.strip() == ""
     upload.send_keys(str(path))
     dash_duo.wait_for_element("#upload-mapping .alert", timeout=30)
     assert "mapping" in dash_duo.find_element("#upload-mapping").text.lower()

@@ -196,6 +196,8 @@ def handle_upload(
     contents, apply_clicks, filename, currency, map_values, map_ids, pending, session_uploads
 ):
     keep = no_update, no_update, no_update, no_update
+    if not (contents if ctx.triggered_id != "upload-apply" else apply_clicks):
+        return (no_update, *keep)  # the page mounting its controls: nothing was sent yet
 
     def error(text):
         return (dbc.Alert(text, color="danger"),) + keep
