@@ -80,18 +80,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def procfile_argv(port: int, workers: int) -> list[str]:
+def procfile_argv(port: int, workers: int, recycle: int | None = None) -> list[str]:
+    """The Procfile's command on ``port``; ``recycle`` replaces its ``--max-requests`` (0:
+    workers are never recycled) and sets the jitter to a tenth of it."""
     line = next(ln for ln in (ROOT / "Procfile").read_text().splitlines() if ln.startswith("web:"))
     values = {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
     command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m[1], m[2]), line[4:])
     argv = shlex.split(command)
     argv = [sys.executable, "-m", "gunicorn", *argv[1:]]
     argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    if recycle is not None:
+        argv[argv.index("--max-requests") + 1] = str(recycle)
+        argv[argv.index("--max-requests-jitter") + 1] = str(recycle // 10)
     return argv
 
 
 class Server:
-    def __init__(self, csv: Path, workers: int, redis_url: str | None):
+    def __init__(self, csv: Path, workers: int, redis_url: str | None, recycle: int | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="dashapp-load-"))
         self.port = free_port()
         self.workers = workers
@@ -109,7 +114,7 @@ class Server:
         if redis_url:
             env.update(REDIS_URL=redis_url, CACHE_KEY_PREFIX=f"dashapp-load-{os.getpid()}:")
         self.redis_url, self.key_prefix = redis_url, env.get("CACHE_KEY_PREFIX")
-        self.argv = procfile_argv(self.port, workers)
+        self.argv = procfile_argv(self.port, workers, recycle)
         self.log = open(self.root / "server.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             self.argv,
@@ -209,6 +214,49 @@ def vm_hwm_mb(pid: int) -> float | None:
         return None
     m = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
     return int(m[1]) / 1024 if m else None
+
+
+def vm_rss_mb(pid: int) -> float | None:
+    """Current resident set size of a process (VmRSS), in MB."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    m = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
+    return int(m[1]) / 1024 if m else None
+
+
+def _ms(sorted_latencies: list[float], quantile: float) -> str:
+    if not sorted_latencies:
+        return "-"
+    i = min(len(sorted_latencies) - 1, int(quantile * len(sorted_latencies)))
+    return f"{sorted_latencies[i] * 1000:.0f} ms"
+
+
+def timeline(results, samples, started: float, bucket: float) -> str:
+    """Per ``bucket`` seconds: requests, p50/p95/max latency, worker restarts (new worker
+    pids) and the workers' resident memory (``samples``: (time, {pid: MB}))."""
+    lines = [
+        "| from s | requests | p50 | p95 | max | workers started | worker RSS (MB) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    seen: set[int] = set(samples[0][1]) if samples else set()
+    end = max((r[3] for r in results), default=started)
+    t = started
+    while t < end:
+        inside = sorted(r[1] for r in results if t <= r[3] < t + bucket)
+        snap = [m for ts, m in samples if t <= ts < t + bucket]
+        new = {pid for m in snap for pid in m} - seen
+        seen |= new
+        rss = snap[-1] if snap else {}
+        lines.append(
+            f"| {t - started:.0f} | {len(inside)} | {_ms(inside, 0.5)} | {_ms(inside, 0.95)} | "
+            f"{(inside[-1] * 1000 if inside else 0):.0f} ms | {len(new)} | "
+            + ", ".join(f"{v:.0f}" for v in rss.values())
+            + " |"
+        )
+        t += bucket
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------
@@ -637,6 +685,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-requests", type=int, default=200_000, help="hard cap")
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    parser.add_argument(
+        "--recycle",
+        type=int,
+        help="gunicorn --max-requests for this run (0: never recycle; jitter: a tenth)",
+    )
+    parser.add_argument(
+        "--timeline", type=float, help="also print latency, restarts and memory per N seconds"
+    )
     args = parser.parse_args(argv)
     if args.redis and not re.match(r"^rediss?://(127\.0\.0\.1|localhost)[:/]", args.redis):
         raise SystemExit("--redis must point at a loopback address")
@@ -653,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     args.rows = f"{rows:,} rows"
 
     load_before = os.getloadavg()[0]
-    server = Server(args.csv, args.workers, args.redis)
+    server = Server(args.csv, args.workers, args.redis, args.recycle)
     try:
         boot = server.wait_ready()
         print(
@@ -679,11 +735,17 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for user in users:
             user.start()
+        samples: list[tuple[float, dict[int, float]]] = []
         while any(u.is_alive() for u in users):
+            rss = {}
             for pid in server.worker_pids():
                 mb = vm_hwm_mb(pid)
                 if mb is not None:
                     memory[pid] = max(memory.get(pid, 0.0), mb)
+                now_mb = vm_rss_mb(pid)
+                if now_mb is not None:
+                    rss[pid] = now_mb
+            samples.append((time.perf_counter(), rss))
             time.sleep(0.5)
             if time.perf_counter() > stop_at + REQUEST_TIMEOUT + 5:
                 break  # a user stuck in a request: its socket times out on its own
@@ -701,6 +763,10 @@ def main(argv: list[str] | None = None) -> int:
             f"Python {platform.python_version()}, {dt.date.today().isoformat()}"
         )
         text = report(measured, elapsed, memory, args, boot, machine)
+        if args.recycle is not None:
+            text += f"\n\nWorkers recycled after --max-requests {args.recycle} (0: never)."
+        if args.timeline:
+            text += "\n\n" + timeline(measured, samples, started, args.timeline)
         causes = server.causes()
         if causes:
             text += "\n\nServer-side causes logged: " + "; ".join(

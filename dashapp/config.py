@@ -35,6 +35,10 @@ def _env_int(env, name: str, default: int) -> int:
         raise SystemExit(f"Environment variable {name} must be an integer, got {raw!r}.") from exc
 
 
+#: Default seconds Redis may take to accept a connection or to answer one command before the
+#: results cache counts it as down (a same-region Redis answers in about a millisecond).
+REDIS_TIMEOUT_S = 0.25
+
 AUTH_MODES = ("none", "basic", "header")
 DEFAULT_AUTH_HEADER = "X-Forwarded-User"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -227,10 +231,14 @@ class Settings:
     cache_dir: Path = DEFAULT_DATA_DIR / ".cache"
     cache_type: str = "FileSystemCache"
     redis_url: str | None = None
+    redis_timeout_s: float = REDIS_TIMEOUT_S
     cache_key_prefix: str = "dashapp:"
     cache_timeout: int = 24 * 3600
     url_prefix: str = "/"
     max_upload_mb: int = 50
+    upload_retention_hours: int = 24
+    upload_quota_mb: int = 150
+    upload_total_mb: int = 500
     currency: str = "£"
     log_level: str = "INFO"
     frame_ancestors: tuple[str, ...] = ("'self'",)
@@ -266,16 +274,39 @@ class Settings:
         max_upload_mb = _env_int(env, "MAX_UPLOAD_MB", 50)
         if not 1 <= max_upload_mb <= 1024:
             raise SystemExit(f"MAX_UPLOAD_MB must be between 1 and 1024, got {max_upload_mb}.")
+        raw_timeout = (env.get("REDIS_TIMEOUT") or "").strip()
+        try:
+            redis_timeout_s = float(raw_timeout) if raw_timeout else REDIS_TIMEOUT_S
+        except ValueError:
+            redis_timeout_s = float("nan")
+        if not 0.01 <= redis_timeout_s <= 30:
+            raise SystemExit(
+                f"REDIS_TIMEOUT must be a number of seconds from 0.01 to 30, got {raw_timeout!r}."
+            )
+        retention = _env_int(env, "UPLOAD_RETENTION_HOURS", 24)
+        quota = _env_int(env, "UPLOAD_QUOTA_MB", max(150, max_upload_mb))
+        total = _env_int(env, "UPLOAD_TOTAL_MB", max(500, quota))
+        if not 1 <= retention <= 24 * 365:
+            raise SystemExit(f"UPLOAD_RETENTION_HOURS must be between 1 and 8760, got {retention}.")
+        if not max_upload_mb <= quota <= total:
+            raise SystemExit(
+                "Upload limits must satisfy MAX_UPLOAD_MB <= UPLOAD_QUOTA_MB <= UPLOAD_TOTAL_MB, "
+                f"got {max_upload_mb} / {quota} / {total}."
+            )
         values = dict(
             data_path=Path(data_path) if data_path else None,
             data_dir=data_dir,
             cache_dir=Path(env.get("CACHE_DIR") or data_dir / ".cache"),
             cache_type=cache_type,
             redis_url=redis_url,
+            redis_timeout_s=redis_timeout_s,
             cache_key_prefix=env.get("CACHE_KEY_PREFIX") or "dashapp:",
             cache_timeout=_env_int(env, "CACHE_TIMEOUT", 24 * 3600),
             url_prefix=prefix,
             max_upload_mb=max_upload_mb,
+            upload_retention_hours=retention,
+            upload_quota_mb=quota,
+            upload_total_mb=total,
             currency=env.get("CURRENCY_SYMBOL") or "£",
             log_level=log_level,
             frame_ancestors=parse_frame_ancestors(env.get("FRAME_ANCESTORS")),
@@ -318,8 +349,12 @@ class Settings:
             config["CACHE_TYPE"] = "dashapp.service.caching.ResilientRedisCache"
             config["CACHE_REDIS_URL"] = self.redis_url or "redis://127.0.0.1:6379/0"
             config["CACHE_KEY_PREFIX"] = self.cache_key_prefix
-            # Fail fast instead of hanging a request when Redis is slow or unreachable.
-            config["CACHE_OPTIONS"] = {"socket_timeout": 3, "socket_connect_timeout": 2}
+            # Fail fast instead of hanging a request when Redis is slow, frozen or
+            # unreachable; the cache then skips Redis until a background probe answers.
+            config["CACHE_OPTIONS"] = {
+                "socket_timeout": self.redis_timeout_s,
+                "socket_connect_timeout": self.redis_timeout_s,
+            }
         return config
 
 

@@ -259,12 +259,16 @@ class ServerCallbacks:
     """Callback request bodies built from a running server's ``_dash-dependencies``, as the
     browser builds them (tests/callback_client.py does the same from an in-process app).
     Callbacks are addressed by the id of their first output; ``values`` maps
-    ``"<id>.<prop>"`` (dict ids as sorted compact JSON: ``state_key``/``date_key``) to values."""
+    ``"<id>.<prop>"`` (dict ids as sorted compact JSON: ``state_key``/``date_key``) to values.
+    Like a browser, it keeps the session cookie the app sets (uploads belong to a session);
+    ``cookies=False`` makes every request a stranger's."""
 
-    def __init__(self, server: AppServer, headers: dict | None = None):
+    def __init__(self, server: AppServer, headers: dict | None = None, cookies: bool = True):
         self.server = server
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        self.cookies = cookies
         reply = server.get(server.prefix + "_dash-dependencies", headers=self.headers)
+        self.keep_cookie(reply)
         assert reply.status == 200, reply.text[:300]
         self.by_output = {}
         for dep in reply.json():
@@ -308,15 +312,22 @@ class ServerCallbacks:
             "changedPropIds": [changed or f"{first['id']}.{first['property']}"],
         }
 
+    def keep_cookie(self, reply: Reply) -> None:
+        cookie = reply.headers.get("set-cookie")
+        if self.cookies and cookie:
+            self.headers["Cookie"] = cookie.split(";", 1)[0]
+
     def call(
         self, output_id: str, values: dict | None = None, changed: str | None = None, **kwargs
     ) -> Reply:
-        return self.server.post_json(
+        reply = self.server.post_json(
             self.server.prefix + "_dash-update-component",
             self.payload(output_id, values, changed),
             headers=self.headers,
             **kwargs,
         )
+        self.keep_cookie(reply)
+        return reply
 
     def page(self, path: str, search: str = "") -> Reply:
         """What Dash Pages renders for ``path`` (the router callback the browser calls)."""

@@ -195,7 +195,25 @@ def match_headers(
         if canon is not None and canon not in found and canon not in (column_map or {}):
             found[canon] = i
             used.add(i)
+    _refuse_duplicated_headers(headers, keys, found)
     return found
+
+
+def _refuse_duplicated_headers(headers: list[object], keys: list[str], found: dict) -> None:
+    """Two headers with the same name, one of them chosen for a column: which one holds the
+    data cannot be told (a mapping names headers, so it cannot tell either)."""
+    from dashapp.ingest.errors import DataLoadError
+
+    for canon, i in found.items():
+        same = [j for j, k in enumerate(keys) if k == keys[i]]
+        if len(same) > 1:
+            columns = " and ".join(str(j + 1) for j in same[:3])
+            raise DataLoadError(
+                f"Two columns are named {str(headers[i]).strip()!r} (columns {columns}), so it "
+                f"is unclear which one holds the {canon.replace('_', ' ')}: rename or remove "
+                "one of them and load the file again.",
+                column=str(headers[i]),
+            )
 
 
 def describe_aliases(column: str) -> str:

@@ -27,6 +27,7 @@ from dashapp.service.registry import (
     DatasetInfo,
     configure,
     currency,
+    current_owner,
     dataset_info,
     dataset_version,
     datasets,
@@ -37,6 +38,14 @@ from dashapp.service.registry import (
 )
 from dashapp.service.results import View, empty_reason, records
 from dashapp.service.store import CleanData, cleaned, filtered_orders, transactions
+from dashapp.service.uploads import (
+    acquire_upload_slot,
+    prune_uploads,
+    receive_upload,
+    release_upload_slot,
+    remap_upload,
+    upload_slot,
+)
 from dashapp.service.views.actions import ActionList, action_list
 from dashapp.service.views.clustering import (
     ClusterDiagnostics,
@@ -97,6 +106,13 @@ __all__ = [
     "clv_view",
     "cohorts_view",
     "configure",
+    "acquire_upload_slot",
+    "release_upload_slot",
+    "prune_uploads",
+    "receive_upload",
+    "remap_upload",
+    "upload_slot",
+    "current_owner",
     "currency",
     "dataset_bounds",
     "dataset_info",

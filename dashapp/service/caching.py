@@ -33,75 +33,128 @@ cache = Cache()
 T = TypeVar("T")
 
 
+#: Seconds between background probes of a Redis that failed (the breaker stays open meanwhile).
+REDIS_PROBE_INTERVAL_S = 5.0
+
+
 class ResilientRedisCache(RedisCache):
-    """A RedisCache for which an unreachable Redis is a cache miss (logged at most once a
-    minute), not an error: during a Redis outage or restart every page keeps working,
-    computing its results instead of reading them. ``Settings.cache_config`` selects it for
-    ``CACHE_TYPE=RedisCache``."""
+    """A RedisCache for which a failing Redis is a cache miss, not an error, and costs a
+    request at most one short timeout (``REDIS_TIMEOUT``, 0.25 s), not one per request.
+
+    Circuit breaker: the first command that fails (refused, reset, or no answer within
+    ``REDIS_TIMEOUT``, as from a frozen or overloaded Redis) *opens* the breaker; while it is
+    open every cache operation is answered as a miss at once without touching the network,
+    and one background thread of this process pings Redis every ``REDIS_PROBE_INTERVAL_S``
+    seconds. The first ping that answers closes the breaker and the cache is used again.
+    Failures are logged at most once a minute; the recovery is logged too.
+    ``Settings.cache_config`` selects this class for ``CACHE_TYPE=RedisCache``."""
 
     _last_warning = 0.0
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._open = False
+        self._breaker_lock = threading.Lock()
+        self.probe_interval = REDIS_PROBE_INTERVAL_S
+
+    @property
+    def breaker_open(self) -> bool:
+        """True while Redis is skipped (after a failure, until a probe answers)."""
+        return self._open
+
     @classmethod
-    def _fallback(cls, operation: str, exc: Exception, default):
+    def _warn(cls, operation: str, exc: Exception) -> None:
         now = time.monotonic()
         if now - cls._last_warning > 60:
             cls._last_warning = now
-            log.warning("results cache unavailable (%s: %s); computing without it", operation, exc)
-        return default
+            log.warning(
+                "results cache unavailable (%s: %s); computing without it and probing Redis "
+                "every %.0f s",
+                operation,
+                exc,
+                REDIS_PROBE_INTERVAL_S,
+            )
+
+    def _trip(self, operation: str, exc: Exception) -> None:
+        self._warn(operation, exc)
+        with self._breaker_lock:
+            if self._open:
+                return
+            self._open = True
+        threading.Thread(target=self._probe, name="redis-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        """Ping Redis until it answers, then close the breaker (runs in its own thread)."""
+        while True:
+            time.sleep(self.probe_interval)
+            try:
+                self._read_client.ping()
+                if self._write_client is not self._read_client:
+                    self._write_client.ping()
+            except RedisError:
+                continue
+            except Exception:  # noqa: BLE001 (a probe must never kill the breaker for good)
+                log.exception("Redis probe failed unexpectedly")
+                continue
+            with self._breaker_lock:
+                self._open = False
+            log.warning("results cache available again (Redis answers)")
+            return
+
+    def _guarded(self, operation: str, default, call, *args):
+        if self._open:
+            return default
+        try:
+            return call(*args)
+        except RedisError as exc:  # ConnectionError, TimeoutError, ...
+            self._trip(operation, exc)
+            return default
 
     def get(self, key):
-        try:
-            return super().get(key)
-        except RedisError as exc:
-            return self._fallback("get", exc, None)
+        return self._guarded("get", None, super().get, key)
 
     def get_many(self, *keys):
-        try:
-            return super().get_many(*keys)
-        except RedisError as exc:
-            return self._fallback("get_many", exc, [None] * len(keys))
+        return self._guarded("get_many", [None] * len(keys), super().get_many, *keys)
 
     def has(self, key):
-        try:
-            return super().has(key)
-        except RedisError as exc:
-            return self._fallback("has", exc, False)
+        return self._guarded("has", False, super().has, key)
 
     def set(self, key, value, timeout=None):
-        try:
-            return super().set(key, value, timeout)
-        except RedisError as exc:
-            return self._fallback("set", exc, False)
+        return self._guarded("set", False, super().set, key, value, timeout)
 
     def add(self, key, value, timeout=None):
-        try:
-            return super().add(key, value, timeout)
-        except RedisError as exc:
-            return self._fallback("add", exc, False)
+        return self._guarded("add", False, super().add, key, value, timeout)
 
     def set_many(self, mapping, timeout=None):
-        try:
-            return super().set_many(mapping, timeout)
-        except RedisError as exc:
-            return self._fallback("set_many", exc, [])
+        return self._guarded("set_many", [], super().set_many, mapping, timeout)
 
     def delete(self, key):
-        try:
-            return super().delete(key)
-        except RedisError as exc:
-            return self._fallback("delete", exc, False)
+        return self._guarded("delete", False, super().delete, key)
 
     def delete_many(self, *keys):
-        try:
-            return super().delete_many(*keys)
-        except RedisError as exc:
-            return self._fallback("delete_many", exc, [])
+        return self._guarded("delete_many", [], super().delete_many, *keys)
+
+
+#: Results kept per process when the file-system cache's folder is unusable.
+FALLBACK_THRESHOLD = 64
 
 
 def init_cache(server: Flask | None = None, config: dict | None = None) -> Cache:
-    """Bind the results cache to a Flask server (a private one when none is given)."""
+    """Bind the results cache to a Flask server (a private one when none is given). A
+    file-system cache whose folder is read-only, missing and not creatable, or full becomes
+    a small in-process cache (logged): the app starts and serves, computing more."""
     server = server or Flask(__name__)
-    cache.init_app(server, config=config or registry.settings().cache_config())
+    config = dict(config or registry.settings().cache_config())
+    if config.get("CACHE_TYPE") == "FileSystemCache" and config.get("CACHE_DIR"):
+        from dashapp.ingest.storage import writable_folder
+
+        if writable_folder(config["CACHE_DIR"], "results cache") is None:
+            config = {
+                "CACHE_TYPE": "SimpleCache",
+                "CACHE_DEFAULT_TIMEOUT": config.get("CACHE_DEFAULT_TIMEOUT", 300),
+                "CACHE_THRESHOLD": FALLBACK_THRESHOLD,
+            }
+    cache.init_app(server, config=config)
     return cache
 
 

@@ -1,16 +1,34 @@
 """Spreadsheet-safe CSV exports (pure).
 
 A CSV cell whose text begins with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return) is
-run as a formula by Excel, LibreOffice and Google Sheets ("CSV injection"). Text cells that
-start so are prefixed with a single quote, which spreadsheets show as plain text. Numeric
-columns are left alone: a negative number is data, not a formula.
+run as a formula by Excel, LibreOffice and Google Sheets ("CSV injection"). Spreadsheets also
+accept the same signs in their full-width and small forms (``＝1+1``: Excel with an East Asian
+input method converts them to ``=``), and some skip leading spaces and invisible characters
+before a formula. So a text cell is neutralised when, after leading white space and
+zero-width characters, its first character is one of those signs once Unicode-normalised
+(NFKC maps ``＝`` and ``﹦`` to ``=``, ``＋``/``﹢`` to ``+``, ``－``/``﹣`` to ``-``, ``＠``/``﹫``
+to ``@``). Such cells are prefixed with a single quote, which spreadsheets show as plain
+text. Numeric columns are left alone: a negative number is data, not a formula.
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: Skipped before looking at the first character: white space (incl. no-break spaces),
+#: zero-width characters and the byte-order mark.
+_INVISIBLE = " \t\r\n\x0b\x0c\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u200c\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+
+
+def is_formula_text(text: str) -> bool:
+    """Would a spreadsheet run this cell text as a formula (see the module docstring)?"""
+    if text.startswith(("\t", "\r")):
+        return True
+    first = text.lstrip(_INVISIBLE)[:1]
+    return bool(first) and unicodedata.normalize("NFKC", first)[:1] in "=+-@"
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -25,7 +43,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         ):
             continue
         text = s.astype("string")
-        risky = text.str.startswith(FORMULA_PREFIXES).fillna(False)
+        risky = text.map(is_formula_text, na_action="ignore").fillna(False).astype(bool)
         if risky.any():
             out[col] = text.where(~risky, "'" + text)
     return out

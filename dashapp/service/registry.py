@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,20 @@ class _State:
 
 _state = _State()
 _lock = threading.Lock()
+#: Who is asking: the browser session or user of the current web request (set by the web
+#: layer before every request). Uploads are visible to their owner only. ``None`` outside a
+#: request (scripts, benchmarks): no owner check.
+_owner: ContextVar[str | None] = ContextVar("dataset_owner", default=None)
+
+
+def set_owner(owner: str | None) -> None:
+    """Set who is asking for datasets in this request (the web layer's request hook)."""
+    _owner.set(owner)
+
+
+def current_owner() -> str | None:
+    """The owner set for the current request (``None`` outside requests)."""
+    return _owner.get()
 
 
 def configure(settings: Settings) -> None:
@@ -102,7 +117,9 @@ def default_dataset_id() -> str:
 
 def dataset_info(dataset_id: str) -> DatasetInfo:
     """The dataset with this id: a configured one, or an upload (resolved from its folder, so
-    every worker process knows every upload)."""
+    every worker process knows every upload) when the current owner may use it. Every page,
+    view and cache key goes through here (``dataset_version`` too): a stranger's request for
+    an upload fails before any data or cached result is read."""
     datasets()
     if dataset_id in _state.entries:
         return _state.entries[dataset_id]
@@ -121,6 +138,23 @@ def currency(dataset_id: str | None) -> str:
     return _state.settings.currency
 
 
+def cache_dir() -> Path | None:
+    """The cache folder (parquet copies of loaded files, the demo data) when the app can
+    write there; None (logged once) when it is read-only, missing and not creatable, or
+    full: loading then works without copies."""
+    from dashapp.ingest.storage import writable_folder
+
+    return writable_folder(_state.settings.cache_dir, "cache")
+
+
+def cache_dir_for(info: DatasetInfo) -> Path | None:
+    """Where the parquet copy of a dataset's file goes: an upload's own folder (deleted with
+    it, counted in its quota), else :func:`cache_dir`."""
+    if info.kind == "upload" and info.path is not None:
+        return info.path.parent
+    return cache_dir()
+
+
 def upload_dir() -> Path:
     """Folder of uploaded datasets (inside the data folder)."""
     return _state.settings.data_dir / "uploads"
@@ -129,7 +163,7 @@ def upload_dir() -> Path:
 def _upload_info(dataset_id: str) -> DatasetInfo:
     from dashapp.ingest.uploads import find_upload
 
-    found = find_upload(upload_dir(), dataset_id)
+    found = find_upload(upload_dir(), dataset_id, current_owner())
     return DatasetInfo(
         id=found.id,
         label=f"{found.label} (uploaded)",
@@ -163,8 +197,15 @@ def source_path(info: DatasetInfo) -> Path:
         )
     if info.kind == "demo":
         from dashapp.ingest.demo import demo_dataset_path
+        from dashapp.ingest.storage import private_temp_folder
 
-        return demo_dataset_path(_state.settings.cache_dir)
+        folder = cache_dir() or private_temp_folder("dashapp-demo")
+        if folder is None:
+            raise DataLoadError(
+                "The demo data cannot be prepared: the server has no writable folder "
+                "(its cache folder and temporary folder are read-only or full)."
+            )
+        return demo_dataset_path(folder)
     assert info.path is not None
     return info.path
 

@@ -89,7 +89,7 @@ def transactions(dataset_id: str) -> pd.DataFrame:
     info = registry.dataset_info(dataset_id)
     return load_transactions(
         registry.source_path(info),
-        cache_dir=registry.settings().cache_dir,
+        cache_dir=registry.cache_dir_for(info),  # None when unusable: no parquet copy
         column_map=dict(info.column_map) or None,
     )
 
@@ -98,7 +98,7 @@ def _prepare(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
     """``(invoice table, ledger)``: from the prepared cache, else cleaned by the engine that
     holds the lines (the database or Spark for a table, the embedded DuckDB for files)."""
     info = registry.dataset_info(dataset_id)
-    cache_dir = registry.settings().cache_dir
+    cache_dir = registry.cache_dir_for(info)  # None when unusable: prepared without a copy
     log.info("loading dataset %s (%s, rules %s)", dataset_id, version, rules.flags())
     if info.kind in registry.TABLE_KINDS:
         return _prepare_table(dataset_id, version, rules)

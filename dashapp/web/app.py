@@ -8,6 +8,7 @@ from pathlib import Path
 from dashapp import service
 from dashapp.config import Settings, assets_dir, normalize_prefix
 from dashapp.web import security, shell
+from dashapp.web.messages import install_log_filter
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, server=None, prefix: str | None
         format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
     )
     logging.getLogger("dashapp").setLevel(settings.log_level)
+    install_log_filter()  # user values in log lines cannot start a new line
     service.configure(settings)
     server = server or flask.Flask("dashapp")
     # The prefix goes to the constructor: init_app(url_base_pathname=...) would not re-derive
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, server=None, prefix: str | None
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     service.init_cache(app.server, settings.cache_config())
+    service.prune_uploads()  # uploads past their retention go at start-up too
     app.layout = shell.layout
     security.install(app, settings)
     return app

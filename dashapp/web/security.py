@@ -29,11 +29,16 @@ import hmac
 import json
 import logging
 import os
+import re
+import secrets
 import threading
+from urllib.parse import urlsplit
 
 from flask import Response, g, request
+from werkzeug.routing import RequestRedirect
 
 from dashapp.config import Settings
+from dashapp.service import registry
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,24 @@ CALLBACK_ENDPOINT = "_dash-update-component"
 REALM = "Customer Segments & CLV"
 #: Largest body accepted by any route of the app except the callback endpoint.
 MAX_OTHER_BODY = 64 * 1024
+#: A callback body larger than this is an upload: it is read only while holding the worker's
+#: upload slot (one at a time per process; see dashapp.service.uploads).
+LARGE_CALLBACK_BODY = 1024 * 1024
+#: The browser-session cookie that makes uploads belong to their owner: a random token
+#: (never on disk: uploads keep a hash of it), set on the first response, dropped when the
+#: browser closes.
+SESSION_COOKIE = "segments_session"
+_SESSION_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_MANY_SLASHES = re.compile(r"/{2,}")
+
+
+def _relative_redirect(redirect: RequestRedirect) -> Response:
+    """The router's redirect (a doubled slash, a missing trailing slash) as a relative
+    ``Location``: Werkzeug builds an absolute URL from the client's ``Host`` header, which a
+    client may forge. The response then gets the security headers like any other."""
+    target = urlsplit(redirect.new_url)
+    location = _MANY_SLASHES.sub("/", target.path) + (f"?{target.query}" if target.query else "")
+    return Response("", status=308, headers={"Location": location})
 
 
 def callback_body_limit(settings: Settings) -> int:
@@ -139,7 +162,9 @@ class Guard:
 
     # -- scope --------------------------------------------------------------------------
     def in_scope(self, path: str) -> bool:
-        """Is ``path`` one of the app's routes (everything under its prefix)?"""
+        """Is ``path`` one of the app's routes (everything under its prefix, doubled slashes
+        counted as one, as the router counts them)?"""
+        path = _MANY_SLASHES.sub("/", path)
         return self.prefix == "/" or path.startswith(self.prefix) or path == self.prefix[:-1]
 
     # -- before each request --------------------------------------------------------------
@@ -149,18 +174,45 @@ class Guard:
         path = request.path
         if not self.in_scope(path):
             return None
+        registry.set_owner("")  # nobody until known: never a previous request's owner
+        if isinstance(request.routing_exception, RequestRedirect):
+            return _relative_redirect(request.routing_exception)
         if path == self.health_path:
             return None
         denied = self._authenticate()
         if denied is not None:
             return denied
+        registry.set_owner(self._owner())
         limit = self.callback_limit if path == self.callback_path else MAX_OTHER_BODY
         if request.content_length is not None and request.content_length > limit:
             return _json_error(
                 413, f"The request is larger than the limit of {limit / 1024 / 1024:.1f} MB."
             )
         request.max_content_length = limit  # also bounds bodies sent without a length
+        if path == self.callback_path and (request.content_length or 0) > LARGE_CALLBACK_BODY:
+            from dashapp import service
+
+            if not service.acquire_upload_slot():
+                return _json_error(503, service.uploads.BUSY, {"Retry-After": "60"})
+            g.dashapp_upload_slot = True
         return None
+
+    def teardown_request(self, _exc=None) -> None:
+        if g.pop("dashapp_upload_slot", False):
+            from dashapp import service
+
+            service.release_upload_slot()
+
+    def _owner(self) -> str:
+        """Who owns the uploads of this request: the signed-in user when authentication names
+        one, else the browser session (its cookie; a new session when there is none)."""
+        user = g.get("dashapp_user")
+        if user and not (self.settings.auth_mode == "header" and self.settings.auth_header_value):
+            return f"user:{user}"
+        token = request.cookies.get(SESSION_COOKIE, "")
+        if not _SESSION_TOKEN.match(token):
+            token = g.dashapp_new_session = secrets.token_urlsafe(32)
+        return f"session:{token}"
 
     def _authenticate(self):
         mode = self.settings.auth_mode
@@ -200,6 +252,16 @@ class Guard:
             headers.setdefault(key, value)
         if request.path == self.health_path:
             headers["Cache-Control"] = "no-store"
+        new_session = g.get("dashapp_new_session")
+        if new_session:
+            response.set_cookie(
+                SESSION_COOKIE,
+                new_session,
+                path=self.prefix,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure,
+            )
         if self.settings.worker_pid_header:
             headers["X-Worker-Pid"] = str(os.getpid())
         return response
@@ -351,6 +413,7 @@ def install(app, settings: Settings) -> Guard:
     ]
     hooks.insert(0, guard.before_request)
     server.after_request(guard.after_request)
+    server.teardown_request(guard.teardown_request)
     server.register_error_handler(DependencyException, _not_found)  # raised by Dash only
     harden_callback_route(app)
     if settings.auth_mode != "none":

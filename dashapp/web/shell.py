@@ -21,6 +21,7 @@ from dash import (
 )
 
 from dashapp.web.components import FILTER_BAR_DATASET
+from dashapp.web.messages import user_text
 from dashapp.web.urlstate import state_id
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def on_callback_error(err: Exception):
     else:
         log.error("callback failed", exc_info=err)
     text = (
-        str(err)
+        user_text(err)
         if isinstance(err, DataLoadError | ValueError)
         else (
             "Something went wrong while computing this view. The error was logged; try other "

@@ -63,6 +63,8 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/upload")
     upload = dash_duo.wait_for_element("#upload-file input[type=file]", timeout=20)
+    time.sleep(1)  # the page's callbacks have run: no message before anything was sent
+    assert dash_duo.find_element("#upload-result").text.strip() == ""
     upload.send_keys(str(path))
     dash_duo.wait_for_element("#upload-mapping .alert", timeout=30)
     assert "mapping" in dash_duo.find_element("#upload-mapping").text.lower()
@@ -102,6 +104,32 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(
         assert "Something went wrong" not in body, path_
         save_screenshot(dash_duo, f"upload-{path_.strip('/') or 'overview'}")
     assert console_errors(dash_duo) == []
+
+    # A second browser session (no cookies, empty session storage) opening the shared link:
+    # the upload is not available to it; the page says so and shows the default dataset.
+    driver = dash_duo.driver
+    owner_cookies = driver.get_cookies()
+    assert any(c["name"] == "segments_session" and c.get("httpOnly") for c in owner_cookies)
+    driver.delete_all_cookies()
+    driver.execute_script("window.sessionStorage.clear()")
+    driver.get(f"{dash_duo.server_url}{dash.get_relative_path('/rfm')}?dataset={upload_id}")
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    dash_duo.wait_for_no_elements("._dash-loading-callback", timeout=60)
+    body = driver.find_element("css selector", "body").text
+    save_screenshot(dash_duo, "upload-stranger")
+    assert "not available to you" in body and "Showing the default dataset" in body
+    assert "my_shop_export.csv" not in body
+    assert "Something went wrong" not in body
+    # back in the owner's session, the same link shows the upload again
+    driver.delete_all_cookies()
+    for cookie in owner_cookies:
+        driver.add_cookie({k: cookie[k] for k in ("name", "value", "path") if k in cookie})
+    driver.get(f"{dash_duo.server_url}{dash.get_relative_path('/rfm')}?dataset={upload_id}")
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    _wait(
+        lambda: "my_shop_export.csv" in driver.find_element("css selector", ".filter-bar").text,
+        what="the owner's upload in the filter bar",
+    )
 
 
 def test_shared_url_reproduces_the_view_and_back_button_works(dash_duo, browser_app):

@@ -311,8 +311,8 @@ def test_path_traversal_in_dataset_ids_and_urls(server):
     ):
         text = _message(server.callbacks.call("overview-kpis", {DATASET: dataset}))
         assert "Unknown dataset" in text and GENERIC not in text, (dataset, text[:200])
-    gone = _message(server.callbacks.call("overview-kpis", {DATASET: "upload-0123456789ab"}))
-    assert "no longer on the server" in gone
+    gone = _message(server.callbacks.call("overview-kpis", {DATASET: "upload-" + "0123" * 8}))
+    assert "not available to you" in gone
     # a dataset id in the page URL: the page says so and shows the default dataset
     for search in (
         "?dataset=../../etc/passwd",
@@ -525,6 +525,7 @@ USER_ERRORS = (
     "DataLoadError",
     "ValueError",
     "UploadError",
+    "UploadNotAvailable",
     "ClusteringError",
     "ModelError",
     "FitError",

@@ -68,6 +68,13 @@ def test_procfile_runs_gunicorn_on_the_module_level_server():
         "--no-control-socket",
     ):
         assert option in command, option
+    # recycling bound chosen from the measured memory growth (docs/benchmarks.md, "Worker
+    # recycling"): at 100 requests/s a bound of 2000 restarted each worker every ~40 s
+    recycle = int(re.search(r"--max-requests (\d+)", command)[1])
+    jitter = int(re.search(r"--max-requests-jitter (\d+)", command)[1])
+    assert recycle >= 20000 and jitter == recycle // 10
+    readme = (REPO / "README.md").read_text()
+    assert f"| `--max-requests`, `--max-requests-jitter` | {recycle}, {jitter} |" in readme
     source = (REPO / "dashapp" / "wsgi.py").read_text()
     assert re.search(r"^server = ", source, re.M), "gunicorn needs a module-level `server`"
 

@@ -59,6 +59,30 @@ def test_sql_settings_without_a_url_are_a_mistake():
         Settings.from_env(env={"DATA_SQL_TABLE": "lines"})
 
 
+def test_redis_timeout_is_short_by_default_and_validated():
+    config = Settings.from_env(env={"REDIS_URL": "redis://cache:6379/0"}).cache_config()
+    assert config["CACHE_OPTIONS"] == {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
+    slower = Settings.from_env(env={"REDIS_URL": "redis://c:6379/0", "REDIS_TIMEOUT": "1.5"})
+    assert slower.cache_config()["CACHE_OPTIONS"]["socket_timeout"] == 1.5
+    for bad in ("0", "soon", "-1", "60"):
+        with pytest.raises(SystemExit, match="REDIS_TIMEOUT must be a number of seconds"):
+            Settings.from_env(env={"REDIS_TIMEOUT": bad})
+
+
+def test_upload_bounds_have_defaults_for_a_small_dyno_and_are_validated():
+    s = Settings.from_env(env={})
+    assert (s.upload_retention_hours, s.upload_quota_mb, s.upload_total_mb) == (24, 150, 500)
+    assert s.max_upload_mb <= s.upload_quota_mb <= s.upload_total_mb
+    bad = [
+        {"UPLOAD_QUOTA_MB": "10"},  # below MAX_UPLOAD_MB (50)
+        {"UPLOAD_QUOTA_MB": "600", "UPLOAD_TOTAL_MB": "500"},
+        {"UPLOAD_RETENTION_HOURS": "0"},
+    ]
+    for env in bad:
+        with pytest.raises(SystemExit, match="UPLOAD_"):
+            Settings.from_env(env=env)
+
+
 def test_engine_settings_from_the_environment():
     default = Settings.from_env(env={})
     assert (default.duckdb_threads, default.duckdb_memory_limit) == (2, "1GB")

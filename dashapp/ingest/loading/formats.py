@@ -34,4 +34,9 @@ def _sniff_binary(head: bytes) -> str | None:
 
 def _arrow_message(msg: str) -> str:
     msg = msg.strip().splitlines()[0] if msg.strip() else msg
+    if "straddles two block boundaries" in msg:  # pyarrow's words for a field > block size
+        return (
+            "one value is longer than 4 MB, which no order line needs; most likely a quote "
+            '(") is not closed, so everything after it reads as one value'
+        )
     return msg.replace("CSV parse error: ", "")

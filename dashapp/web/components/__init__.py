@@ -23,6 +23,7 @@ from dashapp import service
 from dashapp.ingest.loading import DataLoadError
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number
+from dashapp.web.messages import user_text
 from dashapp.web.urlstate import date_id, split_list, state_id
 
 #: The filter bar's inputs, in the order page callbacks receive them.
@@ -86,7 +87,9 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
                 service.dataset_info(dataset)
             except DataLoadError as exc:
                 notice = dbc.Alert(
-                    f"{exc} Showing the default dataset instead.", color="warning", className="py-2"
+                    f"{user_text(exc)} Showing the default dataset instead.",
+                    color="warning",
+                    className="py-2",
                 )
                 dataset = None
         dataset = dataset or service.default_dataset_id()
@@ -96,7 +99,7 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
         return html.Div(
             [
                 dbc.Alert(
-                    [html.Strong("The dataset cannot be loaded. "), str(exc)],
+                    [html.Strong("The dataset cannot be loaded. "), user_text(exc)],
                     color="danger",
                     className="mb-3",
                 )

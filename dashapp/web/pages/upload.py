@@ -11,14 +11,9 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dashapp import service
 from dashapp.ingest import schema
 from dashapp.ingest.loading import DataLoadError
-from dashapp.ingest.uploads import (
-    UploadError,
-    decode_contents,
-    guess_column_map,
-    set_column_map,
-    store_upload,
-)
+from dashapp.ingest.uploads import UploadError, guess_column_map
 from dashapp.web.format import number
+from dashapp.web.messages import user_text
 
 dash.register_page(
     __name__, path="/upload", name="Your data", order=8, title="Your data · Customer Segments & CLV"
@@ -152,7 +147,8 @@ def _success(upload_id: str, label: str, rows: int, customers: int) -> dbc.Alert
             html.H4("Loaded", className="alert-heading h5"),
             html.P(
                 f"{label}: {number(rows)} lines, {number(customers)} customers. The dataset is "
-                "now selectable in the filter bar of every page for this browser session."
+                "now selectable in the filter bar of every page for this browser session. It "
+                "is yours alone: a link to it shows other people the default dataset."
             ),
             dbc.Button(
                 "Open the Overview",
@@ -199,48 +195,58 @@ def _try_load(upload_id: str):
 def handle_upload(
     contents, apply_clicks, filename, currency, map_values, map_ids, pending, session_uploads
 ):
-    session_uploads = list(session_uploads or [])
     keep = no_update, no_update, no_update, no_update
+    if not (contents if ctx.triggered_id != "upload-apply" else apply_clicks):
+        return (no_update, *keep)  # the page mounting its controls: nothing was sent yet
 
     def error(text):
         return (dbc.Alert(text, color="danger"),) + keep
 
+    mapping = None
+    if ctx.triggered_id == "upload-apply":
+        if not isinstance(pending, dict) or not pending.get("id"):
+            return error("Upload a file first.")
+        mapping = {
+            i["column"]: v for i, v in zip(map_ids, map_values, strict=True) if v and v != NONE
+        }
+        missing = [
+            label
+            for column, label in MAPPED
+            if column in schema.REQUIRED_COLUMNS and column not in mapping
+        ]
+        if missing:
+            return error("Choose a column for: " + ", ".join(missing) + ".")
+        if len(set(mapping.values())) < len(mapping):
+            return error("Each column of the file can be used for one field only.")
     try:
-        if ctx.triggered_id == "upload-apply":
-            if not pending:
-                return error("Upload a file first.")
-            mapping = {
-                i["column"]: v for i, v in zip(map_ids, map_values, strict=True) if v and v != NONE
-            }
-            missing = [
-                label
-                for column, label in MAPPED
-                if column in schema.REQUIRED_COLUMNS and column not in mapping
-            ]
-            if missing:
-                return error("Choose a column for: " + ", ".join(missing) + ".")
-            if len(set(mapping.values())) < len(mapping):
-                return error("Each column of the file can be used for one field only.")
-            stored = set_column_map(service.upload_dir(), pending["id"], mapping, currency=currency)
-        else:
-            raw = decode_contents(contents, filename, service.settings().max_upload_mb * 1024**2)
-            stored = store_upload(raw, filename, service.upload_dir(), currency=currency)
-        try:
-            result = _try_load(stored.id)
-        except DataLoadError as exc:
-            headers = getattr(exc, "headers", None)
-            if headers:
-                guess = stored.column_map or guess_column_map(headers)
-                return (
-                    None,
-                    _mapping_form(headers, guess, str(exc)),
-                    SHOWN,
-                    {"id": stored.id},
-                    no_update,
-                )
-            return (dbc.Alert(str(exc), color="danger"), None, HIDDEN, {"id": stored.id}, no_update)
-        entry = {"id": stored.id, "label": f"{stored.label} (uploaded)"}
-        session_uploads = [u for u in session_uploads if u.get("id") != stored.id] + [entry]
-        return result, None, HIDDEN, None, session_uploads
+        with service.upload_slot():  # one upload decoded and parsed at a time per worker
+            if mapping is not None:
+                stored = service.remap_upload(str(pending.get("id")), mapping, currency)
+            else:
+                stored = service.receive_upload(contents, filename, currency)
+            return _checked(stored, list(session_uploads or []))
     except (UploadError, DataLoadError) as exc:
-        return error(str(exc))
+        return error(user_text(exc))
+
+
+def _checked(stored, session_uploads: list):
+    """Load the stored upload once (the loader's checks): the success message, the mapping
+    form when its columns are not recognised, or the loader's message."""
+    try:
+        result = _try_load(stored.id)
+    except DataLoadError as exc:
+        headers = getattr(exc, "headers", None)
+        if headers:
+            guess = stored.column_map or guess_column_map(headers)
+            return (
+                None,
+                _mapping_form(headers, guess, user_text(exc)),
+                SHOWN,
+                {"id": stored.id},
+                no_update,
+            )
+        alert = dbc.Alert(user_text(exc), color="danger")
+        return (alert, None, HIDDEN, {"id": stored.id}, no_update)
+    entry = {"id": stored.id, "label": f"{stored.label} (uploaded)"}
+    session_uploads = [u for u in session_uploads if u.get("id") != stored.id] + [entry]
+    return result, None, HIDDEN, None, session_uploads

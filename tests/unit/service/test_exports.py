@@ -30,3 +30,21 @@ def test_csv_download_sends_the_safe_csv_under_its_name():
     assert payload["filename"] == "rfm_customers.csv" and payload["type"] == "text/csv"
     assert payload["content"] == to_safe_csv(df)
     assert payload["content"].splitlines()[1] == "'=cmd(),1.5"  # neutralised, not a formula
+
+
+def test_full_width_small_form_and_hidden_formula_signs_are_neutralised():
+    risky = [
+        "＝1+1",
+        "＋1",
+        "－2",
+        "＠SUM(A1)",
+        "﹦1+1",
+        " =1+1",
+        "\u200b=1+1",
+        "\ufeff@x",
+        "\u3000＝1",
+    ]
+    plain = ["1＝1", "a=b", "＄100", "Ｆ", "", "  ", "12345"]
+    safe = neutralise_formulas(pd.DataFrame({"text": risky + plain}))["text"].tolist()
+    assert safe[: len(risky)] == ["'" + t for t in risky]
+    assert safe[len(risky) :] == plain
