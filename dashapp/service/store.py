@@ -125,7 +125,7 @@ def prepare_table_now(dataset_id: str, rules: CleaningRules, timeout_s: float = 
     """Clean a SQL or Spark dataset for ``rules`` and store the result in the cache folder,
     waiting as long as it takes (``python -m dashapp prepare``; the background job)."""
     version = registry.dataset_version(dataset_id)
-    cache_dir = registry.settings().cache_dir
+    cache_dir = registry.cache_dir()
     src = registry.table_source(dataset_id)
     return prepared(
         version, rules, cache_dir, lambda: registry.table_call(src.clean, rules, timeout_s)
@@ -133,7 +133,7 @@ def prepare_table_now(dataset_id: str, rules: CleaningRules, timeout_s: float = 
 
 
 def _run_preparation(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
-    cache_dir = registry.settings().cache_dir
+    cache_dir = registry.cache_dir()
     started = time.monotonic()
     try:
         while not prepared_store.claim(version, rules, cache_dir, PREPARE_TIMEOUT_S):
@@ -158,7 +158,7 @@ def _prepare_table(dataset_id: str, version: str, rules: CleaningRules) -> tuple
     a background job (one per data version and rule set, and one per host through a claim in
     the cache folder). A page waits up to :data:`PAGE_WAIT_S` for it, then says that the data
     is being prepared; the job goes on and the next request gets its result."""
-    hit = prepared_store.cached(version, rules, registry.settings().cache_dir)
+    hit = prepared_store.cached(version, rules, registry.cache_dir())
     if hit is not None:
         return hit
     key = (dataset_id, version, rules)

@@ -96,16 +96,21 @@ def _write_result(path: Path, orders: pd.DataFrame, ledger: pd.DataFrame) -> Non
     )
 
 
-def cached(key: str, rules: CleaningRules, cache_dir: Path) -> Result | None:
-    """The stored result for ``key`` and ``rules``, or None."""
+def cached(key: str, rules: CleaningRules, cache_dir: Path | None) -> Result | None:
+    """The stored result for ``key`` and ``rules``, or None (also without a cache folder)."""
+    if cache_dir is None:
+        return None
     return _read_result(_result_file(Path(cache_dir), key, rules))
 
 
-def claim(key: str, rules: CleaningRules, cache_dir: Path, stale_after_s: float) -> bool:
+def claim(key: str, rules: CleaningRules, cache_dir: Path | None, stale_after_s: float) -> bool:
     """Claim the preparation of ``key`` and ``rules`` for this process (a lock file created
     exclusively next to the result, so the workers of a host, or hosts sharing the folder, run
     one cleaning, not one each). False when another process holds a claim younger than
-    ``stale_after_s``. A folder that cannot be written: True (this process prepares alone)."""
+    ``stale_after_s``. No folder, or one that cannot be written: True (this process prepares
+    alone)."""
+    if cache_dir is None:
+        return True
     lock = _result_file(Path(cache_dir), key, rules).with_suffix(".preparing")
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +132,9 @@ def claim(key: str, rules: CleaningRules, cache_dir: Path, stale_after_s: float)
     return True
 
 
-def release_claim(key: str, rules: CleaningRules, cache_dir: Path) -> None:
+def release_claim(key: str, rules: CleaningRules, cache_dir: Path | None) -> None:
+    if cache_dir is None:
+        return
     with contextlib.suppress(OSError):
         _result_file(Path(cache_dir), key, rules).with_suffix(".preparing").unlink()
 
