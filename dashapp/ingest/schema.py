@@ -165,7 +165,7 @@ def canonical_for(header: object) -> str | None:
 
 
 def match_headers(
-    headers: list[object], column_map: dict[str, str] | None = None
+    headers: list[object], column_map: dict[str, str] | None = None, source: str | None = None
 ) -> dict[str, int]:
     """Map canonical column -> position in ``headers``.
 
@@ -195,11 +195,13 @@ def match_headers(
         if canon is not None and canon not in found and canon not in (column_map or {}):
             found[canon] = i
             used.add(i)
-    _refuse_duplicated_headers(headers, keys, found)
+    _refuse_duplicated_headers(headers, keys, found, source)
     return found
 
 
-def _refuse_duplicated_headers(headers: list[object], keys: list[str], found: dict) -> None:
+def _refuse_duplicated_headers(
+    headers: list[object], keys: list[str], found: dict, source: str | None = None
+) -> None:
     """Two headers with the same name, one of them chosen for a column: which one holds the
     data cannot be told (a mapping names headers, so it cannot tell either)."""
     from dashapp.ingest.errors import DataLoadError
@@ -209,10 +211,12 @@ def _refuse_duplicated_headers(headers: list[object], keys: list[str], found: di
         if len(same) > 1:
             columns = " and ".join(str(j + 1) for j in same[:3])
             raise DataLoadError(
-                f"Two columns are named {str(headers[i]).strip()!r} (columns {columns}), so it "
+                (f"{source}: " if source else "")
+                + f"Two columns are named {str(headers[i]).strip()!r} (columns {columns}), so it "
                 f"is unclear which one holds the {canon.replace('_', ' ')}: rename or remove "
                 "one of them and load the file again.",
                 column=str(headers[i]),
+                path=source,
             )
 
 

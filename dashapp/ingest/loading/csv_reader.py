@@ -83,7 +83,7 @@ def _layout(
         delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
     headers = next(csv.reader([header_line], delimiter=delimiter))
     headers = [h.strip().lstrip("\ufeff") for h in headers]
-    mapping = schema.match_headers(headers, column_map)
+    mapping = schema.match_headers(headers, column_map, name)
     if any(c not in mapping for c in REQUIRED_COLUMNS):
         raise _missing_columns_error(name, headers, mapping, column_map)
     if len(head) < (1 << 16) and not any(ln.strip() for ln in lines[header_idx + 1 :]):

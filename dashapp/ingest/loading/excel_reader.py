@@ -115,14 +115,14 @@ def _open_workbook(p: Path, name: str):
 
 
 def _find_header(
-    head_rows: list[list], column_map: dict[str, str] | None
+    head_rows: list[list], column_map: dict[str, str] | None, source: str | None = None
 ) -> tuple[int | None, dict[str, int], tuple[int, int, dict[str, int]]]:
     """The first of ``head_rows`` holding every required column: (its index, its mapping, best),
     else (None, {}, best); best = (score, index, mapping) of the row matching most of them."""
     hdr_idx, mapping = None, {}
     best = (-1, 0, {})
     for i, row in enumerate(head_rows):
-        m = schema.match_headers(row, column_map)
+        m = schema.match_headers(row, column_map, source)
         score = sum(c in m for c in REQUIRED_COLUMNS)
         if score > best[0]:
             best = (score, i, m)
@@ -153,7 +153,9 @@ def _read_excel(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw:
             if not head_rows:
                 found.append(f"'{sheet_name}' (empty)")
                 continue
-            hdr_idx, mapping, best = _find_header(head_rows, column_map)
+            hdr_idx, mapping, best = _find_header(
+                head_rows, column_map, f"{name}, sheet '{sheet_name}'"
+            )
             if hdr_idx is None:
                 score, i, m = best
                 shown = [str(v) for v in head_rows[i] if str(v).strip()][:10]

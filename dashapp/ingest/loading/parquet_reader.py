@@ -22,7 +22,7 @@ def _read_parquet(p: Path, name: str, column_map: dict[str, str] | None) -> _Raw
         raise DataLoadError(
             f"{name} is not a valid parquet file: {_arrow_message(str(e))}", path=name
         ) from None
-    mapping = schema.match_headers(headers, column_map)
+    mapping = schema.match_headers(headers, column_map, name)
     if any(c not in mapping for c in REQUIRED_COLUMNS):
         raise _missing_columns_error(name, headers, mapping, column_map)
     try:

@@ -36,6 +36,7 @@ def test_two_columns_with_the_same_name_are_not_resolved_silently(tmp_path, pric
         load_transactions(path)
     text = str(caught.value)
     assert "Two columns are named" in text and "columns 6 and 7" in text and "price" in text
+    assert text.startswith("dup.csv: ")  # names the file
 
 
 def test_a_duplicated_column_nobody_uses_is_fine(tmp_path):
