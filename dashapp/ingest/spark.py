@@ -73,6 +73,14 @@ def spark_session(master: str):
         return _sessions[master]
 
 
+class _CompileOptions(ibis.config.Config):
+    """The one option ibis's Spark SQL compiler reads (ibis sets it when its pyspark backend
+    connects; importing that backend needs packages of ibis's ``[pyspark]`` extra, and the
+    compiler alone needs none)."""
+
+    treat_nan_as_null: bool = False
+
+
 def _ibis_type(spark_type) -> dt.DataType:
     name = spark_type.typeName()
     if name in ("integer", "long", "short", "byte"):
@@ -174,9 +182,7 @@ class SparkSource:
 
     def _sql(self, expr: ibis.Expr) -> str:
         if ibis.options.pyspark is None:  # set when an ibis pyspark backend connects
-            from ibis.backends.pyspark import Backend
-
-            ibis.options.pyspark = Backend.Options()
+            ibis.options.pyspark = _CompileOptions()
         return ibis.to_sql(expr, dialect="pyspark")
 
     def _run(self, expr: ibis.Expr, what: str, stage: ibis.Table | None = None) -> pd.DataFrame:

@@ -277,7 +277,8 @@ def dataset_version(dataset_id: str) -> str:
         raise DataLoadError(f"The data file {path} cannot be read: {exc.strerror}.") from exc
     key = (str(path), st.st_size, st.st_mtime_ns, info.column_map)
     if key not in _state.file_versions:
-        version = dataset_fingerprint(path)[:16]
+        # the memo in the cache folder spares a new process hashing the whole file again
+        version = dataset_fingerprint(path, cache_dir())[:16]
         if info.column_map:  # another mapping of the same file is another dataset version
             mapping = repr(info.column_map).encode()
             version += "-" + hashlib.blake2b(mapping, digest_size=4).hexdigest()

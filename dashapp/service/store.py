@@ -4,7 +4,6 @@ the cache folder) and kept in a small LRU of datasets."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -67,20 +66,6 @@ def _held(key: tuple, build: Callable[[], Any]) -> Any:
                     del _store[k]
                 datasets_held = {k[1:3] for k in _store}
         return value
-
-
-def release_memory() -> None:
-    """Return freed memory to the operating system after a large load (pyarrow's pool and,
-    on glibc, malloc's arenas keep it otherwise: ~100 MB per worker at full scale)."""
-    import ctypes
-    import gc
-
-    import pyarrow as pa
-
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def transactions(dataset_id: str) -> pd.DataFrame:
@@ -191,7 +176,6 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
 
     def build() -> CleanData:
         orders, ledger = _prepare(dataset_id, version, CleaningRules.from_flags(rules))
-        release_memory()
         return CleanData(ledger=ledger, orders=orders)
 
     return _held(("clean", dataset_id, version, rules), build)

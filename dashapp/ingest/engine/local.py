@@ -9,6 +9,9 @@ cleaned out of core.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import os
 import tempfile
 import threading
@@ -75,12 +78,18 @@ def connection() -> duckdb.DuckDBPyConnection:
 
 
 def release() -> None:
-    """Close this thread's connection: DuckDB hands its buffers back (a large cleaning leaves
-    hundreds of MB cached otherwise); the next query opens a new one."""
+    """After a large cleaning: close this thread's connection (DuckDB hands its buffers back;
+    the next query opens a new one), and return freed memory to the operating system
+    (pyarrow's pool and, on glibc, malloc's arenas keep it otherwise: ~100 MB per worker at
+    full scale). Not after reading a prepared result: the collection alone costs ~0.15 s."""
     con = getattr(_local, "con", None)
     if con is not None:
         con.close()
         _local.con = None
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _bind_lines(con: duckdb.DuckDBPyConnection, lines: pa.Table | str | Path) -> None:

@@ -206,11 +206,15 @@ def prepare_file(
 
     Raises DataLoadError for any problem with the file (see ``load_transactions``)."""
     if cache_dir is None:
-        return engine.clean(load_transactions(path, column_map=column_map), rules)
+        try:
+            return engine.clean(load_transactions(path, column_map=column_map), rules)
+        finally:
+            local.release()
     p = Path(path)
     lines_file = cache_path_for(p, cache_dir, column_map)
 
     def compute() -> Result:
+        computed.append(True)
         if _lines_cache_valid(lines_file):
             return engine.clean(lines_file, rules)
         if p.suffix.lower() in CSV_EXTENSIONS and p.stat().st_size > STREAM_BYTES:
@@ -221,10 +225,12 @@ def prepare_file(
             _write_lines_later(lines, lines_file)
         return engine.clean(lines, rules)
 
+    computed: list[bool] = []
     try:
         return prepared(lines_file.stem, rules, Path(cache_dir), compute)
     finally:
-        local.release()
+        if computed:
+            local.release()
 
 
 def _streamed(p: Path, lines_file: Path, column_map) -> Path:

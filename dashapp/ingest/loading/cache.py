@@ -103,18 +103,20 @@ def _atomic_write_bytes(target: Path, data: bytes) -> None:
         raise
 
 
-def dataset_fingerprint(path: str | os.PathLike) -> str:
+def dataset_fingerprint(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> str:
     """Content hash of a file: blake2b (128 bit) of its bytes, as 32 hex characters.
 
     The bytes are streamed in 1 MiB blocks (~0.07 s for 95 MB when the file is in the page
     cache). A per-process memo keyed by (path, device, inode, size, mtime_ns, ctime_ns) skips
     re-hashing an untouched file: any write changes mtime and ctime (ctime cannot be set back),
     and files changed less than 2 s before they were hashed are never memoized, so a rewrite
-    within the file system's timestamp granularity is still seen. The key of the parquet cache
+    within the file system's timestamp granularity is still seen. With ``cache_dir`` the memo is
+    also kept on disk there, so a new process (a restart, another worker) does not hash the
+    file again. The key of the parquet cache
     is always this content hash, never the stat data. Raises DataLoadError when the file does
     not exist.
     """
-    return _fingerprint(Path(path))
+    return _fingerprint(Path(path), Path(cache_dir) if cache_dir is not None else None)
 
 
 def _safe_stem(path: Path) -> str:
