@@ -18,8 +18,7 @@ import pandas as pd
 
 from dashapp.ingest import cleaning
 from dashapp.ingest.cleaning import CleaningRules
-from dashapp.ingest.engine import prepared as prepared_store
-from dashapp.ingest.engine.prepared import prepare_file, prepared
+from dashapp.ingest.engine import prepared as prepared_results
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading import load_transactions
 from dashapp.service import registry
@@ -87,7 +86,7 @@ def _prepare(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
     log.info("loading dataset %s (%s, rules %s)", dataset_id, version, rules.flags())
     if info.kind in registry.TABLE_KINDS:
         return _prepare_table(dataset_id, version, rules)
-    return prepare_file(
+    return prepared_results.prepare_file(
         registry.source_path(info),
         rules,
         cache_dir=cache_dir,
@@ -112,7 +111,7 @@ def prepare_table_now(dataset_id: str, rules: CleaningRules, timeout_s: float = 
     version = registry.dataset_version(dataset_id)
     cache_dir = registry.cache_dir()
     src = registry.table_source(dataset_id)
-    return prepared(
+    return prepared_results.prepared(
         version, rules, cache_dir, lambda: registry.table_call(src.clean, rules, timeout_s)
     )
 
@@ -121,8 +120,8 @@ def _run_preparation(dataset_id: str, version: str, rules: CleaningRules) -> tup
     cache_dir = registry.cache_dir()
     started = time.monotonic()
     try:
-        while not prepared_store.claim(version, rules, cache_dir, PREPARE_TIMEOUT_S):
-            hit = prepared_store.cached(version, rules, cache_dir)  # another worker prepares
+        while not prepared_results.claim(version, rules, cache_dir, PREPARE_TIMEOUT_S):
+            hit = prepared_results.cached(version, rules, cache_dir)  # another worker prepares
             if hit is not None:
                 return hit
             if time.monotonic() - started > PREPARE_TIMEOUT_S:
@@ -131,7 +130,7 @@ def _run_preparation(dataset_id: str, version: str, rules: CleaningRules) -> tup
         try:
             return prepare_table_now(dataset_id, rules)
         finally:
-            prepared_store.release_claim(version, rules, cache_dir)
+            prepared_results.release_claim(version, rules, cache_dir)
     finally:
         log.info(
             "prepared dataset %s (%s) in %.1f s", dataset_id, version, time.monotonic() - started
@@ -143,7 +142,7 @@ def _prepare_table(dataset_id: str, version: str, rules: CleaningRules) -> tuple
     a background job (one per data version and rule set, and one per host through a claim in
     the cache folder). A page waits up to :data:`PAGE_WAIT_S` for it, then says that the data
     is being prepared; the job goes on and the next request gets its result."""
-    hit = prepared_store.cached(version, rules, registry.cache_dir())
+    hit = prepared_results.cached(version, rules, registry.cache_dir())
     if hit is not None:
         return hit
     key = (dataset_id, version, rules)
