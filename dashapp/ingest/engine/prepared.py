@@ -205,12 +205,15 @@ def prepare_file(
     """``(invoice table, ledger)`` of a transactions file, cleaned by the embedded DuckDB.
 
     Raises DataLoadError for any problem with the file (see ``load_transactions``)."""
-    if cache_dir is None:
+    p = Path(path)
+    if cache_dir is None:  # no usable cache folder: nothing is kept, a large CSV still streams
         try:
-            return engine.clean(load_transactions(path, column_map=column_map), rules)
+            if p.suffix.lower() in CSV_EXTENSIONS and p.stat().st_size > STREAM_BYTES:
+                scratch = cache_path_for(p, Path(tempfile.gettempdir()) / "dashapp-lines")
+                return engine.clean(_streamed(p, scratch, column_map), rules)
+            return engine.clean(load_transactions(p, column_map=column_map), rules)
         finally:
             local.release()
-    p = Path(path)
     lines_file = cache_path_for(p, cache_dir, column_map)
 
     def compute() -> Result:
@@ -236,6 +239,8 @@ def prepare_file(
 def _streamed(p: Path, lines_file: Path, column_map) -> Path:
     """A large CSV converted block by block to its lines parquet (in the cache folder, or in
     the system's temporary folder when the cache folder cannot be written)."""
+    if _lines_cache_valid(lines_file):
+        return lines_file
     log.info("converting %s block by block to %s", p.name, lines_file.name)
     try:
         csv_to_parquet(p, lines_file, column_map)

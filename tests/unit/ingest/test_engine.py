@@ -134,3 +134,17 @@ def test_spark_files_are_versioned_without_starting_spark(tmp_path, monkeypatch)
     assert source.version() == first
     (data / "part-1.parquet").write_bytes(b"two")
     assert source.version() != first
+
+
+def test_a_large_csv_without_a_cache_folder_still_streams(tmp_path, monkeypatch):
+    csv = _csv(tmp_path / "big.csv", ROWS, repeat=50)
+    monkeypatch.setattr(prepared, "STREAM_BYTES", 1000)  # "large" for this test
+    monkeypatch.setattr(prepared.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+
+    def whole_file(*args, **kwargs):
+        raise AssertionError("the whole file was loaded into memory")
+
+    monkeypatch.setattr(prepared, "load_transactions", whole_file)
+    orders, ledger = prepared.prepare_file(csv, CleaningRules(), cache_dir=None)
+    assert ledger.attrs["rows_in"] == 300 and len(orders) > 0
+    assert list((tmp_path / "tmp" / "dashapp-lines").glob("*.parquet"))
