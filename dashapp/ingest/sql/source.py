@@ -1,7 +1,7 @@
 """The SQL source: :class:`SqlSource` (one table or view of order lines through a SQLAlchemy
 URL: construction from arguments or the ``DATA_SQL_*`` environment, reflection and column
-checks, execution under the session guards, and the public results) and URL parsing and
-redaction. See the package docstring for what each result equals in the in-memory path.
+checks, execution under the session guards, the version fingerprint and the cleaning as one
+statement) and URL parsing and redaction. See the package docstring.
 """
 
 from __future__ import annotations
@@ -84,8 +84,9 @@ class SqlSource:
         given. Matched exactly as stored (quoted by SQLAlchemy).
     column_map : mapping, optional
         ``{canonical name: database column}`` for ``invoice, stock_code, description,
-        quantity, invoice_date, price, customer_id, country``. Unmapped columns are matched by the header aliases of
-        :mod:`dashapp.ingest.schema` (``Customer ID``, ``InvoiceDate``, ...).
+        quantity, invoice_date, price, customer_id, country``. Unmapped columns are matched by
+        the header aliases of :mod:`dashapp.ingest.schema` (``Customer ID``, ``InvoiceDate``,
+        ...).
     schema : str, optional
         Database schema of the table.
     timeout_s : float, default 30
@@ -324,7 +325,7 @@ class SqlSource:
                         result = conn.exec_driver_sql(stmt)
                     else:
                         result = conn.execute(stmt)
-                    # object columns: the NULL padding of _stack must not turn ids into floats
+                    # object columns: NULL ids must not turn the other ids into floats
                     frame = pd.DataFrame(
                         result.fetchall(), columns=list(result.keys()), dtype=object
                     )
