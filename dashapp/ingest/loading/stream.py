@@ -4,7 +4,7 @@
 converts each with the same converter as a whole-file load (so the same messages name the same
 bad rows) and appends it to a parquet file written under a temporary name, then renamed: the
 result is the loader's parquet cache of the file, which the engine scans without loading it.
-Memory stays near one block (64 MB of CSV by default) whatever the file's size.
+Memory stays near one block (16 MB of CSV by default) whatever the file's size.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from dashapp.ingest.loading.cache import _CACHE_META_KEY, LOADER_VERSION
 from dashapp.ingest.loading.convert import _build_frame
 from dashapp.ingest.loading.csv_reader import StreamRetry, iter_csv_batches
 
-#: Bytes of CSV per block.
-BLOCK_BYTES = 64 << 20
+#: Bytes of CSV per block: 16 MB keeps a block's conversion near 250 MB (64 MB blocks: ~470 MB)
+#: at the same CPU time.
+BLOCK_BYTES = 16 << 20
 
 _TEXT = pa.dictionary(pa.int32(), pa.string())
 LINES_SCHEMA = pa.schema(
