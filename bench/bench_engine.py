@@ -172,22 +172,7 @@ def bench_postgres(csv: Path, runs: int) -> None:
     table = f"bench_{csv.stem}"
     load_postgres(csv, table)
     env = {"DATA_SQL_URL": PG_URL, "DATA_SQL_TABLE": table}
-    cold, warm = [], []
-    for _ in range(runs):
-        cache = tempfile.mkdtemp(prefix="bench-engine-pg-")
-        try:
-            cold.append(run_worker({"env": env, "cache": cache}))
-            warm.append(
-                run_worker(
-                    {
-                        "env": env,
-                        "cache": cache,
-                        "later": ["2010-06-01", "2011-01-01", "2011-06-01"],
-                    }
-                )
-            )
-        finally:
-            shutil.rmtree(cache, ignore_errors=True)
+    cold, warm = cold_and_warm({"env": env, "page_wait": 3600.0}, runs)
     show("postgres, cold (no prepared result)", cold)
     show("postgres, warm (new process)", warm)
 
