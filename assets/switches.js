@@ -17,9 +17,11 @@
                 return keys.length ? figures[keys[0]] : window.dash_clientside.no_update;
             },
 
-            /* A collapsible panel's button: open / close it, and say what a click does. */
-            toggle: function (_clicks, isOpen) {
-                return [!isOpen, isOpen ? "Show the method's diagnostic curve" : "Hide"];
+            /* A collapsible panel's button: open / close it, and say what a click does
+             * (``showLabel``, an optional State, is the button's text while closed). */
+            toggle: function (_clicks, isOpen, showLabel) {
+                var show = showLabel || "Show the method's diagnostic curve";
+                return [!isOpen, isOpen ? show : "Hide"];
             },
 
             /* Pass the inputs on (a new value of the store) only while the panel is open, and

@@ -3,7 +3,7 @@
 
 Run (by hand; the machine should be otherwise idle)::
 
-    python bench/bench_browser.py [--runs 5] [--src DIR] [--json out.json]
+    python bench/bench_browser.py [--runs 5] [--src DIR] [--json out.json] [--only CLV ...]
 
 ``--src`` benchmarks another checkout of the app (e.g. ``git archive <commit> | tar -x -C
 DIR`` for a before/after table); the default is this one. Needs Playwright's Python package
@@ -235,7 +235,21 @@ INTERACTIONS = [
         lambda p, i: _label(p, "Colour by revenue"),
     ),
     ("CLV model switch", "/clv", "clv", None, lambda p, i: _label(p, "Pareto/NBD")),
-    ("CLV tracking cumulative", "/clv", "track", None, lambda p, i: _label(p, "Cumulative")),
+    (
+        "CLV holdout check shown",
+        "/clv",
+        "track",
+        None,
+        lambda p, i: p.locator("#clv-holdout-toggle").click(),
+    ),
+    # a link carrying the check's settings opens its panel
+    (
+        "CLV tracking cumulative",
+        "/clv?clv_track=weekly",
+        "track",
+        None,
+        lambda p, i: _label(p, "Cumulative"),
+    ),
     (
         "Clustering method to DBSCAN",
         "/clustering",
@@ -268,7 +282,8 @@ PAGE_LOADS = [
 
 def measure_interaction(page, base: str, spec, offset: int) -> dict:
     name, path, sig, setup, action = spec
-    _load(page, f"{base}{path}?end={_end(offset)}", _ready(SIG[sig]))
+    sep = "&" if "?" in path else "?"
+    _load(page, f"{base}{path}{sep}end={_end(offset)}", _ready(SIG[sig]))
     if setup:
         setup(page, offset)
     before = page.evaluate(
@@ -293,7 +308,7 @@ def measure_load(page, base: str, spec, offset: int) -> dict:
     return out
 
 
-def run(src: Path, runs: int, data: Path) -> dict:
+def run(src: Path, runs: int, data: Path, only: list[str] | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, dict] = {}
@@ -311,12 +326,16 @@ def run(src: Path, runs: int, data: Path) -> dict:
                 for _ in range(3):
                     _load(page, f"{base}/", _ready(SIG["kpis"]))
                 for k, spec in enumerate(PAGE_LOADS):
+                    if only and not any(o in spec[0] for o in only):
+                        continue
                     first = 10 + k * 10
                     uncached = [measure_load(page, base, spec, first + i) for i in range(runs)]
                     cached = [measure_load(page, base, spec, first) for _ in range(runs)]
                     results[spec[0]] = {"uncached": uncached, "cached": cached}
                     print(_line(spec[0], results[spec[0]]), flush=True)
                 for k, spec in enumerate(INTERACTIONS):
+                    if only and not any(o in spec[0] for o in only):
+                        continue
                     first = 100 + k * 10
                     uncached = [
                         measure_interaction(page, base, spec, first + i) for i in range(runs)
@@ -356,11 +375,14 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=ROOT, help="checkout of the app to serve")
     parser.add_argument("--csv", type=Path, default=None, help="data (default: generated 1M rows)")
     parser.add_argument("--json", type=Path, default=None, help="write every measurement here")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="measure only the rows whose name contains one"
+    )
     args = parser.parse_args()
     data = args.csv or generated_csv("full")
     print(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
     print(HEADER, flush=True)
-    results = run(args.src.resolve(), args.runs, data)
+    results = run(args.src.resolve(), args.runs, data, args.only)
     print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

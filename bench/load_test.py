@@ -16,9 +16,13 @@ What it does, reproducibly (``--seed``):
    reads the shared filters, grouped by page; the controls of each page and their choices
    (options, numeric ranges, date ranges) come from the page layouts the server renders.
 4. Runs N users, one thread and one keep-alive connection each, for D seconds. A user opens a
-   page (router callback, then the page's callbacks, as the browser fires them on load), then
-   changes one control (a date range, countries, an as-of date, cut points, a model, k, ...)
-   and the page's callbacks run again; 3-10 s of think time (``--think``) between
+   page (router callback, then the page's callbacks that fire on load, as the browser sends
+   them), then changes one control (a date range, countries, an as-of date, cut points, a
+   model, k, ...) and, as the browser does since issue 14, only the callbacks whose inputs
+   changed run (a paged grid asks for its first block when any of its inputs changed; a
+   visual switch sends nothing); a panel computed on demand (clustering diagnostics, CLV
+   holdout check) is opened on one page view in five and then follows the changes like the
+   page's other callbacks; 3-10 s of think time (``--think``) between
    interactions, as a person reads the charts before the next change. Parameters
    are drawn so that views repeat across users the way real users share common views
    (defaults most often), which is what the shared results cache is for.
@@ -374,6 +378,29 @@ CUTS = {  # plausible custom RFM cut points (the text inputs have no choices in 
     "m_cuts": ["250,500,1000,3000", "100,300,900,2700", ""],
 }
 PAGE_WEIGHTS = {"/": 3, "/rfm": 3, "/clv": 2, "/cohorts": 2, "/clustering": 2, "/docs": 1}
+#: The first block a paged grid (AG Grid's infinite row model) asks for.
+FIRST_BLOCK = {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
+#: Share of page views where the user opens a panel computed on demand.
+PANEL_SHARE = 0.2
+
+
+def _keys(deps: list[dict]) -> set[str]:
+    return {f"{d['id']}.{d['property']}" for d in deps}
+
+
+def triggers(entry: dict) -> tuple[str, set[str]]:
+    """How the browser fires a callback: ``("grid", keys)`` (a paged grid's rows: asked for
+    on load and again when one of ``keys`` changes), ``("panel", keys)`` (behind a request
+    store that a panel's gate fills while it is open: its states), ``("click", set())``
+    (a button) or ``("input", keys)`` (its inputs)."""
+    inputs, states = entry.get("inputs", []), entry.get("state", [])
+    if any(d["property"] == "getRowsRequest" for d in inputs):
+        return "grid", _keys(states)
+    if any(d["property"] == "n_clicks" for d in inputs):
+        return "click", set()
+    if any(str(d["id"]).endswith("-request") for d in inputs):
+        return "panel", _keys(states)
+    return "input", _keys(inputs)
 
 
 class User(threading.Thread):
@@ -401,13 +428,16 @@ class User(threading.Thread):
             pages = [p for p in self.catalog.pages if p in PAGE_WEIGHTS]
             page = self.rng.choices(pages, [PAGE_WEIGHTS[p] for p in pages])[0]
             values = self.view()
-            self.open_page(page, values)
+            panel = self.rng.random() < PANEL_SHARE
+            self.open_page(page, values, panel)
             for _ in range(self.rng.randint(1, 3)):
                 if time.perf_counter() >= self.stop_at:
                     break
                 time.sleep(self.rng.uniform(*self.think))
-                values = self.change_one(values, page)
-                self.run_page(page, values)
+                new = self.change_one(values, page)
+                changed = {k for k in new if new[k] != values.get(k)}
+                values = new
+                self.run_page(page, values, panel, changed)
             time.sleep(self.rng.uniform(*self.think))
         if self.conn is not None:
             self.conn.close()
@@ -526,7 +556,7 @@ class User(threading.Thread):
             self.conn = None
         self.results.append((name, time.perf_counter() - t0, error, t0))
 
-    def open_page(self, page: str, values: dict) -> None:
+    def open_page(self, page: str, values: dict, panel: bool = False) -> None:
         from urllib.parse import urlencode
 
         search = {
@@ -541,11 +571,29 @@ class User(threading.Thread):
             else ""
         )
         self.post("page view (router)", self.catalog.page_payload(page, query))
-        self.run_page(page, values)
+        self.run_page(page, values, panel)
 
-    def run_page(self, page: str, values: dict) -> None:
+    def run_page(
+        self, page: str, values: dict, panel: bool = False, changed: set[str] | None = None
+    ) -> None:
+        """The requests the browser sends for a page's callbacks: on load (``changed`` None)
+        or after the controls ``changed`` changed."""
         for name in self.catalog.page_callbacks.get(page, []):
-            if name.startswith("download") or "download" in name:
+            entry = self.catalog.client.by_name[name][1]
+            kind, keys = triggers(entry)
+            if kind == "panel" and not panel:
+                continue
+            if kind == "input" and changed is None and entry.get("prevent_initial_call"):
+                continue
+            if kind != "click" and changed is not None and not keys & changed:
+                continue
+            if kind == "grid":
+                grid = {f"{d['id']}.{d['property']}": FIRST_BLOCK for d in entry["inputs"]}
+                self.post(name, self.catalog.client.payload(name, {**values, **grid}))
+                continue
+            if kind == "click":
+                if changed is not None:
+                    continue
                 if self.rng.random() > 0.1:  # one view in ten exports its table
                     continue
                 clicks = {

@@ -149,8 +149,25 @@ def test_a_clv_model_switch_runs_each_clv_callback_once(dash_duo, browser_app):
     _click_label(dash_duo, "Pareto/NBD")
     _wait_url(dash_duo, "clv_model=pareto")
     calls = _calls(dash_duo)
-    _assert_one_round(calls, {"clv-fit-params", "clv-kpis", "clv-scorecard"})
+    _assert_one_round(calls, {"clv-fit-params", "clv-kpis", "clv-grid"})
+    # the holdout check (a refit on the calibration period) waits until its panel is opened
+    assert not [c for c in calls if "clv-scorecard" in c["output"]], calls
+    assert len(calls) <= 3, [c["output"] for c in calls]
     assert "Pareto/NBD" in dash_duo.find_element("#clv-params-table").text
+
+    # opened, it is computed once, for the model shown; closed again, it costs nothing
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    dash_duo.driver.execute_script("document.getElementById('clv-holdout-toggle').click();")
+    dash_duo.wait_for_element("#clv-scorecard-table", timeout=30)
+    opened = _calls(dash_duo)
+    assert [c["output"] for c in opened if "clv-scorecard" in c["output"]] and len(opened) == 1
+    assert "β" in dash_duo.find_element("#clv-cal-info").text  # Pareto/NBD's calibration fit
+    dash_duo.driver.execute_script("document.getElementById('clv-holdout-toggle').click();")
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    _click_label(dash_duo, "BG/NBD")
+    _wait_url(dash_duo, "clv_model=bgnbd")
+    calls = _calls(dash_duo)
+    assert len(calls) <= 3 and not [c for c in calls if "clv-scorecard" in c["output"]], calls
     assert console_errors(dash_duo) == []
 
 
@@ -263,6 +280,8 @@ def test_visual_switches_run_in_the_browser_without_a_request(dash_duo, browser_
     assert _calls(dash_duo) == []  # no server round trip
 
     dash_duo.driver.get(dash_duo.server_url + "/clv")
+    dash_duo.wait_for_element("#clv-holdout-toggle", timeout=30)
+    dash_duo.driver.execute_script("document.getElementById('clv-holdout-toggle').click();")
     dash_duo.wait_for_element("#clv-tracking .scatterlayer .trace", timeout=30)
     _record(dash_duo)
     weekly = _yaxis_title(dash_duo, "clv-tracking")

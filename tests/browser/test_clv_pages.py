@@ -39,6 +39,9 @@ def test_clv_page_fits_validates_and_switches_model(dash_duo, browser_app):
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/clv")
     dash_duo.wait_for_element("#clv-params-table", timeout=30)
+    # the holdout check is computed when its panel is opened
+    assert dash_duo.find_element("#clv-holdout-toggle").text == "Show the holdout check"
+    dash_duo.driver.execute_script("document.getElementById('clv-holdout-toggle').click();")
     dash_duo.wait_for_element("#clv-tracking .scatterlayer .trace", timeout=30)
     dash_duo.wait_for_element("#clv-grid .ag-row", timeout=30)
     dash_duo.wait_for_element("#clv-scorecard-table", timeout=30)
@@ -60,6 +63,11 @@ def test_clv_page_fits_validates_and_switches_model(dash_duo, browser_app):
     params = dash_duo.find_element("#clv-params-table").text
     assert "β" in params and "BG/NBD" not in params
     assert "clv_model=pareto_nbd" in dash_duo.driver.current_url
+    # the open holdout panel follows the model
+    _wait_for(
+        lambda: "β" in dash_duo.find_element("#clv-cal-info").text,
+        what="the holdout check of Pareto/NBD",
+    )
     dash_duo.wait_for_element("#clv-scorecard-table", timeout=30)
     dash_duo.wait_for_element("#clv-grid .ag-row", timeout=30)
     _full_page_screenshot(dash_duo, "clv_pareto")

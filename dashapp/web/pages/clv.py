@@ -5,13 +5,26 @@ Callbacks are split so that an input only recomputes what depends on it: the mod
 (filters + model) is memoized in the service; horizon, margin, discount and lifespan only
 re-run the cheap prediction; the calibration date only the holdout check; the tracking
 plot's weekly/cumulative switch picks one of the two figures in the browser.
+
+The holdout check refits the models on the calibration period (0.3-0.5 s at full scale), so it
+is computed only while its panel is open (as the clustering diagnostics): a model switch with
+the panel closed sends three requests (model, values, grid).
 """
 
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Output, callback, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+    no_update,
+)
 
 from dashapp import service
 from dashapp.service import ParamError, params
@@ -80,6 +93,8 @@ EXPORT_COLUMNS = [
 ]
 #: Control widths (Bootstrap columns at md and up) of the predicted-CLV parameters.
 VALUE_WIDTHS = (3, 2, 2, 2, 3)
+#: The holdout panel's button while the panel is closed.
+HOLDOUT_SHOW = "Show the holdout check"
 
 
 def layout(
@@ -192,22 +207,44 @@ def _holdout_section(clv_cal, clv_track) -> dbc.Card:
         ],
         className="g-2 mb-2 align-items-end",
     )
+    # Open from the start when the link carries the check's settings (a shared or reloaded
+    # view of it); otherwise a model or filter change sends no request for it.
+    is_open = bool(clv_cal or clv_track)
     return section(
         "Holdout check",
         html.Div(
             [
-                validation_controls,
-                html.Div(id="clv-validation-message"),
-                side_by_side(
-                    loading("clv-scorecard"),
-                    html.Div(
-                        [graph("clv-tracking", 360), dcc.Store(id=choices_id("clv-tracking"))]
-                    ),
-                    5,
+                dbc.Button(
+                    "Hide" if is_open else HOLDOUT_SHOW,
+                    id="clv-holdout-toggle",
+                    color="primary",
+                    outline=True,
+                    size="sm",
+                ),
+                dcc.Store(id="clv-holdout-label", data=HOLDOUT_SHOW),
+                dcc.Store(id="clv-holdout-request"),
+                dbc.Collapse(
+                    [
+                        validation_controls,
+                        html.Div(id="clv-validation-message"),
+                        side_by_side(
+                            loading("clv-scorecard"),
+                            html.Div(
+                                [
+                                    graph("clv-tracking", 360),
+                                    dcc.Store(id=choices_id("clv-tracking")),
+                                ]
+                            ),
+                            5,
+                        ),
+                    ],
+                    id="clv-holdout-panel",
+                    is_open=is_open,
+                    className="mt-2",
                 ),
             ]
         ),
-        note="The models are refitted on the calibration period only and forecast the "
+        note="Computed when shown. The models are refitted on the calibration period only and forecast the "
         "holdout for the customers acquired by then. Naive baseline: each customer "
         "keeps their calibration repeat rate x/T and their mean repeat spend. "
         "Revenue forecasts are undiscounted, before margin. The top-10% row's "
@@ -325,6 +362,25 @@ serve_rows("clv-grid", VALUE_INPUTS, _grid_rows)
 
 visual_switch(params.CLV_TRACKING, "clv-tracking")  # weekly or cumulative: no request
 
+clientside_callback(
+    ClientsideFunction("switches", "toggle"),
+    Output("clv-holdout-panel", "is_open"),
+    Output("clv-holdout-toggle", "children"),
+    dash.Input("clv-holdout-toggle", "n_clicks"),
+    State("clv-holdout-panel", "is_open"),
+    State("clv-holdout-label", "data"),
+    prevent_initial_call=True,
+)
+HOLDOUT_INPUTS = [*FILTER_INPUTS, as_input(params.CLV_MODEL), as_input(params.CLV_CALIBRATION_END)]
+# The settings reach the holdout check only while its panel is open.
+clientside_callback(
+    ClientsideFunction("switches", "gate"),
+    Output("clv-holdout-request", "data"),
+    dash.Input("clv-holdout-panel", "is_open"),
+    *HOLDOUT_INPUTS,
+    State("clv-holdout-request", "data"),
+)
+
 
 @callback(
     Output("clv-scorecard", "children"),
@@ -332,12 +388,12 @@ visual_switch(params.CLV_TRACKING, "clv-tracking")  # weekly or cumulative: no r
     Output("clv-validation-message", "children"),
     Output("clv-cal-info", "children"),
     Output(as_input(params.CLV_CALIBRATION_END).component_id, "placeholder"),
-    *FILTER_INPUTS,
-    as_input(params.CLV_MODEL),
-    as_input(params.CLV_CALIBRATION_END),
+    dash.Input("clv-holdout-request", "data"),
+    *(State(i.component_id, i.component_property) for i in HOLDOUT_INPUTS),
     as_state(params.CLV_TRACKING),  # checked here; the switch itself is in the browser
+    prevent_initial_call=True,
 )
-def update_clv_validation(dataset, start, end, countries, model, calibration_end, track):
+def update_clv_validation(_request, dataset, start, end, countries, model, calibration_end, track):
     currency = service.currency(dataset)
     filters = filters_from(dataset, start, end, countries)
     try:
