@@ -19,7 +19,7 @@ from dashapp.web.components import (
     page_header,
     section,
 )
-from dashapp.web.figures.base import BLUES, GREENS, empty_figure
+from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.cohorts import cohort_heatmap, cohort_sizes, cumulative_revenue
 from dashapp.web.format import money, number, percent
 
@@ -140,15 +140,12 @@ def update_cohorts(dataset, start, end, countries):
         return blank, blank, blank, blank, None, message(view.reason)
     t = view.tables
     return (
-        cohort_heatmap(
-            t.retention, t, title="", zmax=None, colorscale=BLUES, hover_value="customers active"
-        ),
+        cohort_heatmap(t.retention, t, title="", zmax=None, hover_value="customers active"),
         cohort_heatmap(
             t.revenue_retention,
             t,
             title="",
             zmax=None,
-            colorscale=GREENS,
             hover_value="revenue vs month 0",
         ),
         cumulative_revenue(t, view.average, currency),
