@@ -11,11 +11,11 @@ from dash import Output, callback, html
 from dashapp import service
 from dashapp.web.components import (
     FILTER_INPUTS,
+    empty_state,
     filter_bar,
     filters_from,
     graph,
     loading,
-    message,
     page_header,
     section,
 )
@@ -137,7 +137,7 @@ def update_cohorts(dataset, start, end, countries):
     view = service.cohorts_view(filters_from(dataset, start, end, countries))
     if view.reason:
         blank = empty_figure("No cohorts")
-        return blank, blank, blank, blank, None, message(view.reason)
+        return blank, blank, blank, blank, None, empty_state(view.reason)
     t = view.tables
     return (
         cohort_heatmap(t.retention, t, title="", zmax=None, hover_value="customers active"),
