@@ -3,34 +3,15 @@ that matches nothing gets a neutral empty state (grey text), never a red or yell
 
 from __future__ import annotations
 
-import time
-
 import dash
 
-from tests.browser.conftest import console_errors
+from tests.browser.conftest import console_errors, settle
 
 #: Red and yellow alerts, but for a finding about the data itself (the CLV page's verdict on
 #: Gamma-Gamma's independence assumption is yellow when the data breaks it).
 ALARMS = ".alert-danger, .alert-warning:not(#clv-indep-alert)"
 #: A Saturday: the shop never trades on one, so no invoice and no customer match this day.
 NO_DATA = "start=2010-12-04&end=2010-12-04"
-SETTLED = """return !document.querySelector('[data-dash-is-loading="true"]')
-    && !document.querySelector('._dash-loading, ._dash-loading-callback');"""
-
-
-def _settle(dash_duo) -> None:
-    dash_duo.wait_for_element("h1, h2", timeout=30)
-    time.sleep(1.5)  # let the page's callbacks start
-    end, quiet = time.time() + 60, None
-    while time.time() < end:  # no callback pending for a second in a row
-        if dash_duo.driver.execute_script(SETTLED):
-            quiet = quiet or time.time()
-            if time.time() - quiet > 1.0:
-                return
-        else:
-            quiet = None
-        time.sleep(0.2)
-    raise AssertionError("the page's callbacks did not settle within 60 s")
 
 
 def _shown_alarms(dash_duo) -> list[str]:
@@ -43,7 +24,7 @@ def test_no_page_raises_an_alarm_on_a_first_visit(dash_duo, browser_app):
     dash_duo.start_server(browser_app)
     for page in dash.page_registry.values():
         dash_duo.driver.get(dash_duo.server_url + page["relative_path"])
-        _settle(dash_duo)
+        settle(dash_duo)
         assert _shown_alarms(dash_duo) == [], page["path"]
     assert console_errors(dash_duo) == []
 
@@ -63,7 +44,7 @@ def test_a_filter_matching_nothing_is_a_neutral_empty_state(dash_duo, browser_ap
     dash_duo.start_server(browser_app)
     for path, text in EMPTY_STATES.items():
         dash_duo.driver.get(f"{dash_duo.server_url}{path}?{NO_DATA}")
-        _settle(dash_duo)
+        settle(dash_duo)
         dash_duo.wait_for_contains_text(".empty-state", text, timeout=30)
         assert dash_duo.find_element(".empty-state").is_displayed(), path
         assert _shown_alarms(dash_duo) == [], path
