@@ -8,6 +8,7 @@ page are saved under test-artifacts/ (git-ignored) for a person to look at.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,26 @@ def browser_app(extract_app):
 def console_errors(dash_duo) -> list[dict]:
     """Browser console entries of level SEVERE (JavaScript errors, failed requests)."""
     return [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
+
+
+SETTLED = """return !document.querySelector('[data-dash-is-loading="true"]')
+    && !document.querySelector('._dash-loading, ._dash-loading-callback');"""
+
+
+def settle(dash_duo, timeout: float = 60.0) -> None:
+    """Wait until the page is drawn and no Dash callback has been pending for a second."""
+    dash_duo.wait_for_element("h1, h2", timeout=30)
+    time.sleep(1.0)  # let the page's callbacks start
+    end, quiet = time.time() + timeout, None
+    while time.time() < end:
+        if dash_duo.driver.execute_script(SETTLED):
+            quiet = quiet or time.time()
+            if time.time() - quiet > 1.0:
+                return
+        else:
+            quiet = None
+        time.sleep(0.2)
+    raise AssertionError(f"the page's callbacks did not settle within {timeout:.0f} s")
 
 
 def save_screenshot(dash_duo, name: str) -> Path:

@@ -186,14 +186,14 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     # too few customers for k: a message, not an error
     dash_duo.driver.get(dash_duo.server_url + "/clustering?countries=Canada&cl_k=6")
     alert = _wait(
-        dash_duo, lambda: dash_duo.find_element("#cl-message .alert").text, what="the message"
+        dash_duo, lambda: dash_duo.find_element("#cl-message .empty-state").text, what="the message"
     )
     assert "fewer customers (5) than clusters (6)" in alert
     dash_duo.driver.get(dash_duo.server_url + "/clustering?countries=Lebanon")
     alert = _wait(
         dash_duo,
         lambda: (
-            (t := dash_duo.find_element("#cl-message .alert").text)
+            (t := dash_duo.find_element("#cl-message .empty-state").text)
             and "only one customer" in t
             and t
         ),

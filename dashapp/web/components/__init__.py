@@ -202,6 +202,12 @@ def message(text: str, color: str = "warning") -> dbc.Alert:
     return dbc.Alert(text, color=color, className="my-2")
 
 
+def empty_state(text: str) -> html.P:
+    """Why a view has nothing to show (no customers match the filters, too few for a model):
+    neutral grey text, not an alert; nothing went wrong."""
+    return html.P(text, className="empty-state text-muted my-2")
+
+
 def section(title: str, body, note: str | None = None) -> dbc.Card:
     return dbc.Card(
         [

@@ -62,8 +62,8 @@ TEMPLATE = {
     }
 }
 
-# Explicit colour scales: plotly.js only knows a few names (and "Blues" runs dark to light).
-# Explicit colour scales: plotly.js only knows a few names (and "Blues" runs dark to light).
+# Explicit colour scales: plotly.js only knows a few names, and its "Blues" runs dark to light
+# (the biggest values would look empty), so no figure uses a named scale.
 RED_YELLOW_GREEN = [
     [0.0, "#d73027"],
     [0.25, "#fc8d59"],
@@ -73,10 +73,15 @@ RED_YELLOW_GREEN = [
 ]
 
 
-BLUES = [[0.0, "#f7fbff"], [0.2, "#deebf7"], [0.4, "#9ecae1"], [0.7, "#4292c6"], [1.0, "#08306b"]]
-
-
-GREENS = [[0.0, "#f7fcf5"], [0.2, "#e5f5e0"], [0.4, "#a1d99b"], [0.7, "#41ab5d"], [1.0, "#00441b"]]
+#: The app's one sequential scale, for every "how much" heatmap (R x F grid, cohorts, cluster
+#: agreement): near white for none .. dark blue for the most. More is always darker.
+SEQUENTIAL = [
+    [0.0, "#f7fbff"],
+    [0.15, "#deebf7"],
+    [0.4, "#9ecae1"],
+    [0.7, "#4292c6"],
+    [1.0, "#08306b"],
+]
 
 
 def figure(data: list[dict], **layout) -> dict:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dashapp.analytics.clustering import OUTLIER_NAME
 from dashapp.service import ClusterView
-from dashapp.web.figures.base import empty_figure, figure
+from dashapp.web.figures.base import SEQUENTIAL, empty_figure, figure
 from dashapp.web.format import money
 
 #: Colours of the clusters in display order (most valuable first). Red is reserved for the
@@ -36,8 +36,6 @@ TREEMAP_MIN_SHARE = 0.03
 #: Diverging scale of the profile heatmap: worse than the other clusters (orange) .. better
 #: (blue), white at the average.
 DIVERGING = [[0.0, "#d35400"], [0.5, "#f7f7f7"], [1.0, "#2c7fb8"]]
-#: Sequential scale of shares: white (none) .. dark blue (all).
-SEQUENTIAL = [[0.0, "#ffffff"], [0.15, "#deebf7"], [0.5, "#6baed6"], [1.0, "#08306b"]]
 FEATURE_LABELS = {
     "recency": "recency",
     "frequency": "frequency",

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from dashapp.web.figures.base import (
-    BLUES,
     COLORS,
     MUTED,
     PRIMARY,
+    SEQUENTIAL,
     empty_figure,
     figure,
     rounded,
@@ -37,7 +37,6 @@ def cohort_heatmap(
     title: str,
     percent_scale: float = 100.0,
     zmax: float | None = None,
-    colorscale: list | str = BLUES,
     hover_value: str = "retention",
 ) -> dict:
     """Cohort x months-since-acquisition heatmap (cohorts top to bottom, oldest first).
@@ -65,7 +64,7 @@ def cohort_heatmap(
             "texttemplate": "%{text}",
             "textfont": {"size": 9},
             "customdata": custom,
-            "colorscale": colorscale,
+            "colorscale": SEQUENTIAL,
             "zmin": 0,
             "zmax": zmax if zmax is not None else auto_max,
             "colorbar": {"title": {"text": "%"}, "ticksuffix": "%", "len": 0.8},

@@ -14,9 +14,9 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     customer_column,
+    empty_state,
     filter_bar,
     filters_from,
-    message,
     money_column,
     number_column,
     page_header,
@@ -143,7 +143,7 @@ def update_actions(dataset, start, end, countries, *settings):
         return None, param_alert(exc)
     text = _settings_text(settings)
     if result.reason:
-        return text, message(result.reason)
+        return text, empty_state(result.reason)
     table = result.table
     currency = service.currency(dataset)
     total = table["value_at_stake"].sum()

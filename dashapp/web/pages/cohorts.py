@@ -11,15 +11,15 @@ from dash import Output, callback, html
 from dashapp import service
 from dashapp.web.components import (
     FILTER_INPUTS,
+    empty_state,
     filter_bar,
     filters_from,
     graph,
     loading,
-    message,
     page_header,
     section,
 )
-from dashapp.web.figures.base import BLUES, GREENS, empty_figure
+from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.cohorts import cohort_heatmap, cohort_sizes, cumulative_revenue
 from dashapp.web.format import money, number, percent
 
@@ -137,18 +137,15 @@ def update_cohorts(dataset, start, end, countries):
     view = service.cohorts_view(filters_from(dataset, start, end, countries))
     if view.reason:
         blank = empty_figure("No cohorts")
-        return blank, blank, blank, blank, None, message(view.reason)
+        return blank, blank, blank, blank, None, empty_state(view.reason)
     t = view.tables
     return (
-        cohort_heatmap(
-            t.retention, t, title="", zmax=None, colorscale=BLUES, hover_value="customers active"
-        ),
+        cohort_heatmap(t.retention, t, title="", zmax=None, hover_value="customers active"),
         cohort_heatmap(
             t.revenue_retention,
             t,
             title="",
             zmax=None,
-            colorscale=GREENS,
             hover_value="revenue vs month 0",
         ),
         cumulative_revenue(t, view.average, currency),

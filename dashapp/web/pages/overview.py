@@ -9,13 +9,13 @@ from dash import Output, callback, dcc, html
 from dashapp import service
 from dashapp.web.components import (
     FILTER_INPUTS,
+    empty_state,
     filter_bar,
     filters_from,
     graph,
     kpi_card,
     ledger_table,
     loading,
-    message,
     page_header,
     section,
 )
@@ -108,7 +108,7 @@ def update_overview(dataset, start, end, countries):
     )
     note = None
     if k.orders == 0:
-        note = message(
+        note = empty_state(
             "No invoices match these filters. Widen the date range or clear the country filter."
         )
     rows_in, rows_out = result.rows_in, result.rows_out

@@ -16,6 +16,7 @@ from dashapp.web.components import (
     FILTER_STATES,
     customer_column,
     download_button,
+    empty_state,
     filter_bar,
     filters_from,
     frame_table,
@@ -217,7 +218,7 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
     if view.reason:
         blank = empty_figure("No customers")
         blanks = {value: blank for value, _ in params.RFM_HEAT.choices}
-        return None, blanks, blank, blank, None, blank, None, message(view.reason)
+        return None, blanks, blank, blank, None, blank, None, empty_state(view.reason)
     scored, summary = view.scored, view.summary
     champions = summary.loc[summary["segment"] == "Champions", "revenue_share"].iloc[0]
     as_of_day = view.as_of

@@ -1,0 +1,110 @@
+"""What the figures show, read from the figure dicts the browser receives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashapp.analytics import rfm
+from dashapp.analytics.cohorts import cohort_tables
+from dashapp.web.figures.base import SEQUENTIAL
+from dashapp.web.figures.clustering import agreement_heatmap
+from dashapp.web.figures.cohorts import cohort_heatmap
+from dashapp.web.figures.rfm import rf_heatmap
+
+
+def _rgb(color: str) -> np.ndarray:
+    color = color.lstrip("#")
+    return np.array([int(color[i : i + 2], 16) for i in (0, 2, 4)], dtype=float)
+
+
+def _luminance(color: str) -> float:
+    """Relative luminance (WCAG) of a #rrggbb colour: 0 black .. 1 white."""
+    c = _rgb(color) / 255
+    c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
+
+
+def _color_of(trace: dict, value: float) -> str:
+    """The colour Plotly paints ``value`` with on a heatmap trace: its explicit colour scale
+    (a named one is refused: plotly.js's "Blues" runs dark to light), zmin/zmax or the data's
+    range, reversescale."""
+    scale = trace["colorscale"]
+    assert isinstance(scale, list), f"named colour scale {scale!r}: its direction is Plotly's"
+    z = np.asarray(trace["z"], dtype=float)
+    lo = trace.get("zmin", np.nanmin(z))
+    hi = trace.get("zmax", np.nanmax(z))
+    t = float(np.clip((value - lo) / (hi - lo), 0, 1)) if hi > lo else 0.0
+    if trace.get("reversescale"):
+        t = 1 - t
+    stops = [s for s, _ in scale]
+    rgbs = np.array([_rgb(c) for _, c in scale])
+    rgb = [np.interp(t, stops, rgbs[:, i]) for i in range(3)]
+    return "#" + "".join(f"{round(v):02x}" for v in rgb)
+
+
+def _assert_more_is_darker(trace: dict) -> None:
+    z = np.asarray(trace["z"], dtype=float)
+    values = np.unique(z[np.isfinite(z)])
+    assert len(values) >= 3
+    lums = [_luminance(_color_of(trace, v)) for v in values]
+    assert all(a >= b for a, b in zip(lums, lums[1:], strict=False)), lums
+    assert lums[0] > 0.85 and lums[-1] < 0.1  # the smallest near white, the biggest dark
+
+
+def test_the_app_has_one_sequential_scale_from_light_to_dark():
+    stops = [s for s, _ in SEQUENTIAL]
+    lums = [_luminance(c) for _, c in SEQUENTIAL]
+    assert stops[0] == 0 and stops[-1] == 1 and stops == sorted(stops)
+    assert lums == sorted(lums, reverse=True)
+
+
+@pytest.mark.parametrize("show", ["customers", "revenue"])
+def test_rf_heatmap_paints_the_biggest_cell_darkest(show):
+    """The issue's case: Champions (R 5, F 5) hold most revenue and must be the darkest cell,
+    not white, in both colourings."""
+    counts = np.arange(1, 26).reshape(5, 5) * 3
+    revenue = np.arange(1, 26, dtype=float).reshape(5, 5) ** 2 * 100
+    revenue[4, 4] = 731_593.0
+    fig = rf_heatmap(counts, revenue, rfm.segment_lookup(), show, "£")
+    (trace,) = fig["data"]
+    assert trace["colorscale"] == SEQUENTIAL
+    _assert_more_is_darker(trace)
+    z = np.asarray(trace["z"], dtype=float)
+    champions = _color_of(trace, z[4, 4])
+    assert _luminance(champions) == min(_luminance(_color_of(trace, v)) for v in z.ravel())
+    assert _luminance(champions) < 0.1
+
+
+def _orders() -> pd.DataFrame:
+    rows = []
+    for c in range(12):
+        for m in range(1 + c % 4):
+            rows.append((f"{c}-{m}", f"c{c}", f"2021-{1 + c % 3 + m:02d}-05", 10.0 * (c + 1)))
+    df = pd.DataFrame(rows, columns=["invoice", "customer_id", "invoice_date", "revenue"])
+    df["invoice_date"] = pd.to_datetime(df["invoice_date"])
+    df["customer_id"] = df["customer_id"].astype("category")
+    df["is_cancellation"] = False
+    df["country"] = pd.Categorical(["United Kingdom"] * len(df))
+    df["lines"] = 1
+    return df
+
+
+def test_cohort_heatmaps_use_the_same_scale_more_is_darker():
+    tables = cohort_tables(_orders())
+    for values in (tables.retention, tables.revenue_retention):
+        trace = cohort_heatmap(values, tables, title="")["data"][0]
+        assert trace["colorscale"] == SEQUENTIAL
+        _assert_more_is_darker(trace)
+
+
+def test_agreement_heatmap_uses_the_same_scale():
+    agreement = pd.DataFrame(
+        [[30, 5, 0], [2, 40, 8], [0, 1, 14]],
+        index=["Big spenders", "Regulars", "Lapsed"],
+        columns=["Champions", "Loyal Customers", "Hibernating"],
+    )
+    trace = agreement_heatmap(agreement, 0.5)["data"][0]
+    assert trace["colorscale"] == SEQUENTIAL
+    _assert_more_is_darker(trace)
