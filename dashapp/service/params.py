@@ -426,9 +426,12 @@ RFM_AS_OF = Param(
     "date",
     None,
     optional=True,
-    blank="day after last invoice",
+    blank="day after the date range",
     hint="recency counted to it",
-    help="Recency is counted in days up to this date; blank = the day after the last invoice.",
+    help=(
+        "Recency is counted in days up to this date; blank = the day after the end of the "
+        "date range (the last invoice of all countries), so a country filter does not move it."
+    ),
 )
 RFM_R_CUTS = Param(
     "r_cuts",

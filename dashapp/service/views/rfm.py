@@ -13,6 +13,7 @@ from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason
 from dashapp.service.store import filtered_orders
+from dashapp.service.views.dataset import analysed_range
 
 #: Below this many customers the page warns that the scores say little.
 MIN_CUSTOMERS = 10
@@ -41,7 +42,10 @@ def rfm_table(filters: Filters, as_of=None, thresholds=None) -> pd.DataFrame:
 
     ``as_of`` is a date (``YYYY-MM-DD``) or None; ``thresholds`` a tuple of ``(metric, (e1,
     e2, e3, e4))`` pairs (see :func:`dashapp.service.params.thresholds`) or None.
-    ``attrs["as_of"]`` holds the reference date used.
+    ``attrs["as_of"]`` holds the reference date used. A blank ``as_of`` is the day after the
+    last day analysed (:func:`~dashapp.service.views.dataset.analysed_range`: the end of the
+    date range, never the last invoice of the filtered rows), so a country filter does not
+    move it; CLV, cohorts, clustering and the action list use the same range.
     """
     return _rfm_table(filters, params.RFM_AS_OF.parse(as_of), thresholds or None)
 
@@ -49,6 +53,9 @@ def rfm_table(filters: Filters, as_of=None, thresholds=None) -> pd.DataFrame:
 @memoized
 def _rfm_table(dataset, version, start, end, countries, rules, as_of, thresholds):
     filters = Filters.of(dataset, start, end, countries, rules)
+    if as_of is None:
+        rng = analysed_range(filters)
+        as_of = None if rng is None else rng[1].normalize() + pd.Timedelta(days=1)
     customers = rfm.customer_rfm(filtered_orders(filters), as_of=as_of)
     scored = rfm.rfm_scores(customers, thresholds=dict(thresholds) if thresholds else None)
     scored.attrs["as_of"] = customers.attrs["as_of"]
