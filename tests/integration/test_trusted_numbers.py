@@ -49,3 +49,30 @@ def test_a_country_filter_does_not_move_the_as_of_date(filters):
     assert ranged.as_of == pd.Timestamp("2011-07-01")
     chosen = service.rfm_view(_with(filters, countries=["Canada"]), as_of="2012-01-01")
     assert chosen.scored.loc["17444", "recency"] == 152 + 22
+
+
+def test_k_means_restarts_reach_the_best_inertia_and_stable_labels(filters):
+    """Three starts landed 3.2 % above the best inertia at k = 4 on the 254-customer extract,
+    and the labels changed with the seed (adjusted Rand index down to 0.42 between seeds)."""
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from dashapp.analytics import clustering
+
+    scored = service.rfm_table(filters)
+    X, _ = clustering.build_features(scored, clustering.DEFAULT_FEATURES, "log1p", "standard")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        best = min(
+            KMeans(n_clusters=4, n_init=1, random_state=s).fit(X).inertia_ for s in range(200)
+        )
+    fits = [clustering.cluster_customers(scored, k=4, random_state=s) for s in (0, 7, 42)]
+    for fit in fits:
+        assert fit.diagnostics["inertia"] <= best * 1.001
+        assert fit.diagnostics["n_init"] >= 20
+    for fit in fits[1:]:
+        assert adjusted_rand_score(fits[0].labels.cat.codes, fit.labels.cat.codes) >= 0.9
+    view = service.cluster_view(filters)
+    assert "k-means++ starts; the lowest inertia was reached by 2 independent" in view.note
