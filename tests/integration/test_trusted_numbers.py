@@ -76,3 +76,33 @@ def test_k_means_restarts_reach_the_best_inertia_and_stable_labels(filters):
         assert adjusted_rand_score(fits[0].labels.cat.codes, fit.labels.cat.codes) >= 0.9
     view = service.cluster_view(filters)
     assert "k-means++ starts; the lowest inertia was reached by 2 independent" in view.note
+
+
+def test_a_one_invoice_customer_is_never_described_as_frequent(filters):
+    """From 2011-10-01, 62 % of the extract's customers bought once: their average rank gave
+    them frequency score 2 or 3, so some were "At Risk: bought often, but a long time ago"."""
+    view = service.rfm_view(_with(filters, start="2011-10-01"))
+    once = view.scored[view.scored["frequency"] == 1]
+    assert len(once) / len(view.scored) > 0.4
+    assert (once["f_score"] == 1).all()
+    frequent = {"Champions", "Loyal Customers", "At Risk", "Can't Lose Them", "Need Attention"}
+    assert not set(once["segment"]) & frequent
+    described = view.summary.set_index("segment").loc[sorted(set(once["segment"])), "description"]
+    assert not described.str.contains("often|frequent", case=False).any()
+
+
+@pytest.mark.parametrize("k", range(2, 11))
+def test_cluster_names_read_in_the_order_of_the_median_monetary_shown(filters, k):
+    from dashapp.analytics import clustering
+
+    view = service.cluster_view(filters, "kmeans", k)
+    spend = view.profiles["monetary_median"].to_numpy()
+    assert (spend[:-1] >= spend[1:]).all(), list(zip(view.names, spend, strict=True))
+    vocab = [
+        clustering.POTENTIAL_FALLBACK if n == clustering.POTENTIAL_NAME else n
+        for n in clustering.VOCABULARY[k]
+    ]
+    assert [
+        clustering.POTENTIAL_FALLBACK if n == clustering.POTENTIAL_NAME else n for n in view.names
+    ] == vocab
+    assert "named and listed by median monetary (spend per customer), highest first" in view.note

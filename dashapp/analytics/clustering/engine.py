@@ -48,7 +48,7 @@ from dashapp.analytics.clustering.features import (
     _check_params,
     _customer_features,
 )
-from dashapp.analytics.clustering.naming import _name_clusters, _profiles
+from dashapp.analytics.clustering.naming import RANKING_MEASURE, _name_clusters, _profiles
 from dashapp.analytics.clustering.sampling import _nearest_assign, _rng_sample, _threads
 
 __all__ = [
@@ -508,6 +508,8 @@ def _cluster(customers, method, **options) -> ClusterResult:
         )
     if method == "dbscan" and len(raw_ids) == 0:
         notes.append("Every customer is an outlier: increase eps or lower min_samples.")
+    if len(raw_ids) > 1 and "monetary" in cust.columns:
+        notes.append(f"Clusters are named and listed by {RANKING_MEASURE}, highest first.")
 
     coords_sorted, evr, comps = _pca2(X)
     coords = coords_sorted[pos_in_sorted]
