@@ -218,6 +218,21 @@ def _fit_kmeans(X, k, random_state):
     }
 
 
+def _kmeans_note(n: int, extra: dict[str, Any]) -> str:
+    """The page note of a K-Means fit: the starts run and whether the best was reproduced."""
+    found = (
+        f"the lowest inertia was reached by {KMEANS_CONFIRMATIONS} independent batches of "
+        f"{KMEANS_N_INIT} starts"
+        if extra["confirmed"]
+        else "the lowest inertia was not reproduced by a second batch: other seeds may "
+        "group some customers differently"
+    )
+    return (
+        f"K-Means fitted on all {_fmt(n)} customers, best of {extra['n_init']} "
+        f"k-means++ starts; {found}."
+    )
+
+
 def _fit_hierarchical(X, k, linkage, max_exact, random_state):
     n = len(X)
     idx = _rng_sample(n, max_exact, random_state)
@@ -387,17 +402,7 @@ def _fit(
         labels_raw, extra = _fit_kmeans(X, k, random_state)
         fit_idx = np.arange(n)
         params["n_init"] = extra["n_init"]
-        found = (
-            f"the lowest inertia was reached by {KMEANS_CONFIRMATIONS} independent batches of "
-            f"{KMEANS_N_INIT} starts"
-            if extra["confirmed"]
-            else "the lowest inertia was not reproduced by a second batch: other seeds may "
-            "group some customers differently"
-        )
-        notes.append(
-            f"K-Means fitted on all {_fmt(n)} customers, best of {extra['n_init']} "
-            f"k-means++ starts; {found}."
-        )
+        notes.append(_kmeans_note(n, extra))
     elif method == "hierarchical":
         params["max_exact"] = max_exact
         labels_raw, fit_idx = _fit_hierarchical(X, k, linkage, max_exact, random_state)
