@@ -8,7 +8,8 @@ ties given their average rank; the score is ``ceil(5 * rank / n)`` (5 = best). E
 therefore always get equal scores, the result does not depend on row order, and a value shared
 by many customers (28% of Online Retail II customers buy once) lands in one score instead of
 breaking ``qcut``. Bins can be uneven when ties are massive; :func:`score_bins` reports the
-actual edges and sizes. Custom thresholds replace the ranks when given.
+actual edges and sizes. Custom thresholds replace the ranks when given. Whatever the policy, a
+customer with one purchase invoice has frequency score 1: one invoice is never "frequent".
 """
 
 from __future__ import annotations
@@ -261,6 +262,9 @@ def rfm_scores(
             out[col] = _threshold_scores(values, thresholds[metric], better_high)
         else:
             out[col] = _rank_scores(values, better_high)
+    # One invoice is never "frequent": when many customers buy once, their average rank can
+    # land above score 1 (more than 40 % of them: score 2 or 3, "At Risk: bought often").
+    out.loc[out["frequency"].to_numpy() <= 1, "f_score"] = np.int8(1)
     out["rfm_code"] = (
         out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
     )

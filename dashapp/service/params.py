@@ -181,6 +181,17 @@ class Param:
         except (TypeError, ValueError):
             raise self._fail(raw) from None
 
+    def check_dates(self, value: str | None, earliest: str, latest: str, why: str = "") -> None:
+        """:class:`ParamError` when the parsed date ``value`` lies outside ``earliest`` ..
+        ``latest`` (inclusive, ``YYYY-MM-DD``); the limits depend on the data, so the view
+        that knows them calls this after :meth:`parse`. ``why`` explains the limits."""
+        if value is None or earliest <= value <= latest:
+            return
+        reason = f" ({why})" if why else ""
+        raise ParamError(
+            self, f"{self.title} must be a date from {earliest} to {latest}{reason}; got {value!r}."
+        )
+
     def _cuts(self, raw: Any) -> tuple[float, ...]:
         items = str(raw).replace(";", ",").split(",") if isinstance(raw, str) else list(raw)
         try:
@@ -426,10 +437,16 @@ RFM_AS_OF = Param(
     "date",
     None,
     optional=True,
-    blank="day after last invoice",
+    blank="day after the date range",
     hint="recency counted to it",
-    help="Recency is counted in days up to this date; blank = the day after the last invoice.",
+    help=(
+        "Recency is counted in days up to this date; blank = the day after the end of the "
+        "date range (the last invoice of all countries), so a country filter does not move it. "
+        "Allowed: from that day to 10 years later (an earlier day would give negative recencies)."
+    ),
 )
+#: How far after the last day analysed an as-of date may lie.
+RFM_AS_OF_MAX_YEARS = 10
 RFM_R_CUTS = Param(
     "r_cuts",
     "recency",

@@ -46,13 +46,14 @@ def widget(param: Param, raw: Any = None, *, select: bool = False, **kwargs: Any
     value = param.initial(raw)
     ident = control_id(param)
     if param.kind in ("int", "float"):
+        # No min/max/step in the browser: an out-of-range or fractional number would be
+        # "invalid" there and reach the callback as a blank (a wrong "is required" message);
+        # the service checks the declared limits and names the value as typed.
         return dbc.Input(
             id=ident,
             type="number",
             value=value,
-            min=param.low,
-            max=param.high,
-            step=1 if param.kind == "int" else "any",
+            step="any",
             debounce=True,
             size="sm",
             required=not param.optional,

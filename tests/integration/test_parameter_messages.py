@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from dashapp.service import params
-from tests.callback_client import CallbackClient, state_key
+from tests.callback_client import CallbackClient, date_key, state_key
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,10 @@ def test_rfm_cut_points_and_as_of_date_get_their_message(client):
     assert "Custom R cut points (days) must be exactly 4 increasing" in alert_text(
         reply, "rfm-message"
     )
+    reply = client.call("update_rfm", _values(client, {"f_cuts": "nan,nan,nan,nan"}))
+    assert "Custom F cut points (invoices) must be exactly 4 increasing" in alert_text(
+        reply, "rfm-message"
+    )
     reply = client.call("update_rfm", _values(client, {"heat": "purple"}))
     assert alert_text(reply, "rfm-message").startswith("R x F grid colour must be one of")
 
@@ -90,3 +94,17 @@ def test_valid_settings_give_no_message(client):
     actions = client.call("update_actions", _values(client, {**CLV_BASE, **CLUSTER_BASE}))
     assert alert_text(actions, "actions-message") is None
     assert "customers; total value at stake" in str(actions.get_json()["response"])
+
+
+@pytest.mark.parametrize("as_of", ["1900-01-01", "2011-12-09", "2099-01-01"])
+def test_an_as_of_date_outside_the_data_gets_a_message_not_negative_recencies(client, as_of):
+    """1900-01-01 gave recencies of -40,884 days; a day inside the data negative ones for the
+    customers who bought after it. The data ends on 2011-12-09."""
+    reply = client.call("update_rfm", {**_values(client, {}), date_key("as_of"): as_of})
+    assert alert_text(reply, "rfm-message") == (
+        "As-of date must be a date from 2011-12-10 to 2021-12-10 (the day after the last day "
+        f"analysed, 2011-12-09, at the earliest); got '{as_of}'."
+    )
+    reply = client.call("update_rfm", {**_values(client, {}), date_key("as_of"): "2011-12-10"})
+    assert alert_text(reply, "rfm-message") is None
+    assert "'2011-12-10'" in str(reply.get_json()["response"]["rfm-kpis"])

@@ -344,3 +344,23 @@ def test_the_prepare_command(pg_edge, tmp_path):
         timeout=120,
     )
     assert nothing.returncode == 2 and "No SQL or Spark source" in nothing.stdout
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "pareto_nbd"])
+def test_the_holdout_check_works_on_the_sql_source_as_on_the_file(sql_and_file_datasets, model):
+    """The CLV page's holdout check was blank on a SQL source (it read raw lines a SQL source
+    does not load); it now reads the invoice table, the same on every source."""
+    service, sql_id, file_id = sql_and_file_datasets
+    on_sql = service.clv_validation(service.Filters.build(dataset=sql_id), model)
+    on_file = service.clv_validation(service.Filters.build(dataset=file_id), model)
+    assert on_sql.reason is None and on_file.reason is None, (on_sql.reason, on_file.reason)
+    assert on_sql.calibration_end == on_file.calibration_end
+    assert on_sql.observation_end == on_file.observation_end
+    assert on_sql.scorecard is not None and len(on_sql.scorecard) > 0
+    pd.testing.assert_frame_equal(on_sql.scorecard, on_file.scorecard, check_exact=False, rtol=1e-6)
+    assert on_sql.tracking is not None and len(on_sql.tracking) > 0
+    pd.testing.assert_frame_equal(on_sql.tracking, on_file.tracking, check_exact=False, rtol=1e-6)
+    # a chosen calibration end too
+    chosen = service.clv_validation(service.Filters.build(dataset=sql_id), model, "2011-06-30")
+    assert chosen.reason is None and chosen.calibration_end == "2011-06-30"
+    assert chosen.tracking is not None and len(chosen.tracking) > 0

@@ -48,7 +48,7 @@ from dashapp.analytics.clustering.features import (
     _check_params,
     _customer_features,
 )
-from dashapp.analytics.clustering.naming import _name_clusters, _profiles
+from dashapp.analytics.clustering.naming import RANKING_MEASURE, _name_clusters, _profiles
 from dashapp.analytics.clustering.sampling import _nearest_assign, _rng_sample, _threads
 
 __all__ = [
@@ -58,7 +58,15 @@ __all__ = [
     "cluster_customers",
 ]
 
-KMEANS_N_INIT = 3  # deterministic (fixed random_state); more inits barely change the inertia
+#: K-Means restarts run in batches of KMEANS_N_INIT k-means++ starts (seeds random_state,
+#: random_state + 1, ...) until KMEANS_CONFIRMATIONS batches reach the same lowest inertia
+#: (relative tolerance KMEANS_TOLERANCE), at most KMEANS_MAX_BATCHES batches. Three starts in
+#: one batch landed 3.2 % above the best inertia at k = 4 on the 254-customer extract, and the
+#: labels changed with the seed.
+KMEANS_N_INIT = 10
+KMEANS_CONFIRMATIONS = 2
+KMEANS_MAX_BATCHES = 20
+KMEANS_TOLERANCE = 1e-4
 DBSCAN_PAIR_BUDGET = 10_000_000  # neighbour pairs held at once (~80 MB of int64 indices)
 
 
@@ -183,10 +191,46 @@ def _pca2(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _fit_kmeans(X, k, random_state):
+    """Best of batches of k-means++ restarts, stopping once the lowest inertia has been
+    reached by :data:`KMEANS_CONFIRMATIONS` independent batches (deterministic for a given
+    ``random_state``). Returns the labels and ``inertia``, ``n_init`` (starts run) and
+    ``confirmed`` (whether the lowest inertia was reproduced)."""
+    best = None
+    hits = 0
+    batches = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        km = KMeans(n_clusters=k, n_init=KMEANS_N_INIT, random_state=random_state).fit(X)
-    return km.labels_.astype(int), {"inertia": float(km.inertia_)}
+        for batch in range(KMEANS_MAX_BATCHES):
+            km = KMeans(n_clusters=k, n_init=KMEANS_N_INIT, random_state=random_state + batch)
+            km.fit(X)
+            batches += 1
+            if best is None or km.inertia_ < best.inertia_ * (1 - KMEANS_TOLERANCE):
+                best, hits = km, 1
+            elif km.inertia_ <= best.inertia_ * (1 + KMEANS_TOLERANCE):
+                hits += 1
+            if hits >= KMEANS_CONFIRMATIONS:
+                break
+    assert best is not None
+    return best.labels_.astype(int), {
+        "inertia": float(best.inertia_),
+        "n_init": batches * KMEANS_N_INIT,
+        "confirmed": hits >= KMEANS_CONFIRMATIONS,
+    }
+
+
+def _kmeans_note(n: int, extra: dict[str, Any]) -> str:
+    """The page note of a K-Means fit: the starts run and whether the best was reproduced."""
+    found = (
+        f"the lowest inertia was reached by {KMEANS_CONFIRMATIONS} independent batches of "
+        f"{KMEANS_N_INIT} starts"
+        if extra["confirmed"]
+        else "the lowest inertia was not reproduced by a second batch: other seeds may "
+        "group some customers differently"
+    )
+    return (
+        f"K-Means fitted on all {_fmt(n)} customers, best of {extra['n_init']} "
+        f"k-means++ starts; {found}."
+    )
 
 
 def _fit_hierarchical(X, k, linkage, max_exact, random_state):
@@ -357,8 +401,8 @@ def _fit(
     if method == "kmeans":
         labels_raw, extra = _fit_kmeans(X, k, random_state)
         fit_idx = np.arange(n)
-        params["n_init"] = KMEANS_N_INIT
-        notes.append(f"K-Means fitted on all {_fmt(n)} customers.")
+        params["n_init"] = extra["n_init"]
+        notes.append(_kmeans_note(n, extra))
     elif method == "hierarchical":
         params["max_exact"] = max_exact
         labels_raw, fit_idx = _fit_hierarchical(X, k, linkage, max_exact, random_state)
@@ -469,6 +513,8 @@ def _cluster(customers, method, **options) -> ClusterResult:
         )
     if method == "dbscan" and len(raw_ids) == 0:
         notes.append("Every customer is an outlier: increase eps or lower min_samples.")
+    if len(raw_ids) > 1 and "monetary" in cust.columns:
+        notes.append(f"Clusters are named and listed by {RANKING_MEASURE}, highest first.")
 
     coords_sorted, evr, comps = _pca2(X)
     coords = coords_sorted[pos_in_sorted]

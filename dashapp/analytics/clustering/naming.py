@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from dashapp.analytics.clustering.features import ClusteringError
 
@@ -20,6 +19,7 @@ __all__ = [
     "OUTLIER_NAME",
     "POTENTIAL_FALLBACK",
     "POTENTIAL_NAME",
+    "RANKING_MEASURE",
     "VOCABULARY",
     "cluster_names",
     "value_ranking",
@@ -29,13 +29,11 @@ __all__ = [
 # Vocabulary (data, so that docs and the UI can render them)
 # --------------------------------------------------------------------------------------------
 
-#: Cluster names by number of clusters, most valuable first (see :func:`cluster_names`).
-#: ``"Potential Value"`` is not simply a rank: among the clusters that would take the names from
-#: the "Potential Value" position onwards (the low-value tail), the one whose customers bought
-#: most recently (lowest median recency) is "Potential Value" -- low value so far but still
-#: active (median recency at most the median of all customers), typically new customers; the
-#: others keep their value order. If no low-value cluster is that recent, the slot is called
-#: ``"Modest Value"`` (:data:`POTENTIAL_FALLBACK`) and the names follow the value order.
+#: Cluster names by number of clusters, highest median monetary first (see
+#: :func:`cluster_names`). The cluster in the ``"Potential Value"`` slot keeps that name only if
+#: its customers bought recently (median recency at most the median of all customers): low
+#: value so far but still active, typically new customers; otherwise the slot is called
+#: ``"Modest Value"`` (:data:`POTENTIAL_FALLBACK`). The names always follow the value order.
 #: More than 10 clusters (DBSCAN only) are named ``"Value tier 1"`` .. ``"Value tier n"``.
 VOCABULARY: dict[int, tuple[str, ...]] = {
     1: ("Main Group",),
@@ -112,7 +110,8 @@ _VALUE_COLUMNS = (("monetary", True), ("frequency", True), ("recency", False))
 
 
 def value_ranking(medians: pd.DataFrame) -> pd.DataFrame:
-    """Rank clusters by value from their medians in original units.
+    """Rank clusters by value: their median monetary (spend per customer, in original units,
+    the "Median monetary" column of the profiles), the one measure the names follow.
 
     Parameters
     ----------
@@ -123,10 +122,10 @@ def value_ranking(medians: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame of shape (n_clusters, 2), same index
-        ``value_rank`` (int, 1 = most valuable) and ``value_score`` (float in [0, 1], 1 = best
-        on every criterion). The score is the mean of the clusters' ranks on median monetary
-        (higher is better), median frequency (higher) and median recency (lower is better),
-        rescaled to [0, 1]; ties are broken by monetary, frequency, recency, then index.
+        ``value_rank`` (int, 1 = highest median monetary) and ``value_score`` (float in
+        [0, 1], 1 for rank 1, 0 for the last). Ties on monetary are broken by median
+        frequency (higher first), then median recency (lower first), then position; without
+        a monetary column the first of frequency, recency ranks.
     """
     cols = [(c, hib) for c, hib in _VALUE_COLUMNS if c in medians.columns]
     if not cols:
@@ -139,13 +138,16 @@ def value_ranking(medians: pd.DataFrame) -> pd.DataFrame:
         (-1.0 if hib else 1.0) * medians[c].to_numpy(dtype=float, na_value=np.nan)
         for c, hib in cols
     ]
-    mean_rank = np.mean([rankdata(v, method="average") for v in vals], axis=0) if k else np.empty(0)
-    score = 1.0 - (mean_rank - 1.0) / (k - 1) if k > 1 else np.ones(k)
-    # lexsort: last key is primary -> mean rank, then criteria in order, then position
-    pos = np.lexsort([np.arange(k), *reversed(vals), mean_rank])
+    # lexsort: last key is primary -> the first criterion, then the others, then position
+    pos = np.lexsort([np.arange(k), *reversed(vals)])
     rank = np.empty(k, dtype=int)
     rank[pos] = np.arange(1, k + 1)
+    score = 1.0 - (rank - 1.0) / (k - 1) if k > 1 else np.ones(k)
     return pd.DataFrame({"value_rank": rank, "value_score": score}, index=medians.index)
+
+
+#: What ranks the clusters, in the words the page uses.
+RANKING_MEASURE = "median monetary (spend per customer)"
 
 
 def cluster_names(medians: pd.DataFrame, recent_days: float | None = None) -> pd.Series:
@@ -163,13 +165,12 @@ def cluster_names(medians: pd.DataFrame, recent_days: float | None = None) -> pd
 
     Returns
     -------
-    Series of str, same index, the cluster names. Clusters are ranked by
-    :func:`value_ranking` and given the names of ``VOCABULARY[n_clusters]`` in that order,
-    except ``"Potential Value"``: among the clusters ranked at or below its position (the
-    low-value tail), the one with the lowest median recency takes it if that recency is
-    <= ``recent_days`` (low value so far, but active: typically new customers); when no
-    low-value cluster is that recent, the slot is named :data:`POTENTIAL_FALLBACK` and the
-    tail keeps its value order. More than 10 clusters: "Value tier 1".."Value tier n".
+    Series of str, same index, the cluster names, given from ``VOCABULARY[n_clusters]`` in
+    the order of :func:`value_ranking` (so the names read in the order of the median
+    monetary). The cluster in the ``"Potential Value"`` slot keeps that name only if its
+    median recency is <= ``recent_days`` (low value, but active: typically new customers);
+    otherwise the slot is named :data:`POTENTIAL_FALLBACK`. The order is never changed for
+    it. More than 10 clusters: "Value tier 1".."Value tier n".
     """
     k = len(medians)
     if k == 0:
@@ -183,23 +184,16 @@ def cluster_names(medians: pd.DataFrame, recent_days: float | None = None) -> pd
             names[p] = f"Value tier {r}"
         return pd.Series(names, index=medians.index)
     vocab = list(known)
-    ordered = by_rank
     if POTENTIAL_NAME in vocab:
         pp = vocab.index(POTENTIAL_NAME)
-        tail = by_rank[pp:]
-        chosen = None
+        recent = False
         if "recency" in medians.columns:
             rec = medians["recency"].to_numpy(float)
             limit = float(np.median(rec)) if recent_days is None else float(recent_days)
-            # most recent customers in the low-value tail; ties -> the more valuable one
-            best = min(tail, key=lambda p: (rec[p], tail.index(p)))
-            if rec[best] <= limit:
-                chosen = best
-        if chosen is None:
+            recent = bool(rec[by_rank[pp]] <= limit)
+        if not recent:
             vocab[pp] = POTENTIAL_FALLBACK
-        else:
-            ordered = by_rank[:pp] + [chosen] + [p for p in tail if p != chosen]
-    for name, p in zip(vocab, ordered, strict=True):
+    for name, p in zip(vocab, by_rank, strict=True):
         names[p] = name
     return pd.Series(names, index=medians.index)
 

@@ -19,7 +19,7 @@ from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason
 from dashapp.service.store import filtered_orders
-from dashapp.service.views.dataset import dataset_bounds
+from dashapp.service.views.dataset import analysed_range
 from dashapp.service.views.rfm import rfm_table
 
 TIME_UNIT = "W"
@@ -99,9 +99,9 @@ class ClvValidation(View):
 
 
 def clv_range(filters: Filters) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """First and last day analysed (see ``holdout.analysed_range``); None when empty."""
-    bounds = dataset_bounds(filters.dataset)
-    return holdout.analysed_range(bounds.start, bounds.end, filters.start, filters.end)
+    """First and last day analysed (see :func:`~dashapp.service.views.dataset.analysed_range`);
+    None when empty."""
+    return analysed_range(filters)
 
 
 def clv_calibration_end(filters: Filters, requested: str | None = None) -> tuple[str, bool]:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
+from dashapp.analytics.clv import holdout
 from dashapp.ingest import cleaning
 from dashapp.service import registry
 from dashapp.service.caching import memoize_plain
+from dashapp.service.filters import Filters
 from dashapp.service.store import cleaned
 
 
@@ -38,3 +42,12 @@ def _dataset_bounds(dataset_id: str, version: str) -> DatasetBounds:
         end=orders["invoice_date"].max().strftime("%Y-%m-%d"),
         countries=[str(c) for c in by_country.index],
     )
+
+
+def analysed_range(filters: Filters) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last day analysed: the dataset's invoice span (all countries) intersected
+    with the date filter (``holdout.analysed_range``); None when empty. The one reference for
+    "as of" in RFM, CLV, cohorts, clustering and the action list: a country filter never
+    moves it."""
+    bounds = dataset_bounds(filters.dataset)
+    return holdout.analysed_range(bounds.start, bounds.end, filters.start, filters.end)

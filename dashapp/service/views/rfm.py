@@ -13,6 +13,7 @@ from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason
 from dashapp.service.store import filtered_orders
+from dashapp.service.views.dataset import analysed_range
 
 #: Below this many customers the page warns that the scores say little.
 MIN_CUSTOMERS = 10
@@ -41,14 +42,40 @@ def rfm_table(filters: Filters, as_of=None, thresholds=None) -> pd.DataFrame:
 
     ``as_of`` is a date (``YYYY-MM-DD``) or None; ``thresholds`` a tuple of ``(metric, (e1,
     e2, e3, e4))`` pairs (see :func:`dashapp.service.params.thresholds`) or None.
-    ``attrs["as_of"]`` holds the reference date used.
+    ``attrs["as_of"]`` holds the reference date used. A blank ``as_of`` is the day after the
+    last day analysed (:func:`~dashapp.service.views.dataset.analysed_range`: the end of the
+    date range, never the last invoice of the filtered rows), so a country filter does not
+    move it; CLV, cohorts, clustering and the action list use the same range.
     """
-    return _rfm_table(filters, params.RFM_AS_OF.parse(as_of), thresholds or None)
+    return _rfm_table(filters, checked_as_of(filters, as_of), thresholds or None)
+
+
+def checked_as_of(filters: Filters, raw) -> str | None:
+    """The as-of date ``raw`` parsed and checked against the data: from the day after the
+    last day analysed (an earlier day would give negative recencies to customers who bought
+    after it) to :data:`~dashapp.service.params.RFM_AS_OF_MAX_YEARS` years later
+    (:class:`~dashapp.service.params.ParamError` otherwise); None for blank."""
+    as_of = params.RFM_AS_OF.parse(raw)
+    rng = analysed_range(filters)
+    if as_of is None or rng is None:
+        return as_of
+    earliest = rng[1].normalize() + pd.Timedelta(days=1)
+    latest = earliest + pd.DateOffset(years=params.RFM_AS_OF_MAX_YEARS)
+    params.RFM_AS_OF.check_dates(
+        as_of,
+        f"{earliest:%Y-%m-%d}",
+        f"{latest:%Y-%m-%d}",
+        f"the day after the last day analysed, {rng[1]:%Y-%m-%d}, at the earliest",
+    )
+    return as_of
 
 
 @memoized
 def _rfm_table(dataset, version, start, end, countries, rules, as_of, thresholds):
     filters = Filters.of(dataset, start, end, countries, rules)
+    if as_of is None:
+        rng = analysed_range(filters)
+        as_of = None if rng is None else rng[1].normalize() + pd.Timedelta(days=1)
     customers = rfm.customer_rfm(filtered_orders(filters), as_of=as_of)
     scored = rfm.rfm_scores(customers, thresholds=dict(thresholds) if thresholds else None)
     scored.attrs["as_of"] = customers.attrs["as_of"]
@@ -59,7 +86,7 @@ def rfm_view(filters: Filters, as_of=None, r_cuts=None, f_cuts=None, m_cuts=None
     """Everything the RFM page shows, computed once per filter and parameter set. The
     parameters are validated against their declarations (:class:`~dashapp.service.params.
     ParamError` names a bad one)."""
-    as_of = params.RFM_AS_OF.parse(as_of)
+    as_of = checked_as_of(filters, as_of)
     return _rfm_view(filters, as_of, params.thresholds(r_cuts, f_cuts, m_cuts))
 
 

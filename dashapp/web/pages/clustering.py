@@ -111,8 +111,8 @@ def _controls(raw: dict) -> dbc.Card:
     note = html.Div(
         "Features are transformed with a signed log1p and scaled by default: frequency and "
         "monetary have heavy tails (a few customers buy 100+ times), which would otherwise "
-        "dominate the distances. Clusters are named by value (median monetary, frequency, "
-        "recency), never by their number.",
+        "dominate the distances. Clusters are named and listed by median monetary (spend per "
+        "customer; ties by frequency, then recency), never by their number.",
         className="small text-muted mt-1",
     )
     rows = [

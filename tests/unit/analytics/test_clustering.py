@@ -148,7 +148,7 @@ def test_vocabulary_is_data_and_complete():
         assert POTENTIAL_FALLBACK not in VOCABULARY[k]
 
 
-def test_value_ranking_mean_rank():
+def test_value_ranking_follows_median_monetary():
     med = pd.DataFrame(
         {"recency": [10, 300, 20], "frequency": [2, 1, 9], "monetary": [500, 100, 5000]},
         index=[7, 8, 9],
@@ -156,23 +156,29 @@ def test_value_ranking_mean_rank():
     ranking = value_ranking(med)
     assert ranking.loc[9, "value_rank"] == 1 and ranking.loc[8, "value_rank"] == 3
     assert ranking.loc[8, "value_score"] == 0.0
+    # a mean of ranks would put cluster 1 (frequent, recent) first; monetary decides
+    med = pd.DataFrame({"recency": [300, 5], "frequency": [2, 20], "monetary": [900, 800]})
+    assert list(value_ranking(med)["value_rank"]) == [1, 2]
 
 
-def test_potential_value_goes_to_the_recent_low_value_cluster():
+def test_potential_value_keeps_the_value_order():
     med = pd.DataFrame(
         {
             "recency": [400, 10, 3, 60],  # cluster 2: new customers, bought 3 days ago
             "frequency": [2, 30, 1, 6],
-            "monetary": [500, 40_000, 90, 2_500],
+            "monetary": [90, 40_000, 500, 2_500],
         },
         index=[0, 1, 2, 3],
     )
     names = cluster_names(med, recent_days=100)
     assert names[1] == "High Value" and names[3] == "Medium Value"
     assert names[2] == POTENTIAL_NAME and names[0] == "Low Value"
-    # nobody recent in the low-value tail: plain value order with the fallback name
-    names = cluster_names(med.assign(recency=[400, 10, 300, 60]), recent_days=100)
+    # the recent cluster spends less than the lapsed one: the names keep the value order
+    names = cluster_names(med.assign(monetary=[500, 40_000, 90, 2_500]), recent_days=100)
     assert names[0] == POTENTIAL_FALLBACK and names[2] == "Low Value"
+    # nobody recent in the Potential slot: the fallback name
+    names = cluster_names(med.assign(recency=[400, 10, 300, 60]), recent_days=100)
+    assert names[2] == POTENTIAL_FALLBACK and names[0] == "Low Value"
 
 
 def test_many_clusters_are_value_tiers():

@@ -83,6 +83,10 @@ def test_dates():
     assert params.RFM_AS_OF.parse(None) is None
     with pytest.raises(ParamError, match="As-of date must be a date written YYYY-MM-DD"):
         params.RFM_AS_OF.parse("next tuesday")
+    params.RFM_AS_OF.check_dates("2011-12-10", "2011-12-10", "2021-12-10")
+    params.RFM_AS_OF.check_dates(None, "2011-12-10", "2021-12-10")
+    with pytest.raises(ParamError, match="from 2011-12-10 to 2021-12-10 .why.; got '1900-01-01'"):
+        params.RFM_AS_OF.check_dates("1900-01-01", "2011-12-10", "2021-12-10", "why")
 
 
 @pytest.mark.parametrize(
