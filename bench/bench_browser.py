@@ -42,17 +42,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import generated_csv  # noqa: E402
+from tests.conftest import CHROMIUM_FLAGS as BROWSER_FLAGS  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM_FLAGS = list(BROWSER_FLAGS)
 LAST_DAY = dt.date(2011, 12, 9)  # the generated data end on this day
 
 #: Records every callback request: output, start, response end, painted, bytes; the time of

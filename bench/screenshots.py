@@ -75,17 +75,9 @@ def browser():
 
     options = Options()
     options.binary_location = "/usr/bin/chromium"
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--hide-scrollbars",
-    ):
+    from tests.conftest import CHROMIUM_FLAGS
+
+    for arg in (*CHROMIUM_FLAGS, "--hide-scrollbars"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 

@@ -25,6 +25,18 @@ GENERATOR = SHARED / "tools" / "gen_online_retail.py"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: Debian's headless Chromium in this closed network: the tests, bench/screenshots.py and
+#: bench/bench_browser.py start it with these.
+CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
 
 
 def require(problem: str | None) -> None:
@@ -120,16 +132,6 @@ def pytest_setup_options():
 
     options = Options()
     options.binary_location = os.environ.get("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--window-size=1400,1000",
-    ):
+    for arg in (*CHROMIUM_FLAGS, "--window-size=1400,1000"):
         options.add_argument(arg)
     return options

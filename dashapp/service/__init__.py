@@ -32,7 +32,7 @@ from dashapp.service.registry import (
     dataset_version,
     datasets,
     default_dataset_id,
-    is_sql,
+    is_table,
     settings,
     upload_dir,
 )
@@ -123,7 +123,7 @@ __all__ = [
     "filtered_orders",
     "grid_page",
     "init_cache",
-    "is_sql",
+    "is_table",
     "memoized",
     "overview",
     "params",

@@ -174,13 +174,6 @@ def _upload_info(dataset_id: str) -> DatasetInfo:
     )
 
 
-def is_sql(dataset_id: str) -> bool:
-    """True for the configured SQL dataset (it is always in the registry)."""
-    datasets()
-    info = _state.entries.get(dataset_id)
-    return info is not None and info.kind == "sql"
-
-
 def is_table(dataset_id: str) -> bool:
     """True for a dataset whose lines live in another engine (SQL database, Spark)."""
     datasets()

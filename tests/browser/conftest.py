@@ -47,6 +47,20 @@ def settle(dash_duo, timeout: float = 60.0) -> None:
     raise AssertionError(f"the page's callbacks did not settle within {timeout:.0f} s")
 
 
+def wait_until(predicate, timeout: float = 30, what: str = "condition") -> None:
+    """Poll ``predicate`` until it holds (an element re-rendered while looked at counts as not
+    yet); AssertionError naming ``what`` after ``timeout`` seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if predicate():
+                return
+        except Exception:  # element re-rendered while we looked
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def save_screenshot(dash_duo, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -14,7 +14,7 @@ import time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.conftest import console_errors
+from tests.browser.conftest import console_errors, wait_until
 
 PAGE_CONTAINER = "_pages_content"
 
@@ -196,18 +196,6 @@ def test_a_clustering_k_change_runs_each_clustering_callback_once(dash_duo, brow
     assert console_errors(dash_duo) == []
 
 
-def _wait(predicate, timeout: float = 30, what: str = "condition") -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if predicate():
-                return
-        except Exception:  # element re-rendered while we looked
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _value(dash_duo, dom_id: str) -> str:
     box = dash_duo.driver.find_element(By.CSS_SELECTOR, f"input[id='{dom_id}']")
     return box.get_attribute("value")
@@ -222,15 +210,15 @@ def test_back_button_after_a_change_restores_the_view(dash_duo, browser_app):
     kpis = dash_duo.find_element("#rfm-kpis").text
     _set_text(dash_duo, end_id, "2010-12-31")
     _wait_url(dash_duo, "end=2010-12-31")
-    _wait(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="new KPIs")
+    wait_until(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="new KPIs")
     dash_duo.driver.back()
-    _wait(lambda: "end=" not in dash_duo.driver.current_url, what="the URL before the change")
-    _wait(lambda: _value(dash_duo, end_id) == "", what="the end date cleared again")
-    _wait(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="the KPIs restored")
+    wait_until(lambda: "end=" not in dash_duo.driver.current_url, what="the URL before the change")
+    wait_until(lambda: _value(dash_duo, end_id) == "", what="the end date cleared again")
+    wait_until(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="the KPIs restored")
     assert _value(dash_duo, cuts_id) == "2,3,5,10"
     dash_duo.driver.forward()
-    _wait(lambda: _value(dash_duo, end_id) == "2010-12-31", what="forward: the end date again")
-    _wait(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="forward: the KPIs")
+    wait_until(lambda: _value(dash_duo, end_id) == "2010-12-31", what="forward: the end date again")
+    wait_until(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="forward: the KPIs")
     assert console_errors(dash_duo) == []
 
 
@@ -251,7 +239,7 @@ def test_choosing_another_dataset_renders_its_filter_bar(dash_duo, browser_app):
     _wait_url(dash_duo, "dataset=demo")
     assert "start=" not in dash_duo.driver.current_url  # the previous dataset's range is dropped
     dash_duo.wait_for_element("#demo-notice", timeout=60)  # the page was built for the demo data
-    _wait(lambda: _value(dash_duo, start_id) == "", what="the start date cleared")
+    wait_until(lambda: _value(dash_duo, start_id) == "", what="the start date cleared")
     assert console_errors(dash_duo) == []
 
 
@@ -277,7 +265,9 @@ def test_visual_switches_run_in_the_browser_without_a_request(dash_duo, browser_
     assert _colorbar_title(dash_duo, "rfm-heatmap") == "Customers"
     _click_label(dash_duo, "Colour by revenue")
     _wait_url(dash_duo, "heat=revenue")
-    _wait(lambda: _colorbar_title(dash_duo, "rfm-heatmap").startswith("Revenue"), what="colour")
+    wait_until(
+        lambda: _colorbar_title(dash_duo, "rfm-heatmap").startswith("Revenue"), what="colour"
+    )
     assert _calls(dash_duo) == []  # no server round trip
 
     dash_duo.driver.get(dash_duo.server_url + "/clv")
@@ -288,7 +278,7 @@ def test_visual_switches_run_in_the_browser_without_a_request(dash_duo, browser_
     weekly = _yaxis_title(dash_duo, "clv-tracking")
     _click_label(dash_duo, "Cumulative")
     _wait_url(dash_duo, "clv_track=cumulative")
-    _wait(lambda: _yaxis_title(dash_duo, "clv-tracking") != weekly, what="cumulative plot")
+    wait_until(lambda: _yaxis_title(dash_duo, "clv-tracking") != weekly, what="cumulative plot")
     assert "umulative" in _yaxis_title(dash_duo, "clv-tracking")
     assert _calls(dash_duo) == []
     assert console_errors(dash_duo) == []
@@ -316,14 +306,14 @@ def test_the_customer_grid_is_paged_sorted_and_filtered_by_the_server(dash_duo, 
         "{state: [{colId: 'monetary', sort: 'desc'}], defaultState: {sort: null}});"
     )
     top = scored["monetary"].max()
-    _wait(lambda: _grid_row(dash_duo, "rfm-grid", 0)["monetary"] == top, what="sorted rows")
+    wait_until(lambda: _grid_row(dash_duo, "rfm-grid", 0)["monetary"] == top, what="sorted rows")
     # a column filter: the count of matching customers comes from the server
     dash_duo.driver.execute_script(
         "dash_ag_grid.getApi('rfm-grid').setFilterModel("
         "{segment: {filterType: 'text', type: 'equals', filter: 'Champions'}});"
     )
     champions = scored[scored["segment"] == "Champions"]
-    _wait(
+    wait_until(
         lambda: (
             dash_duo.driver.execute_script(
                 "return dash_ag_grid.getApi('rfm-grid').getDisplayedRowCount();"
@@ -341,7 +331,7 @@ def test_the_customer_grid_is_paged_sorted_and_filtered_by_the_server(dash_duo, 
     actions = service.action_list(service.Filters.build()).table
     dash_duo.driver.get(dash_duo.server_url + "/actions")
     dash_duo.wait_for_element("#actions-grid .ag-row", timeout=60)
-    _wait(
+    wait_until(
         lambda: (
             dash_duo.driver.execute_script(
                 "return dash_ag_grid.getApi('actions-grid').getDisplayedRowCount();"

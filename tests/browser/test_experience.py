@@ -9,7 +9,7 @@ import dash
 import pandas as pd
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.conftest import console_errors, save_screenshot
+from tests.browser.conftest import console_errors, save_screenshot, wait_until
 
 NONSTANDARD = {  # our header -> canonical
     "Order No": "Invoice",
@@ -21,18 +21,6 @@ NONSTANDARD = {  # our header -> canonical
     "SKU": "StockCode",
     "Item name": "Description",
 }
-
-
-def _wait(predicate, timeout=20, what="condition"):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if predicate():
-                return
-        except Exception:  # element re-rendered while we looked
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _input_value(dash_duo, dom_id):
@@ -126,7 +114,7 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(
         driver.add_cookie({k: cookie[k] for k in ("name", "value", "path") if k in cookie})
     driver.get(f"{dash_duo.server_url}{dash.get_relative_path('/rfm')}?dataset={upload_id}")
     dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
-    _wait(
+    wait_until(
         lambda: "my_shop_export.csv" in driver.find_element("css selector", ".filter-bar").text,
         what="the owner's upload in the filter bar",
     )
@@ -152,7 +140,7 @@ def test_shared_url_reproduces_the_view_and_back_button_works(dash_duo, browser_
     kpis = dash_duo.find_element("#rfm-kpis").text
     # The same URL opened again (a shared link) shows the same numbers.
     dash_duo.driver.get(url)
-    _wait(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="same KPIs")
+    wait_until(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="same KPIs")
 
     # Change a control: the URL follows; the back button restores the previous view.
     box = dash_duo.driver.find_element("css selector", f"input[id='{start_id}']")
@@ -160,12 +148,12 @@ def test_shared_url_reproduces_the_view_and_back_button_works(dash_duo, browser_
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys("2010-06-01")
     box.send_keys(Keys.ENTER)
-    _wait(lambda: "start=2010-06-01" in dash_duo.driver.current_url, what="URL update")
-    _wait(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="new KPIs")
+    wait_until(lambda: "start=2010-06-01" in dash_duo.driver.current_url, what="URL update")
+    wait_until(lambda: dash_duo.find_element("#rfm-kpis").text != kpis, what="new KPIs")
     dash_duo.driver.back()
-    _wait(lambda: "start=2010-03-01" in dash_duo.driver.current_url, what="URL back")
-    _wait(lambda: _input_value(dash_duo, start_id) == "2010-03-01", what="control restored")
-    _wait(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="view restored")
+    wait_until(lambda: "start=2010-03-01" in dash_duo.driver.current_url, what="URL back")
+    wait_until(lambda: _input_value(dash_duo, start_id) == "2010-03-01", what="control restored")
+    wait_until(lambda: dash_duo.find_element("#rfm-kpis").text == kpis, what="view restored")
     assert console_errors(dash_duo) == []
 
 

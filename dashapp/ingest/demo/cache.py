@@ -5,12 +5,11 @@ Pure module (pandas, pyarrow; no dash / flask).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 from dashapp.ingest.demo.generate import DEMO_VERSION, generate_demo_transactions
+from dashapp.ingest.loading.cache import atomic_path
 
 __all__ = ["demo_dataset_path"]
 
@@ -33,13 +32,6 @@ def demo_dataset_path(
     df = generate_demo_transactions(n_customers=n_customers, seed=seed)
     for col in ("Invoice", "StockCode", "Description", "Country"):
         df[col] = df[col].astype("category")  # dictionary-encoded: smaller and faster to read
-    fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{target.stem}-", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp:
         df.to_parquet(tmp, index=False, compression="zstd")
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return target

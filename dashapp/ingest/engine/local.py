@@ -28,26 +28,12 @@ LINES_TABLE = "lines"
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Resources of the embedded DuckDB (environment: DUCKDB_THREADS, DUCKDB_MEMORY_LIMIT)."""
+    """Resources of the embedded DuckDB (``DUCKDB_THREADS``, ``DUCKDB_MEMORY_LIMIT``, validated in
+    :mod:`dashapp.config`)."""
 
     threads: int = 2
     memory_limit: str = "1GB"
     temp_directory: str | None = None
-
-    @classmethod
-    def from_env(cls, env=None) -> EngineSettings:
-        env = os.environ if env is None else env
-        threads = env.get("DUCKDB_THREADS", "").strip()
-        limit = env.get("DUCKDB_MEMORY_LIMIT", "").strip()
-        if threads and (not threads.isdigit() or int(threads) < 1):
-            raise ValueError(
-                f"DUCKDB_THREADS must be a whole number of at least 1, got {threads!r}"
-            )
-        return cls(
-            threads=int(threads) if threads else cls.threads,
-            memory_limit=limit or cls.memory_limit,
-            temp_directory=env.get("DUCKDB_TEMP_DIRECTORY") or None,
-        )
 
 
 _settings = EngineSettings()
@@ -107,17 +93,6 @@ def _unbind_lines(con: duckdb.DuckDBPyConnection, lines) -> None:
         con.execute(f"DROP VIEW IF EXISTS {LINES_TABLE}")
     else:
         con.unregister(LINES_TABLE)
-
-
-def run(expr: ibis.Expr, lines: pa.Table | str | Path) -> pa.Table:
-    """Run ``expr`` (which reads the unbound table :data:`LINES_TABLE`) on ``lines``: an Arrow
-    table, or the path of a parquet file (scanned, not loaded)."""
-    con = connection()
-    _bind_lines(con, lines)
-    try:
-        return con.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_table()
-    finally:
-        _unbind_lines(con, lines)
 
 
 def run_staged(stage: ibis.Table, then, lines: pa.Table | str | Path) -> pa.Table:

@@ -90,17 +90,26 @@ def _fingerprint(path: Path, cache_dir: Path | None = None) -> str:
     return digest
 
 
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_path(target: Path):
+    """A temporary path beside ``target`` to write to: renamed to ``target`` when the block
+    ends, deleted when it raises. A reader never sees half a file, and a failed write leaves
+    nothing behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        yield tmp
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _atomic_write_bytes(target: Path, data: bytes) -> None:
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 def dataset_fingerprint(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> str:
@@ -166,18 +175,9 @@ def _read_cache(cache_file: Path) -> pd.DataFrame | None:
 
 
 def write_parquet_atomically(table: pa.Table, target: Path) -> None:
-    """Write ``table`` to ``target`` under a temporary name, then rename it: a reader never
-    sees half a file, and a failed write leaves nothing behind."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
-    os.close(fd)
-    try:
+    """Write ``table`` to ``target`` (lz4) through :func:`atomic_path`."""
+    with atomic_path(target) as tmp:
         pq.write_table(table, tmp, compression="lz4")
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _write_cache(df: pd.DataFrame, cache_file: Path) -> None:

@@ -9,16 +9,14 @@ Memory stays near one block (16 MB of CSV by default) whatever the file's size.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dashapp.ingest import schema
-from dashapp.ingest.loading.cache import _CACHE_META_KEY, LOADER_VERSION
+from dashapp.ingest.loading.cache import _CACHE_META_KEY, LOADER_VERSION, atomic_path
 from dashapp.ingest.loading.convert import _build_frame
 from dashapp.ingest.loading.csv_reader import StreamRetry, iter_csv_batches
 
@@ -61,21 +59,12 @@ def csv_to_parquet(
 
 
 def _write(p: Path, out: Path, column_map, block_bytes: int, typed: bool, multiline: bool) -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=".tmp")
-    os.close(fd)
     rows = 0
     batches = iter_csv_batches(p, p.name, column_map, block_bytes, typed=typed, multiline=multiline)
-    try:
-        with pq.ParquetWriter(tmp, LINES_SCHEMA, compression="lz4") as writer:
-            for raw in batches:
-                frame = _build_frame(raw)
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                writer.write_table(table.cast(LINES_SCHEMA))
-                rows += len(frame)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, LINES_SCHEMA, compression="lz4") as writer:
+        for raw in batches:
+            frame = _build_frame(raw)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            writer.write_table(table.cast(LINES_SCHEMA))
+            rows += len(frame)
     return rows
