@@ -18,7 +18,7 @@ class Kpis:
     """Headline numbers of a set of invoices. Money in the data's currency."""
 
     net_revenue: float  # every invoice, returns netted
-    cancellation_revenue: float  # the cancellations' (negative) revenue
+    cancellation_revenue: float  # the returns' (negative) money, booked on orders or not
     customers: int  # customers with at least one purchase invoice
     orders: int  # purchase invoices
     aov: float  # purchase revenue per purchase invoice (NaN without orders)
@@ -27,7 +27,8 @@ class Kpis:
 
 
 def kpis(orders: pd.DataFrame) -> Kpis:
-    """:class:`Kpis` of an invoice table (``is_cancellation``, ``customer_id``, ``revenue``)."""
+    """:class:`Kpis` of an invoice table (``is_cancellation``, ``customer_id``, ``revenue``,
+    ``returned``: returns booked against the orders they cancel)."""
     purchase = ~orders["is_cancellation"].to_numpy()
     known = orders["customer_id"].notna().to_numpy()
     per_customer = orders.loc[purchase & known, "customer_id"].value_counts()
@@ -36,7 +37,10 @@ def kpis(orders: pd.DataFrame) -> Kpis:
     purchase_revenue = float(orders.loc[purchase, "revenue"].sum())
     return Kpis(
         net_revenue=float(orders["revenue"].sum()),
-        cancellation_revenue=float(orders.loc[~purchase, "revenue"].sum()),
+        cancellation_revenue=float(
+            orders.loc[~purchase, "revenue"].sum()
+            - (orders["returned"].sum() if "returned" in orders else 0.0)
+        ),
         customers=int(len(per_customer)),
         orders=n_orders,
         aov=purchase_revenue / n_orders if n_orders else float("nan"),

@@ -135,6 +135,17 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
         "removed",
     ),
     (
+        "cancelled_orders",
+        "Orders cancelled in full",
+        "Each matched return is booked against the order it cancels (the customer's latest "
+        "earlier purchase of that product: last in, first out), so a partial return lowers "
+        "that order's value. An order whose every unit came back is no purchase: it counts in "
+        "no frequency, recency, tenure, spend model, RFM score or cohort. Money shown: the "
+        "orders' value before the returns; the orders stay in the data as cancelled with no "
+        "revenue, and their returns keep nothing, so total revenue is unchanged.",
+        "kept as cancelled, not counted as purchases",
+    ),
+    (
         "cancellations_dropped",
         "Cancellations removed",
         "Rule 'net cancellations' is off: all 'C' invoice lines are removed and revenue is gross.",

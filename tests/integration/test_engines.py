@@ -180,6 +180,9 @@ def test_ledger_of_the_real_extract(files):
     assert got["non_positive_price"][0] == 8
     assert got["cancellations"] == (687, -37156.05)
     assert got["unmatched_returns"] == (67, -1086.16)
+    # 11 orders of 8 customers came back in full; they were 11 purchase occasions before
+    assert got["cancelled_orders"] == (95, 14677.17)
+    assert int((orders["is_cancellation"] & (orders["returned"] > 0)).sum()) == 11
     assert got["missing_customer"] == (590, 5347.54)
     assert ledger.attrs == {"rows_in": 34766, "rows_out": 33136}
     assert len(orders) == 1595 and round(orders["revenue"].sum(), 2) == 1166676.43
@@ -191,17 +194,31 @@ def test_edge_cases(files):
     assert by.loc["duplicates", "rows"] == 3  # two copies of the mug line, one of a return
     assert by.loc["non_product", "rows"] == 2  # POST and the voucher, not the look-alikes
     revenue = orders.set_index("invoice")["revenue"]
-    # customer 1 bought 10 mugs, returns 6 x 2.50 and 7 x 1.50 at one minute: 3 units are
-    # unmatched. Ordered by the data (invoice, then price), the 1.50 line comes first and is
-    # matched whole, so 3 units of the 2.50 line are unmatched: -(6 - 3) x 2.50 - 7 x 1.50
-    assert revenue["C101"] == pytest.approx(-7.5 - 10.5)
+    # customer 1 bought 10 mugs at 2.00 (invoice 100), returns 6 x 2.50 and 7 x 1.50 at one
+    # minute: 3 units are unmatched. Ordered by the data (invoice, then price), the 1.50 line
+    # comes first and is matched whole, then 3 units of the 2.50 line. The 10 returned units
+    # are booked against order 100 at its price (-20), which keeps its three look-alike
+    # vouchers (9.00); the credit differs from the price paid by 20 - (7 x 1.50 + 3 x 2.50)
+    # = 2.00, which stays on the return
+    by_invoice = orders.set_index("invoice")
+    assert revenue["100"] == pytest.approx(9.0) and by_invoice.loc["100", "returned"] == 20.0
+    assert not by_invoice.loc["100", "is_cancellation"]
+    assert revenue["C101"] == pytest.approx(2.0)
     # a return before any purchase is unmatched even though the customer buys later
     assert "C110" not in revenue.index and revenue["111"] == 60.0
-    # the 80,995-unit order and its cancellation both stay (matched): net 0 for 16446
-    assert revenue["581483"] == pytest.approx(80995 * 2.08)
-    assert revenue["C581484"] == pytest.approx(-80995 * 2.08)
+    # the 80,995-unit order cancelled 16 minutes later is no purchase: no revenue, and its
+    # return keeps none either
+    assert by_invoice.loc["581483", "is_cancellation"] and revenue["581483"] == 0
+    assert by_invoice.loc["581483", "returned"] == pytest.approx(80995 * 2.08)
+    assert revenue["C581484"] == 0
+    # last in, first out: C122 cancels the later order's lamps, C123 takes 3 of the earlier
+    # order's 5, and C124 the later order's shade, so order 121 is cancelled in full
+    assert by_invoice.loc["121", "is_cancellation"] and revenue["121"] == 0
+    assert revenue["120"] == pytest.approx(8.0) and not by_invoice.loc["120", "is_cancellation"]
+    # 581483, 121 (two lines) and 102, whose 2 bowls are matched by C103
+    assert by.loc["cancelled_orders", "rows"] == 4
     customers = orders.groupby("customer_id", observed=True)["revenue"].sum()
-    assert customers["16446"] == 0 and set(customers.index) >= {"1", "2", "3", "4"}
+    assert customers["16446"] == 0 and set(customers.index) >= {"1", "2", "3", "4", "5"}
     assert orders.set_index("invoice").loc["102", "country"] == "Unknown"
     # with duplicates kept, the duplicated return is matched like two separate lines
     _, kept = reference(files, "edge", "keep-duplicates")

@@ -87,3 +87,64 @@ def test_cluster_names_read_in_the_order_of_the_median_monetary_shown(filters, k
         clustering.POTENTIAL_FALLBACK if n == clustering.POTENTIAL_NAME else n for n in view.names
     ] == vocab
     assert "named and listed by median monetary (spend per customer), highest first" in view.note
+
+
+def _service_on(path, tmp_path) -> service.Filters:
+    from dashapp.config import Settings
+
+    service.configure(
+        Settings.from_env(
+            env={}, data_path=path, cache_dir=tmp_path / "cache", data_dir=tmp_path / "data"
+        )
+    )
+    if getattr(service.cache, "app", None) is None:
+        service.init_cache(config={"CACHE_TYPE": "SimpleCache"})
+    return service.Filters.build(dataset=path.stem)
+
+
+def test_an_order_cancelled_in_full_is_no_purchase_on_any_page(tmp_path):
+    """Issue 13, point 1: on the generated 1M-row file, customer 13961 (net spend GBP 313.75)
+    was first by predicted CLV with a Gamma-Gamma spend of GBP 112,006 per purchase, because
+    an 80,995-unit order cancelled 16 minutes later counted as a repeat purchase. The same
+    pattern injected into the real extract: the customer has one purchase everywhere (RFM,
+    the BTYD summary, cohorts) and ranks by what they really spent."""
+    from tests.engines import RAW_COLUMNS, raw_extract
+
+    previous = service.settings()
+    try:
+        injected = pd.DataFrame(
+            [
+                ("900001", "22423", "REGENCY CAKESTAND 3 TIER", 25, "2010-02-23 15:09", 12.55),
+                ("900002", "23843", "PAPER CRAFT , LITTLE BIRDIE", 80995, "2011-11-21 10:54", 2.08),
+                (
+                    "C900003",
+                    "23843",
+                    "PAPER CRAFT , LITTLE BIRDIE",
+                    -80995,
+                    "2011-11-21 11:10",
+                    2.08,
+                ),
+            ],
+            columns=RAW_COLUMNS[:6],
+        ).assign(**{RAW_COLUMNS[6]: 99999.0, RAW_COLUMNS[7]: "United Kingdom"})
+        injected["InvoiceDate"] = pd.to_datetime(injected["InvoiceDate"])
+        path = tmp_path / "extract_with_cancelled_order.csv"
+        pd.concat([raw_extract(), injected], ignore_index=True).to_csv(path, index=False)
+        filters = _service_on(path, tmp_path)
+
+        scored = service.rfm_table(filters)
+        row = scored.loc["99999"]
+        assert row["frequency"] == 1 and row["monetary"] == pytest.approx(25 * 12.55)
+        assert row["last_purchase"] == pd.Timestamp("2010-02-23")  # not the cancelled day
+        clv = service.clv_view(filters).customers.set_index("customer_id")
+        assert clv.loc["99999", "orders"] == 1 and clv.loc["99999", "repeat_days"] == 0
+        net = scored["monetary"]
+        for ranking in ("clv", "expected_aov", "historic_clv"):
+            top = clv[ranking].sort_values(ascending=False).head(20).index
+            assert "99999" not in top, ranking
+            # every top-20 customer spent more than the median customer
+            assert (net.reindex(top) > net.median()).all(), ranking
+        ledger = service.overview(filters).ledger.set_index("rule")
+        assert ledger.loc["cancelled_orders", "money"] >= 80995 * 2.08
+    finally:
+        service.configure(previous)

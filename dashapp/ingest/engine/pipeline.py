@@ -23,7 +23,12 @@ The rules, in ledger order (:data:`dashapp.ingest.cleaning.RULES`):
   every engine orders identically and no physical row order is used. The increase of the
   floored running maximum on a return line is that line's unmatched units. A line whose units
   are all unmatched leaves (counted in ``removed_lines``); a partly unmatched one keeps its
-  matched units.
+  matched units;
+* *returns booked against their orders* and *cancelled orders*: each matched return takes its
+  units back from the latest earlier purchases of the same customer and stock code (last in,
+  first out), so a return lowers the value of the order it cancels, not the day it arrived.
+  An order whose every unit came back is no purchase occasion: it leaves the invoice table
+  (ledger rule ``cancelled_orders``), and the return that cancelled it keeps no money.
 
 Money is carried as integer thousandths of the currency unit (``price`` rounded to 3
 decimals), so sums are exact and equal to the penny on every engine (floating-point sums differ
@@ -67,6 +72,8 @@ PART_COLUMNS: tuple[str, ...] = (
     "money_milli",
     "removed_lines",
     "kept_money_milli",
+    "returned_money_milli",
+    "surviving_lines",
     "unmatched_lines",
     "unmatched_money_milli",
     "missing_lines",
@@ -157,46 +164,116 @@ def _data_order(t: ibis.Table) -> list:
     ]
 
 
-def _with_unmatched(distinct: ibis.Table) -> ibis.Table:
-    """Adds ``unmatched``: the units of a kept return that no earlier purchase of the same
-    customer and stock code explains (0 elsewhere). Only the lines of (customer, stock code)
-    pairs with a kept return go through the windows; identical lines (``weight`` > 1, when
-    duplicates are kept) are consecutive in the order, so they are matched as one line of
+def _with_matching(distinct: ibis.Table) -> ibis.Table:
+    """Matches returns to purchases and books them against the orders they cancel.
+
+    Adds, per line, ``unmatched`` (the units of a kept return that no earlier purchase of the
+    same customer and stock code explains; 0 elsewhere), ``kept_money`` (what the line leaves in
+    the invoice table, in thousandths), ``returned_money`` (the money of a purchase line that
+    later returns took back) and ``survives`` (a purchase line with units nobody returned).
+
+    Only the lines of (customer, stock code) pairs with a kept return go through the windows.
+    Per pair, in the order of :func:`_data_order`, purchases push units on a stack and matched
+    returns take them from its top (last in, first out: a cancellation cancels the latest
+    order). ``height`` is the stack after a line; a purchase's units at levels
+    ``[height - units, height)`` survive only where the stack never falls below them later, so
+    its surviving units are ``min(height over this and later lines) - (height - units)``,
+    clipped to ``[0, units]``. The returns' money moves onto the purchases they cancel, valued
+    at the purchase's price; what differs when a return was credited at another price stays on
+    the pair's last return line, so every total is unchanged. Identical lines (``weight`` > 1,
+    when duplicates are kept) are consecutive in the order and match as one line of
     ``weight * quantity`` units."""
     kept = distinct.filter(distinct.fate.isnull() & distinct.customer_id.notnull())
     pairs = kept.filter(kept.is_return).select(*_PAIR).distinct()
     involved = kept.semi_join(pairs, _PAIR)
     units = involved.weight * involved.quantity
-    balance = ibis.ifelse(involved.is_return, -units, -ibis.greatest(units, 0))
-    running = ibis.window(
-        group_by=[involved[c] for c in _PAIR],
-        order_by=_data_order(involved),
-        preceding=None,
-        following=0,
+    bought = ibis.ifelse(involved.is_return, 0, ibis.greatest(units, 0))
+    balance = ibis.ifelse(involved.is_return, -units, -bought)
+    step = involved.mutate(bought=bought)
+
+    def running(t: ibis.Table, **frame):
+        return ibis.window(group_by=[t[c] for c in _PAIR], order_by=_data_order(t), **frame)
+
+    step = step.mutate(excess=balance.sum().over(running(step, preceding=None, following=0)))
+    step = step.mutate(
+        ceiling=ibis.greatest(
+            step.excess.max().over(running(step, preceding=None, following=0)), 0
+        ),
+        returns_to_here=ibis.ifelse(step.is_return, 1, 0)
+        .sum()
+        .over(running(step, preceding=None, following=0)),
     )
-    step = involved.mutate(excess=balance.sum().over(running))
-    running = ibis.window(
-        group_by=[step[c] for c in _PAIR], order_by=_data_order(step), preceding=None, following=0
-    )
-    step = step.mutate(ceiling=ibis.greatest(step.excess.max().over(running), 0))
-    ordered = ibis.window(group_by=[step[c] for c in _PAIR], order_by=_data_order(step))
     step = step.mutate(
         unmatched=ibis.ifelse(
-            step.is_return, step.ceiling - step.ceiling.lag().over(ordered).fill_null(0), 0
-        ).cast("int64")
-    ).drop("excess", "ceiling")
+            step.is_return, step.ceiling - step.ceiling.lag().over(running(step)).fill_null(0), 0
+        ).cast("int64"),
+        height=step.ceiling - step.excess,
+    )
+    step = step.mutate(
+        lowest_later=step.height.min().over(running(step, preceding=0, following=None))
+    )
+    surviving = ibis.greatest(
+        ibis.least(step.lowest_later - (step.height - step.bought), step.bought), 0
+    )
+    step = step.mutate(surviving=ibis.ifelse(step.bought > 0, surviving, 0).cast("int64"))
+    lost_money = (step.bought - step.surviving) * step.price_milli
+    # The matched units of a return are worth ``-(units + unmatched) * price`` (negative).
+    matched_money = ibis.ifelse(
+        step.is_return, (step.weight * step.quantity + step.unmatched) * step.price_milli, 0
+    )
+    pair = ibis.window(group_by=[step[c] for c in _PAIR])
+    step = step.mutate(
+        lost_money=lost_money,
+        residual=(lost_money + matched_money).sum().over(pair),
+        last_return=step.is_return
+        & (step.returns_to_here == ibis.ifelse(step.is_return, 1, 0).sum().over(pair)),
+    )
+    step = step.mutate(
+        kept_money=ibis.ifelse(
+            step.is_return,
+            ibis.ifelse(step.last_return, step.residual, 0),
+            ibis.ifelse(
+                step.bought > 0,
+                step.surviving * step.price_milli,
+                step.weight * step.quantity * step.price_milli,
+            ),
+        ).cast("int64"),
+        returned_money=step.lost_money.cast("int64"),
+        survives=step.surviving > 0,
+    ).drop(
+        "bought",
+        "excess",
+        "ceiling",
+        "returns_to_here",
+        "height",
+        "lowest_later",
+        "surviving",
+        "lost_money",
+        "residual",
+        "last_return",
+    )
     others = distinct.filter(distinct.fate.notnull() | distinct.customer_id.isnull()).union(
         kept.anti_join(pairs, _PAIR), distinct=False
     )
-    return others.mutate(unmatched=ibis.literal(0, "int64")).union(step, distinct=False)
+    others = others.mutate(
+        unmatched=ibis.literal(0, "int64"),
+        kept_money=(others.weight * others.quantity * others.price_milli).cast("int64"),
+        returned_money=ibis.literal(0, "int64"),
+        survives=others.quantity > 0,
+    )
+    return others.union(step.select(*others.columns), distinct=False)
 
 
 def parts_of(distinct: ibis.Table) -> ibis.Table:
     """Stage 2: from :func:`distinct_lines`, one row per (invoice, fate) with the columns of
     :data:`PART_COLUMNS` (money in integer thousandths). The (invoice, NULL) row holds the
     lines that passed the removal rules, before return matching: ``removed_lines`` of them left
-    as fully unmatched returns, and ``kept_money_milli`` is the money of what stays."""
-    t = _with_unmatched(distinct)
+    as fully unmatched returns; ``kept_money_milli`` is the money of what stays, with matched
+    returns booked against the purchases they cancel (see :func:`_with_matching`);
+    ``returned_money_milli`` is what returns took back from this invoice's purchases, and
+    ``surviving_lines`` counts its purchase lines with units nobody returned (0 on an order
+    cancelled in full)."""
+    t = _with_matching(distinct)
     # A distinct line stands for ``weight`` identical lines of ``quantity`` units: its
     # ``unmatched`` units are the last ones, so ``unmatched // |quantity|`` whole lines leave
     # and a remainder leaves one line partly matched.
@@ -217,7 +294,9 @@ def parts_of(distinct: ibis.Table) -> ibis.Table:
         lines=t.weight.sum(),
         money_milli=t.line_money.sum(),
         removed_lines=t.full.sum(),
-        kept_money_milli=(t.line_money + t.unmatched * t.price_milli).sum(),
+        kept_money_milli=t.kept_money.sum(),
+        returned_money_milli=t.returned_money.sum(),
+        surviving_lines=ibis.ifelse(t.survives, t.weight, 0).sum(),
         unmatched_lines=t.touched.sum(),
         unmatched_money_milli=(-t.unmatched * t.price_milli).sum(),
         missing_lines=ibis.ifelse(t.missing, t.weight, 0).sum(),

@@ -3,10 +3,14 @@
 :func:`split_parts` takes the rows of :func:`~dashapp.ingest.engine.pipeline.invoice_parts`
 (one per invoice and fate, as any engine returns them) and gives
 
-* the **invoice table** (``invoice, customer_id, invoice_date, country, revenue,
-  is_cancellation, lines``; one row per invoice with a kept line; ``revenue`` net of matched
-  returns, in the currency unit; sorted by date then invoice; text columns categorical), which
-  every customer-level analytic reads (docs/architecture.md), and
+* the **invoice table** (``invoice, customer_id, invoice_date, country, revenue, returned,
+  is_cancellation, lines``; one row per invoice with a kept line; ``revenue`` in the
+  currency unit, with each matched return booked against the order it cancels, so a
+  purchase's ``revenue`` is net of its returns and ``returned`` is what they took back; a
+  return invoice keeps only what no order explains, usually 0; an order cancelled in full has
+  ``revenue`` 0 and ``is_cancellation`` true: it is no purchase occasion; sorted by date then
+  invoice; text columns categorical), which every customer-level analytic reads
+  (docs/architecture.md), and
 * the **ledger** (one row per rule of :data:`dashapp.ingest.cleaning.RULES`: ``rule, title,
   meaning, action, enabled, rows, money``; ``attrs`` ``rows_in`` and ``rows_out``).
 
@@ -27,6 +31,7 @@ ORDER_COLUMNS = (
     "invoice_date",
     "country",
     "revenue",
+    "returned",
     "is_cancellation",
     "lines",
 )
@@ -44,9 +49,21 @@ def _as_frame(parts) -> pd.DataFrame:
     return frame
 
 
+def _cancelled_orders(parts: pd.DataFrame) -> pd.Series:
+    """Purchase invoices whose every unit was returned: no purchase occasion."""
+    return (
+        parts["fate"].isna()
+        & ~parts["is_cancellation"].astype(bool)
+        & (parts["surviving_lines"] == 0)
+        & (parts["returned_money_milli"] > 0)
+        & (parts["kept_money_milli"] == 0)
+    )
+
+
 def invoice_table(parts: pd.DataFrame) -> pd.DataFrame:
     """The invoice table from the kept rows of the parts."""
     kept = parts[parts["fate"].isna() & (parts["lines"] > parts["removed_lines"])]
+    cancelled = _cancelled_orders(kept).to_numpy(dtype=bool)
     orders = pd.DataFrame(
         {
             "invoice": kept["invoice"].astype(str).to_numpy(),
@@ -54,7 +71,8 @@ def invoice_table(parts: pd.DataFrame) -> pd.DataFrame:
             "invoice_date": pd.to_datetime(kept["invoice_date"]).to_numpy("datetime64[ns]"),
             "country": kept["country"].to_numpy(dtype=object),
             "revenue": kept["kept_money_milli"].to_numpy(dtype=np.int64) / MILLI,
-            "is_cancellation": kept["is_cancellation"].to_numpy(dtype=bool),
+            "returned": kept["returned_money_milli"].to_numpy(dtype=np.int64) / MILLI,
+            "is_cancellation": kept["is_cancellation"].to_numpy(dtype=bool) | cancelled,
             "lines": (kept["lines"] - kept["removed_lines"]).to_numpy(dtype=np.int32),
         }
     )
@@ -87,6 +105,8 @@ def ledger(parts: pd.DataFrame, rules: CleaningRules) -> pd.DataFrame:
         total(kept, "unmatched_lines"),
         total(kept, "unmatched_money_milli"),
     )
+    cancelled = _cancelled_orders(parts)
+    counted["cancelled_orders"] = (total(cancelled, "lines"), total(cancelled, "money_milli"))
     counted["missing_customer"] = (total(kept, "missing_lines"), total(kept, "missing_money_milli"))
     enabled = {
         "duplicates": rules.drop_duplicates,
@@ -96,6 +116,7 @@ def ledger(parts: pd.DataFrame, rules: CleaningRules) -> pd.DataFrame:
         "write_offs": rules.drop_write_offs,
         "cancellations": rules.net_cancellations,
         "unmatched_returns": rules.net_cancellations,
+        "cancelled_orders": rules.net_cancellations,
         "cancellations_dropped": not rules.net_cancellations,
         "missing_customer": True,
     }

@@ -40,6 +40,8 @@ def test_ledger_accounts_for_every_rule_and_every_removed_line():
     # Z9: all 3 units unmatched (-21); B2 of customer 2: 3 of 5 units unmatched (-15)
     assert by.loc["unmatched_returns", "rows"] == 2
     assert by.loc["unmatched_returns", "money"] == pytest.approx(-36.0)
+    assert by.loc["cancelled_orders", "rows"] == 1  # order 102, whose 2 units all came back
+    assert by.loc["cancelled_orders", "money"] == 10.0
     assert by.loc["missing_customer", "rows"] == 1  # the anonymous purchase, kept
     removed_full_lines = 1 + 1 + 2 + 1 + 1 + 1  # dup, bad debt, 2 non-product, price, write-off, Z9
     assert ledger.attrs["rows_in"] == len(ROWS)
@@ -52,8 +54,15 @@ def test_customers_net_of_matched_returns_never_negative_from_unmatched_ones():
     per_customer = orders.groupby("customer_id", observed=True)["revenue"].sum()
     assert per_customer["1"] == pytest.approx(20 + 5 - 8)  # 10 x A1, 1 x B2, return 4 x A1
     assert per_customer["2"] == pytest.approx(10 - 10)  # bought 2, return matched for 2 units
-    partly = orders.set_index("invoice").loc["C103"]
-    assert partly["revenue"] == -10.0 and partly["is_cancellation"]
+    by_invoice = orders.set_index("invoice")
+    # C103's two matched units cancel order 102 in full: 102 is no purchase any more, its
+    # revenue moved to 0 with "returned" saying what came back; C103 keeps nothing.
+    assert by_invoice.loc["102", "is_cancellation"] and by_invoice.loc["102", "revenue"] == 0
+    assert by_invoice.loc["102", "returned"] == 10.0
+    assert by_invoice.loc["C103", "revenue"] == 0 and by_invoice.loc["C103", "is_cancellation"]
+    # the partial return of 4 x A1 lowers order 100 (20 + 5 - 8), not the day it arrived
+    assert by_invoice.loc["100", "revenue"] == 17.0 and by_invoice.loc["100", "returned"] == 8.0
+    assert by_invoice.loc["C101", "revenue"] == 0
 
 
 def test_each_rule_can_be_switched_off():
@@ -102,7 +111,8 @@ def test_invoice_table_one_row_per_invoice():
     assert orders["invoice"].is_unique
     assert list(orders["invoice"]) == ["100", "C101", "102", "C103", "108"]  # by date
     row = orders.set_index("invoice").loc["100"]
-    assert row["revenue"] == pytest.approx(25.0) and row["lines"] == 2
+    # 25 bought, 4 x A1 at 2.0 returned by C101 and booked here
+    assert row["revenue"] == pytest.approx(17.0) and row["lines"] == 2
     assert orders.set_index("invoice").loc["C101", "is_cancellation"]
     assert str(orders["invoice_date"].dtype) == "datetime64[ns]"
     assert all(str(orders[c].dtype) == "category" for c in ("invoice", "customer_id", "country"))
@@ -159,3 +169,45 @@ def test_duplicates_equal_pandas_duplicated():
     duplicated = lines.duplicated(keep="first")
     assert by.loc["duplicates", "rows"] == duplicated.sum() > 100
     assert by.loc["duplicates", "money"] == pytest.approx(lines.loc[duplicated, "line_total"].sum())
+
+
+# A purchase that returns cancel is no purchase occasion (issue 13, point 1).
+CANCELLED = [
+    # customer 7: a small order, then an 80,995-unit order cancelled 16 minutes later
+    ("200", "P1", 12, "2010-02-23 15:09", 2.5, "7"),
+    ("201", "P2", 80995, "2011-11-21 10:54", 2.08, "7"),
+    ("C202", "P2", -80995, "2011-11-21 11:10", 2.08, "7"),
+    # customer 8: two orders of 5, a return of 5 then of 3 (last in, first out), and an
+    # order of two products of which one comes back (a partial return)
+    ("210", "M7", 5, "2010-03-01 10:00", 4.0, "8"),
+    ("211", "M7", 5, "2010-03-02 10:00", 4.0, "8"),
+    ("C212", "M7", -5, "2010-03-03 10:00", 4.0, "8"),
+    ("C213", "M7", -3, "2010-03-04 10:00", 4.0, "8"),
+    ("214", "N8", 2, "2010-04-01 10:00", 6.0, "8"),
+    ("214", "Q9", 1, "2010-04-01 10:00", 10.0, "8"),
+    ("C215", "N8", -2, "2010-04-02 10:00", 5.0, "8"),  # credited at 5.0, bought at 6.0
+]
+
+
+def test_an_order_returned_in_full_is_no_purchase_and_returns_book_against_their_order():
+    orders, ledger = clean(make_lines(CANCELLED))
+    by = orders.set_index("invoice")
+    # the big order is cancelled: no revenue, no purchase; its return keeps nothing
+    assert by.loc["201", "is_cancellation"] and by.loc["201", "revenue"] == 0
+    assert by.loc["201", "returned"] == pytest.approx(80995 * 2.08)
+    assert by.loc["C202", "revenue"] == 0
+    # last in, first out: C212 cancels 211 in full, C213 takes 3 of 210's 5 units
+    assert by.loc["211", "is_cancellation"] and by.loc["211", "revenue"] == 0
+    assert not by.loc["210", "is_cancellation"] and by.loc["210", "revenue"] == 8.0
+    assert by.loc["210", "returned"] == 12.0
+    # a partial return lowers its order's value; the credit below the price paid (2 x 1.0)
+    # stays on the return, so the customer's total is the money that changed hands
+    assert not by.loc["214", "is_cancellation"] and by.loc["214", "revenue"] == 10.0
+    assert by.loc["C215", "revenue"] == pytest.approx(2.0)
+    assert orders["revenue"].sum() == pytest.approx(
+        sum(q * p for _, _, q, _, p, _ in CANCELLED), abs=1e-6
+    )
+    rule = ledger.set_index("rule").loc["cancelled_orders"]
+    assert rule["rows"] == 2 and rule["money"] == pytest.approx(80995 * 2.08 + 20.0)
+    purchases = orders[~orders["is_cancellation"]]
+    assert purchases.groupby("customer_id", observed=True).size().to_dict() == {"7": 1, "8": 2}
