@@ -212,6 +212,22 @@ def _with_matching(distinct: ibis.Table) -> ibis.Table:
     step = step.mutate(
         lowest_later=step.height.min().over(running(step, preceding=0, following=None))
     )
+    step = _booked(step)
+    others = distinct.filter(distinct.fate.notnull() | distinct.customer_id.isnull()).union(
+        kept.anti_join(pairs, _PAIR), distinct=False
+    )
+    others = others.mutate(
+        unmatched=ibis.literal(0, "int64"),
+        kept_money=(others.weight * others.quantity * others.price_milli).cast("int64"),
+        returned_money=ibis.literal(0, "int64"),
+        survives=others.quantity > 0,
+    )
+    return others.union(step.select(*others.columns), distinct=False)
+
+
+def _booked(step: ibis.Table) -> ibis.Table:
+    """The money columns of :func:`_with_matching` from the stack of a pair's lines
+    (``bought``, ``height``, ``lowest_later``, ``unmatched``, ``returns_to_here``)."""
     surviving = ibis.greatest(
         ibis.least(step.lowest_later - (step.height - step.bought), step.bought), 0
     )
@@ -228,7 +244,7 @@ def _with_matching(distinct: ibis.Table) -> ibis.Table:
         last_return=step.is_return
         & (step.returns_to_here == ibis.ifelse(step.is_return, 1, 0).sum().over(pair)),
     )
-    step = step.mutate(
+    return step.mutate(
         kept_money=ibis.ifelse(
             step.is_return,
             ibis.ifelse(step.last_return, step.residual, 0),
@@ -252,16 +268,6 @@ def _with_matching(distinct: ibis.Table) -> ibis.Table:
         "residual",
         "last_return",
     )
-    others = distinct.filter(distinct.fate.notnull() | distinct.customer_id.isnull()).union(
-        kept.anti_join(pairs, _PAIR), distinct=False
-    )
-    others = others.mutate(
-        unmatched=ibis.literal(0, "int64"),
-        kept_money=(others.weight * others.quantity * others.price_milli).cast("int64"),
-        returned_money=ibis.literal(0, "int64"),
-        survives=others.quantity > 0,
-    )
-    return others.union(step.select(*others.columns), distinct=False)
 
 
 def parts_of(distinct: ibis.Table) -> ibis.Table:
