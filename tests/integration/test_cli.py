@@ -188,3 +188,67 @@ def test_export_from_a_postgresql_table_matches_the_file(shared_sample_xlsx, tmp
     assert (sql["segment"] == file["segment"]).all()
     assert (sql["frequency"] == file["frequency"]).all()
     assert sql["clv"].sub(file["clv"]).abs().max() < 0.01
+
+
+def test_report_opens_offline_with_the_overview_kpis(shared_sample_xlsx, tmp_path, filters):
+    """The report, opened in headless Chromium with every network request refused: nothing
+    is requested but the file itself, every chart is drawn, and the KPIs are the Overview's."""
+    from playwright.sync_api import sync_playwright
+
+    from dashapp import service
+    from dashapp.web.format import money, number, percent
+    from tests.conftest import CHROMIUM_FLAGS
+
+    out = tmp_path / "summary.html"
+    done = run(tmp_path, "report", "--data", str(shared_sample_xlsx), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert text.count(get_plotlyjs_marker()) == 1  # plotly.js embedded once
+    assert "<script src=" not in text and "<link " not in text
+    kpis = service.overview(filters).kpis
+    requested: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=list(CHROMIUM_FLAGS))
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+
+        def refuse(route):
+            url = route.request.url
+            if url.startswith(("file:", "data:", "blob:")):
+                route.continue_()
+            else:
+                requested.append(url)
+                route.abort()
+
+        page.route("**/*", refuse)
+        page.goto(out.as_uri())
+        page.wait_for_function("document.querySelectorAll('.main-svg').length >= 5", timeout=30000)
+        body = page.inner_text("body")
+        charts = page.eval_on_selector_all(".js-plotly-plot", "els => els.length")
+        browser.close()
+    assert requested == []
+    assert charts == 5  # monthly revenue, segments, CLV, cohorts, clusters
+    for value in (money(kpis.net_revenue), number(kpis.customers), number(kpis.orders),
+                  money(kpis.aov, "£", 2), percent(kpis.repeat_rate)):  # fmt: skip
+        assert value in body
+    for heading in ("Overview", "RFM segments", "Predicted CLV", "Cohort retention",
+                    "Clusters", "Action list"):  # fmt: skip
+        assert heading in body
+
+
+def get_plotlyjs_marker() -> str:
+    """plotly.js's banner (``* plotly.js v4.1.1``): once per copy of the library."""
+    from plotly.offline import get_plotlyjs
+
+    banner = get_plotlyjs().splitlines()[1]
+    assert banner.startswith("* plotly.js v"), banner
+    return banner
+
+
+def test_report_errors_are_one_line(shared_sample_xlsx, tmp_path):
+    out = tmp_path / "r.html"
+    line = one_line_error(
+        run(tmp_path, "report", "--data", str(shared_sample_xlsx), "-o", str(out), "--k", "99"),
+        "report",
+    )
+    assert "Clusters k must be a whole number" in line
+    assert not out.exists()
