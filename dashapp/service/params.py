@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashapp.analytics import clustering
+from dashapp.analytics import clustering, rfm
 from dashapp.analytics.clv import MODEL_LABELS
 
 KINDS = ("int", "float", "choice", "choices", "date", "cuts")
@@ -496,10 +496,99 @@ RFM_HEAT = Param(
 RFM_CUTS = (RFM_R_CUTS, RFM_F_CUTS, RFM_M_CUTS)
 RFM_PARAMS = (RFM_AS_OF, *RFM_CUTS, RFM_HEAT)
 
+# ------------------------------------------------------------------------------------------
+# Campaign planner and tracking
+# ------------------------------------------------------------------------------------------
+#: Where the default response rate and incremental share come from (shown on the page and
+#: on /docs).
+CAMPAIGN_DEFAULTS_SOURCE = (
+    "Hillstrom (2008), The MineThatData E-Mail Analytics And Data Mining Challenge: 64,000 "
+    "customers who bought in the last 12 months, a third e-mailed men's merchandise, a third "
+    "women's, a third (the control) nothing; within two weeks 1.25 % and 0.88 % of the "
+    "e-mailed groups bought against 0.57 % of the control (figures as commonly reported for "
+    "the public dataset). Hence a response rate of 1.1 % (the e-mailed groups' mean) of which "
+    "47 % incremental ((1.07 - 0.57) / 1.07). The offer cost is an assumption: set yours."
+)
+CAMPAIGN_SEGMENTS = Param(
+    "cp_segments",
+    "segments",
+    "RFM segments",
+    "choices",
+    tuple(s.lower().replace("'", "").replace(" ", "_") for s in rfm.SEGMENT_ORDER),
+    choices=tuple((s.lower().replace("'", "").replace(" ", "_"), s) for s in rfm.SEGMENT_ORDER),
+    hint="none ticked = all",
+    help="Customers of these RFM segments are targeted (none ticked = all).",
+)
+CAMPAIGN_P_ALIVE_MIN = Param(
+    "cp_pmin", "p_alive_min", "P(alive) from", "float", 0.0, low=0, high=1,
+    help="Target customers whose P(alive) is at least this.",
+)  # fmt: skip
+CAMPAIGN_P_ALIVE_MAX = Param(
+    "cp_pmax", "p_alive_max", "P(alive) to", "float", 1.0, low=0, high=1,
+    help="Target customers whose P(alive) is at most this.",
+)  # fmt: skip
+CAMPAIGN_CLV_MIN = Param(
+    "cp_clvmin", "clv_min", "Predicted CLV from", "float", None, unit="currency",
+    optional=True, blank="no limit", help="Target customers whose predicted CLV is at least this.",
+)  # fmt: skip
+CAMPAIGN_CLV_MAX = Param(
+    "cp_clvmax", "clv_max", "Predicted CLV to", "float", None, unit="currency",
+    optional=True, blank="no limit", help="Target customers whose predicted CLV is at most this.",
+)  # fmt: skip
+CAMPAIGN_COST = Param(
+    "cp_cost", "cost", "Offer cost", "float", 1.0, unit="currency per targeted customer",
+    low=0, high=100_000,
+    help="What the offer costs per targeted customer (contact, voucher). An assumption: "
+    "set your own.",
+)  # fmt: skip
+CAMPAIGN_RESPONSE = Param(
+    "cp_response", "response_pct", "Response rate", "float", 1.1, unit="% of targeted",
+    low=0, low_open=True, high=100,
+    help="Share of targeted customers expected to buy after the offer. Default: Hillstrom "
+    "(2008), e-mailed groups, two weeks.",
+)  # fmt: skip
+CAMPAIGN_UPLIFT = Param(
+    "cp_uplift", "uplift_pct", "Uplift", "float", 47.0, unit="% of responses incremental",
+    low=0, high=100,
+    help="Share of those purchases the offer causes (the rest would have happened anyway). "
+    "Default: Hillstrom (2008), e-mailed vs control groups.",
+)  # fmt: skip
+CAMPAIGN_CONTROL = Param(
+    "cp_control", "control_pct", "Control group", "float", 20.0, unit="% of the target",
+    low=1, high=50,
+    help="Share of the targeted customers held out at random: they get no offer, and the "
+    "tracking compares the others with them.",
+)  # fmt: skip
+CAMPAIGN_SEED = Param(
+    "cp_seed", "seed", "Random seed", "int", 42, low=0, high=2**31 - 1,
+    help="The same seed, target and share always hold out the same customers.",
+)  # fmt: skip
+CAMPAIGN_START = Param(
+    "cp_start", "start", "Campaign start", "date", None, optional=True, blank="not set",
+    help="Tracking: the day the campaign started; transactions from it on are measured.",
+)  # fmt: skip
+#: The planner's target and offer parameters, in the service's argument order.
+CAMPAIGN_TARGET_PARAMS = (
+    CAMPAIGN_SEGMENTS, CAMPAIGN_P_ALIVE_MIN, CAMPAIGN_P_ALIVE_MAX, CAMPAIGN_CLV_MIN,
+    CAMPAIGN_CLV_MAX,
+)  # fmt: skip
+CAMPAIGN_OFFER_PARAMS = (
+    CAMPAIGN_COST, CAMPAIGN_RESPONSE, CAMPAIGN_UPLIFT, CAMPAIGN_CONTROL, CAMPAIGN_SEED,
+)  # fmt: skip
+
 #: Every declaration by URL key.
 BY_KEY: Mapping[str, Param] = {
     p.key: p
-    for p in (*CLV_VALUE_PARAMS, CLV_CALIBRATION_END, CLV_TRACKING, *CLUSTER_PARAMS, *RFM_PARAMS)
+    for p in (
+        *CLV_VALUE_PARAMS,
+        CLV_CALIBRATION_END,
+        CLV_TRACKING,
+        *CLUSTER_PARAMS,
+        *RFM_PARAMS,
+        *CAMPAIGN_TARGET_PARAMS,
+        *CAMPAIGN_OFFER_PARAMS,
+        CAMPAIGN_START,
+    )
 }
 
 
