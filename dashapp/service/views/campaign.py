@@ -88,14 +88,15 @@ def campaign_plan(
     if picked:
         keep &= table["cluster"].astype(str).isin(picked)
     matching = table[keep]
-    base = dict(n_customers=len(table), clusters=names, notes=list(result.notes))
+    n_all, notes = len(table), list(result.notes)
     if len(matching) < 2:
         return Plan(
             reason=f"{len(matching)} of {len(table):,} customers match this target; a campaign "
             "with a control group needs at least 2. Widen the segments or the ranges.",
-            **base,
+            n_customers=n_all,
+            clusters=names,
         )
-    treated, held = campaign.split_control(matching["customer_id"], control_pct, seed)
+    _, held = campaign.split_control(matching["customer_id"], control_pct, seed)
     group = pd.Series("target", index=matching["customer_id"].astype(str))
     group[held] = "control"
     out = matching.assign(customer_id=matching["customer_id"].astype(str))
@@ -106,7 +107,14 @@ def campaign_plan(
         settings[2] if len(settings) > 2 else params.CLV_MARGIN.default
     )
     outcome = campaign.expected_outcome(aov, cost, response / 100, uplift / 100, margin / 100)
-    return Plan(customers=out.reset_index(drop=True), outcome=outcome, n_matching=len(out), **base)
+    return Plan(
+        customers=out.reset_index(drop=True),
+        outcome=outcome,
+        n_matching=len(out),
+        n_customers=n_all,
+        clusters=names,
+        notes=notes,
+    )
 
 
 def read_groups(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
