@@ -92,6 +92,13 @@ def read_contacts(path: str | Path) -> pd.DataFrame:
         raise DataLoadError(f"The contacts file {path} does not exist.") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataLoadError(f"The contacts file {path} cannot be read: {exc}.") from None
+    return contacts_from_frame(raw, path.name)
+
+
+def contacts_from_frame(raw: pd.DataFrame, name: str = "contacts") -> pd.DataFrame:
+    """:func:`read_contacts` of a table already read (an upload); ``name`` is the file's
+    name, used in the messages."""
+    path = Path(name)
     names = {re.sub(r"[\s\-_]+", "_", str(c).strip().lower()): c for c in raw.columns}
     id_col = names.get("customer_id") or names.get("customerid")
     mail_col = names.get("email") or names.get("e_mail") or names.get("email_address")

@@ -40,6 +40,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             pd.api.types.is_numeric_dtype(s)
             or pd.api.types.is_datetime64_any_dtype(s)
             or pd.api.types.is_bool_dtype(s)
+            or s.isna().all()  # nothing to neutralise (and Arrow cannot fill a null array)
         ):
             continue
         text = s.astype("string")

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashapp.analytics import clustering, rfm
+from dashapp.analytics import campaign, clustering, rfm
 from dashapp.analytics.clv import MODEL_LABELS
 
 KINDS = ("int", "float", "choice", "choices", "date", "cuts")
@@ -499,23 +499,15 @@ RFM_PARAMS = (RFM_AS_OF, *RFM_CUTS, RFM_HEAT)
 # ------------------------------------------------------------------------------------------
 # Campaign planner and tracking
 # ------------------------------------------------------------------------------------------
-#: Where the default response rate and incremental share come from (shown on the page and
-#: on /docs).
-CAMPAIGN_DEFAULTS_SOURCE = (
-    "Hillstrom (2008), The MineThatData E-Mail Analytics And Data Mining Challenge: 64,000 "
-    "customers who bought in the last 12 months, a third e-mailed men's merchandise, a third "
-    "women's, a third (the control) nothing; within two weeks 1.25 % and 0.88 % of the "
-    "e-mailed groups bought against 0.57 % of the control (figures as commonly reported for "
-    "the public dataset). Hence a response rate of 1.1 % (the e-mailed groups' mean) of which "
-    "47 % incremental ((1.07 - 0.57) / 1.07). The offer cost is an assumption: set yours."
-)
+#: Where the default response rate and uplift come from (page and /docs).
+CAMPAIGN_DEFAULTS_SOURCE = campaign.DEFAULTS_SOURCE
 CAMPAIGN_SEGMENTS = Param(
     "cp_segments",
     "segments",
     "RFM segments",
     "choices",
-    tuple(s.lower().replace("'", "").replace(" ", "_") for s in rfm.SEGMENT_ORDER),
-    choices=tuple((s.lower().replace("'", "").replace(" ", "_"), s) for s in rfm.SEGMENT_ORDER),
+    tuple(campaign.segment_key(s) for s in rfm.SEGMENT_ORDER),
+    choices=tuple((campaign.segment_key(s), s) for s in rfm.SEGMENT_ORDER),
     hint="none ticked = all",
     help="Customers of these RFM segments are targeted (none ticked = all).",
 )
@@ -537,9 +529,7 @@ CAMPAIGN_CLV_MAX = Param(
 )  # fmt: skip
 CAMPAIGN_COST = Param(
     "cp_cost", "cost", "Offer cost", "float", 1.0, unit="currency per targeted customer",
-    low=0, high=100_000,
-    help="What the offer costs per targeted customer (contact, voucher). An assumption: "
-    "set your own.",
+    low=0, high=100_000, help="Per targeted customer (contact, voucher). An assumption: set yours.",
 )  # fmt: skip
 CAMPAIGN_RESPONSE = Param(
     "cp_response", "response_pct", "Response rate", "float", 1.1, unit="% of targeted",
@@ -579,17 +569,9 @@ CAMPAIGN_OFFER_PARAMS = (
 #: Every declaration by URL key.
 BY_KEY: Mapping[str, Param] = {
     p.key: p
-    for p in (
-        *CLV_VALUE_PARAMS,
-        CLV_CALIBRATION_END,
-        CLV_TRACKING,
-        *CLUSTER_PARAMS,
-        *RFM_PARAMS,
-        *CAMPAIGN_TARGET_PARAMS,
-        *CAMPAIGN_OFFER_PARAMS,
-        CAMPAIGN_START,
-    )
-}
+    for p in (*CLV_VALUE_PARAMS, CLV_CALIBRATION_END, CLV_TRACKING, *CLUSTER_PARAMS,
+              *RFM_PARAMS, *CAMPAIGN_TARGET_PARAMS, *CAMPAIGN_OFFER_PARAMS, CAMPAIGN_START)
+}  # fmt: skip
 
 
 def thresholds(r_cuts: Any = None, f_cuts: Any = None, m_cuts: Any = None) -> tuple | None:

@@ -110,3 +110,9 @@ def test_write_table_is_atomic_and_typed(tmp_path):
         write_table(bad, target, "parquet")
     assert target.read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.parquet"]
+
+
+def test_an_all_blank_text_column_is_written():
+    """The generic layout without contacts has an e-mail column with no value at all."""
+    frame = pd.DataFrame({"email": pd.array([None, None], dtype="string"), "n": [1, 2]})
+    assert to_safe_csv(frame) == "email,n\n,1\n,2\n"
