@@ -550,7 +550,7 @@ CAMPAIGN_CONTROL = Param(
     "tracking compares the others with them.",
 )  # fmt: skip
 CAMPAIGN_SEED = Param(
-    "cp_seed", "seed", "Random seed", "int", 42, low=0, high=2**31 - 1,
+    "cp_seed", "seed", "Random seed", "int", 42, low=0, high=999_999,
     help="The same seed, target and share always hold out the same customers.",
 )  # fmt: skip
 CAMPAIGN_START = Param(
