@@ -68,3 +68,15 @@ def test_planner_follows_the_target_and_tracks_an_uploaded_list(dash_duo, browse
     )
     assert params.CAMPAIGN_START.key == "cp_start"
     assert console_errors(dash_duo) == []
+
+
+def test_action_list_shows_its_rows_next_to_the_crm_download(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/actions")
+    settle(dash_duo)
+    dash_duo.wait_for_element("#actions-grid .ag-row", timeout=60)
+    dash_duo.find_element("#actions-crm-btn").click()
+    dash_duo.wait_for_contains_text("#actions-crm-info", "without a contact", timeout=60)
+    assert "action_list_generic.csv" in dash_duo.find_element("#actions-crm-info").text
+    save_screenshot(dash_duo, "actions-crm")
+    assert console_errors(dash_duo) == []
