@@ -172,6 +172,9 @@ def test_export_from_a_postgresql_table_matches_the_file(shared_sample_xlsx, tmp
         done = run(tmp_path, "export", "-o", str(sql_out), env=env)  # SQL is the default
         assert done.returncode == 0, done.stderr
         assert f"of SQL: {name} to" in done.stdout
+        report = run(tmp_path, "report", "-o", str(tmp_path / "sql.html"), env=env)
+        assert report.returncode == 0, report.stderr
+        assert f"Customer summary: SQL: {name}" in (tmp_path / "sql.html").read_text()
         bad = run(tmp_path, "export", "-o", str(sql_out), env={**env, "DATA_SQL_TABLE": "absent_t"})
         assert "absent_t" in one_line_error(bad)
         filed = run(tmp_path, "export", "--data", str(shared_sample_xlsx), "--dataset",
