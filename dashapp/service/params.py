@@ -92,7 +92,7 @@ class Param:
             what = "a whole number" if self.kind == "int" else "a number"
             lo, hi = _num_text(self.low), _num_text(self.high)
             if self.low is not None and self.high is not None:
-                return f"{what} from {lo} to {hi}"
+                return f"{what} {'above ' + lo + ' up to' if self.low_open else 'from ' + lo + ' to'} {hi}"
             if self.low is not None:
                 return f"{what} {'above' if self.low_open else 'of at least'} {lo}"
             return what

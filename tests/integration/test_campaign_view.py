@@ -71,3 +71,12 @@ def test_the_list_read_back_and_measured(filters):
     with pytest.raises(ParamError, match="Campaign start is required"):
         campaign_effect(filters, None, target, control)
     assert params.CAMPAIGN_START.parse("2011-09-01") == "2011-09-01"
+
+
+def test_a_rate_of_zero_is_named_as_refused():
+    with pytest.raises(ParamError) as err:
+        params.CAMPAIGN_RESPONSE.parse("0")
+    assert str(err.value) == (
+        "Response rate (% of targeted) must be a number above 0 up to 100; got '0'."
+    )
+    assert params.CAMPAIGN_RESPONSE.parse("0.5") == 0.5
