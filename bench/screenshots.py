@@ -29,6 +29,7 @@ PAGES = {
     "cohorts": "/cohorts",
     "clustering": "/clustering",
     "actions": "/actions",
+    "campaign": "/campaign",
     "upload": "/upload",
     "docs": "/docs",
 }

@@ -1,6 +1,9 @@
 """Command line: ``python -m dashapp [--data PATH] [--host H] [--port P] [--debug]`` runs the
 app; ``python -m dashapp download [--dest DIR]`` fetches the real dataset from UCI;
-``python -m dashapp prepare`` cleans the configured SQL or Spark table ahead of time."""
+``python -m dashapp prepare`` cleans the configured SQL or Spark table ahead of time;
+``python -m dashapp export`` writes the customer table (or a CRM import file) and
+``python -m dashapp report`` a self-contained HTML summary, for scheduled jobs (``--help`` on
+each)."""
 
 from __future__ import annotations
 
@@ -34,7 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument(
         "--timeout", type=float, default=3600.0, help="longest the cleaning may run (seconds)"
     )
+    from dashapp import cli
+
+    cli.add_commands(sub)
     args = parser.parse_args(argv)
+
+    if args.command in cli.COMMANDS:
+        return cli.run(args)
 
     if args.command == "prepare":
         return _prepare(args.timeout)

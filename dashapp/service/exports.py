@@ -40,6 +40,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             pd.api.types.is_numeric_dtype(s)
             or pd.api.types.is_datetime64_any_dtype(s)
             or pd.api.types.is_bool_dtype(s)
+            or s.isna().all()  # nothing to neutralise (and Arrow cannot fill a null array)
         ):
             continue
         text = s.astype("string")
@@ -58,3 +59,35 @@ def csv_download(frame: pd.DataFrame, filename: str) -> dict[str, str]:
     """What a download component sends to the browser: ``frame`` as safe CSV text
     (:func:`to_safe_csv`) saved under ``filename``."""
     return {"content": to_safe_csv(frame), "filename": filename, "type": "text/csv"}
+
+
+#: File formats :func:`write_table` writes.
+TABLE_FORMATS = ("csv", "parquet")
+
+
+def write_table(frame: pd.DataFrame, path, fmt: str | None = None) -> str:
+    """Write ``frame`` to ``path`` atomically (a reader never sees half a file; a failed
+    write leaves the previous file, if any, untouched) as formula-safe CSV or as parquet
+    (typed values, for programs, not spreadsheets). ``fmt`` defaults to the file's suffix.
+    Returns the format written; ValueError for an unknown one, OSError when the folder is
+    not writable."""
+    from pathlib import Path
+
+    from dashapp.ingest.loading.cache import atomic_path
+
+    target = Path(path)
+    fmt = (fmt or target.suffix.lstrip(".") or "csv").lower()
+    if fmt not in TABLE_FORMATS:
+        raise ValueError(f"Unknown output format {fmt!r}: use csv or parquet.")
+    with atomic_path(target) as tmp:
+        if fmt == "csv":
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                fh.write(to_safe_csv(frame))
+        else:  # attrs (e.g. the as-of date) are not part of the table
+            _no_attrs(frame.copy()).to_parquet(tmp, index=False)
+    return fmt
+
+
+def _no_attrs(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.attrs = {}
+    return frame

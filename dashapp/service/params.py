@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashapp.analytics import clustering
+from dashapp.analytics import campaign, clustering, rfm
 from dashapp.analytics.clv import MODEL_LABELS
 
 KINDS = ("int", "float", "choice", "choices", "date", "cuts")
@@ -92,7 +92,7 @@ class Param:
             what = "a whole number" if self.kind == "int" else "a number"
             lo, hi = _num_text(self.low), _num_text(self.high)
             if self.low is not None and self.high is not None:
-                return f"{what} from {lo} to {hi}"
+                return f"{what} {'above ' + lo + ' up to' if self.low_open else 'from ' + lo + ' to'} {hi}"
             if self.low is not None:
                 return f"{what} {'above' if self.low_open else 'of at least'} {lo}"
             return what
@@ -496,11 +496,82 @@ RFM_HEAT = Param(
 RFM_CUTS = (RFM_R_CUTS, RFM_F_CUTS, RFM_M_CUTS)
 RFM_PARAMS = (RFM_AS_OF, *RFM_CUTS, RFM_HEAT)
 
+# ------------------------------------------------------------------------------------------
+# Campaign planner and tracking
+# ------------------------------------------------------------------------------------------
+#: Where the default response rate and uplift come from (page and /docs).
+CAMPAIGN_DEFAULTS_SOURCE = campaign.DEFAULTS_SOURCE
+CAMPAIGN_SEGMENTS = Param(
+    "cp_segments",
+    "segments",
+    "RFM segments",
+    "choices",
+    tuple(campaign.segment_key(s) for s in rfm.SEGMENT_ORDER),
+    choices=tuple((campaign.segment_key(s), s) for s in rfm.SEGMENT_ORDER),
+    hint="none ticked = all",
+    help="Customers of these RFM segments are targeted (none ticked = all).",
+)
+CAMPAIGN_P_ALIVE_MIN = Param(
+    "cp_pmin", "p_alive_min", "P(alive) from", "float", 0.0, low=0, high=1,
+    help="Target customers whose P(alive) is at least this.",
+)  # fmt: skip
+CAMPAIGN_P_ALIVE_MAX = Param(
+    "cp_pmax", "p_alive_max", "P(alive) to", "float", 1.0, low=0, high=1,
+    help="Target customers whose P(alive) is at most this.",
+)  # fmt: skip
+CAMPAIGN_CLV_MIN = Param(
+    "cp_clvmin", "clv_min", "Predicted CLV from", "float", None, unit="currency",
+    optional=True, blank="no limit", help="Target customers whose predicted CLV is at least this.",
+)  # fmt: skip
+CAMPAIGN_CLV_MAX = Param(
+    "cp_clvmax", "clv_max", "Predicted CLV to", "float", None, unit="currency",
+    optional=True, blank="no limit", help="Target customers whose predicted CLV is at most this.",
+)  # fmt: skip
+CAMPAIGN_COST = Param(
+    "cp_cost", "cost", "Offer cost", "float", 1.0, unit="currency per targeted customer",
+    low=0, high=100_000, help="Per targeted customer (contact, voucher). An assumption: set yours.",
+)  # fmt: skip
+CAMPAIGN_RESPONSE = Param(
+    "cp_response", "response_pct", "Response rate", "float", 1.1, unit="% of targeted",
+    low=0, low_open=True, high=100,
+    help="Share of targeted customers expected to buy after the offer. Default: Hillstrom "
+    "(2008), e-mailed groups, two weeks.",
+)  # fmt: skip
+CAMPAIGN_UPLIFT = Param(
+    "cp_uplift", "uplift_pct", "Uplift", "float", 47.0, unit="% of responses incremental",
+    low=0, high=100,
+    help="Share of those purchases the offer causes (the rest would have happened anyway). "
+    "Default: Hillstrom (2008), e-mailed vs control groups.",
+)  # fmt: skip
+CAMPAIGN_CONTROL = Param(
+    "cp_control", "control_pct", "Control group", "float", 20.0, unit="% of the target",
+    low=1, high=50,
+    help="Share of the targeted customers held out at random: they get no offer, and the "
+    "tracking compares the others with them.",
+)  # fmt: skip
+CAMPAIGN_SEED = Param(
+    "cp_seed", "seed", "Random seed", "int", 42, low=0, high=999_999,
+    help="The same seed, target and share always hold out the same customers.",
+)  # fmt: skip
+CAMPAIGN_START = Param(
+    "cp_start", "start", "Campaign start", "date", None, optional=True, blank="not set",
+    help="Tracking: the day the campaign started; transactions from it on are measured.",
+)  # fmt: skip
+#: The planner's target and offer parameters, in the service's argument order.
+CAMPAIGN_TARGET_PARAMS = (
+    CAMPAIGN_SEGMENTS, CAMPAIGN_P_ALIVE_MIN, CAMPAIGN_P_ALIVE_MAX, CAMPAIGN_CLV_MIN,
+    CAMPAIGN_CLV_MAX,
+)  # fmt: skip
+CAMPAIGN_OFFER_PARAMS = (
+    CAMPAIGN_COST, CAMPAIGN_RESPONSE, CAMPAIGN_UPLIFT, CAMPAIGN_CONTROL, CAMPAIGN_SEED,
+)  # fmt: skip
+
 #: Every declaration by URL key.
 BY_KEY: Mapping[str, Param] = {
     p.key: p
-    for p in (*CLV_VALUE_PARAMS, CLV_CALIBRATION_END, CLV_TRACKING, *CLUSTER_PARAMS, *RFM_PARAMS)
-}
+    for p in (*CLV_VALUE_PARAMS, CLV_CALIBRATION_END, CLV_TRACKING, *CLUSTER_PARAMS,
+              *RFM_PARAMS, *CAMPAIGN_TARGET_PARAMS, *CAMPAIGN_OFFER_PARAMS, CAMPAIGN_START)
+}  # fmt: skip
 
 
 def thresholds(r_cuts: Any = None, f_cuts: Any = None, m_cuts: Any = None) -> tuple | None:

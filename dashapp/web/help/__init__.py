@@ -20,6 +20,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("cohorts", "Cohorts"),
     ("clustering", "Clustering"),
     ("actions", "Action list"),
+    ("campaigns", "Exports, CRM files and campaigns"),
 )
 
 
@@ -266,6 +267,21 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
         "dashapp.service.views.clustering", "ELBOW_SILHOUETTE_SAMPLE"
     ),
     "cluster_bic_points": _cluster_value("dashapp.service.views.clustering", "BIC_MAX_POINTS"),
+    # Exports and campaigns
+    "campaign_settings": settings_table(
+        "cp_segments",
+        "cp_pmin",
+        "cp_pmax",
+        "cp_clvmin",
+        "cp_clvmax",
+        "cp_cost",
+        "cp_response",
+        "cp_uplift",
+        "cp_control",
+        "cp_seed",
+        "cp_start",
+    ),  # fmt: skip
+    "campaign_source": _cluster_value("dashapp.analytics.campaign", "DEFAULTS_SOURCE"),
 }
 
 

@@ -25,6 +25,7 @@ from dashapp.web.components import (
     serve_rows,
 )
 from dashapp.web.controls import as_input, as_state, hidden, param_alert
+from dashapp.web.crm_export import crm_export, register_crm_export
 from dashapp.web.format import money, number
 
 dash.register_page(
@@ -87,6 +88,7 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
                             className="mb-2",
                         ),
                         dcc.Download(id="actions-download"),
+                        crm_export(),
                         paged_grid("actions-grid", columns),
                     ]
                 ),
@@ -177,3 +179,6 @@ def download_actions(n_clicks, dataset, start, end, countries, *settings):
     if result.reason:
         return no_update
     return csv_download(result.table, "action_list.csv")
+
+
+register_crm_export(_list, [*FILTER_STATES, *(as_state(p) for p in SETTINGS)])
