@@ -211,6 +211,22 @@ def _cluster_value(module: str, name: str) -> Callable[[], str]:
     return value
 
 
+# Action list
+def lapsed_below() -> str:
+    """The P(alive) below which an active segment's action becomes a win-back, in %."""
+    from dashapp.analytics.actions import LAPSED_BELOW
+
+    return f"{LAPSED_BELOW:.0%}"
+
+
+def active_segments() -> str:
+    """The segments whose action presumes an active customer, in the grid's order."""
+    from dashapp.analytics.actions import ACTIVE_SEGMENTS
+    from dashapp.analytics.rfm import SEGMENT_ORDER
+
+    return ", ".join(s for s in SEGMENT_ORDER if s in ACTIVE_SEGMENTS)
+
+
 #: Placeholder name -> function producing its Markdown. Sections may add their own.
 PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "segment_grid": segment_grid,
@@ -266,6 +282,8 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
         "dashapp.service.views.clustering", "ELBOW_SILHOUETTE_SAMPLE"
     ),
     "cluster_bic_points": _cluster_value("dashapp.service.views.clustering", "BIC_MAX_POINTS"),
+    "actions_lapsed_below": lapsed_below,
+    "actions_active_segments": active_segments,
 }
 
 
