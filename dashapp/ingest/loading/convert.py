@@ -11,7 +11,9 @@ column, the count and the first spreadsheet rows.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dashapp.ingest import schema
-from dashapp.ingest.errors import DataLoadError
+from dashapp.ingest.errors import AmbiguousDateOrder, DataLoadError
 from dashapp.ingest.loading.columns import _Labelled, _plural, _Raw
 from dashapp.ingest.schema import (
     COUNTRY,
@@ -32,6 +34,8 @@ from dashapp.ingest.schema import (
     QUANTITY,
     STOCK_CODE,
 )
+
+log = logging.getLogger(__name__)
 
 _NULL_TOKENS = frozenset({"nan", "none", "null", "na", "n/a", "#n/a", "-"})
 _EMPTY = ("empty value", "empty values")
@@ -90,6 +94,16 @@ def _text_value(v: object, *, float_suffix: bool) -> str | None:
     return str(v).strip() or None
 
 
+def _lookup(new_codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Raw unique slot -> sorted category code (-1 = missing); every label may be missing (a
+    column with no value at all), then there are no categories."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    if not len(order):
+        return np.full(len(new_codes), -1, dtype=np.int64)
+    return np.where(new_codes >= 0, rank[np.maximum(new_codes, 0)], -1)
+
+
 def _to_category(
     codes: np.ndarray,
     uniques: np.ndarray,
@@ -125,9 +139,7 @@ def _to_category(
         labels = [fill if s is None else s for s in labels]
     new_codes, new_uniques = pd.factorize(np.asarray(labels, dtype=object), use_na_sentinel=True)
     order = np.argsort(np.asarray(new_uniques, dtype=object), kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    lut = np.where(new_codes >= 0, rank[np.maximum(new_codes, 0)], -1)
+    lut = _lookup(new_codes, order)
     final = lut[codes]  # code -1 picks the last slot (raw missing)
     cats = pd.Index(np.asarray(new_uniques, dtype=object)[order], dtype="str")
     return pd.Categorical.from_codes(final, dtype=pd.CategoricalDtype(cats, ordered=False))
@@ -158,9 +170,7 @@ def _to_category_arrow(
     enc = pc.dictionary_encode(v)
     new_codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     order = pc.array_sort_indices(enc.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    lut = np.where(new_codes >= 0, rank[np.maximum(new_codes, 0)], -1)
+    lut = _lookup(new_codes, order)
     final = lut[codes]
     cats = pd.Index(
         enc.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False), dtype="str"
@@ -196,12 +206,18 @@ def _number_value(v: object) -> float | None:
 
 
 class _Converter:
-    def __init__(self, raw: _Raw, keep: np.ndarray | None) -> None:
+    def __init__(self, raw: _Raw, keep: np.ndarray | None, reading: DateReading) -> None:
         self.raw = raw
         self.keep = keep  # positions kept (blank rows removed), or None for all
+        self.reading = reading
 
     def fail(
-        self, column: str, what: tuple[str, str], bad_mask: np.ndarray, examples: list | None = None
+        self,
+        column: str,
+        what: tuple[str, str],
+        bad_mask: np.ndarray,
+        examples: list | None = None,
+        error: type[DataLoadError] | None = None,
     ):
         """Raise DataLoadError: ``what`` = (singular, plural) description of the bad values."""
         positions = np.flatnonzero(bad_mask)
@@ -213,7 +229,7 @@ class _Converter:
         if examples:
             ex = " (e.g. " + ", ".join(repr(str(e)) for e in examples[:3]) + ")"
         count = int(np.count_nonzero(bad_mask))
-        raise DataLoadError(
+        raise (error or DataLoadError)(
             f"{self.raw.name}: column '{header}' has {_plural(count, *what)}{ex}, at {where}.",
             path=self.raw.name,
             column=header,
@@ -259,7 +275,25 @@ class _Converter:
         return vals_u[codes]
 
     def dates(self, column: str, col) -> np.ndarray:
-        """datetime64[ns] values; raises on missing or unparseable values."""
+        """datetime64[ns] values; raises on missing, unparseable, out-of-range values and on
+        all-numeric dates whose order (day or month first) is mixed or cannot be told."""
+        values = self._parse_dates(column, col)
+        lo, hi = np.datetime64(schema.EARLIEST_DATE, "ns"), schema.latest_date().to_datetime64()
+        out = (values < lo) | (values > hi)
+        if out.any():
+            shown = pd.DatetimeIndex(values[np.flatnonzero(out)[:3]]).strftime("%Y-%m-%d")
+            self.fail(
+                column,
+                (
+                    f"date outside {schema.EARLIEST_DATE} to {hi.astype('datetime64[D]')}",
+                    f"dates outside {schema.EARLIEST_DATE} to {hi.astype('datetime64[D]')}",
+                ),
+                out,
+                list(shown),
+            )
+        return values
+
+    def _parse_dates(self, column: str, col) -> np.ndarray:
         if isinstance(col, pa.ChunkedArray) and pa.types.is_timestamp(col.type):
             if col.type.tz is not None:
                 col = pc.local_timestamp(col)
@@ -271,7 +305,7 @@ class _Converter:
             return values
         if isinstance(col, pa.ChunkedArray) and pa.types.is_date(col.type):
             col = col.cast(pa.timestamp("ns"))
-            return self.dates(column, col)
+            return self._parse_dates(column, col)
         codes, uniques = _labels(col)
         if self.keep is not None:
             codes = codes[self.keep]
@@ -280,18 +314,73 @@ class _Converter:
             if fast is not None:
                 return fast[codes]
         uniques = _py_uniques(uniques)
-        conv, missing_u, bad_u = _parse_date_uniques(uniques)
-        conv = np.append(conv, np.datetime64("NaT", "ns"))
-        missing_u = np.append(missing_u, True)
-        bad_u = np.append(bad_u, False)
-        missing = missing_u[codes]
+        parsed = _parse_date_uniques(uniques, self.reading)
+        conv = np.append(parsed.values, np.datetime64("NaT", "ns"))
+        missing = np.append(parsed.missing, True)[codes]
         if missing.any():
             self.fail(column, ("empty date", "empty dates"), missing)
-        bad = bad_u[codes]
+        if parsed.problem is not None:
+            what, mask_u, error = parsed.problem
+            mask = np.append(mask_u, False)[codes]
+            ex = [uniques[i] for i in np.flatnonzero(mask_u)[:3]]
+            self.fail(column, what, mask, ex, error=error)
+        bad = np.append(parsed.bad, False)[codes]
         if bad.any():
-            ex = [uniques[i] for i in np.flatnonzero(bad_u[:-1])[:3]]
+            ex = [uniques[i] for i in np.flatnonzero(parsed.bad)[:3]]
             self.fail(column, ("value that is not a date", "values that are not dates"), bad, ex)
+        if parsed.assumed:
+            header = self.raw.headers.get(column, column)
+            log.warning(
+                "%s: column '%s' has dates such as %r that read both day-first and month-first "
+                "and nothing in the file tells which; read %s (assumed).",
+                self.raw.name,
+                header,
+                parsed.assumed,
+                schema.DATE_ORDERS[self.reading.decided or schema.ASSUMED_DATE_ORDER],
+            )
         return conv[codes]
+
+
+@dataclass
+class DateReading:
+    """How the all-numeric dates of one file are read; one object serves every block of a
+    file read in blocks, so all blocks use one order.
+
+    ``order``: the order chosen by the user (``"dmy"``/``"mdy"``), or None. ``ask``: with no
+    order chosen and a file that cannot tell, refuse (:class:`AmbiguousDateOrder`) rather
+    than assume :data:`~dashapp.ingest.schema.ASSUMED_DATE_ORDER`. After reading: ``decided``
+    is the order used and ``why`` one of ``"chosen"``, ``"file"`` (a date such as 31/01/2011
+    shows it) or ``"assumed"`` (then ``example`` is an ambiguous value so read).
+    """
+
+    order: str | None = None
+    ask: bool = False
+    decided: str | None = None
+    why: str | None = None
+    example: str | None = None
+
+    @classmethod
+    def of(cls, option: str | None) -> DateReading:
+        """From the ``date_order`` reading option (see :mod:`dashapp.ingest.schema`)."""
+        if option in (None, ""):
+            return cls()
+        if option == schema.DATE_ORDER_ASK:
+            return cls(ask=True)
+        if option not in schema.DATE_ORDERS:
+            raise DataLoadError(
+                f"Unknown date order {option!r}; expected one of "
+                f"{', '.join(schema.DATE_ORDERS)} or {schema.DATE_ORDER_ASK!r}."
+            )
+        return cls(order=option, decided=option, why="chosen")
+
+    def note(self) -> str | None:
+        """The sentence stating an assumed order (None when the order was not assumed)."""
+        if self.why != "assumed" or self.decided is None:
+            return None
+        return (
+            f"Dates such as {self.example!r} read both day-first and month-first and the file "
+            f"does not tell which: they were read {schema.DATE_ORDERS[self.decided]}."
+        )
 
 
 def _arrow_iso_dates(uniques: pa.Array) -> np.ndarray | None:
@@ -307,31 +396,76 @@ def _arrow_iso_dates(uniques: pa.Array) -> np.ndarray | None:
     return np.append(out, np.datetime64("NaT", "ns"))
 
 
-_DATE_FORMATS = (
+#: Formats that cannot be read in two orders (year first).
+_YMD_FORMATS = (
     "ISO8601",
-    "%m/%d/%Y %H:%M",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+)
+_DMY_FORMATS = (
     "%d/%m/%Y %H:%M",
-    "%m/%d/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M:%S",
-    "%m/%d/%Y",
     "%d/%m/%Y",
-    "%m/%d/%y %H:%M",
     "%d/%m/%y %H:%M",
-    "%m/%d/%y",
+    "%d/%m/%y %H:%M:%S",
     "%d/%m/%y",
     "%d.%m.%Y %H:%M",
     "%d.%m.%Y %H:%M:%S",
     "%d.%m.%Y",
     "%d-%m-%Y %H:%M",
+    "%d-%m-%Y %H:%M:%S",
     "%d-%m-%Y",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d",
 )
+_MDY_FORMATS = (
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y",
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y %H:%M:%S",
+    "%m/%d/%y",
+)
+_ORDER_FORMATS = {schema.DAY_FIRST: _DMY_FORMATS, schema.MONTH_FIRST: _MDY_FORMATS}
+_ORDER_WORD = {schema.DAY_FIRST: "day-first", schema.MONTH_FIRST: "month-first"}
+_MONTH_NAME_RE = re.compile(r"[A-Za-z]{3}")
 
 
-def _parse_date_uniques(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse distinct raw date values -> (datetime64[ns], missing mask, unparseable mask)."""
+def _parse_formats(s: pd.Series, formats: tuple[str, ...]) -> pd.Series:
+    """Each string parsed with the first of ``formats`` that reads it (NaT: none does)."""
+    out = pd.Series(np.datetime64("NaT", "ns"), index=s.index, dtype="datetime64[ns]")
+    todo = s
+    for fmt in formats:
+        if todo.empty:
+            break
+        try:
+            conv = pd.to_datetime(todo, format=fmt, errors="coerce")
+        except (ValueError, TypeError):
+            continue
+        if not isinstance(conv.dtype, pd.DatetimeTZDtype | np.dtype) or conv.dtype.kind != "M":
+            continue  # mixed time zones come back as objects: not this format
+        if getattr(conv.dt, "tz", None) is not None:
+            conv = conv.dt.tz_localize(None)
+        ok = conv.notna().to_numpy()
+        out.loc[todo.index[ok]] = conv[ok].to_numpy(dtype="datetime64[ns]")
+        todo = todo[~ok]
+    return out
+
+
+@dataclass
+class _ParsedDates:
+    values: np.ndarray  # datetime64[ns] per distinct raw value
+    missing: np.ndarray  # blank
+    bad: np.ndarray  # not a date in any accepted format
+    problem: tuple | None = None  # (what, mask over the distinct values, error class)
+    assumed: str | None = None  # an ambiguous value read in the assumed order
+
+
+def _parse_date_uniques(uniques: np.ndarray, reading: DateReading | None = None) -> _ParsedDates:
+    """Parse distinct raw date values. All-numeric dates are read in one order for the whole
+    file: the user's, the one the file shows (a day or month above 12), or, when nothing
+    tells, the assumed one (or :class:`AmbiguousDateOrder` when ``reading.ask``). A file
+    showing both orders is refused; nothing is ever read in the other order silently."""
+    reading = reading if reading is not None else DateReading()
     n = len(uniques)
     out = np.full(n, np.datetime64("NaT", "ns"))
     missing = np.zeros(n, dtype=bool)
@@ -359,34 +493,97 @@ def _parse_date_uniques(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
         if getattr(conv.dt, "tz", None) is not None:
             conv = conv.dt.tz_localize(None)
         out[other_idx] = conv.to_numpy(dtype="datetime64[ns]")
+    problem = None
+    assumed = None
     if strs:
-        s = pd.Series(strs, dtype=object)
-        best = None
-        for fmt in _DATE_FORMATS:
-            try:
-                conv = pd.to_datetime(s, format=fmt, errors="coerce")
-            except (ValueError, TypeError):
-                continue
-            if getattr(conv.dt, "tz", None) is not None:
-                conv = conv.dt.tz_localize(None)
-            nbad = int(conv.isna().sum())
-            if best is None or nbad < best[0]:
-                best = (nbad, conv)
-            if nbad == 0:
-                break
-        if best is not None and best[0] > 0:
-            try:
-                conv = pd.to_datetime(s, format="mixed", errors="coerce")
-                if getattr(conv.dt, "tz", None) is not None:
-                    conv = conv.dt.tz_localize(None)
-                if int(conv.isna().sum()) < best[0]:
-                    best = (int(conv.isna().sum()), conv)
-            except (ValueError, TypeError):
-                pass
-        if best is not None:
-            out[str_idx] = best[1].to_numpy(dtype="datetime64[ns]")
+        values, problem_s, assumed = _parse_date_strings(pd.Series(strs, dtype=object), reading)
+        out[str_idx] = values
+        if problem_s is not None:
+            what, mask_s, error = problem_s
+            mask = np.zeros(n, dtype=bool)
+            mask[np.asarray(str_idx)[mask_s]] = True
+            problem = (what, mask, error)
     bad = np.isnat(out) & ~missing
-    return out, missing, bad
+    return _ParsedDates(out, missing, bad, problem, assumed)
+
+
+def _parse_date_strings(
+    s: pd.Series, reading: DateReading
+) -> tuple[np.ndarray, tuple | None, str | None]:
+    """(datetime64[ns] per string, problem or None, an ambiguous value read by assumption)."""
+    result = _parse_formats(s, _YMD_FORMATS)
+    rest = s[result.isna().to_numpy()]
+    problem = None
+    assumed = None
+    if not rest.empty:
+        d = _parse_formats(rest, _DMY_FORMATS)
+        m = _parse_formats(rest, _MDY_FORMATS)
+        only = {
+            schema.DAY_FIRST: (d.notna() & m.isna()).to_numpy(),
+            schema.MONTH_FIRST: (m.notna() & d.isna()).to_numpy(),
+        }
+        ambiguous = (d.notna() & m.notna() & (d != m)).to_numpy()
+        shown = [o for o, mask in only.items() if mask.any()]
+        order = reading.order or reading.decided
+        if len(shown) == 2:
+            # both orders in one file: name the rarer one's rows
+            rare = min(shown, key=lambda o: int(only[o].sum()))
+            other = next(o for o in shown if o != rare)
+            example = rest.to_numpy()[only[other]][0]
+            what = (
+                f"{_ORDER_WORD[rare]} date while other dates are {_ORDER_WORD[other]} (such as "
+                f"{example!r}), so the order of every date is in doubt",
+                f"{_ORDER_WORD[rare]} dates while other dates are {_ORDER_WORD[other]} (such "
+                f"as {example!r}), so the order of every date is in doubt",
+            )
+            problem = (what, _spread(rest, s, only[rare]), None)
+        elif shown and order is not None and shown[0] != order:
+            because = {
+                "chosen": "the date order chosen",
+                "file": "earlier dates of the file",
+                "assumed": "earlier dates of the file (read with an assumed order)",
+            }[reading.why or "chosen"]
+            what = (
+                f"{_ORDER_WORD[shown[0]]} date while {because} are {_ORDER_WORD[order]}",
+                f"{_ORDER_WORD[shown[0]]} dates while {because} are {_ORDER_WORD[order]}",
+            )
+            problem = (what, _spread(rest, s, only[shown[0]]), None)
+        else:
+            if order is None and shown:
+                order, reading.decided, reading.why = shown[0], shown[0], "file"
+            if order is None and ambiguous.any():
+                if reading.ask:
+                    what = (
+                        "date that reads both day-first and month-first (no day above 12 in "
+                        "the file): choose the date order",
+                        "dates that read both day-first and month-first (no day above 12 in "
+                        "the file): choose the date order",
+                    )
+                    problem = (what, _spread(rest, s, ambiguous), AmbiguousDateOrder)
+                else:
+                    order = schema.ASSUMED_DATE_ORDER
+                    assumed = str(rest.to_numpy()[ambiguous][0])
+                    reading.decided, reading.why, reading.example = order, "assumed", assumed
+            chosen = d if (order or schema.DAY_FIRST) == schema.DAY_FIRST else m
+            result.loc[rest.index] = chosen.to_numpy(dtype="datetime64[ns]")
+    left = result.isna().to_numpy() & s.str.contains(_MONTH_NAME_RE).to_numpy()
+    if left.any():  # "5 January 2011", "Jan 5, 2011": kept only when both orders agree
+        words = s[left]
+        first = pd.to_datetime(words, format="mixed", dayfirst=True, errors="coerce")
+        second = pd.to_datetime(words, format="mixed", dayfirst=False, errors="coerce")
+        if first.dtype.kind == "M" and second.dtype.kind == "M":
+            if getattr(first.dt, "tz", None) is not None:
+                first, second = first.dt.tz_localize(None), second.dt.tz_localize(None)
+            agree = (first == second).to_numpy()
+            result.loc[words.index[agree]] = first[agree].to_numpy(dtype="datetime64[ns]")
+    return result.to_numpy(dtype="datetime64[ns]"), problem, assumed
+
+
+def _spread(rest: pd.Series, s: pd.Series, mask_rest: np.ndarray) -> np.ndarray:
+    """A mask over ``rest`` (a subset of ``s`` by index) as a mask over ``s``."""
+    out = np.zeros(len(s), dtype=bool)
+    out[s.index.get_indexer(rest.index[mask_rest])] = True
+    return out
 
 
 def _missing_mask(col, labels) -> np.ndarray:
@@ -441,7 +638,9 @@ def _empty_category(m: int, fill: str | None = None) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(cats, dtype="str")))
 
 
-def _build_frame(raw: _Raw) -> pd.DataFrame:
+def _build_frame(raw: _Raw, reading: DateReading | None = None) -> pd.DataFrame:
+    """The canonical frame of a raw table; ``reading`` says how to read all-numeric dates
+    (shared by the blocks of one file; a fresh :class:`DateReading` when None)."""
     cols = raw.columns
     n = raw.n
     labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -461,7 +660,7 @@ def _build_frame(raw: _Raw) -> pd.DataFrame:
     m = n if keep is None else len(keep)
     if m == 0:
         raise DataLoadError(f"{raw.name} has no data rows.", path=raw.name)
-    conv = _Converter(raw, keep)
+    conv = _Converter(raw, keep, reading if reading is not None else DateReading())
 
     def category(c: str, **kw) -> pd.Categorical:
         codes, uniques = lab(c)
@@ -490,8 +689,28 @@ def _build_frame(raw: _Raw) -> pd.DataFrame:
             QUANTITY, ("value too large for a quantity", "values too large for a quantity"), big
         )
     price = conv.numbers(PRICE, raw_or_labels(PRICE))
+    huge = ~(np.abs(price) <= schema.MAX_ABS_PRICE)  # inf, -inf, 1e308 (NaN refused above)
+    if huge.any():
+        conv.fail(
+            PRICE,
+            (
+                f"value that is infinite or beyond ±{schema.MAX_ABS_PRICE:,.0f}",
+                f"values that are infinite or beyond ±{schema.MAX_ABS_PRICE:,.0f}",
+            ),
+            huge,
+            [price[i] for i in np.flatnonzero(huge)[:3]],
+        )
     dates = conv.dates(INVOICE_DATE, raw_or_labels(INVOICE_DATE))
     customer = category(CUSTOMER_ID, float_suffix=True, null_tokens=True)
+    if customer.isna().all():
+        header = raw.headers.get(CUSTOMER_ID, CUSTOMER_ID)
+        raise DataLoadError(
+            f"{raw.name}: column '{header}' is empty in all {m:,} rows: customer segments and "
+            "lifetime values need a customer id on the lines (lines without one are set "
+            "aside, but not all of them). Check that the right column holds the customer id.",
+            path=raw.name,
+            column=header,
+        )
     stock = category(STOCK_CODE, upper=True) if STOCK_CODE in cols else _empty_category(m)
     desc = category(DESCRIPTION) if DESCRIPTION in cols else _empty_category(m)
     default_country = schema.SPECS[COUNTRY].default
