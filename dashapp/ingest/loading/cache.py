@@ -39,7 +39,7 @@ def read_notes(cache_file: str | os.PathLike) -> list[str]:
     """The loader's statements kept in a parquet copy of a file's lines (reads the footer
     only); [] when there are none or the file cannot be read."""
     try:
-        meta = pq.read_schema(cache_file).metadata or {}
+        meta = pq.read_metadata(cache_file).metadata or {}
         return [str(n) for n in json.loads(meta.get(_NOTES_META_KEY, b"[]"))]
     except (OSError, ValueError, pa.ArrowException):
         return []
