@@ -211,6 +211,13 @@ def _cluster_value(module: str, name: str) -> Callable[[], str]:
     return value
 
 
+def _schema_value(name: str):
+    """A constant of the loader's schema (what it accepts)."""
+    from dashapp.ingest import schema
+
+    return getattr(schema, name)
+
+
 # Action list
 def lapsed_below() -> str:
     """The P(alive) below which an active segment's action becomes a win-back, in %."""
@@ -282,6 +289,10 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
         "dashapp.service.views.clustering", "ELBOW_SILHOUETTE_SAMPLE"
     ),
     "cluster_bic_points": _cluster_value("dashapp.service.views.clustering", "BIC_MAX_POINTS"),
+    "assumed_date_order": lambda: _schema_value("DATE_ORDERS")[_schema_value("ASSUMED_DATE_ORDER")],
+    "earliest_date": lambda: _schema_value("EARLIEST_DATE"),
+    "latest_days_ahead": lambda: str(_schema_value("LATEST_DAYS_AHEAD")),
+    "max_abs_price": lambda: f"{_schema_value('MAX_ABS_PRICE'):,.0f}",
     "actions_lapsed_below": lapsed_below,
     "actions_active_segments": active_segments,
 }
