@@ -434,7 +434,7 @@ def _parse_formats(s: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     """Each string parsed with the first of ``formats`` that reads it (NaT: none does)."""
     out = pd.Series(np.datetime64("NaT", "ns"), index=s.index, dtype="datetime64[ns]")
     todo = s
-    for fmt in formats:
+    for fmt in _plausible(s, formats):
         if todo.empty:
             break
         try:
@@ -449,6 +449,34 @@ def _parse_formats(s: pd.Series, formats: tuple[str, ...]) -> pd.Series:
         out.loc[todo.index[ok]] = conv[ok].to_numpy(dtype="datetime64[ns]")
         todo = todo[~ok]
     return out
+
+
+def _plausible(s: pd.Series, formats: tuple[str, ...]) -> list[str]:
+    """The formats whose separators and time parts occur in some of the strings (a format
+    that cannot match any of them is not tried: each try costs a pass over the values)."""
+    if s.empty:
+        return []
+    text = "\n".join(s.tolist())  # one C-level pass per test, not one per value
+    has = {sep: sep in text for sep in "/.-"}
+    seconds = re.search(r"\d:\d+:\d", text) is not None
+    minutes_only = re.search(r"(^|[^:\d])\d+:\d+($|[^:\d])", text, re.M) is not None
+    year_first = re.search(r"(?m)^\d{4}[/.-]", text) is not None
+    keep = []
+    for fmt in formats:
+        if fmt == "ISO8601":
+            if has["-"]:
+                keep.append(fmt)
+            continue
+        if fmt.startswith("%Y") and not year_first:
+            continue
+        date_part = fmt.split(" ", 1)[0]
+        sep = next(c for c in date_part if c in "/.-")
+        if not has[sep]:
+            continue
+        if ("%S" in fmt and not seconds) or ("%H" in fmt and "%S" not in fmt and not minutes_only):
+            continue
+        keep.append(fmt)
+    return keep
 
 
 @dataclass
