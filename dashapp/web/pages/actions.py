@@ -50,9 +50,9 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
     )
     columns = [
         customer_column(),
-        money_column("value_at_stake", "Value at stake", currency),
-        money_column("clv", "Predicted CLV", currency),
-        money_column("clv_if_alive", "Value if still active", currency),
+        {**money_column("value_at_stake", "Value at stake", currency), "minWidth": 110},
+        {**money_column("clv", "Predicted CLV", currency), "minWidth": 115},
+        {**money_column("clv_if_alive", "Value if still active", currency), "minWidth": 115},
         number_column("p_alive", "P(alive)", 3),
         {"field": "segment", "headerName": "RFM segment", "minWidth": 150},
         {"field": "cluster", "headerName": "Cluster", "minWidth": 130},
