@@ -19,8 +19,9 @@ from dashapp.ingest.loading.cache import (
     _write_cache,
     cache_path_for,
 )
-from dashapp.ingest.loading.convert import DateReading, _build_frame
+from dashapp.ingest.loading.convert import _build_frame
 from dashapp.ingest.loading.csv_reader import _read_csv
+from dashapp.ingest.loading.dates import DateReading
 from dashapp.ingest.loading.excel_reader import _read_excel
 from dashapp.ingest.loading.formats import (
     CSV_EXTENSIONS,

@@ -23,8 +23,9 @@ from dashapp.ingest.loading.cache import (
     LOADER_VERSION,
     atomic_path,
 )
-from dashapp.ingest.loading.convert import DateReading, _build_frame
+from dashapp.ingest.loading.convert import _build_frame
 from dashapp.ingest.loading.csv_reader import StreamRetry, iter_csv_batches
+from dashapp.ingest.loading.dates import DateReading
 
 #: Bytes of CSV per block: 16 MB keeps a block's conversion near 250 MB (64 MB blocks: ~470 MB)
 #: at the same CPU time.
