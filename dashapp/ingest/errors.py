@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["DataLoadError"]
+__all__ = ["AmbiguousDateOrder", "DataLoadError"]
 
 
 class DataLoadError(ValueError):
@@ -38,3 +38,9 @@ class DataLoadError(ValueError):
         self.column = column
         self.rows = list(rows or [])
         self.sheet = sheet
+
+
+class AmbiguousDateOrder(DataLoadError):
+    """Every all-numeric date of the file reads both day-first and month-first (no day above
+    12), and no order was chosen: the caller offers the choice (the upload page) or states an
+    assumption."""

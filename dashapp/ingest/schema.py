@@ -107,6 +107,52 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
 
 SPECS: dict[str, ColumnSpec] = {s.name: s for s in COLUMN_SPECS}
 
+# -- what the loader accepts as values ------------------------------------------------------
+#: Invoice dates before this day are refused (a typo, a spreadsheet's day 0 = 1900-01-00, a
+#: placeholder such as 1900-01-01).
+EARLIEST_DATE = "1990-01-01"
+#: Invoice dates more than this many days after today are refused (a placeholder such as
+#: 2099-12-31, a two-digit year read in the wrong century).
+LATEST_DAYS_AHEAD = 366
+#: Unit prices must be finite and at most this in absolute value (inf, -Infinity, 1e308 are
+#: refused like empty prices: their totals overflow or dwarf every real amount).
+MAX_ABS_PRICE = 1e9
+#: Orders of all-numeric dates such as 05/01/2011 (ISO 2011-01-05 is never ambiguous).
+DAY_FIRST = "dmy"
+MONTH_FIRST = "mdy"
+DATE_ORDERS: dict[str, str] = {
+    DAY_FIRST: "day first (31/01/2011 = 31 January)",
+    MONTH_FIRST: "month first (01/31/2011 = 31 January)",
+}
+#: The order assumed for a file given on the command line (``--data``) whose dates could be
+#: read either way; the assumption is logged and shown. Uploads ask instead.
+ASSUMED_DATE_ORDER = MONTH_FIRST
+#: A reading option that travels in the column map (so it is part of the cache key and the
+#: dataset version): ``{"date_order": "dmy" | "mdy" | "ask"}``. Absent: ambiguous dates are
+#: read with :data:`ASSUMED_DATE_ORDER` and the assumption is reported; ``"ask"``: they are
+#: refused with :class:`~dashapp.ingest.errors.AmbiguousDateOrder` (the upload page then
+#: offers the choice).
+DATE_ORDER_OPTION = "date_order"
+DATE_ORDER_ASK = "ask"
+
+
+def latest_date():
+    """The last invoice date accepted: today + :data:`LATEST_DAYS_AHEAD` days."""
+    import pandas as pd
+
+    return pd.Timestamp.today().normalize() + pd.Timedelta(days=LATEST_DAYS_AHEAD)
+
+
+def split_options(
+    column_map: dict[str, str] | None,
+) -> tuple[dict[str, str] | None, str | None]:
+    """(column map without reading options, date order option or None)."""
+    if not column_map or DATE_ORDER_OPTION not in column_map:
+        return column_map, None
+    rest = {k: v for k, v in column_map.items() if k != DATE_ORDER_OPTION}
+    return rest or None, column_map[DATE_ORDER_OPTION]
+
+
 #: Canonical output columns, in output order.
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(s.name for s in COLUMN_SPECS)
 #: dtype of each canonical column ("category" columns hold str categories).

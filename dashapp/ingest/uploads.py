@@ -298,6 +298,9 @@ def set_column_map(
     folder = found.path.parent
     meta = read_meta(folder) or {}
     clean = {k: v for k, v in (column_map or {}).items() if k in schema.SOURCE_COLUMNS and v}
+    order = (column_map or {}).get(schema.DATE_ORDER_OPTION)
+    if order in schema.DATE_ORDERS:  # the reading option travels with the mapping
+        clean[schema.DATE_ORDER_OPTION] = order
     meta.update(column_map=clean or None, currency=clean_currency(currency) or found.currency)
     try:
         write_meta(folder, meta)
@@ -305,6 +308,18 @@ def set_column_map(
         log.warning("mapping of upload %s not stored: %s", upload_id, exc)
         raise UploadError(storage_message(exc, found.path.name)) from None
     return find_upload(upload_dir, upload_id, owner)
+
+
+def set_date_order(
+    upload_dir: Path, upload_id: str, owner: str | None, order: str, currency: str | None = None
+) -> StoredUpload:
+    """Remember the date order (``schema.DATE_ORDERS``) ``owner`` chose for their upload, whose
+    dates read both ways; the column mapping is kept."""
+    if order not in schema.DATE_ORDERS:
+        raise UploadError(f"Choose the date order: {' or '.join(schema.DATE_ORDERS.values())}.")
+    found = find_upload(upload_dir, upload_id, owner)
+    mapping = {**(found.column_map or {}), schema.DATE_ORDER_OPTION: order}
+    return set_column_map(upload_dir, upload_id, owner, mapping, currency)
 
 
 def find_upload(upload_dir: Path, upload_id: str, owner: str | None) -> StoredUpload:

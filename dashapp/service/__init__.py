@@ -37,9 +37,16 @@ from dashapp.service.registry import (
     upload_dir,
 )
 from dashapp.service.results import View, empty_reason, records
-from dashapp.service.store import CleanData, cleaned, filtered_orders, transactions
+from dashapp.service.store import (
+    CleanData,
+    cleaned,
+    dataset_notes,
+    filtered_orders,
+    transactions,
+)
 from dashapp.service.uploads import (
     acquire_upload_slot,
+    choose_date_order,
     prune_uploads,
     receive_upload,
     release_upload_slot,
@@ -110,6 +117,8 @@ __all__ = [
     "release_upload_slot",
     "prune_uploads",
     "receive_upload",
+    "choose_date_order",
+    "dataset_notes",
     "remap_upload",
     "upload_slot",
     "current_owner",

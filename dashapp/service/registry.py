@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dashapp.config import Settings, SqlSettings
+from dashapp.ingest import schema
 from dashapp.ingest.engine import local
 from dashapp.ingest.loading import DataLoadError, dataset_fingerprint
 from dashapp.ingest.spark import SparkSource
@@ -164,13 +165,17 @@ def _upload_info(dataset_id: str) -> DatasetInfo:
     from dashapp.ingest.uploads import find_upload
 
     found = find_upload(upload_dir(), dataset_id, current_owner())
+    # An upload whose dates read both day-first and month-first is refused until its owner
+    # chooses (the upload page asks); a file given on the command line is read with the
+    # assumed order, which is logged and shown (dataset_notes).
+    mapping = {schema.DATE_ORDER_OPTION: schema.DATE_ORDER_ASK, **(found.column_map or {})}
     return DatasetInfo(
         id=found.id,
         label=f"{found.label} (uploaded)",
         kind="upload",
         path=found.path,
         currency=found.currency,
-        column_map=tuple(sorted((found.column_map or {}).items())),
+        column_map=tuple(sorted(mapping.items())),
     )
 
 

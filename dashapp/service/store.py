@@ -20,7 +20,8 @@ from dashapp.ingest import cleaning
 from dashapp.ingest.cleaning import CleaningRules
 from dashapp.ingest.engine import prepared as prepared_results
 from dashapp.ingest.errors import DataLoadError
-from dashapp.ingest.loading import load_transactions
+from dashapp.ingest.loading import cache_path_for, load_transactions
+from dashapp.ingest.loading.cache import read_notes
 from dashapp.service import registry
 from dashapp.service.filters import Filters
 
@@ -76,6 +77,21 @@ def transactions(dataset_id: str) -> pd.DataFrame:
         cache_dir=registry.cache_dir_for(info),  # None when unusable: no parquet copy
         column_map=dict(info.column_map) or None,
     )
+
+
+def dataset_notes(dataset_id: str) -> list[str]:
+    """The loader's statements about a file dataset once it has been read (e.g. the date
+    order it assumed for dates that read both ways), from its parquet copy's footer; [] for
+    a table, a file not read yet or without a cache folder."""
+    info = registry.dataset_info(dataset_id)
+    cache_dir = None if info.kind in registry.TABLE_KINDS else registry.cache_dir_for(info)
+    if cache_dir is None:
+        return []
+    try:
+        path = registry.source_path(info)
+        return read_notes(cache_path_for(path, cache_dir, dict(info.column_map) or None))
+    except (OSError, DataLoadError):
+        return []
 
 
 def _prepare(dataset_id: str, version: str, rules: CleaningRules) -> tuple:

@@ -83,3 +83,10 @@ def remap_upload(upload_id: str, column_map: dict, currency: str | None) -> Stor
     return uploads.set_column_map(
         registry.upload_dir(), upload_id, registry.current_owner() or "", column_map, currency
     )
+
+
+def choose_date_order(upload_id: str, order: str, currency: str | None) -> StoredUpload:
+    """Remember the current owner's date order (day or month first) for their upload."""
+    return uploads.set_date_order(
+        registry.upload_dir(), upload_id, registry.current_owner() or "", order, currency
+    )

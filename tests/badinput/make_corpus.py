@@ -249,6 +249,62 @@ def files(names=None) -> list[tuple[Case, bytes]]:
     add(
         "quantity_empty.csv", "an empty quantity", "error", ["'Quantity'", "empty"], _csv(empty_qty)
     )
+    # -- silent misreadings (issue 13): refused with the column and rows, or read right ----
+    day_first = [
+        [*r[:4], f"{r[4][8:10]}/{r[4][5:7]}/{r[4][:4]} {r[4][11:16]}", *r[5:]] for r in good
+    ]
+    two_orders = [r[:] for r in day_first]
+    two_orders[7][4] = "01/31/2011 10:00"
+    add(
+        "date_two_orders.csv",
+        "day-first dates and one month-first date",
+        "error",
+        ["'InvoiceDate'", "1 month-first date while other dates are day-first", "row 9"],
+        _csv(two_orders),
+    )
+    one_iso = [r[:] for r in day_first]
+    one_iso[5][4] = good[5][4]
+    add(
+        "date_day_first_one_iso.csv",
+        "day-first dates and one ISO date (read day-first, never swapped)",
+        "ok",
+        ["WHITE HEART"],
+        _csv(one_iso),
+    )
+    far = [r[:] for r in good]
+    far[2][4], far[4][4] = "1900-01-01 10:00:00", "2099-12-31 10:00:00"
+    add(
+        "date_out_of_range.csv",
+        "dates in 1900 and 2099",
+        "error",
+        ["'InvoiceDate'", "2 dates outside 1990-01-01", "rows 4, 6"],
+        _csv(far),
+    )
+    ambiguous = [[*r[:4], f"{i % 12 + 1:02d}/01/2011 10:00", *r[5:]] for i, r in enumerate(good)]
+    add(
+        "date_ambiguous.csv",
+        "every day <= 12: read month-first by assumption (uploads ask instead)",
+        "ok",
+        ["WHITE HEART"],
+        _csv(ambiguous),
+        upload=False,
+    )
+    infinite = [r[:] for r in good]
+    infinite[1][5], infinite[3][5], infinite[6][5] = "inf", "-Infinity", "1e308"
+    add(
+        "price_infinite.csv",
+        "prices inf, -Infinity and 1e308",
+        "error",
+        ["'Price'", "3 values that are infinite", "rows 3, 5, 8"],
+        _csv(infinite),
+    )
+    add(
+        "no_customer_ids.csv",
+        "a customer column with no value at all",
+        "error",
+        ["'Customer ID'", "empty in all 90 rows"],
+        _csv([[*r[:6], "", r[7]] for r in good]),
+    )
     # -- not text / not a table ---------------------------------------------------------------
     rng = random.Random(42)
     add(

@@ -170,3 +170,38 @@ def test_every_page_loads_without_console_errors(dash_duo, browser_app):
         assert (
             "Something went wrong" not in dash_duo.driver.find_element("css selector", "body").text
         )
+
+
+def test_an_upload_whose_dates_read_both_ways_offers_the_date_order(
+    dash_duo, browser_app, tmp_path
+):
+    """Every day <= 12: nothing loads until the user picks day first or month first (how the
+    choice is read is checked in tests/integration/test_bad_input.py)."""
+    from tests.badinput.make_corpus import HEADER, _csv, _rows
+
+    rows = [[*r[:4], f"{i % 12 + 1:02d}/01/2011 10:00", *r[5:]] for i, r in enumerate(_rows())]
+    path = tmp_path / "shop_dates.csv"
+    path.write_bytes(_csv(rows, header=HEADER))
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/upload")
+    upload = dash_duo.wait_for_element("#upload-file input[type=file]", timeout=20)
+    assert not dash_duo.find_element("#upload-dates").is_displayed()
+    upload.send_keys(str(path))
+    wait_until(lambda: dash_duo.find_element("#upload-dates").is_displayed(), timeout=30)
+    result = dash_duo.find_element("#upload-result").text
+    assert "Which date order does this file use?" in result and "Loaded" not in result
+    save_screenshot(dash_duo, "upload-date-order")
+    labels = dash_duo.find_element("#upload-dates").text
+    assert "Day first (31/01/2011 = 31 January)" in labels
+    assert "Month first (01/31/2011 = 31 January)" in labels
+    day_first = dash_duo.driver.find_element(
+        "css selector", "#upload-date-order input[value='dmy']"
+    )
+    dash_duo.driver.execute_script("arguments[0].click();", day_first)
+    button = dash_duo.find_element("#upload-date-apply")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", button)
+    dash_duo.wait_for_element("#upload-open", timeout=30)
+    assert "Loaded" in dash_duo.find_element("#upload-result").text
+    assert not dash_duo.find_element("#upload-dates").is_displayed()
+    assert "90 lines, 30 customers" in dash_duo.find_element("#upload-result").text
+    assert console_errors(dash_duo) == []

@@ -137,6 +137,46 @@ def test_every_corpus_file_uploaded_gets_a_clear_answer(server, corpus):
     assert answered >= 30
 
 
+def test_an_upload_whose_dates_read_both_ways_asks_for_the_order(server, corpus):
+    """Every day <= 12 (01/01/2011 .. 12/01/2011): the upload is not loaded until its owner
+    says day first or month first; the choice is kept with the upload and read that way."""
+    path = dict((c.name, p) for c, p in corpus)["date_ambiguous.csv"]
+    reply = _upload(server, path.read_bytes(), "date_ambiguous.csv")
+    text = _message(reply)
+    response = reply.json()["response"]
+    assert "Loaded" not in text and "Which date order does this file use?" in text
+    # 90 lines; the 8 on 01/01/2011 read the same either way
+    assert "'InvoiceDate' has 82 dates that read both day-first and month-first" in text
+    assert response["upload-dates"]["style"] == {"display": "block"}
+    pending = response["upload-pending"]["data"]
+    assert "session-uploads" not in response  # nothing half-loaded into the session
+
+    def choose(order):
+        return server.callbacks.call(
+            "upload-result",
+            {
+                "upload-date-apply.n_clicks": 1,
+                "upload-date-order.value": order,
+                "upload-pending.data": pending,
+                "upload-currency.value": "£",
+            },
+            changed="upload-date-apply.n_clicks",
+        )
+
+    assert "Choose the date order of the file." in _message(choose(None))
+    chosen = choose("dmy")
+    assert "Loaded" in _message(chosen), _message(chosen)[:300]
+    upload_id = _uploaded_id(chosen)
+    meta = json.loads((server.root / "data" / "uploads" / upload_id / "meta.json").read_text())
+    assert meta["column_map"] == {"date_order": "dmy"}
+    # read day first: every invoice in January 2011 (month first: January to December)
+    defaults = _control_defaults(server)
+    overview = server.callbacks.call("overview-kpis", {**defaults, DATASET: upload_id})
+    trend = overview.json()["response"]["overview-trend"]["figure"]
+    months = {str(x)[:7] for trace in trend["data"] for x in trace.get("x", [])}
+    assert months == {"2011-01"}, months
+
+
 def test_uploads_refused_before_reading_them(server):
     small = _csv(_rows(n_customers=5))
     big = small * (1_300_000 // len(small) + 1)  # 1.3 MB > MAX_UPLOAD_MB=1

@@ -162,17 +162,37 @@ class ParetoNBDFit(_FitBase):
         -------
         ndarray, broadcast shape, values >= 0.
         """
-        r, alpha, s, beta = self._p()
         x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t_x, T)))
-        t = np.asarray(t, dtype=np.float64)
         p_alive = self.p_alive(x, t_x, T)  # once per customer, not per horizon
+        return self.expected_purchases_if_alive(t, x, T) * p_alive
+
+    def expected_purchases_if_alive(self, t: Any, x: Any, T: Any) -> np.ndarray:
+        """Expected purchases in ``(T, T + t]`` of a customer known to be alive at ``T``:
+        ``(r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)]`` (a later
+        dropout within the horizon is still counted). ``expected_purchases = this x
+        p_alive``.
+
+        Parameters
+        ----------
+        t : float or array-like
+            Horizon in time units.
+        x, T : array-like, shape (n,)
+            Repeat purchases and age (recency does not matter once alive is given).
+
+        Returns
+        -------
+        ndarray, broadcast shape, values >= 0.
+        """
+        r, alpha, s, beta = self._p()
+        x, T = (np.asarray(v, dtype=np.float64) for v in (x, T))
+        t = np.asarray(t, dtype=np.float64)
         with np.errstate(all="ignore"):
             log_ratio = np.log(beta + T) - np.log(beta + T + t)  # <= 0
             if abs(s - 1.0) < 1e-10:
                 growth = -log_ratio
             else:
                 growth = -np.expm1((s - 1.0) * log_ratio) / (s - 1.0)
-            out = (r + x) * (beta + T) / (alpha + T) * growth * p_alive
+            out = (r + x) * (beta + T) / (alpha + T) * growth
         return np.maximum(np.where(t > 0, out, 0.0), 0.0)
 
     def expected_purchases_unconditional(self, t: Any) -> np.ndarray:

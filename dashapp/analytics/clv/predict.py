@@ -62,18 +62,21 @@ def _purchases_over_horizon(
     horizon_months: int,
     month: float,
     d: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per customer: discounted and undiscounted expected purchases over the horizon and
-    P(alive), evaluated once per distinct ``(x, t_x, T)``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer: discounted and undiscounted expected purchases over the horizon,
+    P(alive) and the discounted expected purchases if alive now, evaluated once per distinct
+    ``(x, t_x, T)``. The conditional expectation is P(alive) x the expectation given alive
+    (both models), so the first is the last times P(alive)."""
     (ux, utx, uT), _, inv = _compress([x, tx, T], np.ones(x.size))
     h = np.arange(0, horizon_months + 1, dtype=np.float64)[:, None] * month
-    cum = fit_purchase.expected_purchases(h, ux[None, :], utx[None, :], uT[None, :])
-    increments = np.maximum(np.diff(cum, axis=0), 0.0)  # (H, n_unique)
+    cum_if_alive = fit_purchase.expected_purchases_if_alive(h, ux[None, :], uT[None, :])
+    increments = np.maximum(np.diff(cum_if_alive, axis=0), 0.0)  # (H, n_unique)
     disc = (1.0 + d) ** -np.arange(1, horizon_months + 1, dtype=np.float64)
-    disc_purchases = np.sum(disc[:, None] * increments, axis=0)[inv]
-    exp_purchases = cum[-1][inv]
-    palive = fit_purchase.p_alive(ux, utx, uT)[inv]
-    return disc_purchases, exp_purchases, palive
+    disc_if_alive = np.sum(disc[:, None] * increments, axis=0)
+    palive = fit_purchase.p_alive(ux, utx, uT)
+    disc_purchases = (disc_if_alive * palive)[inv]
+    exp_purchases = (cum_if_alive[-1] * palive)[inv]
+    return disc_purchases, exp_purchases, palive[inv], disc_if_alive[inv]
 
 
 # Over 80 lines only through its docstring (formula, parameters); the body is ~35 lines.
@@ -119,10 +122,11 @@ def customer_clv(
 
     Returns
     -------
-    DataFrame, shape (n_customers, 5), index of ``summary``
+    DataFrame, shape (n_customers, 6), index of ``summary``
         ``p_alive`` (probability), ``expected_purchases`` (purchases over the horizon),
         ``expected_aov`` (currency per purchase), ``clv`` (currency, discounted, margin
-        applied, >= 0), ``rank`` (int, 1 = highest CLV). ``expected_aov`` and ``clv`` are
+        applied, >= 0), ``clv_if_alive`` (the same value for a customer known to be alive
+        now, so ``clv = clv_if_alive x p_alive``), ``rank`` (int, 1 = highest CLV). ``expected_aov`` and ``clv`` are
         NaN only when the spend model has ``q <= 1`` (infinite population mean) for
         customers without repeat spend; they rank last.
 
@@ -148,7 +152,7 @@ def customer_clv(
     T = summary["T"].to_numpy(dtype=np.float64)
     mv = summary["monetary_value"].to_numpy(dtype=np.float64)
 
-    disc_purchases, exp_purchases, palive = _purchases_over_horizon(
+    disc_purchases, exp_purchases, palive, disc_if_alive = _purchases_over_horizon(
         fit_purchase, x, tx, T, horizon_months, month, d
     )
     aov = fit_spend.expected_spend(x, mv)
@@ -159,6 +163,7 @@ def customer_clv(
             "expected_purchases": exp_purchases,
             "expected_aov": aov,
             "clv": clv,
+            "clv_if_alive": np.maximum(disc_if_alive * aov * margin, 0.0),
         },
         index=summary.index,
     )

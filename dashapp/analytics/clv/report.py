@@ -54,6 +54,7 @@ CUSTOMER_COLUMNS = [
     "expected_purchases",
     "expected_aov",
     "clv",
+    "clv_if_alive",
 ]
 #: Most repeat customers shown in the independence check's scatter.
 INDEPENDENCE_POINTS = 2000
@@ -296,6 +297,7 @@ def customer_values(
         "expected_purchases": pred["expected_purchases"].to_numpy().round(3),
         "expected_aov": pred["expected_aov"].to_numpy().round(2),
         "clv": pred["clv"].to_numpy().round(2),
+        "clv_if_alive": pred["clv_if_alive"].to_numpy().round(2),
     }
     customers = pd.DataFrame({c: columns[c][order] for c in CUSTOMER_COLUMNS})
     clv_values = customers["clv"].to_numpy(dtype=float)

@@ -16,6 +16,7 @@ Modules (import the public names from this package, not from them):
   (``zip_reader`` also holds the archive limits, applied to .xlsx too).
 - ``columns``: the raw table a reader returns and the missing-column messages.
 - ``convert``: a raw table -> the canonical DataFrame.
+- ``dates``: the accepted date formats and the one date order of a file (``DateReading``).
 - ``DataLoadError`` lives in :mod:`dashapp.ingest.errors`.
 """
 

@@ -25,10 +25,25 @@ from dashapp.ingest import schema
 from dashapp.ingest.errors import DataLoadError
 
 #: Bumped whenever the loader's output for the same bytes changes: older cache files are ignored.
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"
 
 #: Parquet metadata key holding LOADER_VERSION in a cache file (kept: old caches stay valid).
 _CACHE_META_KEY = b"dashapp.loading"
+#: ``frame.attrs`` key of the loader's statements about a file (e.g. an assumed date order),
+#: also kept in the parquet copies under :data:`_NOTES_META_KEY` (JSON list of sentences).
+NOTES_ATTR = "notes"
+_NOTES_META_KEY = b"dashapp.notes"
+
+
+def read_notes(cache_file: str | os.PathLike) -> list[str]:
+    """The loader's statements kept in a parquet copy of a file's lines (reads the footer
+    only); [] when there are none or the file cannot be read."""
+    try:
+        meta = pq.read_metadata(cache_file).metadata or {}
+        return [str(n) for n in json.loads(meta.get(_NOTES_META_KEY, b"[]"))]
+    except (OSError, ValueError, pa.ArrowException):
+        return []
+
 
 _FP_MEMO: dict[tuple, str] = {}
 _FP_LOCK = threading.Lock()
@@ -184,4 +199,6 @@ def _write_cache(df: pd.DataFrame, cache_file: Path) -> None:
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[_CACHE_META_KEY] = LOADER_VERSION.encode()
+    if df.attrs.get(NOTES_ATTR):
+        meta[_NOTES_META_KEY] = json.dumps(list(df.attrs[NOTES_ATTR])).encode()
     write_parquet_atomically(table.replace_schema_metadata(meta), cache_file)

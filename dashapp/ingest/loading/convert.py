@@ -10,7 +10,7 @@ column, the count and the first spreadsheet rows.
 
 from __future__ import annotations
 
-import datetime as _dt
+import logging
 import re
 
 import numpy as np
@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from dashapp.ingest import schema
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading.columns import _Labelled, _plural, _Raw
+from dashapp.ingest.loading.dates import DateReading, _arrow_iso_dates, _parse_date_uniques
 from dashapp.ingest.schema import (
     COUNTRY,
     CUSTOMER_ID,
@@ -32,6 +33,8 @@ from dashapp.ingest.schema import (
     QUANTITY,
     STOCK_CODE,
 )
+
+log = logging.getLogger(__name__)
 
 _NULL_TOKENS = frozenset({"nan", "none", "null", "na", "n/a", "#n/a", "-"})
 _EMPTY = ("empty value", "empty values")
@@ -90,6 +93,16 @@ def _text_value(v: object, *, float_suffix: bool) -> str | None:
     return str(v).strip() or None
 
 
+def _lookup(new_codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Raw unique slot -> sorted category code (-1 = missing); every label may be missing (a
+    column with no value at all), then there are no categories."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    if not len(order):
+        return np.full(len(new_codes), -1, dtype=np.int64)
+    return np.where(new_codes >= 0, rank[np.maximum(new_codes, 0)], -1)
+
+
 def _to_category(
     codes: np.ndarray,
     uniques: np.ndarray,
@@ -125,9 +138,7 @@ def _to_category(
         labels = [fill if s is None else s for s in labels]
     new_codes, new_uniques = pd.factorize(np.asarray(labels, dtype=object), use_na_sentinel=True)
     order = np.argsort(np.asarray(new_uniques, dtype=object), kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    lut = np.where(new_codes >= 0, rank[np.maximum(new_codes, 0)], -1)
+    lut = _lookup(new_codes, order)
     final = lut[codes]  # code -1 picks the last slot (raw missing)
     cats = pd.Index(np.asarray(new_uniques, dtype=object)[order], dtype="str")
     return pd.Categorical.from_codes(final, dtype=pd.CategoricalDtype(cats, ordered=False))
@@ -158,9 +169,7 @@ def _to_category_arrow(
     enc = pc.dictionary_encode(v)
     new_codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     order = pc.array_sort_indices(enc.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    lut = np.where(new_codes >= 0, rank[np.maximum(new_codes, 0)], -1)
+    lut = _lookup(new_codes, order)
     final = lut[codes]
     cats = pd.Index(
         enc.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False), dtype="str"
@@ -196,12 +205,18 @@ def _number_value(v: object) -> float | None:
 
 
 class _Converter:
-    def __init__(self, raw: _Raw, keep: np.ndarray | None) -> None:
+    def __init__(self, raw: _Raw, keep: np.ndarray | None, reading: DateReading) -> None:
         self.raw = raw
         self.keep = keep  # positions kept (blank rows removed), or None for all
+        self.reading = reading
 
     def fail(
-        self, column: str, what: tuple[str, str], bad_mask: np.ndarray, examples: list | None = None
+        self,
+        column: str,
+        what: tuple[str, str],
+        bad_mask: np.ndarray,
+        examples: list | None = None,
+        error: type[DataLoadError] | None = None,
     ):
         """Raise DataLoadError: ``what`` = (singular, plural) description of the bad values."""
         positions = np.flatnonzero(bad_mask)
@@ -213,7 +228,7 @@ class _Converter:
         if examples:
             ex = " (e.g. " + ", ".join(repr(str(e)) for e in examples[:3]) + ")"
         count = int(np.count_nonzero(bad_mask))
-        raise DataLoadError(
+        raise (error or DataLoadError)(
             f"{self.raw.name}: column '{header}' has {_plural(count, *what)}{ex}, at {where}.",
             path=self.raw.name,
             column=header,
@@ -258,8 +273,44 @@ class _Converter:
             )
         return vals_u[codes]
 
+    def prices(self, column: str, col) -> np.ndarray:
+        """float64 values; like :meth:`numbers`, and raises on infinite values and values
+        beyond ``schema.MAX_ABS_PRICE`` (inf, -Infinity, 1e308 are refused like NaN)."""
+        price = self.numbers(column, col)
+        huge = ~(np.abs(price) <= schema.MAX_ABS_PRICE)
+        if huge.any():
+            limit = f"{schema.MAX_ABS_PRICE:,.0f}"
+            self.fail(
+                column,
+                (
+                    f"value that is infinite or beyond ±{limit}",
+                    f"values that are infinite or beyond ±{limit}",
+                ),
+                huge,
+                [price[i] for i in np.flatnonzero(huge)[:3]],
+            )
+        return price
+
     def dates(self, column: str, col) -> np.ndarray:
-        """datetime64[ns] values; raises on missing or unparseable values."""
+        """datetime64[ns] values; raises on missing, unparseable, out-of-range values and on
+        all-numeric dates whose order (day or month first) is mixed or cannot be told."""
+        values = self._parse_dates(column, col)
+        lo, hi = np.datetime64(schema.EARLIEST_DATE, "ns"), schema.latest_date().to_datetime64()
+        out = (values < lo) | (values > hi)
+        if out.any():
+            shown = pd.DatetimeIndex(values[np.flatnonzero(out)[:3]]).strftime("%Y-%m-%d")
+            self.fail(
+                column,
+                (
+                    f"date outside {schema.EARLIEST_DATE} to {hi.astype('datetime64[D]')}",
+                    f"dates outside {schema.EARLIEST_DATE} to {hi.astype('datetime64[D]')}",
+                ),
+                out,
+                list(shown),
+            )
+        return values
+
+    def _parse_dates(self, column: str, col) -> np.ndarray:
         if isinstance(col, pa.ChunkedArray) and pa.types.is_timestamp(col.type):
             if col.type.tz is not None:
                 col = pc.local_timestamp(col)
@@ -271,7 +322,7 @@ class _Converter:
             return values
         if isinstance(col, pa.ChunkedArray) and pa.types.is_date(col.type):
             col = col.cast(pa.timestamp("ns"))
-            return self.dates(column, col)
+            return self._parse_dates(column, col)
         codes, uniques = _labels(col)
         if self.keep is not None:
             codes = codes[self.keep]
@@ -280,113 +331,31 @@ class _Converter:
             if fast is not None:
                 return fast[codes]
         uniques = _py_uniques(uniques)
-        conv, missing_u, bad_u = _parse_date_uniques(uniques)
-        conv = np.append(conv, np.datetime64("NaT", "ns"))
-        missing_u = np.append(missing_u, True)
-        bad_u = np.append(bad_u, False)
-        missing = missing_u[codes]
+        parsed = _parse_date_uniques(uniques, self.reading)
+        conv = np.append(parsed.values, np.datetime64("NaT", "ns"))
+        missing = np.append(parsed.missing, True)[codes]
         if missing.any():
             self.fail(column, ("empty date", "empty dates"), missing)
-        bad = bad_u[codes]
+        if parsed.problem is not None:
+            what, mask_u, error = parsed.problem
+            mask = np.append(mask_u, False)[codes]
+            ex = [uniques[i] for i in np.flatnonzero(mask_u)[:3]]
+            self.fail(column, what, mask, ex, error=error)
+        bad = np.append(parsed.bad, False)[codes]
         if bad.any():
-            ex = [uniques[i] for i in np.flatnonzero(bad_u[:-1])[:3]]
+            ex = [uniques[i] for i in np.flatnonzero(parsed.bad)[:3]]
             self.fail(column, ("value that is not a date", "values that are not dates"), bad, ex)
+        if parsed.assumed:
+            header = self.raw.headers.get(column, column)
+            log.warning(
+                "%s: column '%s' has dates such as %r that read both day-first and month-first "
+                "and nothing in the file tells which; read %s (assumed).",
+                self.raw.name,
+                header,
+                parsed.assumed,
+                schema.DATE_ORDERS[self.reading.decided or schema.ASSUMED_DATE_ORDER],
+            )
         return conv[codes]
-
-
-def _arrow_iso_dates(uniques: pa.Array) -> np.ndarray | None:
-    """ISO 8601 strings -> datetime64[ns] (+ NaT slot for code -1) with arrow's parser; None
-    when any value is blank or not ISO (the caller then takes the general, reporting path)."""
-    try:
-        ts = pc.cast(pc.utf8_trim_whitespace(uniques), pa.timestamp("ns"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if ts.null_count:
-        return None
-    out = ts.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
-    return np.append(out, np.datetime64("NaT", "ns"))
-
-
-_DATE_FORMATS = (
-    "ISO8601",
-    "%m/%d/%Y %H:%M",
-    "%d/%m/%Y %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M:%S",
-    "%m/%d/%Y",
-    "%d/%m/%Y",
-    "%m/%d/%y %H:%M",
-    "%d/%m/%y %H:%M",
-    "%m/%d/%y",
-    "%d/%m/%y",
-    "%d.%m.%Y %H:%M",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y",
-    "%d-%m-%Y %H:%M",
-    "%d-%m-%Y",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d",
-)
-
-
-def _parse_date_uniques(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse distinct raw date values -> (datetime64[ns], missing mask, unparseable mask)."""
-    n = len(uniques)
-    out = np.full(n, np.datetime64("NaT", "ns"))
-    missing = np.zeros(n, dtype=bool)
-    str_idx: list[int] = []
-    strs: list[str] = []
-    other_idx: list[int] = []
-    others: list = []
-    for i, v in enumerate(uniques.tolist()):
-        if v is None or (isinstance(v, float) and v != v) or v is pd.NaT:
-            missing[i] = True
-        elif isinstance(v, str):
-            s = v.strip()
-            if not s:
-                missing[i] = True
-            else:
-                str_idx.append(i)
-                strs.append(s)
-        elif isinstance(v, _dt.datetime | _dt.date | np.datetime64 | pd.Timestamp):
-            other_idx.append(i)
-            others.append(v)
-        else:
-            pass  # numbers, booleans, times: not dates -> left NaT and reported
-    if others:
-        conv = pd.to_datetime(pd.Series(others, dtype=object), errors="coerce")
-        if getattr(conv.dt, "tz", None) is not None:
-            conv = conv.dt.tz_localize(None)
-        out[other_idx] = conv.to_numpy(dtype="datetime64[ns]")
-    if strs:
-        s = pd.Series(strs, dtype=object)
-        best = None
-        for fmt in _DATE_FORMATS:
-            try:
-                conv = pd.to_datetime(s, format=fmt, errors="coerce")
-            except (ValueError, TypeError):
-                continue
-            if getattr(conv.dt, "tz", None) is not None:
-                conv = conv.dt.tz_localize(None)
-            nbad = int(conv.isna().sum())
-            if best is None or nbad < best[0]:
-                best = (nbad, conv)
-            if nbad == 0:
-                break
-        if best is not None and best[0] > 0:
-            try:
-                conv = pd.to_datetime(s, format="mixed", errors="coerce")
-                if getattr(conv.dt, "tz", None) is not None:
-                    conv = conv.dt.tz_localize(None)
-                if int(conv.isna().sum()) < best[0]:
-                    best = (int(conv.isna().sum()), conv)
-            except (ValueError, TypeError):
-                pass
-        if best is not None:
-            out[str_idx] = best[1].to_numpy(dtype="datetime64[ns]")
-    bad = np.isnat(out) & ~missing
-    return out, missing, bad
 
 
 def _missing_mask(col, labels) -> np.ndarray:
@@ -441,7 +410,20 @@ def _empty_category(m: int, fill: str | None = None) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(cats, dtype="str")))
 
 
-def _build_frame(raw: _Raw) -> pd.DataFrame:
+def _no_customer_ids(raw: _Raw, m: int) -> DataLoadError:
+    header = raw.headers.get(CUSTOMER_ID, CUSTOMER_ID)
+    return DataLoadError(
+        f"{raw.name}: column '{header}' is empty in all {m:,} rows: customer segments and "
+        "lifetime values need a customer id on the lines (lines without one are set aside, "
+        "but not all of them). Check that the right column holds the customer id.",
+        path=raw.name,
+        column=header,
+    )
+
+
+def _build_frame(raw: _Raw, reading: DateReading | None = None) -> pd.DataFrame:
+    """The canonical frame of a raw table; ``reading`` says how to read all-numeric dates
+    (shared by the blocks of one file; a fresh :class:`DateReading` when None)."""
     cols = raw.columns
     n = raw.n
     labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -461,7 +443,7 @@ def _build_frame(raw: _Raw) -> pd.DataFrame:
     m = n if keep is None else len(keep)
     if m == 0:
         raise DataLoadError(f"{raw.name} has no data rows.", path=raw.name)
-    conv = _Converter(raw, keep)
+    conv = _Converter(raw, keep, reading if reading is not None else DateReading())
 
     def category(c: str, **kw) -> pd.Categorical:
         codes, uniques = lab(c)
@@ -489,9 +471,11 @@ def _build_frame(raw: _Raw) -> pd.DataFrame:
         conv.fail(
             QUANTITY, ("value too large for a quantity", "values too large for a quantity"), big
         )
-    price = conv.numbers(PRICE, raw_or_labels(PRICE))
+    price = conv.prices(PRICE, raw_or_labels(PRICE))
     dates = conv.dates(INVOICE_DATE, raw_or_labels(INVOICE_DATE))
     customer = category(CUSTOMER_ID, float_suffix=True, null_tokens=True)
+    if customer.isna().all():
+        raise _no_customer_ids(raw, m)
     stock = category(STOCK_CODE, upper=True) if STOCK_CODE in cols else _empty_category(m)
     desc = category(DESCRIPTION) if DESCRIPTION in cols else _empty_category(m)
     default_country = schema.SPECS[COUNTRY].default

@@ -10,10 +10,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from dashapp.ingest import schema
 from dashapp.ingest.errors import DataLoadError
-from dashapp.ingest.loading.cache import _read_cache, _stat_key, _write_cache, cache_path_for
+from dashapp.ingest.loading.cache import (
+    NOTES_ATTR,
+    _read_cache,
+    _stat_key,
+    _write_cache,
+    cache_path_for,
+)
 from dashapp.ingest.loading.convert import _build_frame
 from dashapp.ingest.loading.csv_reader import _read_csv
+from dashapp.ingest.loading.dates import DateReading
 from dashapp.ingest.loading.excel_reader import _read_excel
 from dashapp.ingest.loading.formats import (
     CSV_EXTENSIONS,
@@ -46,7 +54,11 @@ def load_transactions(
     versions of a file are not deleted.
 
     ``column_map``: optional ``{canonical column: source header}`` overriding the header aliases
-    of :mod:`dashapp.ingest.schema` (e.g. from an upload column-mapping UI).
+    of :mod:`dashapp.ingest.schema` (e.g. from an upload column-mapping UI). It may also hold
+    the reading option ``date_order`` (``"dmy"``, ``"mdy"`` or ``"ask"``, see
+    ``schema.DATE_ORDER_OPTION``): without it, dates that read both day-first and month-first
+    in a file that cannot tell are read month-first, logged, and the sentence saying so is
+    kept in ``frame.attrs["notes"]``.
 
     Returns a DataFrame with columns invoice, stock_code, description, quantity (int32),
     invoice_date (datetime64[ns]), price (float64), customer_id, country, line_total (float64);
@@ -84,7 +96,13 @@ def load_transactions(
 def _check_column_map(column_map: dict[str, str] | None) -> dict[str, str] | None:
     if not column_map:
         return None
-    unknown = [k for k in column_map if k not in SOURCE_COLUMNS]
+    order = column_map.get(schema.DATE_ORDER_OPTION)
+    if order not in (None, "", schema.DATE_ORDER_ASK, *schema.DATE_ORDERS):
+        raise DataLoadError(
+            f"Unknown date order {order!r}; expected {', '.join(schema.DATE_ORDERS)} or "
+            f"{schema.DATE_ORDER_ASK!r}."
+        )
+    unknown = [k for k in column_map if k not in (*SOURCE_COLUMNS, schema.DATE_ORDER_OPTION)]
     if unknown:
         raise DataLoadError(
             f"Column mapping names unknown column(s) {', '.join(map(repr, unknown))}; "
@@ -109,14 +127,21 @@ def _load_file(
     p: Path, name: str, column_map: dict[str, str] | None, depth: int = 0
 ) -> pd.DataFrame:
     ext = _check_extension(p, name)
+    full_map = column_map
+    column_map, order = schema.split_options(column_map)
     if p.stat().st_size == 0:
         raise DataLoadError(f"{name} is empty (0 bytes).", path=name)
     if ext in ZIP_EXTENSIONS:
-        return _load_zip(p, name, column_map, depth, _load_file)
+        return _load_zip(p, name, full_map, depth, _load_file)
     if ext in CSV_EXTENSIONS:
         raw = _read_csv(p, name, column_map)
     elif ext in EXCEL_EXTENSIONS:
         raw = _read_excel(p, name, column_map)
     else:
         raw = _read_parquet(p, name, column_map)
-    return _build_frame(raw)
+    reading = DateReading.of(order)
+    frame = _build_frame(raw, reading)
+    note = reading.note()
+    if note:  # kept with the frame and in its parquet copies (cache.read_notes)
+        frame.attrs[NOTES_ATTR] = [note]
+    return frame

@@ -36,7 +36,8 @@ def action_list(
     k=params.CLUSTER_K.default,
 ) -> ActionList:
     """One row per customer: RFM segment, cluster label, P(alive), predicted CLV, the
-    segment's recommended action and the value at stake. The CLV and clustering settings are
+    segment's recommended action (a win-back when an active segment has probably lapsed)
+    and the value at stake (value if still active x P(not alive)). The CLV and clustering settings are
     those of the CLV and Clustering pages (same declarations, same messages)."""
     clv_args = params.parse_all(
         zip(
@@ -68,5 +69,26 @@ def _action_list(
         labels = clusters.customers.set_index("customer_id")["cluster"]
         if clusters.note:
             notes.append(clusters.note)
-    table = actions.action_table(rfm_table(filters), clv.customers, labels)
+    one_time = None
+    if model == "bgnbd":
+        # BG/NBD puts P(alive) = 1 for every one-time buyer by construction; their chance of
+        # having left comes from Pareto/NBD on the same data (analytics.actions explains).
+        pareto = clv_view(filters, "pareto_nbd", horizon, margin, discount)
+        if pareto.reason:
+            notes.append(
+                "No value at stake for one-time buyers: BG/NBD cannot tell whether they "
+                f"have left and Pareto/NBD could not be fitted ({pareto.reason})."
+            )
+        else:
+            assert pareto.customers is not None  # an available view has its customers
+            one_time = pareto.customers.set_index("customer_id")["p_alive"]
+            notes.append(ONE_TIME_NOTE)
+    table = actions.action_table(rfm_table(filters), clv.customers, labels, one_time)
     return ActionList(table=table, notes=notes)
+
+
+#: Why one-time buyers' P(alive) differs from the CLV page's under BG/NBD.
+ONE_TIME_NOTE = (
+    "For customers without a repeat purchase, P(alive) is Pareto/NBD's: BG/NBD puts it at 1 "
+    "by construction, so it cannot say whether they have left."
+)

@@ -212,6 +212,29 @@ def _cluster_value(module: str, name: str) -> Callable[[], str]:
     return value
 
 
+def _schema_value(name: str):
+    """A constant of the loader's schema (what it accepts)."""
+    from dashapp.ingest import schema
+
+    return getattr(schema, name)
+
+
+# Action list
+def lapsed_below() -> str:
+    """The P(alive) below which an active segment's action becomes a win-back, in %."""
+    from dashapp.analytics.actions import LAPSED_BELOW
+
+    return f"{LAPSED_BELOW:.0%}"
+
+
+def active_segments() -> str:
+    """The segments whose action presumes an active customer, in the grid's order."""
+    from dashapp.analytics.actions import ACTIVE_SEGMENTS
+    from dashapp.analytics.rfm import SEGMENT_ORDER
+
+    return ", ".join(s for s in SEGMENT_ORDER if s in ACTIVE_SEGMENTS)
+
+
 #: Placeholder name -> function producing its Markdown. Sections may add their own.
 PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "segment_grid": segment_grid,
@@ -282,6 +305,12 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
         "cp_start",
     ),  # fmt: skip
     "campaign_source": _cluster_value("dashapp.analytics.campaign", "DEFAULTS_SOURCE"),
+    "assumed_date_order": lambda: _schema_value("DATE_ORDERS")[_schema_value("ASSUMED_DATE_ORDER")],
+    "earliest_date": lambda: _schema_value("EARLIEST_DATE"),
+    "latest_days_ahead": lambda: str(_schema_value("LATEST_DAYS_AHEAD")),
+    "max_abs_price": lambda: f"{_schema_value('MAX_ABS_PRICE'):,.0f}",
+    "actions_lapsed_below": lapsed_below,
+    "actions_active_segments": active_segments,
 }
 
 

@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import service
+from dashapp.analytics import actions
 from dashapp.service import ParamError, params
 from dashapp.service.exports import csv_download
 from dashapp.web.components import (
@@ -50,8 +51,9 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
     )
     columns = [
         customer_column(),
-        money_column("value_at_stake", "Value at stake", currency),
-        money_column("clv", "Predicted CLV", currency),
+        {**money_column("value_at_stake", "Value at stake", currency), "minWidth": 110},
+        {**money_column("clv", "Predicted CLV", currency), "minWidth": 115},
+        {**money_column("clv_if_alive", "Value if still active", currency), "minWidth": 115},
         number_column("p_alive", "P(alive)", 3),
         {"field": "segment", "headerName": "RFM segment", "minWidth": 150},
         {"field": "cluster", "headerName": "Cluster", "minWidth": 130},
@@ -92,9 +94,13 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
                         paged_grid("actions-grid", columns),
                     ]
                 ),
-                note="Value at stake = predicted CLV × (1 − P(alive)): the predicted value weighted "
-                "by the chance that the customer is already lost. The table and the CSV have every "
-                "customer. Cells a spreadsheet would run as formulas are neutralised.",
+                note="Value at stake = value if still active × (1 − P(alive)): what the "
+                "customer would bring over the horizon if still a customer, weighted by the "
+                "chance that they have already gone (predicted CLV = value if still active × "
+                "P(alive)). An active segment with P(alive) below "
+                f"{actions.LAPSED_BELOW:.0%} is offered a win-back, not an upsell. The table "
+                "and the CSV have every customer. Cells a spreadsheet would run as formulas "
+                "are neutralised.",
             ),
         ]
     )

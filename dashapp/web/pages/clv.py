@@ -79,6 +79,7 @@ EXPORT_COLUMNS = [
     "customer_id",
     "rank",
     "clv",
+    "clv_if_alive",
     "p_alive",
     "expected_purchases",
     "expected_aov",

@@ -119,6 +119,10 @@ def update_overview(dataset, start, end, countries):
                 "(the ledger covers the whole dataset; the filters apply after cleaning).",
                 className="small",
             ),
+            *(
+                html.P(text, className="small text-warning-emphasis", id="overview-data-note")
+                for text in service.dataset_notes(filters.dataset)
+            ),
             ledger_table(result.ledger, currency),
         ]
     )

@@ -10,6 +10,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashapp import service
 from dashapp.ingest import schema
+from dashapp.ingest.errors import AmbiguousDateOrder
 from dashapp.ingest.loading import DataLoadError
 from dashapp.ingest.uploads import UploadError, guess_column_map
 from dashapp.web.format import number
@@ -33,6 +34,7 @@ MAPPED = (
 NONE = "__none__"
 HIDDEN = {"display": "none"}
 SHOWN = {"display": "inline-block"}
+SHOWN_BLOCK = {"display": "block"}
 
 
 def layout(**query):
@@ -89,6 +91,26 @@ def layout(**query):
                 "Load with this mapping",
                 id="upload-apply",
                 color="primary",
+                className="mt-2",
+                style=HIDDEN,
+            ),
+            html.Div(
+                [
+                    dbc.Label("Date order of this file", html_for="upload-date-order"),
+                    dbc.RadioItems(
+                        id="upload-date-order",
+                        options=[
+                            {"label": label[0].upper() + label[1:], "value": order}
+                            for order, label in schema.DATE_ORDERS.items()
+                        ],
+                        value=None,
+                        className="mb-2",
+                    ),
+                    dbc.Button(
+                        "Load with this date order", id="upload-date-apply", color="primary"
+                    ),
+                ],
+                id="upload-dates",
                 className="mt-2",
                 style=HIDDEN,
             ),
@@ -182,30 +204,48 @@ def _try_load(upload_id: str):
     Output("upload-apply", "style"),
     Output("upload-pending", "data"),
     Output("session-uploads", "data"),
+    Output("upload-dates", "style"),
     Input("upload-file", "contents"),
     Input("upload-apply", "n_clicks"),
+    Input("upload-date-apply", "n_clicks"),
     State("upload-file", "filename"),
     State("upload-currency", "value"),
     State({"kind": "map", "column": ALL}, "value"),
     State({"kind": "map", "column": ALL}, "id"),
+    State("upload-date-order", "value"),
     State("upload-pending", "data"),
     State("session-uploads", "data"),
     prevent_initial_call=True,
 )
 def handle_upload(
-    contents, apply_clicks, filename, currency, map_values, map_ids, pending, session_uploads
+    contents,
+    apply_clicks,
+    date_clicks,
+    filename,
+    currency,
+    map_values,
+    map_ids,
+    date_order,
+    pending,
+    session_uploads,
 ):
-    keep = no_update, no_update, no_update, no_update
-    if not (contents if ctx.triggered_id != "upload-apply" else apply_clicks):
+    keep = no_update, no_update, no_update, no_update, no_update
+    trigger = ctx.triggered_id
+    sent = {"upload-apply": apply_clicks, "upload-date-apply": date_clicks}.get(trigger, contents)
+    if not sent:
         return (no_update, *keep)  # the page mounting its controls: nothing was sent yet
 
     def error(text):
         return (dbc.Alert(text, color="danger"),) + keep
 
     mapping = None
-    if ctx.triggered_id == "upload-apply":
-        if not isinstance(pending, dict) or not pending.get("id"):
-            return error("Upload a file first.")
+    if trigger in ("upload-apply", "upload-date-apply") and not (
+        isinstance(pending, dict) and pending.get("id")
+    ):
+        return error("Upload a file first.")
+    if trigger == "upload-date-apply" and date_order not in schema.DATE_ORDERS:
+        return error("Choose the date order of the file.")
+    if trigger == "upload-apply":
         mapping = {
             i["column"]: v for i, v in zip(map_ids, map_values, strict=True) if v and v != NONE
         }
@@ -220,7 +260,9 @@ def handle_upload(
             return error("Each column of the file can be used for one field only.")
     try:
         with service.upload_slot():  # one upload decoded and parsed at a time per worker
-            if mapping is not None:
+            if trigger == "upload-date-apply":
+                stored = service.choose_date_order(str(pending.get("id")), date_order, currency)
+            elif mapping is not None:
                 stored = service.remap_upload(str(pending.get("id")), mapping, currency)
             else:
                 stored = service.receive_upload(contents, filename, currency)
@@ -231,9 +273,20 @@ def handle_upload(
 
 def _checked(stored, session_uploads: list):
     """Load the stored upload once (the loader's checks): the success message, the mapping
-    form when its columns are not recognised, or the loader's message."""
+    form when its columns are not recognised, the date-order choice when its dates read
+    both day-first and month-first, or the loader's message."""
     try:
         result = _try_load(stored.id)
+    except AmbiguousDateOrder as exc:
+        alert = dbc.Alert(
+            [
+                html.Strong("Which date order does this file use? "),
+                user_text(exc),
+                " Nothing is loaded until you choose.",
+            ],
+            color="warning",
+        )
+        return (alert, None, HIDDEN, {"id": stored.id}, no_update, SHOWN_BLOCK)
     except DataLoadError as exc:
         headers = getattr(exc, "headers", None)
         if headers:
@@ -244,9 +297,10 @@ def _checked(stored, session_uploads: list):
                 SHOWN,
                 {"id": stored.id},
                 no_update,
+                HIDDEN,
             )
         alert = dbc.Alert(user_text(exc), color="danger")
-        return (alert, None, HIDDEN, {"id": stored.id}, no_update)
+        return (alert, None, HIDDEN, {"id": stored.id}, no_update, HIDDEN)
     entry = {"id": stored.id, "label": f"{stored.label} (uploaded)"}
     session_uploads = [u for u in session_uploads if u.get("id") != stored.id] + [entry]
-    return result, None, HIDDEN, None, session_uploads
+    return result, None, HIDDEN, None, session_uploads, HIDDEN

@@ -468,7 +468,14 @@ def test_weights_equal_repeated_rows(summary):
 
 def test_customer_clv_discounting_by_hand(bg, gg, summary):
     out = cm.customer_clv(bg, gg, summary, horizon_months=3, annual_discount_rate=0.10, margin=0.4)
-    assert list(out.columns) == ["p_alive", "expected_purchases", "expected_aov", "clv", "rank"]
+    assert list(out.columns) == [
+        "p_alive",
+        "expected_purchases",
+        "expected_aov",
+        "clv",
+        "clv_if_alive",
+        "rank",
+    ]
     assert out.index.equals(summary.index)
     row = summary.loc[1]
     month = 30.0 / 7.0
@@ -483,6 +490,14 @@ def test_customer_clv_discounting_by_hand(bg, gg, summary):
     assert out.loc[1, "expected_purchases"] == pytest.approx(cum[3], rel=1e-10)
     assert out.loc[1, "expected_aov"] == pytest.approx(aov)
     assert out.loc[1, "p_alive"] == pytest.approx(0.7266, abs=5e-5)
+    # the value if alive: the same sum with the expectation given alive (no P(alive) factor)
+    alive = [
+        float(bg.expected_purchases_if_alive(i * month, row["frequency"], row["T"]))
+        for i in range(4)
+    ]
+    if_alive = sum((alive[i] - alive[i - 1]) * aov * 0.4 / (1 + d) ** i for i in range(1, 4))
+    assert out.loc[1, "clv_if_alive"] == pytest.approx(if_alive, rel=1e-10)
+    np.testing.assert_allclose(out["clv"], out["clv_if_alive"] * out["p_alive"], rtol=1e-9)
     # undiscounted, margin 1: clv = expected purchases x expected spend
     flat = cm.customer_clv(bg, gg, summary, horizon_months=3, monthly_discount_rate=0.0)
     np.testing.assert_allclose(
@@ -512,3 +527,31 @@ def test_p_alive_matrix(bg):
 def test_models_registry():
     assert set(cm.MODELS) == {"bgnbd", "pareto_nbd"}
     assert cm.MODELS["bgnbd"] is cm.fit_bgnbd
+
+
+@pytest.mark.parametrize("model", ["bg", "pnbd"])
+def test_expected_purchases_if_alive_is_the_conditional_expectation_without_p_alive(
+    model, request, summary
+):
+    """E[Y(t) | x, t_x, T] = P(alive) x E[Y(t) | alive, x, T] in both models; given alive,
+    recency no longer matters, and a long-silent heavy buyer keeps a large value if alive
+    while the conditional expectation falls to about 0 (what value at stake is built on)."""
+    fit = request.getfixturevalue(model)
+    s = summary.iloc[:300]
+    x, tx, T = (s[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    given = fit.expected_purchases_if_alive(52.0, x, T)
+    np.testing.assert_allclose(
+        fit.expected_purchases(52.0, x, tx, T), given * fit.p_alive(x, tx, T), rtol=1e-9
+    )
+    assert (given >= fit.expected_purchases(52.0, x, tx, T) - 1e-12).all()
+    # 21 repeat days in the first 5 weeks, then 63 weeks of silence (CDNOW customer 19339)
+    silent = fit.expected_purchases_if_alive(52.0, 21.0, 68.29)
+    assert float(fit.p_alive(21.0, 4.71, 68.29)) < 1e-6
+    assert float(fit.expected_purchases(52.0, 21.0, 4.71, 68.29)) < 1e-5
+    assert float(silent) > 5
+    # same x and T, any recency: the same value given alive
+    assert float(fit.expected_purchases_if_alive(52.0, 21.0, 68.29)) == pytest.approx(
+        float(np.asarray(fit.expected_purchases(52.0, 21.0, 68.29, 68.29)))
+        / float(fit.p_alive(21.0, 68.29, 68.29)),
+        rel=1e-9,
+    )
