@@ -23,7 +23,7 @@ import pandas as pd
 from dashapp.analytics import clustering
 from dashapp.analytics.clv import MODEL_LABELS
 
-KINDS = ("int", "float", "choice", "choices", "date", "cuts")
+KINDS = ("int", "float", "choice", "choices", "date", "cuts", "text")
 
 
 class ParamError(ValueError):
@@ -101,6 +101,8 @@ class Param:
             return f"{'one' if self.kind == 'choice' else 'any'} of {names}"
         if self.kind == "date":
             return "a date written YYYY-MM-DD"
+        if self.kind == "text":
+            return f"text of at most {_num_text(self.high)} characters"
         return "exactly 4 increasing numbers separated by commas"
 
     def limits_text(self) -> str:
@@ -132,6 +134,7 @@ class Param:
             "choices": self._choices,
             "date": self._date,
             "cuts": self._cuts,
+            "text": self._text,
         }[self.kind]
         return parser(raw)
 
@@ -191,6 +194,12 @@ class Param:
         raise ParamError(
             self, f"{self.title} must be a date from {earliest} to {latest}{reason}; got {value!r}."
         )
+
+    def _text(self, raw: Any) -> str:
+        text = str(raw).strip()
+        if self.high is not None and len(text) > self.high:
+            raise self._fail(text[:40] + "...")
+        return text
 
     def _cuts(self, raw: Any) -> tuple[float, ...]:
         items = str(raw).replace(";", ",").split(",") if isinstance(raw, str) else list(raw)
@@ -496,10 +505,98 @@ RFM_HEAT = Param(
 RFM_CUTS = (RFM_R_CUTS, RFM_F_CUTS, RFM_M_CUTS)
 RFM_PARAMS = (RFM_AS_OF, *RFM_CUTS, RFM_HEAT)
 
+# ------------------------------------------------------------------------------------------
+# Segment migration, customer page, country and product views
+# ------------------------------------------------------------------------------------------
+MIG_PERIOD = Param(
+    "mig_period",
+    "period",
+    "Compare",
+    "choice",
+    "quarter",
+    choices=(("quarter", "Quarter against quarter"), ("month", "Month against month")),
+    help="The length of the two periods whose ends are compared.",
+)
+MIG_FIRST = Param(
+    "mig_from",
+    "first",
+    "First period",
+    "date",
+    None,
+    optional=True,
+    blank="the one before the second",
+    hint="the quarter or month holding this day",
+    help="The earlier period: the quarter or month holding this day; blank = the period "
+    "just before the second.",
+)
+MIG_SECOND = Param(
+    "mig_to",
+    "second",
+    "Second period",
+    "date",
+    None,
+    optional=True,
+    blank="the last full period",
+    hint="the quarter or month holding this day",
+    help="The later period: the quarter or month holding this day; blank = the last full "
+    "quarter or month of the date range (cut at the range's end when the data stop inside it).",
+)
+MIG_WINDOW = Param(
+    "mig_window",
+    "window_months",
+    "History window",
+    "int",
+    None,
+    unit="months",
+    low=1,
+    high=120,
+    optional=True,
+    blank="all history",
+    help="Score each period end on the last N months of invoices only; customers without a "
+    "purchase in them are 'Lapsed'. Blank = the whole history in the date range (as the RFM "
+    "page), so nobody is lapsed.",
+)
+MIG_PARAMS = (MIG_PERIOD, MIG_FIRST, MIG_SECOND, MIG_WINDOW)
+CUSTOMER_ID = Param(
+    "id",
+    "customer_id",
+    "Customer id",
+    "text",
+    None,
+    high=64,
+    optional=True,
+    blank="none",
+    help="The customer shown on the customer page (/customer?id=13085 or /customer/13085).",
+)
+COUNTRY_MEASURE = Param(
+    "geo_measure",
+    "measure",
+    "Map colour",
+    "choice",
+    "revenue",
+    choices=(
+        ("customers", "Customers"),
+        ("revenue", "Revenue"),
+        ("clv", "Predicted CLV"),
+        ("churn", "Churn risk"),
+    ),
+    help="What colours each country: customers, net revenue, the sum of predicted CLV (the "
+    "CLV page's default settings) or churn risk (mean 1 - P(alive)).",
+)
+
 #: Every declaration by URL key.
 BY_KEY: Mapping[str, Param] = {
     p.key: p
-    for p in (*CLV_VALUE_PARAMS, CLV_CALIBRATION_END, CLV_TRACKING, *CLUSTER_PARAMS, *RFM_PARAMS)
+    for p in (
+        *CLV_VALUE_PARAMS,
+        CLV_CALIBRATION_END,
+        CLV_TRACKING,
+        *CLUSTER_PARAMS,
+        *RFM_PARAMS,
+        *MIG_PARAMS,
+        CUSTOMER_ID,
+        COUNTRY_MEASURE,
+    )
 }
 
 
