@@ -202,8 +202,17 @@ def monthly_states(
         parts.append(part)
     if not parts:
         return pd.DataFrame(
-            columns=["month_end", "customer_id", "recency", "frequency", "monetary", "r_score",
-                     "f_score", "m_score", "state"]  # fmt: skip
+            columns=[
+                "month_end",
+                "customer_id",
+                "recency",
+                "frequency",
+                "monetary",
+                "r_score",
+                "f_score",
+                "m_score",
+                "state",
+            ]  # fmt: skip
         )
     return pd.concat(parts, ignore_index=True)
 

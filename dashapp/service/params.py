@@ -506,83 +506,42 @@ RFM_CUTS = (RFM_R_CUTS, RFM_F_CUTS, RFM_M_CUTS)
 RFM_PARAMS = (RFM_AS_OF, *RFM_CUTS, RFM_HEAT)
 
 # ------------------------------------------------------------------------------------------
-# Segment migration, customer page, country and product views
+# Segment migration, customer page, countries
 # ------------------------------------------------------------------------------------------
+_PERIOD_HINT = "the quarter or month holding this day"
 MIG_PERIOD = Param(
-    "mig_period",
-    "period",
-    "Compare",
-    "choice",
-    "quarter",
+    "mig_period", "period", "Compare", "choice", "quarter",
     choices=(("quarter", "Quarter against quarter"), ("month", "Month against month")),
     help="The length of the two periods whose ends are compared.",
-)
+)  # fmt: skip
 MIG_FIRST = Param(
-    "mig_from",
-    "first",
-    "First period",
-    "date",
-    None,
-    optional=True,
-    blank="the one before the second",
-    hint="the quarter or month holding this day",
-    help="The earlier period: the quarter or month holding this day; blank = the period "
-    "just before the second.",
-)
+    "mig_from", "first", "First period", "date", optional=True, hint=_PERIOD_HINT,
+    blank="the one before the second", help="The earlier period: the quarter or month holding "
+    "this day; blank = the period just before the second.",
+)  # fmt: skip
 MIG_SECOND = Param(
-    "mig_to",
-    "second",
-    "Second period",
-    "date",
-    None,
-    optional=True,
-    blank="the last full period",
-    hint="the quarter or month holding this day",
-    help="The later period: the quarter or month holding this day; blank = the last full "
-    "quarter or month of the date range (cut at the range's end when the data stop inside it).",
-)
+    "mig_to", "second", "Second period", "date", optional=True, hint=_PERIOD_HINT,
+    blank="the last full period", help="The later period: the quarter or month holding this "
+    "day; blank = the last full one of the date range (cut at the range's end if it is later).",
+)  # fmt: skip
 MIG_WINDOW = Param(
-    "mig_window",
-    "window_months",
-    "History window",
-    "int",
-    None,
-    unit="months",
-    low=1,
-    high=120,
-    optional=True,
-    blank="all history",
-    help="Score each period end on the last N months of invoices only; customers without a "
-    "purchase in them are 'Lapsed'. Blank = the whole history in the date range (as the RFM "
-    "page), so nobody is lapsed.",
-)
+    "mig_window", "window_months", "History window", "int", unit="months", low=1, high=120,
+    optional=True, blank="all history", help="Score each period end on the last N months of "
+    "invoices only; customers without a purchase in them are 'Lapsed'. Blank = the whole "
+    "history in the date range (as the RFM page), so nobody is lapsed.",
+)  # fmt: skip
 MIG_PARAMS = (MIG_PERIOD, MIG_FIRST, MIG_SECOND, MIG_WINDOW)
 CUSTOMER_ID = Param(
-    "id",
-    "customer_id",
-    "Customer id",
-    "text",
-    None,
-    high=64,
-    optional=True,
-    blank="none",
-    help="The customer shown on the customer page (/customer?id=13085 or /customer/13085).",
-)
+    "id", "customer_id", "Customer id", "text", high=64, optional=True, blank="none",
+    help="The customer the customer page shows (/customer?id=13085 or /customer/13085).",
+)  # fmt: skip
 COUNTRY_MEASURE = Param(
-    "geo_measure",
-    "measure",
-    "Map colour",
-    "choice",
-    "revenue",
-    choices=(
-        ("customers", "Customers"),
-        ("revenue", "Revenue"),
-        ("clv", "Predicted CLV"),
-        ("churn", "Churn risk"),
-    ),
-    help="What colours each country: customers, net revenue, the sum of predicted CLV (the "
-    "CLV page's default settings) or churn risk (mean 1 - P(alive)).",
-)
+    "geo_measure", "measure", "Map colour", "choice", "revenue",
+    choices=(("customers", "Customers"), ("revenue", "Revenue"), ("clv", "Predicted CLV"),
+             ("churn", "Churn risk")),
+    help="What colours each country: customers, net revenue, the sum of predicted CLV (the CLV "
+    "page's settings) or churn risk (mean 1 - P(alive)).",
+)  # fmt: skip
 
 #: Every declaration by URL key.
 BY_KEY: Mapping[str, Param] = {

@@ -35,7 +35,9 @@ def sankey(flows: pd.DataFrame, first: str, second: str, currency: str = "£") -
         "value": flows["customers"].tolist(),
         "customdata": [
             [a, b, f"{currency}{r:,.0f}"]
-            for a, b, r in zip(flows["from_state"], flows["to_state"], flows["revenue"], strict=True)
+            for a, b, r in zip(
+                flows["from_state"], flows["to_state"], flows["revenue"], strict=True
+            )
         ],
         "color": [_rgba(STATE_COLORS.get(s, MUTED), 0.35) for s in flows["from_state"]],
         "hovertemplate": "%{customdata[0]} → %{customdata[1]}<br>%{value:,} customers<br>"

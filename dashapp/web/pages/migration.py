@@ -63,14 +63,6 @@ def layout(mig_period=None, mig_from=None, mig_to=None, mig_window=None, r_cuts=
         [hidden(p, v) for p, v in zip(params.RFM_CUTS, (r_cuts, f_cuts, m_cuts), strict=True)],
         hidden=True,
     )
-    columns = [
-        customer_column(),
-        {"field": "from_state", "headerName": "From", "minWidth": 140},
-        {"field": "to_state", "headerName": "To", "minWidth": 140},
-        {"field": "from_rfm", "headerName": "RFM before", "maxWidth": 110},
-        {"field": "to_rfm", "headerName": "RFM after", "maxWidth": 110},
-        money_column("revenue", "Revenue in the second period", currency),
-    ]
     return html.Div(
         [
             page_header(
@@ -97,29 +89,7 @@ def layout(mig_period=None, mig_from=None, mig_to=None, mig_window=None, r_cuts=
                     note="Click a cell to list its customers.",
                 ),
             ),
-            section(
-                "Customers of the selected flow",
-                html.Div(
-                    [
-                        html.Div(
-                            "Click a flow or a cell above.",
-                            id="mig-flow-title",
-                            className="mb-2",
-                        ),
-                        dbc.Button(
-                            "Download these customers (CSV)",
-                            id="mig-download-btn",
-                            color="primary",
-                            size="sm",
-                            className="mb-2",
-                            disabled=True,
-                        ),
-                        dcc.Download(id="mig-download"),
-                        dcc.Store(id="mig-flow"),
-                        data_grid("mig-flow-grid", columns, style={"height": "420px"}),
-                    ]
-                ),
-            ),
+            _flow_section(currency),
             side_by_side(
                 section("Net change per segment", graph("mig-net", 380)),
                 section(
@@ -130,6 +100,34 @@ def layout(mig_period=None, mig_from=None, mig_to=None, mig_window=None, r_cuts=
             ),
         ]
     )
+
+
+def _flow_section(currency: str):
+    columns = [
+        customer_column(),
+        {"field": "from_state", "headerName": "From", "minWidth": 140},
+        {"field": "to_state", "headerName": "To", "minWidth": 140},
+        {"field": "from_rfm", "headerName": "RFM before", "maxWidth": 110},
+        {"field": "to_rfm", "headerName": "RFM after", "maxWidth": 110},
+        money_column("revenue", "Revenue in the second period", currency),
+    ]
+    body = html.Div(
+        [
+            html.Div("Click a flow or a cell above.", id="mig-flow-title", className="mb-2"),
+            dbc.Button(
+                "Download these customers (CSV)",
+                id="mig-download-btn",
+                color="primary",
+                size="sm",
+                className="mb-2",
+                disabled=True,
+            ),
+            dcc.Download(id="mig-download"),
+            dcc.Store(id="mig-flow"),
+            data_grid("mig-flow-grid", columns, style={"height": "420px"}),
+        ]
+    )
+    return section("Customers of the selected flow", body)
 
 
 def _view(dataset, start, end, countries, *settings) -> views.MigrationView:
@@ -228,9 +226,7 @@ def list_flow(flow, dataset, start, end, countries, *settings):
     except ParamError:
         return [], "", True
     table = views.flow_customers(view, *flow)
-    title = html.Span(
-        [html.Strong(f"{flow[0]} → {flow[1]}"), f": {number(len(table))} customers"]
-    )
+    title = html.Span([html.Strong(f"{flow[0]} → {flow[1]}"), f": {number(len(table))} customers"])
     shown = table[FLOW_COLUMNS].fillna({"from_rfm": "", "to_rfm": ""})
     rows = shown.to_dict("records") if len(table) else []
     return rows, title, not rows

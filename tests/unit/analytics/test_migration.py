@@ -18,8 +18,10 @@ CUTS = {"recency": [10, 20, 40, 80], "frequency": [2, 3, 4, 5]}
 ROWS = [
     # A: five purchases in January -> Champions (R5 F5); nothing in February: as of 03-01
     # recency 30 -> R3, F5 -> Loyal Customers.
-    *[(f"10{i}", "P1", 1, f"2021-01-{d:02d} 10:00", 10.0, "a") for i, d in
-      enumerate((5, 20, 25, 28, 30))],  # fmt: skip
+    *[
+        (f"10{i}", "P1", 1, f"2021-01-{d:02d} 10:00", 10.0, "a")
+        for i, d in enumerate((5, 20, 25, 28, 30))
+    ],  # fmt: skip
     # B: one purchase on 01-30 -> New Customers (R5 F1); three in February -> F4 R5: Champions.
     ("200", "P1", 1, "2021-01-30 10:00", 10.0, "b"),
     ("201", "P1", 2, "2021-02-10 10:00", 10.0, "b"),
