@@ -29,6 +29,9 @@ PAGES = {
     "cohorts": "/cohorts",
     "clustering": "/clustering",
     "actions": "/actions",
+    "migration": "/migration",
+    "customer": "/customer?id=12490",
+    "countries": "/countries",
     "upload": "/upload",
     "docs": "/docs",
 }

@@ -95,5 +95,5 @@ def recommendation(row: pd.Series, p_alive: float | None = None) -> tuple[str, s
         f"{'s' if int(row['frequency']) != 1 else ''}."
     )
     if p_alive is not None and np.isfinite(p_alive):
-        reason += f" The purchase model gives P(alive) {p_alive:.0%}."
+        reason += f" The purchase model gives P(alive) {p_alive:.1%}."
     return action, reason

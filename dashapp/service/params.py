@@ -533,6 +533,7 @@ MIG_WINDOW = Param(
 MIG_PARAMS = (MIG_PERIOD, MIG_FIRST, MIG_SECOND, MIG_WINDOW)
 CUSTOMER_ID = Param(
     "id", "customer_id", "Customer id", "text", high=64, optional=True, blank="none",
+    example="e.g. 13085",
     help="The customer the customer page shows (/customer?id=13085 or /customer/13085).",
 )  # fmt: skip
 COUNTRY_MEASURE = Param(

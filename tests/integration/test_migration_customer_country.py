@@ -154,3 +154,22 @@ def test_page_callbacks(client):
     click = {"points": [{"customdata": "France"}]}
     reply = _reply(client.call("filter_on_country", {"geo-map.clickData": click}))
     assert reply[state_key("countries").rsplit(".", 1)[0]]["value"] == ["France"]
+
+
+@pytest.mark.parametrize(
+    "page, query",
+    [
+        ("migration", {"mig_period": "month", "r_cuts": "14,30,90,180"}),
+        ("customer", {"id": "12490"}),
+        ("customer", {"customer_id": "12490"}),  # /customer/12490
+        ("customer", {}),
+        ("countries", {"geo_measure": "churn"}),
+    ],
+)
+def test_page_layouts_render(extract_app, page, query):
+    import importlib
+
+    module = importlib.import_module(f"dashapp.web.pages.{page}")
+    with extract_app.server.test_request_context("/"):
+        tree = module.layout(**query)
+    assert "filter-bar" in str(tree)

@@ -63,6 +63,8 @@ def choropleth(table: pd.DataFrame, measure: str, currency: str = "£") -> dict:
             "showland": True,
             "landcolor": "#f4f6f7",
             "projection": {"type": "natural earth"},
+            "lonaxis": {"range": [-180, 180]},
+            "lataxis": {"range": [-58, 84]},
         },
         margin={"l": 0, "r": 0, "t": 10, "b": 0},
     )

@@ -55,7 +55,6 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
             wanted,
             label="Customer id (type and press Enter)",
             md=4,
-            widget_kwargs={"placeholder": "e.g. 12490"},
         ),
         className="g-2 mb-3",
     )
@@ -101,7 +100,7 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
             ),
             section(
                 "Invoices",
-                data_grid("cust-invoices", invoice_columns, style={"height": "360px"}),
+                data_grid("cust-invoices", invoice_columns),
                 note="Top products and categories are not shown: the cleaned data the app keeps "
                 "per invoice do not carry product lines yet.",
             ),

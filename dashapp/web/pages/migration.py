@@ -124,7 +124,7 @@ def _flow_section(currency: str):
             ),
             dcc.Download(id="mig-download"),
             dcc.Store(id="mig-flow"),
-            data_grid("mig-flow-grid", columns, style={"height": "420px"}),
+            data_grid("mig-flow-grid", columns),
         ]
     )
     return section("Customers of the selected flow", body)
