@@ -3,8 +3,6 @@ views and page callbacks called as the browser calls them."""
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 import pytest
 
@@ -15,7 +13,6 @@ from dashapp.service import params
 from dashapp.service.views import customer as customer_views
 from dashapp.service.views import geo as geo_views
 from dashapp.service.views import migration as views
-from tests.callback_client import CallbackClient, state_key
 
 CLV = {"clv_model": "bgnbd", "clv_horizon": "12", "clv_margin": "30", "clv_discount": "10"}
 
@@ -109,67 +106,3 @@ def test_countries_view(filters):
     assert table["customers"].sum() == len(service.rfm_table(filters))
     assert list(view.unplaced["country"]) == ["Unspecified"]
     assert table["churn_risk"].dropna().between(0, 1).all()
-
-
-@pytest.fixture(scope="module")
-def client(extract_app, shared_sample_xlsx):
-    client = CallbackClient(extract_app)
-    client.dataset = shared_sample_xlsx.stem
-    return client
-
-
-def _reply(response):
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    return response.get_json()["response"]
-
-
-def test_page_callbacks(client):
-    base = {state_key("dataset"): client.dataset}
-    reply = _reply(client.call("update_migration", {**base, state_key("mig_period"): "quarter"}))
-    sankey = reply["mig-sankey"]["figure"]["data"][0]
-    assert sankey["type"] == "sankey" and sum(sankey["link"]["value"]) > 0
-    # a click on a matrix cell lists that flow; the CSV holds the same customers
-    click = {"points": [{"x": "Loyal Customers", "y": "Champions"}]}
-    flow = _reply(client.call("pick_flow", {"mig-matrix.clickData": click}, "mig-matrix.clickData"))
-    assert flow["mig-flow"]["data"] == ["Champions", "Loyal Customers"]
-    values = {"mig-flow.data": ["Champions", "Loyal Customers"], **base,
-              state_key("mig_period"): "quarter"}  # fmt: skip
-    rows = _reply(client.call("list_flow", values))["mig-flow-grid"]["rowData"]
-    assert rows and {r["from_state"] for r in rows} == {"Champions"}
-    csv = _reply(client.call("download_flow", {"mig-download-btn.n_clicks": 1, **values}))
-    frame = pd.read_csv(io.StringIO(csv["mig-download"]["data"]["content"]), dtype=str)
-    assert sorted(frame["customer_id"]) == sorted(r["customer_id"] for r in rows)
-    # the customer page
-    values = {**base, state_key("id"): "12490", **{state_key(k): v for k, v in CLV.items()}}
-    reply = _reply(client.call("update_customer", values))
-    assert reply["cust-invoices"]["rowData"] and reply["cust-message"]["children"] is None
-    values[state_key("id")] = "no-such-id"
-    reply = _reply(client.call("update_customer", values))
-    assert "no customer 'no-such-id'" in str(reply["cust-message"]["children"])
-    # countries: the map and a click that filters the app
-    values = {**base, **{state_key(k): v for k, v in CLV.items()}, state_key("geo_measure"): "clv"}
-    maps = _reply(client.call("update_countries", values))["geo-map-choices"]["data"]
-    assert set(maps) == set(params.COUNTRY_MEASURE.values)
-    assert "FRA" in maps["revenue"]["data"][0]["locations"]
-    click = {"points": [{"customdata": "France"}]}
-    reply = _reply(client.call("filter_on_country", {"geo-map.clickData": click}))
-    assert reply[state_key("countries").rsplit(".", 1)[0]]["value"] == ["France"]
-
-
-@pytest.mark.parametrize(
-    "page, query",
-    [
-        ("migration", {"mig_period": "month", "r_cuts": "14,30,90,180"}),
-        ("customer", {"id": "12490"}),
-        ("customer", {"customer_id": "12490"}),  # /customer/12490
-        ("customer", {}),
-        ("countries", {"geo_measure": "churn"}),
-    ],
-)
-def test_page_layouts_render(extract_app, page, query):
-    import importlib
-
-    module = importlib.import_module(f"dashapp.web.pages.{page}")
-    with extract_app.server.test_request_context("/"):
-        tree = module.layout(**query)
-    assert "filter-bar" in str(tree)

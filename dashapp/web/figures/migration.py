@@ -8,6 +8,8 @@ from dashapp.analytics import migration as mig
 from dashapp.web.figures.base import MUTED, SEQUENTIAL, empty_figure, figure
 from dashapp.web.figures.rfm import SEGMENT_COLORS
 
+#: Between the two states in a link's label (no segment name contains it).
+FLOW_SEP = " → "
 STATE_COLORS = {**SEGMENT_COLORS, mig.NEW: "#8e44ad", mig.LAPSED: "#566573"}
 
 
@@ -19,8 +21,9 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def sankey(flows: pd.DataFrame, first: str, second: str, currency: str = "£") -> dict:
     """Customers flowing from their state at the first period's end (left) to the second's
-    (right). Each link's ``customdata`` is ``[from_state, to_state]`` (the page lists the
-    customers of a clicked link)."""
+    (right). Each link's ``label`` is ``"<from_state> → <to_state>"``: a click reports it (a
+    graph's click data keeps a point's plain values only), and the page lists the customers
+    of that flow."""
     if flows is None or flows.empty:
         return empty_figure("No customers")
     left = [s for s in mig.STATES if s in set(flows["from_state"])]
@@ -33,6 +36,9 @@ def sankey(flows: pd.DataFrame, first: str, second: str, currency: str = "£") -
         "source": [src[s] for s in flows["from_state"]],
         "target": [dst[s] for s in flows["to_state"]],
         "value": flows["customers"].tolist(),
+        "label": [
+            f"{a}{FLOW_SEP}{b}" for a, b in zip(flows["from_state"], flows["to_state"], strict=True)
+        ],  # fmt: skip
         "customdata": [
             [a, b, f"{currency}{r:,.0f}"]
             for a, b, r in zip(

@@ -188,9 +188,10 @@ def clicked_flow(trigger: str | None, sankey_click, matrix_click) -> list[str] |
     if not points:
         return None
     point = points[0]
-    if trigger == "mig-sankey":
-        data = point.get("customdata")
-        return list(data[:2]) if isinstance(data, list) and len(data) >= 2 else None
+    if trigger == "mig-sankey":  # a link's label names its flow; a node's has no arrow
+        label = point.get("label")
+        parts = label.split(figures.FLOW_SEP) if isinstance(label, str) else []
+        return parts if len(parts) == 2 else None
     if point.get("y") is None or point.get("x") is None:
         return None
     return [str(point["y"]), str(point["x"])]
