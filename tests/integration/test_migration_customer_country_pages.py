@@ -86,3 +86,15 @@ def test_page_layouts_render(extract_app, page, query):
     with extract_app.server.test_request_context("/"):
         tree = module.layout(**query)
     assert "filter-bar" in str(tree)
+
+
+def test_docs_sections_fill_their_tables():
+    from dashapp.analytics.geo import UNPLACED
+    from dashapp.web.help import SECTIONS, section_markdown
+
+    assert {"migration", "customer", "countries"} <= dict(SECTIONS).keys()
+    text = section_markdown("migration")
+    assert "`mig_window`" in text and "`mig_period`" in text and "{" not in text
+    countries = section_markdown("countries")
+    assert all(name in countries for name in UNPLACED) and "{" not in countries
+    assert "/customer?id=13085" in section_markdown("customer")

@@ -20,6 +20,9 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("cohorts", "Cohorts"),
     ("clustering", "Clustering"),
     ("actions", "Action list"),
+    ("migration", "Segment migration"),
+    ("customer", "Customer page"),
+    ("countries", "Countries"),
 )
 
 
@@ -211,6 +214,13 @@ def _cluster_value(module: str, name: str) -> Callable[[], str]:
     return value
 
 
+def unplaced_countries() -> str:
+    """The country names the map cannot place, with the reason (analytics.geo.UNPLACED)."""
+    from dashapp.analytics.geo import UNPLACED
+
+    return markdown_table(pd.DataFrame(list(UNPLACED.items()), columns=["Name", "Why"]))
+
+
 #: Placeholder name -> function producing its Markdown. Sections may add their own.
 PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "segment_grid": segment_grid,
@@ -232,6 +242,8 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
         "clv_cal",
         "clv_track",
     ),
+    "migration_settings": settings_table("mig_period", "mig_from", "mig_to", "mig_window"),
+    "unplaced_countries": unplaced_countries,
     "rfm_settings": settings_table("as_of", "r_cuts", "f_cuts", "m_cuts", "heat"),
     "cluster_settings": settings_table(
         "cl_method",
