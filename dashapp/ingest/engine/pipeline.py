@@ -265,3 +265,41 @@ def invoice_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis
     """The whole cleaning of ``lines`` as one expression (:func:`distinct_lines`, then
     :func:`parts_of`): one row per (invoice, fate), columns :data:`PART_COLUMNS`."""
     return parts_of(distinct_lines(lines, rules))
+
+
+#: Columns of the result of :func:`product_parts`.
+PRODUCT_COLUMNS: tuple[str, ...] = (
+    "invoice",
+    "stock_code",
+    "description",
+    "customer_id",
+    "invoice_date",
+    "country",
+    "is_cancellation",
+    "units",
+    "money_milli",
+)
+
+
+def product_parts(distinct: ibis.Table) -> ibis.Table:
+    """From :func:`distinct_lines`, the lines that stay after every rule, one row per
+    (invoice, stock code): ``units`` and ``money_milli`` kept (a return's unmatched units
+    removed, as in the invoice table), ``description`` the smallest of the invoice's
+    descriptions of the code. The same rules as :func:`parts_of`: summed over an invoice's
+    codes, ``money_milli`` is its ``kept_money_milli``."""
+    t = _with_unmatched(distinct)
+    t = t.filter(t.fate.isnull())
+    t = t.mutate(
+        kept_units=t.weight * t.quantity + t.unmatched,
+        kept_money=t.weight * t.quantity * t.price_milli + t.unmatched * t.price_milli,
+    )
+    out = t.group_by(["invoice", "stock_code"]).aggregate(
+        description=t.description.min(),
+        customer_id=t.customer_id.min(),
+        invoice_date=t.invoice_date.min(),
+        country=t.country.min(),
+        is_cancellation=t.is_cancellation.max(),
+        units=t.kept_units.sum(),
+        money_milli=t.kept_money.sum(),
+    )
+    return out.filter(out.units != 0).select(*PRODUCT_COLUMNS)
