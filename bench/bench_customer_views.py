@@ -1,4 +1,4 @@
-"""Server time of the Segment migration, Customer and Countries views at full Online Retail II
+"""Server time of the Segment migration, Customer, Countries and Products views at full Online Retail II
 scale (the generated 1,067,371-row CSV).
 
 Each callback is posted as the browser posts it (Flask's test client, JSON serialisation
@@ -65,6 +65,11 @@ def main() -> None:
     customers = [{**cust, state_key("id"): i} for i in ids[1:6]]
     measure("update_customer", "update_customer", cust, customers)
     measure("update_countries (map + table)", "update_countries", geo)
+    prod = {**base, **clv, state_key("prod_segment"): "Champions",
+            state_key("prod_best"): "champions"}  # fmt: skip
+    segments = [{**prod, state_key("prod_segment"): s} for s in
+                ("Loyal Customers", "At Risk", "Hibernating", "Promising", "Need Attention")]  # fmt: skip
+    measure("update_products (charts, lift, grid)", "update_products", prod, segments)
     load = os.getloadavg()
     print(f"{machine()}; {csv.name}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     report(rows)

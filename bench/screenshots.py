@@ -32,6 +32,7 @@ PAGES = {
     "migration": "/migration",
     "customer": "/customer?id=12490",
     "countries": "/countries",
+    "products": "/products",
     "upload": "/upload",
     "docs": "/docs",
 }

@@ -42,7 +42,9 @@ def _description_of(lines: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"description": first.astype(str), "descriptions": count})
 
 
-def product_table(lines: pd.DataFrame, best: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
+def product_table(
+    lines: pd.DataFrame, best: set[str] | frozenset[str] = frozenset()
+) -> pd.DataFrame:
     """One row per product (:data:`COLUMNS`), largest net revenue first.
 
     ``revenue``: net of returns; ``units``/``invoices``/``customers``: sold (purchase lines;
@@ -72,15 +74,19 @@ def product_table(lines: pd.DataFrame, best: set[str] | frozenset[str] = frozens
     sold = frame[frame["sale"]]
     out["invoices"] = sold.groupby("stock_code")["invoice"].nunique().reindex(out.index).fillna(0)
     out["customers"] = (
-        sold.dropna(subset=["customer_id"]).groupby("stock_code")["customer_id"].nunique()
-    ).reindex(out.index).fillna(0)
+        (sold.dropna(subset=["customer_id"]).groupby("stock_code")["customer_id"].nunique())
+        .reindex(out.index)
+        .fillna(0)
+    )
     is_best = frame["customer_id"].isin(best).to_numpy()
     known = frame["customer_id"].notna().to_numpy()
     best_spend = frame[is_best].groupby("stock_code")["revenue"].sum().reindex(out.index).fillna(0)
     rest = known & ~is_best
     rest_spend = frame[rest].groupby("stock_code")["revenue"].sum().reindex(out.index).fillna(0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["returns_rate"] = np.where(out["units"] > 0, out["returned_units"] / out["units"], np.nan)
+        out["returns_rate"] = np.where(
+            out["units"] > 0, out["returned_units"] / out["units"], np.nan
+        )
         tb, tr = best_spend.sum(), rest_spend.sum()
         out["best_share"] = best_spend / tb if tb else np.nan
         out["rest_share"] = rest_spend / tr if tr else np.nan

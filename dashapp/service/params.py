@@ -22,6 +22,7 @@ import pandas as pd
 
 from dashapp.analytics import clustering
 from dashapp.analytics.clv import MODEL_LABELS
+from dashapp.analytics.rfm import SEGMENT_ORDER
 
 KINDS = ("int", "float", "choice", "choices", "date", "cuts", "text")
 
@@ -543,6 +544,17 @@ COUNTRY_MEASURE = Param(
     help="What colours each country: customers, net revenue, the sum of predicted CLV (the CLV "
     "page's settings) or churn risk (mean 1 - P(alive)).",
 )  # fmt: skip
+PRODUCT_SEGMENT = Param(
+    "prod_segment", "segment", "Segment to profile", "choice", "Champions",
+    choices=tuple((s, s) for s in SEGMENT_ORDER), aliases=tuple((s.lower(), s) for s in
+                                                                 SEGMENT_ORDER),
+    help="The RFM segment whose distinguishing products (highest lift) are listed.",
+)  # fmt: skip
+PRODUCT_BEST = Param(
+    "prod_best", "best", "Best customers", "choice", "champions",
+    choices=(("champions", "Champions"), ("top_clv", "Top 20% by predicted CLV")),
+    help="Whose share of spend each product's share is compared with the rest's.",
+)  # fmt: skip
 
 #: Every declaration by URL key.
 BY_KEY: Mapping[str, Param] = {
@@ -556,6 +568,8 @@ BY_KEY: Mapping[str, Param] = {
         *MIG_PARAMS,
         CUSTOMER_ID,
         COUNTRY_MEASURE,
+        PRODUCT_SEGMENT,
+        PRODUCT_BEST,
     )
 }
 

@@ -198,9 +198,7 @@ def products(dataset_id: str, rules: str) -> pd.DataFrame:
         from dashapp.ingest.engine import local
 
         try:
-            return engine.clean_products(
-                transactions(dataset_id), CleaningRules.from_flags(rules)
-            )
+            return engine.clean_products(transactions(dataset_id), CleaningRules.from_flags(rules))
         finally:
             local.release()
 

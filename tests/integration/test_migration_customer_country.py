@@ -106,3 +106,27 @@ def test_countries_view(filters):
     assert table["customers"].sum() == len(service.rfm_table(filters))
     assert list(view.unplaced["country"]) == ["Unspecified"]
     assert table["churn_risk"].dropna().between(0, 1).all()
+
+
+def test_products_view(filters):
+    from dashapp.service.views import products as product_views
+
+    view = product_views.product_view(filters)
+    table = view.table
+    assert view.reason is None and table["stock_code"].is_unique
+    # net revenue of all products = net revenue of the invoice table (same cleaning)
+    orders = service.filtered_orders(filters)
+    assert abs(table["revenue"].sum() - orders["revenue"].sum()) < 0.05
+    assert abs(table["best_share"].sum() - 1) < 1e-9 and abs(table["rest_share"].sum() - 1) < 1e-9
+    assert view.n_best == int((service.rfm_table(filters)["segment"] == "Champions").sum())
+    assert (table["returns_rate"].dropna() >= 0).all()
+    assert view.lift["lift"].is_monotonic_decreasing
+    assert (view.lift["in_segment"] >= product_views.MIN_SEGMENT_BUYERS).all()
+    top = product_views.product_view(filters, "At Risk", "top_clv")
+    assert top.n_best == round(0.2 * len(service.clv_view(filters).customers))
+    spain = service.Filters.build(dataset=filters.dataset, countries=["Spain"], end="2010-12-31")
+    small = product_views.product_view(spain)
+    assert 0 < small.table["revenue"].sum() < table["revenue"].sum()
+    # the customer page's top products: the customer's own lines
+    mine = customer_views.customer_view(filters, "12490").products
+    assert len(mine) == 10 and mine["revenue"].is_monotonic_decreasing

@@ -77,6 +77,7 @@ def test_page_callbacks(client):
         ("customer", {"customer_id": "12490"}),  # /customer/12490
         ("customer", {}),
         ("countries", {"geo_measure": "churn"}),
+        ("products", {"prod_segment": "At Risk", "prod_best": "top_clv"}),
     ],
 )
 def test_page_layouts_render(extract_app, page, query):
@@ -98,3 +99,19 @@ def test_docs_sections_fill_their_tables():
     countries = section_markdown("countries")
     assert all(name in countries for name in UNPLACED) and "{" not in countries
     assert "/customer?id=13085" in section_markdown("customer")
+
+
+def test_products_page_callback(client):
+    values = {
+        state_key("dataset"): client.dataset,
+        **{state_key(k): v for k, v in CLV.items()},
+        state_key("prod_segment"): "Loyal Customers",
+        state_key("prod_best"): "champions",
+    }
+    reply = _reply(client.call("update_products", values))
+    rows = reply["prod-grid"]["rowData"]
+    assert rows and rows[0]["revenue"] >= rows[-1]["revenue"]
+    assert reply["prod-revenue"]["figure"]["data"][0]["type"] == "bar"
+    values[state_key("prod_segment")] = "Nobody"
+    reply = _reply(client.call("update_products", values))
+    assert "Segment to profile must be one of" in str(reply["prod-message"])

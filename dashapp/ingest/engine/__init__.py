@@ -68,4 +68,12 @@ def clean_products(lines, rules: CleaningRules | None = None) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-__all__ = ["LINE_SCHEMA", "SOURCE_COLUMNS", "clean", "clean_products", "invoice_parts", "lines_table", "split_parts"]
+__all__ = [
+    "LINE_SCHEMA",
+    "SOURCE_COLUMNS",
+    "clean",
+    "clean_products",
+    "invoice_parts",
+    "lines_table",
+    "split_parts",
+]

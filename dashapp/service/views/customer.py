@@ -9,11 +9,13 @@ import pandas as pd
 
 from dashapp.analytics import customer as one
 from dashapp.analytics.clv import holdout
+from dashapp.analytics.products import customer_products
+from dashapp.ingest.errors import DataLoadError
 from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View
-from dashapp.service.store import cleaned, filtered_orders
+from dashapp.service.store import cleaned, filtered_orders, filtered_products
 from dashapp.service.views.clv import clv_fit, clv_view
 from dashapp.service.views.dataset import analysed_range
 from dashapp.service.views.migration import monthly_states
@@ -31,7 +33,8 @@ class CustomerView(View):
     month end: RFM scores and state, and, when the model could be fitted, ``p_alive`` and
     ``expected_purchases`` over the horizon as of that day); ``clv`` (the CLV page's row:
     ``p_alive``, ``expected_purchases``, ``clv``... or None); ``action``/``why``; ``notes``
-    (e.g. why there is no prediction)."""
+    (e.g. why there is no prediction); ``products`` (the customer's top products by net
+    revenue, None when the source has no product lines)."""
 
     customer_id: str = ""
     country: str = ""
@@ -40,6 +43,7 @@ class CustomerView(View):
     rfm: pd.Series | None = None
     history: pd.DataFrame | None = None
     clv: pd.Series | None = None
+    products: pd.DataFrame | None = None
     action: str = ""
     why: str = ""
     notes: list[str] = field(default_factory=list)
@@ -113,6 +117,11 @@ def _customer_view(
         log = log[log["customer_id"].astype(object) == customer_id]
         alive = one.alive_history(fit.purchase, log, list(history["month_end"]), horizon)
         history = history.merge(alive, on="month_end", how="left")
+    try:
+        top = customer_products(filtered_products(filters), customer_id)
+    except DataLoadError as exc:
+        top = None
+        notes.append(f"No products: {exc}")
     p_alive = None if row is None else float(row["p_alive"])
     action, why = one.recommendation(scored.loc[customer_id], p_alive)
     return CustomerView(
@@ -123,6 +132,7 @@ def _customer_view(
         rfm=scored.loc[customer_id],
         history=history,
         clv=row,
+        products=top,
         action=action,
         why=why,
         notes=notes,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import Output, callback, html, no_update
 
 from dashapp import service
@@ -17,6 +18,7 @@ from dashapp.web.components import (
     empty_state,
     filter_bar,
     filters_from,
+    frame_table,
     graph,
     kpi_card,
     loading,
@@ -98,11 +100,15 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
                     "customer's purchases up to each month end.",
                 ),
             ),
-            section(
-                "Invoices",
-                data_grid("cust-invoices", invoice_columns),
-                note="Top products and categories are not shown: the cleaned data the app keeps "
-                "per invoice do not carry product lines yet.",
+            side_by_side(
+                section(
+                    "Top products",
+                    loading("cust-products"),
+                    note="By net revenue (returns netted); a stock code's most frequent "
+                    "description.",
+                ),
+                section("Invoices", data_grid("cust-invoices", invoice_columns)),
+                left_width=5,
             ),
         ]
     )
@@ -151,6 +157,7 @@ def _cards(view: views.CustomerView, currency: str, horizon) -> html.Div:
     Output("cust-rfm", "figure"),
     Output("cust-alive", "figure"),
     Output("cust-invoices", "rowData"),
+    Output("cust-products", "children"),
     Output("cust-message", "children"),
     *INPUTS,
 )
@@ -160,10 +167,10 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
             filters_from(dataset, start, end, countries), customer_id, *settings
         )
     except ParamError as exc:
-        return (no_update,) * 5 + (param_alert(exc),)
+        return (no_update,) * 6 + (param_alert(exc),)
     if view.reason:
         blank = empty_figure("")
-        return None, blank, blank, blank, [], empty_state(view.reason)
+        return None, blank, blank, blank, [], None, empty_state(view.reason)
     currency = service.currency(dataset)
     horizon = params.CLV_HORIZON.parse(settings[1])
     invoices = view.invoices.copy()
@@ -176,5 +183,23 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
         figures.rfm_history(view.history),
         figures.alive_history(view.history, horizon),
         rows,
+        _products(view.products, currency),
         None,
+    )
+
+
+def _products(top, currency: str):
+    if top is None or top.empty:
+        return html.P("No product lines for this customer.", className="text-muted")
+    return frame_table(
+        pd.DataFrame(
+            {
+                "Product": [
+                    f"{d} ({c})" for c, d in zip(top["stock_code"], top["description"], strict=True)
+                ],
+                "Units": [number(v) for v in top["units"]],
+                "Net revenue": [money(v, currency) for v in top["revenue"]],
+            }
+        ),  # fmt: skip
+        id="cust-products-table",
     )
