@@ -30,16 +30,35 @@ COLUMNS = [
 ]
 
 
-def _description_of(lines: pd.DataFrame) -> pd.DataFrame:
-    """Most frequent description per stock code (ties: the first in text order) and how many
-    different descriptions the code has."""
-    pairs = (
-        lines.groupby(["stock_code", "description"], observed=True).size().rename("n").reset_index()
-    )
-    pairs = pairs.sort_values(["stock_code", "n", "description"], ascending=[True, False, True])
-    first = pairs.drop_duplicates("stock_code").set_index("stock_code")["description"]
-    count = pairs.groupby("stock_code", observed=True).size()
-    return pd.DataFrame({"description": first.astype(str), "descriptions": count})
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 = missing) and the text of each code, for a text column."""
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    return cat.cat.codes.to_numpy(dtype=np.int64), np.asarray(cat.cat.categories.astype(str))
+
+
+def _descriptions(code: np.ndarray, n: int, lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per product code: its most frequent description (ties: the first in text order) and
+    how many different descriptions it has."""
+    dcode, dtext = _codes(lines["description"])
+    keep = dcode >= 0
+    pairs = np.sort(code[keep] * (len(dtext) + 1) + dcode[keep])
+    starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]]) if len(pairs) else pairs
+    keys, counts = pairs[starts], np.diff(np.r_[starts, len(pairs)])
+    prod, desc = keys // (len(dtext) + 1), keys % (len(dtext) + 1)
+    order = np.lexsort((desc, -counts, prod))  # by product, most lines first, then text
+    prod, desc = prod[order], desc[order]
+    first = np.r_[True, prod[1:] != prod[:-1]] if len(prod) else np.zeros(0, bool)
+    text = np.full(n, "", dtype=object)
+    text[prod[first]] = dtext[desc[first]]
+    return text, np.bincount(prod, minlength=n)
+
+
+def _buyers(code: np.ndarray, cust: np.ndarray, sale: np.ndarray, n_cust: int) -> np.ndarray:
+    """Distinct (product code, customer code) pairs of the purchase lines with a customer, as
+    one int64 key each (product * n_cust + customer)."""
+    keep = sale & (cust >= 0)
+    keys = np.sort(code[keep] * n_cust + cust[keep])  # sorting beats numpy's hashed unique here
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
 def product_table(
@@ -51,38 +70,33 @@ def product_table(
     distinct customers with an id); ``returned_units``/``returns_rate``: units on cancellation
     lines and their share of the units sold; ``best_share``/``rest_share``: the product's share
     of the spend of the ``best`` customers (ids) and of everyone else's, ``best_index`` their
-    ratio (above 1: the best customers spend relatively more on it)."""
+    ratio (above 1: the best customers spend relatively more on it; NaN when only the best buy
+    it). Lines are one per invoice and stock code, so a product's purchase lines are its
+    invoices."""
     if lines.empty:
         return pd.DataFrame(columns=COLUMNS)
-    code = lines["stock_code"].astype(str).to_numpy()
+    code, ptext = _codes(lines["stock_code"])
+    cust, ctext = _codes(lines["customer_id"])
+    n = len(ptext)
     sale = ~lines["is_cancellation"].to_numpy(dtype=bool)
     units = lines["units"].to_numpy(dtype=np.int64)
     revenue = lines["revenue"].to_numpy(dtype=float)
-    frame = pd.DataFrame(
+    out = pd.DataFrame(
         {
-            "stock_code": code,
-            "revenue": revenue,
-            "units": np.where(sale, units, 0),
-            "returned_units": np.where(sale, 0, -units),
-            "customer_id": lines["customer_id"].astype(object).to_numpy(),
-            "invoice": lines["invoice"].astype(str).to_numpy(),
-            "sale": sale,
+            "stock_code": ptext,
+            "revenue": np.bincount(code, weights=revenue, minlength=n),
+            "units": np.bincount(code[sale], weights=units[sale], minlength=n),
+            "returned_units": np.bincount(code[~sale], weights=-units[~sale], minlength=n),
+            "invoices": np.bincount(code[sale], minlength=n),
+            "customers": np.bincount(_buyers(code, cust, sale, len(ctext)) // len(ctext),
+                                     minlength=n) if len(ctext) else np.zeros(n),
         }
-    )
-    g = frame.groupby("stock_code")
-    out = g[["revenue", "units", "returned_units"]].sum()
-    sold = frame[frame["sale"]]
-    out["invoices"] = sold.groupby("stock_code")["invoice"].nunique().reindex(out.index).fillna(0)
-    out["customers"] = (
-        (sold.dropna(subset=["customer_id"]).groupby("stock_code")["customer_id"].nunique())
-        .reindex(out.index)
-        .fillna(0)
-    )
-    is_best = frame["customer_id"].isin(best).to_numpy()
-    known = frame["customer_id"].notna().to_numpy()
-    best_spend = frame[is_best].groupby("stock_code")["revenue"].sum().reindex(out.index).fillna(0)
-    rest = known & ~is_best
-    rest_spend = frame[rest].groupby("stock_code")["revenue"].sum().reindex(out.index).fillna(0)
+    )  # fmt: skip
+    out["description"], out["descriptions"] = _descriptions(code, n, lines)
+    is_best = pd.Index(ctext).isin(list(best))[cust] & (cust >= 0) if len(ctext) else cust < -1
+    rest = (cust >= 0) & ~is_best
+    best_spend = np.bincount(code[is_best], weights=revenue[is_best], minlength=n)
+    rest_spend = np.bincount(code[rest], weights=revenue[rest], minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["returns_rate"] = np.where(
             out["units"] > 0, out["returned_units"] / out["units"], np.nan
@@ -92,11 +106,11 @@ def product_table(
         out["rest_share"] = rest_spend / tr if tr else np.nan
         out["best_index"] = out["best_share"] / out["rest_share"]
     out["best_index"] = out["best_index"].replace([np.inf, -np.inf], np.nan)
-    out = out.join(_description_of(lines))
+    out = out[np.bincount(code, minlength=n) > 0]  # codes of other rows (filtered out)
     out["revenue"] = out["revenue"].round(2)
     for col in ("units", "returned_units", "customers", "invoices"):
         out[col] = out[col].astype(np.int64)
-    out = out.reset_index().sort_values(["revenue", "stock_code"], ascending=[False, True])
+    out = out.sort_values(["revenue", "stock_code"], ascending=[False, True])
     return out[COLUMNS].reset_index(drop=True)
 
 
@@ -106,31 +120,31 @@ def segment_lift(
     """Products that distinguish ``segment``: for each product bought by at least
     ``min_customers`` of the segment's customers, the share of the segment's customers who
     bought it, the share of all customers who did, and the lift (their ratio), highest lift
-    first. ``segment_of``: segment by customer id (the RFM table's). Columns ``stock_code,
-    in_segment, segment_share, overall_share, lift``."""
+    first. ``segment_of``: segment by customer id (the RFM table's: the customers counted).
+    Columns ``stock_code, in_segment, segment_share, overall_share, lift``."""
     columns = ["stock_code", "in_segment", "segment_share", "overall_share", "lift"]
-    sold = lines[~lines["is_cancellation"].to_numpy(dtype=bool) & lines["customer_id"].notna()]
-    if sold.empty or segment_of.empty:
+    if lines.empty or segment_of.empty:
         return pd.DataFrame(columns=columns)
-    pairs = pd.DataFrame(
-        {
-            "stock_code": sold["stock_code"].astype(str).to_numpy(),
-            "customer_id": sold["customer_id"].astype(str).to_numpy(),
-        }
-    ).drop_duplicates()
-    pairs = pairs[pairs["customer_id"].isin(segment_of.index)]
-    members = set(segment_of.index[segment_of.to_numpy() == segment])
-    n_all, n_seg = len(segment_of), len(members)
+    code, ptext = _codes(lines["stock_code"])
+    cust, ctext = _codes(lines["customer_id"])
+    if not len(ctext):
+        return pd.DataFrame(columns=columns)
+    sale = ~lines["is_cancellation"].to_numpy(dtype=bool)
+    seg = pd.Series(segment_of.to_numpy(), index=segment_of.index.astype(str))
+    counted = pd.Index(ctext).isin(seg.index)
+    member = counted & (seg.reindex(ctext).to_numpy() == segment)
+    n_all, n_seg = len(seg), int((seg == segment).sum())
     if not n_seg:
         return pd.DataFrame(columns=columns)
-    buyers = pairs.groupby("stock_code").size()
-    in_seg = pairs[pairs["customer_id"].isin(members)].groupby("stock_code").size()
-    out = pd.DataFrame({"in_segment": in_seg, "all": buyers.reindex(in_seg.index)})
-    out = out[out["in_segment"] >= min_customers]
+    keys = _buyers(code, cust, sale, len(ctext))
+    prod, who = keys // len(ctext), keys % len(ctext)
+    buyers = np.bincount(prod[counted[who]], minlength=len(ptext))
+    in_seg = np.bincount(prod[member[who]], minlength=len(ptext))
+    keep = in_seg >= max(min_customers, 1)
+    out = pd.DataFrame({"stock_code": ptext[keep], "in_segment": in_seg[keep]})
     out["segment_share"] = out["in_segment"] / n_seg
-    out["overall_share"] = out["all"] / n_all
+    out["overall_share"] = buyers[keep] / n_all
     out["lift"] = out["segment_share"] / out["overall_share"]
-    out = out.reset_index().rename(columns={"index": "stock_code"})
     out = out.sort_values(["lift", "in_segment", "stock_code"], ascending=[False, False, True])
     return out[columns].reset_index(drop=True)
 

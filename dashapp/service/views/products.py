@@ -3,7 +3,7 @@ customers buy, and the products that distinguish a segment (:mod:`dashapp.analyt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -54,14 +54,21 @@ def product_view(
             strict=True,
         )
     )
-    return _product_view(filters, *values)
+    segment, best, *clv_args = values
+    base = _product_table(filters, best, *clv_args)
+    if base.reason:
+        return base
+    lift = _segment_lift(filters, segment)
+    assert base.table is not None
+    lift = lift.merge(base.table[["stock_code", "description"]], on="stock_code", how="left")
+    return replace(base, lift=lift)
 
 
 @memoized
-def _product_view(
-    dataset, version, start, end, countries, rules, segment, best, model, horizon, margin,
-    discount,
-) -> ProductView:  # fmt: skip
+def _product_table(
+    dataset, version, start, end, countries, rules, best, model, horizon, margin, discount
+) -> ProductView:
+    """The product table for the best customers (a segment change does not recompute it)."""
     filters = Filters.of(dataset, start, end, countries, rules)
     lines = filtered_products(filters)
     scored = rfm_table(filters)
@@ -82,6 +89,13 @@ def _product_view(
     if not chosen:
         notes.append(f"No customer is among {label} under these filters.")
     table = products.product_table(lines, chosen)
-    lift = products.segment_lift(lines, scored["segment"], segment, MIN_SEGMENT_BUYERS)
-    lift = lift.merge(table[["stock_code", "description"]], on="stock_code", how="left")
-    return ProductView(table=table, lift=lift, best_label=label, n_best=len(chosen), notes=notes)
+    return ProductView(table=table, best_label=label, n_best=len(chosen), notes=notes)
+
+
+@memoized
+def _segment_lift(dataset, version, start, end, countries, rules, segment) -> pd.DataFrame:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    scored = rfm_table(filters)
+    return products.segment_lift(
+        filtered_products(filters), scored["segment"], segment, MIN_SEGMENT_BUYERS
+    )
