@@ -152,7 +152,13 @@ def segment_lift(
 def customer_products(lines: pd.DataFrame, customer_id: str, top: int = 10) -> pd.DataFrame:
     """A customer's products by net revenue: ``stock_code, description, units, revenue,
     invoices``, the ``top`` largest."""
-    mine = lines[lines["customer_id"].astype(object) == customer_id]
+    col = lines["customer_id"]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # compare codes, not a million strings
+        cats = col.cat.categories
+        hit = col.cat.codes.to_numpy() == (cats.get_loc(customer_id) if customer_id in cats else -2)
+    else:
+        hit = (col.astype(object) == customer_id).to_numpy()
+    mine = lines[hit]
     if mine.empty:
         return pd.DataFrame(columns=["stock_code", "description", "units", "revenue", "invoices"])
     table = product_table(mine)

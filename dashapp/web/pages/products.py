@@ -54,16 +54,27 @@ def layout(prod_segment=None, prod_best=None, **query):
     )
     carried = html.Div([hidden(p, query.get(p.key)) for p in views.CLV_SETTINGS], hidden=True)
     columns = [
-        {"field": "stock_code", "headerName": "Stock code", "pinned": "left", "minWidth": 110},
-        {"field": "description", "headerName": "Description", "minWidth": 240},
-        money_column("revenue", "Net revenue", currency),
-        number_column("units", "Units sold"),
-        number_column("customers", "Customers"),
-        number_column("returned_units", "Units returned"),
-        number_column("returns_rate", "Returns rate", 3),
-        number_column("best_index", "Best customers' index", 2),
-        number_column("descriptions", "Descriptions"),
+        money_column("revenue", "Net revenue", currency) if c["field"] == "revenue" else c
+        for c in GRID_COLUMNS
     ]
+    return _layout(query, controls, carried, columns)
+
+
+#: The grid's columns (only these travel to the browser).
+GRID_COLUMNS = [
+    {"field": "stock_code", "headerName": "Stock code", "pinned": "left", "minWidth": 110},
+    {"field": "description", "headerName": "Description", "minWidth": 240},
+    money_column("revenue", "Net revenue"),
+    number_column("units", "Units sold"),
+    number_column("customers", "Customers"),
+    number_column("returned_units", "Units returned"),
+    number_column("returns_rate", "Returns rate", 3),
+    number_column("best_index", "Best customers' index", 2),
+    number_column("descriptions", "Descriptions"),
+]
+
+
+def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
     return html.Div(
         [
             page_header(
@@ -159,7 +170,8 @@ def update_products(dataset, start, end, countries, *settings):
         className="mb-2",
     )
     notes = [html.P(n, className="small text-muted mb-1") for n in view.notes]
-    rows = table.round({"returns_rate": 4, "best_index": 3}).to_dict("records")
+    shown = [c["field"] for c in GRID_COLUMNS]
+    rows = table[shown].round({"returns_rate": 4, "best_index": 3}).to_dict("records")
     return (
         summary,
         figures.top_bars(table, "revenue", "Net revenue", currency),
