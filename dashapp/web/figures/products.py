@@ -11,7 +11,11 @@ TOP = 15
 
 
 def _names(rows: pd.DataFrame) -> list[str]:
-    return [f"{d[:34]} ({c})" for c, d in zip(rows["stock_code"], rows["description"], strict=True)]
+    def short(text: str) -> str:  # long labels would leave no room for the bars on a phone
+        return text if len(text) <= 26 else text[:25] + "…"
+
+    return [f"{short(str(d))} ({c})" for c, d in
+            zip(rows["stock_code"], rows["description"], strict=True)]  # fmt: skip
 
 
 def top_bars(table: pd.DataFrame, column: str, label: str, currency: str = "") -> dict:
