@@ -30,6 +30,10 @@ PAGES = {
     "clustering": "/clustering",
     "actions": "/actions",
     "campaign": "/campaign",
+    "migration": "/migration",
+    "customer": "/customer?id=12490",
+    "countries": "/countries",
+    "products": "/products",
     "upload": "/upload",
     "docs": "/docs",
 }

@@ -22,8 +22,9 @@ import pandas as pd
 
 from dashapp.analytics import campaign, clustering, rfm
 from dashapp.analytics.clv import MODEL_LABELS
+from dashapp.analytics.rfm import SEGMENT_ORDER
 
-KINDS = ("int", "float", "choice", "choices", "date", "cuts")
+KINDS = ("int", "float", "choice", "choices", "date", "cuts", "text")
 
 
 class ParamError(ValueError):
@@ -101,6 +102,8 @@ class Param:
             return f"{'one' if self.kind == 'choice' else 'any'} of {names}"
         if self.kind == "date":
             return "a date written YYYY-MM-DD"
+        if self.kind == "text":
+            return f"text of at most {_num_text(self.high)} characters"
         return "exactly 4 increasing numbers separated by commas"
 
     def limits_text(self) -> str:
@@ -132,6 +135,7 @@ class Param:
             "choices": self._choices,
             "date": self._date,
             "cuts": self._cuts,
+            "text": self._text,
         }[self.kind]
         return parser(raw)
 
@@ -191,6 +195,12 @@ class Param:
         raise ParamError(
             self, f"{self.title} must be a date from {earliest} to {latest}{reason}; got {value!r}."
         )
+
+    def _text(self, raw: Any) -> str:
+        text = str(raw).strip()
+        if self.high is not None and len(text) > self.high:
+            raise self._fail(text[:40] + "...")
+        return text
 
     def _cuts(self, raw: Any) -> tuple[float, ...]:
         items = str(raw).replace(";", ",").split(",") if isinstance(raw, str) else list(raw)
@@ -564,14 +574,74 @@ CAMPAIGN_TARGET_PARAMS = (
 )  # fmt: skip
 CAMPAIGN_OFFER_PARAMS = (
     CAMPAIGN_COST, CAMPAIGN_RESPONSE, CAMPAIGN_UPLIFT, CAMPAIGN_CONTROL, CAMPAIGN_SEED,
+# Segment migration, customer page, countries
+# ------------------------------------------------------------------------------------------
+_PERIOD_HINT = "the quarter or month holding this day"
+MIG_PERIOD = Param(
+    "mig_period", "period", "Compare", "choice", "quarter",
+    choices=(("quarter", "Quarter against quarter"), ("month", "Month against month")),
+    help="The length of the two periods whose ends are compared.",
+)  # fmt: skip
+MIG_FIRST = Param(
+    "mig_from", "first", "First period", "date", optional=True, hint=_PERIOD_HINT,
+    blank="the one before the second", help="The earlier period: the quarter or month holding "
+    "this day; blank = the period just before the second.",
+)  # fmt: skip
+MIG_SECOND = Param(
+    "mig_to", "second", "Second period", "date", optional=True, hint=_PERIOD_HINT,
+    blank="the last full period", help="The later period: the quarter or month holding this "
+    "day; blank = the last full one of the date range (cut at the range's end if it is later).",
+)  # fmt: skip
+MIG_WINDOW = Param(
+    "mig_window", "window_months", "History window", "int", unit="months", low=1, high=120,
+    optional=True, blank="all history", help="Score each period end on the last N months of "
+    "invoices only; customers without a purchase in them are 'Lapsed'. Blank = the whole "
+    "history in the date range (as the RFM page), so nobody is lapsed.",
+)  # fmt: skip
+MIG_PARAMS = (MIG_PERIOD, MIG_FIRST, MIG_SECOND, MIG_WINDOW)
+CUSTOMER_ID = Param(
+    "id", "customer_id", "Customer id", "text", high=64, optional=True, blank="none",
+    example="e.g. 13085",
+    help="The customer the customer page shows (/customer?id=13085 or /customer/13085).",
+)  # fmt: skip
+COUNTRY_MEASURE = Param(
+    "geo_measure", "measure", "Map colour", "choice", "revenue",
+    choices=(("customers", "Customers"), ("revenue", "Revenue"), ("clv", "Predicted CLV"),
+             ("churn", "Churn risk")),
+    help="What colours each country: customers, net revenue, the sum of predicted CLV (the CLV "
+    "page's settings) or churn risk (mean 1 - P(alive)).",
+)  # fmt: skip
+PRODUCT_SEGMENT = Param(
+    "prod_segment", "segment", "Segment to profile", "choice", "Champions",
+    choices=tuple((s, s) for s in SEGMENT_ORDER), aliases=tuple((s.lower(), s) for s in
+                                                                 SEGMENT_ORDER),
+    help="The RFM segment whose distinguishing products (highest lift) are listed.",
+)  # fmt: skip
+PRODUCT_BEST = Param(
+    "prod_best", "best", "Best customers", "choice", "champions",
+    choices=(("champions", "Champions"), ("top_clv", "Top 20% by predicted CLV")),
+    help="Whose share of spend each product's share is compared with the rest's.",
 )  # fmt: skip
 
 #: Every declaration by URL key.
 BY_KEY: Mapping[str, Param] = {
     p.key: p
-    for p in (*CLV_VALUE_PARAMS, CLV_CALIBRATION_END, CLV_TRACKING, *CLUSTER_PARAMS,
-              *RFM_PARAMS, *CAMPAIGN_TARGET_PARAMS, *CAMPAIGN_OFFER_PARAMS, CAMPAIGN_START)
-}  # fmt: skip
+    for p in (
+        *CLV_VALUE_PARAMS,
+        CLV_CALIBRATION_END,
+        CLV_TRACKING,
+        *CLUSTER_PARAMS,
+        *RFM_PARAMS,
+        *CAMPAIGN_TARGET_PARAMS,
+        *CAMPAIGN_OFFER_PARAMS,
+        CAMPAIGN_START,
+        *MIG_PARAMS,
+        CUSTOMER_ID,
+        COUNTRY_MEASURE,
+        PRODUCT_SEGMENT,
+        PRODUCT_BEST,
+    )
+}
 
 
 def thresholds(r_cuts: Any = None, f_cuts: Any = None, m_cuts: Any = None) -> tuple | None:

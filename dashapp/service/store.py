@@ -196,6 +196,37 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
     return _held(("clean", dataset_id, version, rules), build)
 
 
+def products(dataset_id: str, rules: str) -> pd.DataFrame:
+    """The kept product lines of a file dataset (files, uploads, demo data), one row per
+    (invoice, stock code), cleaned by the embedded engine with the same rules as the invoice
+    table (:func:`dashapp.ingest.engine.clean_products`); once per process. A database or Spark
+    table raises DataLoadError: its product lines are not prepared yet."""
+    info = registry.dataset_info(dataset_id)
+    if info.kind in registry.TABLE_KINDS:
+        raise DataLoadError(
+            f"{info.label} is a database or Spark table: product views read the product lines, "
+            "which are prepared for files, uploads and the demo data only so far."
+        )
+    version = registry.dataset_version(dataset_id)
+
+    def build() -> pd.DataFrame:
+        from dashapp.ingest import engine
+        from dashapp.ingest.engine import local
+
+        try:
+            return engine.clean_products(transactions(dataset_id), CleaningRules.from_flags(rules))
+        finally:
+            local.release()
+
+    return _held(("products", dataset_id, version, rules), build)
+
+
+def filtered_products(filters: Filters) -> pd.DataFrame:
+    """Product lines of the dataset, filtered like :func:`filtered_orders`."""
+    lines = products(filters.dataset, filters.rules)
+    return cleaning.filter_transactions(lines, filters.start, filters.end, filters.countries)
+
+
 def filtered_orders(filters: Filters) -> pd.DataFrame:
     """Invoice table of the dataset, filtered (in-process; cheap: ~50k rows at full scale)."""
     orders = cleaned(filters.dataset, filters.rules).orders

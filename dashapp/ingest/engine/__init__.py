@@ -20,6 +20,7 @@ from dashapp.ingest.engine.pipeline import (
     distinct_lines,
     invoice_parts,
     parts_of,
+    product_parts,
 )
 from dashapp.ingest.engine.results import split_parts
 
@@ -46,4 +47,33 @@ def clean(lines, rules: CleaningRules | None = None) -> tuple[pd.DataFrame, pd.D
     return split_parts(parts, rules)
 
 
-__all__ = ["LINE_SCHEMA", "SOURCE_COLUMNS", "clean", "invoice_parts", "lines_table", "split_parts"]
+def clean_products(lines, rules: CleaningRules | None = None) -> pd.DataFrame:
+    """The kept product lines of canonical lines (a DataFrame, an Arrow table or a parquet
+    path) on the embedded DuckDB, one row per (invoice, stock code)
+    (:func:`~dashapp.ingest.engine.pipeline.product_parts`; ``revenue`` in the currency unit,
+    text columns categorical, sorted by date and invoice)."""
+    from dashapp.ingest.engine.pipeline import MILLI
+
+    rules = rules or CleaningRules()
+    if isinstance(lines, pd.DataFrame):
+        lines = to_arrow(lines)
+    frame = local.run_staged(distinct_lines(lines_table(), rules), product_parts, lines).to_pandas()
+    frame["revenue"] = frame.pop("money_milli").to_numpy(dtype="int64") / MILLI
+    frame["units"] = frame["units"].astype("int64")
+    frame["is_cancellation"] = frame["is_cancellation"].astype(bool)
+    frame["invoice_date"] = pd.to_datetime(frame["invoice_date"]).astype("datetime64[ns]")
+    frame = frame.sort_values(["invoice_date", "invoice", "stock_code"], kind="stable")
+    for col in ("invoice", "stock_code", "description", "customer_id", "country"):
+        frame[col] = pd.Categorical(frame[col].where(frame[col].notna(), None))
+    return frame.reset_index(drop=True)
+
+
+__all__ = [
+    "LINE_SCHEMA",
+    "SOURCE_COLUMNS",
+    "clean",
+    "clean_products",
+    "invoice_parts",
+    "lines_table",
+    "split_parts",
+]

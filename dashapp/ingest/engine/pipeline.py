@@ -196,12 +196,7 @@ def _with_matching(distinct: ibis.Table) -> ibis.Table:
 
     step = step.mutate(excess=balance.sum().over(running(step, preceding=None, following=0)))
     step = step.mutate(
-        ceiling=ibis.greatest(
-            step.excess.max().over(running(step, preceding=None, following=0)), 0
-        ),
-        returns_to_here=ibis.ifelse(step.is_return, 1, 0)
-        .sum()
-        .over(running(step, preceding=None, following=0)),
+        ceiling=ibis.greatest(step.excess.max().over(running(step, preceding=None, following=0)), 0)
     )
     step = step.mutate(
         unmatched=ibis.ifelse(
@@ -209,8 +204,15 @@ def _with_matching(distinct: ibis.Table) -> ibis.Table:
         ).cast("int64"),
         height=step.ceiling - step.excess,
     )
+    # Returns with matched units, counted in order: the pair's last one keeps any price
+    # difference (a fully unmatched return leaves the invoice table, so it cannot).
+    matching = step.is_return & (step.weight * step.quantity + step.unmatched < 0)
     step = step.mutate(
-        lowest_later=step.height.min().over(running(step, preceding=0, following=None))
+        lowest_later=step.height.min().over(running(step, preceding=0, following=None)),
+        matching=matching,
+        returns_to_here=ibis.ifelse(matching, 1, 0)
+        .sum()
+        .over(running(step, preceding=None, following=0)),
     )
     step = _booked(step)
     others = distinct.filter(distinct.fate.notnull() | distinct.customer_id.isnull()).union(
@@ -227,7 +229,8 @@ def _with_matching(distinct: ibis.Table) -> ibis.Table:
 
 def _booked(step: ibis.Table) -> ibis.Table:
     """The money columns of :func:`_with_matching` from the stack of a pair's lines
-    (``bought``, ``height``, ``lowest_later``, ``unmatched``, ``returns_to_here``)."""
+    (``bought``, ``height``, ``lowest_later``, ``unmatched``, ``matching``,
+    ``returns_to_here``)."""
     surviving = ibis.greatest(
         ibis.least(step.lowest_later - (step.height - step.bought), step.bought), 0
     )
@@ -241,8 +244,8 @@ def _booked(step: ibis.Table) -> ibis.Table:
     step = step.mutate(
         lost_money=lost_money,
         residual=(lost_money + matched_money).sum().over(pair),
-        last_return=step.is_return
-        & (step.returns_to_here == ibis.ifelse(step.is_return, 1, 0).sum().over(pair)),
+        last_return=step.matching
+        & (step.returns_to_here == ibis.ifelse(step.matching, 1, 0).sum().over(pair)),
     )
     return step.mutate(
         kept_money=ibis.ifelse(
@@ -261,6 +264,7 @@ def _booked(step: ibis.Table) -> ibis.Table:
         "excess",
         "ceiling",
         "returns_to_here",
+        "matching",
         "height",
         "lowest_later",
         "surviving",
@@ -350,3 +354,40 @@ def invoice_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis
     """The whole cleaning of ``lines`` as one expression (:func:`distinct_lines`, then
     :func:`parts_of`): one row per (invoice, fate), columns :data:`PART_COLUMNS`."""
     return parts_of(distinct_lines(lines, rules))
+
+
+#: Columns of the result of :func:`product_parts`.
+PRODUCT_COLUMNS: tuple[str, ...] = (
+    "invoice",
+    "stock_code",
+    "description",
+    "customer_id",
+    "invoice_date",
+    "country",
+    "is_cancellation",
+    "units",
+    "money_milli",
+)
+
+
+def product_parts(distinct: ibis.Table) -> ibis.Table:
+    """From :func:`distinct_lines`, the lines that stay after every rule, one row per
+    (invoice, stock code): ``units`` kept (units sold on a purchase; a return's matched units,
+    negative, its unmatched ones removed as in the invoice table), ``money_milli`` as the
+    invoice table books it (a return's money on the order it cancels, which is the same stock
+    code), ``description`` the smallest of the invoice's descriptions of the code. The same
+    rules as :func:`parts_of`: summed over an invoice's codes, ``money_milli`` is its
+    ``kept_money_milli``."""
+    t = _with_matching(distinct)
+    t = t.filter(t.fate.isnull())
+    t = t.mutate(kept_units=t.weight * t.quantity + t.unmatched)
+    out = t.group_by(["invoice", "stock_code"]).aggregate(
+        description=t.description.min(),
+        customer_id=t.customer_id.min(),
+        invoice_date=t.invoice_date.min(),
+        country=t.country.min(),
+        is_cancellation=t.is_cancellation.max(),
+        units=t.kept_units.sum(),
+        money_milli=t.kept_money.sum(),
+    )
+    return out.filter(out.units != 0).select(*PRODUCT_COLUMNS)

@@ -332,9 +332,10 @@ def data_grid(id_, columns: list[dict], paged: bool = False, **kwargs) -> dag.Ag
 
 
 def customer_column(min_width: int = 110) -> dict:
-    """The customer id column every customer grid starts with, pinned on the left."""
+    """The customer id column every customer grid starts with, pinned on the left; each id
+    links to the customer page (``assets/customer_links.js``)."""
     return {"field": "customer_id", "headerName": "Customer", "pinned": "left",
-            "minWidth": min_width}  # fmt: skip
+            "minWidth": min_width, "cellRenderer": "CustomerLink"}  # fmt: skip
 
 
 def money_column(field: str, header: str, currency: str = "£", decimals: int = 2) -> dict:

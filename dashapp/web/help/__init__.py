@@ -21,6 +21,10 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("clustering", "Clustering"),
     ("actions", "Action list"),
     ("campaigns", "Exports, CRM files and campaigns"),
+    ("migration", "Segment migration"),
+    ("customer", "Customer page"),
+    ("countries", "Countries"),
+    ("products", "Products"),
 )
 
 
@@ -233,6 +237,11 @@ def active_segments() -> str:
     from dashapp.analytics.rfm import SEGMENT_ORDER
 
     return ", ".join(s for s in SEGMENT_ORDER if s in ACTIVE_SEGMENTS)
+def unplaced_countries() -> str:
+    """The country names the map cannot place, with the reason (analytics.geo.UNPLACED)."""
+    from dashapp.analytics.geo import UNPLACED
+
+    return markdown_table(pd.DataFrame(list(UNPLACED.items()), columns=["Name", "Why"]))
 
 
 #: Placeholder name -> function producing its Markdown. Sections may add their own.
@@ -256,6 +265,9 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
         "clv_cal",
         "clv_track",
     ),
+    "migration_settings": settings_table("mig_period", "mig_from", "mig_to", "mig_window"),
+    "unplaced_countries": unplaced_countries,
+    "product_settings": settings_table("prod_best", "prod_segment"),
     "rfm_settings": settings_table("as_of", "r_cuts", "f_cuts", "m_cuts", "heat"),
     "cluster_settings": settings_table(
         "cl_method",

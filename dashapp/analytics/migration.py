@@ -1,0 +1,231 @@
+"""Segment migration: how customers moved between RFM segments from one period to the next.
+
+Pure: pandas and numpy. Input is the invoice-level "orders" table (see
+``docs/architecture.md``), already filtered by the caller.
+
+A customer's *state* at the end of a period is their RFM segment computed as of that day with
+exactly the rules of :mod:`dashapp.analytics.rfm` (:func:`~dashapp.analytics.rfm.customer_rfm`
+on the invoices up to the period's last day, as of the next day, then
+:func:`~dashapp.analytics.rfm.rfm_scores`: average-rank scores among the customers known then,
+or the same custom cut points, and the same R x F grid). Nothing is approximated: each period
+end is scored again from the invoices.
+
+Two states are not segments:
+
+* :data:`NEW` -- no purchase up to that day (only a first period's state: the customer's first
+  purchase falls after the first period);
+* :data:`LAPSED` -- with a history window of ``w`` months, a customer who bought before but
+  not in the ``w`` months up to that day (scores are computed on the window's invoices). With
+  no window (the default) the whole history counts and nobody is lapsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dashapp.analytics import rfm
+
+NEW = "New (no purchase yet)"
+LAPSED = "Lapsed (none in window)"
+#: Every state in the order shown: new, the segments best first, lapsed.
+STATES = (NEW, *rfm.SEGMENT_ORDER, LAPSED)
+#: Period lengths a migration compares (pandas period codes).
+FREQS = {"quarter": "Q", "month": "M"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar period ``[start, end]`` (days, inclusive) with its label (``2011Q3``,
+    ``2011-09``); ``partial`` when the data stop before its last day (``end`` is then the
+    last day analysed)."""
+
+    label: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    partial: bool = False
+
+
+def period_of(day, freq: str, last_day=None) -> Period:
+    """The calendar quarter or month (``freq`` a key of :data:`FREQS`) holding ``day``, cut at
+    ``last_day`` (the last day analysed) when the data stop inside it."""
+    p = pd.Period(pd.Timestamp(day), FREQS[freq])
+    start, end = p.start_time.normalize(), p.end_time.normalize()
+    partial = last_day is not None and pd.Timestamp(last_day).normalize() < end
+    if partial:
+        end = pd.Timestamp(last_day).normalize()
+    return Period(label=str(p), start=start, end=end, partial=partial)
+
+
+def default_periods(last_day, freq: str) -> tuple[Period, Period]:
+    """The last full period up to ``last_day`` and the one before it."""
+    last_day = pd.Timestamp(last_day).normalize()
+    p = pd.Period(last_day, FREQS[freq])
+    if last_day < p.end_time.normalize():
+        p -= 1
+    second = period_of(p.start_time, freq)
+    first = period_of((p - 1).start_time, freq)
+    return first, second
+
+
+def states_at(
+    orders: pd.DataFrame,
+    end,
+    window_months: int | None = None,
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+) -> pd.DataFrame:
+    """RFM as of the day after ``end`` (inclusive last day), for every customer with a
+    purchase invoice up to ``end``.
+
+    Returns the scored customer table of :func:`rfm.rfm_scores` (index ``customer_id``) with a
+    ``state`` column: the segment, or :data:`LAPSED` for customers without a purchase in the
+    window (their scores are NaN). ``attrs["as_of"]`` holds the as-of day."""
+    as_of = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+    known = orders[orders["customer_id"].notna() & (orders["invoice_date"] < as_of)]
+    if window_months:
+        since = as_of - pd.DateOffset(months=int(window_months))
+        scored_on = known[known["invoice_date"] >= since]
+    else:
+        scored_on = known
+    scored = rfm.rfm_scores(rfm.customer_rfm(scored_on, as_of=as_of), thresholds=thresholds)
+    scored["state"] = scored["segment"]
+    if window_months:
+        bought = known.loc[~known["is_cancellation"].to_numpy(dtype=bool), "customer_id"]
+        ever = pd.Index(sorted(set(bought.astype(str))), name="customer_id")
+        scored = scored.reindex(ever)
+        scored["state"] = scored["state"].fillna(LAPSED)
+    scored.attrs["as_of"] = as_of
+    return scored
+
+
+@dataclass(frozen=True)
+class Migration:
+    """``customers``: one row per customer known at the second period's end (``customer_id,
+    from_state, to_state, revenue`` = net revenue in the second period, ``from_*``/``to_*``
+    scores); ``counts``/``revenue``: the matrix (rows = from, columns = to, every state of
+    :data:`STATES`); ``net``: per state, customers at each end and the net change."""
+
+    customers: pd.DataFrame
+    counts: pd.DataFrame
+    revenue: pd.DataFrame
+    net: pd.DataFrame
+
+
+def migration(
+    orders: pd.DataFrame,
+    first: Period,
+    second: Period,
+    window_months: int | None = None,
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+) -> Migration:
+    """Who moved from which state at ``first.end`` to which at ``second.end``."""
+    before = states_at(orders, first.end, window_months, thresholds)
+    after = states_at(orders, second.end, window_months, thresholds)
+    table = pd.DataFrame(index=after.index)
+    table["from_state"] = before["state"].reindex(after.index).fillna(NEW)
+    table["to_state"] = after["state"]
+    for side, frame in (("from", before), ("to", after)):
+        table[f"{side}_rfm"] = frame["rfm_code"].reindex(after.index)
+    in_second = orders[
+        orders["customer_id"].notna()
+        & (orders["invoice_date"] >= first.end + pd.Timedelta(days=1))
+        & (orders["invoice_date"] < second.end + pd.Timedelta(days=1))
+    ]
+    spent = in_second.groupby(in_second["customer_id"].astype(str))["revenue"].sum()
+    table["revenue"] = spent.reindex(table.index).fillna(0.0).round(2).to_numpy()
+    table = table.reset_index()
+    cat_from = pd.Categorical(table["from_state"], categories=STATES)
+    cat_to = pd.Categorical(table["to_state"], categories=STATES)
+    counts = pd.crosstab(cat_from, cat_to, dropna=False).reindex(
+        index=STATES, columns=STATES, fill_value=0
+    )
+    revenue = (
+        pd.crosstab(cat_from, cat_to, values=table["revenue"], aggfunc="sum", dropna=False)
+        .reindex(index=STATES, columns=STATES)
+        .fillna(0.0)
+    )
+    counts.index.name = revenue.index.name = "from_state"
+    counts.columns.name = revenue.columns.name = "to_state"
+    start_n = counts.sum(axis=1)
+    end_n = counts.sum(axis=0)
+    net = pd.DataFrame(
+        {
+            "state": STATES,
+            "customers_first": start_n.reindex(STATES).to_numpy(),
+            "customers_second": end_n.reindex(STATES).to_numpy(),
+        }
+    )
+    net.loc[net["state"] == NEW, "customers_second"] = 0
+    net["net_change"] = net["customers_second"] - net["customers_first"]
+    return Migration(customers=table, counts=counts, revenue=revenue, net=net)
+
+
+def flows(result: Migration) -> pd.DataFrame:
+    """The non-empty cells of the matrix: ``from_state, to_state, customers, revenue``,
+    largest first."""
+    c = result.counts.stack()
+    r = result.revenue.stack()
+    out = pd.DataFrame({"customers": c, "revenue": r}).reset_index()
+    out.columns = ["from_state", "to_state", "customers", "revenue"]
+    out = out[out["customers"] > 0]
+    return out.sort_values(["customers", "revenue"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def month_ends(first_day, last_day) -> list[pd.Timestamp]:
+    """The last day of every month from ``first_day``'s to ``last_day``'s, the final one cut
+    at ``last_day``."""
+    first_day, last_day = pd.Timestamp(first_day), pd.Timestamp(last_day).normalize()
+    months = pd.period_range(first_day, last_day, freq="M")
+    return [min(m.end_time.normalize(), last_day) for m in months]
+
+
+def monthly_states(
+    orders: pd.DataFrame,
+    ends: Sequence[pd.Timestamp],
+    window_months: int | None = None,
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+) -> pd.DataFrame:
+    """Every customer's scores and state at each of ``ends``: long table ``month_end,
+    customer_id, recency, frequency, monetary, r_score, f_score, m_score, segment, state``."""
+    parts = []
+    for end in ends:
+        scored = states_at(orders, end, window_months, thresholds)
+        part = scored[
+            ["recency", "frequency", "monetary", "r_score", "f_score", "m_score", "state"]
+        ].reset_index()
+        part.insert(0, "month_end", pd.Timestamp(end))
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(
+            columns=[
+                "month_end",
+                "customer_id",
+                "recency",
+                "frequency",
+                "monetary",
+                "r_score",
+                "f_score",
+                "m_score",
+                "state",
+            ]  # fmt: skip
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def segment_sizes(monthly: pd.DataFrame) -> pd.DataFrame:
+    """Customers per state and month end (every state of :data:`STATES` but :data:`NEW`, 0
+    when empty): columns ``month_end, state, customers``."""
+    states = [s for s in STATES if s != NEW]
+    if monthly.empty:
+        return pd.DataFrame({"month_end": [], "state": [], "customers": []})
+    counts = monthly.groupby(["month_end", "state"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=states, fill_value=0)
+    out = counts.stack().rename("customers").reset_index()
+    out.columns = ["month_end", "state", "customers"]
+    out["customers"] = out["customers"].astype(np.int64)
+    return out

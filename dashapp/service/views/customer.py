@@ -1,0 +1,145 @@
+"""The customer page: one customer's invoices, RFM over time, predicted purchases, CLV and
+P(alive) over time, and the recommended action (:mod:`dashapp.analytics.customer`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from dashapp.analytics import customer as one
+from dashapp.analytics.clv import holdout
+from dashapp.analytics.products import customer_products
+from dashapp.ingest.errors import DataLoadError
+from dashapp.service import params
+from dashapp.service.caching import memoized
+from dashapp.service.filters import Filters
+from dashapp.service.results import View
+from dashapp.service.store import cleaned, filtered_orders, filtered_products
+from dashapp.service.views.clv import clv_fit, clv_view
+from dashapp.service.views.dataset import analysed_range
+from dashapp.service.views.migration import monthly_states
+from dashapp.service.views.rfm import rfm_table
+
+#: The CLV settings the customer page reads from the URL (the CLV page's keys).
+CLV_SETTINGS = params.CLV_VALUE_PARAMS[:4]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerView(View):
+    """``customer_id``; ``country`` (of most invoices) and ``countries``; ``invoices``
+    (:data:`~dashapp.analytics.customer.INVOICE_COLUMNS`, oldest first); ``rfm`` (the
+    customer's row of the RFM table: scores, segment, recency...); ``history`` (one row per
+    month end: RFM scores and state, and, when the model could be fitted, ``p_alive`` and
+    ``expected_purchases`` over the horizon as of that day); ``clv`` (the CLV page's row:
+    ``p_alive``, ``expected_purchases``, ``clv``... or None); ``action``/``why``; ``notes``
+    (e.g. why there is no prediction); ``products`` (the customer's top products by net
+    revenue, None when the source has no product lines)."""
+
+    customer_id: str = ""
+    country: str = ""
+    countries: list[str] = field(default_factory=list)
+    invoices: pd.DataFrame | None = None
+    rfm: pd.Series | None = None
+    history: pd.DataFrame | None = None
+    clv: pd.Series | None = None
+    products: pd.DataFrame | None = None
+    action: str = ""
+    why: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def customer_view(
+    filters: Filters,
+    customer_id=None,
+    model=params.CLV_MODEL.default,
+    horizon_months=params.CLV_HORIZON.default,
+    margin_pct=params.CLV_MARGIN.default,
+    annual_discount_pct=params.CLV_DISCOUNT.default,
+    r_cuts=None,
+    f_cuts=None,
+    m_cuts=None,
+) -> CustomerView:
+    """One customer under the filters. A blank id, an id the dataset does not hold and one the
+    filters leave out each get their own ``reason``; bad settings raise
+    :class:`~dashapp.service.params.ParamError`."""
+    raw_id = params.CUSTOMER_ID.parse(customer_id)
+    clv_args = params.parse_all(
+        zip(CLV_SETTINGS, (model, horizon_months, margin_pct, annual_discount_pct), strict=True)
+    )
+    thresholds = params.thresholds(r_cuts, f_cuts, m_cuts)
+    if not raw_id:
+        return CustomerView(reason="Enter a customer id to see that customer.")
+    return _customer_view(filters, one.normal_id(raw_id), *clv_args, thresholds)
+
+
+def _absent(filters: Filters, customer_id: str) -> str:
+    everyone = cleaned(filters.dataset, filters.rules).orders["customer_id"]
+    if customer_id in set(everyone.cat.categories.astype(str)):
+        where = []
+        if filters.start or filters.end:
+            where.append(f"from {filters.start or 'the start'} to {filters.end or 'the end'}")
+        if filters.countries:
+            where.append("in " + ", ".join(filters.countries))
+        return (
+            f"Customer {customer_id} has no purchase under the current filters "
+            f"({'; '.join(where) or 'none'}). Widen the date range or clear the country filter."
+        )
+    return f"There is no customer {customer_id!r} in this dataset. Check the id."
+
+
+@memoized
+def _customer_view(
+    dataset, version, start, end, countries, rules, customer_id, model, horizon, margin,
+    discount, thresholds,
+) -> CustomerView:  # fmt: skip
+    filters = Filters.of(dataset, start, end, countries, rules)
+    scored = rfm_table(filters, None, thresholds)
+    if customer_id not in scored.index:
+        return CustomerView(reason=_absent(filters, customer_id), customer_id=customer_id)
+    orders = filtered_orders(filters)
+    invoices = one.invoices_of(orders, customer_id)
+    country, countries_seen = one.main_country(invoices)
+    monthly = monthly_states(filters, None, thresholds)
+    history = monthly[monthly["customer_id"] == customer_id].drop(columns="customer_id")
+    history = history.reset_index(drop=True)
+    notes: list[str] = []
+    values = clv_view(filters, model, horizon, margin, discount)
+    row = None
+    if values.reason:
+        notes.append(f"No prediction: {values.reason}")
+    else:
+        assert values.customers is not None
+        table = values.customers.set_index("customer_id")
+        row = table.loc[customer_id] if customer_id in table.index else None
+        fit = clv_fit(filters, model)
+        log = holdout.purchase_log(orders)
+        log = log[log["customer_id"].astype(object) == customer_id]
+        alive = one.alive_history(fit.purchase, log, list(history["month_end"]), horizon)
+        history = history.merge(alive, on="month_end", how="left")
+    try:
+        top = customer_products(filtered_products(filters), customer_id)
+    except DataLoadError as exc:
+        top = None
+        notes.append(f"No products: {exc}")
+    p_alive = None if row is None else float(row["p_alive"])
+    action, why = one.recommendation(scored.loc[customer_id], p_alive)
+    return CustomerView(
+        customer_id=customer_id,
+        country=country,
+        countries=countries_seen,
+        invoices=invoices,
+        rfm=scored.loc[customer_id],
+        history=history,
+        clv=row,
+        products=top,
+        action=action,
+        why=why,
+        notes=notes,
+    )
+
+
+def as_of(filters: Filters) -> pd.Timestamp | None:
+    """The as-of day of the customer's current scores (the day after the range)."""
+    rng = analysed_range(filters)
+    return None if rng is None else rng[1].normalize() + pd.Timedelta(days=1)

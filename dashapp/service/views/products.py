@@ -1,0 +1,101 @@
+"""The Products page: top products by revenue and by customers, returns rate, what the best
+customers buy, and the products that distinguish a segment (:mod:`dashapp.analytics.products`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from dashapp.analytics import products
+from dashapp.service import params
+from dashapp.service.caching import memoized
+from dashapp.service.filters import Filters
+from dashapp.service.results import View, empty_reason
+from dashapp.service.store import filtered_products
+from dashapp.service.views.clv import clv_view
+from dashapp.service.views.rfm import rfm_table
+
+#: The CLV settings read from the URL (the CLV page's keys), for "top 20% by CLV".
+CLV_SETTINGS = params.CLV_VALUE_PARAMS[:4]
+#: Share of customers counted as the best by predicted CLV.
+TOP_CLV_SHARE = 0.2
+#: Fewest customers of the segment who must have bought a product for its lift to count.
+MIN_SEGMENT_BUYERS = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductView(View):
+    """``table`` (:data:`~dashapp.analytics.products.COLUMNS`, largest revenue first),
+    ``lift`` (the segment's distinguishing products with descriptions), ``best_label``
+    (who the best customers are), ``n_best``, ``notes``."""
+
+    table: pd.DataFrame | None = None
+    lift: pd.DataFrame | None = None
+    best_label: str = ""
+    n_best: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def product_view(
+    filters: Filters,
+    segment=params.PRODUCT_SEGMENT.default,
+    best=params.PRODUCT_BEST.default,
+    model=params.CLV_MODEL.default,
+    horizon_months=params.CLV_HORIZON.default,
+    margin_pct=params.CLV_MARGIN.default,
+    annual_discount_pct=params.CLV_DISCOUNT.default,
+) -> ProductView:
+    """Products under the filters (settings validated by their declarations)."""
+    values = params.parse_all(
+        zip(
+            (params.PRODUCT_SEGMENT, params.PRODUCT_BEST, *CLV_SETTINGS),
+            (segment, best, model, horizon_months, margin_pct, annual_discount_pct),
+            strict=True,
+        )
+    )
+    segment, best, *clv_args = values
+    base = _product_table(filters, best, *clv_args)
+    if base.reason:
+        return base
+    lift = _segment_lift(filters, segment)
+    assert base.table is not None
+    lift = lift.merge(base.table[["stock_code", "description"]], on="stock_code", how="left")
+    return replace(base, lift=lift)
+
+
+@memoized
+def _product_table(
+    dataset, version, start, end, countries, rules, best, model, horizon, margin, discount
+) -> ProductView:
+    """The product table for the best customers (a segment change does not recompute it)."""
+    filters = Filters.of(dataset, start, end, countries, rules)
+    lines = filtered_products(filters)
+    scored = rfm_table(filters)
+    if lines.empty or scored.empty:
+        return ProductView(reason=empty_reason(0))
+    notes: list[str] = []
+    if best == "top_clv":
+        values = clv_view(filters, model, horizon, margin, discount)
+        if values.reason:
+            return ProductView(reason=f"No predicted CLV to rank customers by: {values.reason}")
+        assert values.customers is not None
+        ranked = values.customers.sort_values("clv", ascending=False)
+        chosen = set(ranked["customer_id"].head(max(1, round(TOP_CLV_SHARE * len(ranked)))))
+        label = f"the top {TOP_CLV_SHARE:.0%} of customers by predicted CLV"
+    else:
+        chosen = set(scored.index[scored["segment"] == "Champions"])
+        label = "Champions"
+    if not chosen:
+        notes.append(f"No customer is among {label} under these filters.")
+    table = products.product_table(lines, chosen)
+    return ProductView(table=table, best_label=label, n_best=len(chosen), notes=notes)
+
+
+@memoized
+def _segment_lift(dataset, version, start, end, countries, rules, segment) -> pd.DataFrame:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    scored = rfm_table(filters)
+    return products.segment_lift(
+        filtered_products(filters), scored["segment"], segment, MIN_SEGMENT_BUYERS
+    )

@@ -1,0 +1,112 @@
+"""Figures of the customer page: purchase timeline, RFM over time, P(alive) over time."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashapp.web.figures.base import COLORS, empty_figure, figure
+
+
+def timeline(invoices: pd.DataFrame, currency: str = "£") -> dict:
+    """One bar per invoice at its date (net revenue); cancellations (returns) in red below
+    zero, marked with an ×."""
+    if invoices is None or invoices.empty:
+        return empty_figure("No invoices")
+    days = invoices["invoice_date"].dt.strftime("%Y-%m-%d %H:%M")
+    returns = invoices["is_cancellation"].to_numpy(dtype=bool)
+    data = []
+    for label, mask, color in (("Purchase", ~returns, COLORS[1]), ("Return", returns, COLORS[4])):
+        if not mask.any():
+            continue
+        part = invoices[mask]
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": label,
+                "x": days[mask].tolist(),
+                "y": part["revenue"].round(2).tolist(),
+                "customdata": part[["invoice", "lines"]].astype(str).to_numpy().tolist(),
+                "marker": {
+                    "color": color,
+                    "size": 9,
+                    "symbol": "x" if label == "Return" else "circle",
+                },
+                "hovertemplate": f"{label} %{{customdata[0]}} (%{{customdata[1]}} lines)<br>"
+                f"%{{x}}<br>{currency}%{{y:,.2f}}<extra></extra>",
+            }
+        )
+    return figure(
+        data,
+        height=300,
+        xaxis={"title": {"text": "Invoice date"}, "type": "date"},
+        yaxis={"title": {"text": f"Net revenue ({currency})"}, "zeroline": True},
+        margin={"l": 60, "r": 10, "t": 20, "b": 40},
+    )
+
+
+def rfm_history(history: pd.DataFrame) -> dict:
+    """R, F and M scores (1-5) as of each month end; the hover names the segment."""
+    if history is None or history.empty:
+        return empty_figure("No history")
+    x = history["month_end"].dt.strftime("%Y-%m-%d").tolist()
+    data = []
+    for col, name, color in (
+        ("r_score", "R", COLORS[0]),
+        ("f_score", "F", COLORS[1]),
+        ("m_score", "M", COLORS[3]),
+    ):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "line": {"shape": "hv", "color": color},
+                "name": name,
+                "x": x,
+                "y": history[col].tolist(),
+                "customdata": history["state"].astype(str).tolist(),
+                "hovertemplate": f"{name} %{{y}}<br>%{{x}}: %{{customdata}}<extra></extra>",
+            }
+        )
+    return figure(
+        data,
+        height=300,
+        xaxis={"title": {"text": "Month end"}},
+        yaxis={"title": {"text": "Score (5 = best)"}, "range": [0.5, 5.5], "dtick": 1},
+        margin={"l": 60, "r": 10, "t": 30, "b": 40},
+    )
+
+
+def alive_history(history: pd.DataFrame, horizon: int) -> dict:
+    """P(alive) (left axis) and expected purchases over the horizon (right axis) as of each
+    month end."""
+    if history is None or "p_alive" not in history or history["p_alive"].isna().all():
+        return empty_figure("No prediction")
+    x = history["month_end"].dt.strftime("%Y-%m-%d").tolist()
+    return figure(
+        [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "P(alive)",
+                "x": x,
+                "y": history["p_alive"].round(4).tolist(),
+                "hovertemplate": "P(alive) %{y:.1%}<br>%{x}<extra></extra>",
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"Expected purchases, next {horizon} months",
+                "x": x,
+                "y": history["expected_purchases"].round(3).tolist(),
+                "yaxis": "y2",
+                "line": {"dash": "dot"},
+                "hovertemplate": "%{y:.2f} purchases expected<br>%{x}<extra></extra>",
+            },
+        ],
+        height=300,
+        xaxis={"title": {"text": "As of month end"}},
+        yaxis={"title": {"text": "P(alive)"}, "range": [0, 1.05], "tickformat": ".0%"},
+        yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
+        margin={"l": 60, "r": 40, "t": 30, "b": 40},
+    )

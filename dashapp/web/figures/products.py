@@ -1,0 +1,76 @@
+"""Figures of the Products page: top products by a measure, best customers' share of spend."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashapp.web.figures.base import COLORS, MUTED, empty_figure, figure
+
+#: Products per chart.
+TOP = 15
+
+
+def _names(rows: pd.DataFrame) -> list[str]:
+    def short(text: str) -> str:  # long labels would leave no room for the bars on a phone
+        return text if len(text) <= 26 else text[:25] + "…"
+
+    return [f"{short(str(d))} ({c})" for c, d in
+            zip(rows["stock_code"], rows["description"], strict=True)]  # fmt: skip
+
+
+def top_bars(table: pd.DataFrame, column: str, label: str, currency: str = "") -> dict:
+    """The :data:`TOP` products by ``column``, largest at the top."""
+    if table is None or table.empty:
+        return empty_figure("No products")
+    rows = table.sort_values([column, "stock_code"], ascending=[False, True]).head(TOP)
+    unit = currency if column == "revenue" else ""
+    return figure(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": _names(rows),
+                "x": rows[column].tolist(),
+                "marker": {"color": COLORS[2]},
+                "hovertemplate": f"%{{y}}<br>{label}: {unit}%{{x:,.0f}}<extra></extra>",
+            }
+        ],
+        height=440,
+        xaxis={"title": {"text": label}},
+        yaxis={"autorange": "reversed", "tickfont": {"size": 11}},
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+    )
+
+
+def best_vs_rest(table: pd.DataFrame, best_label: str) -> dict:
+    """The :data:`TOP` products with the largest share of the best customers' spend, that share
+    beside the same product's share of everyone else's spend."""
+    if table is None or table.empty or table["best_share"].isna().all():
+        return empty_figure("No best customers under these filters")
+    rows = table.sort_values(["best_share", "stock_code"], ascending=[False, True]).head(TOP)
+    names = _names(rows)
+    bars = []
+    for col, name, color in (
+        ("best_share", f"share of {best_label}'s spend", COLORS[1]),
+        ("rest_share", "share of the other customers' spend", MUTED),
+    ):
+        bars.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": name,
+                "y": names,
+                "x": rows[col].round(5).tolist(),
+                "marker": {"color": color},
+                "hovertemplate": "%{y}<br>%{x:.2%}" + f" ({name})<extra></extra>",
+            }
+        )
+    return figure(
+        bars,
+        barmode="group",
+        height=520,
+        xaxis={"title": {"text": "Share of spend"}, "tickformat": ".1%"},
+        yaxis={"autorange": "reversed", "tickfont": {"size": 11}},
+        legend={"orientation": "h", "y": -0.12, "x": 0},
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+    )

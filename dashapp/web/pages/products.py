@@ -1,0 +1,183 @@
+"""Products: top products by revenue and by customers, returns rate, what the best customers
+buy against the rest, and the products that distinguish a segment (lift)."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Output, callback, html, no_update
+
+from dashapp import service
+from dashapp.service import DataLoadError, ParamError, params
+from dashapp.service.views import products as views
+from dashapp.web.components import (
+    FILTER_INPUTS,
+    data_grid,
+    empty_state,
+    filter_bar,
+    filters_from,
+    frame_table,
+    graph,
+    loading,
+    money_column,
+    number_column,
+    page_header,
+    section,
+    side_by_side,
+)
+from dashapp.web.controls import as_input, control, hidden, param_alert
+from dashapp.web.figures import products as figures
+from dashapp.web.figures.base import empty_figure
+from dashapp.web.format import number, percent
+
+dash.register_page(
+    __name__,
+    path="/products",
+    name="Products",
+    order=6.7,
+    title="Products · Customer Segments & CLV",
+)
+
+SETTINGS = (params.PRODUCT_SEGMENT, params.PRODUCT_BEST, *views.CLV_SETTINGS)
+INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in SETTINGS)]
+
+
+def layout(prod_segment=None, prod_best=None, **query):
+    currency = service.currency(query.get("dataset"))
+    controls = dbc.Row(
+        [
+            control(params.PRODUCT_BEST, prod_best, md=6),
+            control(params.PRODUCT_SEGMENT, prod_segment, select=True, md=4),
+        ],
+        className="g-2",
+    )
+    carried = html.Div([hidden(p, query.get(p.key)) for p in views.CLV_SETTINGS], hidden=True)
+    columns = [
+        money_column("revenue", "Net revenue", currency) if c["field"] == "revenue" else c
+        for c in GRID_COLUMNS
+    ]
+    return _layout(query, controls, carried, columns)
+
+
+#: The grid's columns (only these travel to the browser).
+GRID_COLUMNS = [
+    {"field": "stock_code", "headerName": "Stock code", "pinned": "left", "minWidth": 110},
+    {"field": "description", "headerName": "Description", "minWidth": 240},
+    money_column("revenue", "Net revenue"),
+    number_column("units", "Units sold"),
+    number_column("customers", "Customers"),
+    number_column("returned_units", "Units returned"),
+    number_column("returns_rate", "Returns rate", 3),
+    number_column("best_index", "Best customers' index", 2),
+    number_column("descriptions", "Descriptions"),
+]
+
+
+def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
+    return html.Div(
+        [
+            page_header(
+                "Products",
+                "What sells, to whom, what comes back, and what the best customers and each "
+                "segment buy.",
+            ),
+            filter_bar(**query),
+            dbc.Card(dbc.CardBody(controls), className="mb-3"),
+            carried,
+            html.Div(id="prod-message"),
+            loading("prod-summary"),
+            side_by_side(
+                section("Top products by net revenue", graph("prod-revenue", 440)),
+                section("Top products by customers", graph("prod-customers", 440)),
+            ),
+            side_by_side(
+                section(
+                    "What the best customers buy",
+                    graph("prod-best", 520),
+                    note="Each product's share of the best customers' spend beside its share of "
+                    "everyone else's; the index in the table is their ratio.",
+                ),
+                section(
+                    "Products that distinguish the segment",
+                    loading("prod-lift"),
+                    note=f"Lift = share of the segment's customers who bought the product / "
+                    f"share of all customers who did; products bought by at least "
+                    f"{views.MIN_SEGMENT_BUYERS} of the segment's customers.",
+                ),
+            ),
+            section(
+                "All products",
+                data_grid("prod-grid", columns),
+                note="Returns rate = units on cancellation invoices / units sold. A stock "
+                "code sold under several descriptions is shown under its most frequent one.",
+            ),
+        ]
+    )
+
+
+def _lift_table(lift: pd.DataFrame):
+    if lift is None or lift.empty:
+        return html.P("No product is bought by enough of the segment's customers.")
+    shown = lift.head(15)
+    return frame_table(
+        pd.DataFrame(
+            {
+                "Product": [
+                    f"{d} ({c})"
+                    for c, d in zip(shown["stock_code"], shown["description"], strict=True)
+                ],
+                "Segment buyers": [number(v) for v in shown["in_segment"]],
+                "In segment": [percent(v) for v in shown["segment_share"]],
+                "All customers": [percent(v) for v in shown["overall_share"]],
+                "Lift": [f"{v:.2f}" for v in shown["lift"]],
+            }
+        )  # fmt: skip
+    )
+
+
+@callback(
+    Output("prod-summary", "children"),
+    Output("prod-revenue", "figure"),
+    Output("prod-customers", "figure"),
+    Output("prod-best", "figure"),
+    Output("prod-lift", "children"),
+    Output("prod-grid", "rowData"),
+    Output("prod-message", "children"),
+    *INPUTS,
+)
+def update_products(dataset, start, end, countries, *settings):
+    try:
+        view = views.product_view(filters_from(dataset, start, end, countries), *settings)
+    except ParamError as exc:
+        return (no_update,) * 6 + (param_alert(exc),)
+    except DataLoadError as exc:  # a table source: no product lines yet
+        blank = empty_figure("")
+        return None, blank, blank, blank, None, [], empty_state(str(exc))
+    if view.reason:
+        blank = empty_figure("No products")
+        return None, blank, blank, blank, None, [], empty_state(view.reason)
+    currency = service.currency(dataset)
+    table = view.table
+    assert table is not None
+    summary = html.P(
+        [
+            html.Strong(number(len(table))),
+            " products; the best customers are ",
+            html.Strong(view.best_label),
+            f" ({number(view.n_best)}).",
+        ],
+        className="mb-2",
+    )
+    notes = [html.P(n, className="small text-muted mb-1") for n in view.notes]
+    shown = [c["field"] for c in GRID_COLUMNS]
+    rows = table[shown].round({"returns_rate": 4, "best_index": 3}).to_dict("records")
+    return (
+        summary,
+        figures.top_bars(table, "revenue", "Net revenue", currency),
+        figures.top_bars(table, "customers", "Customers"),
+        figures.best_vs_rest(table, view.best_label),
+        _lift_table(view.lift),
+        rows,
+        html.Div(notes) if notes else None,
+    )

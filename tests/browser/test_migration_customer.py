@@ -1,0 +1,74 @@
+"""Segment migration (click a flow, list its customers, follow one to the customer page) and
+the customer page (search box, messages) in headless Chromium."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from tests.browser.conftest import console_errors, save_screenshot, settle, wait_until
+
+BIGGEST_LINK = """
+var links = Array.from(document.querySelectorAll('#mig-sankey .sankey-link'));
+if (!links.length) return null;
+return links.reduce(function (a, b) {
+    return a.__data__.link.value >= b.__data__.link.value ? a : b;
+});
+"""
+
+
+def test_a_click_on_a_flow_lists_its_customers_and_links_to_the_customer(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/migration?mig_period=quarter")
+    dash_duo.wait_for_element("#mig-sankey .sankey-link", timeout=60)
+    settle(dash_duo)
+    assert "2011Q2" in dash_duo.find_element("#mig-summary").text
+    link = dash_duo.driver.execute_script(BIGGEST_LINK)
+    ActionChains(dash_duo.driver).move_to_element(link).pause(0.3).click().perform()
+    wait_until(lambda: "→" in dash_duo.find_element("#mig-flow-title").text, what="flow title")
+    title = dash_duo.find_element("#mig-flow-title").text
+    dash_duo.wait_for_element("#mig-flow-grid .ag-row", timeout=30)
+    shown = int(title.rsplit(":", 1)[1].split()[0].replace(",", ""))
+    assert shown > 0
+    from_state = title.split("→")[0].strip()
+    cells = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#mig-flow-grid [col-id='from_state']")
+    assert {c.text for c in cells if c.text and c.text != "From"} == {from_state}
+    assert dash_duo.find_element("#mig-download-btn").is_enabled()
+    save_screenshot(dash_duo, "migration-flow")
+    link = dash_duo.find_element("#mig-flow-grid a.customer-link")
+    customer = link.text
+    assert f"id={customer}" in link.get_attribute("href")
+    assert "mig_period=quarter" in link.get_attribute("href")  # the query is kept
+    dash_duo.driver.execute_script("arguments[0].click();", link)
+    dash_duo.wait_for_element("#cust-segment", timeout=60)
+    assert dash_duo.driver.current_url.split("?")[0].endswith("/customer")
+    box = dash_duo.find_element('input[id=\'{"key":"id","kind":"state"}\']')
+    assert box.get_attribute("value") == customer
+    assert console_errors(dash_duo) == []
+
+
+def test_customer_page_path_search_and_messages(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/customer/12490")
+    dash_duo.wait_for_element("#cust-segment", timeout=60)
+    settle(dash_duo)
+    assert dash_duo.find_element("#cust-country").text == "France"
+    assert "Recommended action" in dash_duo.find_element("#cust-action").text
+    dash_duo.wait_for_element("#cust-timeline .scatterlayer .point", timeout=30)
+    dash_duo.wait_for_element("#cust-alive .scatterlayer .point", timeout=30)
+    dash_duo.wait_for_element("#cust-invoices .ag-row", timeout=30)
+    save_screenshot(dash_duo, "customer")
+    box = dash_duo.find_element('input[id=\'{"key":"id","kind":"state"}\']')
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("99999999")
+    box.send_keys(Keys.ENTER)
+    dash_duo.wait_for_contains_text("#cust-message", "no customer '99999999'", timeout=30)
+    assert "id=99999999" in dash_duo.driver.current_url
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#cust-segment")
+    # filtered out: the same customer under a country they never bought in
+    dash_duo.driver.get(dash_duo.server_url + "/customer?id=12490&countries=Spain")
+    dash_duo.wait_for_contains_text(
+        "#cust-message", "no purchase under the current filters", timeout=60
+    )
+    assert console_errors(dash_duo) == []

@@ -1,0 +1,117 @@
+"""The Segment migration, Customer and Countries pages' callbacks, called over HTTP as the
+browser calls them, and their layouts, on the session's app over the real extract (no
+``filters`` fixture here: it would reconfigure the service under the session's app)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from dashapp.service import params
+from tests.callback_client import CallbackClient, state_key
+
+CLV = {"clv_model": "bgnbd", "clv_horizon": "12", "clv_margin": "30", "clv_discount": "10"}
+
+
+@pytest.fixture(scope="module")
+def client(extract_app, shared_sample_xlsx):
+    client = CallbackClient(extract_app)
+    client.dataset = shared_sample_xlsx.stem
+    return client
+
+
+def _reply(response):
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_json()["response"]
+
+
+def test_page_callbacks(client):
+    base = {state_key("dataset"): client.dataset}
+    reply = _reply(client.call("update_migration", {**base, state_key("mig_period"): "quarter"}))
+    sankey = reply["mig-sankey"]["figure"]["data"][0]
+    assert sankey["type"] == "sankey" and sum(sankey["link"]["value"]) > 0
+    # a click on a matrix cell lists that flow; the CSV holds the same customers
+    click = {"points": [{"x": "Loyal Customers", "y": "Champions"}]}
+    flow = _reply(client.call("pick_flow", {"mig-matrix.clickData": click}, "mig-matrix.clickData"))
+    assert flow["mig-flow"]["data"] == ["Champions", "Loyal Customers"]
+    # a Sankey link reports its label (the graph keeps a point's plain values); a node does not
+    links = sankey["link"]["label"]
+    assert "Champions → Loyal Customers" in links
+    click = {"points": [{"pointNumber": 3, "label": "Champions → Loyal Customers"}]}
+    flow = _reply(client.call("pick_flow", {"mig-sankey.clickData": click}, "mig-sankey.clickData"))
+    assert flow["mig-flow"]["data"] == ["Champions", "Loyal Customers"]
+    click = {"points": [{"pointNumber": 0, "label": "Champions (2011Q2)"}]}
+    flow = _reply(client.call("pick_flow", {"mig-sankey.clickData": click}, "mig-sankey.clickData"))
+    assert flow["mig-flow"]["data"] is None
+    values = {"mig-flow.data": ["Champions", "Loyal Customers"], **base,
+              state_key("mig_period"): "quarter"}  # fmt: skip
+    rows = _reply(client.call("list_flow", values))["mig-flow-grid"]["rowData"]
+    assert rows and {r["from_state"] for r in rows} == {"Champions"}
+    csv = _reply(client.call("download_flow", {"mig-download-btn.n_clicks": 1, **values}))
+    frame = pd.read_csv(io.StringIO(csv["mig-download"]["data"]["content"]), dtype=str)
+    assert sorted(frame["customer_id"]) == sorted(r["customer_id"] for r in rows)
+    # the customer page
+    values = {**base, state_key("id"): "12490", **{state_key(k): v for k, v in CLV.items()}}
+    reply = _reply(client.call("update_customer", values))
+    assert reply["cust-invoices"]["rowData"] and reply["cust-message"]["children"] is None
+    values[state_key("id")] = "no-such-id"
+    reply = _reply(client.call("update_customer", values))
+    assert "no customer 'no-such-id'" in str(reply["cust-message"]["children"])
+    # countries: the map and a click that filters the app
+    values = {**base, **{state_key(k): v for k, v in CLV.items()}, state_key("geo_measure"): "clv"}
+    maps = _reply(client.call("update_countries", values))["geo-map-choices"]["data"]
+    assert set(maps) == set(params.COUNTRY_MEASURE.values)
+    assert "FRA" in maps["revenue"]["data"][0]["locations"]
+    click = {"points": [{"customdata": "France"}]}
+    reply = _reply(client.call("filter_on_country", {"geo-map.clickData": click}))
+    assert reply[state_key("countries").rsplit(".", 1)[0]]["value"] == ["France"]
+
+
+@pytest.mark.parametrize(
+    "page, query",
+    [
+        ("migration", {"mig_period": "month", "r_cuts": "14,30,90,180"}),
+        ("customer", {"id": "12490"}),
+        ("customer", {"customer_id": "12490"}),  # /customer/12490
+        ("customer", {}),
+        ("countries", {"geo_measure": "churn"}),
+        ("products", {"prod_segment": "At Risk", "prod_best": "top_clv"}),
+    ],
+)
+def test_page_layouts_render(extract_app, page, query):
+    import importlib
+
+    module = importlib.import_module(f"dashapp.web.pages.{page}")
+    with extract_app.server.test_request_context("/"):
+        tree = module.layout(**query)
+    assert "filter-bar" in str(tree)
+
+
+def test_docs_sections_fill_their_tables():
+    from dashapp.analytics.geo import UNPLACED
+    from dashapp.web.help import SECTIONS, section_markdown
+
+    assert {"migration", "customer", "countries"} <= dict(SECTIONS).keys()
+    text = section_markdown("migration")
+    assert "`mig_window`" in text and "`mig_period`" in text and "{" not in text
+    countries = section_markdown("countries")
+    assert all(name in countries for name in UNPLACED) and "{" not in countries
+    assert "/customer?id=13085" in section_markdown("customer")
+
+
+def test_products_page_callback(client):
+    values = {
+        state_key("dataset"): client.dataset,
+        **{state_key(k): v for k, v in CLV.items()},
+        state_key("prod_segment"): "Loyal Customers",
+        state_key("prod_best"): "champions",
+    }
+    reply = _reply(client.call("update_products", values))
+    rows = reply["prod-grid"]["rowData"]
+    assert rows and rows[0]["revenue"] >= rows[-1]["revenue"]
+    assert reply["prod-revenue"]["figure"]["data"][0]["type"] == "bar"
+    values[state_key("prod_segment")] = "Nobody"
+    reply = _reply(client.call("update_products", values))
+    assert "Segment to profile must be one of" in str(reply["prod-message"])

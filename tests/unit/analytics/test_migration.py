@@ -1,0 +1,132 @@
+"""Segment migration on a hand-made dataset whose moves are known (analytics.migration)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dashapp.analytics import migration as mig
+from dashapp.analytics import rfm
+from dashapp.ingest import engine
+from tests.factories import make_lines
+
+# Custom cut points make every score checkable by hand:
+# recency <= 10 days -> 5, <= 20 -> 4, <= 40 -> 3, <= 80 -> 2, else 1;
+# frequency >= 5 invoices -> 5, 4 -> 4, 3 -> 3, 2 -> 2, 1 -> 1.
+CUTS = {"recency": [10, 20, 40, 80], "frequency": [2, 3, 4, 5]}
+
+ROWS = [
+    # A: five purchases in January -> Champions (R5 F5); nothing in February: as of 03-01
+    # recency 30 -> R3, F5 -> Loyal Customers.
+    *[
+        (f"10{i}", "P1", 1, f"2021-01-{d:02d} 10:00", 10.0, "a")
+        for i, d in enumerate((5, 20, 25, 28, 30))
+    ],  # fmt: skip
+    # B: one purchase on 01-30 -> New Customers (R5 F1); three in February -> F4 R5: Champions.
+    ("200", "P1", 1, "2021-01-30 10:00", 10.0, "b"),
+    ("201", "P1", 2, "2021-02-10 10:00", 10.0, "b"),
+    ("202", "P1", 3, "2021-02-20 10:00", 10.0, "b"),
+    ("203", "P1", 4, "2021-02-27 10:00", 10.0, "b"),
+    # C: first purchase in February -> from "new" to New Customers.
+    ("300", "P1", 1, "2021-02-25 10:00", 7.0, "c"),
+    # D: one purchase long ago -> Hibernating at both ends (Lapsed with a 3-month window).
+    ("400", "P1", 1, "2020-10-01 10:00", 5.0, "d"),
+    # E: bought 01-15 (recency 17 -> R4, F1: Promising), returned one unit in February:
+    # recency 45 -> R2, F1 -> Hibernating; February revenue -4.
+    ("500", "P2", 2, "2021-01-15 10:00", 4.0, "e"),
+    ("C501", "P2", -1, "2021-02-10 10:00", 4.0, "e"),
+    # no customer id: never a customer
+    ("600", "P1", 9, "2021-02-11 10:00", 10.0, None),
+]
+
+
+@pytest.fixture(scope="module")
+def orders():
+    return engine.clean(make_lines(ROWS))[0]
+
+
+def test_periods_default_to_the_last_full_one_and_the_one_before():
+    first, second = mig.default_periods("2011-12-09", "quarter")
+    assert (first.label, second.label) == ("2011Q2", "2011Q3")
+    assert second.end == pd.Timestamp("2011-09-30") and not second.partial
+    first, second = mig.default_periods("2011-09-30", "month")
+    assert (first.label, second.label) == ("2011-08", "2011-09")
+    cut = mig.period_of("2011-12-01", "month", last_day="2011-12-09")
+    assert cut.partial and cut.end == pd.Timestamp("2011-12-09")
+
+
+def test_known_moves(orders):
+    jan = mig.period_of("2021-01-15", "month")
+    feb = mig.period_of("2021-02-15", "month")
+    result = mig.migration(orders, jan, feb, thresholds=CUTS)
+    moves = result.customers.set_index("customer_id")
+    assert list(moves.index) == ["a", "b", "c", "d", "e"]
+    assert moves.loc["a", ["from_state", "to_state"]].tolist() == ["Champions", "Loyal Customers"]
+    assert moves.loc["b", ["from_state", "to_state"]].tolist() == ["New Customers", "Champions"]
+    assert moves.loc["c", ["from_state", "to_state"]].tolist() == [mig.NEW, "New Customers"]
+    assert moves.loc["d", ["from_state", "to_state"]].tolist() == ["Hibernating", "Hibernating"]
+    assert moves.loc["e", ["from_state", "to_state"]].tolist() == ["Promising", "Hibernating"]
+    # revenue per customer is the second period's net revenue (returns netted)
+    assert moves["revenue"].to_dict() == {"a": 0.0, "b": 90.0, "c": 7.0, "d": 0.0, "e": -4.0}
+    assert moves.loc["a", "from_rfm"][:2] == "55" and moves.loc["a", "to_rfm"][:2] == "35"
+    assert pd.isna(moves.loc["c", "from_rfm"])
+    # the matrix holds exactly these flows
+    assert int(result.counts.to_numpy().sum()) == 5
+    assert result.counts.loc["Champions", "Loyal Customers"] == 1
+    assert result.counts.loc["Promising", "Hibernating"] == 1
+    assert result.revenue.loc["New Customers", "Champions"] == 90.0
+    flows = mig.flows(result)
+    assert len(flows) == 5 and flows["customers"].sum() == 5
+    net = result.net.set_index("state")
+    assert net.loc["Champions", "net_change"] == 0  # a left, b arrived
+    assert net.loc["Hibernating", ["customers_first", "customers_second", "net_change"]].tolist() \
+        == [1, 2, 1]  # fmt: skip
+    assert net.loc["Promising", "net_change"] == -1
+    assert net.loc[mig.NEW, ["customers_first", "customers_second", "net_change"]].tolist() == [
+        1,
+        0,
+        -1,
+    ]
+    assert net["customers_second"].sum() == 5
+
+
+def test_window_makes_old_customers_lapsed(orders):
+    jan = mig.period_of("2021-01-15", "month")
+    feb = mig.period_of("2021-02-15", "month")
+    result = mig.migration(orders, jan, feb, window_months=3, thresholds=CUTS)
+    moves = result.customers.set_index("customer_id")
+    assert moves.loc["d", ["from_state", "to_state"]].tolist() == [mig.LAPSED, mig.LAPSED]
+    assert moves.loc["a", "to_state"] == "Loyal Customers"
+
+
+def test_state_at_the_range_end_is_the_rfm_pages_segment(orders):
+    """Same rules, not approximated: scored as of a period end = the RFM table as of then."""
+    for cuts in (None, CUTS):
+        at = mig.states_at(orders, "2021-02-28", thresholds=cuts)
+        direct = rfm.rfm_scores(rfm.customer_rfm(orders, as_of="2021-03-01"), thresholds=cuts)
+        pd.testing.assert_series_equal(at["segment"], direct["segment"])
+        assert (at["state"] == direct["segment"]).all()
+    # earlier end: only invoices up to that day count, recency to the next day
+    at = mig.states_at(orders, "2021-01-31", thresholds=CUTS)
+    assert list(at.index) == ["a", "b", "d", "e"]
+    assert at.loc["e", "recency"] == 17 and at.loc["a", "frequency"] == 5
+
+
+def test_monthly_sizes(orders):
+    ends = mig.month_ends("2020-10-01", "2021-02-28")
+    assert [f"{e:%m-%d}" for e in ends] == ["10-31", "11-30", "12-31", "01-31", "02-28"]
+    monthly = mig.monthly_states(orders, ends, thresholds=CUTS)
+    sizes = mig.segment_sizes(monthly)
+    total = sizes.groupby("month_end")["customers"].sum()
+    assert total.tolist() == [1, 1, 1, 4, 5]
+    feb = sizes[sizes["month_end"] == pd.Timestamp("2021-02-28")].set_index("state")
+    assert feb.loc["Hibernating", "customers"] == 2 and feb.loc["Champions", "customers"] == 1
+    assert mig.NEW not in set(sizes["state"])
+
+
+def test_empty_orders(orders):
+    empty = orders.iloc[0:0]
+    result = mig.migration(
+        empty, mig.period_of("2021-01-01", "month"), mig.period_of("2021-02-01", "month")
+    )
+    assert result.customers.empty and int(result.counts.to_numpy().sum()) == 0
