@@ -574,6 +574,9 @@ CAMPAIGN_TARGET_PARAMS = (
 )  # fmt: skip
 CAMPAIGN_OFFER_PARAMS = (
     CAMPAIGN_COST, CAMPAIGN_RESPONSE, CAMPAIGN_UPLIFT, CAMPAIGN_CONTROL, CAMPAIGN_SEED,
+)  # fmt: skip
+
+# ------------------------------------------------------------------------------------------
 # Segment migration, customer page, countries
 # ------------------------------------------------------------------------------------------
 _PERIOD_HINT = "the quarter or month holding this day"
