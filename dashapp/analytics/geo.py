@@ -94,7 +94,10 @@ def country_table(orders: pd.DataFrame, customers: pd.DataFrame | None = None) -
         return pd.DataFrame(columns=COLUMNS)
     countries = orders["country"].astype(object).fillna("Unspecified").astype(str)
     revenue = orders["revenue"].groupby(countries.to_numpy()).sum()
-    known = orders["customer_id"].notna().to_numpy()
+    # customers are those with a purchase (an order returned in full is none), as in RFM
+    known = orders["customer_id"].notna().to_numpy() & ~orders["is_cancellation"].to_numpy(
+        dtype=bool
+    )
     pairs = pd.DataFrame(
         {
             "customer_id": orders.loc[known, "customer_id"].astype(str).to_numpy(),

@@ -237,6 +237,8 @@ def active_segments() -> str:
     from dashapp.analytics.rfm import SEGMENT_ORDER
 
     return ", ".join(s for s in SEGMENT_ORDER if s in ACTIVE_SEGMENTS)
+
+
 def unplaced_countries() -> str:
     """The country names the map cannot place, with the reason (analytics.geo.UNPLACED)."""
     from dashapp.analytics.geo import UNPLACED
