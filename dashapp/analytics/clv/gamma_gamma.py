@@ -22,6 +22,7 @@ from scipy.special import digamma, gammaln
 from dashapp.analytics.clv._fit import (
     _as_float,
     _compress,
+    _cov_tuple,
     _degenerate,
     _FitBase,
     _maximise,
@@ -247,6 +248,7 @@ def fit_gamma_gamma(
         penalizer=res.penalizer,
         n_iter=res.n_iter,
         std_errors=_std_errors(names, res),
+        cov_log=_cov_tuple(res),
         n_excluded=n_excluded,
         n_no_repeat=n_no_repeat,
     )
