@@ -235,8 +235,15 @@ CLV_MODEL = Param(
     "choice",
     "bgnbd",
     choices=tuple(MODEL_LABELS.items()),
-    aliases=(("bg/nbd", "bgnbd"), ("pareto/nbd", "pareto_nbd"), ("pareto", "pareto_nbd")),
-    help="The model of repeat purchases and dropout (Gamma-Gamma models the spend).",
+    aliases=(
+        ("bg/nbd", "bgnbd"),
+        ("pareto/nbd", "pareto_nbd"),
+        ("pareto", "pareto_nbd"),
+        ("mbg/nbd", "mbgnbd"),
+        ("mbg", "mbgnbd"),
+    ),
+    help="The model of repeat purchases and dropout (Gamma-Gamma models the spend); "
+    "MBG/NBD also lets customers drop out right after their first purchase.",
 )
 CLV_HORIZON = Param(
     "clv_horizon",
@@ -282,6 +289,18 @@ CLV_LIFESPAN = Param(
     high=50,
     help="How long historic CLV assumes a customer keeps buying at their past rate.",
 )
+CLV_CHURN = Param(
+    "clv_churn",
+    "churn_days",
+    "Churn horizon H",
+    "int",
+    90,
+    unit="days",
+    low=7,
+    high=730,
+    help="P(churn) is the chance that a customer makes no purchase in the next H days, "
+    "given their history; P(not alive) the chance they have already dropped out.",
+)
 CLV_CALIBRATION_END = Param(
     "clv_cal",
     "calibration_end",
@@ -304,7 +323,7 @@ CLV_TRACKING = Param(
     help="Repeat purchases per week, or added up since the start.",
 )
 #: The parameters of predicted CLV, in the service's argument order.
-CLV_VALUE_PARAMS = (CLV_MODEL, CLV_HORIZON, CLV_MARGIN, CLV_DISCOUNT, CLV_LIFESPAN)
+CLV_VALUE_PARAMS = (CLV_MODEL, CLV_HORIZON, CLV_MARGIN, CLV_DISCOUNT, CLV_LIFESPAN, CLV_CHURN)
 
 # ------------------------------------------------------------------------------------------
 # Clustering

@@ -204,12 +204,11 @@ def fit_gamma_gamma(
     x, m, w, n_excluded, n_no_repeat = _gg_inputs(frequency, monetary_value, weights)
     n = int(round(w.sum()))
     names = ("p", "q", "gamma")
-    note = ""
-    if n_excluded:
-        note = (
-            f" {n_excluded} repeat customer(s) with zero, negative or missing mean spend "
-            "were excluded."
-        )
+    note = (
+        f" {n_excluded} repeat customer(s) with zero, negative or missing mean spend were excluded."
+        if n_excluded
+        else ""
+    )
     if n < 2 or np.unique(m).size < 2:
         return GammaGammaFit(
             params=dict.fromkeys(names, float("nan")),

@@ -34,9 +34,11 @@ def action_list(
     annual_discount_pct=params.CLV_DISCOUNT.default,
     method=params.CLUSTER_METHOD.default,
     k=params.CLUSTER_K.default,
+    churn_days=params.CLV_CHURN.default,
 ) -> ActionList:
     """One row per customer: RFM segment, cluster label, P(alive), predicted CLV, the
-    segment's recommended action and the value at stake. The CLV and clustering settings are
+    segment's recommended action and the value at stake, and the churn probabilities over
+    ``churn_days`` (``p_churn``, ``p_not_alive``). The CLV and clustering settings are
     those of the CLV and Clustering pages (same declarations, same messages)."""
     clv_args = params.parse_all(
         zip(
@@ -47,15 +49,17 @@ def action_list(
     )
     method = params.CLUSTER_METHOD.parse(method)
     k = params.CLUSTER_K.parse(k) if method != "dbscan" else params.CLUSTER_K.default
-    return _action_list(filters, *clv_args, method, k)
+    churn_days = params.CLV_CHURN.parse(churn_days)
+    return _action_list(filters, *clv_args, method, k, churn_days)
 
 
 @memoized
 def _action_list(
-    dataset, version, start, end, countries, rules, model, horizon, margin, discount, method, k
-) -> ActionList:
+    dataset, version, start, end, countries, rules, model, horizon, margin, discount, method, k,
+    churn_days,
+) -> ActionList:  # fmt: skip
     filters = Filters.of(dataset, start, end, countries, rules)
-    clv = clv_view(filters, model, horizon, margin, discount)
+    clv = clv_view(filters, model, horizon, margin, discount, churn_days=churn_days)
     if clv.reason:
         return ActionList(reason=clv.reason)
     notes = []
@@ -69,4 +73,8 @@ def _action_list(
         if clusters.note:
             notes.append(clusters.note)
     table = actions.action_table(rfm_table(filters), clv.customers, labels)
+    # The churn probabilities over the chosen horizon, after the list's own columns.
+    assert clv.customers is not None  # an available view has its customers
+    churn = clv.customers.set_index("customer_id")[["p_churn", "p_not_alive"]]
+    table = table.join(churn, on="customer_id")
     return ActionList(table=table, notes=notes)

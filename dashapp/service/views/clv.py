@@ -7,6 +7,7 @@ the dataset's invoice span intersected with the date filter (``holdout.analysed_
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,6 +43,7 @@ class ClvFit(View):
     n_repeat: int = 0
     calibration_end: pd.Timestamp | None = None
     observation_end: pd.Timestamp | None = None
+    fit_seconds: float = float("nan")  # wall time of the purchase-model fit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,9 +145,11 @@ def _clv_fit(dataset, version, start, end, countries, rules, model, calibration_
         label = models.MODEL_LABELS[model]
         few = holdout.too_few_repeat(len(summary), n_repeat, label, before)
         return ClvFit(reason=few, **known)
+    started = time.perf_counter()
     purchase = models.MODELS[model](
         summary["frequency"], summary["recency"], summary["T"], time_unit=TIME_UNIT
     )
+    fit_seconds = time.perf_counter() - started
     spend = models.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     reason: str | None = None
     notes: list[str] = []
@@ -158,7 +162,14 @@ def _clv_fit(dataset, version, start, end, countries, rules, model, calibration_
         excluded = int(getattr(fit, "n_excluded", 0))
         if fit.penalizer > 0 or excluded or (fit is spend and fit.params["q"] <= 1):
             notes.append(fit.message)
-    return ClvFit(reason=reason, purchase=purchase, spend=spend, notes=notes, **known)
+    return ClvFit(
+        reason=reason,
+        purchase=purchase,
+        spend=spend,
+        notes=notes,
+        fit_seconds=fit_seconds,
+        **known,
+    )
 
 
 def _summary(filters: Filters, cal_end: pd.Timestamp, obs_end: pd.Timestamp | None):
@@ -205,23 +216,26 @@ def clv_view(
     margin_pct=params.CLV_MARGIN.default,
     annual_discount_pct=params.CLV_DISCOUNT.default,
     lifespan_years=params.CLV_LIFESPAN.default,
+    churn_days=params.CLV_CHURN.default,
 ) -> ClvView:
-    """Per-customer CLV (basic and predicted) and its summaries, for the whole range.
+    """Per-customer CLV (basic and predicted), the churn probabilities over ``churn_days``
+    and their summaries, for the whole range.
 
     The models are fitted on the whole filtered range (a refit only when the filters or the
     model change) and predict the next ``horizon_months`` months of 30 days, discounted
     monthly at ``(1 + annual_discount_pct/100)^(1/12) - 1``, times ``margin_pct`` %. Every
     argument is validated against its declaration in :mod:`dashapp.service.params`.
     """
-    raw = (model, horizon_months, margin_pct, annual_discount_pct, lifespan_years)
+    raw = (model, horizon_months, margin_pct, annual_discount_pct, lifespan_years, churn_days)
     values = params.parse_all(zip(params.CLV_VALUE_PARAMS, raw, strict=True))
     return _clv_view(filters, *values)
 
 
 @memoized
 def _clv_view(
-    dataset, version, start, end, countries, rules, model, horizon, margin, discount, lifespan
-) -> ClvView:
+    dataset, version, start, end, countries, rules, model, horizon, margin, discount, lifespan,
+    churn_days,
+) -> ClvView:  # fmt: skip
     filters = Filters.of(dataset, start, end, countries, rules)
     fit = clv_fit(filters, model)
     monthly_discount = (1 + discount / 100) ** (1 / 12) - 1
@@ -238,6 +252,7 @@ def _clv_view(
         lifespan_years=lifespan,
         n_repeat=fit.n_repeat,
         calibration_end=fit.calibration_end,
+        churn_days=churn_days,
     )
     return ClvView(
         notes=fit.notes,

@@ -46,6 +46,22 @@ def grid_columns(currency: str) -> list[dict]:
             "valueFormatter": pct,
             "minWidth": 120,
         },
+        {
+            "field": "p_churn",
+            "headerName": "P(churn): no purchase in H days",
+            "type": "numericColumn",
+            "filter": "agNumberColumnFilter",
+            "valueFormatter": pct,
+            "minWidth": 130,
+        },
+        {
+            "field": "p_not_alive",
+            "headerName": "P(not alive)",
+            "type": "numericColumn",
+            "filter": "agNumberColumnFilter",
+            "valueFormatter": pct,
+            "minWidth": 120,
+        },
         {**number_column("expected_purchases", "Expected purchases", 2), "minWidth": 125},
         {**money_column("expected_aov", "Expected spend / purchase", currency, 0), "minWidth": 125},
         {**money_column("historic_clv", "Historic CLV", currency, 0), "minWidth": 115},
@@ -73,7 +89,7 @@ worth per year, assumed to continue for the whole lifespan; it ignores churn.
 **Predicted CLV** $=\sum_{m=1}^{H} \dfrac{E[\text{purchases in month } m] \times
 E[\text{spend per purchase}] \times \text{margin}}{(1+d)^m}$ with
 $d = (1 + \text{annual rate})^{1/12} - 1$ and months of 30 days: the purchase model
-(BG/NBD or Pareto/NBD) discounts customers who have probably churned, Gamma-Gamma shrinks
+(BG/NBD, MBG/NBD or Pareto/NBD) discounts customers who have probably churned, Gamma-Gamma shrinks
 each customer's average spend towards the population's.
 """
 
@@ -204,6 +220,16 @@ def kpi_row(kpis: ClvKpis, currency: str, horizon: int, model: str):
                     percent(kpis.mean_p_alive),
                     f"at {kpis.calibration_end:%Y-%m-%d}"
                     + ("; one-time buyers count as alive in BG/NBD" if model == "bgnbd" else ""),
+                ),
+                md=True,
+            ),
+            dbc.Col(
+                kpi_card(
+                    f"Expected to churn, {kpis.churn_days} days",
+                    number(kpis.expected_churners),
+                    f"customers without a purchase in the next {kpis.churn_days} days "
+                    f"({percent(kpis.expected_churners / max(kpis.customers, 1))})",
+                    id_="clv-kpi-churn",
                 ),
                 md=True,
             ),

@@ -80,6 +80,8 @@ EXPORT_COLUMNS = [
     "rank",
     "clv",
     "p_alive",
+    "p_not_alive",
+    "p_churn",
     "expected_purchases",
     "expected_aov",
     "historic_clv",
@@ -92,7 +94,7 @@ EXPORT_COLUMNS = [
     "age_weeks",
 ]
 #: Control widths (Bootstrap columns at md and up) of the predicted-CLV parameters.
-VALUE_WIDTHS = (3, 2, 2, 2, 3)
+VALUE_WIDTHS = (3, 2, 2, 2, 2, 1)
 #: The holdout panel's button while the panel is closed.
 HOLDOUT_SHOW = "Show the holdout check"
 
@@ -105,10 +107,11 @@ def layout(
     clv_lifespan=None,
     clv_cal=None,
     clv_track=None,
+    clv_churn=None,
     **query,
 ):
     currency = service.currency(query.get("dataset"))
-    raw = (clv_model, clv_horizon, clv_margin, clv_discount, clv_lifespan)
+    raw = (clv_model, clv_horizon, clv_margin, clv_discount, clv_lifespan, clv_churn)
     return html.Div(
         [
             page_header(
