@@ -322,6 +322,15 @@ CLV_TRACKING = Param(
     choices=(("weekly", "Weekly"), ("cumulative", "Cumulative")),
     help="Repeat purchases per week, or added up since the start.",
 )
+CLV_LEVEL = Param(
+    "clv_level",
+    "level_pct",
+    "Interval",
+    "choice",
+    "90",
+    choices=(("90", "90 %"), ("80", "80 %")),
+    help="Central probability of the intervals drawn from the parameters' uncertainty.",
+)
 #: The parameters of predicted CLV, in the service's argument order.
 CLV_VALUE_PARAMS = (CLV_MODEL, CLV_HORIZON, CLV_MARGIN, CLV_DISCOUNT, CLV_LIFESPAN, CLV_CHURN)
 
@@ -518,7 +527,14 @@ RFM_PARAMS = (RFM_AS_OF, *RFM_CUTS, RFM_HEAT)
 #: Every declaration by URL key.
 BY_KEY: Mapping[str, Param] = {
     p.key: p
-    for p in (*CLV_VALUE_PARAMS, CLV_CALIBRATION_END, CLV_TRACKING, *CLUSTER_PARAMS, *RFM_PARAMS)
+    for p in (
+        *CLV_VALUE_PARAMS,
+        CLV_CALIBRATION_END,
+        CLV_TRACKING,
+        CLV_LEVEL,
+        *CLUSTER_PARAMS,
+        *RFM_PARAMS,
+    )
 }
 
 

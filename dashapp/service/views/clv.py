@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from dashapp.analytics import clv as models
-from dashapp.analytics.clv import holdout, report
+from dashapp.analytics.clv import compare, holdout, report, uncertainty
 from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
@@ -306,3 +306,165 @@ def _clv_validation(dataset, version, start, end, countries, rules, model, calib
         scorecard=models.holdout_scorecard(fit.summary, fit.purchase, fit.spend),
         tracking=tracking,
     )
+
+
+# ------------------------------------------------------------------------------------------
+# Model comparison and intervals (computed when their panels are opened)
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ClvComparison(View):
+    """Every purchase model and the naive baseline on the holdout
+    (:func:`dashapp.analytics.clv.compare.compare_models`): ``table`` (one row per
+    candidate, the measures and, when the holdout is long enough, the churn check over
+    ``churn_days``), ``deciles`` (calibration by decile), ``winner`` / ``recommendation``.
+    ``notes`` say which models could not be fitted or why the churn check is missing."""
+
+    calibration_end: str | None = None
+    observation_end: str | None = None
+    churn_days: int = 0
+    table: pd.DataFrame | None = None
+    deciles: pd.DataFrame | None = None
+    winner: str | None = None
+    recommendation: str = ""
+    n_customers: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def clv_comparison(
+    filters: Filters, calibration_end=None, churn_days=params.CLV_CHURN.default
+) -> ClvComparison:
+    """Fit every purchase model up to ``calibration_end`` (None = the default split) and
+    compare their holdout forecasts, and their churn probabilities over ``churn_days``."""
+    cal = params.CLV_CALIBRATION_END.parse(calibration_end)
+    return _clv_comparison(filters, cal, params.CLV_CHURN.parse(churn_days))
+
+
+@memoized
+def _clv_comparison(dataset, version, start, end, countries, rules, calibration_end, churn):
+    filters = Filters.of(dataset, start, end, countries, rules)
+    try:
+        cal, _ = clv_calibration_end(filters, calibration_end)
+    except ValueError as exc:
+        return ClvComparison(reason=str(exc))
+    fits = {key: clv_fit(filters, key, cal) for key in models.MODELS}
+    usable = {k: f for k, f in fits.items() if f.purchase is not None and f.summary is not None}
+    if not usable:
+        return ClvComparison(reason=next(iter(fits.values())).reason, calibration_end=cal)
+    first = next(iter(usable.values()))
+    obs = first.observation_end
+    notes = [
+        f"{models.MODEL_LABELS[k]}: {f.reason}"
+        for k, f in usable.items()
+        if not f.purchase.converged
+    ]
+    comparison = compare.compare_models(
+        first.summary,
+        {k: (f.purchase, f.fit_seconds) for k, f in usable.items()},
+        models.MODEL_LABELS,
+    )
+    table = comparison.table
+    holdout_days = (obs - pd.Timestamp(cal)).days
+    if holdout_days < churn:
+        notes.append(
+            f"The holdout ({holdout_days} days) is shorter than the churn horizon H "
+            f"({churn} days), so the churn probabilities cannot be checked on it: choose a "
+            "shorter horizon or an earlier calibration date."
+        )
+    else:
+        cut = pd.Timestamp(cal) + pd.Timedelta(days=churn)
+        short = _summary(filters, pd.Timestamp(cal), cut)
+        converged = {k: f.purchase for k, f in usable.items() if f.purchase.converged}
+        churn_table = compare.churn_check(short, converged, churn / 7.0)
+        table = table.join(churn_table)
+    return ClvComparison(
+        calibration_end=cal,
+        observation_end=f"{obs:%Y-%m-%d}",
+        churn_days=churn,
+        table=table,
+        deciles=comparison.deciles,
+        winner=comparison.winner,
+        recommendation=comparison.reason,
+        n_customers=comparison.n_customers,
+        notes=notes,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClvIntervalsView(View):
+    """Intervals of the CLV prediction from the parameters' uncertainty
+    (:func:`dashapp.analytics.clv.uncertainty.clv_intervals`): ``totals`` (total CLV,
+    total expected purchases, mean P(alive): estimate, lo, hi), ``customers`` (per customer,
+    best predicted CLV first: customer_id and each measure with ``_lo`` / ``_hi``), ``level``
+    and ``n_draws``; ``holdout`` is the check of the holdout total's prediction interval on
+    the default split (None when the split is not possible), ``notes`` anything skipped."""
+
+    level: float = 0.9
+    n_draws: int = 0
+    totals: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = None
+    holdout: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def clv_intervals(
+    filters: Filters,
+    model=params.CLV_MODEL.default,
+    horizon_months=params.CLV_HORIZON.default,
+    margin_pct=params.CLV_MARGIN.default,
+    annual_discount_pct=params.CLV_DISCOUNT.default,
+    level_pct=params.CLV_LEVEL.default,
+) -> ClvIntervalsView:
+    """The intervals of predicted CLV, expected purchases and P(alive) for the CLV page's
+    settings, per customer and in total, at ``level_pct`` % (80 or 90)."""
+    raw = (model, horizon_months, margin_pct, annual_discount_pct)
+    values = params.parse_all(zip(params.CLV_VALUE_PARAMS[:4], raw, strict=True))
+    return _clv_intervals(filters, *values, params.CLV_LEVEL.parse(level_pct))
+
+
+@memoized
+def _clv_intervals(dataset, version, start, end, countries, rules, model, horizon, margin,
+                   discount, level_pct) -> ClvIntervalsView:  # fmt: skip
+    filters = Filters.of(dataset, start, end, countries, rules)
+    fit = clv_fit(filters, model)
+    level = int(level_pct) / 100
+    if fit.reason:
+        return ClvIntervalsView(reason=fit.reason, level=level)
+    try:
+        result = uncertainty.clv_intervals(
+            fit.purchase,
+            fit.spend,
+            fit.summary,
+            horizon_months=horizon,
+            annual_discount_rate=discount / 100,
+            margin=margin / 100,
+            level=level,
+        )
+    except ValueError as exc:
+        return ClvIntervalsView(reason=f"No intervals: {exc}.", level=level)
+    customers = result.customers.sort_values("clv", ascending=False, kind="stable")
+    customers = customers.rename_axis("customer_id").reset_index()
+    holdout_check, notes = _holdout_interval(filters, model, level)
+    return ClvIntervalsView(
+        level=level,
+        n_draws=result.n_draws,
+        totals=result.totals,
+        customers=customers,
+        holdout=holdout_check,
+        notes=notes,
+    )
+
+
+def _holdout_interval(filters: Filters, model: str, level: float) -> tuple[dict | None, list]:
+    """Does the actual holdout total fall in the prediction interval (default split)?"""
+    try:
+        cal, _ = clv_calibration_end(filters, None)
+    except ValueError as exc:
+        return None, [f"No holdout check of the intervals: {exc}"]
+    fit = clv_fit(filters, model, cal)
+    if fit.reason:
+        return None, [f"No holdout check of the intervals: {fit.reason}"]
+    try:
+        check = uncertainty.holdout_total_interval(fit.purchase, fit.summary, level=level)
+    except ValueError as exc:
+        return None, [f"No holdout check of the intervals: {exc}."]
+    return {**check, "calibration_end": cal}, []
