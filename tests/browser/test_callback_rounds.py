@@ -217,9 +217,9 @@ def test_clv_comparison_and_intervals_are_computed_only_when_opened(dash_duo, br
         timeout=90,
     )
     calls = _calls(dash_duo)
-    assert [c["output"] for c in calls if "intervals" in c["output"]] == [
-        opened[0]["output"]
-    ], calls
+    assert [c["output"] for c in calls if "intervals" in c["output"]] == [opened[0]["output"]], (
+        calls
+    )
     assert console_errors(dash_duo) == []
 
 
