@@ -229,8 +229,10 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
         "clv_margin",
         "clv_discount",
         "clv_lifespan",
+        "clv_churn",
         "clv_cal",
         "clv_track",
+        "clv_level",
     ),
     "rfm_settings": settings_table("as_of", "r_cuts", "f_cuts", "m_cuts", "heat"),
     "cluster_settings": settings_table(
