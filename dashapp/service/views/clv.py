@@ -353,9 +353,9 @@ def _clv_comparison(dataset, version, start, end, countries, rules, calibration_
     first = next(iter(usable.values()))
     obs = first.observation_end
     notes = [
-        f"{models.MODEL_LABELS[k]}: {f.reason}"
+        f"{models.MODEL_LABELS[k]}: {f.reason or f.purchase.message}"
         for k, f in usable.items()
-        if not f.purchase.converged
+        if not f.purchase.converged or f.purchase.penalizer > 0
     ]
     comparison = compare.compare_models(
         first.summary,

@@ -55,7 +55,8 @@ def grid_columns(currency: str) -> list[dict]:
         },
         {
             "field": "p_churn",
-            "headerName": "P(churn): no purchase in H days",
+            "headerName": "P(churn)",
+            "headerTooltip": "P(no purchase in the next H days), H = the churn horizon",
             "type": "numericColumn",
             "filter": "agNumberColumnFilter",
             "valueFormatter": pct,

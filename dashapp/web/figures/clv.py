@@ -429,6 +429,9 @@ def clv_interval_bars(customers: pd.DataFrame | None, currency: str = "£", n: i
         return empty_figure("No intervals")
     data = customers.head(n).iloc[::-1]
     clv = data["clv"].to_numpy(dtype=float)
+    positive = clv[clv > 0]
+    # one very large customer would squash the others' bars: a log axis keeps them readable
+    log = bool(positive.size > 1 and positive.max() / positive.min() > 10)
     return figure(
         [
             {
@@ -457,8 +460,9 @@ def clv_interval_bars(customers: pd.DataFrame | None, currency: str = "£", n: i
         height=max(300, 22 * len(data) + 80),
         showlegend=False,
         xaxis={
-            "title": {"text": f"Predicted CLV with interval ({currency})"},
+            "title": {"text": f"Predicted CLV with interval ({currency}{', log scale' * log})"},
             "tickformat": ",.0f",
+            "type": "log" if log else "linear",
         },
         yaxis={"type": "category", "tickfont": {"size": 11}},
         margin={"l": 80, "r": 20, "t": 10, "b": 50},
