@@ -1,6 +1,6 @@
 """Customer lifetime value from a fitted purchase model and a fitted spend model.
 
-:func:`customer_clv` combines a BG/NBD or Pareto/NBD fit (expected purchases, P(alive)) with
+:func:`customer_clv` combines a BG/NBD, MBG/NBD or Pareto/NBD fit (expected purchases, P(alive)) with
 a Gamma-Gamma fit (expected spend per purchase) into a discounted, margin-adjusted CLV per
 customer over a horizon of 30-day months.
 """
