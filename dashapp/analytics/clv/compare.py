@@ -98,6 +98,7 @@ def compare_models(
     summary: pd.DataFrame,
     fits: dict[str, tuple[Any, float]],
     labels: dict[str, str],
+    predictions: dict[str, tuple[str, np.ndarray | None, float]] | None = None,
 ) -> Comparison:
     """Compare fitted purchase models and the naive baseline on the holdout.
 
@@ -112,6 +113,10 @@ def compare_models(
         converge is listed with NaN measures and ``converged`` False.
     labels : dict
         Model key -> display name.
+    predictions : dict, optional
+        Further candidates that forecast directly (the machine-learned model): key ->
+        (label, holdout purchases per customer of ``summary`` or None when it could not be
+        trained, fit seconds). Listed after the purchase models.
 
     Returns
     -------
@@ -134,6 +139,13 @@ def compare_models(
             pred = fit.expected_purchases(dur, x, tx, T)
             row.update(_measures(pred, actual))
             deciles.append(_deciles(key, label, pred, actual))
+        row["fit_seconds"] = seconds
+        rows.append(row)
+    for key, (label, pred, seconds) in (predictions or {}).items():
+        row = {"model": key, "label": label, "converged": pred is not None}
+        if pred is not None:
+            row.update(_measures(np.asarray(pred, dtype=np.float64), actual))
+            deciles.append(_deciles(key, label, np.asarray(pred, dtype=np.float64), actual))
         row["fit_seconds"] = seconds
         rows.append(row)
     rate = np.divide(x, T, out=np.zeros_like(x), where=T > 0)
