@@ -65,10 +65,12 @@ from dashapp.service.views.clv import (
     clv_comparison,
     clv_fit,
     clv_intervals,
+    clv_ml,
     clv_model,
     clv_range,
     clv_validation,
     clv_view,
+    customer_explanation,
 )
 from dashapp.service.views.cohorts import CohortsView, cohorts_view
 from dashapp.service.views.dataset import DatasetBounds, dataset_bounds
@@ -108,6 +110,8 @@ __all__ = [
     "clv_comparison",
     "clv_fit",
     "clv_intervals",
+    "clv_ml",
+    "customer_explanation",
     "clv_model",
     "clv_range",
     "clv_validation",

@@ -186,14 +186,14 @@ def test_clv_comparison_and_intervals_are_computed_only_when_opened(dash_duo, br
     assert len(calls) <= 3, [c["output"] for c in calls]
     assert not [c for c in calls if "compare" in c["output"] or "intervals" in c["output"]]
 
-    # the comparison, opened: one request, a table with the four candidates and a winner
+    # the comparison, opened: one request, a table with the five candidates and a winner
     dash_duo.driver.execute_script("window.__dashCalls = [];")
     dash_duo.driver.execute_script("document.getElementById('clv-compare-toggle').click();")
     dash_duo.wait_for_element("#clv-comparison-table", timeout=60)
     opened = _calls(dash_duo)
     assert len(opened) == 1 and "clv-compare-table" in opened[0]["output"], opened
     table = dash_duo.find_element("#clv-comparison-table").text
-    for label in ("BG/NBD", "Pareto/NBD", "MBG/NBD", "Naive baseline"):
+    for label in ("BG/NBD", "Pareto/NBD", "MBG/NBD", "Gradient boosting (ML)", "Naive baseline"):
         assert label in table
     assert "★" in table and "Recommended" in dash_duo.find_element("#clv-compare-winner").text
     # the comparison does not depend on the model shown: a switch sends it nothing

@@ -35,7 +35,7 @@ def test_comparison_on_the_real_extract(filters):
     result = service.clv_comparison(filters, None, 90)
     assert result.reason is None, result.reason
     table = result.table
-    assert list(table.index) == ["bgnbd", "pareto_nbd", "mbgnbd", compare.BASELINE]
+    assert list(table.index) == ["bgnbd", "pareto_nbd", "mbgnbd", "ml", compare.BASELINE]
     assert table["actual_total"].nunique() == 1 and table["actual_total"].iloc[0] > 0
     assert (table["fit_seconds"].iloc[:3] > 0).all()
     assert table["top10_capture"].between(0, 1).all()
@@ -43,9 +43,15 @@ def test_comparison_on_the_real_extract(filters):
     assert result.winner in table.index and result.recommendation
     assert str(table.loc[result.winner, "label"]) in result.recommendation
     # the churn check over 90 days: same actual count for every candidate, Brier in [0, 1]
-    assert table["churn_actual"].nunique() == 1
-    assert table["churn_brier"].between(0, 1).all()
-    assert len(result.deciles) == 4 * 10
+    churn = table.drop(index="ml")  # the ML model forecasts counts, not P(no purchase)
+    assert churn["churn_actual"].nunique() == 1
+    assert churn["churn_brier"].between(0, 1).all()
+    assert np.isnan(table.loc["ml", "churn_brier"])
+    assert len(result.deciles) == 5 * 10
+    # the machine-learned model: trained, timed, explained
+    assert table.loc["ml", "converged"] and table.loc["ml", "fit_seconds"] > 0
+    imp = result.importance
+    assert imp is not None and imp["mean_abs_shap"].iloc[0] > 0
 
 
 def test_comparison_explains_a_holdout_shorter_than_the_churn_horizon(filters):
@@ -88,3 +94,20 @@ def test_intervals_csv_columns_are_plain_numbers(filters):
     assert list(c.columns[:4]) == ["customer_id", "clv", "clv_lo", "clv_hi"]
     assert np.isfinite(c.drop(columns="customer_id").to_numpy(dtype=float)).all()
     assert isinstance(c, pd.DataFrame)
+
+
+def test_customer_explanation_for_the_customer_page(filters):
+    fit = service.clv_fit(filters, "bgnbd")
+    customer = fit.summary.index[0]
+    e = service.customer_explanation(filters, customer)
+    assert {"feature", "label", "value", "shap"} <= set(e.columns)
+    assert e.attrs["raw"] == pytest.approx(e.attrs["base"] + e["shap"].sum())
+    assert e.attrs["prediction"] > 0 and e.attrs["horizon_days"] > 0
+    forecast = service.clv_ml(filters)
+    i = list(forecast.features.index).index(str(customer))
+    assert e.attrs["prediction"] == pytest.approx(forecast.predictions[i], rel=1e-9)
+    with pytest.raises(KeyError, match="not among the scored customers"):
+        service.customer_explanation(filters, "no-such-customer")
+    tiny = _with(filters, start="2011-11-01", end="2011-12-09", countries=["Iceland"])
+    with pytest.raises(ValueError):
+        service.customer_explanation(tiny, customer)

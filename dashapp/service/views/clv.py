@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from dashapp.analytics import clv as models
-from dashapp.analytics.clv import compare, holdout, report, uncertainty
+from dashapp.analytics.clv import compare, holdout, ml, report, uncertainty
 from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
@@ -328,6 +328,11 @@ class ClvComparison(View):
     recommendation: str = ""
     n_customers: int = 0
     notes: list[str] = field(default_factory=list)
+    importance: pd.DataFrame | None = None  # the ML model's global SHAP importance
+
+
+#: Key and label of the machine-learned candidate in the comparison.
+ML_KEY, ML_LABEL = "ml", "Gradient boosting (ML)"
 
 
 def clv_comparison(
@@ -357,10 +362,14 @@ def _clv_comparison(dataset, version, start, end, countries, rules, calibration_
         for k, f in usable.items()
         if not f.purchase.converged or f.purchase.penalizer > 0
     ]
+    forecast = clv_ml(filters, cal)
+    if not forecast.converged:
+        notes.append(forecast.message)
     comparison = compare.compare_models(
         first.summary,
         {k: (f.purchase, f.fit_seconds) for k, f in usable.items()},
         models.MODEL_LABELS,
+        {ML_KEY: (ML_LABEL, forecast.predictions, forecast.fit_seconds)},
     )
     table = comparison.table
     holdout_days = (obs - pd.Timestamp(cal)).days
@@ -386,7 +395,61 @@ def _clv_comparison(dataset, version, start, end, countries, rules, calibration_
         recommendation=comparison.reason,
         n_customers=comparison.n_customers,
         notes=notes,
+        importance=ml.importance(forecast) if forecast.converged else None,
     )
+
+
+def clv_ml(filters: Filters, calibration_end=None) -> ml.MLForecast:
+    """The machine-learned forecast (:mod:`dashapp.analytics.clv.ml`). With
+    ``calibration_end`` it forecasts the holdout after that day (the comparison); without,
+    the customers' next ``L`` days after the end of the range, ``L`` being the default
+    holdout's length, trained on the split ``(end - L, end]``."""
+    return _clv_ml(filters, params.CLV_CALIBRATION_END.parse(calibration_end))
+
+
+@memoized
+def _clv_ml(dataset, version, start, end, countries, rules, calibration_end) -> ml.MLForecast:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    rng = clv_range(filters)
+    if rng is None:
+        return ml.MLForecast(model=None, message=empty_reason(0) or "No customers.")
+    if calibration_end:
+        cal = pd.Timestamp(calibration_end)
+        days = (rng[1] - cal).days
+    else:
+        try:
+            default, _ = clv_calibration_end(filters, None)
+        except ValueError as exc:
+            return ml.MLForecast(model=None, message=str(exc))
+        cal, days = rng[1], (rng[1] - pd.Timestamp(default)).days
+    summary = clv_fit(filters, "bgnbd", calibration_end).summary
+    if summary is None or summary.empty:
+        return ml.MLForecast(model=None, message=empty_reason(0) or "No customers.")
+    return ml.ml_forecast(
+        holdout.purchase_log(filtered_orders(filters)),
+        summary,
+        customer_col="customer_id",
+        date_col="invoice_date",
+        amount_col="revenue",
+        calibration_end=cal,
+        holdout_days=days,
+        data_start=rng[0],
+    )
+
+
+def customer_explanation(filters: Filters, customer_id) -> pd.DataFrame:
+    """Why the machine-learned model expects what it does of one customer, for a waterfall:
+    the features' values and exact SHAP contributions (log scale), largest first; ``attrs``
+    ``base``, ``raw``, ``prediction`` (expected purchase days in the next ``horizon_days``)
+    and ``horizon_days``. ValueError (the model could not be trained: the reason) or
+    KeyError (unknown customer) otherwise. For the customer page."""
+    forecast = clv_ml(filters)
+    out = ml.explain(forecast, str(customer_id))
+    assert forecast.train_cutoff is not None  # a trained model has its split
+    rng = clv_range(filters)
+    assert rng is not None
+    out.attrs["horizon_days"] = (rng[1] - forecast.train_cutoff).days
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -467,3 +467,27 @@ def clv_interval_bars(customers: pd.DataFrame | None, currency: str = "£", n: i
         yaxis={"type": "category", "tickfont": {"size": 11}},
         margin={"l": 80, "r": 20, "t": 10, "b": 50},
     )
+
+
+def shap_importance(importance: pd.DataFrame | None) -> dict:
+    """The machine-learned model's global importance: mean |SHAP value| per feature."""
+    if importance is None or importance.empty:
+        return empty_figure("The machine-learned model could not be trained: see the notes")
+    data = importance.iloc[::-1]
+    return figure(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": list(data["label"]),
+                "x": rounded(data["mean_abs_shap"], 4),
+                "marker": {"color": COLORS[2]},
+                "hovertemplate": "%{y}: mean |SHAP| %{x:.3f}<extra></extra>",
+            }
+        ],
+        height=300,
+        showlegend=False,
+        xaxis={"title": {"text": "Mean |SHAP value| (log of expected purchases)"}},
+        yaxis={"type": "category", "automargin": True},
+        margin={"l": 10, "r": 20, "t": 10, "b": 50},
+    )

@@ -8,7 +8,8 @@ plot's weekly/cumulative switch picks one of the two figures in the browser.
 
 The holdout check refits the models on the calibration period (0.3-0.5 s at full scale), so it
 is computed only while its panel is open (as the clustering diagnostics): a model switch with
-the panel closed sends three requests (model, values, grid).
+the panel closed sends three requests (model, values, grid). So are the model comparison and
+the intervals (issue 18), each behind its own panel and gate.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ from dashapp.web.figures.clv import (
     independence_scatter,
     p_alive_heatmap,
     pareto_curve,
+    shap_importance,
     top_customers,
     tracking_plot,
 )
@@ -514,6 +516,7 @@ on_demand("clv-intervals", INTERVAL_INPUTS)
     Output("clv-compare-chart", "figure"),
     Output("clv-compare-advice", "children"),
     Output("clv-compare-message", "children"),
+    Output("clv-compare-importance", "figure"),
     dash.Input("clv-compare-request", "data"),
     *_states(COMPARE_INPUTS),
     prevent_initial_call=True,
@@ -523,10 +526,10 @@ def update_clv_comparison(_request, dataset, start, end, countries, calibration_
     try:
         result = service.clv_comparison(filters, calibration_end, churn)
     except ParamError as exc:
-        return no_update, no_update, no_update, param_alert(exc)
+        return no_update, no_update, no_update, param_alert(exc), no_update
     if result.reason:
         blank = empty_figure("Not available: see the message above")
-        return None, blank, None, message(result.reason)
+        return None, blank, None, message(result.reason), blank
     advice = dbc.Alert(
         [html.Strong("Recommended: "), result.recommendation],
         color="success" if result.winner != "baseline" else "warning",
@@ -544,6 +547,7 @@ def update_clv_comparison(_request, dataset, start, end, countries, calibration_
         calibration_deciles(result.deciles, result.winner),
         html.Div([info, advice]),
         notes or None,
+        shap_importance(result.importance),
     )
 
 
