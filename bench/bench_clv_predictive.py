@@ -14,6 +14,8 @@ Usage::
   the intervals (100 parameter draws); then, on the default holdout split of that file,
   the comparison table and whether the actual holdout total falls in each model's 90 % /
   80 % prediction interval.
+* ``ml``: the machine-learned model on the same file: features + training + scoring time,
+  the global SHAP importance and one customer's explanation, and the comparison with it.
 * ``cdnow``: the comparison table on CDNOW (39 + 39 weeks, ../shared/data/cdnow) and the
   same interval check for each model.
 * ``coverage``: ``--replications`` data sets of 1,500 customers drawn from each model's own
@@ -126,6 +128,40 @@ def fits(runs: int) -> None:
         interval_check(fit.purchase, fit.summary, f"[full] {cm.MODEL_LABELS[model]}")
 
 
+def ml_bench(runs: int) -> None:
+    """The machine-learned model on the full-scale file: training + scoring time (the
+    comparison's split and the whole range), global importance, one explanation, and the
+    comparison table with it."""
+    from common import app_client
+
+    from dashapp import service
+    from dashapp.analytics.clv import ml
+    from dashapp.service.views import clv as clv_views
+
+    _app, _client, csv = app_client("full")
+    filters = service.Filters.build(dataset=csv.stem)
+    cal, _ = service.clv_calibration_end(filters, None)
+    for label, when in (("comparison split", cal), ("whole range", None)):
+        service.clv_fit(filters, "bgnbd", when)  # the summary the model scores, cached
+        wall, cpu = median_wall_cpu(
+            lambda w=when: clv_views._clv_ml.uncached(filters, w), runs=runs
+        )
+        forecast = service.clv_ml(filters, when)
+        say(f"[full] ML features + training + scoring, {label}: {wall:.0f} ms (cpu {cpu:.0f}); "
+            f"training alone {forecast.fit_seconds * 1000:.0f} ms; {forecast.message}")  # fmt: skip
+    forecast = service.clv_ml(filters)
+    wall, cpu = median_wall_cpu(lambda: ml.importance(forecast), runs=runs)
+    say(f"[full] global SHAP importance (200 customers): {wall:.0f} ms (cpu {cpu:.0f})")
+    customer = forecast.features.index[0]
+    wall, cpu = median_wall_cpu(lambda: service.customer_explanation(filters, customer), runs=runs)
+    say(f"[full] one customer's explanation: {wall:.0f} ms (cpu {cpu:.0f})")
+    print(ml.importance(forecast).round(4).to_string(), flush=True)
+    result = service.clv_comparison(filters)
+    say(f"[full] comparison with the ML model; recommended: {result.winner}")
+    print(result.recommendation)
+    show_table(result.table)
+
+
 def cdnow() -> None:
     raw = pd.read_csv(CDNOW, sep=r"\s+", header=None, names=["m", "customer", "date", "n", "v"])
     raw["date"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
@@ -178,12 +214,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--replications", type=int, default=100)
-    parser.add_argument("--only", choices=("fits", "cdnow", "coverage"))
+    parser.add_argument("--only", choices=("fits", "ml", "cdnow", "coverage"))
     args = parser.parse_args()
     say(f"machine: {machine()}")
     if args.only in (None, "fits"):
         generated_csv("full")
         fits(args.runs)
+    if args.only in (None, "ml"):
+        ml_bench(args.runs)
     if args.only in (None, "cdnow"):
         cdnow()
     if args.only in (None, "coverage"):
