@@ -26,7 +26,11 @@ Workflow and layout
    per-customer CLV table with its totals, shares and Pareto curve, the independence check).
    Import them as modules (``from dashapp.analytics.clv import holdout, report``).
 
-``basic.py`` holds the historic (non-probabilistic) CLV.
+``basic.py`` holds the historic (non-probabilistic) CLV. Issue 18 added: ``uncertainty.py``
+(intervals from the parameters' covariance, prediction intervals of holdout totals),
+``compare.py`` (every model and the naive baseline on the holdout, the recommendation),
+``ml.py`` (a HistGradientBoosting forecast trained on an earlier split) and ``explain.py``
+(its exact SHAP values). Import them as modules.
 """
 
 from __future__ import annotations

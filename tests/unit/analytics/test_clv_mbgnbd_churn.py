@@ -11,10 +11,15 @@ unconditional E[X(t)] at t = 10, 39, 78 weeks: 0.433253 / 1.182284 / 1.803636. T
 obtained by running lifetimes 0.11.3 in a separate virtualenv on 2026-11-30; the test
 ``test_mbgnbd_matches_lifetimes_when_installed`` recomputes them wherever lifetimes imports.
 (Batislam et al. 2007 fitted MBG/NBD on a Turkish grocery panel, not on CDNOW, so there are
-no published CDNOW estimates for it.)
+no published CDNOW estimates for it.) The Pareto/NBD churn probability is checked the same
+way against lifetimes' ``conditional_probability_of_n_purchases_up_to_time(0, ...)``.
+Run the lifetimes tests where it imports (e.g. ``PYTHONPATH=<dir with lifetimes, autograd,
+dill> pytest ...``); it is not a project dependency.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -190,3 +195,32 @@ def test_churn_count_on_the_cdnow_holdout(raw_summary, fits, model):
     actual = int((s["frequency_holdout"] == 0).sum())
     assert actual == 1673
     assert 1.0 < p.sum() / actual < 1.12
+
+
+LIFETIMES_PARETO = {"r": 0.5532854540836912, "alpha": 10.577786879472221,
+                    "s": 0.6061484824242951, "beta": 11.665685203494458}  # fmt: skip
+
+
+def test_pareto_churn_matches_lifetimes_recorded(published):
+    """lifetimes 0.11.3 ``ParetoNBDFitter.conditional_probability_of_n_purchases_up_to_time
+    (0, 26, x, t_x, T)`` on the published summary, with its own fitted parameters
+    (recorded above): 0.9453306 / 0.4814314 / 0.6943327 for the three test customers."""
+    fit = cm.fit_pareto_nbd(published["frequency"], published["recency"], published["T"])
+    theirs = replace(fit, params=LIFETIMES_PARETO)
+    np.testing.assert_allclose(
+        theirs.p_no_purchase(26.0, X, TX, TT), [0.9453306, 0.4814314, 0.6943327], atol=2e-7
+    )
+
+
+def test_pareto_churn_matches_lifetimes_when_installed(published):
+    lifetimes = pytest.importorskip("lifetimes", reason="lifetimes is not installed here")
+    ref = lifetimes.ParetoNBDFitter().fit(
+        published["frequency"], published["recency"], published["T"]
+    )
+    fit = cm.fit_pareto_nbd(published["frequency"], published["recency"], published["T"])
+    theirs = replace(fit, params=dict(ref.params_))
+    expected = [
+        ref.conditional_probability_of_n_purchases_up_to_time(0, 26.0, x, tx, T)
+        for x, tx, T in zip(X, TX, TT, strict=True)
+    ]
+    np.testing.assert_allclose(theirs.p_no_purchase(26.0, X, TX, TT), expected, atol=1e-8)
