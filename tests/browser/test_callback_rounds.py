@@ -177,7 +177,9 @@ def test_clv_comparison_and_intervals_are_computed_only_when_opened(dash_duo, br
     dash_duo.driver.get(dash_duo.server_url + "/clv?clv_model=mbgnbd")
     dash_duo.wait_for_element("#clv-params-table", timeout=30)
     dash_duo.wait_for_element("#clv-grid .ag-row", timeout=30)
-    assert "MBG/NBD" in dash_duo.find_element("#clv-params-table").text
+    wait_until(  # the table may be re-rendered while read
+        lambda: "MBG/NBD" in dash_duo.find_element("#clv-params-table").text, what="MBG/NBD"
+    )
     _record(dash_duo)
     # closed panels: a model switch asks for neither the comparison nor the intervals
     _click_label(dash_duo, "BG/NBD")
