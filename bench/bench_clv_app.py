@@ -76,6 +76,7 @@ def run(scale: str, runs: int) -> list[tuple]:
             state_key("clv_margin"): 30,
             state_key("clv_discount"): 10,
             state_key("clv_lifespan"): 3,
+            state_key("clv_churn"): 90,
             state_key("clv_track"): "weekly",
         }
 

@@ -76,3 +76,54 @@ def raw_frame(n: int = 12, *, seed: int = 0) -> pd.DataFrame:
             "Country": rng.choice(["United Kingdom", "France", "EIRE"], n),
         }
     )
+
+
+def simulate_histories(
+    model: str,
+    params: dict,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    acquisition_weeks: float = 12.0,
+    calibration_weeks: float = 39.0,
+    holdout_weeks: float = 39.0,
+    max_purchases: int = 200,
+) -> pd.DataFrame:
+    """Customers drawn from a purchase model's own story (continuous time, weeks): first
+    purchases spread uniformly over ``acquisition_weeks``, calibration up to
+    ``calibration_weeks``, a holdout of ``holdout_weeks`` after it. ``model`` is "bgnbd"
+    (dropout with probability p after each repeat purchase), "mbgnbd" (also at the first
+    purchase) or "pareto_nbd" (exponential lifetime). Returns the calibration summary
+    columns ``frequency``, ``recency``, ``T`` and ``frequency_holdout``,
+    ``duration_holdout``."""
+    first = rng.uniform(0.0, acquisition_weeks, n)
+    T = calibration_weeks - first
+    end = T + holdout_weeks
+    lam = rng.gamma(params["r"], 1.0 / params["alpha"], n)
+    gaps = rng.exponential(1.0, (n, max_purchases)) / lam[:, None]
+    times = np.cumsum(gaps, axis=1)
+    k = np.arange(1, max_purchases + 1)[None, :]
+    if model == "pareto_nbd":
+        mu = rng.gamma(params["s"], 1.0 / params["beta"], n)
+        alive = times <= rng.exponential(1.0, n)[:, None] / mu[:, None]
+    else:
+        p = rng.beta(params["a"], params["b"], n)
+        # repeat purchases made before dropping out: BG/NBD drops after the G-th, G ~ Geom(p)
+        made = rng.geometric(p)
+        if model == "mbgnbd":
+            made = np.where(rng.random(n) < p, 0, made)  # dropped out at the first purchase
+        alive = k <= made[:, None]
+    valid = alive & (times <= end[:, None])
+    cal = valid & (times <= T[:, None])
+    hold = valid & (times > T[:, None])
+    x = cal.sum(axis=1)
+    recency = np.where(cal, times, 0.0).max(axis=1)
+    return pd.DataFrame(
+        {
+            "frequency": x.astype(np.float64),
+            "recency": recency,
+            "T": T,
+            "frequency_holdout": hold.sum(axis=1).astype(np.float64),
+            "duration_holdout": np.full(n, holdout_weeks),
+        }
+    )

@@ -245,8 +245,15 @@ CLV_MODEL = Param(
     "choice",
     "bgnbd",
     choices=tuple(MODEL_LABELS.items()),
-    aliases=(("bg/nbd", "bgnbd"), ("pareto/nbd", "pareto_nbd"), ("pareto", "pareto_nbd")),
-    help="The model of repeat purchases and dropout (Gamma-Gamma models the spend).",
+    aliases=(
+        ("bg/nbd", "bgnbd"),
+        ("pareto/nbd", "pareto_nbd"),
+        ("pareto", "pareto_nbd"),
+        ("mbg/nbd", "mbgnbd"),
+        ("mbg", "mbgnbd"),
+    ),
+    help="The model of repeat purchases and dropout (Gamma-Gamma models the spend); "
+    "MBG/NBD also lets customers drop out right after their first purchase.",
 )
 CLV_HORIZON = Param(
     "clv_horizon",
@@ -292,6 +299,18 @@ CLV_LIFESPAN = Param(
     high=50,
     help="How long historic CLV assumes a customer keeps buying at their past rate.",
 )
+CLV_CHURN = Param(
+    "clv_churn",
+    "churn_days",
+    "Churn horizon H",
+    "int",
+    90,
+    unit="days",
+    low=7,
+    high=730,
+    help="P(churn) is the chance that a customer makes no purchase in the next H days, "
+    "given their history; P(not alive) the chance they have already dropped out.",
+)
 CLV_CALIBRATION_END = Param(
     "clv_cal",
     "calibration_end",
@@ -313,8 +332,17 @@ CLV_TRACKING = Param(
     choices=(("weekly", "Weekly"), ("cumulative", "Cumulative")),
     help="Repeat purchases per week, or added up since the start.",
 )
+CLV_LEVEL = Param(
+    "clv_level",
+    "level_pct",
+    "Interval",
+    "choice",
+    "90",
+    choices=(("90", "90 %"), ("80", "80 %")),
+    help="Central probability of the intervals drawn from the parameters' uncertainty.",
+)
 #: The parameters of predicted CLV, in the service's argument order.
-CLV_VALUE_PARAMS = (CLV_MODEL, CLV_HORIZON, CLV_MARGIN, CLV_DISCOUNT, CLV_LIFESPAN)
+CLV_VALUE_PARAMS = (CLV_MODEL, CLV_HORIZON, CLV_MARGIN, CLV_DISCOUNT, CLV_LIFESPAN, CLV_CHURN)
 
 # ------------------------------------------------------------------------------------------
 # Clustering
@@ -633,6 +661,7 @@ BY_KEY: Mapping[str, Param] = {
         *CLV_VALUE_PARAMS,
         CLV_CALIBRATION_END,
         CLV_TRACKING,
+        CLV_LEVEL,
         *CLUSTER_PARAMS,
         *RFM_PARAMS,
         *CAMPAIGN_TARGET_PARAMS,

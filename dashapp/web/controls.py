@@ -142,3 +142,26 @@ def visual_switch(param: Param, graph_id: str) -> None:
         Input(choices_id(graph_id), "data"),
         as_input(param),
     )
+
+
+def on_demand(prefix: str, inputs: list) -> None:
+    """The clientside toggle of a panel built by
+    :func:`dashapp.web.components.clv.on_demand_panel` (``<prefix>-toggle``, ``-panel``,
+    ``-label``) and the gate that passes ``inputs`` on to ``<prefix>-request`` only while
+    the panel is open and they changed: a closed panel sends no request."""
+    clientside_callback(
+        ClientsideFunction("switches", "toggle"),
+        Output(f"{prefix}-panel", "is_open"),
+        Output(f"{prefix}-toggle", "children"),
+        Input(f"{prefix}-toggle", "n_clicks"),
+        State(f"{prefix}-panel", "is_open"),
+        State(f"{prefix}-label", "data"),
+        prevent_initial_call=True,
+    )
+    clientside_callback(
+        ClientsideFunction("switches", "gate"),
+        Output(f"{prefix}-request", "data"),
+        Input(f"{prefix}-panel", "is_open"),
+        *inputs,
+        State(f"{prefix}-request", "data"),
+    )

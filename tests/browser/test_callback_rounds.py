@@ -172,6 +172,59 @@ def test_a_clv_model_switch_runs_each_clv_callback_once(dash_duo, browser_app):
     assert console_errors(dash_duo) == []
 
 
+def test_clv_comparison_and_intervals_are_computed_only_when_opened(dash_duo, browser_app):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clv?clv_model=mbgnbd")
+    dash_duo.wait_for_element("#clv-params-table", timeout=30)
+    dash_duo.wait_for_element("#clv-grid .ag-row", timeout=30)
+    wait_until(  # the table may be re-rendered while read
+        lambda: "MBG/NBD" in dash_duo.find_element("#clv-params-table").text, what="MBG/NBD"
+    )
+    _record(dash_duo)
+    # closed panels: a model switch asks for neither the comparison nor the intervals
+    _click_label(dash_duo, "BG/NBD")
+    _wait_url(dash_duo, "clv_model=bgnbd")
+    calls = _calls(dash_duo)
+    assert len(calls) <= 3, [c["output"] for c in calls]
+    assert not [c for c in calls if "compare" in c["output"] or "intervals" in c["output"]]
+
+    # the comparison, opened: one request, a table with the five candidates and a winner
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    dash_duo.driver.execute_script("document.getElementById('clv-compare-toggle').click();")
+    dash_duo.wait_for_element("#clv-comparison-table", timeout=60)
+    opened = _calls(dash_duo)
+    assert len(opened) == 1 and "clv-compare-table" in opened[0]["output"], opened
+    table = dash_duo.find_element("#clv-comparison-table").text
+    for label in ("BG/NBD", "Pareto/NBD", "MBG/NBD", "Gradient boosting (ML)", "Naive baseline"):
+        assert label in table
+    assert "★" in table and "Recommended" in dash_duo.find_element("#clv-compare-winner").text
+    # the comparison does not depend on the model shown: a switch sends it nothing
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    _click_label(dash_duo, "Pareto/NBD")
+    _wait_url(dash_duo, "clv_model=pareto")
+    assert not [c for c in _calls(dash_duo) if "compare" in c["output"]]
+
+    # the intervals, opened: one request; the level switch recomputes them once
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    dash_duo.driver.execute_script("document.getElementById('clv-intervals-toggle').click();")
+    dash_duo.wait_for_element("#clv-interval-totals", timeout=90)
+    opened = _calls(dash_duo)
+    assert len(opened) == 1 and "clv-intervals-totals" in opened[0]["output"], opened
+    assert "90% interval" in dash_duo.find_element("#clv-interval-totals").text
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    _click_label(dash_duo, "80 %")
+    _wait_url(dash_duo, "clv_level=80")
+    wait_until(
+        lambda: "80% interval" in dash_duo.find_element("#clv-interval-totals").text,
+        timeout=90,
+    )
+    calls = _calls(dash_duo)
+    assert [c["output"] for c in calls if "intervals" in c["output"]] == [opened[0]["output"]], (
+        calls
+    )
+    assert console_errors(dash_duo) == []
+
+
 def test_a_clustering_k_change_runs_each_clustering_callback_once(dash_duo, browser_app):
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/clustering")

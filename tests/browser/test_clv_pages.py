@@ -100,6 +100,8 @@ def test_clv_callbacks_over_http(browser_app, shared_sample_xlsx):
         state_key("clv_margin"): 30,
         state_key("clv_discount"): 10,
         state_key("clv_lifespan"): 3,
+        state_key("clv_churn"): 90,
+        state_key("clv_level"): "90",
     }
     resp = client.call("download_clv", {**base, "clv-download-btn.n_clicks": 1})
     assert resp.status_code == 200
@@ -107,6 +109,18 @@ def test_clv_callbacks_over_http(browser_app, shared_sample_xlsx):
     assert data["filename"] == "clv_customers.csv"
     lines = data["content"].splitlines()
     assert lines[0].split(",")[:3] == ["customer_id", "rank", "clv"] and len(lines) > 200
+    assert {"p_churn", "p_not_alive"} <= set(lines[0].split(","))
+    resp = client.call("download_clv_intervals", {**base, "clv-intervals-download-btn.n_clicks": 1})
+    data = resp.get_json()["response"]["clv-intervals-download"]["data"]
+    header = data["content"].splitlines()[0].split(",")
+    assert header[:4] == ["customer_id", "clv", "clv_lo", "clv_hi"]
+    assert len(data["content"].splitlines()) == len(lines)
+    resp = client.call("update_clv_values", {**base, state_key("clv_churn"): 1000})
+    assert resp.status_code == 200 and b"Churn horizon H (days)" in resp.data
+    resp = client.call("update_clv_comparison", {**base, state_key("countries"): ["Italy"]})
+    assert resp.status_code == 200 and b"at least 20 repeat customers" in resp.data
+    resp = client.call("update_clv_intervals", {**base, state_key("clv_level"): "95"})
+    assert resp.status_code == 200 and b"Interval must be one of" in resp.data
     resp = client.call("update_clv_values", {**base, state_key("clv_horizon"): None})
     assert resp.status_code == 200 and b"Horizon (months of 30 days) is required" in resp.data
     resp = client.call("update_clv_model", {**base, state_key("countries"): ["Italy"]})

@@ -37,7 +37,7 @@ def test_action_list_joins_segment_cluster_clv_and_sorts_by_value_at_stake(filte
     result = service.action_list(filters, "bgnbd", 12, 30.0, 10.0, "kmeans", 4)
     assert result.reason is None
     table = result.table
-    assert list(table.columns) == action_rules.COLUMNS
+    assert list(table.columns) == [*action_rules.COLUMNS, "p_churn", "p_not_alive"]
     scored = service.rfm_table(filters)
     assert len(table) == len(scored) and table["customer_id"].is_unique
     np.testing.assert_allclose(
@@ -78,3 +78,22 @@ def test_action_list_explains_a_filter_with_too_few_customers(filters):
     tiny = service.Filters.build(dataset=filters.dataset, start="2011-12-08", end="2011-12-08")
     result = service.action_list(tiny, "bgnbd", 12, 30.0, 10.0, "kmeans", 4)
     assert result.reason and result.table is None
+
+
+def test_action_list_carries_the_churn_probabilities_of_the_chosen_horizon(filters):
+    short = service.action_list(filters, "mbgnbd", 12, 30.0, 10.0, "kmeans", 4, churn_days=30)
+    long = service.action_list(filters, "mbgnbd", 12, 30.0, 10.0, "kmeans", 4, churn_days=365)
+    assert short.reason is None and long.reason is None
+    a = short.table.set_index("customer_id")
+    b = long.table.set_index("customer_id").reindex(a.index)
+    # a longer horizon leaves less chance of no purchase at all, never below P(not alive)
+    assert (b["p_churn"] <= a["p_churn"] + 1e-4).all()
+    assert (b["p_churn"] >= b["p_not_alive"] - 1e-4).all()
+    assert (a["p_churn"] > b["p_churn"] + 0.05).mean() > 0.3
+    np.testing.assert_allclose(a["p_not_alive"], 1 - a["p_alive"], atol=2e-4)
+    clv = service.clv_view(filters, "mbgnbd", 12, 30.0, 10.0, 3.0, 30).customers
+    np.testing.assert_allclose(
+        a.loc[clv["customer_id"], "p_churn"].to_numpy(), clv["p_churn"].to_numpy()
+    )
+    with pytest.raises(service.ParamError, match="Churn horizon"):
+        service.action_list(filters, "mbgnbd", 12, 30.0, 10.0, "kmeans", 4, churn_days=3)

@@ -31,7 +31,13 @@ def alert_text(reply, output: str) -> str | None:
     return None
 
 
-CLV_BASE = {"clv_model": "bgnbd", "clv_horizon": 12, "clv_margin": 30, "clv_discount": 10}
+CLV_BASE = {
+    "clv_model": "bgnbd",
+    "clv_horizon": 12,
+    "clv_margin": 30,
+    "clv_discount": 10,
+    "clv_churn": 90,
+}
 CLUSTER_BASE = {"cl_method": "kmeans", "cl_k": 4}
 
 
@@ -49,6 +55,8 @@ def _values(client, settings: dict) -> dict:
         ("clv_margin", 150),
         ("clv_discount", "-3"),
         ("clv_model", "lifetimes"),
+        ("clv_churn", 3),
+        ("clv_churn", None),
     ],
 )
 def test_clv_settings_get_the_same_message_on_the_clv_page_and_the_action_list(client, key, raw):

@@ -128,6 +128,7 @@ class _OptResult:
     penalizer: float
     n_iter: int
     se_log: np.ndarray
+    cov_log: np.ndarray | None = None
 
 
 def _numeric_grad(f: Callable[[np.ndarray], float], theta: np.ndarray, h: float = 1e-5):
@@ -210,7 +211,8 @@ def _attempt(
     )
     th = np.clip(res.x, -_LOG_BOUND, _LOG_BOUND)
     v, g = ll_and_grad(th)
-    problem, se_log = _check_solution(names, ll_and_grad, th, v, g, pen, total_weight, res.message)
+    problem, cov_log = _check_solution(names, ll_and_grad, th, v, g, pen, total_weight, res.message)
+    se_log = np.full(th.size, np.nan) if cov_log is None else np.sqrt(np.diag(cov_log))
     result = _OptResult(
         theta=th,
         log_likelihood=float(v * total_weight),
@@ -219,6 +221,7 @@ def _attempt(
         penalizer=pen,
         n_iter=int(res.nit),
         se_log=se_log,
+        cov_log=cov_log,
     )
     return result, problem
 
@@ -232,11 +235,12 @@ def _check_solution(
     pen: float,
     total_weight: float,
     opt_message: str,
-) -> tuple[str, np.ndarray]:
+) -> tuple[str, np.ndarray | None]:
     """Why the solution ``th`` (mean log-likelihood ``v``, gradient ``g``) is not acceptable
-    ("" when it is), and the standard errors of the log-parameters (NaN unless computed)."""
+    ("" when it is), and the covariance of the log-parameters (inverse observed information;
+    None unless computed)."""
     g_pen = g - 2.0 * pen * th
-    se_log = np.full(th.size, np.nan)
+    cov_log = None
     problem = ""
     at_bound = [n for n, t in zip(names, th, strict=True) if abs(t) > _LOG_BOUND - 0.5]
     if not np.isfinite(v) or not np.all(np.isfinite(g)):
@@ -267,7 +271,8 @@ def _check_solution(
                 "parameter combinations fit the data equally well"
             )
         else:
-            se_log = np.sqrt(np.diag(np.linalg.inv(info)))
+            cov_log = np.linalg.inv(info)
+            se_log = np.sqrt(np.diag(cov_log))
             loose = [n for n, e in zip(names, se_log, strict=True) if e > _MAX_SE_LOG]
             if loose:
                 problem = (
@@ -275,7 +280,7 @@ def _check_solution(
                     f"the log-parameter above {_MAX_SE_LOG:g}): too little data for "
                     "this model"
                 )
-    return problem, se_log
+    return problem, cov_log
 
 
 def _maximise(
@@ -336,6 +341,13 @@ def _replace(res: _OptResult, **changes: Any) -> _OptResult:
     d = dict(res.__dict__)
     d.update(changes)
     return _OptResult(**d)
+
+
+def _cov_tuple(res: _OptResult) -> tuple[tuple[float, ...], ...]:
+    """The covariance of the log-parameters as a hashable tuple (empty when unknown)."""
+    if res.cov_log is None:
+        return ()
+    return tuple(tuple(float(v) for v in row) for row in res.cov_log)
 
 
 def _std_errors(names: tuple[str, ...], res: _OptResult) -> dict[str, float]:
@@ -413,6 +425,10 @@ class _FitBase:
     std_errors : dict of str to float
         Asymptotic standard errors of ``params`` (inverse observed information on the
         log-parameters, delta method); NaN when the fit did not converge.
+    cov_log : tuple of tuples of float
+        Covariance matrix of the log-parameters (inverse observed information, in
+        :attr:`param_names` order); empty when it could not be computed. The intervals of
+        :mod:`dashapp.analytics.clv.uncertainty` draw parameters from it.
     """
 
     params: dict[str, float]
@@ -424,6 +440,7 @@ class _FitBase:
     penalizer: float = 0.0
     n_iter: int = 0
     std_errors: dict[str, float] = field(default_factory=dict)
+    cov_log: tuple[tuple[float, ...], ...] = ()
     #: The model's name and its parameters' names, in the formulas' order.
     model: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()
@@ -443,6 +460,51 @@ class _FitBase:
                 "time_unit": self.time_unit,
             }
         )
+
+
+@dataclass(frozen=True)
+class _PurchaseFitBase(_FitBase):
+    """A fitted purchase model (BG/NBD, MBG/NBD, Pareto/NBD): the churn probabilities every
+    such model gets from its per-customer likelihood :meth:`_log_row`."""
+
+    def _log_row(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """log L(x, t_x, T) per customer, up to terms that depend on ``x`` only."""
+        raise NotImplementedError
+
+    def p_alive(self, x: Any, t_x: Any, T: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def p_no_purchase(self, t: Any, x: Any, t_x: Any, T: Any) -> np.ndarray:
+        """P(no purchase in ``(T, T + t]`` | x, t_x, T): the churn probability over ``t``.
+
+        "No purchase up to ``T + t``" extends the observed history, so the probability is the
+        ratio of likelihoods ``L(x, t_x, T + t) / L(x, t_x, T)`` (exact for every model whose
+        likelihood is that of the history; the terms in ``x`` only cancel). It falls from 1
+        at ``t = 0`` towards ``1 - P(alive)`` as ``t`` grows.
+
+        Parameters
+        ----------
+        t : float or array-like
+            Horizon in time units (>= 0).
+        x, t_x, T : array-like, shape (n,)
+
+        Returns
+        -------
+        ndarray, broadcast shape, values in [0, 1].
+        """
+        x, t_x, T, t = np.broadcast_arrays(
+            *(np.asarray(v, dtype=np.float64) for v in (x, t_x, T, t))
+        )
+        if np.any(t < 0):
+            raise ValueError("the churn horizon t must be >= 0")
+        with np.errstate(all="ignore"):
+            log_ratio = self._log_row(x, t_x, T + t) - self._log_row(x, t_x, T)
+            out = np.exp(np.minimum(log_ratio, 0.0))
+        return np.where(t > 0, np.clip(out, 0.0, 1.0), 1.0)
+
+    def p_not_alive(self, x: Any, t_x: Any, T: Any) -> np.ndarray:
+        """P(the customer has already dropped out at ``T``) = 1 - P(alive)."""
+        return 1.0 - self.p_alive(x, t_x, T)
 
 
 def _require_params(fit: _FitBase, role: str) -> None:
@@ -487,4 +549,5 @@ def _fit_purchase_model(
         penalizer=res.penalizer,
         n_iter=res.n_iter,
         std_errors=_std_errors(names, res),
+        cov_log=_cov_tuple(res),
     )

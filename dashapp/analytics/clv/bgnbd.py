@@ -21,7 +21,7 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, roots_jacobi
 
 from dashapp.analytics.clv._fit import (
     _fit_purchase_model,
-    _FitBase,
+    _PurchaseFitBase,
     _RFTData,
 )
 from dashapp.analytics.clv.summary import _unit_days
@@ -90,7 +90,7 @@ def _bgnbd_quadrature(
 
 
 @dataclass(frozen=True)
-class BetaGeoFit(_FitBase):
+class BetaGeoFit(_PurchaseFitBase):
     """Fitted BG/NBD model (Fader, Hardie & Lee 2005).
 
     ``params``: ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha), alpha in time units),
@@ -101,6 +101,15 @@ class BetaGeoFit(_FitBase):
 
     model = "BG/NBD"
     param_names = ("r", "alpha", "a", "b")
+
+    def _log_row(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """log[(alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x)] (FHL eq. 6)."""
+        r, alpha, a, b = self._p()
+        with np.errstate(all="ignore"):
+            bx1 = np.where(x > 0, b + x - 1.0, 1.0)
+            alive = -(r + x) * np.log(alpha + T)
+            dead = np.where(x > 0, np.log(a / bx1) - (r + x) * np.log(alpha + t_x), -np.inf)
+            return np.logaddexp(alive, dead)
 
     def p_alive(self, x: Any, t_x: Any, T: Any) -> np.ndarray:
         """Probability that the customer is still active at ``T``.

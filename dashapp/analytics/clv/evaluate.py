@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 
 from dashapp.analytics.clv._fit import _require_params
-from dashapp.analytics.clv.bgnbd import BetaGeoFit
 from dashapp.analytics.clv.gamma_gamma import GammaGammaFit
-from dashapp.analytics.clv.pareto_nbd import ParetoNBDFit
+from dashapp.analytics.clv.models import PurchaseFit
 from dashapp.analytics.clv.summary import _day_number, _to_day_numbers, _unit_days
 
 __all__ = ["holdout_scorecard", "tracking_series", "p_alive_matrix", "gamma_gamma_independence"]
@@ -88,7 +87,7 @@ def _scorecard_rows(
 
 def holdout_scorecard(
     summary_with_holdout: pd.DataFrame,
-    fit_purchase: BetaGeoFit | ParetoNBDFit,
+    fit_purchase: PurchaseFit,
     fit_spend: GammaGammaFit | None = None,
 ) -> pd.DataFrame:
     """Compare model forecasts for the holdout period with what happened, and with a naive
@@ -104,7 +103,7 @@ def holdout_scorecard(
     summary_with_holdout : DataFrame, shape (n_customers, ...)
         Output of :func:`calibration_summary` with ``observation_end`` (and ``amount_col``
         for the revenue rows).
-    fit_purchase : BetaGeoFit or ParetoNBDFit
+    fit_purchase : BetaGeoFit, ModifiedBetaGeoFit or ParetoNBDFit
     fit_spend : GammaGammaFit, optional
         Without it (or without monetary columns) the revenue rows are NaN.
 
@@ -171,7 +170,7 @@ def _cohort_purchase_days(
 
 
 def _model_cumulative(
-    fit: BetaGeoFit | ParetoNBDFit, first: np.ndarray, period_end: np.ndarray, unit: float
+    fit: PurchaseFit, first: np.ndarray, period_end: np.ndarray, unit: float
 ) -> np.ndarray:
     """Model cumulative repeat purchases of the cohort (first purchase days ``first``) at
     each ``period_end`` day: ``sum_i E[X(t_end - first_i)]``, time in ``fit.time_unit``."""
@@ -187,7 +186,7 @@ def tracking_series(
     *,
     customer_col: str,
     date_col: str,
-    fit: BetaGeoFit | ParetoNBDFit,
+    fit: PurchaseFit,
     calibration_end: Any,
     observation_end: Any,
     freq: str = "W",
@@ -205,7 +204,7 @@ def tracking_series(
     log : DataFrame
         Purchase log (as for :func:`calibration_summary`).
     customer_col, date_col : str
-    fit : BetaGeoFit or ParetoNBDFit
+    fit : BetaGeoFit, ModifiedBetaGeoFit or ParetoNBDFit
     calibration_end, observation_end : date-like
         Inclusive last days of the calibration and holdout periods.
     freq : {"D", "W", "M"}, default "W"
@@ -267,7 +266,7 @@ def tracking_series(
 
 
 def p_alive_matrix(
-    fit: BetaGeoFit | ParetoNBDFit,
+    fit: PurchaseFit,
     max_frequency: int,
     max_recency: float,
     T: float,
@@ -278,7 +277,7 @@ def p_alive_matrix(
 
     Parameters
     ----------
-    fit : BetaGeoFit or ParetoNBDFit
+    fit : BetaGeoFit, ModifiedBetaGeoFit or ParetoNBDFit
     max_frequency : int
         Largest repeat-purchase count (rows 0..max_frequency).
     max_recency : float

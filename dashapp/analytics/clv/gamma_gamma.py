@@ -22,6 +22,7 @@ from scipy.special import digamma, gammaln
 from dashapp.analytics.clv._fit import (
     _as_float,
     _compress,
+    _cov_tuple,
     _degenerate,
     _FitBase,
     _maximise,
@@ -203,12 +204,11 @@ def fit_gamma_gamma(
     x, m, w, n_excluded, n_no_repeat = _gg_inputs(frequency, monetary_value, weights)
     n = int(round(w.sum()))
     names = ("p", "q", "gamma")
-    note = ""
-    if n_excluded:
-        note = (
-            f" {n_excluded} repeat customer(s) with zero, negative or missing mean spend "
-            "were excluded."
-        )
+    note = (
+        f" {n_excluded} repeat customer(s) with zero, negative or missing mean spend were excluded."
+        if n_excluded
+        else ""
+    )
     if n < 2 or np.unique(m).size < 2:
         return GammaGammaFit(
             params=dict.fromkeys(names, float("nan")),
@@ -247,6 +247,7 @@ def fit_gamma_gamma(
         penalizer=res.penalizer,
         n_iter=res.n_iter,
         std_errors=_std_errors(names, res),
+        cov_log=_cov_tuple(res),
         n_excluded=n_excluded,
         n_no_repeat=n_no_repeat,
     )

@@ -25,7 +25,7 @@ from scipy.special import digamma, expit, gammaln, hyp2f1, roots_legendre
 from dashapp.analytics.clv._fit import (
     _compress,
     _fit_purchase_model,
-    _FitBase,
+    _PurchaseFitBase,
     _RFTData,
 )
 from dashapp.analytics.clv.summary import _unit_days
@@ -110,7 +110,7 @@ def _pareto_log_A0(
 
 
 @dataclass(frozen=True)
-class ParetoNBDFit(_FitBase):
+class ParetoNBDFit(_PurchaseFitBase):
     """Fitted Pareto/NBD model (Schmittlein, Morrison & Colombo 1987).
 
     ``params``: ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha)), ``s``, ``beta`` (dropout
@@ -120,6 +120,17 @@ class ParetoNBDFit(_FitBase):
 
     model = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
+
+    def _log_row(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """log[(alpha+T)^-(r+x) (beta+T)^-s + s/(r+s+x) A_0] (Fader & Hardie note, eq. 21)."""
+        r, alpha, s, beta = self._p()
+        x, t_x, T = np.broadcast_arrays(x, t_x, T)
+        log_a0 = _pareto_log_A0(r, alpha, s, beta, x, t_x, T)
+        with np.errstate(all="ignore"):
+            return np.logaddexp(
+                -(r + x) * np.log(alpha + T) - s * np.log(beta + T),
+                np.log(s) - np.log(r + s + x) + log_a0,
+            )
 
     def p_alive(self, x: Any, t_x: Any, T: Any) -> np.ndarray:
         """Probability that the customer is still active at ``T`` (Fader & Hardie note eq. 18).

@@ -1,6 +1,6 @@
 """Customer lifetime value from a fitted purchase model and a fitted spend model.
 
-:func:`customer_clv` combines a BG/NBD or Pareto/NBD fit (expected purchases, P(alive)) with
+:func:`customer_clv` combines a BG/NBD, MBG/NBD or Pareto/NBD fit (expected purchases, P(alive)) with
 a Gamma-Gamma fit (expected spend per purchase) into a discounted, margin-adjusted CLV per
 customer over a horizon of 30-day months.
 """
@@ -11,16 +11,15 @@ import numpy as np
 import pandas as pd
 
 from dashapp.analytics.clv._fit import _compress, _require_params
-from dashapp.analytics.clv.bgnbd import BetaGeoFit
 from dashapp.analytics.clv.gamma_gamma import GammaGammaFit
-from dashapp.analytics.clv.pareto_nbd import ParetoNBDFit
+from dashapp.analytics.clv.models import PurchaseFit
 from dashapp.analytics.clv.summary import DAYS_PER_MONTH, _unit_days
 
 __all__ = ["customer_clv"]
 
 
 def _clv_settings(
-    fit_purchase: BetaGeoFit | ParetoNBDFit,
+    fit_purchase: PurchaseFit,
     summary: pd.DataFrame,
     *,
     horizon_months: int,
@@ -55,7 +54,7 @@ def _clv_settings(
 
 
 def _purchases_over_horizon(
-    fit_purchase: BetaGeoFit | ParetoNBDFit,
+    fit_purchase: PurchaseFit,
     x: np.ndarray,
     tx: np.ndarray,
     T: np.ndarray,
@@ -81,7 +80,7 @@ def _purchases_over_horizon(
 
 # Over 80 lines only through its docstring (formula, parameters); the body is ~35 lines.
 def customer_clv(
-    fit_purchase: BetaGeoFit | ParetoNBDFit,
+    fit_purchase: PurchaseFit,
     fit_spend: GammaGammaFit,
     summary: pd.DataFrame,
     *,
@@ -104,7 +103,7 @@ def customer_clv(
 
     Parameters
     ----------
-    fit_purchase : BetaGeoFit or ParetoNBDFit
+    fit_purchase : BetaGeoFit, ModifiedBetaGeoFit or ParetoNBDFit
     fit_spend : GammaGammaFit
     summary : DataFrame, shape (n_customers, ...)
         Columns ``frequency``, ``recency``, ``T`` (in the model's time unit) and

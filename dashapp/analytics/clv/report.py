@@ -21,7 +21,9 @@ from dashapp.analytics.clv import (
     gamma_gamma_independence,
     p_alive_matrix,
 )
+from dashapp.analytics.clv._fit import _compress
 from dashapp.analytics.clv.basic import historic_clv, ranking_index
+from dashapp.analytics.clv.summary import _unit_days
 
 #: Meaning of each fitted parameter, by (model, parameter).
 PARAM_MEANING = {
@@ -29,6 +31,10 @@ PARAM_MEANING = {
     ("bgnbd", "alpha"): "scale of the purchase rate (weeks)",
     ("bgnbd", "a"): "dropout probability after a purchase p ~ Beta(a, b)",
     ("bgnbd", "b"): "dropout probability p ~ Beta(a, b)",
+    ("mbgnbd", "r"): "shape of the purchase rate λ ~ Gamma(r, α)",
+    ("mbgnbd", "alpha"): "scale of the purchase rate (weeks)",
+    ("mbgnbd", "a"): "dropout probability at the first and each repeat purchase p ~ Beta(a, b)",
+    ("mbgnbd", "b"): "dropout probability p ~ Beta(a, b)",
     ("pareto_nbd", "r"): "shape of the purchase rate λ ~ Gamma(r, α)",
     ("pareto_nbd", "alpha"): "scale of the purchase rate (weeks)",
     ("pareto_nbd", "s"): "shape of the dropout rate μ ~ Gamma(s, β)",
@@ -51,6 +57,8 @@ CUSTOMER_COLUMNS = [
     "recency_weeks",
     "age_weeks",
     "p_alive",
+    "p_not_alive",
+    "p_churn",
     "expected_purchases",
     "expected_aov",
     "clv",
@@ -116,10 +124,14 @@ def derived(model: str, purchase: Any) -> list[str]:
         f"Mean purchase rate while alive r/α = {p['r'] / p['alpha']:.3f} repeat purchase "
         f"days per week ({52 * p['r'] / p['alpha']:.1f} a year)."
     ]
-    if model == "bgnbd":
+    if model in ("bgnbd", "mbgnbd"):
+        when = (
+            "at the first and after each repeat purchase"
+            if model == "mbgnbd"
+            else ("after each purchase")
+        )
         lines.append(
-            f"Mean chance of dropping out after each purchase a/(a+b) = "
-            f"{p['a'] / (p['a'] + p['b']):.1%}."
+            f"Mean chance of dropping out {when} a/(a+b) = {p['a'] / (p['a'] + p['b']):.1%}."
         )
     else:
         lines.append(
@@ -228,6 +240,8 @@ class ClvKpis:
     median_clv: float
     expected_purchases: float  # repeat purchase days over the horizon, all customers
     mean_p_alive: float
+    churn_days: int  # the churn horizon H (days)
+    expected_churners: float  # sum over customers of P(no purchase in the next H days)
     historic_revenue: float
     top10_share: float
     top20_share: float
@@ -259,9 +273,12 @@ def customer_values(
     lifespan_years: float,
     n_repeat: int,
     calibration_end: pd.Timestamp,
+    churn_days: int = 90,
 ) -> ClvValues:
     """Predicted CLV over ``horizon_months`` (discounted at the annual rate, times the
-    margin) next to the basic measures of each customer.
+    margin) next to the basic measures of each customer, with the churn probabilities:
+    ``p_churn`` = P(no purchase in the next ``churn_days`` days | history) and
+    ``p_not_alive`` = 1 - P(alive).
 
     ``summary`` is the calibration summary (index customer id; frequency, recency, T in
     weeks), ``rfm`` the RFM table of the same customers (frequency = orders, recency in
@@ -276,6 +293,7 @@ def customer_values(
         annual_discount_rate=annual_discount_pct / 100,
         margin=margin,
     )
+    p_churn = churn_probability(purchase, summary, churn_days)
     base = rfm.reindex(summary.index)
     hist = historic_clv(base, margin=margin, lifespan_years=float(lifespan_years))
     same_horizon = historic_clv(
@@ -294,6 +312,8 @@ def customer_values(
         "recency_weeks": summary["recency"].to_numpy().round(2),
         "age_weeks": summary["T"].to_numpy().round(2),
         "p_alive": pred["p_alive"].to_numpy().round(4),
+        "p_not_alive": (1.0 - pred["p_alive"].to_numpy()).round(4),
+        "p_churn": p_churn.round(4),
         "expected_purchases": pred["expected_purchases"].to_numpy().round(3),
         "expected_aov": pred["expected_aov"].to_numpy().round(2),
         "clv": pred["clv"].to_numpy().round(2),
@@ -315,6 +335,8 @@ def customer_values(
         median_clv=stats["clv"]["median"],
         expected_purchases=float(customers["expected_purchases"].sum()),
         mean_p_alive=float(customers["p_alive"].mean()),
+        churn_days=int(churn_days),
+        expected_churners=float(p_churn.sum()),
         historic_revenue=float(customers["monetary"].sum()),
         top10_share=stats["clv"]["top10_share"],
         top20_share=stats["clv"]["top20_share"],
@@ -329,6 +351,15 @@ def customer_values(
         basic=basic,
         pareto=pareto(stats["clv"]["descending"], revenue_desc),
     )
+
+
+def churn_probability(purchase: Any, summary: pd.DataFrame, churn_days: float) -> np.ndarray:
+    """P(no purchase in the next ``churn_days`` days | x, t_x, T) per customer of
+    ``summary`` (durations in the model's time unit), once per distinct history."""
+    x, tx, T = (summary[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
+    (ux, utx, uT), _, inv = _compress([x, tx, T], np.ones(x.size))
+    t = float(churn_days) / _unit_days(purchase.time_unit)
+    return purchase.p_no_purchase(t, ux, utx, uT)[inv]
 
 
 def _basic_table(stats: dict, margin_pct: float, lifespan_years: float, horizon: int):

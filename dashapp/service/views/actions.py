@@ -34,10 +34,12 @@ def action_list(
     annual_discount_pct=params.CLV_DISCOUNT.default,
     method=params.CLUSTER_METHOD.default,
     k=params.CLUSTER_K.default,
+    churn_days=params.CLV_CHURN.default,
 ) -> ActionList:
     """One row per customer: RFM segment, cluster label, P(alive), predicted CLV, the
-    segment's recommended action (a win-back when an active segment has probably lapsed)
-    and the value at stake (value if still active x P(not alive)). The CLV and clustering settings are
+    segment's recommended action (a win-back when an active segment has probably lapsed),
+    the value at stake (value if still active x P(not alive)) and the churn probabilities
+    over ``churn_days`` (``p_churn``, ``p_not_alive``). The CLV and clustering settings are
     those of the CLV and Clustering pages (same declarations, same messages)."""
     clv_args = params.parse_all(
         zip(
@@ -48,15 +50,17 @@ def action_list(
     )
     method = params.CLUSTER_METHOD.parse(method)
     k = params.CLUSTER_K.parse(k) if method != "dbscan" else params.CLUSTER_K.default
-    return _action_list(filters, *clv_args, method, k)
+    churn_days = params.CLV_CHURN.parse(churn_days)
+    return _action_list(filters, *clv_args, method, k, churn_days)
 
 
 @memoized
 def _action_list(
-    dataset, version, start, end, countries, rules, model, horizon, margin, discount, method, k
-) -> ActionList:
+    dataset, version, start, end, countries, rules, model, horizon, margin, discount, method, k,
+    churn_days,
+) -> ActionList:  # fmt: skip
     filters = Filters.of(dataset, start, end, countries, rules)
-    clv = clv_view(filters, model, horizon, margin, discount)
+    clv = clv_view(filters, model, horizon, margin, discount, churn_days=churn_days)
     if clv.reason:
         return ActionList(reason=clv.reason)
     notes = []
@@ -84,6 +88,11 @@ def _action_list(
             one_time = pareto.customers.set_index("customer_id")["p_alive"]
             notes.append(ONE_TIME_NOTE)
     table = actions.action_table(rfm_table(filters), clv.customers, labels, one_time)
+    # The churn probabilities over the chosen horizon, after the list's own columns;
+    # P(not alive) is that of the list's P(alive) (Pareto/NBD's for one-time buyers above).
+    assert clv.customers is not None  # an available view has its customers
+    table = table.join(clv.customers.set_index("customer_id")[["p_churn"]], on="customer_id")
+    table["p_not_alive"] = 1.0 - table["p_alive"]
     return ActionList(table=table, notes=notes)
 
 

@@ -7,13 +7,14 @@ the dataset's invoice span intersected with the date filter (``holdout.analysed_
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from dashapp.analytics import clv as models
-from dashapp.analytics.clv import holdout, report
+from dashapp.analytics.clv import compare, holdout, ml, report, uncertainty
 from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
@@ -42,6 +43,7 @@ class ClvFit(View):
     n_repeat: int = 0
     calibration_end: pd.Timestamp | None = None
     observation_end: pd.Timestamp | None = None
+    fit_seconds: float = float("nan")  # wall time of the purchase-model fit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,9 +145,11 @@ def _clv_fit(dataset, version, start, end, countries, rules, model, calibration_
         label = models.MODEL_LABELS[model]
         few = holdout.too_few_repeat(len(summary), n_repeat, label, before)
         return ClvFit(reason=few, **known)
+    started = time.perf_counter()
     purchase = models.MODELS[model](
         summary["frequency"], summary["recency"], summary["T"], time_unit=TIME_UNIT
     )
+    fit_seconds = time.perf_counter() - started
     spend = models.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     reason: str | None = None
     notes: list[str] = []
@@ -158,7 +162,14 @@ def _clv_fit(dataset, version, start, end, countries, rules, model, calibration_
         excluded = int(getattr(fit, "n_excluded", 0))
         if fit.penalizer > 0 or excluded or (fit is spend and fit.params["q"] <= 1):
             notes.append(fit.message)
-    return ClvFit(reason=reason, purchase=purchase, spend=spend, notes=notes, **known)
+    return ClvFit(
+        reason=reason,
+        purchase=purchase,
+        spend=spend,
+        notes=notes,
+        fit_seconds=fit_seconds,
+        **known,
+    )
 
 
 def _summary(filters: Filters, cal_end: pd.Timestamp, obs_end: pd.Timestamp | None):
@@ -205,23 +216,26 @@ def clv_view(
     margin_pct=params.CLV_MARGIN.default,
     annual_discount_pct=params.CLV_DISCOUNT.default,
     lifespan_years=params.CLV_LIFESPAN.default,
+    churn_days=params.CLV_CHURN.default,
 ) -> ClvView:
-    """Per-customer CLV (basic and predicted) and its summaries, for the whole range.
+    """Per-customer CLV (basic and predicted), the churn probabilities over ``churn_days``
+    and their summaries, for the whole range.
 
     The models are fitted on the whole filtered range (a refit only when the filters or the
     model change) and predict the next ``horizon_months`` months of 30 days, discounted
     monthly at ``(1 + annual_discount_pct/100)^(1/12) - 1``, times ``margin_pct`` %. Every
     argument is validated against its declaration in :mod:`dashapp.service.params`.
     """
-    raw = (model, horizon_months, margin_pct, annual_discount_pct, lifespan_years)
+    raw = (model, horizon_months, margin_pct, annual_discount_pct, lifespan_years, churn_days)
     values = params.parse_all(zip(params.CLV_VALUE_PARAMS, raw, strict=True))
     return _clv_view(filters, *values)
 
 
 @memoized
 def _clv_view(
-    dataset, version, start, end, countries, rules, model, horizon, margin, discount, lifespan
-) -> ClvView:
+    dataset, version, start, end, countries, rules, model, horizon, margin, discount, lifespan,
+    churn_days,
+) -> ClvView:  # fmt: skip
     filters = Filters.of(dataset, start, end, countries, rules)
     fit = clv_fit(filters, model)
     monthly_discount = (1 + discount / 100) ** (1 / 12) - 1
@@ -238,6 +252,7 @@ def _clv_view(
         lifespan_years=lifespan,
         n_repeat=fit.n_repeat,
         calibration_end=fit.calibration_end,
+        churn_days=churn_days,
     )
     return ClvView(
         notes=fit.notes,
@@ -291,3 +306,228 @@ def _clv_validation(dataset, version, start, end, countries, rules, model, calib
         scorecard=models.holdout_scorecard(fit.summary, fit.purchase, fit.spend),
         tracking=tracking,
     )
+
+
+# ------------------------------------------------------------------------------------------
+# Model comparison and intervals (computed when their panels are opened)
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ClvComparison(View):
+    """Every purchase model and the naive baseline on the holdout
+    (:func:`dashapp.analytics.clv.compare.compare_models`): ``table`` (one row per
+    candidate, the measures and, when the holdout is long enough, the churn check over
+    ``churn_days``), ``deciles`` (calibration by decile), ``winner`` / ``recommendation``.
+    ``notes`` say which models could not be fitted or why the churn check is missing."""
+
+    calibration_end: str | None = None
+    observation_end: str | None = None
+    churn_days: int = 0
+    table: pd.DataFrame | None = None
+    deciles: pd.DataFrame | None = None
+    winner: str | None = None
+    recommendation: str = ""
+    n_customers: int = 0
+    notes: list[str] = field(default_factory=list)
+    importance: pd.DataFrame | None = None  # the ML model's global SHAP importance
+
+
+#: Key and label of the machine-learned candidate in the comparison.
+ML_KEY, ML_LABEL = "ml", "Gradient boosting (ML)"
+
+
+def clv_comparison(
+    filters: Filters, calibration_end=None, churn_days=params.CLV_CHURN.default
+) -> ClvComparison:
+    """Fit every purchase model up to ``calibration_end`` (None = the default split) and
+    compare their holdout forecasts, and their churn probabilities over ``churn_days``."""
+    cal = params.CLV_CALIBRATION_END.parse(calibration_end)
+    return _clv_comparison(filters, cal, params.CLV_CHURN.parse(churn_days))
+
+
+@memoized
+def _clv_comparison(dataset, version, start, end, countries, rules, calibration_end, churn):
+    filters = Filters.of(dataset, start, end, countries, rules)
+    try:
+        cal, _ = clv_calibration_end(filters, calibration_end)
+    except ValueError as exc:
+        return ClvComparison(reason=str(exc))
+    fits = {key: clv_fit(filters, key, cal) for key in models.MODELS}
+    usable = {k: f for k, f in fits.items() if f.purchase is not None and f.summary is not None}
+    if not usable:
+        return ClvComparison(reason=next(iter(fits.values())).reason, calibration_end=cal)
+    first = next(iter(usable.values()))
+    obs = first.observation_end
+    notes = [
+        f"{models.MODEL_LABELS[k]}: {f.reason or f.purchase.message}"
+        for k, f in usable.items()
+        if not f.purchase.converged or f.purchase.penalizer > 0
+    ]
+    forecast = clv_ml(filters, cal)
+    if not forecast.converged:
+        notes.append(forecast.message)
+    comparison = compare.compare_models(
+        first.summary,
+        {k: (f.purchase, f.fit_seconds) for k, f in usable.items()},
+        models.MODEL_LABELS,
+        {ML_KEY: (ML_LABEL, forecast.predictions, forecast.fit_seconds)},
+    )
+    table = comparison.table
+    holdout_days = (obs - pd.Timestamp(cal)).days
+    if holdout_days < churn:
+        notes.append(
+            f"The holdout ({holdout_days} days) is shorter than the churn horizon H "
+            f"({churn} days), so the churn probabilities cannot be checked on it: choose a "
+            "shorter horizon or an earlier calibration date."
+        )
+    else:
+        cut = pd.Timestamp(cal) + pd.Timedelta(days=churn)
+        short = _summary(filters, pd.Timestamp(cal), cut)
+        converged = {k: f.purchase for k, f in usable.items() if f.purchase.converged}
+        churn_table = compare.churn_check(short, converged, churn / 7.0)
+        table = table.join(churn_table)
+    return ClvComparison(
+        calibration_end=cal,
+        observation_end=f"{obs:%Y-%m-%d}",
+        churn_days=churn,
+        table=table,
+        deciles=comparison.deciles,
+        winner=comparison.winner,
+        recommendation=comparison.reason,
+        n_customers=comparison.n_customers,
+        notes=notes,
+        importance=ml.importance(forecast) if forecast.converged else None,
+    )
+
+
+def clv_ml(filters: Filters, calibration_end=None) -> ml.MLForecast:
+    """The machine-learned forecast (:mod:`dashapp.analytics.clv.ml`). With
+    ``calibration_end`` it forecasts the holdout after that day (the comparison); without,
+    the customers' next ``L`` days after the end of the range, ``L`` being the default
+    holdout's length, trained on the split ``(end - L, end]``."""
+    return _clv_ml(filters, params.CLV_CALIBRATION_END.parse(calibration_end))
+
+
+@memoized
+def _clv_ml(dataset, version, start, end, countries, rules, calibration_end) -> ml.MLForecast:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    rng = clv_range(filters)
+    if rng is None:
+        return ml.MLForecast(model=None, message=empty_reason(0) or "No customers.")
+    if calibration_end:
+        cal = pd.Timestamp(calibration_end)
+        days = (rng[1] - cal).days
+    else:
+        try:
+            default, _ = clv_calibration_end(filters, None)
+        except ValueError as exc:
+            return ml.MLForecast(model=None, message=str(exc))
+        cal, days = rng[1], (rng[1] - pd.Timestamp(default)).days
+    summary = clv_fit(filters, "bgnbd", calibration_end).summary
+    if summary is None or summary.empty:
+        return ml.MLForecast(model=None, message=empty_reason(0) or "No customers.")
+    return ml.ml_forecast(
+        holdout.purchase_log(filtered_orders(filters)),
+        summary,
+        customer_col="customer_id",
+        date_col="invoice_date",
+        amount_col="revenue",
+        calibration_end=cal,
+        holdout_days=days,
+        data_start=rng[0],
+    )
+
+
+def customer_explanation(filters: Filters, customer_id) -> pd.DataFrame:
+    """Why the machine-learned model expects what it does of one customer, for a waterfall:
+    the features' values and exact SHAP contributions (log scale), largest first; ``attrs``
+    ``base``, ``raw``, ``prediction`` (expected purchase days in the next ``horizon_days``)
+    and ``horizon_days``. ValueError (the model could not be trained: the reason) or
+    KeyError (unknown customer) otherwise. For the customer page."""
+    forecast = clv_ml(filters)
+    out = ml.explain(forecast, str(customer_id))
+    assert forecast.train_cutoff is not None  # a trained model has its split
+    rng = clv_range(filters)
+    assert rng is not None
+    out.attrs["horizon_days"] = (rng[1] - forecast.train_cutoff).days
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClvIntervalsView(View):
+    """Intervals of the CLV prediction from the parameters' uncertainty
+    (:func:`dashapp.analytics.clv.uncertainty.clv_intervals`): ``totals`` (total CLV,
+    total expected purchases, mean P(alive): estimate, lo, hi), ``customers`` (per customer,
+    best predicted CLV first: customer_id and each measure with ``_lo`` / ``_hi``), ``level``
+    and ``n_draws``; ``holdout`` is the check of the holdout total's prediction interval on
+    the default split (None when the split is not possible), ``notes`` anything skipped."""
+
+    level: float = 0.9
+    n_draws: int = 0
+    totals: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = None
+    holdout: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def clv_intervals(
+    filters: Filters,
+    model=params.CLV_MODEL.default,
+    horizon_months=params.CLV_HORIZON.default,
+    margin_pct=params.CLV_MARGIN.default,
+    annual_discount_pct=params.CLV_DISCOUNT.default,
+    level_pct=params.CLV_LEVEL.default,
+) -> ClvIntervalsView:
+    """The intervals of predicted CLV, expected purchases and P(alive) for the CLV page's
+    settings, per customer and in total, at ``level_pct`` % (80 or 90)."""
+    raw = (model, horizon_months, margin_pct, annual_discount_pct)
+    values = params.parse_all(zip(params.CLV_VALUE_PARAMS[:4], raw, strict=True))
+    return _clv_intervals(filters, *values, params.CLV_LEVEL.parse(level_pct))
+
+
+@memoized
+def _clv_intervals(dataset, version, start, end, countries, rules, model, horizon, margin,
+                   discount, level_pct) -> ClvIntervalsView:  # fmt: skip
+    filters = Filters.of(dataset, start, end, countries, rules)
+    fit = clv_fit(filters, model)
+    level = int(level_pct) / 100
+    if fit.reason:
+        return ClvIntervalsView(reason=fit.reason, level=level)
+    try:
+        result = uncertainty.clv_intervals(
+            fit.purchase,
+            fit.spend,
+            fit.summary,
+            horizon_months=horizon,
+            annual_discount_rate=discount / 100,
+            margin=margin / 100,
+            level=level,
+        )
+    except ValueError as exc:
+        return ClvIntervalsView(reason=f"No intervals: {exc}.", level=level)
+    customers = result.customers.sort_values("clv", ascending=False, kind="stable")
+    customers = customers.rename_axis("customer_id").reset_index()
+    holdout_check, notes = _holdout_interval(filters, model, level)
+    return ClvIntervalsView(
+        level=level,
+        n_draws=result.n_draws,
+        totals=result.totals,
+        customers=customers,
+        holdout=holdout_check,
+        notes=notes,
+    )
+
+
+def _holdout_interval(filters: Filters, model: str, level: float) -> tuple[dict | None, list]:
+    """Does the actual holdout total fall in the prediction interval (default split)?"""
+    try:
+        cal, _ = clv_calibration_end(filters, None)
+    except ValueError as exc:
+        return None, [f"No holdout check of the intervals: {exc}"]
+    fit = clv_fit(filters, model, cal)
+    if fit.reason:
+        return None, [f"No holdout check of the intervals: {fit.reason}"]
+    try:
+        check = uncertainty.holdout_total_interval(fit.purchase, fit.summary, level=level)
+    except ValueError as exc:
+        return None, [f"No holdout check of the intervals: {exc}."]
+    return {**check, "calibration_end": cal}, []

@@ -6,17 +6,24 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import html
+from dash import dcc, html
 
 from dashapp.analytics.clv.report import ClvKpis, Independence
+from dashapp.service import params
 from dashapp.web.components import (
     customer_column,
+    download_button,
     frame_table,
+    graph,
     kpi_card,
+    loading,
     message,
     money_column,
     number_column,
+    section,
+    side_by_side,
 )
+from dashapp.web.controls import control
 from dashapp.web.format import money, number, percent
 
 SCORECARD_ROWS = [
@@ -41,6 +48,23 @@ def grid_columns(currency: str) -> list[dict]:
         {
             "field": "p_alive",
             "headerName": "P(alive)",
+            "type": "numericColumn",
+            "filter": "agNumberColumnFilter",
+            "valueFormatter": pct,
+            "minWidth": 120,
+        },
+        {
+            "field": "p_churn",
+            "headerName": "P(churn)",
+            "headerTooltip": "P(no purchase in the next H days), H = the churn horizon",
+            "type": "numericColumn",
+            "filter": "agNumberColumnFilter",
+            "valueFormatter": pct,
+            "minWidth": 130,
+        },
+        {
+            "field": "p_not_alive",
+            "headerName": "P(not alive)",
             "type": "numericColumn",
             "filter": "agNumberColumnFilter",
             "valueFormatter": pct,
@@ -73,7 +97,7 @@ worth per year, assumed to continue for the whole lifespan; it ignores churn.
 **Predicted CLV** $=\sum_{m=1}^{H} \dfrac{E[\text{purchases in month } m] \times
 E[\text{spend per purchase}] \times \text{margin}}{(1+d)^m}$ with
 $d = (1 + \text{annual rate})^{1/12} - 1$ and months of 30 days: the purchase model
-(BG/NBD or Pareto/NBD) discounts customers who have probably churned, Gamma-Gamma shrinks
+(BG/NBD, MBG/NBD or Pareto/NBD) discounts customers who have probably churned, Gamma-Gamma shrinks
 each customer's average spend towards the population's.
 """
 
@@ -208,6 +232,16 @@ def kpi_row(kpis: ClvKpis, currency: str, horizon: int, model: str):
                 md=True,
             ),
             dbc.Col(
+                kpi_card(
+                    f"Expected to churn, {kpis.churn_days} days",
+                    number(kpis.expected_churners),
+                    f"customers without a purchase in the next {kpis.churn_days} days "
+                    f"({percent(kpis.expected_churners / max(kpis.customers, 1))})",
+                    id_="clv-kpi-churn",
+                ),
+                md=True,
+            ),
+            dbc.Col(
                 kpi_card("Top 20% of customers", percent(kpis.top20_share), "of predicted CLV"),
                 md=True,
             ),
@@ -256,3 +290,148 @@ def scorecard_table(card: pd.DataFrame, currency: str):
             }
         )
     return frame_table(pd.DataFrame(rows), id="clv-scorecard-table")
+
+
+# --------------------------------------------------------------------------------------
+# Model comparison and intervals
+# --------------------------------------------------------------------------------------
+def on_demand_panel(prefix: str, show_label: str, body, is_open: bool = False) -> html.Div:
+    """A button that opens a panel computed only while it is open: ``<prefix>-toggle``,
+    the collapse ``<prefix>-panel``, the store ``<prefix>-label`` (the button's text while
+    closed) and the gate's store ``<prefix>-request`` (see ``switches.gate``)."""
+    return html.Div(
+        [
+            dbc.Button(
+                "Hide" if is_open else show_label,
+                id=f"{prefix}-toggle",
+                color="primary",
+                outline=True,
+                size="sm",
+            ),
+            dcc.Store(id=f"{prefix}-label", data=show_label),
+            dcc.Store(id=f"{prefix}-request"),
+            dbc.Collapse(body, id=f"{prefix}-panel", is_open=is_open, className="mt-2"),
+        ]
+    )
+
+
+def comparison_table(table: pd.DataFrame, winner: str | None):
+    """The holdout comparison, one row per candidate (the recommended one marked)."""
+
+    def num(v, fmt):
+        return "—" if v is None or not np.isfinite(v) else fmt.format(v)
+
+    has_churn = "churn_brier" in table.columns
+    rows = []
+    for key, rec in table.iterrows():
+        row = {
+            "Model": f"{rec['label']}{' ★' if key == winner else ''}",
+            "Forecast total": num(rec.get("predicted_total"), "{:,.0f}"),
+            "Actual total": num(rec.get("actual_total"), "{:,.0f}"),
+            "Total error": num(rec.get("total_error_pct"), "{:+.1%}"),
+            "MAE": num(rec.get("mae"), "{:.3f}"),
+            "RMSE": num(rec.get("rmse"), "{:.3f}"),
+            "Rank corr.": num(rec.get("spearman"), "{:.3f}"),
+            "Top-10% capture": num(rec.get("top10_capture"), "{:.1%}"),
+            "Calibration error": num(rec.get("calibration_error"), "{:.3f}"),
+            "Fit time": num(rec.get("fit_seconds"), "{:.2f} s"),
+        }
+        if has_churn:
+            row["Churn: expected / actual"] = (
+                f"{num(rec.get('churn_predicted'), '{:,.0f}')} / "
+                f"{num(rec.get('churn_actual'), '{:,.0f}')}"
+            )
+            row["Churn Brier"] = num(rec.get("churn_brier"), "{:.3f}")
+        if not rec["converged"]:
+            row["Model"] += " (did not converge)"
+        rows.append(row)
+    return frame_table(pd.DataFrame(rows), id="clv-comparison-table")
+
+
+def interval_totals_table(totals: pd.DataFrame, currency: str, level: float):
+    names = {
+        "total_clv": ("Predicted CLV, all customers", lambda v: money(v, currency)),
+        "total_expected_purchases": ("Expected purchases, all customers", number),
+        "mean_p_alive": ("Mean P(alive)", percent),
+    }
+    rows = [
+        {
+            "Measure": label,
+            "Estimate": fmt(totals.loc[key, "estimate"]),
+            f"{level:.0%} interval": f"{fmt(totals.loc[key, 'lo'])} – {fmt(totals.loc[key, 'hi'])}",
+        }
+        for key, (label, fmt) in names.items()
+    ]
+    return frame_table(pd.DataFrame(rows), id="clv-interval-totals")
+
+
+def holdout_interval_text(check: dict | None, level: float) -> str:
+    if not check:
+        return ""
+    verdict = "inside" if check["inside"] else "outside"
+    return (
+        f"Check on the holdout (fitted up to {check['calibration_end']}): the actual total of "
+        f"{check['actual']:,.0f} repeat purchase days falls {verdict} the {level:.0%} "
+        f"prediction interval {check['lo']:,.0f} – {check['hi']:,.0f} (forecast "
+        f"{check['estimate']:,.0f}; parameter uncertainty alone: {check['param_lo']:,.0f} – "
+        f"{check['param_hi']:,.0f})."
+    )
+
+
+def comparison_section(show_label: str) -> dbc.Card:
+    """The model comparison's section: an on-demand panel with the recommendation, the table
+    and the calibration chart."""
+    body = [
+        html.Div(id="clv-compare-message"),
+        loading("clv-compare-advice"),
+        side_by_side(loading("clv-compare-table"), graph("clv-compare-chart", 360), 7),
+        html.H4(
+            "What drives the machine-learned forecast (global SHAP importance)",
+            className="h6 mt-3",
+        ),
+        graph("clv-compare-importance", 300),
+    ]
+    return section(
+        "Model comparison on the holdout",
+        on_demand_panel("clv-compare", show_label, body),
+        note="Computed when shown. Every purchase model is fitted up to the holdout check's "
+        "calibration date and forecasts each customer's repeat purchase days in the rest of "
+        "the range, beside the naive baseline (each customer keeps the rate x/T). ★ = "
+        "recommended: the best sum of ranks over total error, MAE, RMSE, rank correlation, "
+        "top-10% capture and calibration error. Gradient boosting (ML) is trained on an "
+        "earlier split (features up to one holdout length before the calibration date, "
+        "target = the purchases after it), so it never sees the holdout; its importance is "
+        "the mean |SHAP value| over 200 customers. The churn columns check P(no purchase in "
+        "the next H days) against the first H days of the holdout. How the measures are "
+        "defined: documentation.",
+    )
+
+
+def intervals_section(show_label: str, clv_level) -> dbc.Card:
+    """The intervals' section: an on-demand panel with the level, the totals, the holdout
+    check, the chart and the per-customer CSV."""
+    body = [
+        dbc.Row(control(params.CLV_LEVEL, clv_level, md=4), className="g-2 mb-2"),
+        html.Div(id="clv-intervals-message"),
+        side_by_side(
+            html.Div(
+                [
+                    loading("clv-intervals-totals"),
+                    html.Div(id="clv-intervals-check", className="small mt-2"),
+                    download_button("clv-intervals", "Download per-customer intervals (CSV)",
+                                    className="mt-2"),
+                ]
+            ),
+            graph("clv-intervals-chart", 520),
+        ),
+    ]  # fmt: skip
+    return section(
+        "Uncertainty of the forecast",
+        on_demand_panel("clv-intervals", show_label, body),
+        note="Computed when shown (a few seconds). 100 parameter sets drawn from the "
+        "normal approximation of the likelihood around the fitted values (both models); "
+        "every prediction is recomputed for each, and the interval holds the central 80 or "
+        "90 % of them. It says how sure the models are of each customer's expected value, "
+        "not how much actual purchases will scatter; the holdout check uses a prediction "
+        "interval that adds that scatter.",
+    )

@@ -376,3 +376,118 @@ def independence_scatter(points: pd.DataFrame, currency: str = "£") -> dict:
         },
         margin={"l": 60, "r": 20, "t": 20, "b": 50},
     )
+
+
+# --------------------------------------------------------------------------------------
+# Model comparison and intervals
+# --------------------------------------------------------------------------------------
+def calibration_deciles(deciles: pd.DataFrame | None, winner: str | None = None) -> dict:
+    """Mean forecast against mean actual holdout purchases per customer, by decile of the
+    forecast, one line per candidate (the recommended one thicker) and the diagonal."""
+    if deciles is None or deciles.empty:
+        return empty_figure("No model could be compared")
+    traces = []
+    top = float(np.nanmax(deciles[["predicted", "actual"]].to_numpy(dtype=float)))
+    traces.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": [0, top],
+            "y": [0, top],
+            "line": {"color": MUTED, "dash": "dot", "width": 1},
+            "name": "perfect forecast",
+            "hoverinfo": "skip",
+        }
+    )
+    for i, (key, group) in enumerate(deciles.groupby("model", sort=False)):
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": rounded(group["predicted"], 3),
+                "y": rounded(group["actual"], 3),
+                "name": str(group["label"].iloc[0]) + (" (recommended)" if key == winner else ""),
+                "line": {"color": COLORS[i % len(COLORS)], "width": 4 if key == winner else 2},
+                "customdata": group["decile"].tolist(),
+                "hovertemplate": "Decile %{customdata}: forecast %{x:.2f}, actual %{y:.2f} "
+                "purchases per customer<extra>%{fullData.name}</extra>",
+            }
+        )
+    return figure(
+        traces,
+        height=360,
+        xaxis={"title": {"text": "Forecast holdout purchases per customer (decile mean)"}},
+        yaxis={"title": {"text": "Actual (decile mean)"}},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 60, "r": 20, "t": 10, "b": 90},
+    )
+
+
+def clv_interval_bars(customers: pd.DataFrame | None, currency: str = "£", n: int = 20) -> dict:
+    """The customers with the highest predicted CLV with their intervals (error bars)."""
+    if customers is None or customers.empty:
+        return empty_figure("No intervals")
+    data = customers.head(n).iloc[::-1]
+    clv = data["clv"].to_numpy(dtype=float)
+    positive = clv[clv > 0]
+    # one very large customer would squash the others' bars: a log axis keeps them readable
+    log = bool(positive.size > 1 and positive.max() / positive.min() > 10)
+    return figure(
+        [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": rounded(clv, 2),
+                "y": [str(c) for c in data["customer_id"]],
+                "marker": {"color": COLORS[1], "size": 9},
+                "error_x": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": rounded(data["clv_hi"].to_numpy(dtype=float) - clv, 2),
+                    "arrayminus": rounded(clv - data["clv_lo"].to_numpy(dtype=float), 2),
+                    "color": MUTED,
+                },
+                "customdata": np.stack([data["clv_lo"], data["clv_hi"]], axis=1).round(0).tolist(),
+                "hovertemplate": "%{y}: "
+                + currency
+                + "%{x:,.0f} ("
+                + currency
+                + "%{customdata[0]:,.0f} – "
+                + currency
+                + "%{customdata[1]:,.0f})<extra></extra>",
+            }
+        ],
+        height=max(300, 22 * len(data) + 80),
+        showlegend=False,
+        xaxis={
+            "title": {"text": f"Predicted CLV with interval ({currency}{', log scale' * log})"},
+            "tickformat": ",.0f",
+            "type": "log" if log else "linear",
+        },
+        yaxis={"type": "category", "tickfont": {"size": 11}},
+        margin={"l": 80, "r": 20, "t": 10, "b": 50},
+    )
+
+
+def shap_importance(importance: pd.DataFrame | None) -> dict:
+    """The machine-learned model's global importance: mean |SHAP value| per feature."""
+    if importance is None or importance.empty:
+        return empty_figure("The machine-learned model could not be trained: see the notes")
+    data = importance.iloc[::-1]
+    return figure(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": list(data["label"]),
+                "x": rounded(data["mean_abs_shap"], 4),
+                "marker": {"color": COLORS[2]},
+                "hovertemplate": "%{y}: mean |SHAP| %{x:.3f}<extra></extra>",
+            }
+        ],
+        height=300,
+        showlegend=False,
+        xaxis={"title": {"text": "Mean |SHAP value| (log of expected purchases)"}},
+        yaxis={"type": "category", "automargin": True},
+        margin={"l": 10, "r": 20, "t": 10, "b": 50},
+    )

@@ -39,13 +39,15 @@ dash.register_page(
 
 # The action list reuses the CLV and clustering pages' settings (same URL keys, same
 # declarations, same messages), so the list matches what those pages show.
-SETTINGS = (*params.CLV_VALUE_PARAMS[:4], params.CLUSTER_METHOD, params.CLUSTER_K)
+SETTINGS = (
+    *params.CLV_VALUE_PARAMS[:4], params.CLUSTER_METHOD, params.CLUSTER_K, params.CLV_CHURN
+)  # fmt: skip
 
 
 def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
-           cl_method=None, cl_k=None, **query):  # fmt: skip
+           cl_method=None, cl_k=None, clv_churn=None, **query):  # fmt: skip
     currency = service.currency(query.get("dataset"))
-    raw = (clv_model, clv_horizon, clv_margin, clv_discount, cl_method, cl_k)
+    raw = (clv_model, clv_horizon, clv_margin, clv_discount, cl_method, cl_k, clv_churn)
     carried = html.Div(
         [hidden(param, value) for param, value in zip(SETTINGS, raw, strict=True)], hidden=True
     )
@@ -55,6 +57,12 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
         {**money_column("clv", "Predicted CLV", currency), "minWidth": 115},
         {**money_column("clv_if_alive", "Value if still active", currency), "minWidth": 115},
         number_column("p_alive", "P(alive)", 3),
+        {
+            **number_column("p_churn", "P(churn)", 3),
+            "minWidth": 120,
+            "headerTooltip": "P(no purchase in the next H days), H = the CLV page's churn horizon",
+        },
+        {**number_column("p_not_alive", "P(not alive)", 3), "minWidth": 130},
         {"field": "segment", "headerName": "RFM segment", "minWidth": 150},
         {"field": "cluster", "headerName": "Cluster", "minWidth": 130},
         {
@@ -111,14 +119,14 @@ def _list(dataset, start, end, countries, *settings) -> service.ActionList:
 
 
 def _settings_text(settings: tuple) -> str:
-    model, horizon, margin, discount, method, k = (
+    model, horizon, margin, discount, method, k, churn = (
         p.parse(v) for p, v in zip(SETTINGS, settings, strict=True)
     )
     label = dict(params.CLV_MODEL.choices)[model]
     clusters = method + (f", k = {k}" if method != "dbscan" else "")
     return (
         f"Model {label} + Gamma-Gamma, horizon {horizon} months, margin {margin:g}%, "
-        f"discount {discount:g}% a year; clusters: {clusters} (change them on the CLV and "
+        f"discount {discount:g}% a year, churn horizon H = {churn} days; clusters: {clusters} (change them on the CLV and "
         "Clustering pages)."
     )
 

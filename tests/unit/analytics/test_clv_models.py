@@ -525,7 +525,8 @@ def test_p_alive_matrix(bg):
 
 
 def test_models_registry():
-    assert set(cm.MODELS) == {"bgnbd", "pareto_nbd"}
+    assert set(cm.MODELS) == {"bgnbd", "pareto_nbd", "mbgnbd"}
+    assert cm.MODELS["mbgnbd"] is cm.fit_mbgnbd
     assert cm.MODELS["bgnbd"] is cm.fit_bgnbd
 
 

@@ -59,12 +59,14 @@ def test_choices_take_aliases_and_case_and_refuse_the_rest():
     assert params.CLV_MODEL.parse("BG/NBD") == "bgnbd"
     assert params.CLV_MODEL.parse(" Pareto_NBD ") == "pareto_nbd"
     assert params.CLV_MODEL.parse(None) == "bgnbd"  # a blank choice is the default
+    assert params.CLV_MODEL.parse("MBG/NBD") == "mbgnbd"
     for alias, method in clustering.METHOD_ALIASES.items():
         assert params.CLUSTER_METHOD.parse(alias) == method
     with pytest.raises(ParamError) as caught:
         params.CLV_MODEL.parse("lifetimes")
     assert str(caught.value) == (
-        "Purchase model must be one of BG/NBD (bgnbd), Pareto/NBD (pareto_nbd); got 'lifetimes'."
+        "Purchase model must be one of BG/NBD (bgnbd), Pareto/NBD (pareto_nbd), "
+        "MBG/NBD (mbgnbd); got 'lifetimes'."
     )
 
 

@@ -108,3 +108,45 @@ def test_agreement_heatmap_uses_the_same_scale():
     trace = agreement_heatmap(agreement, 0.5)["data"][0]
     assert trace["colorscale"] == SEQUENTIAL
     _assert_more_is_darker(trace)
+
+
+def test_calibration_deciles_marks_the_recommended_model():
+    from dashapp.web.figures.clv import calibration_deciles
+
+    deciles = pd.DataFrame(
+        {
+            "model": ["bgnbd"] * 3 + ["baseline"] * 3,
+            "label": ["BG/NBD"] * 3 + ["Naive baseline (x/T)"] * 3,
+            "decile": [1, 2, 3] * 2,
+            "predicted": [0.1, 0.5, 2.0, 0.0, 0.8, 4.0],
+            "actual": [0.2, 0.6, 1.8, 0.2, 0.6, 1.8],
+        }
+    )
+    fig = calibration_deciles(deciles, "bgnbd")
+    names = [t["name"] for t in fig["data"]]
+    assert names == ["perfect forecast", "BG/NBD (recommended)", "Naive baseline (x/T)"]
+    assert fig["data"][0]["x"] == [0, 4.0]  # the diagonal spans the largest value
+    assert fig["data"][1]["line"]["width"] > fig["data"][2]["line"]["width"]
+    assert list(fig["data"][2]["y"]) == [0.2, 0.6, 1.8]
+    assert calibration_deciles(None)["data"] == []
+
+
+def test_clv_interval_bars_switch_to_a_log_axis_for_one_giant():
+    from dashapp.web.figures.clv import clv_interval_bars
+
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "clv": [60000.0, 900.0, 500.0],
+            "clv_lo": [55000.0, 800.0, 450.0],
+            "clv_hi": [66000.0, 1000.0, 560.0],
+        }
+    )
+    fig = clv_interval_bars(customers, "£")
+    trace = fig["data"][0]
+    assert trace["y"] == ["c", "b", "a"]  # best at the top
+    assert list(trace["error_x"]["array"]) == [60.0, 100.0, 6000.0]
+    assert list(trace["error_x"]["arrayminus"]) == [50.0, 100.0, 5000.0]
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    close = customers.assign(clv=[600.0, 550.0, 500.0], clv_lo=500.0, clv_hi=700.0)
+    assert clv_interval_bars(close)["layout"]["xaxis"]["type"] == "linear"

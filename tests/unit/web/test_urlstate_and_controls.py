@@ -33,7 +33,7 @@ def test_a_number_control_carries_its_declaration():
 def test_choice_date_and_text_controls():
     radio = controls.widget(params.CLV_MODEL)
     assert isinstance(radio, dbc.RadioItems) and radio.value == "bgnbd"
-    assert [o["value"] for o in radio.options] == ["bgnbd", "pareto_nbd"]
+    assert [o["value"] for o in radio.options] == ["bgnbd", "pareto_nbd", "mbgnbd"]
     select = controls.widget(params.CLUSTER_METHOD, "dbscan", select=True)
     assert isinstance(select, dbc.Select) and select.value == "dbscan"
     picker = controls.widget(params.RFM_AS_OF, "2011-12-01")

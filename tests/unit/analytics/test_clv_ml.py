@@ -1,0 +1,152 @@
+"""The machine-learned forecast (dashapp.analytics.clv.ml) and its exact SHAP values
+(dashapp.analytics.clv.explain): no leakage, the plain messages, local accuracy."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from dashapp.analytics import clv as cm
+from dashapp.analytics.clv import explain, ml
+from tests.conftest import CDNOW, require_file
+
+CAL, OBS = "1998-01-31", "1998-06-30"
+
+
+@pytest.fixture(scope="module")
+def raw() -> pd.DataFrame:
+    require_file(CDNOW / "CDNOW_sample.txt")
+    log = pd.read_csv(
+        CDNOW / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "customer", "date", "cds", "value"],
+    )
+    log["date"] = pd.to_datetime(log["date"].astype(str), format="%Y%m%d")
+    log["customer"] = log["customer"].astype(str)
+    return log
+
+
+def _scored(log: pd.DataFrame, cal: str = CAL, obs: str = OBS) -> pd.DataFrame:
+    s = cm.calibration_summary(
+        log, customer_col="customer", date_col="date", amount_col="value",
+        calibration_end=cal, observation_end=obs, time_unit="W",
+    )  # fmt: skip
+    s.index = s.index.astype(str)
+    return s
+
+
+def _forecast(log: pd.DataFrame, scored: pd.DataFrame, cal: str = CAL, days: int = 150):
+    return ml.ml_forecast(
+        log, scored, customer_col="customer", date_col="date", amount_col="value",
+        calibration_end=cal, holdout_days=days, data_start="1997-01-01",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def forecast(raw):
+    return _forecast(raw, _scored(raw))
+
+
+def test_forecast_trains_on_the_earlier_split(forecast, raw):
+    assert forecast.converged, forecast.message
+    assert forecast.train_cutoff == pd.Timestamp(CAL) - pd.Timedelta(days=150)
+    assert forecast.n_train == 2357
+    assert forecast.predictions is not None and (forecast.predictions >= 0).all()
+    assert forecast.fit_seconds > 0
+    total = forecast.predictions.sum()
+    actual = _scored(raw)["frequency_holdout"].sum()
+    assert 0.5 * actual < total < 2.0 * actual
+
+
+def test_no_leakage_purchases_after_the_calibration_end_change_nothing(raw, forecast):
+    """Shuffle every purchase after the calibration end: the model and its forecast stay."""
+    later = raw["date"] > pd.Timestamp(CAL)
+    rng = np.random.default_rng(0)
+    scrambled = raw.copy()
+    scrambled.loc[later, "customer"] = rng.permutation(scrambled.loc[later, "customer"].to_numpy())
+    scrambled.loc[later, "value"] = 1.0
+    again = _forecast(scrambled, _scored(raw))
+    np.testing.assert_allclose(again.predictions, forecast.predictions)
+
+
+def test_too_little_history_gets_a_plain_message(raw):
+    """CDNOW's own split (39 + 39 weeks) leaves no earlier split to train on."""
+    out = _forecast(raw, _scored(raw, "1997-09-30", "1998-06-30"), "1997-09-30", 273)
+    assert not out.converged and out.predictions is None
+    assert "needs an earlier split to train on" in out.message
+
+
+def test_a_feature_with_one_value_is_left_out(raw):
+    """Keep only each customer's first purchase before the training cutoff: nobody has a
+    repeat purchase there (and CDNOW's first purchases are all in Q1 1997, long before it),
+    so x, t_x, x/T, the mean spend and the recent purchase days have one value and are left
+    out (and said so); the model learns from the others."""
+    cutoff = pd.Timestamp(CAL) - pd.Timedelta(days=150)
+    before = raw[raw["date"] <= cutoff].sort_values("date").groupby("customer").head(1)
+    flat = pd.concat([before, raw[raw["date"] > cutoff]])
+    out = _forecast(flat, _scored(flat))
+    assert out.converged, out.message
+    assert out.dropped == ["frequency", "recency", "rate", "mean_spend", "recent_days"]
+    assert "Left out (one value in the training data): frequency" in out.message
+    assert list(out.features.columns) == ["T", "weeks_since_last"]
+
+
+def test_shap_local_accuracy_and_importance(forecast):
+    X = forecast.features.iloc[:50].to_numpy(dtype=float)
+    phi, base = explain.tree_shap(forecast.model, X)
+    raw_pred = forecast.model._raw_predict(X).ravel()
+    np.testing.assert_allclose(base + phi.sum(axis=1), raw_pred, atol=1e-9)
+    imp = ml.importance(forecast)
+    assert list(imp.columns) == ["feature", "label", "mean_abs_shap"]
+    assert imp["mean_abs_shap"].is_monotonic_decreasing and imp["mean_abs_shap"].iloc[0] > 0
+    one = ml.explain(forecast, forecast.features.index[0])
+    assert one.attrs["prediction"] == pytest.approx(forecast.predictions[0], rel=1e-9)
+    assert one["shap"].abs().is_monotonic_decreasing
+    with pytest.raises(KeyError, match="not among the scored customers"):
+        ml.explain(forecast, "no such customer")
+
+
+def test_tree_shap_matches_brute_force_shapley_on_a_small_model():
+    """Shapley values from the definition (every coalition, path-dependent expectation by
+    a plain recursion) on a tiny model."""
+    rng = np.random.default_rng(5)
+    X = rng.random((400, 3))
+    y = rng.poisson(np.exp(X[:, 0] + X[:, 1] * X[:, 2]))
+    model = HistGradientBoostingRegressor(loss="poisson", max_iter=5, random_state=0).fit(X, y)
+    x = X[:1]
+
+    def value(S):
+        total = float(np.ravel(model._baseline_prediction)[0])
+        for (pred,) in model._predictors:
+            nodes = pred.nodes
+
+            def rec(i, nodes=nodes):
+                n = nodes[i]
+                if n["is_leaf"]:
+                    return n["value"]
+                f, lo, hi = n["feature_idx"], n["left"], n["right"]
+                if f in S:
+                    return rec(lo if x[0, f] <= n["num_threshold"] else hi, nodes)
+                share = nodes[lo]["count"] / n["count"]
+                return share * rec(lo, nodes) + (1 - share) * rec(hi, nodes)
+
+            total += rec(0)
+        return total
+
+    m = 3
+    brute = np.zeros(m)
+    for i in range(m):
+        others = [j for j in range(m) if j != i]
+        for k in range(m):
+            for S in itertools.combinations(others, k):
+                w = math.factorial(k) * math.factorial(m - k - 1) / math.factorial(m)
+                brute[i] += w * (value(set(S) | {i}) - value(set(S)))
+    phi, base = explain.tree_shap(model, x)
+    np.testing.assert_allclose(phi[0], brute, atol=1e-12)
+    assert base == pytest.approx(value(set()))
