@@ -78,8 +78,10 @@ def test_rfm_page_table_heatmap_date_change_and_download(dash_duo, browser_app, 
         time.sleep(0.3)
     assert target is not None, "the CSV was not downloaded"
     header = target.read_text().splitlines()[0]
-    assert (
-        header == "customer_id,recency,frequency,monetary,r_score,f_score,m_score,rfm_code,segment"
+    # the grid's columns, in its order (issue 16: AOV, tenure and the dates were missing)
+    assert header == (
+        "customer_id,segment,rfm_code,recency,frequency,monetary,aov,tenure,first_purchase,"
+        "last_purchase,r_score,f_score,m_score"
     )
     assert len(target.read_text().splitlines()) > 50
     assert console_errors(dash_duo) == []

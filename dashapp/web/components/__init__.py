@@ -378,6 +378,7 @@ def serve_rows(
     inputs: list[Input],
     rows: Callable[..., pd.DataFrame | None],
     extra_outputs: tuple[Output, ...] = (),
+    selection: Input | None = None,
 ) -> None:
     """Serve a paged grid's rows from the page's inputs.
 
@@ -386,21 +387,26 @@ def serve_rows(
     filters, sorts and slices it per request (:func:`dashapp.service.paging.grid_page`), so
     only the block the grid shows travels. When an input changes, the grid drops its rows in
     the browser and asks again (``assets/grids.js``) at once, next to the page's callbacks.
+    ``selection`` is the page's drill-down selection (``components.drill``): the service
+    applies it to the table before paging; changing it refreshes the grid only.
     """
-    states = [State(i.component_id, i.component_property) for i in inputs]
+    watched = [*inputs, selection] if selection is not None else list(inputs)
+    states = [State(i.component_id, i.component_property) for i in watched]
 
     clientside_callback(
         ClientsideFunction("grids", "refresh"),
         Output(refresh_id(grid_id), "data"),
-        *inputs,
+        *watched,
         State(grid_id, "id"),
         prevent_initial_call=True,
     )
 
     def serve(request, *values):
+        chosen = values[-1] if selection is not None else None
+        values = values[:-1] if selection is not None else values
         result = rows(*values)
         table, extras = (result[0], result[1:]) if extra_outputs else (result, ())
-        page = service.grid_page(table, request)
+        page = service.grid_page(table, request, chosen)
         return (page, *extras) if extra_outputs else page
 
     serve.__name__ = f"serve_{grid_id.replace('-', '_')}"  # e.g. serve_rfm_grid

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dashapp.service.selection import token
 from dashapp.web.figures.base import (
     COLORS,
     MUTED,
@@ -59,6 +60,10 @@ def rf_heatmap(
                 "text": text,
                 "texttemplate": "%{text}",
                 "textfont": {"size": 10},
+                # the customers of a cell, for the drill-down (components.drill)
+                "customdata": [
+                    [token(r_score=r + 1, f_score=f + 1) for f in range(5)] for r in range(5)
+                ],
                 "colorscale": SEQUENTIAL,
                 "colorbar": {"title": {"text": label}},
                 "hovertemplate": "R=%{y}, F=%{x}<br>%{text}<extra></extra>",
@@ -84,9 +89,12 @@ def segment_treemap(summary: pd.DataFrame, currency: str = "£") -> dict:
                 "parents": [""] * len(data),
                 "values": data["revenue"].clip(lower=0).round(2).tolist(),
                 "marker": {"colors": [SEGMENT_COLORS.get(s, MUTED) for s in data["segment"]]},
-                "customdata": np.stack(
-                    [data["customers"], np.round(data["revenue_share"] * 100, 2)], axis=1
-                ).tolist(),
+                "customdata": [
+                    [int(n), round(float(share) * 100, 2), token(segment=segment)]
+                    for n, share, segment in zip(
+                        data["customers"], data["revenue_share"], data["segment"], strict=True
+                    )
+                ],
                 "texttemplate": "<b>%{label}</b><br>"
                 + currency
                 + "%{value:,.0f}<br>%{customdata[1]:.1f}%",
@@ -103,6 +111,7 @@ def segment_treemap(summary: pd.DataFrame, currency: str = "£") -> dict:
 def segment_bars(summary: pd.DataFrame) -> dict:
     data = summary.iloc[::-1]
     segments = data["segment"].tolist()
+    picks = [token(segment=segment) for segment in segments]  # drill-down (components.drill)
     return figure(
         [
             {
@@ -111,6 +120,7 @@ def segment_bars(summary: pd.DataFrame) -> dict:
                 "x": np.round(data["customer_share"] * 100, 2).tolist(),
                 "orientation": "h",
                 "name": "% of customers",
+                "customdata": picks,
                 "marker": {"color": PRIMARY},
                 "hovertemplate": "%{y}: %{x:.1f}% of customers<extra></extra>",
             },
@@ -120,6 +130,7 @@ def segment_bars(summary: pd.DataFrame) -> dict:
                 "x": np.round(data["revenue_share"] * 100, 2).tolist(),
                 "orientation": "h",
                 "name": "% of revenue",
+                "customdata": picks,
                 "marker": {"color": COLORS[1]},
                 "hovertemplate": "%{y}: %{x:.1f}% of revenue<extra></extra>",
             },

@@ -11,6 +11,7 @@ from dashapp import service
 from dashapp.analytics import rfm
 from dashapp.service import ParamError, params
 from dashapp.service.exports import csv_download
+from dashapp.service.selection import select_or_all
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -31,6 +32,12 @@ from dashapp.web.components import (
     serve_rows,
     side_by_side,
 )
+from dashapp.web.components.drill import (
+    drill_down,
+    selection_chip,
+    selection_input,
+    selection_state,
+)
 from dashapp.web.controls import (
     as_input,
     as_state,
@@ -47,18 +54,6 @@ from dashapp.web.format import money, number, percent
 dash.register_page(
     __name__, path="/rfm", name="RFM", order=1, title="RFM segments · Customer Segments & CLV"
 )
-
-EXPORT_COLUMNS = [
-    "customer_id",
-    "recency",
-    "frequency",
-    "monetary",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_code",
-    "segment",
-]
 
 
 def _grid_columns(currency: str) -> list[dict]:
@@ -79,7 +74,13 @@ def _grid_columns(currency: str) -> list[dict]:
     ]
 
 
-def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query):
+#: The grid's columns, in its order: the CSV holds the same ones.
+EXPORT_COLUMNS = [c["field"] for c in _grid_columns("£")]
+#: What a click on the R x F grid, the treemap or the bars selects (components.drill).
+DRILL_LABELS = {"segment": "Segment", "r_score": "R score", "f_score": "F score"}
+
+
+def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, rfm_sel=None, **query):
     currency = service.currency(query.get("dataset"))
     return html.Div(
         [
@@ -124,12 +125,19 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query
                 "Customers",
                 html.Div(
                     [
+                        selection_chip(
+                            "rfm",
+                            rfm_sel,
+                            "Click a cell of the R x F grid, a tile or a bar to list "
+                            "those customers.",
+                        ),
                         download_button("rfm", className="mb-2"),
                         paged_grid("rfm-grid", _grid_columns(currency)),
                     ]
                 ),
-                note="The CSV holds every customer of the current filters; cells that a "
-                "spreadsheet would run as a formula are neutralised.",
+                note="The CSV holds the customers listed (the current filters and "
+                "selection), with the grid's columns; cells that a spreadsheet would run "
+                "as a formula are neutralised.",
             ),
         ]
     )
@@ -256,7 +264,8 @@ def _grid_rows(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
     return view.table
 
 
-serve_rows("rfm-grid", RFM_INPUTS, _grid_rows)
+serve_rows("rfm-grid", RFM_INPUTS, _grid_rows, selection=selection_input("rfm"))
+drill_down("rfm", ("rfm-heatmap", "rfm-treemap", "rfm-bars"), _grid_columns("£"), DRILL_LABELS)
 
 
 @callback(
@@ -264,14 +273,15 @@ serve_rows("rfm-grid", RFM_INPUTS, _grid_rows)
     Input("rfm-download-btn", "n_clicks"),
     *FILTER_STATES,
     *(as_state(p) for p in params.RFM_PARAMS[:4]),
+    selection_state("rfm"),
     prevent_initial_call=True,
 )
-def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
+def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, sel):
     try:
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
     except ParamError:
         return no_update
     if view.reason:
         return no_update
-    table = view.scored.reset_index()[EXPORT_COLUMNS]
+    table = select_or_all(view.table, sel)[EXPORT_COLUMNS]
     return csv_download(table, "rfm_customers.csv")

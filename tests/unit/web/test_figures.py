@@ -108,3 +108,46 @@ def test_agreement_heatmap_uses_the_same_scale():
     trace = agreement_heatmap(agreement, 0.5)["data"][0]
     assert trace["colorscale"] == SEQUENTIAL
     _assert_more_is_darker(trace)
+
+
+def _scored() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in range(300):
+        for m in range(int(rng.integers(1, 12))):
+            day = pd.Timestamp("2021-01-01") + pd.Timedelta(days=int(rng.integers(0, 700)))
+            rows.append((f"{c}-{m}", f"c{c}", day, float(rng.gamma(2.0, 50.0))))
+    df = pd.DataFrame(rows, columns=["invoice", "customer_id", "invoice_date", "revenue"])
+    df["customer_id"] = df["customer_id"].astype("category")
+    df["is_cancellation"] = False
+    df["country"] = pd.Categorical(["United Kingdom"] * len(df))
+    df["lines"] = 1
+    return rfm.rfm_scores(rfm.customer_rfm(df))
+
+
+def test_every_rfm_chart_element_drills_down_to_its_own_customers():
+    """A click on a cell, a tile or a bar selects exactly the customers it counts: the
+    selection each point carries (the last item of its customdata), applied by the service
+    the way the grid and the export apply it."""
+    from dashapp.service.selection import select_rows
+    from dashapp.web.figures.rfm import segment_bars, segment_treemap
+
+    scored = _scored()
+    table = scored.reset_index()
+    counts, revenue = rfm.rf_grid_counts(scored)
+    assert counts.sum() == len(table) and (counts > 0).sum() >= 15
+    (trace,) = rf_heatmap(counts, revenue, rfm.segment_lookup(), "customers", "£")["data"]
+    for r in range(5):
+        for f in range(5):
+            picked = select_rows(table, trace["customdata"][r][f])
+            assert len(picked) == counts[r, f] == trace["z"][r][f]
+            assert set(picked["r_score"]) <= {trace["y"][r]}
+            assert set(picked["f_score"]) <= {trace["x"][f]}
+    summary = rfm.segment_summary(scored)
+    sizes = dict(zip(summary["segment"], summary["customers"], strict=True))
+    (tiles,) = segment_treemap(summary, "£")["data"]
+    for label, custom in zip(tiles["labels"], tiles["customdata"], strict=True):
+        assert len(select_rows(table, custom[-1])) == sizes[label] == custom[0]
+    for bars in segment_bars(summary)["data"]:
+        for label, pick in zip(bars["y"], bars["customdata"], strict=True):
+            assert len(select_rows(table, pick)) == sizes[label]

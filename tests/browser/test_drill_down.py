@@ -1,0 +1,145 @@
+"""Drill-down: a click on a chart lists those customers in the page's grid (paged by the
+service) and its CSV, shows the selection as a removable chip and lives in the URL; the
+click renders no page and runs no page callback but the grid's and the chip's."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+from tests.browser.conftest import console_errors, wait_until
+from tests.browser.test_callback_rounds import _calls, _record, _wait_url
+
+ROWS = "return dash_ag_grid.getApi('{grid}').getDisplayedRowCount();"
+
+
+def _rows(dash_duo, grid: str) -> int:
+    return dash_duo.driver.execute_script(ROWS.format(grid=grid))
+
+
+def _grid_column(dash_duo, grid: str, field: str, n: int = 20) -> set:
+    return set(
+        dash_duo.driver.execute_script(
+            f"var api = dash_ag_grid.getApi('{grid}'); var out = [];"
+            f"for (var i = 0; i < Math.min({n}, api.getDisplayedRowCount()); i++) {{"
+            "  var row = api.getDisplayedRowAtIndex(i);"
+            f"  if (row && row.data) out.push(row.data['{field}']); }} return out;"
+        )
+    )
+
+
+def _click_heatmap_cell(dash_duo, graph: str, x: int, y: int) -> None:
+    """A real mouse click on the cell at data coordinates (x, y)."""
+    plot = dash_duo.find_element(f"#{graph} .js-plotly-plot")
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", plot
+    )
+    left, top = dash_duo.driver.execute_script(
+        "var l = arguments[0]._fullLayout; var r = arguments[0].getBoundingClientRect();"
+        "return [r.left + l.xaxis._offset + l.xaxis.d2p(arguments[1]),"
+        "        r.top + l.yaxis._offset + l.yaxis.d2p(arguments[2])];",
+        plot,
+        x,
+        y,
+    )
+    actions = ActionBuilder(dash_duo.driver)
+    actions.pointer_action.move_to_location(int(left), int(top)).click()
+    actions.perform()
+
+
+def _chip(dash_duo, prefix: str) -> str:
+    chip = dash_duo.find_element(f"#{prefix}-sel-chip")
+    return chip.text if chip.is_displayed() else ""
+
+
+def test_a_click_on_the_rf_grid_lists_those_customers_in_the_grid_csv_and_url(
+    dash_duo, browser_app
+):
+    from dashapp import service
+
+    table = service.rfm_view(service.Filters.build()).table
+    cell = table[(table["r_score"] == 5) & (table["f_score"] == 4)]
+    assert 0 < len(cell) < len(table)
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/rfm")
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    dash_duo.wait_for_element("#rfm-heatmap .heatmaplayer", timeout=30)
+    assert _chip(dash_duo, "rfm") == ""
+    _record(dash_duo)
+
+    _click_heatmap_cell(dash_duo, "rfm-heatmap", 4, 5)  # F = 4 (x), R = 5 (y)
+    _wait_url(dash_duo, "rfm_sel=" + quote("r_score:5;f_score:4", safe=""))
+    wait_until(lambda: _rows(dash_duo, "rfm-grid") == len(cell), what="the cell's customers")
+    assert _grid_column(dash_duo, "rfm-grid", "r_score") == {5}
+    assert _grid_column(dash_duo, "rfm-grid", "f_score") == {4}
+    wait_until(lambda: "R score: 5 · F score: 4" in _chip(dash_duo, "rfm"), what="the chip")
+    # one round: the grid's rows and the chip, never the page or its charts
+    outputs = [c["output"] for c in _calls(dash_duo)]
+    assert not [o for o in outputs if "_pages_content" in o or "rfm-kpis" in o], outputs
+    assert sorted(set(outputs)) == sorted(outputs), outputs
+    assert any("rfm-grid.getRowsResponse" in o for o in outputs), outputs
+
+    # the CSV holds the same customers, with the grid's columns
+    button = dash_duo.find_element("#rfm-download-btn")
+    dash_duo.driver.execute_script("arguments[0].click();", button)
+    folder = Path(dash_duo.download_path)
+    end, target = time.time() + 15, None
+    while time.time() < end and target is None:
+        found = sorted(folder.glob("*rfm*.csv"))
+        target = found[0] if found else None
+        time.sleep(0.3)
+    assert target is not None, "the CSV was not downloaded"
+    time.sleep(0.5)
+    csv = pd.read_csv(target, comment="#", dtype={"customer_id": str})
+    assert sorted(csv["customer_id"]) == sorted(cell["customer_id"].astype(str))
+    assert {"aov", "tenure", "first_purchase", "last_purchase"} <= set(csv.columns)
+
+    # a click on a segment bar replaces the selection
+    plot = dash_duo.find_element("#rfm-bars .js-plotly-plot")
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", plot
+    )
+    bar = dash_duo.find_element("#rfm-bars .trace.bars .point path")
+    ActionChains(dash_duo.driver).move_to_element(bar).click().perform()
+    _wait_url(dash_duo, "rfm_sel=segment")
+    wait_until(lambda: "Segment: " in _chip(dash_duo, "rfm"), what="the segment chip")
+    segment = _chip(dash_duo, "rfm").split("Segment: ")[1].split("\n")[0].rstrip("×").strip()
+    wanted = (table["segment"] == segment).sum()
+    wait_until(lambda: _rows(dash_duo, "rfm-grid") == wanted, what="the segment's customers")
+    assert _grid_column(dash_duo, "rfm-grid", "segment") == {segment}
+
+    # the chip's remove button lists every customer again and clears the URL
+    dash_duo.driver.execute_script("document.getElementById('rfm-sel-clear').click();")
+    wait_until(lambda: "rfm_sel" not in dash_duo.driver.current_url, what="the URL cleared")
+    wait_until(lambda: _rows(dash_duo, "rfm-grid") == len(table), what="every customer")
+    wait_until(lambda: _chip(dash_duo, "rfm") == "", what="the chip removed")
+    assert console_errors(dash_duo) == []
+
+
+def test_a_drill_down_link_opens_with_its_selection(dash_duo, browser_app):
+    from dashapp import service
+
+    table = service.rfm_view(service.Filters.build()).table
+    champions = int((table["segment"] == "Champions").sum())
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/rfm?rfm_sel=segment%3AChampions")
+    dash_duo.wait_for_element("#rfm-grid .ag-row", timeout=30)
+    wait_until(lambda: _rows(dash_duo, "rfm-grid") == champions, what="the Champions")
+    wait_until(lambda: "Segment: Champions" in _chip(dash_duo, "rfm"), what="the chip")
+    # the browser's back button after a click goes back to the linked selection
+    _click_heatmap_cell(dash_duo, "rfm-heatmap", 1, 1)
+    _wait_url(dash_duo, "rfm_sel=" + quote("r_score:1;f_score:1", safe=""))
+    dash_duo.driver.back()
+    _wait_url(dash_duo, "rfm_sel=segment%3AChampions")
+    wait_until(lambda: "Segment: Champions" in _chip(dash_duo, "rfm"), what="the chip back")
+    wait_until(lambda: _rows(dash_duo, "rfm-grid") == champions, what="the Champions back")
+    # a link whose selection names no column: said in red, every customer listed
+    dash_duo.driver.get(dash_duo.server_url + "/rfm?rfm_sel=colour%3Ablue")
+    dash_duo.wait_for_element("#rfm-sel-chip-error .alert-danger", timeout=30)
+    assert "colour:blue" in dash_duo.find_element("#rfm-sel-chip-error").text
+    wait_until(lambda: _rows(dash_duo, "rfm-grid") == len(table), what="every customer")
