@@ -193,11 +193,16 @@ def describe(text, labels: Mapping[str, str] | None = None, columns=None) -> str
             words.append(f"{name}: top {clause.top:g} %")
         elif clause.kind == "range":
             if clause.low is None:
-                words.append(f"{name} below {clause.high:,.10g}")
+                words.append(f"{name} below {_short(clause.high)}")
             elif clause.high is None:
-                words.append(f"{name} from {clause.low:,.10g}")
+                words.append(f"{name} from {_short(clause.low)}")
             else:
-                words.append(f"{name} {clause.low:,.10g} to {clause.high:,.10g}")
+                words.append(f"{name} {_short(clause.low)} to {_short(clause.high)}")
         else:
             words.append(f"{name}: {clause.value}")
     return " · ".join(words)
+
+
+def _short(value: float | None) -> str:
+    """A range end for the chip: thousands separated, at most two decimals."""
+    return f"{value or 0:,.2f}".rstrip("0").rstrip(".")

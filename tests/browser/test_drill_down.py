@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
@@ -143,3 +144,37 @@ def test_a_drill_down_link_opens_with_its_selection(dash_duo, browser_app):
     dash_duo.wait_for_element("#rfm-sel-chip-error .alert-danger", timeout=30)
     assert "colour:blue" in dash_duo.find_element("#rfm-sel-chip-error").text
     wait_until(lambda: _rows(dash_duo, "rfm-grid") == len(table), what="every customer")
+
+
+def test_a_click_on_the_clv_distribution_and_a_pareto_link_list_those_customers(
+    dash_duo, browser_app
+):
+    from dashapp import service
+
+    customers = service.clv_view(service.Filters.build()).customers
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clv")
+    dash_duo.wait_for_element("#clv-grid .ag-row", timeout=60)
+    dash_duo.wait_for_element("#clv-dist .trace.bars .point path", timeout=30)
+    plot = dash_duo.find_element("#clv-dist .js-plotly-plot")
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", plot
+    )
+    # the tallest bar: big enough to click, its count read from the figure
+    index, count = dash_duo.driver.execute_script(
+        "var y = arguments[0].data[0].y; var i = y.indexOf(Math.max.apply(null, y));"
+        "return [i, y[i]];",
+        plot,
+    )
+    bar = dash_duo.find_elements("#clv-dist .trace.bars .point path")[index]
+    ActionChains(dash_duo.driver).move_to_element(bar).click().perform()
+    _wait_url(dash_duo, "clv_sel=clv%3A")
+    wait_until(lambda: _rows(dash_duo, "clv-grid") == count, what="the bar's customers")
+    wait_until(lambda: "Predicted CLV " in _chip(dash_duo, "clv"), what="the chip")
+    # a Pareto-curve link: the top 20 % by predicted CLV
+    dash_duo.driver.get(dash_duo.server_url + "/clv?clv_sel=clv%3Atop20")
+    dash_duo.wait_for_element("#clv-grid .ag-row", timeout=60)
+    top = int(np.ceil(len(customers) * 0.2))
+    wait_until(lambda: _rows(dash_duo, "clv-grid") == top, what="the top 20 %")
+    wait_until(lambda: "Predicted CLV: top 20 %" in _chip(dash_duo, "clv"), what="the chip")
+    assert console_errors(dash_duo) == []

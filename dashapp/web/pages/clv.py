@@ -29,6 +29,7 @@ from dash import (
 from dashapp import service
 from dashapp.service import ParamError, params
 from dashapp.service.exports import csv_download
+from dashapp.service.selection import select_or_all
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -54,6 +55,12 @@ from dashapp.web.components.clv import (
     scorecard_table,
     significant,
     stats_table,
+)
+from dashapp.web.components.drill import (
+    drill_down,
+    selection_chip,
+    selection_input,
+    selection_state,
 )
 from dashapp.web.controls import as_input, as_state, choices_id, control, param_alert, visual_switch
 from dashapp.web.figures.base import empty_figure
@@ -105,6 +112,7 @@ def layout(
     clv_lifespan=None,
     clv_cal=None,
     clv_track=None,
+    clv_sel=None,
     **query,
 ):
     currency = service.currency(query.get("dataset"))
@@ -125,7 +133,7 @@ def layout(
             *_model_sections(),
             *_value_sections(),
             _holdout_section(clv_cal, clv_track),
-            _customers_section(currency),
+            _customers_section(currency, clv_sel),
         ]
     )
 
@@ -252,17 +260,23 @@ def _holdout_section(clv_cal, clv_track) -> dbc.Card:
     )
 
 
-def _customers_section(currency: str) -> dbc.Card:
+def _customers_section(currency: str, clv_sel=None) -> dbc.Card:
     return section(
         "Customers",
         html.Div(
             [
+                selection_chip(
+                    "clv",
+                    clv_sel,
+                    "Click a bar of the distribution, a point of the Pareto curve or a top "
+                    "customer to list those customers.",
+                ),
                 download_button("clv", className="mb-2"),
                 paged_grid("clv-grid", grid_columns(currency)),
             ]
         ),
-        note="Sorted by predicted CLV. The CSV holds every customer of the current "
-        "filters and inputs; cells a spreadsheet would run as a formula are "
+        note="Sorted by predicted CLV. The CSV holds the customers listed (the current "
+        "filters, inputs and selection); cells a spreadsheet would run as a formula are "
         "neutralised.",
     )
 
@@ -357,7 +371,8 @@ def _grid_rows(dataset, start, end, countries, *values):
     return None if view.reason else view.customers
 
 
-serve_rows("clv-grid", VALUE_INPUTS, _grid_rows)
+serve_rows("clv-grid", VALUE_INPUTS, _grid_rows, selection=selection_input("clv"))
+drill_down("clv", ("clv-dist", "clv-pareto", "clv-top"), grid_columns("£"), {})
 
 
 visual_switch(params.CLV_TRACKING, "clv-tracking")  # weekly or cumulative: no request
@@ -438,13 +453,16 @@ def update_clv_validation(_request, dataset, start, end, countries, model, calib
     Output("clv-download", "data"),
     dash.Input("clv-download-btn", "n_clicks"),
     *VALUE_STATES,
+    selection_state("clv"),
     prevent_initial_call=True,
 )
-def download_clv(n_clicks, dataset, start, end, countries, *values):
+def download_clv(n_clicks, dataset, start, end, countries, *values_and_selection):
+    *values, sel = values_and_selection
     try:
         view = _view(dataset, start, end, countries, *values)
     except ParamError:
         return no_update
     if view.reason:
         return no_update
-    return csv_download(view.customers[EXPORT_COLUMNS], "clv_customers.csv")
+    table = select_or_all(view.customers, sel)
+    return csv_download(table[EXPORT_COLUMNS], "clv_customers.csv")

@@ -151,3 +151,44 @@ def test_every_rfm_chart_element_drills_down_to_its_own_customers():
     for bars in segment_bars(summary)["data"]:
         for label, pick in zip(bars["y"], bars["customdata"], strict=True):
             assert len(select_rows(table, pick)) == sizes[label]
+
+
+def test_every_clv_chart_element_drills_down_to_its_own_customers():
+    """A distribution bar selects the customers it counts; a point of a Pareto curve the
+    top share of customers by that curve's measure; a top-customer bar that customer."""
+    from dashapp.analytics.clv.report import pareto
+    from dashapp.service.selection import select_rows
+    from dashapp.web.figures.clv import clv_distribution, pareto_curve, top_customers
+
+    rng = np.random.default_rng(5)
+    n = 2_000
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "clv": np.round(rng.lognormal(5, 1.5, n), 2),
+            "monetary": np.round(rng.lognormal(6, 1, n), 2),
+        }
+    )
+    customers.loc[:9, "clv"] = 0.4  # below the log axis: not on the chart
+    (bars,) = clv_distribution(customers, "£", 12)["data"]
+    picked = [len(select_rows(customers, c[-1])) for c in bars["customdata"]]
+    assert picked == bars["y"]
+    assert sum(picked) == n - 10
+    clv_desc = np.sort(customers["clv"].to_numpy())[::-1]
+    rev_desc = np.sort(customers["monetary"].to_numpy())[::-1]
+    fig = pareto_curve(pareto(clv_desc, rev_desc))
+    measures = {"Predicted CLV": "clv", "Historic net revenue": "monetary"}
+    for trace in fig["data"]:
+        if trace["name"] not in measures:
+            continue
+        column = measures[trace["name"]]
+        for share, pick in list(zip(trace["x"], trace["customdata"], strict=True))[5::40]:
+            chosen = select_rows(customers, pick)
+            assert len(chosen) == int(np.ceil(n * round(share, 1) / 100))
+            assert chosen[column].min() >= customers[column].drop(chosen.index).max()
+    top = customers.nlargest(5, "clv").assign(
+        rank=range(1, 6), p_alive=0.9, expected_purchases=2.0, expected_aov=50.0, orders=3
+    )
+    (bars,) = top_customers(top, "£", 12)["data"]
+    for label, custom in zip(bars["y"], bars["customdata"], strict=True):
+        assert select_rows(customers, custom[-1])["customer_id"].tolist() == [label.split()[-1]]
