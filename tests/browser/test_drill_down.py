@@ -178,3 +178,37 @@ def test_a_click_on_the_clv_distribution_and_a_pareto_link_list_those_customers(
     wait_until(lambda: _rows(dash_duo, "clv-grid") == top, what="the top 20 %")
     wait_until(lambda: "Predicted CLV: top 20 %" in _chip(dash_duo, "clv"), what="the chip")
     assert console_errors(dash_duo) == []
+
+
+def test_each_story_shows_its_numbers_and_its_link_opens_those_customers(dash_duo, browser_app):
+    from dashapp import service
+
+    table = service.rfm_view(service.Filters.build()).table
+    dash_duo.start_server(browser_app)
+    for path, grid, prefix in (
+        ("/clv", "clv-grid", "clv"),
+        ("/clustering", "cl-grid", None),
+        ("/actions", "actions-grid", "act"),
+        ("/rfm", "rfm-grid", "rfm"),
+    ):
+        dash_duo.driver.get(dash_duo.server_url + path)
+        dash_duo.wait_for_element(".story .story-link", timeout=60)
+        wait_until(lambda: "Next step:" in dash_duo.find_element(".story").text, 60, "story")
+        text = dash_duo.find_element(".story").text
+        assert "Next step:" in text and any(ch.isdigit() for ch in text), (path, text)
+        if prefix is None:
+            continue
+        dash_duo.wait_for_element(f"#{grid} .ag-row", timeout=60)
+        before = _rows(dash_duo, grid)
+        link = dash_duo.find_element(".story .story-link")
+        dash_duo.driver.execute_script("arguments[0].click();", link)
+        _wait_url(dash_duo, f"{prefix}_sel=")
+        wait_until(lambda p=prefix: _chip(dash_duo, p) != "", what=f"the chip on {path}")
+        wait_until(lambda g=grid, b=before: 0 < _rows(dash_duo, g) < b, what=f"{path} list")
+    # on RFM the story's link lists the lapsing segment it names
+    name = dash_duo.find_element(".story .story-link").text.split("List the ")[1]
+    name = name.removesuffix(" customers")
+    wanted = int((table["segment"] == name).sum())
+    wait_until(lambda: _rows(dash_duo, "rfm-grid") == wanted, what="the story's segment")
+    assert f"Segment: {name}" in _chip(dash_duo, "rfm")
+    assert console_errors(dash_duo) == []

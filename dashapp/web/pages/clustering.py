@@ -28,6 +28,7 @@ from dashapp import service
 from dashapp.service import ParamError, params
 from dashapp.service.exports import csv_download
 from dashapp.service.params import Param
+from dashapp.service.views.stories import cluster_story
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -50,6 +51,7 @@ from dashapp.web.components.clustering import (
     metrics_panel,
     summary_line,
 )
+from dashapp.web.components.story import cluster_text, page_href, story_card
 from dashapp.web.controls import as_input, as_state, control, param_alert
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.clustering import (
@@ -150,6 +152,7 @@ def layout(
             filter_bar(**query),
             _controls({p.key: v for p, v in zip(params.CLUSTER_PARAMS, raw, strict=True)}),
             html.Div(id="cl-message"),
+            loading("cl-story"),
             dcc.Loading(
                 html.Div([html.Div(id="cl-summary"), html.Div(id="cl-note")]), delay_show=200
             ),
@@ -283,6 +286,7 @@ def _view(dataset, start, end, countries, *controls) -> service.ClusterView:
     Output(state_id("cl_cluster"), "placeholder"),
     Output(state_id("cl_eps"), "placeholder"),
     Output(state_id("cl_min_samples"), "placeholder"),
+    Output("cl-story", "children"),
     *CLUSTER_INPUTS,
 )
 def update_clustering(dataset, start, end, countries, *controls):
@@ -290,7 +294,7 @@ def update_clustering(dataset, start, end, countries, *controls):
     try:
         view = _view(dataset, start, end, countries, *controls)
     except ParamError as exc:
-        return (no_update,) * 2 + (param_alert(exc),) + (no_update,) * 10
+        return (no_update,) * 2 + (param_alert(exc),) + (no_update,) * 10 + (None,)
     if view.reason:
         blank = empty_figure("No clusters")
         return (
@@ -307,6 +311,7 @@ def update_clustering(dataset, start, end, countries, *controls):
             "no clusters",
             "automatic",
             "automatic",
+            None,
         )
     names = view.names
     p = view.params
@@ -345,7 +350,18 @@ def update_clustering(dataset, start, end, countries, *controls):
         f"{names[0]} (most valuable)" if view.n_clusters > 1 else names[0],
         eps_ph,
         ms_ph,
+        _story(view, dataset, start, end, countries, controls),
     )
+
+
+def _story(view, dataset, start, end, countries, controls) -> dbc.Card:
+    """The page's story; its link lists the most valuable cluster's customers."""
+    story = cluster_story(view.profiles, view.names, view.diagnostics)
+    sentences, step, link = cluster_text(story, view.method_label)
+    query = {"dataset": dataset, "start": start, "end": end, "countries": countries,
+             **{p.key: v for p, v in zip(params.CLUSTER_PARAMS, controls, strict=True)},
+             "cl_cluster": story.best.selection}  # fmt: skip
+    return story_card(sentences, step, page_href("/clustering", query), link)
 
 
 clientside_callback(

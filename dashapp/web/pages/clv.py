@@ -30,6 +30,7 @@ from dashapp import service
 from dashapp.service import ParamError, params
 from dashapp.service.exports import csv_download
 from dashapp.service.selection import select_or_all
+from dashapp.service.views.stories import clv_story
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -62,6 +63,7 @@ from dashapp.web.components.drill import (
     selection_input,
     selection_state,
 )
+from dashapp.web.components.story import clv_text, page_href, story_card
 from dashapp.web.controls import as_input, as_state, choices_id, control, param_alert, visual_switch
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.clv import (
@@ -129,6 +131,7 @@ def layout(
             _controls(raw),
             html.Div(id="clv-message"),
             html.Div(id="clv-param-message"),
+            loading("clv-story"),
             loading("clv-kpis"),
             *_model_sections(),
             *_value_sections(),
@@ -340,6 +343,7 @@ def update_clv_model(dataset, start, end, countries, model):
     Output("clv-pareto", "figure"),
     Output("clv-top", "figure"),
     Output("clv-param-message", "children"),
+    Output("clv-story", "children"),
     *VALUE_INPUTS,
 )
 def update_clv_values(dataset, start, end, countries, *values):
@@ -347,11 +351,18 @@ def update_clv_values(dataset, start, end, countries, *values):
     try:
         view = _view(dataset, start, end, countries, *values)
     except ParamError as exc:
-        return (no_update,) * 5 + (param_alert(exc),)
+        return (no_update,) * 5 + (param_alert(exc), None)
     if view.reason:
         blank = empty_figure("Not available: see the message above")
-        return None, None, blank, blank, blank, None
+        return None, None, blank, blank, blank, None, None
     model, horizon = params.CLV_MODEL.parse(values[0]), params.CLV_HORIZON.parse(values[1])
+    kpis = view.kpis
+    story = clv_story(view.customers, kpis.total_clv, kpis.median_clv, kpis.top20_share)
+    sentences, step, link = clv_text(story, currency, horizon)
+    query = {"dataset": dataset, "start": start, "end": end, "countries": countries,
+             **{p.key: v for p, v in zip(params.CLV_VALUE_PARAMS, values, strict=True)},
+             "clv_sel": story.top.selection}  # fmt: skip
+    story_block = story_card(sentences, step, page_href("/clv", query), link)
     return (
         kpi_row(view.kpis, currency, horizon, model),
         basic_table(view.basic, currency),
@@ -359,6 +370,7 @@ def update_clv_values(dataset, start, end, countries, *values):
         pareto_curve(view.pareto, view.kpis.top20_share),
         top_customers(view.top, currency, horizon),
         None,
+        story_block,
     )
 
 

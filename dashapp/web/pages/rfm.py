@@ -12,6 +12,7 @@ from dashapp.analytics import rfm
 from dashapp.service import ParamError, params
 from dashapp.service.exports import csv_download
 from dashapp.service.selection import select_or_all
+from dashapp.service.views.stories import rfm_story
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -38,6 +39,7 @@ from dashapp.web.components.drill import (
     selection_input,
     selection_state,
 )
+from dashapp.web.components.story import page_href, rfm_text, story_card
 from dashapp.web.controls import (
     as_input,
     as_state,
@@ -92,6 +94,7 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, rfm_sel
             filter_bar(**query),
             _controls(as_of, r_cuts, f_cuts, m_cuts, currency),
             html.Div(id="rfm-message"),
+            loading("rfm-story"),
             loading("rfm-kpis"),
             side_by_side(
                 section(
@@ -213,6 +216,7 @@ visual_switch(params.RFM_HEAT, "rfm-heatmap")  # colour by customers or revenue:
     Output("rfm-dist", "figure"),
     Output("rfm-actions", "children"),
     Output("rfm-message", "children"),
+    Output("rfm-story", "children"),
     *RFM_INPUTS,
     as_state(params.RFM_HEAT),  # checked here; the switch itself is in the browser
 )
@@ -222,11 +226,17 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
         params.RFM_HEAT.parse(heat)
     except ParamError as exc:
-        return (no_update,) * 7 + (param_alert(exc),)
+        return (no_update,) * 7 + (param_alert(exc), None)
     if view.reason:
         blank = empty_figure("No customers")
         blanks = {value: blank for value, _ in params.RFM_HEAT.choices}
-        return None, blanks, blank, blank, None, blank, None, empty_state(view.reason)
+        return None, blanks, blank, blank, None, blank, None, empty_state(view.reason), None
+    story = rfm_story(view.summary)
+    sentences, step, link = rfm_text(story, currency)
+    query = {"dataset": dataset, "start": start, "end": end, "countries": countries,
+             "as_of": as_of, "r_cuts": r_cuts, "f_cuts": f_cuts, "m_cuts": m_cuts,
+             "heat": heat, "rfm_sel": story.target.selection}  # fmt: skip
+    story_block = story_card(sentences, step, page_href("/rfm", query), link)
     scored, summary = view.scored, view.summary
     champions = summary.loc[summary["segment"] == "Champions", "revenue_share"].iloc[0]
     as_of_day = view.as_of
@@ -252,6 +262,7 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
         rfm_distributions(scored, currency),
         _actions_table(summary, currency),
         message(view.warning) if view.warning else None,
+        story_block,
     )
 
 
