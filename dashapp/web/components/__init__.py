@@ -185,13 +185,17 @@ def page_header(title: str, subtitle: str = "") -> html.Div:
     )
 
 
-def kpi_card(title: str, value: str, hint: str = "", id_: str | None = None) -> dbc.Card:
+def kpi_card(
+    title: str, value: str, hint: str = "", id_: str | None = None, extra=None
+) -> dbc.Card:
+    """A headline number; ``extra`` (e.g. its change against other periods) goes below."""
     return dbc.Card(
         dbc.CardBody(
             [
                 html.Div(title, className="small text-muted text-uppercase"),
                 html.Div(value, className="fs-3 fw-bold kpi-value", id=id_ or {}),
                 html.Div(hint, className="small text-muted") if hint else None,
+                html.Div(extra, className="mt-1") if extra else None,
             ]
         ),
         className="h-100 shadow-sm",

@@ -43,7 +43,8 @@ def story_card(sentences: list[str], step: str, href: str, link: str) -> dbc.Car
             ],
             className="py-2",
         ),
-        className="mb-3 story border-start border-primary border-3",
+        className="mb-3 story shadow-sm",
+        style={"borderLeft": "4px solid var(--bs-primary)"},
     )
 
 
