@@ -47,7 +47,9 @@ from dashapp.web.components import (
 )
 from dashapp.web.components.clustering import (
     DIAG_NOTES,
+    K_BUTTON_HIDDEN,
     grid_columns,
+    k_advice,
     metrics_panel,
     summary_line,
 )
@@ -201,6 +203,20 @@ def _result_sections() -> list:
                 dbc.Collapse(
                     [
                         graph("cl-diagnostics", 340),
+                        html.Div(
+                            [
+                                html.Span(id="cl-k-advice"),
+                                dbc.Button(
+                                    id="cl-k-use",
+                                    color="primary",
+                                    size="sm",
+                                    className="ms-2 py-0",
+                                    style={"display": "none"},
+                                ),
+                                dcc.Store(id="cl-k-suggested"),
+                            ],
+                            className="small my-1",
+                        ),  # fmt: skip
                         loading("cl-diag-note", className="small text-muted"),
                     ],
                     id="cl-diag-panel",
@@ -385,6 +401,10 @@ clientside_callback(
 @callback(
     Output("cl-diagnostics", "figure"),
     Output("cl-diag-note", "children"),
+    Output("cl-k-advice", "children"),
+    Output("cl-k-use", "children"),
+    Output("cl-k-use", "style"),
+    Output("cl-k-suggested", "data"),
     Input("cl-diag-request", "data"),
     *CLUSTER_STATES,
     prevent_initial_call=True,
@@ -393,7 +413,23 @@ def update_cluster_diagnostics(_request, dataset, start, end, countries, *contro
     try:
         diag = service.cluster_diagnostics(filters_from(dataset, start, end, countries), *controls)
     except ParamError:
-        return no_update, no_update
+        return (no_update,) * 6
+    advice = k_advice(diag.suggestion) if not diag.reason else ("", "", K_BUTTON_HIDDEN)
+    chosen = diag.suggestion.k if diag.suggestion is not None else None
+    return (*_diagnostics(diag), *advice, chosen)
+
+
+# One click on "Use k = ..." sets the k control (the URL and the page follow it).
+clientside_callback(
+    "function (n, k) { return n && k ? k : window.dash_clientside.no_update; }",
+    Output(state_id("cl_k"), "value"),
+    Input("cl-k-use", "n_clicks"),
+    State("cl-k-suggested", "data"),
+    prevent_initial_call=True,
+)
+
+
+def _diagnostics(diag) -> tuple:
     if diag.reason:
         return diagnostics_figure(diag), None
     n_points, n_total = diag.n_points, diag.n_total

@@ -192,3 +192,22 @@ def test_every_clv_chart_element_drills_down_to_its_own_customers():
     (bars,) = top_customers(top, "£", 12)["data"]
     for label, custom in zip(bars["y"], bars["customdata"], strict=True):
         assert select_rows(customers, custom[-1])["customer_id"].tolist() == [label.split()[-1]]
+
+
+def test_the_diagnostics_chart_marks_the_suggested_k_and_the_page_offers_it():
+    from dashapp.analytics.clustering import suggest_k
+    from dashapp.service import ClusterDiagnostics
+    from dashapp.web.components.clustering import k_advice
+    from dashapp.web.figures.clustering_diagnostics import diagnostics_figure
+
+    curve = pd.DataFrame({"k": [2, 3, 4, 5], "inertia": [9.0, 6.0, 5.0, 4.5],
+                          "silhouette": [0.30, 0.41, 0.33, 0.25], "n_points": 100})  # fmt: skip
+    diag = ClusterDiagnostics(kind="elbow", k=4, curve=curve,
+                              suggestion=suggest_k(curve, "elbow", 4))  # fmt: skip
+    marked = [t for t in diagnostics_figure(diag)["data"] if "Suggested" in t.get("name", "")]
+    assert len(marked) == 1 and marked[0]["x"] == [3] and marked[0]["yaxis"] == "y2"
+    text, button, style = k_advice(diag.suggestion)
+    assert "k = 4 is a poor fit" in text and "0.41" in text and "0.33" in text
+    assert button == "Use k = 3" and style == {}
+    text, _, style = k_advice(suggest_k(curve, "elbow", 3))
+    assert "the k chosen" in text and style == {"display": "none"}
