@@ -185,8 +185,8 @@ def k_advice(suggestion) -> tuple[str, str, dict]:
     if current == suggestion.k:
         return f"Suggested: {best}, the k chosen.", "", K_BUTTON_HIDDEN
     if now == now and suggestion.poor_fit:
-        text = (f"k = {current} is a poor fit here: its {suggestion.measure} is {now:{digits}}, "
-                f"while {best}.")  # fmt: skip
+        text = (f"k = {current} is a poor fit here: on this curve its {suggestion.measure} is "
+                f"{now:{digits}}, while {best}.")  # fmt: skip
     elif now == now:
         text = f"Suggested: {best}; k = {current} comes close ({now:{digits}})."
     else:
