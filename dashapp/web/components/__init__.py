@@ -311,7 +311,7 @@ def data_grid(id_, columns: list[dict], paged: bool = False, **kwargs) -> dag.Ag
         rows, paging = {"rowData": []}, {}
     return dag.AgGrid(
         id=id_,
-        columnDefs=columns,
+        columnDefs=[fit_min_width(c) for c in columns],
         **rows,
         defaultColDef={
             "sortable": True,
@@ -335,6 +335,24 @@ def data_grid(id_, columns: list[dict], paged: bool = False, **kwargs) -> dag.Ag
     )
 
 
+#: Rough widths (px) of the grid's text: a character of a header or cell, a cell's padding and
+#: a header's padding with its sort and menu icons (AG Grid's Alpine theme, 13-14 px font).
+CHAR_PX, CELL_PAD_PX, HEADER_PAD_PX = 8, 36, 52
+
+
+def fit_min_width(column: dict) -> dict:
+    """``column`` with a minimum width that holds its longest header word on one line (a
+    header wraps between words, never inside one: "Frequen cy") and, for money, the widest
+    amount (``£1,234,567.89``), so that a narrow screen scrolls the grid sideways instead of
+    cutting "£2,009..."."""
+    words = str(column.get("headerName", column.get("field", ""))).split()
+    need = max((len(w) for w in words), default=0) * CHAR_PX + HEADER_PAD_PX
+    need = max(need, column.get("contentChars", 0) * CHAR_PX + CELL_PAD_PX)
+    out = {k: v for k, v in column.items() if k != "contentChars"}
+    out["minWidth"] = max(int(column.get("minWidth", 90)), need)
+    return out
+
+
 def customer_column(min_width: int = 110) -> dict:
     """The customer id column every customer grid starts with, pinned on the left."""
     return {"field": "customer_id", "headerName": "Customer", "pinned": "left",
@@ -345,6 +363,8 @@ def money_column(field: str, header: str, currency: str = "£", decimals: int = 
     return {
         "field": field,
         "headerName": header,
+        # the widest amount shown whole: currency, 1,234,567 and the decimals
+        "contentChars": len(currency) + 9 + (decimals + 1 if decimals else 0),
         "type": "numericColumn",
         "filter": "agNumberColumnFilter",
         "valueFormatter": {

@@ -74,7 +74,27 @@ def rf_heatmap(
         height=460,
         xaxis={"title": {"text": "F score (5 = most frequent)"}, "dtick": 1},
         yaxis={"title": {"text": "R score (5 = most recent)"}, "dtick": 1},
+        # on a phone (assets/switches.js): each cell shows its customer count alone (segment
+        # and revenue move to the hover) and the colour bar lies below the grid
+        meta={"narrow": {"data": [narrow_cells(counts, text, label)], "layout": {"height": 420}}},
     )
+
+
+def narrow_cells(counts: np.ndarray, text: list[list[str]], label: str) -> dict:
+    """Trace overrides of the R x F grid on a phone: a cell about 30 px wide holds a count."""
+    return {
+        "text": [[f"{counts[r, f]:,}" for f in range(5)] for r in range(5)],
+        "hovertext": text,
+        "hovertemplate": "R=%{y}, F=%{x}<br>%{hovertext}<extra></extra>",
+        "textfont": {"size": 12},
+        "colorbar": {
+            "orientation": "h",
+            "thickness": 10,
+            "y": -0.32,
+            "yanchor": "top",
+            "title": {"side": "top"},
+        },  # fmt: skip
+    }
 
 
 def segment_treemap(summary: pd.DataFrame, currency: str = "£") -> dict:

@@ -35,6 +35,7 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     download_button,
+    empty_state,
     filter_bar,
     filters_from,
     graph,
@@ -312,7 +313,11 @@ def update_clv_model(dataset, start, end, countries, model):
         fit = service.clv_model(filters_from(dataset, start, end, countries), model)
     except ParamError as exc:
         return (no_update,) * 5 + (param_alert(exc),)
-    alerts = [message(fit.reason)] if fit.reason else []
+    alerts = []
+    if fit.reason:
+        # nothing to fit (no customers, too few repeat buyers) is an empty state, neutral
+        # grey text; a fit that went wrong is a warning
+        alerts.append(message(fit.reason) if fit.purchase is not None else empty_state(fit.reason))
     alerts += [message(note, "info") for note in fit.notes]
     fitted = (
         params_table(fit.params)
