@@ -77,6 +77,20 @@ def selection_chip(prefix: str, value=None, hint: str = "") -> html.Div:
     )
 
 
+def _labels(columns: Sequence[dict], labels: Mapping[str, str]) -> dict[str, str]:
+    return {c["field"]: c.get("headerName", c["field"]) for c in columns} | dict(labels)
+
+
+def selection_words(value, columns: Sequence[dict], labels: Mapping[str, str] = {}) -> str:  # noqa: B006
+    """The selection as its chip says it ("" when blank or not understood: then every
+    customer is listed)."""
+    names = _labels(columns, labels)
+    try:
+        return describe(value, names, columns=names)
+    except SelectionError:
+        return ""
+
+
 def drill_down(
     prefix: str, graphs: Sequence[str], columns: Sequence[dict], labels: Mapping[str, str]
 ) -> None:
@@ -90,7 +104,7 @@ def drill_down(
         Input(clear_id(prefix), "n_clicks"),
         prevent_initial_call=True,
     )
-    names = {c["field"]: c.get("headerName", c["field"]) for c in columns} | dict(labels)
+    names = _labels(columns, labels)
 
     def show_chip(value):
         try:

@@ -9,7 +9,6 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import service
 from dashapp.service import ParamError, params
-from dashapp.service.exports import csv_download
 from dashapp.service.selection import select_or_all
 from dashapp.service.views.stories import action_story
 from dashapp.web.components import (
@@ -31,7 +30,9 @@ from dashapp.web.components.drill import (
     selection_chip,
     selection_input,
     selection_state,
+    selection_words,
 )
+from dashapp.web.components.exporting import grid_export
 from dashapp.web.components.story import action_text, page_href, story_card
 from dashapp.web.controls import as_input, as_state, hidden, param_alert
 from dashapp.web.format import money, number
@@ -202,4 +203,17 @@ def download_actions(n_clicks, dataset, start, end, countries, *settings_and_sel
         return no_update
     if result.reason:
         return no_update
-    return csv_download(select_or_all(result.table, sel), "action_list.csv")
+    currency = service.currency(dataset)
+    return grid_export(
+        select_or_all(result.table, sel),
+        _columns(currency),
+        title="Action list",
+        page="actions",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        selection=selection_words(sel, _columns(currency)),
+        extra=[_settings_text(tuple(settings))],
+    )

@@ -26,7 +26,6 @@ from dash import (
 
 from dashapp import service
 from dashapp.service import ParamError, params
-from dashapp.service.exports import csv_download
 from dashapp.service.params import Param
 from dashapp.service.views.stories import cluster_story
 from dashapp.web.components import (
@@ -53,6 +52,7 @@ from dashapp.web.components.clustering import (
     metrics_panel,
     summary_line,
 )
+from dashapp.web.components.exporting import grid_export
 from dashapp.web.components.story import cluster_text, page_href, story_card
 from dashapp.web.controls import as_input, as_state, control, param_alert
 from dashapp.web.figures.base import empty_figure
@@ -73,19 +73,6 @@ dash.register_page(
     order=4,
     title="Clustering · Customer Segments & CLV",
 )
-
-EXPORT_COLUMNS = [
-    "customer_id",
-    "cluster",
-    "segment",
-    "recency",
-    "frequency",
-    "monetary",
-    "tenure",
-    "aov",
-    "pc1",
-    "pc2",
-]
 
 
 def _shown(method: str, param: Param) -> dict:
@@ -515,8 +502,17 @@ def download_clusters(n_clicks, dataset, start, end, countries, *controls):
         return no_update
     if view.reason:
         return no_update
-    customers = view.customers
-    table = customers[[c for c in EXPORT_COLUMNS if c in customers.columns]].astype(
-        {"cluster": str}
+    currency = service.currency(dataset)
+    return grid_export(
+        view.customers.astype({"cluster": str}),
+        grid_columns(currency),
+        title=f"Clusters ({view.method_label}), every customer",
+        page=f"clusters-{view.method}",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        as_of=view.as_of,
+        extra=[f"Settings: {', '.join(f'{k} {v}' for k, v in view.params.items())}"],
     )
-    return csv_download(table, f"clusters_{view.method}.csv")

@@ -28,7 +28,6 @@ from dash import (
 
 from dashapp import service
 from dashapp.service import ParamError, params
-from dashapp.service.exports import csv_download
 from dashapp.service.selection import select_or_all
 from dashapp.service.views.stories import clv_story
 from dashapp.web.components import (
@@ -63,7 +62,9 @@ from dashapp.web.components.drill import (
     selection_chip,
     selection_input,
     selection_state,
+    selection_words,
 )
+from dashapp.web.components.exporting import grid_export
 from dashapp.web.components.story import clv_text, page_href, story_card
 from dashapp.web.controls import as_input, as_state, choices_id, control, param_alert, visual_switch
 from dashapp.web.figures.base import empty_figure
@@ -85,22 +86,6 @@ dash.register_page(
     title="Customer lifetime value · Customer Segments & CLV",
 )
 
-EXPORT_COLUMNS = [
-    "customer_id",
-    "rank",
-    "clv",
-    "p_alive",
-    "expected_purchases",
-    "expected_aov",
-    "historic_clv",
-    "ranking_index",
-    "orders",
-    "recency_days",
-    "monetary",
-    "repeat_days",
-    "recency_weeks",
-    "age_weeks",
-]
 #: Control widths (Bootstrap columns at md and up) of the predicted-CLV parameters.
 VALUE_WIDTHS = (3, 2, 2, 2, 3)
 #: The holdout panel's button while the panel is closed.
@@ -481,5 +466,21 @@ def download_clv(n_clicks, dataset, start, end, countries, *values_and_selection
         return no_update
     if view.reason:
         return no_update
-    table = select_or_all(view.customers, sel)
-    return csv_download(table[EXPORT_COLUMNS], "clv_customers.csv")
+    currency = service.currency(dataset)
+    model, horizon, margin, discount, lifespan = values
+    return grid_export(
+        select_or_all(view.customers, sel),
+        grid_columns(currency),
+        title="Customer lifetime value, customers",
+        page="clv",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        selection=selection_words(sel, grid_columns(currency)),
+        extra=[
+            f"Model {model}; horizon {horizon} months; margin {margin} %; discount "
+            f"{discount} % a year; lifespan {lifespan} years (historic CLV)"
+        ],
+    )

@@ -10,7 +10,6 @@ from dash import Input, Output, callback, dcc, html, no_update
 from dashapp import service
 from dashapp.analytics import rfm
 from dashapp.service import ParamError, params
-from dashapp.service.exports import csv_download
 from dashapp.service.selection import select_or_all
 from dashapp.service.views.stories import rfm_story
 from dashapp.web.components import (
@@ -38,7 +37,9 @@ from dashapp.web.components.drill import (
     selection_chip,
     selection_input,
     selection_state,
+    selection_words,
 )
+from dashapp.web.components.exporting import grid_export
 from dashapp.web.components.story import page_href, rfm_text, story_card
 from dashapp.web.controls import (
     as_input,
@@ -76,8 +77,6 @@ def _grid_columns(currency: str) -> list[dict]:
     ]
 
 
-#: The grid's columns, in its order: the CSV holds the same ones.
-EXPORT_COLUMNS = [c["field"] for c in _grid_columns("£")]
 #: What a click on the R x F grid, the treemap or the bars selects (components.drill).
 DRILL_LABELS = {"segment": "Segment", "r_score": "R score", "f_score": "F score"}
 
@@ -294,5 +293,17 @@ def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts
         return no_update
     if view.reason:
         return no_update
-    table = select_or_all(view.table, sel)[EXPORT_COLUMNS]
-    return csv_download(table, "rfm_customers.csv")
+    currency = service.currency(dataset)
+    return grid_export(
+        select_or_all(view.table, sel),
+        _grid_columns(currency),
+        title="RFM segments, customers",
+        page="rfm",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        as_of=view.as_of,
+        selection=selection_words(sel, _grid_columns(currency), DRILL_LABELS),
+    )
