@@ -302,7 +302,7 @@ def update_clv_model(dataset, start, end, countries, model):
     if fit.reason:
         # nothing to fit (no customers, too few repeat buyers) is an empty state, neutral
         # grey text; a fit that went wrong is a warning
-        alerts.append(message(fit.reason) if fit.purchase is not None else empty_state(fit.reason))
+        alerts.append(empty_state(fit.reason) if fit.params.empty else message(fit.reason))
     alerts += [message(note, "info") for note in fit.notes]
     fitted = (
         params_table(fit.params)
