@@ -13,7 +13,8 @@ Grammar: clauses joined by ``;``, all of which must hold; each clause is ``colum
 * ``monetary:100~500`` -- a number from 100 (inclusive) to 500 (exclusive); either end may be
   left out (``monetary:~500``);
 * ``predicted_clv:top20`` -- the 20 % of rows with the largest values of the column
-  (ties at the boundary included).
+  (ties at the boundary included);
+* ``months_active:has3`` -- the column's space-separated items include ``3``.
 
 A selection naming a column the table lacks, or a malformed clause, raises
 :class:`SelectionError` with a message that names it; nothing is silently dropped.
@@ -43,9 +44,12 @@ class Clause:
     low: float | None = None
     high: float | None = None
     top: float | None = None
+    member: str | None = None
 
     @property
     def kind(self) -> str:
+        if self.member is not None:
+            return "has"
         if self.top is not None:
             return "top"
         if self.low is not None or self.high is not None:
@@ -104,6 +108,8 @@ def _clause(part: str) -> Clause:
                 "percentage above 0 and at most 100."
             )
         return Clause(column, value, top=share)
+    if value.startswith("has") and value[3:].strip():
+        return Clause(column, value, member=value[3:].strip())
     if "~" in value:
         low_text, _, high_text = value.partition("~")
         low, high = _number(low_text, part), _number(high_text, part)
@@ -157,6 +163,9 @@ def select_or_all(frame: pd.DataFrame | None, text) -> pd.DataFrame | None:
 
 
 def _mask(values: pd.Series, clause: Clause) -> np.ndarray:
+    if clause.kind == "has":
+        items = values.astype("string").str.split()
+        return items.map(lambda v: isinstance(v, list) and clause.member in v).to_numpy(bool)
     if clause.kind == "equals":
         text = values.map(_text, na_action="ignore").astype("string")
         return (text == clause.value).fillna(False).to_numpy(dtype=bool)
@@ -189,7 +198,9 @@ def describe(text, labels: Mapping[str, str] | None = None, columns=None) -> str
     words = []
     for clause in clauses:
         name = labels.get(clause.column, clause.column.replace("_", " "))
-        if clause.kind == "top":
+        if clause.kind == "has":
+            words.append(f"{name} {clause.member}")
+        elif clause.kind == "top":
             words.append(f"{name}: top {clause.top:g} %")
         elif clause.kind == "range":
             if clause.low is None:

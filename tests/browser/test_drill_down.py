@@ -212,3 +212,23 @@ def test_each_story_shows_its_numbers_and_its_link_opens_those_customers(dash_du
     wait_until(lambda: _rows(dash_duo, "rfm-grid") == wanted, what="the story's segment")
     assert f"Segment: {name}" in _chip(dash_duo, "rfm")
     assert console_errors(dash_duo) == []
+
+
+def test_a_click_on_a_cohort_cell_lists_the_cohorts_customers_of_that_month(dash_duo, browser_app):
+    from dashapp import service
+
+    tables = service.cohorts_view(service.Filters.build()).tables
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/cohorts")
+    dash_duo.wait_for_element("#co-grid .ag-row", timeout=60)
+    dash_duo.wait_for_element("#cohorts-retention .heatmaplayer", timeout=30)
+    # the second cohort (row 1), month 1 after acquisition
+    _click_heatmap_cell(dash_duo, "cohorts-retention", 1, 1)
+    cohort = str(tables.sizes.index[1])
+    _wait_url(dash_duo, "co_sel=" + quote(f"cohort:{cohort};months_active:has1", safe=""))
+    active = int(tables.active.iloc[1, 1])
+    wait_until(lambda: _rows(dash_duo, "co-grid") == active, what="the cell's customers")
+    assert _grid_column(dash_duo, "co-grid", "cohort") == {cohort}
+    wait_until(lambda: f"Cohort: {cohort} · bought in month 1" in _chip(dash_duo, "co"), 30,
+               "the chip")  # fmt: skip
+    assert console_errors(dash_duo) == []

@@ -69,3 +69,17 @@ def test_the_action_story_lists_the_head_holding_half_the_value_at_stake(filters
     assert head["value_at_stake"].sum() - head["value_at_stake"].min() < total / 2
     sentences, _, _ = action_text(story, "£")
     assert f"{story.head.customers:,} customer" in sentences[1]
+
+
+def test_every_cohort_cell_of_the_extract_lists_the_customers_it_counts(filters):
+    from dashapp.service.selection import token
+
+    view = service.cohorts_view(filters)
+    tables, customers = view.tables, view.customers
+    assert len(customers) == int(tables.sizes.sum())
+    for cohort, row in tables.active.iterrows():
+        for k, active in row.items():
+            if np.isnan(active):
+                continue
+            pick = f"{token(cohort=str(cohort))};months_active:has{k}"
+            assert len(select_rows(customers, pick)) == active, pick

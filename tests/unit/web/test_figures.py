@@ -211,3 +211,25 @@ def test_the_diagnostics_chart_marks_the_suggested_k_and_the_page_offers_it():
     assert button == "Use k = 3" and style == {}
     text, _, style = k_advice(suggest_k(curve, "elbow", 3))
     assert "the k chosen" in text and style == {"display": "none"}
+
+
+def test_a_cohort_cell_drills_down_to_the_customers_it_counts():
+    """Each retention cell [c, k] carries the selection of cohort c's customers who bought in
+    month k: applied to the page's customer table it gives the cell's count."""
+    from dashapp.analytics.cohorts import customer_cohorts
+    from dashapp.service.selection import select_rows
+
+    orders = _orders()
+    tables = cohort_tables(orders)
+    customers = customer_cohorts(orders)
+    assert len(customers) == tables.sizes.sum()
+    (trace, *_) = cohort_heatmap(tables.retention, tables, title="")["data"]
+    checked = 0
+    for r, row in enumerate(trace["customdata"]):
+        for c, cell in enumerate(row):
+            active = tables.active.iloc[r, c]
+            if np.isnan(active):
+                continue
+            assert len(select_rows(customers, cell)) == active, cell
+            checked += 1
+    assert checked >= 6
