@@ -105,3 +105,14 @@ def test_the_chip_refuses_a_column_the_grid_lacks():
     with pytest.raises(SelectionError, match="colour:blue"):
         describe("colour:blue", columns=["segment"])
     assert describe("segment:Champions", columns=["segment"]) == "segment: Champions"
+
+
+def test_a_list_column_selects_the_rows_whose_items_include_the_value():
+    table = pd.DataFrame({"cohort": ["2010-12", "2010-12", "2011-01"],
+                          "months_active": ["0 1 10", "0 2", "0 1"]})  # fmt: skip
+    picked = select_rows(table, "cohort:2010-12;months_active:has1")
+    assert picked.index.tolist() == [0]  # "10" is not "1"
+    labels = {"cohort": "Cohort", "months_active": "bought in month"}
+    assert describe("cohort:2010-12;months_active:has1", labels) == (
+        "Cohort: 2010-12 · bought in month 1"
+    )
