@@ -129,7 +129,7 @@ def _comparison_lines(view, field: str) -> list:
         text = _change(getattr(view.kpis, field), kpis, field)
         lines.append(
             html.Div(
-                f"{text} {words}",
+                f"{words}: {text}" if kpis is None else f"{text} {words}",
                 title=f"{a:%Y-%m-%d} to {b:%Y-%m-%d}",
                 className="small kpi-change " + ("text-muted" if kpis is None else ""),
                 **{"data-window": name},
