@@ -7,14 +7,34 @@
  */
 (function () {
     "use strict";
+    /* Below this window width a figure takes its "narrow" variant when it has one. */
+    var NARROW_PX = 576;
+
+    /* A figure may carry layout.meta.narrow = {data: [trace overrides], layout: {...}}: on
+     * a phone-sized window those replace the wide figure's (e.g. the R x F grid's cells show
+     * their customer count alone, so labels do not overlap). */
+    function forWindow(figure) {
+        var narrow = figure && figure.layout && figure.layout.meta && figure.layout.meta.narrow;
+        if (!narrow || window.innerWidth >= NARROW_PX) return figure;
+        var traces = narrow.data || [];
+        return Object.assign({}, figure, {
+            data: (figure.data || []).map(function (trace, i) {
+                return Object.assign({}, trace, traces[i] || {});
+            }),
+            layout: Object.assign({}, figure.layout, narrow.layout || {})
+        });
+    }
+
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         switches: {
             pick: function (figures, choice) {
                 if (!figures) return window.dash_clientside.no_update;
-                if (Object.prototype.hasOwnProperty.call(figures, choice)) return figures[choice];
+                if (Object.prototype.hasOwnProperty.call(figures, choice)) {
+                    return forWindow(figures[choice]);
+                }
                 /* a value the server refused (its message is on the page): the first variant */
                 var keys = Object.keys(figures);
-                return keys.length ? figures[keys[0]] : window.dash_clientside.no_update;
+                return keys.length ? forWindow(figures[keys[0]]) : window.dash_clientside.no_update;
             },
 
             /* A collapsible panel's button: open / close it, and say what a click does

@@ -85,14 +85,22 @@
             write: function (values, dates, current) {
                 var ctx = window.dash_clientside.callback_context;
                 var ids = triggeredIds();
+                var isControl = function (id) { return typeof id === "object" && id !== null; };
+                /* A date preset (Overview) sets From and To together: a user change too. */
+                var bothDates = ids.length === 2 && ids.every(function (id) {
+                    return isControl(id) && id.kind === "date";
+                });
                 /* Rendering a page "triggers" all of its controls at once: not a user change. */
-                if (ids.length !== 1 || typeof ids[0] !== "object" || ids[0] === null) {
+                if (!bothDates && (ids.length !== 1 || !isControl(ids[0]))) {
                     return noUpdate();
                 }
                 var changed = ids[0].key;
                 var texts = controlTexts(ctx.inputs_list);
                 var known = parseQuery(current);
-                if (texts[changed] === (known[changed] || "")) {
+                var echo = ids.every(function (id) {
+                    return texts[id.key] === (known[id.key] || "");
+                });
+                if (echo) {
                     return noUpdate(); /* a control echoing its URL value (pickers on mount) */
                 }
                 if (changed === "dataset") {

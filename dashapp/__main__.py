@@ -69,7 +69,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Dataset file not found: {settings.data_path}", file=sys.stderr)
         return 2
     app = create_app(settings)
-    app.run(host=args.host, port=args.port, debug=args.debug)
+    if args.debug:
+        app.run(host=args.host, port=args.port, debug=True)
+        return 0
+    return _serve(app, args.host, args.port)
+
+
+def _serve(app, host: str, port: int) -> int:
+    """The development server, announced in one line with the app's address (not Dash's and
+    werkzeug's banners and warning); request lines are not logged."""
+    import logging
+
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, app.server, threaded=True)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+    prefix = app.config.requests_pathname_prefix or "/"
+    print(
+        f"Customer Segments & CLV is running on http://{shown}:{server.port}{prefix} "
+        "(Ctrl+C to stop; for production use gunicorn, see the README)",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["CohortTables", "cohort_tables"]
+__all__ = ["CohortTables", "cohort_tables", "customer_cohorts"]
 
 #: Columns the invoice table must have.
 REQUIRED = ("customer_id", "invoice_date", "revenue", "is_cancellation")
@@ -276,3 +276,38 @@ def average_cumulative_revenue(
     average = (cum.where(usable, 0.0) * w).sum(axis=0) / weight.where(weight > 0)
     average = average.where(n_cohorts >= min_cohorts)
     return pd.DataFrame({"cumulative_revenue_per_customer": average, "cohorts": n_cohorts})
+
+
+def customer_cohorts(orders: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer with a cohort (the definitions above): ``customer_id``,
+    ``cohort`` ("2010-12"), ``first_purchase`` and ``last_purchase`` (days), ``orders``
+    (purchase invoices), ``revenue`` (net, cancellations before the cohort month ignored, as
+    in the revenue matrix) and ``months_active``: the months since acquisition with a
+    purchase, space-separated ("0 1 4"), so that the customers behind a retention cell
+    ``[c, k]`` are those of cohort ``c`` whose months include ``k``."""
+    known = orders[orders["customer_id"].notna()]
+    buys = known[~known["is_cancellation"].to_numpy(dtype=bool)]
+    columns = ["customer_id", "cohort", "first_purchase", "last_purchase", "orders", "revenue",
+               "months_active"]  # fmt: skip
+    if buys.empty:
+        return pd.DataFrame(columns=columns)
+    ids = buys["customer_id"].astype(str)
+    month = buys["invoice_date"].dt.to_period("M")
+    first_month = month.groupby(ids).min()
+    k = (month - ids.map(first_month)).map(lambda d: d.n).astype(int)
+    months = k.groupby(ids).apply(lambda v: " ".join(str(m) for m in sorted(set(v))))
+    dates = buys["invoice_date"].dt.normalize()
+    all_ids = known["customer_id"].astype(str)
+    in_cohort = known[known["invoice_date"].dt.to_period("M") >= all_ids.map(first_month)]
+    table = pd.DataFrame(
+        {
+            "cohort": first_month.astype(str),
+            "first_purchase": dates.groupby(ids).min().dt.strftime("%Y-%m-%d"),
+            "last_purchase": dates.groupby(ids).max().dt.strftime("%Y-%m-%d"),
+            "orders": ids.groupby(ids).size(),
+            "revenue": in_cohort["revenue"].groupby(in_cohort["customer_id"].astype(str)).sum(),
+            "months_active": months,
+        }
+    )
+    table["revenue"] = table["revenue"].fillna(0.0).round(2)
+    return table.rename_axis("customer_id").reset_index()[columns]

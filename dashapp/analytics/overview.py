@@ -100,3 +100,49 @@ def covered_days(
         pd.Timestamp(end) if end else pd.Timestamp.max,
     )
     return first_day, last_day
+
+
+#: Date presets of the Overview, relative to the last day of data (the data are historical:
+#: "last 30 days" means the 30 days that end on the last invoice day).
+PRESETS = (
+    ("last30", "Last 30 days"),
+    ("last90", "Last 90 days"),
+    ("qtd", "Quarter to date"),
+    ("ytd", "Year to date"),
+    ("last12m", "Last 12 months"),
+    ("all", "All"),
+)
+
+
+def preset_range(
+    preset: str, first_day: pd.Timestamp, last_day: pd.Timestamp
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """First and last day (inclusive) of ``preset`` ending on ``last_day``, cut to start no
+    earlier than ``first_day``; ``(None, None)`` for "all". ValueError for an unknown one."""
+    last_day = pd.Timestamp(last_day).normalize()
+    if preset == "all":
+        return None, None
+    if preset in ("last30", "last90"):
+        start = last_day - pd.Timedelta(days=int(preset[4:]) - 1)
+    elif preset == "qtd":
+        start = last_day.to_period("Q").start_time
+    elif preset == "ytd":
+        start = pd.Timestamp(year=last_day.year, month=1, day=1)
+    elif preset == "last12m":
+        start = last_day - pd.DateOffset(months=12) + pd.Timedelta(days=1)
+    else:
+        raise ValueError(f"unknown period preset {preset!r}")
+    return max(pd.Timestamp(start), pd.Timestamp(first_day).normalize()), last_day
+
+
+def comparison_windows(
+    first_day: pd.Timestamp, last_day: pd.Timestamp
+) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """The windows a period ``first_day``..``last_day`` (inclusive) is compared with: the
+    previous period of the same length (``"previous"``, ending the day before it starts) and
+    the same days a year before (``"year_before"``)."""
+    days = (last_day - first_day).days + 1
+    return {
+        "previous": (first_day - pd.Timedelta(days=days), first_day - pd.Timedelta(days=1)),
+        "year_before": (first_day - pd.DateOffset(years=1), last_day - pd.DateOffset(years=1)),
+    }

@@ -81,7 +81,7 @@ from dashapp.service.views.clv import (
 )
 from dashapp.service.views.cohorts import CohortsView, cohorts_view
 from dashapp.service.views.dataset import DatasetBounds, dataset_bounds
-from dashapp.service.views.overview import OverviewView, overview
+from dashapp.service.views.overview import OverviewView, overview, period_preset
 from dashapp.service.views.rfm import RfmView, rfm_table, rfm_view
 
 __all__ = [
@@ -148,6 +148,7 @@ __all__ = [
     "memoized",
     "overview",
     "params",
+    "period_preset",
     "records",
     "rfm_table",
     "rfm_view",

@@ -14,6 +14,7 @@ text. Numeric columns are left alone: a negative number is data, not a formula.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -55,10 +56,12 @@ def to_safe_csv(frame: pd.DataFrame, *, index: bool = False) -> str:
     return neutralise_formulas(frame).to_csv(index=index, lineterminator="\n")
 
 
-def csv_download(frame: pd.DataFrame, filename: str) -> dict[str, str]:
+def csv_download(frame: pd.DataFrame, filename: str, notes: Sequence[str] = ()) -> dict[str, str]:
     """What a download component sends to the browser: ``frame`` as safe CSV text
-    (:func:`to_safe_csv`) saved under ``filename``."""
-    return {"content": to_safe_csv(frame), "filename": filename, "type": "text/csv"}
+    (:func:`to_safe_csv`) saved under ``filename``, after one ``# `` comment line per note
+    (what the file holds; ``pandas.read_csv(..., comment="#")`` skips them)."""
+    head = "".join("# " + " ".join(str(n).split()) + "\n" for n in notes)
+    return {"content": head + to_safe_csv(frame), "filename": filename, "type": "text/csv"}
 
 
 #: File formats :func:`write_table` writes.

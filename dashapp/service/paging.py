@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dashapp.service.results import records
+from dashapp.service.selection import select_or_all
 
 #: Most rows one response carries (the grids ask for blocks of 100).
 MAX_BLOCK_ROWS = 200
@@ -30,10 +31,13 @@ _NUMBER_TESTS = {
 }
 
 
-def grid_page(frame: pd.DataFrame | None, request: Any) -> dict:
+def grid_page(frame: pd.DataFrame | None, request: Any, selection: Any = None) -> dict:
     """``{"rowData": [...], "rowCount": n}`` for AG Grid's ``getRowsResponse``: the rows
-    ``request["startRow"]``..``request["endRow"]`` of ``frame`` after the request's
-    ``filterModel`` and ``sortModel``; ``rowCount`` counts every row that passes the filter."""
+    ``request["startRow"]``..``request["endRow"]`` of ``frame`` after the drill-down
+    ``selection`` (:mod:`dashapp.service.selection`; one the table cannot answer selects
+    every row, and the page says why) and the request's ``filterModel`` and
+    ``sortModel``; ``rowCount`` counts every row that passes them."""
+    frame = select_or_all(frame, selection)
     if frame is None or frame.empty:
         return {"rowData": [], "rowCount": 0}
     request = request if isinstance(request, dict) else {}

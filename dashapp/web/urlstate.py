@@ -29,3 +29,22 @@ def split_list(value) -> list[str]:
     if isinstance(value, list | tuple):
         return [str(v) for v in value if v not in (None, "")]
     return [v for v in str(value).split(",") if v]
+
+
+def query_string(values: dict) -> str:
+    """The query string (with ``?``, or ``""``) of ``{key: value}`` written the way the
+    browser writes it (``assets/urlstate.js``): keys sorted, lists comma-joined, blanks left
+    out; for links that open a view (e.g. a story's next step)."""
+    from urllib.parse import urlencode
+
+    texts = {}
+    for key in sorted(values):
+        value = values[key]
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value if v not in (None, ""))
+        elif isinstance(value, bool):
+            value = "1" if value else ""
+        if value is None or value == "":
+            continue
+        texts[key] = str(value)
+    return "?" + urlencode(texts) if texts else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from selenium.webdriver.common.by import By
@@ -106,9 +107,10 @@ def test_clv_callbacks_over_http(browser_app, shared_sample_xlsx):
     resp = client.call("download_clv", {**base, "clv-download-btn.n_clicks": 1})
     assert resp.status_code == 200
     data = resp.get_json()["response"]["clv-download"]["data"]
-    assert data["filename"] == "clv_customers.csv"
-    lines = data["content"].splitlines()
+    assert re.fullmatch(rf"{dataset}_clv_\d{{4}}-\d\d-\d\d\.csv", data["filename"])
+    lines = [line for line in data["content"].splitlines() if not line.startswith("# ")]
     assert lines[0].split(",")[:3] == ["customer_id", "rank", "clv"] and len(lines) > 200
+    assert "# Columns: customer_id = Customer; rank = Rank; clv = Predicted CLV" in data["content"]
     assert {"p_churn", "p_not_alive"} <= set(lines[0].split(","))
     resp = client.call("download_clv_intervals", {**base, "clv-intervals-download-btn.n_clicks": 1})
     data = resp.get_json()["response"]["clv-intervals-download"]["data"]

@@ -29,11 +29,11 @@ def test_no_page_raises_an_alarm_on_a_first_visit(dash_duo, browser_app):
     assert console_errors(dash_duo) == []
 
 
-#: Each page's empty state when the filters match nothing (CLV's callbacks are another
-#: engineer's; its empty state is still a yellow alert).
+#: Each page's empty state when the filters match nothing.
 EMPTY_STATES = {
     "/": "No invoices match these filters",
     "/rfm": "No customers match these filters",
+    "/clv": "No customers match these filters",
     "/cohorts": "No customers match these filters",
     "/clustering": "No customers match these filters",
     "/actions": "No customers match these filters",

@@ -71,15 +71,24 @@ def test_rfm_page_table_heatmap_date_change_and_download(dash_duo, browser_app, 
     end = time.time() + 15
     target = None
     while time.time() < end:
-        found = [p for p in folder.glob("rfm_customers*.csv")] if folder else []
+        found = [p for p in folder.glob("*_rfm_*.csv")] if folder else []
         if found:
             target = found[0]
             break
         time.sleep(0.3)
     assert target is not None, "the CSV was not downloaded"
-    header = target.read_text().splitlines()[0]
-    assert (
-        header == "customer_id,recency,frequency,monetary,r_score,f_score,m_score,rfm_code,segment"
+    lines = target.read_text().splitlines()
+    # what the file holds, in comment lines: dataset, filters, as-of date, units
+    notes = [line for line in lines if line.startswith("# ")]
+    assert target.name.startswith("online_retail_II_sample_rfm_"), target.name
+    assert any("dates first day to 2010-12-31" in n for n in notes), notes
+    assert any(n.startswith("# As of 2011-01-01") for n in notes), notes
+    assert any("monetary = Monetary (£)" in n for n in notes), notes
+    header = lines[len(notes)]
+    # the grid's columns, in its order (issue 16: AOV, tenure and the dates were missing)
+    assert header == (
+        "customer_id,segment,rfm_code,recency,frequency,monetary,aov,tenure,first_purchase,"
+        "last_purchase,r_score,f_score,m_score"
     )
-    assert len(target.read_text().splitlines()) > 50
+    assert len(lines) > 50
     assert console_errors(dash_duo) == []

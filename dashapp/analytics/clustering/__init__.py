@@ -38,6 +38,7 @@ from dashapp.analytics.clustering.diagnostics import (
     elbow_curve,
     k_distance,
     silhouette,
+    suggest_k,
 )
 from dashapp.analytics.clustering.engine import (
     DBSCAN_PAIR_BUDGET,
@@ -109,6 +110,7 @@ __all__ = [
     "cluster_names",
     "dendrogram_data",
     "elbow_curve",
+    "suggest_k",
     "k_distance",
     "segment_agreement",
     "silhouette",

@@ -40,6 +40,7 @@ __all__ = [
     "elbow_curve",
     "k_distance",
     "silhouette",
+    "suggest_k",
 ]
 
 SILHOUETTE_SAMPLE = 2_000  # silhouette is O(s^2): ~30 ms on 2,000 points, ~0.9 s on 5,000
@@ -393,3 +394,54 @@ def _scores(X: np.ndarray, labels: np.ndarray, random_state: int) -> dict[str, A
     else:
         diag["davies_bouldin"] = diag["calinski_harabasz"] = float("nan")
     return diag
+
+
+#: A chosen k is a poor fit when its silhouette is this much below the best k's ...
+SILHOUETTE_GAP = 0.05
+#: ... or its BIC this much above the lowest (a BIC difference above 10 is "very strong"
+#: evidence for the lower one; Kass & Raftery 1995).
+BIC_GAP = 10.0
+
+
+@dataclass(frozen=True)
+class KSuggestion:
+    """The k a diagnostic curve favours: ``k`` with the best ``score`` of ``measure``
+    ("silhouette", higher is better, or "BIC", lower is better); ``current_score`` is the
+    chosen k's (NaN when the curve lacks it) and ``poor_fit`` says whether the chosen k
+    falls short of the best by more than :data:`SILHOUETTE_GAP` / :data:`BIC_GAP`."""
+
+    k: int
+    measure: str
+    score: float
+    current_k: int | None
+    current_score: float
+    poor_fit: bool
+
+
+def suggest_k(curve: pd.DataFrame, kind: str, current_k: int | None) -> KSuggestion | None:
+    """The best k of an elbow curve (highest silhouette) or a BIC curve (lowest BIC); None
+    for other curves or when no k has a finite score."""
+    column = {"elbow": "silhouette", "bic": "bic"}.get(kind)
+    if column is None or curve is None or column not in curve:
+        return None
+    ks = curve["k"].to_numpy(dtype=int)
+    scores = curve[column].to_numpy(dtype=float)
+    finite = np.isfinite(scores)
+    if not finite.any():
+        return None
+    higher_is_better = column == "silhouette"
+    best = int(np.nanargmax(np.where(finite, scores, -np.inf)) if higher_is_better
+               else np.nanargmin(np.where(finite, scores, np.inf)))  # fmt: skip
+    score = float(scores[best])
+    at = np.flatnonzero(ks == current_k) if current_k is not None else np.array([], dtype=int)
+    current = float(scores[at[0]]) if at.size else float("nan")
+    gap = (score - current) if higher_is_better else (current - score)
+    limit = SILHOUETTE_GAP if higher_is_better else BIC_GAP
+    return KSuggestion(
+        k=int(ks[best]),
+        measure="silhouette" if higher_is_better else "BIC",
+        score=score,
+        current_k=current_k,
+        current_score=current,
+        poor_fit=bool(np.isfinite(gap) and gap > limit),
+    )

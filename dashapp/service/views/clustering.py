@@ -89,6 +89,7 @@ class ClusterDiagnostics(View):
     extra: dict[str, Any] = field(default_factory=dict)
     n_points: int | None = None
     n_total: int | None = None
+    suggestion: Any = None  # clustering.KSuggestion for the chosen k, or None
 
 
 def cluster_params(
@@ -296,7 +297,8 @@ def cluster_diagnostics(filters: Filters, *args: Any, **kwargs: Any) -> ClusterD
 
 
 def _with_k(diag: ClusterDiagnostics, k: int | None) -> ClusterDiagnostics:
-    return replace(diag, k=k)
+    """The curve with the chosen k and the k the curve favours (elbow and BIC curves)."""
+    return replace(diag, k=k, suggestion=clustering.suggest_k(diag.curve, diag.kind, k))
 
 
 def _feature_matrix(filters: Filters, transform, scale, features) -> np.ndarray:

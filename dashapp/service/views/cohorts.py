@@ -22,6 +22,7 @@ class CohortsView(View):
 
     tables: cohorts.CohortTables | None = None
     average: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = None  # cohorts.customer_cohorts: the page's grid
 
 
 @memoized
@@ -32,6 +33,7 @@ def cohorts_view(dataset, version, start, end, countries, rules) -> CohortsView:
     or hide months in which the country's customers did not buy."""
     filters = Filters.of(dataset, start, end, countries, rules)
     orders = filtered_orders(filters)[["customer_id", "invoice_date", "revenue", "is_cancellation"]]
+    customers = cohorts.customer_cohorts(orders)
     rng = clv_range(filters)
     if rng is not None:  # rows without a customer only set the data's first and last day
         edges = pd.DataFrame(
@@ -46,4 +48,6 @@ def cohorts_view(dataset, version, start, end, countries, rules) -> CohortsView:
     tables = cohorts.cohort_tables(orders)
     if tables.sizes.empty:
         return CohortsView(reason=empty_reason(0), tables=tables)
-    return CohortsView(tables=tables, average=cohorts.average_cumulative_revenue(tables))
+    return CohortsView(
+        tables=tables, average=cohorts.average_cumulative_revenue(tables), customers=customers
+    )

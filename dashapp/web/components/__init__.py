@@ -185,13 +185,17 @@ def page_header(title: str, subtitle: str = "") -> html.Div:
     )
 
 
-def kpi_card(title: str, value: str, hint: str = "", id_: str | None = None) -> dbc.Card:
+def kpi_card(
+    title: str, value: str, hint: str = "", id_: str | None = None, extra=None
+) -> dbc.Card:
+    """A headline number; ``extra`` (e.g. its change against other periods) goes below."""
     return dbc.Card(
         dbc.CardBody(
             [
                 html.Div(title, className="small text-muted text-uppercase"),
                 html.Div(value, className="fs-3 fw-bold kpi-value", id=id_ or {}),
                 html.Div(hint, className="small text-muted") if hint else None,
+                html.Div(extra, className="mt-1") if extra else None,
             ]
         ),
         className="h-100 shadow-sm",
@@ -307,7 +311,7 @@ def data_grid(id_, columns: list[dict], paged: bool = False, **kwargs) -> dag.Ag
         rows, paging = {"rowData": []}, {}
     return dag.AgGrid(
         id=id_,
-        columnDefs=columns,
+        columnDefs=[fit_min_width(c) for c in columns],
         **rows,
         defaultColDef={
             "sortable": True,
@@ -331,6 +335,24 @@ def data_grid(id_, columns: list[dict], paged: bool = False, **kwargs) -> dag.Ag
     )
 
 
+#: Rough widths (px) of the grid's text: a character of a header or cell, a cell's padding and
+#: a header's padding with its sort and menu icons (AG Grid's Alpine theme, 13-14 px font).
+CHAR_PX, CELL_PAD_PX, HEADER_PAD_PX = 8, 36, 52
+
+
+def fit_min_width(column: dict) -> dict:
+    """``column`` with a minimum width that holds its longest header word on one line (a
+    header wraps between words, never inside one: "Frequen cy") and, for money, the widest
+    amount (``£1,234,567.89``), so that a narrow screen scrolls the grid sideways instead of
+    cutting "£2,009..."."""
+    words = str(column.get("headerName", column.get("field", ""))).split()
+    need = max((len(w) for w in words), default=0) * CHAR_PX + HEADER_PAD_PX
+    need = max(need, column.get("contentChars", 0) * CHAR_PX + CELL_PAD_PX)
+    out = {k: v for k, v in column.items() if k != "contentChars"}
+    out["minWidth"] = max(int(column.get("minWidth", 90)), need)
+    return out
+
+
 def customer_column(min_width: int = 110) -> dict:
     """The customer id column every customer grid starts with, pinned on the left; each id
     links to the customer page (``assets/customer_links.js``)."""
@@ -342,6 +364,8 @@ def money_column(field: str, header: str, currency: str = "£", decimals: int = 
     return {
         "field": field,
         "headerName": header,
+        # the widest amount shown whole: currency, 1,234,567 and the decimals
+        "contentChars": len(currency) + 9 + (decimals + 1 if decimals else 0),
         "type": "numericColumn",
         "filter": "agNumberColumnFilter",
         "valueFormatter": {
@@ -379,6 +403,7 @@ def serve_rows(
     inputs: list[Input],
     rows: Callable[..., pd.DataFrame | None],
     extra_outputs: tuple[Output, ...] = (),
+    selection: Input | None = None,
 ) -> None:
     """Serve a paged grid's rows from the page's inputs.
 
@@ -387,21 +412,26 @@ def serve_rows(
     filters, sorts and slices it per request (:func:`dashapp.service.paging.grid_page`), so
     only the block the grid shows travels. When an input changes, the grid drops its rows in
     the browser and asks again (``assets/grids.js``) at once, next to the page's callbacks.
+    ``selection`` is the page's drill-down selection (``components.drill``): the service
+    applies it to the table before paging; changing it refreshes the grid only.
     """
-    states = [State(i.component_id, i.component_property) for i in inputs]
+    watched = [*inputs, selection] if selection is not None else list(inputs)
+    states = [State(i.component_id, i.component_property) for i in watched]
 
     clientside_callback(
         ClientsideFunction("grids", "refresh"),
         Output(refresh_id(grid_id), "data"),
-        *inputs,
+        *watched,
         State(grid_id, "id"),
         prevent_initial_call=True,
     )
 
     def serve(request, *values):
+        chosen = values[-1] if selection is not None else None
+        values = values[:-1] if selection is not None else values
         result = rows(*values)
         table, extras = (result[0], result[1:]) if extra_outputs else (result, ())
-        page = service.grid_page(table, request)
+        page = service.grid_page(table, request, chosen)
         return (page, *extras) if extra_outputs else page
 
     serve.__name__ = f"serve_{grid_id.replace('-', '_')}"  # e.g. serve_rfm_grid

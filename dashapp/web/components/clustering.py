@@ -168,3 +168,27 @@ DIAG_NOTES = {
     "k = 2..10 (lower is better: fit penalised for complexity){sample}; the dotted line "
     "marks the chosen k.",
 }
+
+
+K_BUTTON_HIDDEN = {"display": "none"}
+
+
+def k_advice(suggestion) -> tuple[str, str, dict]:
+    """The sentence on the k the diagnostic curve favours, the one-click button's text and
+    its style (hidden when the chosen k is the suggested one)."""
+    if suggestion is None:
+        return "", "", K_BUTTON_HIDDEN
+    better = "highest" if suggestion.measure == "silhouette" else "lowest"
+    digits = ".2f" if suggestion.measure == "silhouette" else ",.0f"
+    best = f"k = {suggestion.k} has the {better} {suggestion.measure} ({suggestion.score:{digits}})"
+    current, now = suggestion.current_k, suggestion.current_score
+    if current == suggestion.k:
+        return f"Suggested: {best}, the k chosen.", "", K_BUTTON_HIDDEN
+    if now == now and suggestion.poor_fit:
+        text = (f"k = {current} is a poor fit here: on this curve its {suggestion.measure} is "
+                f"{now:{digits}}, while {best}.")  # fmt: skip
+    elif now == now:
+        text = f"Suggested: {best}; k = {current} comes close ({now:{digits}})."
+    else:
+        text = f"Suggested: {best}."
+    return text, f"Use k = {suggestion.k}", {}

@@ -45,6 +45,7 @@ def grid_columns(currency: str) -> list[dict]:
         customer_column(125),
         {**number_column("rank", "Rank"), "minWidth": 95},
         {**money_column("clv", "Predicted CLV", currency, 0), "minWidth": 115},
+        {**money_column("clv_if_alive", "Value if still active", currency, 0), "minWidth": 125},
         {
             "field": "p_alive",
             "headerName": "P(alive)",

@@ -34,6 +34,28 @@ def _k_marker(k) -> list[dict]:
     ]
 
 
+def _suggested_marker(diag: ClusterDiagnostics, yaxis: str) -> list[dict]:
+    """A diamond on the curve at the k it favours (highest silhouette, lowest BIC)."""
+    best = diag.suggestion
+    if best is None:
+        return []
+    better = "highest" if best.measure == "silhouette" else "lowest"
+    return [
+        {
+            "type": "scatter",
+            "mode": "markers+text",
+            "x": [best.k],
+            "y": [round(best.score, 4 if best.measure == "silhouette" else 1)],
+            "yaxis": yaxis,
+            "name": f"Suggested k = {best.k} ({better} {best.measure})",
+            "text": [f"k = {best.k}"],
+            "textposition": "top center",
+            "marker": {"color": COLORS[3], "size": 13, "symbol": "diamond"},
+            "hoverinfo": "skip",
+        }
+    ]
+
+
 def elbow_figure(diag: ClusterDiagnostics) -> dict:
     """K-Means inertia (elbow) and silhouette over k; the chosen k marked."""
     curve = diag.curve
@@ -59,6 +81,7 @@ def elbow_figure(diag: ClusterDiagnostics) -> dict:
             "hovertemplate": "k=%{x}: silhouette %{y:.3f}<extra></extra>",
         },
     ]
+    data += _suggested_marker(diag, "y2")
     return figure(
         data,
         height=340,
@@ -229,19 +252,7 @@ def bic_figure(diag: ClusterDiagnostics) -> dict:
             "hovertemplate": "k=%{x}: AIC %{y:,.0f}<extra></extra>",
         },
     ]
-    if np.isfinite(bic).any():
-        best = int(np.nanargmin(bic))
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "x": [int(ks[best])],
-                "y": [round(float(bic[best]), 1)],
-                "name": f"Lowest BIC (k = {ks[best]})",
-                "marker": {"color": COLORS[3], "size": 12, "symbol": "diamond"},
-                "hoverinfo": "skip",
-            }
-        )
+    data += _suggested_marker(diag, "y")
     return figure(
         data,
         height=340,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dashapp.service.selection import range_token, token, top_token
 from dashapp.web.figures.base import (
     COLORS,
     MUTED,
@@ -53,7 +54,12 @@ def clv_distribution(
                 "width": rounded(np.diff(edges), 2),
                 "marker": {"color": PRIMARY},
                 "name": "Customers",
-                "customdata": np.stack([edges[:-1], edges[1:]], axis=1).round(0).tolist(),
+                # bin edges for the hover; last: the bin's customers (components.drill),
+                # the last bin closed at the top like np.histogram's
+                "customdata": [
+                    [round(float(lo)), round(float(hi)), range_token("clv", lo, top)]
+                    for lo, hi, top in zip(edges[:-1], edges[1:], [*edges[1:-1], None], strict=True)
+                ],
                 "hovertemplate": currency
                 + "%{customdata[0]:,.0f} – "
                 + currency
@@ -119,6 +125,7 @@ def pareto_curve(pareto: pd.DataFrame, top20: float | None = None) -> dict:
             "x": x,
             "y": rounded(pareto["revenue_share"] * 100, 2),
             "name": "Historic net revenue",
+            "customdata": [top_token("monetary", round(v, 1)) if v >= 0.1 else "" for v in x],
             "line": {"color": COLORS[2], "width": 2},
             "hovertemplate": "Top %{x:.1f}% of customers: %{y:.1f}% of historic revenue"
             "<extra></extra>",
@@ -129,6 +136,7 @@ def pareto_curve(pareto: pd.DataFrame, top20: float | None = None) -> dict:
             "x": x,
             "y": rounded(pareto["clv_share"] * 100, 2),
             "name": "Predicted CLV",
+            "customdata": [top_token("clv", round(v, 1)) if v >= 0.1 else "" for v in x],
             "line": {"color": COLORS[1], "width": 3},
             "hovertemplate": "Top %{x:.1f}% of customers: %{y:.1f}% of predicted CLV"
             "<extra></extra>",
@@ -185,6 +193,10 @@ def top_customers(top: pd.DataFrame, currency: str = "£", horizon_months: int =
         .round(3)
         .tolist()
     )
+    # last item: the customer, for the drill-down (components.drill)
+    custom = [
+        [*row, token(customer_id=c)] for row, c in zip(custom, data["customer_id"], strict=True)
+    ]
     return figure(
         [
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dashapp.service.selection import token
 from dashapp.web.figures.base import (
     COLORS,
     MUTED,
@@ -51,7 +52,12 @@ def cohort_heatmap(
     ks = [int(k) for k in values.columns]
     sizes = tables.sizes.to_numpy()
     text = [["" if np.isnan(v) else str(round(v)) for v in row] for row in z]  # no "-0"
-    custom = [[[label, int(size)]] * n_cols for label, size in zip(labels, sizes, strict=True)]
+    # each cell's customers, for the drill-down (components.drill); a heatmap cell's
+    # customdata must be plain text for Dash to pass it on with a click
+    cohorts = [str(c) for c in tables.sizes.index.astype(str)]
+    custom = [[f"{token(cohort=c)};months_active:has{k}" for k in ks] for c in cohorts]
+    about = [[f"Cohort {label} ({int(size):,} customers)"] * n_cols
+             for label, size in zip(labels, sizes, strict=True)]  # fmt: skip
     later = z[:, 1:] if n_cols > 1 else z
     auto_max = float(np.nanpercentile(later, 98)) if np.isfinite(later).any() else 100.0
     data = [
@@ -64,11 +70,12 @@ def cohort_heatmap(
             "texttemplate": "%{text}",
             "textfont": {"size": 9},
             "customdata": custom,
+            "hovertext": about,
             "colorscale": SEQUENTIAL,
             "zmin": 0,
             "zmax": zmax if zmax is not None else auto_max,
             "colorbar": {"title": {"text": "%"}, "ticksuffix": "%", "len": 0.8},
-            "hovertemplate": "Cohort %{customdata[0]} (%{customdata[1]:,} customers)<br>month %{x} "
+            "hovertemplate": "%{hovertext}<br>month %{x} "
             "after acquisition: " + hover_value + " %{z:.1f}%<extra></extra>",
             "xgap": 1,
             "ygap": 1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dashapp.service.selection import token
 from dashapp.web.figures.base import (
     COLORS,
     MUTED,
@@ -59,6 +60,10 @@ def rf_heatmap(
                 "text": text,
                 "texttemplate": "%{text}",
                 "textfont": {"size": 10},
+                # the customers of a cell, for the drill-down (components.drill)
+                "customdata": [
+                    [token(r_score=r + 1, f_score=f + 1) for f in range(5)] for r in range(5)
+                ],
                 "colorscale": SEQUENTIAL,
                 "colorbar": {"title": {"text": label}},
                 "hovertemplate": "R=%{y}, F=%{x}<br>%{text}<extra></extra>",
@@ -69,7 +74,27 @@ def rf_heatmap(
         height=460,
         xaxis={"title": {"text": "F score (5 = most frequent)"}, "dtick": 1},
         yaxis={"title": {"text": "R score (5 = most recent)"}, "dtick": 1},
+        # on a phone (assets/switches.js): each cell shows its customer count alone (segment
+        # and revenue move to the hover) and the colour bar lies below the grid
+        meta={"narrow": {"data": [narrow_cells(counts, text, label)], "layout": {"height": 420}}},
     )
+
+
+def narrow_cells(counts: np.ndarray, text: list[list[str]], label: str) -> dict:
+    """Trace overrides of the R x F grid on a phone: a cell about 30 px wide holds a count."""
+    return {
+        "text": [[f"{counts[r, f]:,}" for f in range(5)] for r in range(5)],
+        "hovertext": text,
+        "hovertemplate": "R=%{y}, F=%{x}<br>%{hovertext}<extra></extra>",
+        "textfont": {"size": 12},
+        "colorbar": {
+            "orientation": "h",
+            "thickness": 10,
+            "y": -0.32,
+            "yanchor": "top",
+            "title": {"side": "top"},
+        },  # fmt: skip
+    }
 
 
 def segment_treemap(summary: pd.DataFrame, currency: str = "£") -> dict:
@@ -84,9 +109,12 @@ def segment_treemap(summary: pd.DataFrame, currency: str = "£") -> dict:
                 "parents": [""] * len(data),
                 "values": data["revenue"].clip(lower=0).round(2).tolist(),
                 "marker": {"colors": [SEGMENT_COLORS.get(s, MUTED) for s in data["segment"]]},
-                "customdata": np.stack(
-                    [data["customers"], np.round(data["revenue_share"] * 100, 2)], axis=1
-                ).tolist(),
+                "customdata": [
+                    [int(n), round(float(share) * 100, 2), token(segment=segment)]
+                    for n, share, segment in zip(
+                        data["customers"], data["revenue_share"], data["segment"], strict=True
+                    )
+                ],
                 "texttemplate": "<b>%{label}</b><br>"
                 + currency
                 + "%{value:,.0f}<br>%{customdata[1]:.1f}%",
@@ -103,6 +131,7 @@ def segment_treemap(summary: pd.DataFrame, currency: str = "£") -> dict:
 def segment_bars(summary: pd.DataFrame) -> dict:
     data = summary.iloc[::-1]
     segments = data["segment"].tolist()
+    picks = [token(segment=segment) for segment in segments]  # drill-down (components.drill)
     return figure(
         [
             {
@@ -111,6 +140,7 @@ def segment_bars(summary: pd.DataFrame) -> dict:
                 "x": np.round(data["customer_share"] * 100, 2).tolist(),
                 "orientation": "h",
                 "name": "% of customers",
+                "customdata": picks,
                 "marker": {"color": PRIMARY},
                 "hovertemplate": "%{y}: %{x:.1f}% of customers<extra></extra>",
             },
@@ -120,6 +150,7 @@ def segment_bars(summary: pd.DataFrame) -> dict:
                 "x": np.round(data["revenue_share"] * 100, 2).tolist(),
                 "orientation": "h",
                 "name": "% of revenue",
+                "customdata": picks,
                 "marker": {"color": COLORS[1]},
                 "hovertemplate": "%{y}: %{x:.1f}% of revenue<extra></extra>",
             },

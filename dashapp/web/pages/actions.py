@@ -10,7 +10,8 @@ from dash import Input, Output, callback, dcc, html, no_update
 from dashapp import service
 from dashapp.analytics import actions
 from dashapp.service import ParamError, params
-from dashapp.service.exports import csv_download
+from dashapp.service.selection import select_or_all
+from dashapp.service.views.stories import action_story
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -25,6 +26,15 @@ from dashapp.web.components import (
     section,
     serve_rows,
 )
+from dashapp.web.components.drill import (
+    drill_down,
+    selection_chip,
+    selection_input,
+    selection_state,
+    selection_words,
+)
+from dashapp.web.components.exporting import grid_export
+from dashapp.web.components.story import action_text, page_href, story_card
 from dashapp.web.controls import as_input, as_state, hidden, param_alert
 from dashapp.web.crm_export import crm_export, register_crm_export
 from dashapp.web.format import money, number
@@ -45,13 +55,56 @@ SETTINGS = (
 
 
 def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
-           cl_method=None, cl_k=None, clv_churn=None, **query):  # fmt: skip
+           cl_method=None, cl_k=None, clv_churn=None, act_sel=None, **query):  # fmt: skip
     currency = service.currency(query.get("dataset"))
     raw = (clv_model, clv_horizon, clv_margin, clv_discount, cl_method, cl_k, clv_churn)
     carried = html.Div(
         [hidden(param, value) for param, value in zip(SETTINGS, raw, strict=True)], hidden=True
     )
-    columns = [
+    columns = _columns(currency)
+    return html.Div(
+        [
+            page_header(
+                "Action list",
+                "Who to contact first: customers sorted by the value at "
+                "stake, with their segment, cluster and the recommended action.",
+            ),
+            filter_bar(**query),
+            carried,
+            html.Div(id="actions-settings", className="small text-muted mb-2"),
+            html.Div(id="actions-message"),
+            html.Div(id="actions-story"),
+            section(
+                "Customers by value at stake",
+                html.Div(
+                    [
+                        selection_chip("act", act_sel),
+                        dbc.Button(
+                            "Download the action list (CSV)",
+                            id="actions-download-btn",
+                            color="primary",
+                            size="sm",
+                            className="mb-2",
+                        ),
+                        dcc.Download(id="actions-download"),
+                        crm_export(),
+                        paged_grid("actions-grid", columns),
+                    ]
+                ),
+                note="Value at stake = value if still active × (1 − P(alive)): what the "
+                "customer would bring over the horizon if still a customer, weighted by the "
+                "chance that they have already gone (predicted CLV = value if still active × "
+                "P(alive)). An active segment with P(alive) below "
+                f"{actions.LAPSED_BELOW:.0%} is offered a win-back, not an upsell. The table "
+                "and the CSV have every customer (or the selection shown above the table). "
+                "Cells a spreadsheet would run as formulas are neutralised.",
+            ),
+        ]
+    )
+
+
+def _columns(currency: str) -> list[dict]:
+    return [
         customer_column(),
         {**money_column("value_at_stake", "Value at stake", currency), "minWidth": 110},
         {**money_column("clv", "Predicted CLV", currency), "minWidth": 115},
@@ -75,43 +128,6 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
         number_column("frequency", "Orders"),
         money_column("monetary", "Monetary", currency),
     ]
-    return html.Div(
-        [
-            page_header(
-                "Action list",
-                "Who to contact first: customers sorted by the value at "
-                "stake, with their segment, cluster and the recommended action.",
-            ),
-            filter_bar(**query),
-            carried,
-            html.Div(id="actions-settings", className="small text-muted mb-2"),
-            html.Div(id="actions-message"),
-            section(
-                "Customers by value at stake",
-                html.Div(
-                    [
-                        dbc.Button(
-                            "Download the action list (CSV)",
-                            id="actions-download-btn",
-                            color="primary",
-                            size="sm",
-                            className="mb-2",
-                        ),
-                        dcc.Download(id="actions-download"),
-                        crm_export(),
-                        paged_grid("actions-grid", columns),
-                    ]
-                ),
-                note="Value at stake = value if still active × (1 − P(alive)): what the "
-                "customer would bring over the horizon if still a customer, weighted by the "
-                "chance that they have already gone (predicted CLV = value if still active × "
-                "P(alive)). An active segment with P(alive) below "
-                f"{actions.LAPSED_BELOW:.0%} is offered a win-back, not an upsell. The table "
-                "and the CSV have every customer. Cells a spreadsheet would run as formulas "
-                "are neutralised.",
-            ),
-        ]
-    )
 
 
 def _list(dataset, start, end, countries, *settings) -> service.ActionList:
@@ -144,22 +160,24 @@ def _grid_rows(dataset, start, end, countries, *settings):
     return None if result.reason else result.table
 
 
-serve_rows("actions-grid", ACTION_INPUTS, _grid_rows)
+serve_rows("actions-grid", ACTION_INPUTS, _grid_rows, selection=selection_input("act"))
+drill_down("act", (), _columns("£"), {"value_at_stake": "Value at stake"})
 
 
 @callback(
     Output("actions-settings", "children"),
     Output("actions-message", "children"),
+    Output("actions-story", "children"),
     *ACTION_INPUTS,
 )
 def update_actions(dataset, start, end, countries, *settings):
     try:
         result = _list(dataset, start, end, countries, *settings)
     except ParamError as exc:
-        return None, param_alert(exc)
+        return None, param_alert(exc), None
     text = _settings_text(settings)
     if result.reason:
-        return text, empty_state(result.reason)
+        return text, empty_state(result.reason), None
     table = result.table
     currency = service.currency(dataset)
     total = table["value_at_stake"].sum()
@@ -175,7 +193,13 @@ def update_actions(dataset, start, end, countries, *settings):
         )
     ]
     notes += [html.P(n, className="small text-muted mb-1") for n in result.notes]
-    return text, html.Div(notes)
+    story = action_story(table)
+    sentences, step, link = action_text(story, currency)
+    query = {"dataset": dataset, "start": start, "end": end, "countries": countries,
+             **{p.key: v for p, v in zip(SETTINGS, settings, strict=True)},
+             "act_sel": story.head.selection}  # fmt: skip
+    story_block = story_card(sentences, step, page_href("/actions", query), link)
+    return text, html.Div(notes), story_block if story.head.customers else None
 
 
 @callback(
@@ -183,16 +207,31 @@ def update_actions(dataset, start, end, countries, *settings):
     Input("actions-download-btn", "n_clicks"),
     *FILTER_STATES,
     *(as_state(p) for p in SETTINGS),
+    selection_state("act"),
     prevent_initial_call=True,
 )
-def download_actions(n_clicks, dataset, start, end, countries, *settings):
+def download_actions(n_clicks, dataset, start, end, countries, *settings_and_selection):
+    *settings, sel = settings_and_selection
     try:
         result = _list(dataset, start, end, countries, *settings)
     except ParamError:
         return no_update
     if result.reason:
         return no_update
-    return csv_download(result.table, "action_list.csv")
+    currency = service.currency(dataset)
+    return grid_export(
+        select_or_all(result.table, sel),
+        _columns(currency),
+        title="Action list",
+        page="actions",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        selection=selection_words(sel, _columns(currency)),
+        extra=[_settings_text(tuple(settings))],
+    )
 
 
 register_crm_export(_list, [*FILTER_STATES, *(as_state(p) for p in SETTINGS)])

@@ -26,8 +26,8 @@ from dash import (
 
 from dashapp import service
 from dashapp.service import ParamError, params
-from dashapp.service.exports import csv_download
 from dashapp.service.params import Param
+from dashapp.service.views.stories import cluster_story
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -46,10 +46,14 @@ from dashapp.web.components import (
 )
 from dashapp.web.components.clustering import (
     DIAG_NOTES,
+    K_BUTTON_HIDDEN,
     grid_columns,
+    k_advice,
     metrics_panel,
     summary_line,
 )
+from dashapp.web.components.exporting import grid_export
+from dashapp.web.components.story import cluster_text, page_href, story_card
 from dashapp.web.controls import as_input, as_state, control, param_alert
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.clustering import (
@@ -69,19 +73,6 @@ dash.register_page(
     order=4,
     title="Clustering · Customer Segments & CLV",
 )
-
-EXPORT_COLUMNS = [
-    "customer_id",
-    "cluster",
-    "segment",
-    "recency",
-    "frequency",
-    "monetary",
-    "tenure",
-    "aov",
-    "pc1",
-    "pc2",
-]
 
 
 def _shown(method: str, param: Param) -> dict:
@@ -150,6 +141,7 @@ def layout(
             filter_bar(**query),
             _controls({p.key: v for p, v in zip(params.CLUSTER_PARAMS, raw, strict=True)}),
             html.Div(id="cl-message"),
+            loading("cl-story"),
             dcc.Loading(
                 html.Div([html.Div(id="cl-summary"), html.Div(id="cl-note")]), delay_show=200
             ),
@@ -198,6 +190,20 @@ def _result_sections() -> list:
                 dbc.Collapse(
                     [
                         graph("cl-diagnostics", 340),
+                        html.Div(
+                            [
+                                html.Span(id="cl-k-advice"),
+                                dbc.Button(
+                                    id="cl-k-use",
+                                    color="primary",
+                                    size="sm",
+                                    className="ms-2 py-0",
+                                    style={"display": "none"},
+                                ),
+                                dcc.Store(id="cl-k-suggested"),
+                            ],
+                            className="small my-1",
+                        ),  # fmt: skip
                         loading("cl-diag-note", className="small text-muted"),
                     ],
                     id="cl-diag-panel",
@@ -283,6 +289,7 @@ def _view(dataset, start, end, countries, *controls) -> service.ClusterView:
     Output(state_id("cl_cluster"), "placeholder"),
     Output(state_id("cl_eps"), "placeholder"),
     Output(state_id("cl_min_samples"), "placeholder"),
+    Output("cl-story", "children"),
     *CLUSTER_INPUTS,
 )
 def update_clustering(dataset, start, end, countries, *controls):
@@ -290,7 +297,7 @@ def update_clustering(dataset, start, end, countries, *controls):
     try:
         view = _view(dataset, start, end, countries, *controls)
     except ParamError as exc:
-        return (no_update,) * 2 + (param_alert(exc),) + (no_update,) * 10
+        return (no_update,) * 2 + (param_alert(exc),) + (no_update,) * 10 + (None,)
     if view.reason:
         blank = empty_figure("No clusters")
         return (
@@ -307,6 +314,7 @@ def update_clustering(dataset, start, end, countries, *controls):
             "no clusters",
             "automatic",
             "automatic",
+            None,
         )
     names = view.names
     p = view.params
@@ -345,7 +353,18 @@ def update_clustering(dataset, start, end, countries, *controls):
         f"{names[0]} (most valuable)" if view.n_clusters > 1 else names[0],
         eps_ph,
         ms_ph,
+        _story(view, dataset, start, end, countries, controls),
     )
+
+
+def _story(view, dataset, start, end, countries, controls) -> dbc.Card:
+    """The page's story; its link lists the most valuable cluster's customers."""
+    story = cluster_story(view.profiles, view.names, view.diagnostics)
+    sentences, step, link = cluster_text(story, view.method_label)
+    query = {"dataset": dataset, "start": start, "end": end, "countries": countries,
+             **{p.key: v for p, v in zip(params.CLUSTER_PARAMS, controls, strict=True)},
+             "cl_cluster": story.best.selection}  # fmt: skip
+    return story_card(sentences, step, page_href("/clustering", query), link)
 
 
 clientside_callback(
@@ -369,6 +388,10 @@ clientside_callback(
 @callback(
     Output("cl-diagnostics", "figure"),
     Output("cl-diag-note", "children"),
+    Output("cl-k-advice", "children"),
+    Output("cl-k-use", "children"),
+    Output("cl-k-use", "style"),
+    Output("cl-k-suggested", "data"),
     Input("cl-diag-request", "data"),
     *CLUSTER_STATES,
     prevent_initial_call=True,
@@ -377,7 +400,23 @@ def update_cluster_diagnostics(_request, dataset, start, end, countries, *contro
     try:
         diag = service.cluster_diagnostics(filters_from(dataset, start, end, countries), *controls)
     except ParamError:
-        return no_update, no_update
+        return (no_update,) * 6
+    advice = k_advice(diag.suggestion) if not diag.reason else ("", "", K_BUTTON_HIDDEN)
+    chosen = diag.suggestion.k if diag.suggestion is not None else None
+    return (*_diagnostics(diag), *advice, chosen)
+
+
+# One click on "Use k = ..." sets the k control (the URL and the page follow it).
+clientside_callback(
+    "function (n, k) { return n && k ? k : window.dash_clientside.no_update; }",
+    Output(state_id("cl_k"), "value"),
+    Input("cl-k-use", "n_clicks"),
+    State("cl-k-suggested", "data"),
+    prevent_initial_call=True,
+)
+
+
+def _diagnostics(diag) -> tuple:
     if diag.reason:
         return diagnostics_figure(diag), None
     n_points, n_total = diag.n_points, diag.n_total
@@ -463,8 +502,17 @@ def download_clusters(n_clicks, dataset, start, end, countries, *controls):
         return no_update
     if view.reason:
         return no_update
-    customers = view.customers
-    table = customers[[c for c in EXPORT_COLUMNS if c in customers.columns]].astype(
-        {"cluster": str}
+    currency = service.currency(dataset)
+    return grid_export(
+        view.customers.astype({"cluster": str}),
+        grid_columns(currency),
+        title=f"Clusters ({view.method_label}), every customer",
+        page=f"clusters-{view.method}",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        as_of=view.as_of,
+        extra=[f"Settings: {', '.join(f'{k} {v}' for k, v in view.params.items())}"],
     )
-    return csv_download(table, f"clusters_{view.method}.csv")

@@ -30,10 +30,13 @@ from dash import (
 from dashapp import service
 from dashapp.service import ParamError, params
 from dashapp.service.exports import csv_download
+from dashapp.service.selection import select_or_all
+from dashapp.service.views.stories import clv_story
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     download_button,
+    empty_state,
     filter_bar,
     filters_from,
     graph,
@@ -61,6 +64,15 @@ from dashapp.web.components.clv import (
     significant,
     stats_table,
 )
+from dashapp.web.components.drill import (
+    drill_down,
+    selection_chip,
+    selection_input,
+    selection_state,
+    selection_words,
+)
+from dashapp.web.components.exporting import grid_export
+from dashapp.web.components.story import clv_text, page_href, story_card
 from dashapp.web.controls import (
     as_input,
     as_state,
@@ -92,25 +104,6 @@ dash.register_page(
     title="Customer lifetime value · Customer Segments & CLV",
 )
 
-EXPORT_COLUMNS = [
-    "customer_id",
-    "rank",
-    "clv",
-    "clv_if_alive",
-    "p_alive",
-    "p_not_alive",
-    "p_churn",
-    "expected_purchases",
-    "expected_aov",
-    "historic_clv",
-    "ranking_index",
-    "orders",
-    "recency_days",
-    "monetary",
-    "repeat_days",
-    "recency_weeks",
-    "age_weeks",
-]
 #: Control widths (Bootstrap columns at md and up) of the predicted-CLV parameters.
 VALUE_WIDTHS = (3, 2, 2, 2, 2, 1)
 #: The holdout panel's button while the panel is closed.
@@ -142,6 +135,7 @@ def layout(
     clv_track=None,
     clv_churn=None,
     clv_level=None,
+    clv_sel=None,
     **query,
 ):
     currency = service.currency(query.get("dataset"))
@@ -158,13 +152,14 @@ def layout(
             _controls(raw),
             html.Div(id="clv-message"),
             html.Div(id="clv-param-message"),
+            loading("clv-story"),
             loading("clv-kpis"),
             *_model_sections(),
             *_value_sections(),
             _holdout_section(clv_cal, clv_track),
             comparison_section(COMPARE_SHOW),
             intervals_section(INTERVALS_SHOW, clv_level),
-            _customers_section(currency),
+            _customers_section(currency, clv_sel),
         ]
     )
 
@@ -291,17 +286,23 @@ def _holdout_section(clv_cal, clv_track) -> dbc.Card:
     )
 
 
-def _customers_section(currency: str) -> dbc.Card:
+def _customers_section(currency: str, clv_sel=None) -> dbc.Card:
     return section(
         "Customers",
         html.Div(
             [
+                selection_chip(
+                    "clv",
+                    clv_sel,
+                    "Click a bar of the distribution, a point of the Pareto curve or a top "
+                    "customer to list those customers.",
+                ),
                 download_button("clv", className="mb-2"),
                 paged_grid("clv-grid", grid_columns(currency)),
             ]
         ),
-        note="Sorted by predicted CLV. The CSV holds every customer of the current "
-        "filters and inputs; cells a spreadsheet would run as a formula are "
+        note="Sorted by predicted CLV. The CSV holds the customers listed (the current "
+        "filters, inputs and selection); cells a spreadsheet would run as a formula are "
         "neutralised.",
     )
 
@@ -334,7 +335,11 @@ def update_clv_model(dataset, start, end, countries, model):
         fit = service.clv_model(filters_from(dataset, start, end, countries), model)
     except ParamError as exc:
         return (no_update,) * 5 + (param_alert(exc),)
-    alerts = [message(fit.reason)] if fit.reason else []
+    alerts = []
+    if fit.reason:
+        # nothing to fit (no customers, too few repeat buyers) is an empty state, neutral
+        # grey text; a fit that went wrong is a warning
+        alerts.append(empty_state(fit.reason) if fit.params.empty else message(fit.reason))
     alerts += [message(note, "info") for note in fit.notes]
     fitted = (
         params_table(fit.params)
@@ -365,6 +370,7 @@ def update_clv_model(dataset, start, end, countries, model):
     Output("clv-pareto", "figure"),
     Output("clv-top", "figure"),
     Output("clv-param-message", "children"),
+    Output("clv-story", "children"),
     *VALUE_INPUTS,
 )
 def update_clv_values(dataset, start, end, countries, *values):
@@ -372,11 +378,18 @@ def update_clv_values(dataset, start, end, countries, *values):
     try:
         view = _view(dataset, start, end, countries, *values)
     except ParamError as exc:
-        return (no_update,) * 5 + (param_alert(exc),)
+        return (no_update,) * 5 + (param_alert(exc), None)
     if view.reason:
         blank = empty_figure("Not available: see the message above")
-        return None, None, blank, blank, blank, None
+        return None, None, blank, blank, blank, None, None
     model, horizon = params.CLV_MODEL.parse(values[0]), params.CLV_HORIZON.parse(values[1])
+    kpis = view.kpis
+    story = clv_story(view.customers, kpis.total_clv, kpis.median_clv, kpis.top20_share)
+    sentences, step, link = clv_text(story, currency, horizon)
+    query = {"dataset": dataset, "start": start, "end": end, "countries": countries,
+             **{p.key: v for p, v in zip(params.CLV_VALUE_PARAMS, values, strict=True)},
+             "clv_sel": story.top.selection}  # fmt: skip
+    story_block = story_card(sentences, step, page_href("/clv", query), link)
     return (
         kpi_row(view.kpis, currency, horizon, model),
         basic_table(view.basic, currency),
@@ -384,6 +397,7 @@ def update_clv_values(dataset, start, end, countries, *values):
         pareto_curve(view.pareto, view.kpis.top20_share),
         top_customers(view.top, currency, horizon),
         None,
+        story_block,
     )
 
 
@@ -396,7 +410,8 @@ def _grid_rows(dataset, start, end, countries, *values):
     return None if view.reason else view.customers
 
 
-serve_rows("clv-grid", VALUE_INPUTS, _grid_rows)
+serve_rows("clv-grid", VALUE_INPUTS, _grid_rows, selection=selection_input("clv"))
+drill_down("clv", ("clv-dist", "clv-pareto", "clv-top"), grid_columns("£"), {})
 
 
 visual_switch(params.CLV_TRACKING, "clv-tracking")  # weekly or cumulative: no request
@@ -477,16 +492,36 @@ def update_clv_validation(_request, dataset, start, end, countries, model, calib
     Output("clv-download", "data"),
     dash.Input("clv-download-btn", "n_clicks"),
     *VALUE_STATES,
+    selection_state("clv"),
     prevent_initial_call=True,
 )
-def download_clv(n_clicks, dataset, start, end, countries, *values):
+def download_clv(n_clicks, dataset, start, end, countries, *values_and_selection):
+    *values, sel = values_and_selection
     try:
         view = _view(dataset, start, end, countries, *values)
     except ParamError:
         return no_update
     if view.reason:
         return no_update
-    return csv_download(view.customers[EXPORT_COLUMNS], "clv_customers.csv")
+    currency = service.currency(dataset)
+    model, horizon, margin, discount, lifespan, churn = values
+    return grid_export(
+        select_or_all(view.customers, sel),
+        grid_columns(currency),
+        title="Customer lifetime value, customers",
+        page="clv",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        selection=selection_words(sel, grid_columns(currency)),
+        extra=[
+            f"Model {model}; horizon {horizon} months; margin {margin} %; discount "
+            f"{discount} % a year; lifespan {lifespan} years (historic CLV); churn horizon "
+            f"{churn} days"
+        ],
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -6,19 +6,35 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import Output, callback, html
+from dash import Input, Output, callback, html, no_update
 
 from dashapp import service
+from dashapp.service.selection import select_or_all
 from dashapp.web.components import (
     FILTER_INPUTS,
+    FILTER_STATES,
+    customer_column,
+    download_button,
     empty_state,
     filter_bar,
     filters_from,
     graph,
     loading,
+    money_column,
+    number_column,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
 )
+from dashapp.web.components.drill import (
+    drill_down,
+    selection_chip,
+    selection_input,
+    selection_state,
+    selection_words,
+)
+from dashapp.web.components.exporting import grid_export
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.cohorts import cohort_heatmap, cohort_sizes, cumulative_revenue
 from dashapp.web.format import money, number, percent
@@ -36,7 +52,24 @@ MARKS_NOTE = (
 )
 
 
-def layout(**query):
+def _grid_columns(currency: str) -> list[dict]:
+    return [
+        customer_column(),
+        {"field": "cohort", "headerName": "Cohort", "minWidth": 100},
+        {"field": "months_active", "headerName": "Months with a purchase", "minWidth": 150},
+        {"field": "first_purchase", "headerName": "First purchase"},
+        {"field": "last_purchase", "headerName": "Last purchase"},
+        number_column("orders", "Orders"),
+        money_column("revenue", "Net revenue", currency),
+    ]
+
+
+#: What a click on a retention cell selects (components.drill).
+DRILL_LABELS = {"cohort": "Cohort", "months_active": "bought in month"}
+
+
+def layout(co_sel=None, **query):
+    currency = service.currency(query.get("dataset"))
     return html.Div(
         [
             page_header(
@@ -83,7 +116,61 @@ def layout(**query):
                     ),
                 ]
             ),
+            section(
+                "Customers",
+                html.Div(
+                    [
+                        selection_chip(
+                            "co",
+                            co_sel,
+                            "Click a cell of a heatmap to list the cohort's customers who "
+                            "bought in that month.",
+                        ),
+                        download_button("co", className="mb-2"),
+                        paged_grid("co-grid", _grid_columns(currency)),
+                    ]
+                ),
+                note="Months with a purchase count from the acquisition month (0). The CSV "
+                "holds the customers listed.",
+            ),
         ]
+    )
+
+
+def _grid_rows(dataset, start, end, countries):
+    """Every customer with a cohort (the service pages, sorts and selects them)."""
+    view = service.cohorts_view(filters_from(dataset, start, end, countries))
+    return None if view.reason else view.customers
+
+
+serve_rows("co-grid", FILTER_INPUTS, _grid_rows, selection=selection_input("co"))
+drill_down("co", ("cohorts-retention", "cohorts-revenue"), _grid_columns("£"), DRILL_LABELS)
+
+
+@callback(
+    Output("co-download", "data"),
+    Input("co-download-btn", "n_clicks"),
+    *FILTER_STATES,
+    selection_state("co"),
+    prevent_initial_call=True,
+)
+def download_cohort_customers(n_clicks, dataset, start, end, countries, sel):
+    view = service.cohorts_view(filters_from(dataset, start, end, countries))
+    if view.reason:
+        return no_update
+    currency = service.currency(dataset)
+    columns = _grid_columns(currency)
+    return grid_export(
+        select_or_all(view.customers, sel),
+        columns,
+        title="Cohorts, customers",
+        page="cohorts",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        selection=selection_words(sel, columns, DRILL_LABELS),
     )
 
 

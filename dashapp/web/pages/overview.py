@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Output, callback, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashapp import service
+from dashapp.analytics.overview import PRESETS
 from dashapp.web.components import (
     FILTER_INPUTS,
     empty_state,
@@ -21,6 +22,7 @@ from dashapp.web.components import (
 )
 from dashapp.web.figures.overview import monthly_revenue
 from dashapp.web.format import money, number, percent
+from dashapp.web.urlstate import date_id, state_id
 
 dash.register_page(
     __name__, path="/", name="Overview", order=0, title="Overview · Customer Segments & CLV"
@@ -36,6 +38,7 @@ def layout(**query):
                 "cleaning did to the data.",
             ),
             filter_bar(**query),
+            _presets(),
             html.Div(id="overview-message"),
             dcc.Loading(html.Div(id="overview-kpis"), type="dot", delay_show=200),
             section(
@@ -51,6 +54,88 @@ def layout(**query):
             ),
         ]
     )
+
+
+def preset_id(preset: str) -> str:
+    return f"overview-preset-{preset}"
+
+
+def _presets() -> html.Div:
+    """Buttons that set the filter bar's From and To to a period ending on the last day of
+    data; the KPIs then compare it with the period before and the year before."""
+    buttons = [
+        dbc.Button(
+            label,
+            id=preset_id(value),
+            color="secondary",
+            outline=True,
+            size="sm",
+            className="me-1 mb-1",
+        )  # fmt: skip
+        for value, label in PRESETS
+    ]
+    return html.Div(
+        [
+            html.Span("Period (to the last day of data): ", className="small text-muted me-2"),
+            *buttons,
+        ],  # fmt: skip
+        className="mb-2 overview-presets",
+    )
+
+
+@callback(
+    Output(date_id("start"), "date"),
+    Output(date_id("end"), "date"),
+    *(Input(preset_id(value), "n_clicks") for value, _ in PRESETS),
+    State(state_id("dataset"), "value"),
+    prevent_initial_call=True,
+)
+def apply_preset(*clicks_and_dataset):
+    """A preset sets From and To (the URL follows them in the browser, assets/urlstate.js)."""
+    dataset = clicks_and_dataset[-1]
+    chosen = str(ctx.triggered_id or "").removeprefix("overview-preset-")
+    if chosen not in dict(PRESETS):
+        return no_update, no_update
+    return service.period_preset(dataset or service.default_dataset_id(), chosen)
+
+
+#: How each KPI's change is written: relative change, or percentage points for a rate.
+_CHANGES = {"net_revenue": "relative", "customers": "relative", "orders": "relative",
+            "aov": "relative", "repeat_rate": "points"}  # fmt: skip
+_WINDOW_WORDS = {"previous": "vs the {days} days before", "year_before": "vs a year before"}
+
+
+def _change(now: float, before, field: str) -> str:
+    if before is None:
+        return "not covered"
+    old = getattr(before, field)
+    if old is None or old != old or now != now:  # NaN: nothing to compare
+        return "no data to compare"
+    if _CHANGES[field] == "points":
+        return f"{100 * (now - old):+.1f} pts"
+    if old == 0:
+        return "no data to compare" if now == 0 else "new"
+    return f"{100 * (now / old - 1):+.1f}%"
+
+
+def _comparison_lines(view, field: str) -> list:
+    """One line per comparison window: '+12.3% vs the 90 days before' or 'not covered'."""
+    lines = []
+    if view.period is None:
+        return lines
+    days = (view.period[1] - view.period[0]).days + 1
+    for name, ((a, b), kpis) in view.comparisons.items():
+        words = _WINDOW_WORDS[name].format(days=f"{days:,}")
+        text = _change(getattr(view.kpis, field), kpis, field)
+        lines.append(
+            html.Div(
+                f"{words}: {text}" if kpis is None else f"{text} {words}",
+                title=f"{a:%Y-%m-%d} to {b:%Y-%m-%d}",
+                className="small kpi-change " + ("text-muted" if kpis is None else ""),
+                **{"data-window": name},
+            )
+        )
+    return lines
 
 
 @callback(
@@ -73,15 +158,28 @@ def update_overview(dataset, start, end, countries):
                     money(k.net_revenue, currency),
                     f"returns {money(k.cancellation_revenue, currency)}",
                     id_="kpi-revenue",
+                    extra=_comparison_lines(result, "net_revenue"),
                 ),
                 md=True,
             ),
             dbc.Col(
-                kpi_card("Customers", number(k.customers), "with a purchase", id_="kpi-customers"),
+                kpi_card(
+                    "Customers",
+                    number(k.customers),
+                    "with a purchase",
+                    id_="kpi-customers",
+                    extra=_comparison_lines(result, "customers"),
+                ),  # fmt: skip
                 md=True,
             ),
             dbc.Col(
-                kpi_card("Orders", number(k.orders), "purchase invoices", id_="kpi-orders"),
+                kpi_card(
+                    "Orders",
+                    number(k.orders),
+                    "purchase invoices",
+                    id_="kpi-orders",
+                    extra=_comparison_lines(result, "orders"),
+                ),  # fmt: skip
                 md=True,
             ),
             dbc.Col(
@@ -90,6 +188,7 @@ def update_overview(dataset, start, end, countries):
                     money(k.aov, currency, 2),
                     "per invoice, not per line",
                     id_="kpi-aov",
+                    extra=_comparison_lines(result, "aov"),
                 ),
                 md=True,
             ),
@@ -99,6 +198,7 @@ def update_overview(dataset, start, end, countries):
                     percent(k.repeat_rate),
                     "2+ orders in the range",
                     id_="kpi-repeat",
+                    extra=_comparison_lines(result, "repeat_rate"),
                 ),
                 md=True,
             ),

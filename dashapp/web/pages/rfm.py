@@ -10,7 +10,8 @@ from dash import Input, Output, callback, dcc, html, no_update
 from dashapp import service
 from dashapp.analytics import rfm
 from dashapp.service import ParamError, params
-from dashapp.service.exports import csv_download
+from dashapp.service.selection import select_or_all
+from dashapp.service.views.stories import rfm_story
 from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
@@ -31,6 +32,15 @@ from dashapp.web.components import (
     serve_rows,
     side_by_side,
 )
+from dashapp.web.components.drill import (
+    drill_down,
+    selection_chip,
+    selection_input,
+    selection_state,
+    selection_words,
+)
+from dashapp.web.components.exporting import grid_export
+from dashapp.web.components.story import page_href, rfm_text, story_card
 from dashapp.web.controls import (
     as_input,
     as_state,
@@ -47,18 +57,6 @@ from dashapp.web.format import money, number, percent
 dash.register_page(
     __name__, path="/rfm", name="RFM", order=1, title="RFM segments · Customer Segments & CLV"
 )
-
-EXPORT_COLUMNS = [
-    "customer_id",
-    "recency",
-    "frequency",
-    "monetary",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_code",
-    "segment",
-]
 
 
 def _grid_columns(currency: str) -> list[dict]:
@@ -79,7 +77,11 @@ def _grid_columns(currency: str) -> list[dict]:
     ]
 
 
-def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query):
+#: What a click on the R x F grid, the treemap or the bars selects (components.drill).
+DRILL_LABELS = {"segment": "Segment", "r_score": "R score", "f_score": "F score"}
+
+
+def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, rfm_sel=None, **query):
     currency = service.currency(query.get("dataset"))
     return html.Div(
         [
@@ -91,6 +93,7 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query
             filter_bar(**query),
             _controls(as_of, r_cuts, f_cuts, m_cuts, currency),
             html.Div(id="rfm-message"),
+            loading("rfm-story"),
             loading("rfm-kpis"),
             side_by_side(
                 section(
@@ -124,12 +127,19 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, **query
                 "Customers",
                 html.Div(
                     [
+                        selection_chip(
+                            "rfm",
+                            rfm_sel,
+                            "Click a cell of the R x F grid, a tile or a bar to list "
+                            "those customers.",
+                        ),
                         download_button("rfm", className="mb-2"),
                         paged_grid("rfm-grid", _grid_columns(currency)),
                     ]
                 ),
-                note="The CSV holds every customer of the current filters; cells that a "
-                "spreadsheet would run as a formula are neutralised.",
+                note="The CSV holds the customers listed (the current filters and "
+                "selection), with the grid's columns; cells that a spreadsheet would run "
+                "as a formula are neutralised.",
             ),
         ]
     )
@@ -205,6 +215,7 @@ visual_switch(params.RFM_HEAT, "rfm-heatmap")  # colour by customers or revenue:
     Output("rfm-dist", "figure"),
     Output("rfm-actions", "children"),
     Output("rfm-message", "children"),
+    Output("rfm-story", "children"),
     *RFM_INPUTS,
     as_state(params.RFM_HEAT),  # checked here; the switch itself is in the browser
 )
@@ -214,11 +225,17 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
         params.RFM_HEAT.parse(heat)
     except ParamError as exc:
-        return (no_update,) * 7 + (param_alert(exc),)
+        return (no_update,) * 7 + (param_alert(exc), None)
     if view.reason:
         blank = empty_figure("No customers")
         blanks = {value: blank for value, _ in params.RFM_HEAT.choices}
-        return None, blanks, blank, blank, None, blank, None, empty_state(view.reason)
+        return None, blanks, blank, blank, None, blank, None, empty_state(view.reason), None
+    story = rfm_story(view.summary)
+    sentences, step, link = rfm_text(story, currency)
+    query = {"dataset": dataset, "start": start, "end": end, "countries": countries,
+             "as_of": as_of, "r_cuts": r_cuts, "f_cuts": f_cuts, "m_cuts": m_cuts,
+             "heat": heat, "rfm_sel": story.target.selection}  # fmt: skip
+    story_block = story_card(sentences, step, page_href("/rfm", query), link)
     scored, summary = view.scored, view.summary
     champions = summary.loc[summary["segment"] == "Champions", "revenue_share"].iloc[0]
     as_of_day = view.as_of
@@ -244,6 +261,7 @@ def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, he
         rfm_distributions(scored, currency),
         _actions_table(summary, currency),
         message(view.warning) if view.warning else None,
+        story_block,
     )
 
 
@@ -256,7 +274,8 @@ def _grid_rows(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
     return view.table
 
 
-serve_rows("rfm-grid", RFM_INPUTS, _grid_rows)
+serve_rows("rfm-grid", RFM_INPUTS, _grid_rows, selection=selection_input("rfm"))
+drill_down("rfm", ("rfm-heatmap", "rfm-treemap", "rfm-bars"), _grid_columns("£"), DRILL_LABELS)
 
 
 @callback(
@@ -264,14 +283,27 @@ serve_rows("rfm-grid", RFM_INPUTS, _grid_rows)
     Input("rfm-download-btn", "n_clicks"),
     *FILTER_STATES,
     *(as_state(p) for p in params.RFM_PARAMS[:4]),
+    selection_state("rfm"),
     prevent_initial_call=True,
 )
-def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts):
+def download_rfm(n_clicks, dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, sel):
     try:
         view = _view(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts)
     except ParamError:
         return no_update
     if view.reason:
         return no_update
-    table = view.scored.reset_index()[EXPORT_COLUMNS]
-    return csv_download(table, "rfm_customers.csv")
+    currency = service.currency(dataset)
+    return grid_export(
+        select_or_all(view.table, sel),
+        _grid_columns(currency),
+        title="RFM segments, customers",
+        page="rfm",
+        dataset=dataset or service.default_dataset_id(),
+        start=start,
+        end=end,
+        countries=countries,
+        currency=currency,
+        as_of=view.as_of,
+        selection=selection_words(sel, _grid_columns(currency), DRILL_LABELS),
+    )

@@ -263,3 +263,23 @@ def test_the_package_stays_in_the_analytics_layer():
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_suggest_k_takes_the_best_silhouette_or_the_lowest_bic_and_names_a_poor_fit():
+    import pandas as pd
+
+    from dashapp.analytics.clustering import suggest_k
+
+    elbow = pd.DataFrame({"k": [2, 3, 4, 5], "inertia": [9.0, 6.0, 5.0, 4.5],
+                          "silhouette": [0.30, 0.41, 0.33, np.nan]})  # fmt: skip
+    best = suggest_k(elbow, "elbow", 4)
+    assert (best.k, best.measure, best.score) == (3, "silhouette", 0.41)
+    assert best.current_score == 0.33 and best.poor_fit  # 0.08 below the best
+    close = suggest_k(elbow.assign(silhouette=[0.30, 0.41, 0.38, 0.2]), "elbow", 4)
+    assert close.k == 3 and not close.poor_fit  # 0.03 below: close enough
+    bic = pd.DataFrame({"k": [2, 3, 4], "bic": [1200.0, 1150.0, 1156.0], "aic": [1.0, 1.0, 1.0]})
+    low = suggest_k(bic, "bic", 2)
+    assert (low.k, low.measure, low.poor_fit) == (3, "BIC", True)
+    assert not suggest_k(bic, "bic", 4).poor_fit  # 6 above the lowest: within 10
+    assert suggest_k(bic, "dendrogram", 2) is None
+    assert suggest_k(elbow.assign(silhouette=np.nan), "elbow", 2) is None

@@ -48,3 +48,36 @@ def test_full_width_small_form_and_hidden_formula_signs_are_neutralised():
     safe = neutralise_formulas(pd.DataFrame({"text": risky + plain}))["text"].tolist()
     assert safe[: len(risky)] == ["'" + t for t in risky]
     assert safe[len(risky) :] == plain
+
+
+def test_the_notes_lead_the_file_as_comment_lines_on_one_line_each():
+    import io
+
+    df = pd.DataFrame({"customer_id": ["1", "2"], "monetary": [1.5, 2.0]})
+    payload = csv_download(df, "x.csv", notes=["RFM: 2 customers", "Dataset a\nb"])
+    lines = payload["content"].splitlines()
+    assert lines[:3] == ["# RFM: 2 customers", "# Dataset a b", "customer_id,monetary"]
+    back = pd.read_csv(io.StringIO(payload["content"]), comment="#", dtype={"customer_id": str})
+    assert back.equals(df)
+
+
+def test_a_grid_export_has_the_grids_columns_units_and_a_telling_name():
+    import datetime as dt
+
+    from dashapp.web.components import money_column, number_column
+    from dashapp.web.components.exporting import export_filename, grid_export
+
+    table = pd.DataFrame({"customer_id": ["1"], "recency": [3], "monetary": [9.5], "pc1": [0.1]})
+    columns = [{"field": "customer_id", "headerName": "Customer"},
+               money_column("monetary", "Monetary", "GBP "), number_column("recency", "Recency (days)")]  # fmt: skip
+    payload = grid_export(table, columns, title="RFM", page="rfm", dataset="shop",
+                          start="2011-01-01", countries="France,EIRE", currency="GBP ",
+                          as_of="2011-12-10", selection="Segment: Champions")  # fmt: skip
+    lines = payload["content"].splitlines()
+    assert lines[-2] == "customer_id,monetary,recency"  # the grid's order, not the table's
+    assert "# Dataset shop; dates 2011-01-01 to last day; countries: France, EIRE" in lines
+    assert "# As of 2011-12-10" in lines and "# Selection: Segment: Champions" in lines
+    assert any("monetary = Monetary (GBP)" in line and "Recency (days)" in line for line in lines)
+    assert export_filename("my shop/2011", "clv", dt.date(2026, 11, 30)) == (
+        "my_shop_2011_clv_2026-11-30.csv"
+    )

@@ -150,3 +150,128 @@ def test_clv_interval_bars_switch_to_a_log_axis_for_one_giant():
     assert fig["layout"]["xaxis"]["type"] == "log"
     close = customers.assign(clv=[600.0, 550.0, 500.0], clv_lo=500.0, clv_hi=700.0)
     assert clv_interval_bars(close)["layout"]["xaxis"]["type"] == "linear"
+
+
+def _scored() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in range(300):
+        for m in range(int(rng.integers(1, 12))):
+            day = pd.Timestamp("2021-01-01") + pd.Timedelta(days=int(rng.integers(0, 700)))
+            rows.append((f"{c}-{m}", f"c{c}", day, float(rng.gamma(2.0, 50.0))))
+    df = pd.DataFrame(rows, columns=["invoice", "customer_id", "invoice_date", "revenue"])
+    df["customer_id"] = df["customer_id"].astype("category")
+    df["is_cancellation"] = False
+    df["country"] = pd.Categorical(["United Kingdom"] * len(df))
+    df["lines"] = 1
+    return rfm.rfm_scores(rfm.customer_rfm(df))
+
+
+def test_every_rfm_chart_element_drills_down_to_its_own_customers():
+    """A click on a cell, a tile or a bar selects exactly the customers it counts: the
+    selection each point carries (the last item of its customdata), applied by the service
+    the way the grid and the export apply it."""
+    from dashapp.service.selection import select_rows
+    from dashapp.web.figures.rfm import segment_bars, segment_treemap
+
+    scored = _scored()
+    table = scored.reset_index()
+    counts, revenue = rfm.rf_grid_counts(scored)
+    assert counts.sum() == len(table) and (counts > 0).sum() >= 15
+    (trace,) = rf_heatmap(counts, revenue, rfm.segment_lookup(), "customers", "£")["data"]
+    for r in range(5):
+        for f in range(5):
+            picked = select_rows(table, trace["customdata"][r][f])
+            assert len(picked) == counts[r, f] == trace["z"][r][f]
+            assert set(picked["r_score"]) <= {trace["y"][r]}
+            assert set(picked["f_score"]) <= {trace["x"][f]}
+    summary = rfm.segment_summary(scored)
+    sizes = dict(zip(summary["segment"], summary["customers"], strict=True))
+    (tiles,) = segment_treemap(summary, "£")["data"]
+    for label, custom in zip(tiles["labels"], tiles["customdata"], strict=True):
+        assert len(select_rows(table, custom[-1])) == sizes[label] == custom[0]
+    for bars in segment_bars(summary)["data"]:
+        for label, pick in zip(bars["y"], bars["customdata"], strict=True):
+            assert len(select_rows(table, pick)) == sizes[label]
+
+
+def test_every_clv_chart_element_drills_down_to_its_own_customers():
+    """A distribution bar selects the customers it counts; a point of a Pareto curve the
+    top share of customers by that curve's measure; a top-customer bar that customer."""
+    from dashapp.analytics.clv.report import pareto
+    from dashapp.service.selection import select_rows
+    from dashapp.web.figures.clv import clv_distribution, pareto_curve, top_customers
+
+    rng = np.random.default_rng(5)
+    n = 2_000
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "clv": np.round(rng.lognormal(5, 1.5, n), 2),
+            "monetary": np.round(rng.lognormal(6, 1, n), 2),
+        }
+    )
+    customers.loc[:9, "clv"] = 0.4  # below the log axis: not on the chart
+    (bars,) = clv_distribution(customers, "£", 12)["data"]
+    picked = [len(select_rows(customers, c[-1])) for c in bars["customdata"]]
+    assert picked == bars["y"]
+    assert sum(picked) == n - 10
+    clv_desc = np.sort(customers["clv"].to_numpy())[::-1]
+    rev_desc = np.sort(customers["monetary"].to_numpy())[::-1]
+    fig = pareto_curve(pareto(clv_desc, rev_desc))
+    measures = {"Predicted CLV": "clv", "Historic net revenue": "monetary"}
+    for trace in fig["data"]:
+        if trace["name"] not in measures:
+            continue
+        column = measures[trace["name"]]
+        for share, pick in list(zip(trace["x"], trace["customdata"], strict=True))[5::40]:
+            chosen = select_rows(customers, pick)
+            assert len(chosen) == int(np.ceil(n * round(share, 1) / 100))
+            assert chosen[column].min() >= customers[column].drop(chosen.index).max()
+    top = customers.nlargest(5, "clv").assign(
+        rank=range(1, 6), p_alive=0.9, expected_purchases=2.0, expected_aov=50.0, orders=3
+    )
+    (bars,) = top_customers(top, "£", 12)["data"]
+    for label, custom in zip(bars["y"], bars["customdata"], strict=True):
+        assert select_rows(customers, custom[-1])["customer_id"].tolist() == [label.split()[-1]]
+
+
+def test_the_diagnostics_chart_marks_the_suggested_k_and_the_page_offers_it():
+    from dashapp.analytics.clustering import suggest_k
+    from dashapp.service import ClusterDiagnostics
+    from dashapp.web.components.clustering import k_advice
+    from dashapp.web.figures.clustering_diagnostics import diagnostics_figure
+
+    curve = pd.DataFrame({"k": [2, 3, 4, 5], "inertia": [9.0, 6.0, 5.0, 4.5],
+                          "silhouette": [0.30, 0.41, 0.33, 0.25], "n_points": 100})  # fmt: skip
+    diag = ClusterDiagnostics(kind="elbow", k=4, curve=curve,
+                              suggestion=suggest_k(curve, "elbow", 4))  # fmt: skip
+    marked = [t for t in diagnostics_figure(diag)["data"] if "Suggested" in t.get("name", "")]
+    assert len(marked) == 1 and marked[0]["x"] == [3] and marked[0]["yaxis"] == "y2"
+    text, button, style = k_advice(diag.suggestion)
+    assert "k = 4 is a poor fit" in text and "0.41" in text and "0.33" in text
+    assert button == "Use k = 3" and style == {}
+    text, _, style = k_advice(suggest_k(curve, "elbow", 3))
+    assert "the k chosen" in text and style == {"display": "none"}
+
+
+def test_a_cohort_cell_drills_down_to_the_customers_it_counts():
+    """Each retention cell [c, k] carries the selection of cohort c's customers who bought in
+    month k: applied to the page's customer table it gives the cell's count."""
+    from dashapp.analytics.cohorts import customer_cohorts
+    from dashapp.service.selection import select_rows
+
+    orders = _orders()
+    tables = cohort_tables(orders)
+    customers = customer_cohorts(orders)
+    assert len(customers) == tables.sizes.sum()
+    (trace, *_) = cohort_heatmap(tables.retention, tables, title="")["data"]
+    checked = 0
+    for r, row in enumerate(trace["customdata"]):
+        for c, cell in enumerate(row):
+            active = tables.active.iloc[r, c]
+            if np.isnan(active):
+                continue
+            assert len(select_rows(customers, cell)) == active, cell
+            checked += 1
+    assert checked >= 6

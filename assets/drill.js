@@ -1,0 +1,34 @@
+/* Drill-down clicks (dashapp/web/components/drill.py): a click on a chart point puts the
+ * selection text it carries (the last item of the point's customdata) into the page's hidden
+ * URL control "<page>_sel", with no server request; the chip's remove button clears it.
+ * The URL and the grid follow that control (assets/urlstate.js, assets/grids.js).
+ */
+(function () {
+    "use strict";
+
+    function selectionOf(click) {
+        var points = (click && click.points) || [];
+        if (!points.length) return null;
+        var data = points[0].customdata;
+        if (Array.isArray(data)) data = data.length ? data[data.length - 1] : null;
+        return typeof data === "string" && data !== "" ? data : null;
+    }
+
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        drill: {
+            /* Inputs: the graphs' clickData, then the remove button's n_clicks. */
+            pick: function () {
+                var nu = window.dash_clientside.no_update;
+                var ctx = window.dash_clientside.callback_context;
+                var triggered = (ctx.triggered || []).map(function (t) { return t.prop_id; });
+                if (triggered.length !== 1) return nu;
+                if (/\.n_clicks$/.test(triggered[0])) return "";
+                var index = ctx.inputs_list.findIndex(function (item) {
+                    return item.id + "." + item.property === triggered[0];
+                });
+                var chosen = index >= 0 ? selectionOf(arguments[index]) : null;
+                return chosen === null ? nu : chosen;
+            }
+        }
+    });
+})();
