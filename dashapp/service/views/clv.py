@@ -358,8 +358,8 @@ def _clv_comparison(dataset, version, start, end, countries, rules, calibration_
     first = next(iter(usable.values()))
     obs = first.observation_end
     notes = [
-        f"{models.MODEL_LABELS[k]}: {f.reason or f.purchase.message}"
-        for k, f in usable.items()
+        f.reason or f.purchase.message  # the fits' messages start with the model's name
+        for f in usable.values()
         if not f.purchase.converged or f.purchase.penalizer > 0
     ]
     forecast = clv_ml(filters, cal)
