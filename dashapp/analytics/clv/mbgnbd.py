@@ -93,10 +93,26 @@ class ModifiedBetaGeoFit(_PurchaseFitBase):
         -------
         ndarray, broadcast shape, values >= 0.
         """
-        r, alpha, a, b = self._p()
         x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
-        given_alive = _bgnbd_conditional_given_alive(t, r, alpha, a, b + 1.0, x, T)
-        return given_alive * self.p_alive(x, t_x, T)
+        return self.expected_purchases_if_alive(t, x, T) * self.p_alive(x, t_x, T)
+
+    def expected_purchases_if_alive(self, t: Any, x: Any, T: Any) -> np.ndarray:
+        """Expected purchases in ``(T, T + t]`` of a customer known to be alive at ``T``
+        (``expected_purchases = this x p_alive``; recency does not matter once alive is
+        given).
+
+        Parameters
+        ----------
+        t : float or array-like
+            Horizon length in time units.
+        x, T : array-like, shape (n,)
+
+        Returns
+        -------
+        ndarray, broadcast shape of the inputs, values >= 0.
+        """
+        r, alpha, a, b = self._p()
+        return _bgnbd_conditional_given_alive(t, r, alpha, a, b + 1.0, x, T)
 
     def expected_purchases_unconditional(self, t: Any) -> np.ndarray:
         """E[X(t)]: expected repeat purchases of a new customer in ``(0, t]``.

@@ -146,7 +146,9 @@ def clv_intervals(
     mv = np.where(gone == 0, mv, np.nan)
 
     def predict(p_fit: Any, s_fit: Any) -> dict[str, np.ndarray]:
-        disc, expected, alive = _purchases_over_horizon(p_fit, x, tx, T, horizon_months, month, d)
+        disc, expected, alive, _ = _purchases_over_horizon(
+            p_fit, x, tx, T, horizon_months, month, d
+        )
         clv = np.maximum(disc * s_fit.expected_spend(x, mv) * margin, 0.0)
         return {"clv": clv, "expected_purchases": expected, "p_alive": alive}
 
