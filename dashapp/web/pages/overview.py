@@ -138,19 +138,10 @@ def _comparison_lines(view, field: str) -> list:
     return lines
 
 
-@callback(
-    Output("overview-kpis", "children"),
-    Output("overview-trend", "figure"),
-    Output("overview-ledger", "children"),
-    Output("overview-message", "children"),
-    *FILTER_INPUTS,
-)
-def update_overview(dataset, start, end, countries):
-    filters = filters_from(dataset, start, end, countries)
-    result = service.overview(filters)
+def _kpi_cards(result, currency: str) -> dbc.Row:
+    """The five KPI cards, each with its change against the comparison periods."""
     k = result.kpis
-    currency = service.currency(dataset)
-    cards = dbc.Row(
+    return dbc.Row(
         [
             dbc.Col(
                 kpi_card(
@@ -206,6 +197,21 @@ def update_overview(dataset, start, end, countries):
         className="g-3 mb-3",
         id="kpi-row",
     )
+
+
+@callback(
+    Output("overview-kpis", "children"),
+    Output("overview-trend", "figure"),
+    Output("overview-ledger", "children"),
+    Output("overview-message", "children"),
+    *FILTER_INPUTS,
+)
+def update_overview(dataset, start, end, countries):
+    filters = filters_from(dataset, start, end, countries)
+    result = service.overview(filters)
+    k = result.kpis
+    currency = service.currency(dataset)
+    cards = _kpi_cards(result, currency)
     note = None
     if k.orders == 0:
         note = empty_state(
