@@ -165,6 +165,13 @@ def _settle(page, quiet: float = 0.8, timeout: float = 60) -> dict:
         "kb": sum(c["bytes"] for c in calls) / 1024,
         "rerenders": sum("_pages_content" in (c["output"] or "") for c in calls),
         "outputs": [c["output"] for c in calls],
+        # where the time goes: each request's start, response and paint after the input,
+        # and when the view showed the change (ms)
+        "timeline": [
+            [round(c[k] - t0) if c[k] is not None else None for k in ("start", "end", "painted")]
+            for c in calls
+        ],
+        "done_ms": round(out["done"] - t0),
     }
 
 
