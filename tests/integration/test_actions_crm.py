@@ -29,7 +29,8 @@ def _values(client, layout, contents=None, filename=None) -> dict:
         "actions-contacts.filename": filename,
         state_key("dataset"): client.dataset,
         **{state_key(k): v for k, v in {"clv_model": "bgnbd", "clv_horizon": 12,
-           "clv_margin": 30, "clv_discount": 10, "cl_method": "kmeans", "cl_k": 4}.items()},
+           "clv_margin": 30, "clv_discount": 10, "cl_method": "kmeans", "cl_k": 4,
+           "clv_churn": 90}.items()},
     }  # fmt: skip
 
 
@@ -50,6 +51,7 @@ def test_hubspot_file_with_uploaded_contacts(client):
             "actions-crm-btn.n_clicks",
         )
     )
+    assert "actions-crm-download" in reply, reply
     data = reply["actions-crm-download"]["data"]
     assert data["filename"] == "action_list_hubspot.csv"
     frame = pd.read_csv(io.StringIO(data["content"]), dtype=str)
