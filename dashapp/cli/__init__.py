@@ -46,6 +46,7 @@ def _settings_options(p: argparse.ArgumentParser) -> None:
         ("--discount", params.CLV_DISCOUNT),
         ("--cluster-method", params.CLUSTER_METHOD),
         ("--k", params.CLUSTER_K),
+        ("--churn", params.CLV_CHURN),
     ):
         p.add_argument(
             name,
@@ -63,7 +64,8 @@ def add_commands(sub) -> None:
         "export",
         help="write the customer table (or a CRM import file) to CSV or parquet",
         description="Write one row per customer: segment, RFM scores, cluster, P(alive), "
-        "predicted CLV, recommended action, value at stake and every other column of the "
+        "churn probability over the churn horizon, predicted CLV with its interval, "
+        "recommended action, value at stake and every other column of the "
         "Action list, most value at stake first. The file is replaced atomically; CSV cells "
         "a spreadsheet would run as formulas are neutralised. Exit 0 done, 1 failed (one "
         "line on stderr says why), 2 bad command line.",
@@ -76,6 +78,10 @@ def add_commands(sub) -> None:
                         "generic (segment tag), klaviyo, mailchimp, hubspot (CSV)")  # fmt: skip
     export.add_argument("--contacts", help="CSV or parquet file: customer_id, email, and "
                         "first_name/last_name or name, joined to the customers")  # fmt: skip
+    export.add_argument("--intervals", choices=("90", "80", "none"),
+                        help="central probability of the CLV, expected purchases and P(alive) "
+                        "intervals (clv_lo, clv_hi, ...) from the parameters' uncertainty, or "
+                        "none to leave them out (a few seconds less at full scale); default 90")  # fmt: skip
     _settings_options(export)
     report = sub.add_parser(
         "report",
@@ -101,7 +107,7 @@ class Job:
 
 _CONFIG_KEYS = {
     "dataset", "data", "start", "end", "countries", "model", "horizon", "margin", "discount",
-    "cluster_method", "k", "output", "format", "layout", "contacts",
+    "cluster_method", "k", "churn", "intervals", "output", "format", "layout", "contacts",
 }  # fmt: skip
 
 

@@ -42,7 +42,8 @@ def configure(job: Job):
 
 
 def model_settings(job: Job) -> tuple:
-    """CLV model, horizon, margin, discount, clustering method, k (validated by the views)."""
+    """CLV model, horizon, margin, discount, clustering method, k, churn horizon (validated by
+    the views)."""
     from dashapp.service import params
 
     return (
@@ -52,6 +53,7 @@ def model_settings(job: Job) -> tuple:
         job.get("discount", params.CLV_DISCOUNT.default),
         job.get("cluster_method", params.CLUSTER_METHOD.default),
         job.get("k", params.CLUSTER_K.default),
+        job.get("churn", params.CLV_CHURN.default),
     )
 
 

@@ -9,7 +9,7 @@ from dashapp.cli.common import configure, model_settings, output_path
 def export(job: Job) -> str:
     """Write the file; returns the line printed when done."""
     from dashapp import service
-    from dashapp.service import crm
+    from dashapp.service import crm, params
     from dashapp.service.exports import write_table
     from dashapp.service.views.customer_table import customer_table
 
@@ -22,7 +22,9 @@ def export(job: Job) -> str:
         raise JobError(f"The {layout} layout is a CSV import file; write it to a .csv file.")
     contacts = crm.read_contacts(job.get("contacts")) if job.get("contacts") else None
     filters = configure(job)
-    result = customer_table(filters, *model_settings(job))
+    intervals = job.get("intervals", params.CLV_LEVEL.default)
+    level = None if str(intervals).lower() == "none" else intervals
+    result = customer_table(filters, *model_settings(job), level)
     if result.reason:
         raise JobError(result.reason)
     assert result.table is not None

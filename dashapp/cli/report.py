@@ -17,7 +17,7 @@ def report(job: Job) -> str:
     settings = model_settings(job)
     for param, value in zip(
         (*service.params.CLV_VALUE_PARAMS[:4], service.params.CLUSTER_METHOD,
-         service.params.CLUSTER_K), settings, strict=True,
+         service.params.CLUSTER_K, service.params.CLV_CHURN), settings, strict=True,
     ):  # fmt: skip
         param.parse(value)  # a bad setting fails the job instead of a section
     text = report_html(filters, settings)

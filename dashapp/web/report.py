@@ -162,7 +162,7 @@ def _actions(filters, currency: str, settings: tuple) -> str:
 
 def report_html(filters: service.Filters, settings: tuple) -> str:
     """The report of ``filters`` with ``settings`` = (CLV model, horizon, margin, discount,
-    clustering method, k), as one HTML document."""
+    clustering method, k, churn horizon), as one HTML document."""
     currency = service.currency(filters.dataset)
     label = service.dataset_info(filters.dataset).label
     rng = f"{filters.start or 'first invoice'} to {filters.end or 'last invoice'}"
@@ -173,7 +173,7 @@ def report_html(filters: service.Filters, settings: tuple) -> str:
         _rfm(filters, currency),
         _clv(filters, currency, settings[:4]),
         _cohorts(filters),
-        _clusters(filters, currency, *settings[4:]),
+        _clusters(filters, currency, *settings[4:6]),
         _actions(filters, currency, settings),
     ]
     return (

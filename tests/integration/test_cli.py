@@ -62,6 +62,10 @@ def test_export_writes_the_action_list_columns_and_the_scores(shared_sample_xlsx
     table = pd.read_csv(out, dtype={"customer_id": str})
     assert list(table.columns[: len(actions.COLUMNS)]) == actions.COLUMNS
     assert {"r_score", "f_score", "m_score", "rfm_code"} <= set(table.columns)
+    # churn over the horizon and the CLV with its (default 90 %) interval, as issue 19 lists
+    assert {"p_churn", "p_not_alive", "clv_lo", "clv_hi", "p_alive_lo"} <= set(table.columns)
+    known = table.dropna(subset=["clv_lo", "clv_hi"])
+    assert len(known) > 200 and (known["clv_lo"] <= known["clv_hi"]).all()
     assert table["customer_id"].is_unique and len(table) > 200
     assert table["value_at_stake"].dropna().is_monotonic_decreasing
     assert f"Wrote {len(table):,} rows x {table.shape[1]} columns (table, csv)" in done.stdout
@@ -93,6 +97,7 @@ def test_export_from_a_config_file_filtered_to_parquet(shared_sample_xlsx, tmp_p
     ("args", "reason"),
     [
         (["--horizon", "500"], "Horizon (months of 30 days) must be a whole number from 1 to 120"),
+        (["--churn", "3"], "Churn horizon H (days) must be a whole number from 7 to 730"),
         (["--countries", "Narnia"], "Unknown country 'Narnia'"),
         (["--dataset", "nope"], "Unknown dataset 'nope'; available:"),
         (["--start", "2011-05-01", "--end", "2010-01-01"], "lies after the end"),
