@@ -171,7 +171,10 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
         what="the grid of High Value after a treemap click",
     )
     assert "cl_cluster=High+Value" in dash_duo.driver.current_url
-    # the CSV holds every customer with their cluster
+    # the CSV holds the customers of the cluster listed (the grid's title counts them)
+    shown = int(
+        dash_duo.find_element("#cl-grid-title").text.split(": ")[1].split()[0].replace(",", "")
+    )
     button = dash_duo.find_element("#cl-download-btn")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", button)
     folder = Path(dash_duo.download_path)
@@ -180,9 +183,11 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
         lambda: next(iter(folder.glob("*_clusters-hierarchical_*.csv")), None),
         what="the CSV download",
     )
-    lines = [line for line in target.read_text().splitlines() if not line.startswith("# ")]
+    text = target.read_text()
+    assert "# Selection: Cluster = High Value" in text
+    lines = [line for line in text.splitlines() if not line.startswith("# ")]
     assert lines[0].startswith("customer_id,cluster,segment,recency,frequency,monetary")
-    assert len(lines) > 200
+    assert len(lines) == shown + 1 and all(",High Value," in line for line in lines[1:])
     # too few customers for k: a message, not an error
     dash_duo.driver.get(dash_duo.server_url + "/clustering?countries=Canada&cl_k=6")
     alert = _wait(

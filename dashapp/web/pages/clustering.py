@@ -249,7 +249,7 @@ def _customers_section(cl_cluster, currency: str) -> dbc.Card:
             dbc.Col(html.Div(id="cl-grid-title", className="small text-muted mt-4"), md=5),
             dbc.Col(
                 html.Div(
-                    download_button("cl", "Download CSV (all customers)"),
+                    download_button("cl", "Download CSV"),
                     className="text-md-end mt-4",
                 ),
                 md=3,
@@ -260,8 +260,10 @@ def _customers_section(cl_cluster, currency: str) -> dbc.Card:
     return section(
         "Customers of a cluster",
         html.Div([header, paged_grid("cl-grid", grid_columns(currency))]),
-        note="The CSV holds every customer of the current filters with their cluster; "
-        "cells that a spreadsheet would run as a formula are neutralised.",
+        note="A click on a cluster in the scatter or the treemap lists it here; clear the "
+        "chooser (×) to remove the selection. The CSV holds the chosen cluster's customers, or "
+        "every customer with their cluster when none is chosen; cells that a spreadsheet "
+        "would run as a formula are neutralised.",
     )
 
 
@@ -492,10 +494,13 @@ def select_cluster_by_click(scatter_click, treemap_click, names):
 @callback(
     Output("cl-download", "data"),
     Input("cl-download-btn", "n_clicks"),
+    State(state_id("cl_cluster"), "value"),
     *CLUSTER_STATES,
     prevent_initial_call=True,
 )
-def download_clusters(n_clicks, dataset, start, end, countries, *controls):
+def download_clusters(n_clicks, chosen, dataset, start, end, countries, *controls):
+    """The customers of the cluster chosen (by a click or the chooser), as the grid lists
+    them; every customer with their cluster when none is chosen."""
     try:
         view = _view(dataset, start, end, countries, *controls)
     except ParamError:
@@ -503,10 +508,16 @@ def download_clusters(n_clicks, dataset, start, end, countries, *controls):
     if view.reason:
         return no_update
     currency = service.currency(dataset)
+    table = view.customers.astype({"cluster": str})
+    selection, who = "", "every customer"
+    if chosen and chosen in view.names:
+        table = table[table["cluster"] == chosen].sort_values("monetary", ascending=False)
+        selection, who = f"Cluster = {chosen}", f"cluster {chosen}"
     return grid_export(
-        view.customers.astype({"cluster": str}),
+        table,
         grid_columns(currency),
-        title=f"Clusters ({view.method_label}), every customer",
+        selection=selection,
+        title=f"Clusters ({view.method_label}), {who}",
         page=f"clusters-{view.method}",
         dataset=dataset or service.default_dataset_id(),
         start=start,
