@@ -180,7 +180,8 @@ def _with_matching(distinct: ibis.Table) -> ibis.Table:
     its surviving units are ``min(height over this and later lines) - (height - units)``,
     clipped to ``[0, units]``. The returns' money moves onto the purchases they cancel, valued
     at the purchase's price; what differs when a return was credited at another price stays on
-    the pair's last return line, so every total is unchanged. Identical lines (``weight`` > 1,
+    the pair's last return with matched units (a fully unmatched return leaves the invoice
+    table, so it cannot hold it), so every total is unchanged. Identical lines (``weight`` > 1,
     when duplicates are kept) are consecutive in the order and match as one line of
     ``weight * quantity`` units."""
     kept = distinct.filter(distinct.fate.isnull() & distinct.customer_id.notnull())
