@@ -211,3 +211,21 @@ def test_an_order_returned_in_full_is_no_purchase_and_returns_book_against_their
     assert rule["rows"] == 2 and rule["money"] == pytest.approx(80995 * 2.08 + 20.0)
     purchases = orders[~orders["is_cancellation"]]
     assert purchases.groupby("customer_id", observed=True).size().to_dict() == {"7": 1, "8": 2}
+
+
+def test_a_price_difference_is_kept_when_the_last_return_is_unmatched():
+    """The credit below the price paid stays on the last return that matched units: a later
+    return that matches nothing leaves the invoice table, and the difference with it would
+    have changed the customer's total."""
+    rows = [
+        ("300", "R1", 2, "2010-05-01 10:00", 6.0, "9"),
+        ("C301", "R1", -2, "2010-05-02 10:00", 5.0, "9"),  # matched, credited 2 x 1.0 less
+        ("C302", "R1", -3, "2010-05-03 10:00", 5.0, "9"),  # nothing left to return: unmatched
+    ]
+    orders, ledger = clean(make_lines(rows))
+    by = orders.set_index("invoice")
+    assert "C302" not in by.index  # left as an unmatched return
+    assert by.loc["300", "revenue"] == 0 and by.loc["300", "is_cancellation"]
+    assert by.loc["C301", "revenue"] == pytest.approx(2.0)
+    unmatched = ledger.set_index("rule").loc["unmatched_returns", "money"]
+    assert orders["revenue"].sum() == pytest.approx(2 * 6.0 - 2 * 5.0 - 3 * 5.0 - unmatched)
