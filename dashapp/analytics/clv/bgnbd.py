@@ -197,6 +197,16 @@ class BetaGeoFit(_PurchaseFitBase):
 def _bgnbd_mean_ll(theta: np.ndarray, d: _RFTData) -> tuple[float, np.ndarray]:
     """Weighted mean BG/NBD log-likelihood (FHL 2005 eq. 6) and its gradient w.r.t. the
     log-parameters."""
+    return _beta_geometric_mean_ll(theta, d, shift=0.0)
+
+
+def _beta_geometric_mean_ll(
+    theta: np.ndarray, d: _RFTData, shift: float
+) -> tuple[float, np.ndarray]:
+    """The log-likelihood shared by BG/NBD (``shift`` 0) and MBG/NBD (``shift`` 1, Batislam
+    et al. 2007: a customer may also drop out right after the first purchase, so every
+    ``b + x`` term gains 1 and the dropout term applies at ``x = 0`` too), weighted mean and
+    gradient w.r.t. the log-parameters."""
     r, alpha, a, b = np.exp(theta)
     xu, Wx = d.xu, d.Wx
     # Terms that depend on x only.
@@ -205,24 +215,26 @@ def _bgnbd_mean_ll(theta: np.ndarray, d: _RFTData) -> tuple[float, np.ndarray]:
         - gammaln(r)
         + r * np.log(alpha)
         + gammaln(a + b)
-        + gammaln(b + xu)
+        + gammaln(b + xu + shift)
         - gammaln(b)
-        - gammaln(a + b + xu)
+        - gammaln(a + b + xu + shift)
     )
-    psi_ab_x = digamma(a + b + xu)
+    psi_ab_x = digamma(a + b + xu + shift)
     psi_ab = digamma(a + b)
     g_r = np.sum(Wx * (digamma(r + xu) - digamma(r) + np.log(alpha)))
     g_a = np.sum(Wx * (psi_ab - psi_ab_x))
-    g_b = np.sum(Wx * (psi_ab + digamma(b + xu) - digamma(b) - psi_ab_x))
+    g_b = np.sum(Wx * (psi_ab + digamma(b + xu + shift) - digamma(b) - psi_ab_x))
     g_alpha = d.wsum * r / alpha
-    # Row terms: log( (alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x) ).
-    x, w, pos = d.x, d.w, d.pos
+    # Row terms: log( (alpha+T)^-(r+x) + [dropout possible] a/(b+x-1+shift) (alpha+t_x)^-(r+x) ),
+    # the dropout possible after a repeat purchase (BG/NBD) or after any purchase (MBG/NBD).
+    x, w = d.x, d.w
+    possible = d.pos if shift == 0.0 else np.ones(x.shape, dtype=bool)
     rx = r + x
     log_aT = np.log(alpha + d.T)
     log_atx = np.log(alpha + d.tx)
-    bx1 = np.where(pos, b + x - 1.0, 1.0)
+    denominator = np.where(possible, b + x - 1.0 + shift, 1.0)
     A3 = -rx * log_aT
-    A4 = np.where(pos, np.log(a) - np.log(bx1) - rx * log_atx, -np.inf)
+    A4 = np.where(possible, np.log(a) - np.log(denominator) - rx * log_atx, -np.inf)
     M = np.logaddexp(A3, A4)
     w4 = np.exp(A4 - M)
     w3 = 1.0 - w4
@@ -230,7 +242,7 @@ def _bgnbd_mean_ll(theta: np.ndarray, d: _RFTData) -> tuple[float, np.ndarray]:
     g_r -= np.sum(w * (w3 * log_aT + w4 * log_atx))
     g_alpha -= np.sum(w * rx * (w3 / (alpha + d.T) + w4 / (alpha + d.tx)))
     g_a += np.sum(w * w4) / a
-    g_b -= np.sum(w * w4 / bx1)
+    g_b -= np.sum(w * w4 / denominator)
     grad = np.array([r * g_r, alpha * g_alpha, a * g_a, b * g_b])
     return ll / d.wsum, grad / d.wsum
 

@@ -28,10 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import digamma, expit, gammaln
+from scipy.special import expit
 
 from dashapp.analytics.clv._fit import _fit_purchase_model, _PurchaseFitBase, _RFTData
-from dashapp.analytics.clv.bgnbd import _bgnbd_conditional_given_alive
+from dashapp.analytics.clv.bgnbd import (
+    _beta_geometric_mean_ll,
+    _bgnbd_conditional_given_alive,
+)
 from dashapp.analytics.clv.summary import _unit_days
 
 __all__ = ["ModifiedBetaGeoFit", "fit_mbgnbd"]
@@ -134,39 +137,7 @@ class ModifiedBetaGeoFit(_PurchaseFitBase):
 
 def _mbgnbd_mean_ll(theta: np.ndarray, d: _RFTData) -> tuple[float, np.ndarray]:
     """Weighted mean MBG/NBD log-likelihood and its gradient w.r.t. the log-parameters."""
-    r, alpha, a, b = np.exp(theta)
-    xu, Wx = d.xu, d.Wx
-    ll_x = (
-        gammaln(r + xu)
-        - gammaln(r)
-        + r * np.log(alpha)
-        + gammaln(a + b)
-        + gammaln(b + xu + 1.0)
-        - gammaln(b)
-        - gammaln(a + b + xu + 1.0)
-    )
-    psi_ab_x = digamma(a + b + xu + 1.0)
-    psi_ab = digamma(a + b)
-    g_r = np.sum(Wx * (digamma(r + xu) - digamma(r) + np.log(alpha)))
-    g_a = np.sum(Wx * (psi_ab - psi_ab_x))
-    g_b = np.sum(Wx * (psi_ab + digamma(b + xu + 1.0) - digamma(b) - psi_ab_x))
-    g_alpha = d.wsum * r / alpha
-    x, w = d.x, d.w
-    rx = r + x
-    log_aT = np.log(alpha + d.T)
-    log_atx = np.log(alpha + d.tx)
-    A3 = -rx * log_aT
-    A4 = np.log(a) - np.log(b + x) - rx * log_atx
-    M = np.logaddexp(A3, A4)
-    w4 = np.exp(A4 - M)
-    w3 = 1.0 - w4
-    ll = float(np.sum(Wx * ll_x)) + float(np.sum(w * M))
-    g_r -= np.sum(w * (w3 * log_aT + w4 * log_atx))
-    g_alpha -= np.sum(w * rx * (w3 / (alpha + d.T) + w4 / (alpha + d.tx)))
-    g_a += np.sum(w * w4) / a
-    g_b -= np.sum(w * w4 / (b + x))
-    grad = np.array([r * g_r, alpha * g_alpha, a * g_a, b * g_b])
-    return ll / d.wsum, grad / d.wsum
+    return _beta_geometric_mean_ll(theta, d, shift=1.0)
 
 
 def fit_mbgnbd(
