@@ -158,10 +158,12 @@ def _settle(page, quiet: float = 0.8, timeout: float = 60) -> dict:
         raise RuntimeError("the page did not settle")
     out = page.evaluate("({t0: window.__t0, done: window.__done, calls: window.__calls})")
     t0, calls = out["t0"], out["calls"]
-    last = max([c["painted"] for c in calls] + [out["done"]])
+    # a request that failed (network error, aborted) has no response or paint
+    last = max([c["painted"] for c in calls if c["painted"] is not None] + [out["done"]])
     return {
         "settled_ms": last - t0,
         "requests": len(calls),
+        "failed": sum(c["end"] is None for c in calls),
         "kb": sum(c["bytes"] for c in calls) / 1024,
         "rerenders": sum("_pages_content" in (c["output"] or "") for c in calls),
         "outputs": [c["output"] for c in calls],

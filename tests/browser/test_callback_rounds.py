@@ -21,6 +21,14 @@ PAGE_CONTAINER = "_pages_content"
 RECORDER = """
 window.__dashCalls = [];
 window.__dashPending = 0;
+// Dash components in a response: each one the renderer mounts costs a store dispatch that
+// visits every component on the page (dashapp.web.components.markup)
+window.__dashCount = function count(value) {
+    if (Array.isArray(value)) return value.reduce(function (n, v) { return n + count(v); }, 0);
+    if (!value || typeof value !== "object") return 0;
+    var own = (value.namespace && value.type && value.props) ? 1 : 0;
+    return Object.keys(value).reduce(function (n, k) { return n + count(value[k]); }, own);
+};
 if (!window.__dashFetch) {
     window.__dashFetch = window.fetch;
     window.fetch = function (url, options) {
@@ -33,6 +41,11 @@ if (!window.__dashFetch) {
         return promise.then(function (response) {
             response.clone().text().then(function (text) {
                 call.bytes = text.length;
+                try {
+                    var answer = JSON.parse(text).response || {};
+                    call.updated = Object.keys(answer);
+                    call.components = window.__dashCount(answer);
+                } catch (e) {}
                 window.__dashPending -= 1;
             }, function () { window.__dashPending -= 1; });
             return response;
@@ -155,6 +168,14 @@ def test_a_clv_model_switch_runs_each_clv_callback_once(dash_duo, browser_app):
     assert not [c for c in calls if "clv-scorecard" in c["output"]], calls
     assert len(calls) <= 3, [c["output"] for c in calls]
     assert "Pareto/NBD" in dash_duo.find_element("#clv-params-table").text
+    # the tables and KPI cards arrive as static blocks, not one component per cell (162
+    # components before), and Gamma-Gamma's independence check, which does not depend on
+    # the purchase model, is not sent again
+    mounted = sum(c.get("components") or 0 for c in calls)
+    assert mounted <= 30, [(c["output"][:40], c.get("components")) for c in calls]
+    updated = {u for c in calls for u in c.get("updated") or []}
+    assert "clv-fit-params" in updated and not {"clv-indep", "clv-indep-verdict"} & updated
+    assert dash_duo.find_element("#clv-indep-alert").text  # the verdict is still shown
 
     # opened, it is computed once, for the model shown; closed again, it costs nothing
     dash_duo.driver.execute_script("window.__dashCalls = [];")

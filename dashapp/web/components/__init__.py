@@ -21,6 +21,7 @@ from dash import (
 
 from dashapp import service
 from dashapp.ingest.loading import DataLoadError
+from dashapp.web.components.markup import static_block
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number
 from dashapp.web.messages import user_text
@@ -253,8 +254,9 @@ def side_by_side(left, right, left_width: int = 6) -> dbc.Row:
     return dbc.Row([dbc.Col(left, lg=left_width), dbc.Col(right, lg=12 - left_width)])
 
 
-def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> dbc.Table:
-    """A small DataFrame as a Bootstrap table; ``formats`` maps column -> callable."""
+def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> dcc.Markdown:
+    """A small DataFrame as a Bootstrap table; ``formats`` maps column -> callable. It is one
+    static block (:mod:`.markup`): one component to mount however many cells it has."""
     formats = formats or {}
     header = html.Thead(html.Tr([html.Th(c) for c in frame.columns]))
     rows = []
@@ -264,8 +266,9 @@ def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> d
             fmt = formats.get(col)
             cells.append(html.Td(fmt(value) if fmt else value))
         rows.append(html.Tr(cells))
+    table_id = kwargs.pop("id", None)
     kwargs["className"] = "mb-0 " + kwargs.get("className", "")
-    return dbc.Table(
+    table = dbc.Table(
         [header, html.Tbody(rows)],
         bordered=False,
         hover=True,
@@ -274,9 +277,10 @@ def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> d
         responsive=True,
         **kwargs,
     )
+    return static_block(table, id=table_id)
 
 
-def ledger_table(ledger: pd.DataFrame, currency: str = "£") -> dbc.Table:
+def ledger_table(ledger: pd.DataFrame, currency: str = "£") -> dcc.Markdown:
     shown = pd.DataFrame(
         {
             "Rule": ledger["title"],

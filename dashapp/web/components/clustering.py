@@ -9,6 +9,7 @@ from dash import html
 
 from dashapp.service import ClusterView
 from dashapp.web.components import customer_column, money_column, number_column
+from dashapp.web.components.markup import static_block
 from dashapp.web.format import number
 
 METRIC_HELP = {
@@ -108,8 +109,11 @@ def metrics_panel(view: ClusterView):
         if d.get("n_outliers")
         else ""
     )
-    return html.Div(
-        [*cards, html.Div(outliers, className="small text-muted mt-2") if outliers else None]
+    # one static block (components.markup): 15-30 components to mount otherwise
+    return static_block(
+        html.Div(
+            [*cards, html.Div(outliers, className="small text-muted mt-2") if outliers else None]
+        )
     )
 
 
@@ -135,19 +139,21 @@ def summary_line(view: ClusterView):
         clusters += f" + {view.diagnostics['n_outliers']:,} Outliers"
     feats = ", ".join(p["features"])
     scaling = f"{p['transform']} transform, {p['scale']} scaling"
-    return html.P(
-        [
-            html.Strong(number(view.n_customers)),
-            " customers",
-            f" as of {as_of:%Y-%m-%d}" if as_of is not None else "",
-            " · ",
-            html.Strong(view.method_label),
-            f" ({params_text(view)}) → ",
-            html.Strong(clusters),
-            f" · features: {feats} ({scaling})",
-        ],
-        className="mb-1",
-        id="cl-summary-text",
+    return static_block(
+        html.P(
+            [
+                html.Strong(number(view.n_customers)),
+                " customers",
+                f" as of {as_of:%Y-%m-%d}" if as_of is not None else "",
+                " · ",
+                html.Strong(view.method_label),
+                f" ({params_text(view)}) → ",
+                html.Strong(clusters),
+                f" · features: {feats} ({scaling})",
+            ],
+            className="mb-1",
+            id="cl-summary-text",
+        )
     )
 
 

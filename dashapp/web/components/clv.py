@@ -23,6 +23,7 @@ from dashapp.web.components import (
     section,
     side_by_side,
 )
+from dashapp.web.components.markup import static_block
 from dashapp.web.controls import control
 from dashapp.web.format import money, number, percent
 
@@ -195,8 +196,9 @@ def basic_table(basic: pd.DataFrame, currency: str):
     return frame_table(pd.DataFrame(rows))
 
 
-def kpi_row(kpis: ClvKpis, currency: str, horizon: int, model: str):
-    return dbc.Row(
+def kpi_row(kpis: ClvKpis, currency: str, horizon: int, model: str) -> dcc.Markdown:
+    """The page's headline numbers, one static block (:mod:`..markup`)."""
+    row = dbc.Row(
         [
             dbc.Col(
                 kpi_card(
@@ -249,6 +251,7 @@ def kpi_row(kpis: ClvKpis, currency: str, horizon: int, model: str):
         ],
         className="g-3 mb-3",
     )
+    return static_block(row)
 
 
 def scorecard_table(card: pd.DataFrame, currency: str):

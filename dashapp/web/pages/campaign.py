@@ -31,6 +31,7 @@ from dashapp.web.components import (
     labelled,
     page_header,
     section,
+    static_block,
 )
 from dashapp.web.controls import as_input, as_state, control, hidden, param_alert
 from dashapp.web.format import money, number, percent
@@ -187,7 +188,7 @@ def _outcome(plan: views.Plan, currency: str) -> html.Div:
         f"{number(o.orders, 1)} incremental purchases expected."
     )
     notes = [html.P(n, className="small text-muted mb-1") for n in plan.notes]
-    return html.Div([row, html.P(text, id="cp-summary", className="mb-1"), *notes])
+    return static_block(html.Div([row, html.P(text, id="cp-summary", className="mb-1"), *notes]))
 
 
 @callback(
@@ -267,7 +268,7 @@ def update_tracking(start_day, contents, filename, dataset, start, end, countrie
             }
         )
     color = {"raised": "success", "lowered": "danger"}.get(effect.revenue.verdict, "secondary")
-    return html.Div(
+    block = html.Div(
         [
             dbc.Alert(effect.verdict, color=color, className="my-2", id="cp-verdict"),
             html.P(
@@ -275,6 +276,7 @@ def update_tracking(start_day, contents, filename, dataset, start, end, countrie
                 "customers.",
                 className="small text-muted mb-1",
             ),
-            html.Div(frame_table(pd.DataFrame(rows)), className="table-responsive"),
+            frame_table(pd.DataFrame(rows)),  # responsive: it scrolls sideways on a phone
         ]
     )
+    return static_block(block)

@@ -43,6 +43,7 @@ from dashapp.web.components import (
     section,
     serve_rows,
     side_by_side,
+    static_block,
 )
 from dashapp.web.components.clustering import (
     DIAG_NOTES,
@@ -327,15 +328,17 @@ def update_clustering(dataset, start, end, countries, *controls):
             " DBSCAN found a single dense group: these customers form one continuum at "
             "this eps. Lower eps (or min_samples) to split it, or try another method."
         )
-    note = dbc.Alert(
-        [
-            html.Strong("Approximation: " if approx else "How: "),
-            view.note,
-            html.Strong(hint) if hint else None,
-        ],
-        color="info" if approx else "light",
-        className="py-2 small mb-2",
-        id="cl-approx-note" if approx else "cl-fit-note",
+    note = static_block(
+        dbc.Alert(
+            [
+                html.Strong("Approximation: " if approx else "How: "),
+                view.note,
+                html.Strong(hint) if hint else None,
+            ],
+            color="info" if approx else "light",
+            className="py-2 small mb-2",
+            id="cl-approx-note" if approx else "cl-fit-note",
+        )
     )
     sizes = dict(zip(view.profiles["cluster"], view.profiles["size"], strict=True))
     options = [{"label": f"{n} ({sizes.get(n, 0):,} customers)", "value": n} for n in names]

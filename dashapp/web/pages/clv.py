@@ -345,14 +345,22 @@ def update_clv_model(dataset, start, end, countries, model):
     )
     stats = html.Div([stats_table(fit.stats) if not fit.stats.empty else None, derived])
     indep = fit.independence
-    return (
-        fitted,
-        stats,
-        p_alive_heatmap(fit.p_alive),
-        independence_verdict(indep),
-        independence_scatter(indep.points if indep else None, currency),
-        alerts or None,
-    )
+    if _only_model_changed():
+        # Gamma-Gamma's independence check does not depend on the purchase model: the
+        # browser keeps the verdict and the 2,000-dot scatter it has
+        verdict, scatter = no_update, no_update
+    else:
+        verdict = independence_verdict(indep)
+        scatter = independence_scatter(indep.points if indep else None, currency)
+    return fitted, stats, p_alive_heatmap(fit.p_alive), verdict, scatter, alerts or None
+
+
+def _only_model_changed() -> bool:
+    """True when this call was triggered by the model control alone (a switch), not by the
+    filters or the page's first render."""
+    model_input = as_input(params.CLV_MODEL)
+    triggered = dash.ctx.triggered_prop_ids
+    return bool(triggered) and all(t == model_input.component_id for t in triggered.values())
 
 
 @callback(

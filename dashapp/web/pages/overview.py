@@ -19,6 +19,7 @@ from dashapp.web.components import (
     loading,
     page_header,
     section,
+    static_block,
 )
 from dashapp.web.figures.overview import monthly_revenue
 from dashapp.web.format import money, number, percent
@@ -138,10 +139,10 @@ def _comparison_lines(view, field: str) -> list:
     return lines
 
 
-def _kpi_cards(result, currency: str) -> dbc.Row:
+def _kpi_cards(result, currency: str) -> dcc.Markdown:
     """The five KPI cards, each with its change against the comparison periods."""
     k = result.kpis
-    return dbc.Row(
+    row = dbc.Row(
         [
             dbc.Col(
                 kpi_card(
@@ -195,8 +196,8 @@ def _kpi_cards(result, currency: str) -> dbc.Row:
             ),
         ],
         className="g-3 mb-3",
-        id="kpi-row",
     )
+    return static_block(row, id="kpi-row")
 
 
 @callback(
