@@ -21,6 +21,7 @@ from dash import (
 
 from dashapp import service
 from dashapp.ingest.loading import DataLoadError
+from dashapp.web.components.drill import count_output, count_text
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number
 from dashapp.web.messages import user_text
@@ -404,6 +405,7 @@ def serve_rows(
     rows: Callable[..., pd.DataFrame | None],
     extra_outputs: tuple[Output, ...] = (),
     selection: Input | None = None,
+    pass_selection: bool = False,
 ) -> None:
     """Serve a paged grid's rows from the page's inputs.
 
@@ -413,7 +415,8 @@ def serve_rows(
     only the block the grid shows travels. When an input changes, the grid drops its rows in
     the browser and asks again (``assets/grids.js``) at once, next to the page's callbacks.
     ``selection`` is the page's drill-down selection (``components.drill``): the service
-    applies it to the table before paging; changing it refreshes the grid only.
+    applies it to the table before paging; changing it refreshes the grid only. With
+    ``pass_selection``, ``rows`` also gets the selection, last (to say what it lists).
     """
     watched = [*inputs, selection] if selection is not None else list(inputs)
     states = [State(i.component_id, i.component_property) for i in watched]
@@ -429,15 +432,19 @@ def serve_rows(
     def serve(request, *values):
         chosen = values[-1] if selection is not None else None
         values = values[:-1] if selection is not None else values
-        result = rows(*values)
+        result = rows(*values, chosen) if pass_selection else rows(*values)
         table, extras = (result[0], result[1:]) if extra_outputs else (result, ())
         page = service.grid_page(table, request, chosen)
-        return (page, *extras) if extra_outputs else page
+        if selection is not None:  # the chip counts the customers listed
+            extras = (*extras, count_text(page["rowCount"]) if chosen else "")
+        return (page, *extras) if extra_outputs or selection is not None else page
 
     serve.__name__ = f"serve_{grid_id.replace('-', '_')}"  # e.g. serve_rfm_grid
+    counted = (count_output(selection),) if selection is not None else ()
     callback(
         Output(grid_id, "getRowsResponse"),
         *extra_outputs,
+        *counted,
         Input(grid_id, "getRowsRequest"),
         *states,
     )(serve)
