@@ -110,6 +110,15 @@ def shoot(driver, url: str, width: int, path: Path) -> int:
     time.sleep(1.0)
     settle(driver)
     time.sleep(1.0)  # charts finish their transitions
+    # the whole page in the viewport: grids render only the rows they can show on screen
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": min(max(height, 900), 16000), "deviceScaleFactor": 1,
+         "mobile": width < 600},
+    )  # fmt: skip
+    time.sleep(1.5)
+    settle(driver)
     scroll_width = int(driver.execute_script("return document.documentElement.scrollWidth"))
     shot = driver.execute_cdp_cmd(
         "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}

@@ -229,12 +229,17 @@ def section(title: str, body, note: str | None = None) -> dbc.Card:
 GRAPH_CONFIG = {"displaylogo": False}
 
 
-def graph(id_: str, height: int = 320) -> dcc.Loading:
+def graph(id_: str, height: int = 320, phone_width: int | None = None) -> dcc.Loading:
     """A chart (empty until its callback answers) behind a loading spinner that appears only
-    after 200 ms, so quick updates do not flash."""
-    return dcc.Loading(
-        dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG), delay_show=200
-    )
+    after 200 ms, so quick updates do not flash. ``phone_width``: on a phone-sized screen the
+    chart keeps this width (px) and scrolls sideways inside its box, so that the labels of a
+    wide heatmap or of side-by-side panels stay readable instead of piling up; the page
+    itself never scrolls sideways (``assets/app.css``, ``.chart-scroll``)."""
+    chart = dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG)
+    if phone_width:
+        chart = html.Div(chart, className="chart-scroll",
+                         style={"--chart-phone-width": f"{int(phone_width)}px"})  # fmt: skip
+    return dcc.Loading(chart, delay_show=200)
 
 
 def loading(id_: str, **kwargs) -> dcc.Loading:

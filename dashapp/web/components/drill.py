@@ -105,7 +105,7 @@ def count_output(selection: Input) -> Output:
 
 
 def count_text(count) -> str:
-    """" — 1,234 customers" (after the selection's words on its chip)."""
+    """ " — 1,234 customers" (after the selection's words on its chip)."""
     if not isinstance(count, int):
         return ""
     return f" — {count:,} customer{'' if count == 1 else 's'}"

@@ -123,14 +123,15 @@ def pca_scatter(view: ClusterView, currency: str = "£") -> dict:
     for j in range(2):
         load = _loadings_text(feats, comps[j]) if j < len(comps) else ""
         titles.append(
-            f"PC{j + 1} ({100 * evr[j]:.1f}% of variance)" + (f" · {load}" if load else "")
+            # two lines: on a phone one line runs past both ends of the axis
+            f"PC{j + 1} ({100 * evr[j]:.1f}% of variance)" + (f"<br>{load}" if load else "")
         )
     layout = {
         "height": 480,
         "xaxis": {"title": {"text": titles[0]}, "zeroline": False},
         "yaxis": {"title": {"text": titles[1]}, "zeroline": False},
         "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "margin": {"l": 75, "r": 20, "t": 50, "b": 65},
         "uirevision": "pca",
         "modebar": {"orientation": "v"},
         "meta": {"method": view.method, "n_customers": view.n_customers},

@@ -180,7 +180,7 @@ def _result_sections() -> list:
     )
     profiles = section(
         "Cluster profiles",
-        graph("cl-profiles", 260),
+        graph("cl-profiles", 260, phone_width=720),
         note="Values are the real medians; colour compares each column across the "
         "clusters (standardised), oriented so that blue is better: more recent, "
         "more frequent, more spend, longer tenure. Click a row to list its customers.",
@@ -229,7 +229,7 @@ def _result_sections() -> list:
     )
     agreement = section(
         "Agreement with the RFM segments",
-        graph("cl-agreement", 300),
+        graph("cl-agreement", 300, phone_width=760),
         note="Each row: how a cluster's customers spread over the RFM segments "
         "(share of the cluster, customers in brackets). Click a cell to list those customers.",
     )
