@@ -110,7 +110,12 @@ def shoot(driver, url: str, width: int, path: Path) -> int:
     time.sleep(1.0)
     settle(driver)
     time.sleep(1.0)  # charts finish their transitions
-    # the whole page in the viewport: grids render only the rows they can show on screen
+    # AG Grid draws its header and cells only once it has been on screen: show each grid
+    for grid in driver.find_elements("css selector", ".ag-root-wrapper"):
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", grid)
+        time.sleep(0.5)
+    driver.execute_script("window.scrollTo(0, 0);")
+    # the whole page in the viewport
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",

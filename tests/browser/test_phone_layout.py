@@ -128,3 +128,33 @@ def test_at_phone_width_wide_charts_keep_their_labels_apart_and_scroll_in_their_
             assert count >= 3 and overlaps == 0, (chart, count, overlaps)
     finally:
         dash_duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+#: The tallest row of a table (px).
+TALLEST_ROW = """
+return Math.max.apply(null, Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))
+    .map(r => r.getBoundingClientRect().height));
+"""
+
+
+def test_at_phone_width_tables_of_sentences_scroll_instead_of_growing_tall(dash_duo, browser_app):
+    """The RFM segment table and the cleaning ledger keep their sentences to a few lines
+    (they scroll sideways in their box) instead of one word a line."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": PHONE, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        for path, table in (("/rfm", ".segment-table"), ("/", ".ledger-table")):
+            dash_duo.driver.get(dash_duo.server_url + path)
+            dash_duo.wait_for_element(f"{table} tbody tr", timeout=60)
+            settle(dash_duo)
+            tallest = dash_duo.driver.execute_script(TALLEST_ROW, table)
+            assert 0 < tallest <= 130, (path, tallest)
+            assert (
+                dash_duo.driver.execute_script("return document.documentElement.scrollWidth")
+                <= PHONE
+            ), path
+    finally:
+        dash_duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -60,7 +60,13 @@ def layout(**query):
                 [
                     labelled(
                         "Clusters (none = all)",
-                        dcc.Dropdown(id="cp-clusters", multi=True, options=[], value=[]),
+                        dcc.Dropdown(
+                            id="cp-clusters",
+                            multi=True,
+                            options=[],
+                            value=[],
+                            placeholder="All clusters",
+                        ),  # fmt: skip
                         md=4,
                         className="mb-2",
                     ),
