@@ -27,6 +27,42 @@
         return typeof data === "string" && data !== "" ? data : null;
     }
 
+    /* A click on a treemap tile drills down without zooming into the tile (Plotly zooms a
+     * treemap into the tile clicked, leaving no other tile to click): the tile's click is
+     * cancelled (plotly_treemapclick returns false, which also stops Plotly's own
+     * plotly_click) and handed to the graph's clickData, as a click on any chart is. */
+    function tileClick(gd, event) {
+        var holder = gd.closest(".dash-graph");
+        var point = ((event && event.points) || [])[0];
+        var setProps = window.dash_clientside && window.dash_clientside.set_props;
+        if (!holder || !holder.id || !point || !setProps) return false;
+        var data = point.customdata;
+        if (data === undefined && gd.data && gd.data[point.curveNumber]) {
+            var custom = gd.data[point.curveNumber].customdata;
+            data = custom ? custom[point.pointNumber] : undefined;
+        }
+        setProps(holder.id, {clickData: {points: [{
+            curveNumber: point.curveNumber, pointNumber: point.pointNumber,
+            label: point.label, customdata: data
+        }]}});
+        return false;
+    }
+
+    function hookTreemaps() {
+        document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+            if (gd.__drillTiles || typeof gd.on !== "function") return;
+            gd.__drillTiles = true;
+            gd.on("plotly_treemapclick", function (event) { return tileClick(gd, event); });
+        });
+    }
+
+    var pending = false;
+    new MutationObserver(function () {
+        if (pending) return;
+        pending = true;
+        window.requestAnimationFrame(function () { pending = false; hookTreemaps(); });
+    }).observe(document.documentElement, {childList: true, subtree: true});
+
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         drill: {
             /* Inputs: the graphs' clickData, then the remove button's n_clicks. */

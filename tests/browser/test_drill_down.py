@@ -278,12 +278,15 @@ def test_a_click_on_a_cluster_lists_it_behind_the_same_chip_as_every_page(dash_d
     wait_until(lambda: _rows(dash_duo, "cl-grid") == len(view.customers), what="every customer")
     _record(dash_duo)
 
+    tiles = len(dash_duo.find_elements("#cl-treemap g.slice"))
     _click_tile(dash_duo, "cl-treemap", name)
     _wait_url(dash_duo, "cl_sel=" + quote(f"cluster:{name}", safe="").replace("%20", "+"))
     wait_until(lambda: _rows(dash_duo, "cl-grid") == sizes[name], what="the cluster's customers")
     assert _grid_column(dash_duo, "cl-grid", "cluster") == {name}
     chip = f"Cluster: {name} — {sizes[name]:,} customers"
     wait_until(lambda: chip in _chip(dash_duo, "cl"), what=f"the chip {chip!r}")
+    # the treemap did not zoom into the tile: every tile is still there to click
+    assert len(dash_duo.find_elements("#cl-treemap g.slice")) == tiles == len(view.names) + 1
     outputs = [c["output"] for c in _calls(dash_duo)]
     assert not [o for o in outputs if "_pages_content" in o or "cl-summary" in o], outputs
     assert sorted(set(outputs)) == sorted(outputs), outputs

@@ -138,15 +138,16 @@ return Math.max.apply(null, Array.from(document.querySelectorAll(arguments[0] + 
 
 
 def test_at_phone_width_tables_of_sentences_scroll_instead_of_growing_tall(dash_duo, browser_app):
-    """The RFM segment table and the cleaning ledger keep their sentences to a few lines
-    (they scroll sideways in their box) instead of one word a line."""
+    """The RFM segment table, the cleaning ledger and the CLV model's parameters keep their
+    sentences to a few lines (they scroll sideways in their box), not one word a line."""
     dash_duo.start_server(browser_app)
     dash_duo.driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": PHONE, "height": 844, "deviceScaleFactor": 1, "mobile": True},
     )
     try:
-        for path, table in (("/rfm", ".segment-table"), ("/", ".ledger-table")):
+        for path, table in (("/rfm", ".segment-table"), ("/", ".ledger-table"),
+                            ("/clv", "#clv-params-table")):  # fmt: skip
             dash_duo.driver.get(dash_duo.server_url + path)
             dash_duo.wait_for_element(f"{table} tbody tr", timeout=60)
             settle(dash_duo)
