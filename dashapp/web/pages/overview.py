@@ -67,7 +67,7 @@ def _presets() -> html.Div:
         dbc.Button(
             label,
             id=preset_id(value),
-            color="secondary",
+            color="primary",  # the theme's grey outline reads as disabled
             outline=True,
             size="sm",
             className="me-1 mb-1",
