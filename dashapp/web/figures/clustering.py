@@ -71,6 +71,19 @@ def _loadings_text(features, component) -> str:
     )
 
 
+def _pca_titles(view: ClusterView) -> list[str]:
+    """The two axis titles: the component's share of variance and the features that weigh
+    on it, on two lines (on a phone one line runs past both ends of the axis)."""
+    evr, feats, comps = view.explained_variance, view.features, view.components
+    titles = []
+    for j in range(2):
+        load = _loadings_text(feats, comps[j]) if j < len(comps) else ""
+        titles.append(
+            f"PC{j + 1} ({100 * evr[j]:.1f}% of variance)" + (f"<br>{load}" if load else "")
+        )
+    return titles
+
+
 def pca_scatter(view: ClusterView, currency: str = "£") -> dict:
     """Customers on the first two principal components, one WebGL trace per cluster (in
     display order, empty clusters included so that trace number = cluster position). A click
@@ -117,15 +130,7 @@ def pca_scatter(view: ClusterView, currency: str = "£") -> dict:
                 f"Monetary {currency}%{{customdata[2]:,.2f}}<extra></extra>",
             }
         )
-    evr = view.explained_variance
-    feats, comps = view.features, view.components
-    titles = []
-    for j in range(2):
-        load = _loadings_text(feats, comps[j]) if j < len(comps) else ""
-        titles.append(
-            # two lines: on a phone one line runs past both ends of the axis
-            f"PC{j + 1} ({100 * evr[j]:.1f}% of variance)" + (f"<br>{load}" if load else "")
-        )
+    titles = _pca_titles(view)
     layout = {
         "height": 480,
         "xaxis": {"title": {"text": titles[0]}, "zeroline": False},

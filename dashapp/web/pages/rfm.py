@@ -116,7 +116,7 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, rfm_sel
                     note="Min and max raw value of the customers in each score.",
                 ),
             ),
-            section("Distributions", graph("rfm-dist", phone_width=760)),
+            section("Distributions", graph("rfm-dist", phone_width=960)),
             section(
                 "Segments and recommended actions",
                 loading("rfm-actions"),
