@@ -236,10 +236,11 @@ def graph(id_: str, height: int = 320, phone_width: int | None = None) -> dcc.Lo
     wide heatmap or of side-by-side panels stay readable instead of piling up; the page
     itself never scrolls sideways (``assets/app.css``, ``.chart-scroll``)."""
     chart = dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG)
-    if phone_width:
-        chart = html.Div(chart, className="chart-scroll",
-                         style={"--chart-phone-width": f"{int(phone_width)}px"})  # fmt: skip
-    return dcc.Loading(chart, delay_show=200)
+    if not phone_width:
+        return dcc.Loading(chart, delay_show=200)
+    box = html.Div(chart, className="chart-scroll",
+                   style={"--chart-phone-width": f"{int(phone_width)}px"})  # fmt: skip
+    return dcc.Loading(box, delay_show=200)
 
 
 def loading(id_: str, **kwargs) -> dcc.Loading:

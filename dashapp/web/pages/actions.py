@@ -182,7 +182,7 @@ def update_actions(dataset, start, end, countries, *settings):
     table = result.table
     currency = service.currency(dataset)
     total = table["value_at_stake"].sum()
-    notes = [
+    notes: list = [
         html.P(
             [
                 html.Strong(number(len(table))),
