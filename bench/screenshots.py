@@ -110,20 +110,6 @@ def shoot(driver, url: str, width: int, path: Path) -> int:
     time.sleep(1.0)
     settle(driver)
     time.sleep(1.0)  # charts finish their transitions
-    # AG Grid draws its header and cells only once it has been on screen: show each grid
-    for grid in driver.find_elements("css selector", ".ag-root-wrapper"):
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", grid)
-        time.sleep(0.5)
-    driver.execute_script("window.scrollTo(0, 0);")
-    # the whole page in the viewport
-    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": min(max(height, 900), 16000), "deviceScaleFactor": 1,
-         "mobile": width < 600},
-    )  # fmt: skip
-    time.sleep(1.5)
-    settle(driver)
     scroll_width = int(driver.execute_script("return document.documentElement.scrollWidth"))
     shot = driver.execute_cdp_cmd(
         "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
