@@ -401,7 +401,7 @@ def test_the_customer_grid_is_paged_sorted_and_filtered_by_the_server(dash_duo, 
     )
     assert _grid_row(dash_duo, "rfm-grid", 0)["monetary"] == champions["monetary"].max()
     calls = _calls(dash_duo)
-    assert calls and all(c["output"] == "rfm-grid.getRowsResponse" for c in calls), calls
+    assert calls and all("rfm-grid.getRowsResponse" in c["output"] for c in calls), calls
     assert all(c["bytes"] < 100_000 for c in calls), calls
 
     # the action list pages the same way: every customer reachable, not a preview

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.select import Select
 
@@ -14,7 +13,6 @@ from dashapp.analytics.clustering import METHOD_LABELS, METHODS, OUTLIER_NAME
 from tests.browser.conftest import console_errors, save_screenshot
 
 METHOD_SELECT = 'select[id=\'{"key":"cl_method","kind":"state"}\']'
-CLUSTER_DROPDOWN = '[id=\'{"key":"cl_cluster","kind":"state"}\']'
 SCATTER_META = (
     "var g = document.querySelector('#cl-scatter .js-plotly-plot');"
     "return g && g.layout && g.layout.meta ? g.layout.meta : null;"
@@ -37,35 +35,6 @@ def _wait(dash_duo, predicate, timeout=40, what="condition"):
             last = exc
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
-def _choose_option(dash_duo, selector, starts_with, attempts=4):
-    """Open a dcc.Dropdown (scrolled into view first) and click the option starting so."""
-    for attempt in range(attempts):
-        box = dash_duo.find_element(selector)
-        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
-        time.sleep(0.5)  # let the page settle before the pointer moves
-        try:
-            ActionChains(dash_duo.driver).move_to_element(box).click().perform()
-            option = _wait(
-                dash_duo,
-                lambda: next(
-                    (
-                        o
-                        for o in dash_duo.find_elements(".dash-dropdown-option")
-                        if o.text.startswith(starts_with)
-                    ),
-                    None,
-                ),
-                timeout=5,
-                what=f"option {starts_with}",
-            )
-        except (AssertionError, WebDriverException):
-            if attempt == attempts - 1:
-                raise
-            continue
-        dash_duo.driver.execute_script("arguments[0].click();", option)
-        return
 
 
 def _scatter(dash_duo):
@@ -132,49 +101,40 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     dash_duo.driver.get(dash_duo.server_url + "/clustering?cl_method=hierarchical&cl_k=3")
     dash_duo.wait_for_element("#cl-grid .ag-row", timeout=40)
     title = _wait(dash_duo, lambda: dash_duo.find_element("#cl-grid-title").text, what="grid title")
-    assert title.startswith("High Value:")
-    # pick another cluster in the dropdown: the grid follows, the URL keeps it
-    _choose_option(dash_duo, CLUSTER_DROPDOWN, "Low Value")
-    _wait(
-        dash_duo,
-        lambda: dash_duo.find_element("#cl-grid-title").text.startswith("Low Value"),
-        what="the grid of Low Value",
-    )
-    assert "cl_cluster=Low+Value" in dash_duo.driver.current_url
-    # the grid renders its new rows a moment after the title changes
-    _wait(
-        dash_duo,
-        lambda: (
-            (rows := dash_duo.find_elements("#cl-grid .ag-center-cols-container .ag-row"))
-            and all("Low Value" in r.text for r in rows[:5])
-        ),
-        what="the rows of Low Value",
-    )
-    # clicking a tile of the treemap lists that cluster
-    tile = _wait(
-        dash_duo,
-        lambda: next(
-            (
-                el
-                for el in dash_duo.find_elements("#cl-treemap g.slice")
-                if el.text.startswith("High Value")
+    assert title.startswith("All ") and title.endswith("customers with their cluster.")
+    # clicking a tile of the treemap lists that cluster behind the page's chip
+    for name in ("Low Value", "High Value"):
+        tile = _wait(
+            dash_duo,
+            lambda n=name: next(
+                (
+                    el
+                    for el in dash_duo.find_elements("#cl-treemap g.slice")
+                    if el.text.startswith(n)
+                ),
+                None,
+            ),  # fmt: skip
+            what=f"the {name} tile",
+        )
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tile)
+        ActionChains(dash_duo.driver).move_to_element(tile).click().perform()
+        _wait(
+            dash_duo,
+            lambda n=name: f"Cluster: {n} — " in dash_duo.find_element("#cl-sel-chip").text,
+            what=f"the chip of {name}",
+        )
+        assert f"cl_sel=cluster%3A{name.replace(' ', '+')}" in dash_duo.driver.current_url
+        _wait(
+            dash_duo,
+            lambda n=name: (
+                (rows := dash_duo.find_elements("#cl-grid .ag-center-cols-container .ag-row"))
+                and all(n in r.text for r in rows[:5])
             ),
-            None,
-        ),
-        what="the High Value tile",
-    )
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tile)
-    ActionChains(dash_duo.driver).move_to_element(tile).click().perform()
-    _wait(
-        dash_duo,
-        lambda: dash_duo.find_element("#cl-grid-title").text.startswith("High Value"),
-        what="the grid of High Value after a treemap click",
-    )
-    assert "cl_cluster=High+Value" in dash_duo.driver.current_url
-    # the CSV holds the customers of the cluster listed (the grid's title counts them)
-    shown = int(
-        dash_duo.find_element("#cl-grid-title").text.split(": ")[1].split()[0].replace(",", "")
-    )
+            what=f"the rows of {name}",
+        )
+    # the CSV holds the customers of the cluster listed (the chip counts them)
+    chip = dash_duo.find_element("#cl-sel-chip").text
+    shown = int(chip.split(" — ")[1].split()[0].replace(",", ""))
     button = dash_duo.find_element("#cl-download-btn")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", button)
     folder = Path(dash_duo.download_path)
@@ -183,11 +143,23 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
         lambda: next(iter(folder.glob("*_clusters-hierarchical_*.csv")), None),
         what="the CSV download",
     )
+    time.sleep(0.5)
     text = target.read_text()
-    assert "# Selection: Cluster = High Value" in text
+    assert "# Selection: Cluster: High Value" in text
     lines = [line for line in text.splitlines() if not line.startswith("# ")]
     assert lines[0].startswith("customer_id,cluster,segment,recency,frequency,monetary")
     assert len(lines) == shown + 1 and all(",High Value," in line for line in lines[1:])
+    # a cluster these settings do not have (a link from another k): said, nothing listed
+    dash_duo.driver.get(
+        dash_duo.server_url + "/clustering?cl_method=hierarchical&cl_k=3&cl_sel=cluster%3APotential"
+    )
+    title = _wait(
+        dash_duo,
+        lambda: (t := dash_duo.find_element("#cl-grid-title").text) and "not a cluster" in t and t,
+        what="the missing cluster's message",
+    )
+    assert "'Potential' is not a cluster with these settings" in title and "High Value" in title
+    assert "Cluster: Potential — 0 customers" in dash_duo.find_element("#cl-sel-chip").text
     # too few customers for k: a message, not an error
     dash_duo.driver.get(dash_duo.server_url + "/clustering?countries=Canada&cl_k=6")
     alert = _wait(
@@ -206,26 +178,3 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     )
     save_screenshot(dash_duo, "clustering-message")
     assert console_errors(dash_duo) == []
-
-
-def test_clicks_on_the_scatter_and_treemap_choose_the_cluster(browser_app):
-    """Server side of the click selection (WebGL points are not clickable by Selenium)."""
-    import json
-
-    from tests.callback_client import CallbackClient
-
-    client = CallbackClient(browser_app)
-    names = ["High Value", "Medium Value", "Low Value", OUTLIER_NAME]
-
-    def choose(source, point):
-        values = {f"{source}.clickData": {"points": [point]}, "cl-names.data": names}
-        reply = client.call("select_cluster_by_click", values, changed=f"{source}.clickData")
-        assert reply.status_code in (200, 204), reply.data[:300]
-        response = json.loads(reply.data)["response"] if reply.status_code == 200 else {}
-        return next(iter(response.values()), {}).get("value")  # None: no_update
-
-    assert choose("cl-scatter", {"curveNumber": 3, "pointNumber": 0}) == OUTLIER_NAME
-    assert choose("cl-scatter", {"curveNumber": 1}) == "Medium Value"
-    assert choose("cl-treemap", {"label": "Low Value"}) == "Low Value"
-    assert choose("cl-treemap", {"label": "All customers"}) is None  # the root tile
-    assert choose("cl-scatter", {"curveNumber": 9}) is None

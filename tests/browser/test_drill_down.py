@@ -109,10 +109,12 @@ def test_a_click_on_the_rf_grid_lists_those_customers_in_the_grid_csv_and_url(
     ActionChains(dash_duo.driver).move_to_element(bar).click().perform()
     _wait_url(dash_duo, "rfm_sel=segment")
     wait_until(lambda: "Segment: " in _chip(dash_duo, "rfm"), what="the segment chip")
-    segment = _chip(dash_duo, "rfm").split("Segment: ")[1].split("\n")[0].rstrip("×").strip()
+    segment = _chip(dash_duo, "rfm").split("Segment: ")[1].split(" — ")[0].strip()
     wanted = (table["segment"] == segment).sum()
     wait_until(lambda: _rows(dash_duo, "rfm-grid") == wanted, what="the segment's customers")
     assert _grid_column(dash_duo, "rfm-grid", "segment") == {segment}
+    # the chip counts the customers listed
+    wait_until(lambda: f"— {wanted:,} customer" in _chip(dash_duo, "rfm"), what="the count")
 
     # the chip's remove button lists every customer again and clears the URL
     dash_duo.driver.execute_script("document.getElementById('rfm-sel-clear').click();")
@@ -187,7 +189,7 @@ def test_each_story_shows_its_numbers_and_its_link_opens_those_customers(dash_du
     dash_duo.start_server(browser_app)
     for path, grid, prefix in (
         ("/clv", "clv-grid", "clv"),
-        ("/clustering", "cl-grid", None),
+        ("/clustering", "cl-grid", "cl"),
         ("/actions", "actions-grid", "act"),
         ("/rfm", "rfm-grid", "rfm"),
     ):
@@ -231,4 +233,99 @@ def test_a_click_on_a_cohort_cell_lists_the_cohorts_customers_of_that_month(dash
     assert _grid_column(dash_duo, "co-grid", "cohort") == {cohort}
     wait_until(lambda: f"Cohort: {cohort} · bought in month 1" in _chip(dash_duo, "co"), 30,
                "the chip")  # fmt: skip
+    assert console_errors(dash_duo) == []
+
+
+def _download(dash_duo, prefix: str, pattern: str) -> pd.DataFrame:
+    """Click the page's Download CSV and read the file (its '# ' header lines skipped)."""
+    folder = Path(dash_duo.download_path)
+    for old in folder.glob(pattern):
+        old.unlink()
+    button = dash_duo.find_element(f"#{prefix}-download-btn")
+    dash_duo.driver.execute_script("arguments[0].click();", button)
+    wait_until(lambda: any(folder.glob(pattern)), 15, "the CSV download")
+    time.sleep(0.5)
+    return pd.read_csv(next(folder.glob(pattern)), comment="#", dtype={"customer_id": str})
+
+
+def _click_tile(dash_duo, graph: str, label: str) -> None:
+    def find():
+        slices = dash_duo.find_elements(f"#{graph} g.slice")
+        return next((el for el in slices if el.text.startswith(label)), None)
+
+    wait_until(lambda: find() is not None, 30, f"the {label} tile")
+    tile = find()
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tile)
+    ActionChains(dash_duo.driver).move_to_element(tile).click().perform()
+
+
+def test_a_click_on_a_cluster_lists_it_behind_the_same_chip_as_every_page(dash_duo, browser_app):
+    """Clustering drills down like every page: a tile click shows the chip "Cluster: ... —
+    n customers", the grid and the CSV list that cluster, the URL keeps it (a reload too),
+    the chip's x lists every customer again; a click renders no page and runs only the
+    grid's and the chip's callbacks. An old ``cl_cluster`` link opens the same selection."""
+    from dashapp import service
+
+    view = service.cluster_view(service.Filters.build())
+    sizes = view.customers["cluster"].astype(str).value_counts()
+    name = view.names[0]
+    assert 0 < sizes[name] < len(view.customers)
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clustering")
+    dash_duo.wait_for_element("#cl-grid .ag-row", timeout=60)
+    dash_duo.wait_for_element("#cl-treemap g.slice", timeout=30)
+    assert _chip(dash_duo, "cl") == ""
+    wait_until(lambda: _rows(dash_duo, "cl-grid") == len(view.customers), what="every customer")
+    _record(dash_duo)
+
+    tiles = len(dash_duo.find_elements("#cl-treemap g.slice"))
+    _click_tile(dash_duo, "cl-treemap", name)
+    _wait_url(dash_duo, "cl_sel=" + quote(f"cluster:{name}", safe="").replace("%20", "+"))
+    wait_until(lambda: _rows(dash_duo, "cl-grid") == sizes[name], what="the cluster's customers")
+    assert _grid_column(dash_duo, "cl-grid", "cluster") == {name}
+    chip = f"Cluster: {name} — {sizes[name]:,} customers"
+    wait_until(lambda: chip in _chip(dash_duo, "cl"), what=f"the chip {chip!r}")
+    # the treemap did not zoom into the tile: every tile is still there to click
+    assert len(dash_duo.find_elements("#cl-treemap g.slice")) == tiles == len(view.names) + 1
+    outputs = [c["output"] for c in _calls(dash_duo)]
+    assert not [o for o in outputs if "_pages_content" in o or "cl-summary" in o], outputs
+    assert sorted(set(outputs)) == sorted(outputs), outputs
+    assert len(outputs) == 2 and any("cl-grid.getRowsResponse" in o for o in outputs), outputs
+    csv = _download(dash_duo, "cl", "*_clusters-*.csv")
+    assert len(csv) == sizes[name] and set(csv["cluster"]) == {name}
+    first = dash_duo.driver.execute_script(
+        "var api = dash_ag_grid.getApi('cl-grid'); var out = [];"
+        "for (var i = 0; i < 5; i++) out.push(String(api.getDisplayedRowAtIndex(i).data"
+        ".customer_id)); return out;"
+    )
+    assert list(csv["customer_id"][:5]) == first  # in the grid's order
+
+    # a reload keeps the selection
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#cl-grid .ag-row", timeout=60)
+    wait_until(lambda: chip in _chip(dash_duo, "cl"), 30, "the chip after a reload")
+    wait_until(lambda: _rows(dash_duo, "cl-grid") == sizes[name], what="the list after a reload")
+
+    # the chip's x: every customer, no chip, no selection in the URL
+    dash_duo.driver.execute_script("document.getElementById('cl-sel-clear').click();")
+    wait_until(lambda: "cl_sel" not in dash_duo.driver.current_url, what="the URL cleared")
+    wait_until(lambda: _rows(dash_duo, "cl-grid") == len(view.customers), what="every customer")
+    wait_until(lambda: _chip(dash_duo, "cl") == "", what="the chip removed")
+    assert len(_download(dash_duo, "cl", "*_clusters-*.csv")) == len(view.customers)
+
+    # a click on a scatter point (WebGL: its clickData set as Plotly would) lists its cluster
+    last = view.names[-1]
+    dash_duo.driver.execute_script(
+        "window.dash_clientside.set_props('cl-scatter', {clickData: {points: "
+        "[{curveNumber: arguments[0], pointNumber: 0, customdata: [1, 2, 3]}]}});",
+        len(view.names) - 1,
+    )
+    wait_until(lambda: f"Cluster: {last} — {sizes[last]:,}" in _chip(dash_duo, "cl"), 30, "scatter")
+    wait_until(lambda: _rows(dash_duo, "cl-grid") == sizes[last], what="the scatter's cluster")
+
+    # an old link (cl_cluster) opens the same selection
+    dash_duo.driver.get(dash_duo.server_url + "/clustering?cl_cluster=" + quote(name))
+    dash_duo.wait_for_element("#cl-grid .ag-row", timeout=60)
+    wait_until(lambda: chip in _chip(dash_duo, "cl"), 30, "the chip of an old link")
+    wait_until(lambda: _rows(dash_duo, "cl-grid") == sizes[name], what="the old link's list")
     assert console_errors(dash_duo) == []

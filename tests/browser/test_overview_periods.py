@@ -12,6 +12,11 @@ def _changes(dash_duo) -> list[str]:
     return [e.text for e in dash_duo.find_elements("#kpi-row .kpi-change")]
 
 
+def _uncovered(dash_duo) -> str:
+    found = dash_duo.find_elements("#overview-uncovered")
+    return found[0].text if found else ""
+
+
 def test_a_preset_sets_the_range_and_the_kpis_compare_periods(dash_duo, browser_app):
     from dashapp import service
     from dashapp.service.filters import Filters
@@ -19,9 +24,10 @@ def test_a_preset_sets_the_range_and_the_kpis_compare_periods(dash_duo, browser_
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/")
     dash_duo.wait_for_element("#kpi-row", timeout=30)
-    # the whole range: nothing before it to compare with
-    wait_until(lambda: len(_changes(dash_duo)) == 10, what="two lines per KPI")
-    assert all(t.endswith(": not covered") for t in _changes(dash_duo)), _changes(dash_duo)
+    # the whole range: nothing before it to compare with, said once above the cards
+    wait_until(lambda: _uncovered(dash_duo).startswith("No comparison with"), what="the note")
+    assert "the 739 days before" in _uncovered(dash_duo) and "a year before" in _uncovered(dash_duo)
+    assert _changes(dash_duo) == []
     _record(dash_duo)
 
     dash_duo.driver.execute_script("document.getElementById('overview-preset-last90').click();")
@@ -38,9 +44,10 @@ def test_a_preset_sets_the_range_and_the_kpis_compare_periods(dash_duo, browser_
     expected = 100 * (view.kpis.net_revenue / before.net_revenue - 1)
     assert f"{expected:+.1f}% vs the 90 days before" in revenue, revenue
     assert "vs a year before" in revenue and "not covered" not in revenue
+    assert len(_changes(dash_duo)) == 10 and _uncovered(dash_duo) == ""  # two lines per KPI
 
     # "All" clears the range again
     dash_duo.driver.execute_script("document.getElementById('overview-preset-all').click();")
     wait_until(lambda: "start=" not in dash_duo.driver.current_url, what="the range cleared")
-    wait_until(lambda: _changes(dash_duo)[0].endswith("not covered"), what="not covered")
+    wait_until(lambda: _uncovered(dash_duo).startswith("No comparison"), what="not covered")
     assert console_errors(dash_duo) == []

@@ -32,7 +32,7 @@ def test_no_page_scrolls_sideways_at_phone_width(dash_duo, browser_app):
 
 
 OVERLAPS = """
-var boxes = Array.from(document.querySelectorAll('#rfm-heatmap .heatmaplayer text'))
+var boxes = Array.from(document.querySelectorAll(arguments[0] || '#rfm-heatmap .heatmaplayer text'))
     .filter(t => t.textContent.trim()).map(t => t.getBoundingClientRect());
 var hits = 0;
 for (var i = 0; i < boxes.length; i++) for (var j = i + 1; j < boxes.length; j++) {
@@ -80,5 +80,83 @@ def test_at_phone_width_labels_money_and_headers_stay_whole(dash_duo, browser_ap
             settle(dash_duo)
             assert dash_duo.driver.execute_script(CUT_CELLS, grid) == [], path
             assert dash_duo.driver.execute_script(BROKEN_HEADERS, grid) == [], path
+    finally:
+        dash_duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+#: Charts that keep a readable width on a phone and scroll inside their box
+#: (components.graph's phone_width): page, chart, labels that must not overlap.
+WIDE_CHARTS = (
+    ("/clustering", "cl-profiles", ".heatmaplayer text"),
+    ("/clustering", "cl-agreement", ".heatmaplayer text"),
+    ("/cohorts", "cohorts-retention", ".xtick text"),
+    ("/rfm", "rfm-dist", ".g-gtitle text, .annotation-text"),
+    ("/", "overview-trend", ".xtick text"),
+    ("/migration", "mig-matrix", ".heatmaplayer text"),
+)
+CHART_BOX = """
+var graph = document.querySelector('#' + arguments[0] + ' .main-svg');
+var box = document.getElementById(arguments[0]).closest('.chart-scroll');
+return [graph ? graph.getBoundingClientRect().width : 0,
+        box ? box.clientWidth : 0, box ? box.scrollWidth : 0];
+"""
+
+
+def test_at_phone_width_wide_charts_keep_their_labels_apart_and_scroll_in_their_box(
+    dash_duo, browser_app
+):
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": PHONE, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        for path, chart, labels in WIDE_CHARTS:
+            if dash_duo.driver.current_url != dash_duo.server_url + path:
+                dash_duo.driver.get(dash_duo.server_url + path)
+            dash_duo.wait_for_element(f"#{chart} .main-svg text", timeout=60)
+            settle(dash_duo)
+            drawn, box, inner = dash_duo.driver.execute_script(CHART_BOX, chart)
+            # drawn wider than the screen, scrolled inside its box, the page not
+            assert drawn > PHONE and box < PHONE and inner > box, (chart, drawn, box, inner)
+            assert (
+                dash_duo.driver.execute_script("return document.documentElement.scrollWidth")
+                <= PHONE
+            ), chart
+            selector = ", ".join(f"#{chart} {one.strip()}" for one in labels.split(","))
+            count, overlaps = dash_duo.driver.execute_script(OVERLAPS, selector)
+            assert count >= 3 and overlaps == 0, (chart, count, overlaps)
+    finally:
+        dash_duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+#: The tallest row of a table (px).
+TALLEST_ROW = """
+return Math.max.apply(null, Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))
+    .map(r => r.getBoundingClientRect().height));
+"""
+
+
+def test_at_phone_width_tables_of_sentences_scroll_instead_of_growing_tall(dash_duo, browser_app):
+    """The RFM segment table, the cleaning ledger and the CLV model's parameters keep their
+    sentences to a few lines (they scroll sideways in their box), not one word a line."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": PHONE, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        # the ledger's longest rule is a 600-character paragraph: about ten lines
+        for path, table, most in (("/rfm", ".segment-table", 130), ("/", ".ledger-table", 260),
+                                  ("/clv", "#clv-params-table", 130)):  # fmt: skip
+            dash_duo.driver.get(dash_duo.server_url + path)
+            dash_duo.wait_for_element(f"{table} tbody tr", timeout=60)
+            settle(dash_duo)
+            tallest = dash_duo.driver.execute_script(TALLEST_ROW, table)
+            assert 0 < tallest <= most, (path, tallest)
+            assert (
+                dash_duo.driver.execute_script("return document.documentElement.scrollWidth")
+                <= PHONE
+            ), path
     finally:
         dash_duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

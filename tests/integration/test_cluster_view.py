@@ -286,3 +286,38 @@ def test_clustering_docs_are_filled_from_the_engine():
     assert clustering.OUTLIER_NAME in text and clustering.POTENTIAL_FALLBACK in text
     assert f"{cluster_views.SCATTER_MAX_POINTS:,}" in text
     assert f"{clustering.METHOD_MAX_EXACT['hierarchical']:,}" in text
+
+
+@pytest.mark.parametrize("method", ["kmeans", "dbscan"])
+def test_every_clustering_chart_element_drills_down_to_its_own_customers(filters, method):
+    """A click on a scatter trace, a treemap tile, a profile row or an agreement cell selects
+    exactly the customers it shows (the selection each carries, applied by the service the
+    way the grid and the CSV apply it)."""
+    from dashapp.service.selection import select_rows
+    from dashapp.web.figures.clustering import (
+        agreement_heatmap,
+        pca_scatter,
+        profile_heatmap,
+        revenue_treemap,
+    )
+
+    view = service.cluster_view(filters, method)
+    table = view.customers.astype({"cluster": str})
+    sizes = dict(zip(view.profiles["cluster"], view.profiles["size"], strict=True))
+    traces = pca_scatter(view)["data"]
+    assert [t["meta"]["selection"] for t in traces] == [f"cluster:{n}" for n in view.names]
+    for trace, name in zip(traces, view.names, strict=True):
+        picked = select_rows(table, trace["meta"]["selection"])
+        assert len(picked) == sizes[name] and set(picked["cluster"]) == {name}
+    (tiles,) = revenue_treemap(view.profiles)["data"]
+    assert tiles["customdata"][0][-1] == ""  # the root tile selects nothing
+    for label, custom in zip(tiles["labels"][1:], tiles["customdata"][1:], strict=True):
+        assert len(select_rows(table, custom[-1])) == sizes[label]
+    (rows,) = profile_heatmap(view.profiles)["data"]
+    for name, row in zip(view.profiles["cluster"], rows["customdata"], strict=True):
+        assert {len(select_rows(table, pick)) for pick in row} == {sizes[name]}
+    (cells,) = agreement_heatmap(view.agreement)["data"]
+    counts = view.agreement.to_numpy()
+    for i, row in enumerate(cells["customdata"]):
+        for j, pick in enumerate(row):
+            assert len(select_rows(table, pick)) == counts[i, j]

@@ -119,7 +119,7 @@ def cluster_story(profiles: pd.DataFrame, names: list[str], diagnostics: dict) -
 
     def one(name: str) -> Group:
         row = rows.loc[[name]].rename(columns={"size": "customers"})
-        return _group(name, row, total_customers, total_revenue, name)
+        return _group(name, row, total_customers, total_revenue, token(cluster=name))
 
     largest = str(rows["size"].idxmax())
     silhouette = diagnostics.get("silhouette")

@@ -21,6 +21,7 @@ from dash import (
 
 from dashapp import service
 from dashapp.ingest.loading import DataLoadError
+from dashapp.web.components.drill import count_output, count_text
 from dashapp.web.components.markup import static_block
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number
@@ -229,12 +230,18 @@ def section(title: str, body, note: str | None = None) -> dbc.Card:
 GRAPH_CONFIG = {"displaylogo": False}
 
 
-def graph(id_: str, height: int = 320) -> dcc.Loading:
+def graph(id_: str, height: int = 320, phone_width: int | None = None) -> dcc.Loading:
     """A chart (empty until its callback answers) behind a loading spinner that appears only
-    after 200 ms, so quick updates do not flash."""
-    return dcc.Loading(
-        dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG), delay_show=200
-    )
+    after 200 ms, so quick updates do not flash. ``phone_width``: on a phone-sized screen the
+    chart keeps this width (px) and scrolls sideways inside its box, so that the labels of a
+    wide heatmap or of side-by-side panels stay readable instead of piling up; the page
+    itself never scrolls sideways (``assets/app.css``, ``.chart-scroll``)."""
+    chart = dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG)
+    if not phone_width:
+        return dcc.Loading(chart, delay_show=200)
+    box = html.Div(chart, className="chart-scroll",
+                   style={"--chart-phone-width": f"{int(phone_width)}px"})  # fmt: skip
+    return dcc.Loading(box, delay_show=200)
 
 
 def loading(id_: str, **kwargs) -> dcc.Loading:
@@ -266,7 +273,6 @@ def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> d
             fmt = formats.get(col)
             cells.append(html.Td(fmt(value) if fmt else value))
         rows.append(html.Tr(cells))
-    table_id = kwargs.pop("id", None)
     kwargs["className"] = "mb-0 " + kwargs.get("className", "")
     table = dbc.Table(
         [header, html.Tbody(rows)],
@@ -277,7 +283,7 @@ def frame_table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> d
         responsive=True,
         **kwargs,
     )
-    return static_block(table, id=table_id)
+    return static_block(table)
 
 
 def ledger_table(ledger: pd.DataFrame, currency: str = "£") -> dcc.Markdown:
@@ -408,6 +414,7 @@ def serve_rows(
     rows: Callable[..., pd.DataFrame | None],
     extra_outputs: tuple[Output, ...] = (),
     selection: Input | None = None,
+    pass_selection: bool = False,
 ) -> None:
     """Serve a paged grid's rows from the page's inputs.
 
@@ -417,7 +424,8 @@ def serve_rows(
     only the block the grid shows travels. When an input changes, the grid drops its rows in
     the browser and asks again (``assets/grids.js``) at once, next to the page's callbacks.
     ``selection`` is the page's drill-down selection (``components.drill``): the service
-    applies it to the table before paging; changing it refreshes the grid only.
+    applies it to the table before paging; changing it refreshes the grid only. With
+    ``pass_selection``, ``rows`` also gets the selection, last (to say what it lists).
     """
     watched = [*inputs, selection] if selection is not None else list(inputs)
     states = [State(i.component_id, i.component_property) for i in watched]
@@ -433,15 +441,19 @@ def serve_rows(
     def serve(request, *values):
         chosen = values[-1] if selection is not None else None
         values = values[:-1] if selection is not None else values
-        result = rows(*values)
+        result = rows(*values, chosen) if pass_selection else rows(*values)
         table, extras = (result[0], result[1:]) if extra_outputs else (result, ())
         page = service.grid_page(table, request, chosen)
-        return (page, *extras) if extra_outputs else page
+        if selection is not None:  # the chip counts the customers listed
+            extras = (*extras, count_text(page["rowCount"]) if chosen else "")
+        return (page, *extras) if extra_outputs or selection is not None else page
 
     serve.__name__ = f"serve_{grid_id.replace('-', '_')}"  # e.g. serve_rfm_grid
+    counted = (count_output(selection),) if selection is not None else ()
     callback(
         Output(grid_id, "getRowsResponse"),
         *extra_outputs,
+        *counted,
         Input(grid_id, "getRowsRequest"),
         *states,
     )(serve)

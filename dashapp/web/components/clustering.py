@@ -29,6 +29,11 @@ METRIC_HELP = {
 }
 
 
+#: What a click on a cluster (or an agreement cell) selects, in the chip's words
+#: (components.drill).
+DRILL_LABELS = {"cluster": "Cluster", "segment": "RFM segment"}
+
+
 def grid_columns(currency: str) -> list[dict]:
     return [
         customer_column(),

@@ -6,7 +6,10 @@ it into a hidden URL control ``<page>_sel`` in the browser (``assets/drill.js``,
 the URL follows it like any control (``assets/urlstate.js``), so a shared link or a reload
 shows the same list; the page's paged grid refreshes with the selection applied by the
 service (``serve_rows(..., selection=...)``), and the download callback applies it too. The
-active selection shows as a chip with a remove button.
+active selection shows as a chip with a remove button and the number of customers the grid
+lists (sent with the grid's rows).
+A figure with thousands of points (the clustering scatter) may carry its points' selection
+once per trace instead, in the trace's ``meta.selection``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def selection_chip(prefix: str, value=None, hint: str = "") -> html.Div:
                 [
                     html.Span("Showing ", className="text-muted"),
                     html.Span(id=f"{chip_id(prefix)}-text", className="fw-semibold"),
+                    html.Span(id=f"{chip_id(prefix)}-count", className="text-muted"),
                     html.Button(
                         "×",
                         id=clear_id(prefix),
@@ -89,6 +93,22 @@ def selection_words(value, columns: Sequence[dict], labels: Mapping[str, str] = 
         return describe(value, names, columns=names)
     except SelectionError:
         return ""
+
+
+def count_output(selection: Input) -> Output:
+    """Where the chip of ``selection`` (a :func:`selection_input`) counts the customers the
+    grid lists: an output of the grid's own rows callback (``serve_rows``), so the count
+    travels with the rows, in the same request."""
+    key = selection.component_id
+    prefix = str(key["key"] if isinstance(key, dict) else key).removesuffix("_sel")
+    return Output(f"{chip_id(prefix)}-count", "children")
+
+
+def count_text(count) -> str:
+    """ " — 1,234 customers" (after the selection's words on its chip)."""
+    if not isinstance(count, int):
+        return ""
+    return f" — {count:,} customer{'' if count == 1 else 's'}"
 
 
 def drill_down(

@@ -13,6 +13,7 @@ import pandas as pd
 
 from dashapp.analytics.clustering import OUTLIER_NAME
 from dashapp.service import ClusterView
+from dashapp.service.selection import token
 from dashapp.web.figures.base import SEQUENTIAL, empty_figure, figure
 from dashapp.web.format import money
 
@@ -70,9 +71,24 @@ def _loadings_text(features, component) -> str:
     )
 
 
+def _pca_titles(view: ClusterView) -> list[str]:
+    """The two axis titles: the component's share of variance and the features that weigh
+    on it, on two lines (on a phone one line runs past both ends of the axis)."""
+    evr, feats, comps = view.explained_variance, view.features, view.components
+    titles = []
+    for j in range(2):
+        load = _loadings_text(feats, comps[j]) if j < len(comps) else ""
+        titles.append(
+            f"PC{j + 1} ({100 * evr[j]:.1f}% of variance)" + (f"<br>{load}" if load else "")
+        )
+    return titles
+
+
 def pca_scatter(view: ClusterView, currency: str = "£") -> dict:
     """Customers on the first two principal components, one WebGL trace per cluster (in
-    display order, empty clusters included so that trace number = cluster position)."""
+    display order, empty clusters included so that trace number = cluster position). A click
+    on a point lists its cluster: the trace carries the selection once, in ``meta``
+    (``components.drill``), not in each of its thousands of points."""
     pts: pd.DataFrame = view.scatter
     names = view.names
     colors = cluster_colors(names)
@@ -101,6 +117,7 @@ def pca_scatter(view: ClusterView, currency: str = "£") -> dict:
                 "y": y_all[sel],
                 "text": ids[sel].tolist(),
                 "customdata": np.ascontiguousarray(hover[sel]),
+                "meta": {"selection": token(cluster=name)},
                 "marker": {
                     "color": colors[name],
                     "size": 8 if outlier else 5,
@@ -113,20 +130,13 @@ def pca_scatter(view: ClusterView, currency: str = "£") -> dict:
                 f"Monetary {currency}%{{customdata[2]:,.2f}}<extra></extra>",
             }
         )
-    evr = view.explained_variance
-    feats, comps = view.features, view.components
-    titles = []
-    for j in range(2):
-        load = _loadings_text(feats, comps[j]) if j < len(comps) else ""
-        titles.append(
-            f"PC{j + 1} ({100 * evr[j]:.1f}% of variance)" + (f" · {load}" if load else "")
-        )
+    titles = _pca_titles(view)
     layout = {
         "height": 480,
         "xaxis": {"title": {"text": titles[0]}, "zeroline": False},
         "yaxis": {"title": {"text": titles[1]}, "zeroline": False},
         "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "margin": {"l": 75, "r": 20, "t": 50, "b": 65},
         "uirevision": "pca",
         "modebar": {"orientation": "v"},
         "meta": {"method": view.method, "n_customers": view.n_customers},
@@ -188,10 +198,17 @@ def revenue_treemap(profiles: pd.DataFrame, currency: str = "£") -> dict:
                 "parents": ["", *([root] * len(profiles))],
                 "values": [float(values.sum()), *values.tolist()],
                 "text": ["", *text],
-                "customdata": ["", *hover],
+                # the hover text, and what a click on the tile lists (components.drill)
+                "customdata": [
+                    ["", ""],
+                    *(
+                        [h, token(cluster=c)]
+                        for h, c in zip(hover, profiles["cluster"], strict=True)
+                    ),
+                ],  # fmt: skip
                 "marker": {"colors": ["#ffffff", *[colors[c] for c in profiles["cluster"]]]},
                 "texttemplate": "%{text}",
-                "hovertemplate": "<b>%{label}</b><br>%{customdata}<extra></extra>",
+                "hovertemplate": "<b>%{label}</b><br>%{customdata[0]}<extra></extra>",
                 "textfont": {"color": "white"},
                 "sort": False,
                 "maxdepth": 2,
@@ -259,6 +276,8 @@ def profile_heatmap(profiles: pd.DataFrame, currency: str = "£") -> dict:
                 "zmid": 0,
                 "xgap": 2,
                 "ygap": 2,
+                # a click on a row lists that cluster's customers (components.drill)
+                "customdata": [[token(cluster=c)] * len(headers) for c in profiles["cluster"]],
                 "colorbar": {
                     "title": {"text": "vs other<br>clusters"},
                     "tickvals": [-2, 0, 2],
@@ -321,8 +340,12 @@ def agreement_heatmap(agreement: pd.DataFrame | None, ari: float | None = None) 
                     "ticksuffix": "%",
                     "thickness": 12,
                 },
-                "customdata": counts,
-                "hovertemplate": "%{y} → %{x}<br>%{customdata:,.0f} customers "
+                "hovertext": [[f"{int(c):,} customers" for c in rc] for rc in counts],
+                # a click on a cell lists those customers (components.drill)
+                "customdata": [
+                    [token(cluster=r, segment=str(s)) for s in agreement.columns] for r in rows
+                ],
+                "hovertemplate": "%{y} → %{x}<br>%{hovertext} "
                 "(%{z:.1f}% of the cluster)<extra></extra>",
             }
         ],

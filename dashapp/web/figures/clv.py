@@ -15,6 +15,7 @@ from dashapp.web.figures.base import (
     RED_YELLOW_GREEN,
     empty_figure,
     figure,
+    log_axis,
     log_histogram,
     rounded,
 )
@@ -69,12 +70,10 @@ def clv_distribution(
         height=340,
         bargap=0.02,
         showlegend=False,
-        xaxis={
-            "type": "log",
-            "title": {
-                "text": f"Predicted CLV, next {horizon_months} months ({currency}, log scale)"
-            },
-        },
+        xaxis=log_axis(
+            edges,
+            title={"text": f"Predicted CLV, next {horizon_months} months ({currency}, log scale)"},
+        ),
         yaxis={"title": {"text": "Customers"}},
         shapes=[
             {
@@ -381,11 +380,11 @@ def independence_scatter(points: pd.DataFrame, currency: str = "£") -> dict:
         ],
         height=340,
         showlegend=False,
-        xaxis={"title": {"text": "Repeat purchase days x (log scale)"}, "type": "log"},
-        yaxis={
-            "title": {"text": f"Mean spend per repeat day ({currency}, log scale)"},
-            "type": "log",
-        },
+        xaxis=log_axis(points["frequency"], title={"text": "Repeat purchase days x (log scale)"}),
+        yaxis=log_axis(
+            points["monetary_value"],
+            title={"text": f"Mean spend per repeat day ({currency}, log scale)"},
+        ),
         margin={"l": 60, "r": 20, "t": 20, "b": 50},
     )
 

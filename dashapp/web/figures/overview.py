@@ -54,5 +54,7 @@ def monthly_revenue(monthly: pd.DataFrame, currency: str = "£") -> dict:
         bargap=0.15,
         barmode="overlay",
         yaxis={"title": {"text": f"Net revenue ({currency})"}, "tickformat": ",.0f"},
-        xaxis={"dtick": "M1", "tickformat": "%b\n%Y", "type": "date"},
+        # Plotly picks the tick spacing from the width (every month on a wide screen, fewer on
+        # a narrow one) instead of 27 labels piled on a phone
+        xaxis={"tickformat": "%b\n%Y", "type": "date"},
     )

@@ -13,6 +13,7 @@ from dashapp.web.figures.base import (
     SEQUENTIAL,
     empty_figure,
     figure,
+    log_axis,
     log_histogram,
 )
 
@@ -205,7 +206,7 @@ def rfm_distributions(scored: pd.DataFrame, currency: str = "£") -> dict:
         layout[f"xaxis{suffix}"] = {
             "domain": domain,
             "anchor": f"y{suffix}",
-            **({"type": "log"} if i else {}),
+            **(log_axis(scored[("frequency", "monetary")[i - 1]]) if i else {}),
         }
         layout[f"yaxis{suffix}"] = {
             "anchor": f"x{suffix}",

@@ -71,9 +71,10 @@ def layout(clv_model=None, clv_horizon=None, clv_margin=None, clv_discount=None,
             ),
             filter_bar(**query),
             carried,
-            html.Div(id="actions-settings", className="small text-muted mb-2"),
-            html.Div(id="actions-message"),
+            # the story first: what to do; then the totals, and how they were made
             html.Div(id="actions-story"),
+            html.Div(id="actions-message"),
+            html.Div(id="actions-settings", className="small text-muted mb-2"),
             section(
                 "Customers by value at stake",
                 html.Div(
@@ -181,7 +182,7 @@ def update_actions(dataset, start, end, countries, *settings):
     table = result.table
     currency = service.currency(dataset)
     total = table["value_at_stake"].sum()
-    notes = [
+    notes: list = [
         html.P(
             [
                 html.Strong(number(len(table))),
@@ -192,7 +193,16 @@ def update_actions(dataset, start, end, countries, *settings):
             className="mb-1",
         )
     ]
-    notes += [html.P(n, className="small text-muted mb-1") for n in result.notes]
+    if result.notes:  # how the models were fitted: one click away, not in the way
+        notes.append(
+            html.Details(
+                [
+                    html.Summary("How the value and the clusters were computed"),
+                    *(html.P(n, className="mb-1") for n in result.notes),
+                ],
+                className="small text-muted mb-1",
+            )  # fmt: skip
+        )
     story = action_story(table)
     sentences, step, link = action_text(story, currency)
     query = {"dataset": dataset, "start": start, "end": end, "countries": countries,

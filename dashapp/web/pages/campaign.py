@@ -51,17 +51,23 @@ TARGET, OFFER = params.CAMPAIGN_TARGET_PARAMS, params.CAMPAIGN_OFFER_PARAMS
 MAX_LIST_BYTES = 5_000_000
 
 
-def layout(**query):
-    carried = html.Div([hidden(p, query.get(p.key)) for p in SETTINGS], hidden=True)
+def _target(query: dict) -> html.Div:
+    """Whom to target: RFM segments, clusters and the P(alive) and CLV ranges."""
     segments, *ranges = TARGET
-    target = html.Div(
+    return html.Div(
         [
             dbc.Row(control(segments, query.get(segments.key), className="mb-2")),
             dbc.Row(
                 [
                     labelled(
                         "Clusters (none = all)",
-                        dcc.Dropdown(id="cp-clusters", multi=True, options=[], value=[]),
+                        dcc.Dropdown(
+                            id="cp-clusters",
+                            multi=True,
+                            options=[],
+                            value=[],
+                            placeholder="All clusters",
+                        ),  # fmt: skip
                         md=4,
                         className="mb-2",
                     ),
@@ -70,6 +76,11 @@ def layout(**query):
             ),
         ]
     )
+
+
+def layout(**query):
+    carried = html.Div([hidden(p, query.get(p.key)) for p in SETTINGS], hidden=True)
+    target = _target(query)
     offer = dbc.Row([control(p, query.get(p.key), md=True, xs=6, className="mb-2") for p in OFFER])
     start = params.CAMPAIGN_START
     tracking = html.Div(

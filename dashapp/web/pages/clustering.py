@@ -1,10 +1,13 @@
 """Clustering: K-Means, DBSCAN, hierarchical and Gaussian-mixture segments of the customers,
 named by value, with the PCA view, profiles, diagnostics and the customers of a cluster.
 
-Every control lives in the URL (``cl_*`` keys). Callbacks are split so that choosing the
-cluster shown in the grid (display only) reads the memoized clustering instead of fitting
-again, and the method's diagnostic curve is computed by its own callback, only for the
-selected method and only while its panel is open. The grid pages through the server (only the rows shown travel).
+Every control lives in the URL (``cl_*`` keys). A click on a cluster (a scatter point, a
+treemap tile, a profile row, an agreement cell) lists its customers in the grid, shown as the
+removable chip every page uses (``components.drill``, URL key ``cl_sel``; an old link's
+``cl_cluster`` opens the same selection). Callbacks are split so that a selection (display
+only) reads the memoized clustering instead of fitting again, and the method's diagnostic
+curve is computed by its own callback, only for the selected method and only while its panel
+is open. The grid pages through the server (only the rows shown travel).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from dash import (
     State,
     callback,
     clientside_callback,
-    ctx,
     dcc,
     html,
     no_update,
@@ -27,6 +29,7 @@ from dash import (
 from dashapp import service
 from dashapp.service import ParamError, params
 from dashapp.service.params import Param
+from dashapp.service.selection import parse, select_or_all, token
 from dashapp.service.views.stories import cluster_story
 from dashapp.web.components import (
     FILTER_INPUTS,
@@ -36,7 +39,6 @@ from dashapp.web.components import (
     filter_bar,
     filters_from,
     graph,
-    labelled,
     loading,
     page_header,
     paged_grid,
@@ -47,11 +49,19 @@ from dashapp.web.components import (
 )
 from dashapp.web.components.clustering import (
     DIAG_NOTES,
+    DRILL_LABELS,
     K_BUTTON_HIDDEN,
     grid_columns,
     k_advice,
     metrics_panel,
     summary_line,
+)
+from dashapp.web.components.drill import (
+    drill_down,
+    selection_chip,
+    selection_input,
+    selection_state,
+    selection_words,
 )
 from dashapp.web.components.exporting import grid_export
 from dashapp.web.components.story import cluster_text, page_href, story_card
@@ -125,6 +135,7 @@ def layout(
     cl_transform=None,
     cl_scale=None,
     cl_features=None,
+    cl_sel=None,
     cl_cluster=None,
     **query,
 ):
@@ -146,9 +157,10 @@ def layout(
             dcc.Loading(
                 html.Div([html.Div(id="cl-summary"), html.Div(id="cl-note")]), delay_show=200
             ),
-            dcc.Store(id="cl-names"),
             *_result_sections(),
-            _customers_section(cl_cluster, currency),
+            _customers_section(
+                cl_sel or (token(cluster=cl_cluster) if cl_cluster else None), currency
+            ),  # fmt: skip
         ]
     )
 
@@ -169,10 +181,10 @@ def _result_sections() -> list:
     )
     profiles = section(
         "Cluster profiles",
-        graph("cl-profiles", 260),
+        graph("cl-profiles", 260, phone_width=720),
         note="Values are the real medians; colour compares each column across the "
         "clusters (standardised), oriented so that blue is better: more recent, "
-        "more frequent, more spend, longer tenure.",
+        "more frequent, more spend, longer tenure. Click a row to list its customers.",
     )
     # Computed when opened (the elbow / BIC loops over k cost 0.1-0.7 s): a settings change
     # while the panel is closed sends no request for it (assets/switches.js, "gate").
@@ -218,9 +230,9 @@ def _result_sections() -> list:
     )
     agreement = section(
         "Agreement with the RFM segments",
-        graph("cl-agreement", 300),
+        graph("cl-agreement", 300, phone_width=760),
         note="Each row: how a cluster's customers spread over the RFM segments "
-        "(share of the cluster, customers in brackets).",
+        "(share of the cluster, customers in brackets). Click a cell to list those customers.",
     )
     return [
         side_by_side(scatter, treemap, 8),
@@ -230,41 +242,35 @@ def _result_sections() -> list:
     ]
 
 
-def _customers_section(cl_cluster, currency: str) -> dbc.Card:
-    # the URL's choice is an option from the start (the real options, with sizes, come with
-    # the clustering): a dropdown drops a value it cannot show
-    chooser = labelled(
-        "Cluster",
-        dcc.Dropdown(
-            id=state_id("cl_cluster"),
-            value=cl_cluster,
-            clearable=True,
-            options=[{"label": cl_cluster, "value": cl_cluster}] if cl_cluster else [],
-            placeholder="most valuable cluster",
-        ),
-        md=4,
-    )
+def _customers_section(selection, currency: str) -> dbc.Card:
     header = dbc.Row(
         [
-            chooser,
-            dbc.Col(html.Div(id="cl-grid-title", className="small text-muted mt-4"), md=5),
             dbc.Col(
-                html.Div(
-                    download_button("cl", "Download CSV"),
-                    className="text-md-end mt-4",
+                selection_chip(
+                    "cl",
+                    selection,
+                    "Click a cluster (a point, a tile, a profile row) to list its customers.",
                 ),
-                md=3,
+                md=9,
             ),
+            dbc.Col(
+                html.Div(download_button("cl", "Download CSV"), className="text-md-end"), md=3
+            ),  # fmt: skip
         ],
-        className="g-2 mb-2",
+        className="g-2",
     )
     return section(
-        "Customers of a cluster",
-        html.Div([header, paged_grid("cl-grid", grid_columns(currency))]),
-        note="A click on a cluster in the scatter or the treemap lists it here; clear the "
-        "chooser (×) to remove the selection. The CSV holds the chosen cluster's customers, or "
-        "every customer with their cluster when none is chosen; cells that a spreadsheet "
-        "would run as a formula are neutralised.",
+        "Customers and their clusters",
+        html.Div(
+            [
+                header,
+                html.Div(id="cl-grid-title", className="small text-muted mb-2"),
+                paged_grid("cl-grid", grid_columns(currency)),
+            ]  # fmt: skip
+        ),
+        note="Largest spend first. The CSV holds the customers listed (the current filters "
+        "and selection), with the grid's columns; cells that a spreadsheet would run as a "
+        "formula are neutralised.",
     )
 
 
@@ -287,9 +293,6 @@ def _view(dataset, start, end, countries, *controls) -> service.ClusterView:
     Output("cl-profiles", "figure"),
     Output("cl-metrics", "children"),
     Output("cl-agreement", "figure"),
-    Output("cl-names", "data"),
-    Output(state_id("cl_cluster"), "options"),
-    Output(state_id("cl_cluster"), "placeholder"),
     Output(state_id("cl_eps"), "placeholder"),
     Output(state_id("cl_min_samples"), "placeholder"),
     Output("cl-story", "children"),
@@ -300,7 +303,7 @@ def update_clustering(dataset, start, end, countries, *controls):
     try:
         view = _view(dataset, start, end, countries, *controls)
     except ParamError as exc:
-        return (no_update,) * 2 + (param_alert(exc),) + (no_update,) * 10 + (None,)
+        return (no_update,) * 2 + (param_alert(exc),) + (no_update,) * 7 + (None,)
     if view.reason:
         blank = empty_figure("No clusters")
         return (
@@ -312,14 +315,10 @@ def update_clustering(dataset, start, end, countries, *controls):
             blank,
             None,
             blank,
-            [],
-            [],
-            "no clusters",
             "automatic",
             "automatic",
             None,
         )
-    names = view.names
     p = view.params
     approx = view.approximate
     hint = ""
@@ -340,8 +339,6 @@ def update_clustering(dataset, start, end, countries, *controls):
             id="cl-approx-note" if approx else "cl-fit-note",
         )
     )
-    sizes = dict(zip(view.profiles["cluster"], view.profiles["size"], strict=True))
-    options = [{"label": f"{n} ({sizes.get(n, 0):,} customers)", "value": n} for n in names]
     eps_ph = f"automatic ({p['eps']:.3g})" if p.get("eps_auto") else "automatic"
     ms_ph = f"automatic ({p['min_samples']})" if view.method == "dbscan" else "automatic"
     return (
@@ -353,9 +350,6 @@ def update_clustering(dataset, start, end, countries, *controls):
         profile_heatmap(view.profiles, currency),
         metrics_panel(view),
         agreement_heatmap(view.agreement, view.diagnostics.get("ari_vs_segments")),
-        names,
-        options,
-        f"{names[0]} (most valuable)" if view.n_clusters > 1 else names[0],
         eps_ph,
         ms_ph,
         _story(view, dataset, start, end, countries, controls),
@@ -368,7 +362,7 @@ def _story(view, dataset, start, end, countries, controls) -> dbc.Card:
     sentences, step, link = cluster_text(story, view.method_label)
     query = {"dataset": dataset, "start": start, "end": end, "countries": countries,
              **{p.key: v for p, v in zip(params.CLUSTER_PARAMS, controls, strict=True)},
-             "cl_cluster": story.best.selection}  # fmt: skip
+             "cl_sel": story.best.selection}  # fmt: skip
     return story_card(sentences, step, page_href("/clustering", query), link)
 
 
@@ -439,71 +433,66 @@ def _diagnostics(diag) -> tuple:
     return diagnostics_figure(diag), text
 
 
-def _grid_rows(chosen, dataset, start, end, countries, *controls):
-    """Customers of the chosen cluster, largest spend first (the service pages, sorts and
-    filters them), and the grid's title. The clustering is memoized and computed once
-    however many callbacks ask for it at the same time, so this never fits again."""
+#: The customers' columns the grid and the CSV show, largest spend first.
+GRID_FIELDS = ["customer_id", "cluster", "segment", "recency", "frequency", "monetary", "tenure",
+               "aov"]  # fmt: skip
+
+
+def _grid_rows(dataset, start, end, countries, *controls_and_selection):
+    """Every customer with their cluster, largest spend first (the service applies the
+    selection, pages, sorts and filters them), and the grid's title: what is listed, or that
+    the selected cluster does not exist with these settings. The clustering is memoized and
+    computed once however many callbacks ask for it at the same time: this never fits again."""
+    *controls, chosen = controls_and_selection
     try:
         view = _view(dataset, start, end, countries, *controls)
     except ParamError:
         return None, no_update
     if view.reason:
         return None, None
-    names = view.names
-    name = chosen if chosen in names else names[0]
-    customers = view.customers
-    rows = customers.loc[
-        customers["cluster"] == name,
-        ["customer_id", "cluster", "segment", "recency", "frequency", "monetary", "tenure", "aov"],
-    ]
-    rows = rows.sort_values("monetary", ascending=False)
-    title = f"{name}: {len(rows):,} customers, largest spend first"
-    if chosen and chosen not in names:
-        title += f" ('{chosen}' does not exist with these settings)"
-    return rows.astype({"cluster": str}), title
+    rows = view.customers[GRID_FIELDS].astype({"cluster": str})
+    rows = rows.sort_values("monetary", ascending=False, kind="stable")
+    missing = [c.value for c in _clauses(chosen) if c.column == "cluster"
+               and c.value not in view.names]  # fmt: skip
+    if missing:
+        title = (f"'{missing[0]}' is not a cluster with these settings (clusters: "
+                 f"{', '.join(view.names)}): remove the selection (×) or click a cluster.")  # fmt: skip
+    elif chosen:
+        title = ""
+    else:
+        title = f"All {len(rows):,} customers with their cluster."
+    return rows, title
+
+
+def _clauses(text) -> tuple:
+    try:
+        return parse(text)
+    except ValueError:
+        return ()
 
 
 serve_rows(
     "cl-grid",
-    [Input(state_id("cl_cluster"), "value"), *CLUSTER_INPUTS],
+    CLUSTER_INPUTS,
     _grid_rows,
     extra_outputs=(Output("cl-grid-title", "children"),),
+    selection=selection_input("cl"),
+    pass_selection=True,
 )
-
-
-@callback(
-    Output(state_id("cl_cluster"), "value"),
-    Input("cl-scatter", "clickData"),
-    Input("cl-treemap", "clickData"),
-    State("cl-names", "data"),
-    prevent_initial_call=True,
-)
-def select_cluster_by_click(scatter_click, treemap_click, names):
-    """Clicking a point of the scatter or a tile of the treemap lists that cluster."""
-    names = names or []
-    click = scatter_click if ctx.triggered_id == "cl-scatter" else treemap_click
-    points = (click or {}).get("points") or []
-    if not points:
-        return no_update
-    point = points[0]
-    if ctx.triggered_id == "cl-scatter":
-        i = point.get("curveNumber")
-        name = names[i] if isinstance(i, int) and 0 <= i < len(names) else None
-    else:
-        name = point.get("label")
-    return name if name in names else no_update
+drill_down("cl", ("cl-scatter", "cl-treemap", "cl-profiles", "cl-agreement"),
+           grid_columns("£"), DRILL_LABELS)  # fmt: skip
 
 
 @callback(
     Output("cl-download", "data"),
     Input("cl-download-btn", "n_clicks"),
-    State(state_id("cl_cluster"), "value"),
+    selection_state("cl"),
     *CLUSTER_STATES,
     prevent_initial_call=True,
 )
 def download_clusters(n_clicks, chosen, dataset, start, end, countries, *controls):
-    """The customers of the cluster chosen (by a click or the chooser), as the grid lists
-    them; every customer with their cluster when none is chosen."""
+    """The customers listed (the cluster chosen by a click, or every customer with their
+    cluster), with the grid's columns, in the grid's order."""
     try:
         view = _view(dataset, start, end, countries, *controls)
     except ParamError:
@@ -512,15 +501,12 @@ def download_clusters(n_clicks, chosen, dataset, start, end, countries, *control
         return no_update
     currency = service.currency(dataset)
     table = view.customers.astype({"cluster": str})
-    selection, who = "", "every customer"
-    if chosen and chosen in view.names:
-        table = table[table["cluster"] == chosen].sort_values("monetary", ascending=False)
-        selection, who = f"Cluster = {chosen}", f"cluster {chosen}"
+    table = select_or_all(table.sort_values("monetary", ascending=False, kind="stable"), chosen)
     return grid_export(
         table,
         grid_columns(currency),
-        selection=selection,
-        title=f"Clusters ({view.method_label}), {who}",
+        selection=selection_words(chosen, grid_columns(currency), DRILL_LABELS),
+        title=f"Clusters ({view.method_label}), customers",
         page=f"clusters-{view.method}",
         dataset=dataset or service.default_dataset_id(),
         start=start,

@@ -83,12 +83,12 @@ def layout(co_sel=None, **query):
             loading("cohorts-summary"),
             section(
                 "Customer retention (% of the cohort buying in month k)",
-                graph("cohorts-retention", 640),
+                graph("cohorts-retention", 640, phone_width=980),
                 note=MARKS_NOTE,
             ),
             section(
                 "Revenue retention (net revenue in month k as % of month 0)",
-                graph("cohorts-revenue", 640),
+                graph("cohorts-revenue", 640, phone_width=980),
                 note=MARKS_NOTE + " Above 100% means the cohort spent more that month than in "
                 "its first month; the colour scale stops at the 98th "
                 "percentile so that a few such cells do not wash out the "

@@ -79,13 +79,13 @@ def layout(mig_period=None, mig_from=None, mig_to=None, mig_window=None, r_cuts=
             side_by_side(
                 section(
                     "Flows between segments",
-                    graph("mig-sankey", 520),
+                    graph("mig-sankey", 520, phone_width=640),
                     note="Left: segment at the end of the first period; right: at the end of "
                     "the second. Click a flow to list its customers.",
                 ),
                 section(
                     "Migration matrix (customers and revenue in the second period)",
-                    graph("mig-matrix", 520),
+                    graph("mig-matrix", 520, phone_width=760),
                     note="Click a cell to list its customers.",
                 ),
             ),

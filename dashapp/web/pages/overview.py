@@ -44,7 +44,7 @@ def layout(**query):
             dcc.Loading(html.Div(id="overview-kpis"), type="dot", delay_show=200),
             section(
                 "Monthly net revenue",
-                graph("overview-trend"),
+                graph("overview-trend", phone_width=760),
                 note="Net of returns. Lines without a customer id count here but not in customer "
                 "analytics.",
             ),
@@ -68,7 +68,7 @@ def _presets() -> html.Div:
         dbc.Button(
             label,
             id=preset_id(value),
-            color="secondary",
+            color="primary",  # the theme's grey outline reads as disabled
             outline=True,
             size="sm",
             className="me-1 mb-1",
@@ -120,12 +120,15 @@ def _change(now: float, before, field: str) -> str:
 
 
 def _comparison_lines(view, field: str) -> list:
-    """One line per comparison window: '+12.3% vs the 90 days before' or 'not covered'."""
+    """One line per comparison window the data cover: '+12.3% vs the 90 days before' (the
+    windows they do not cover are said once, above the cards: :func:`_uncovered_note`)."""
     lines = []
     if view.period is None:
         return lines
     days = (view.period[1] - view.period[0]).days + 1
     for name, ((a, b), kpis) in view.comparisons.items():
+        if kpis is None:
+            continue
         words = _WINDOW_WORDS[name].format(days=f"{days:,}")
         text = _change(getattr(view.kpis, field), kpis, field)
         lines.append(
@@ -137,6 +140,22 @@ def _comparison_lines(view, field: str) -> list:
             )
         )
     return lines
+
+
+def _uncovered_note(view) -> html.Div | None:
+    """One line for the comparison windows the data do not cover (rather than 'not covered'
+    twice in every card): 'No comparison: the data do not cover the 739 days before ...'."""
+    if view.period is None:
+        return None
+    days = (view.period[1] - view.period[0]).days + 1
+    missing = [(_WINDOW_WORDS[name].format(days=f"{days:,}").removeprefix("vs "), a, b)
+               for name, ((a, b), kpis) in view.comparisons.items() if kpis is None]  # fmt: skip
+    if not missing:
+        return None
+    spans = " nor ".join(f"{words} ({a:%Y-%m-%d} to {b:%Y-%m-%d})" for words, a, b in missing)
+    hint = " Pick a shorter period to compare." if len(missing) == len(view.comparisons) else ""
+    return html.Div(f"No comparison with {spans}: the data do not cover it.{hint}",
+                    className="small text-muted mb-2", id="overview-uncovered")  # fmt: skip
 
 
 def _kpi_cards(result, currency: str) -> dcc.Markdown:
@@ -196,8 +215,9 @@ def _kpi_cards(result, currency: str) -> dcc.Markdown:
             ),
         ],
         className="g-3 mb-3",
+        id="kpi-row",
     )
-    return static_block(row, id="kpi-row")
+    return static_block(row)
 
 
 @callback(
@@ -212,7 +232,7 @@ def update_overview(dataset, start, end, countries):
     result = service.overview(filters)
     k = result.kpis
     currency = service.currency(dataset)
-    cards = _kpi_cards(result, currency)
+    cards = html.Div([_uncovered_note(result), _kpi_cards(result, currency)])
     note = None
     if k.orders == 0:
         note = empty_state(

@@ -116,7 +116,7 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, rfm_sel
                     note="Min and max raw value of the customers in each score.",
                 ),
             ),
-            section("Distributions", graph("rfm-dist")),
+            section("Distributions", graph("rfm-dist", phone_width=960)),
             section(
                 "Segments and recommended actions",
                 loading("rfm-actions"),
@@ -198,7 +198,8 @@ def _actions_table(summary: pd.DataFrame, currency: str):
                 "Who they are": grid["description"],
                 "Recommended action": grid["action"],
             }
-        )
+        ),
+        className="segment-table",  # score ranges and amounts never break ("4-\n5")
     )
 
 

@@ -11,7 +11,7 @@ from dashapp.analytics.cohorts import cohort_tables
 from dashapp.web.figures.base import SEQUENTIAL
 from dashapp.web.figures.clustering import agreement_heatmap
 from dashapp.web.figures.cohorts import cohort_heatmap
-from dashapp.web.figures.rfm import rf_heatmap
+from dashapp.web.figures.rfm import rf_heatmap, rfm_distributions
 
 
 def _rgb(color: str) -> np.ndarray:
@@ -275,3 +275,16 @@ def test_a_cohort_cell_drills_down_to_the_customers_it_counts():
             assert len(select_rows(customers, cell)) == active, cell
             checked += 1
     assert checked >= 6
+
+
+def test_log_axes_tick_at_powers_of_ten_when_the_values_span_two_decades():
+    from dashapp.web.figures.base import log_axis
+
+    wide = log_axis([3.0, 40.0, 25_000.0], title={"text": "Monetary"})
+    assert wide == {"type": "log", "title": {"text": "Monetary"}, "dtick": 1, "tickformat": "~s"}
+    # a narrow span keeps Plotly's own ticks (powers of ten alone would leave one tick)
+    assert log_axis([1.0, 2.0, 9.0]) == {"type": "log"}
+    assert log_axis([0.0, -1.0, float("nan")]) == {"type": "log"}
+    scored = _scored()
+    fig = rfm_distributions(scored, "£")
+    assert fig["layout"]["xaxis3"]["dtick"] == 1  # monetary spans several decades
