@@ -232,6 +232,9 @@ def sql_and_file_datasets(pg_extract, monkeypatch, tmp_path):
 
 
 def test_every_page_result_from_sql_equals_the_file_path(sql_and_file_datasets):
+    from dashapp.service.views import customer as customer_views
+    from dashapp.service.views import products as product_views
+
     service, sql_id, file_id = sql_and_file_datasets
     assert service.datasets()[0].id == sql_id and service.dataset_info(sql_id).kind == "sql"
     assert service.dataset_version(sql_id).startswith("sql-")
@@ -264,6 +267,15 @@ def test_every_page_result_from_sql_equals_the_file_path(sql_and_file_datasets):
         assert fa.summary.attrs == fb.summary.attrs
         if fb.purchase is not None:
             assert fa.purchase.params == pytest.approx(fb.purchase.params, rel=1e-6)
+        # the product lines come from the database too, by the same rules
+        pa_, pb = product_views.product_view(sql), product_views.product_view(mem)
+        assert pa_.reason is None and pb.reason is None
+        pd.testing.assert_frame_equal(pa_.table, pb.table, check_exact=True)
+        pd.testing.assert_frame_equal(pa_.lift, pb.lift, check_exact=True)
+    top = customer_views.customer_view(service.Filters.build(dataset=sql_id), "12490").products
+    assert top is not None and len(top) == 10
+    # stored beside the invoice table: a new worker reads them without asking the database
+    assert list((service.registry.cache_dir() / "prepared").glob("sql-*-products.parquet"))
     clusters = service.cluster_view(service.Filters.build(dataset=sql_id), "kmeans", 4)
     assert clusters.reason is None and len(clusters.customers) == len(
         service.rfm_table(service.Filters.build(dataset=file_id))
