@@ -227,6 +227,11 @@ def sql_and_file_datasets(pg_extract, monkeypatch, tmp_path):
     )
     if getattr(service.cache, "app", None) is None:
         service.init_cache(config={"CACHE_TYPE": "SimpleCache"})
+    from dashapp.service import store
+
+    # the pages wait for the background preparation (a shared CI machine may take more
+    # than a page's 15 s; test_a_slow_first_cleaning_runs_in_the_background covers the wait)
+    monkeypatch.setattr(store, "PAGE_WAIT_S", 600.0)
     yield service, service.SQL_ID, SAMPLE_XLSX.stem
     service.configure(previous)
 
