@@ -347,11 +347,14 @@ def test_the_prepare_command(pg_edge, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # two statements and a new interpreter, on a shared CI machine
     )
     assert done.returncode == 0, done.stderr
     assert f"{len(corpus.EDGE_ROWS)} lines cleaned into" in done.stdout
-    assert list((tmp_path / "cache" / "prepared").glob("*.parquet"))
+    assert "product lines in" in done.stdout
+    prepared = tmp_path / "cache" / "prepared"
+    assert len(list(prepared.glob("*.parquet"))) == 2  # invoices and product lines
+    assert len(list(prepared.glob("*-products.parquet"))) == 1
     nothing = subprocess.run(
         [sys.executable, "-m", "dashapp", "prepare"],
         cwd=ROOT,

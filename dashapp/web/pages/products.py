@@ -130,10 +130,11 @@ def _lift_table(lift: pd.DataFrame):
                     f"{d} ({c})"
                     for c, d in zip(shown["stock_code"], shown["description"], strict=True)
                 ],
+                # the lift next to the product: on a phone the table scrolls sideways
+                "Lift": [f"{v:.2f}" for v in shown["lift"]],
                 "Segment buyers": [number(v) for v in shown["in_segment"]],
                 "In segment": [percent(v) for v in shown["segment_share"]],
                 "All customers": [percent(v) for v in shown["overall_share"]],
-                "Lift": [f"{v:.2f}" for v in shown["lift"]],
             }
         )  # fmt: skip
     )
