@@ -66,7 +66,14 @@ def layout(prod_segment=None, prod_best=None, **query):
 #: The grid's columns (only these travel to the browser).
 GRID_COLUMNS = [
     {"field": "stock_code", "headerName": "Stock code", "pinned": "left", "minWidth": 110},
-    {"field": "description", "headerName": "Description", "minWidth": 240},
+    # wide enough for Online Retail II's longest description (35 capitals); longer ones of
+    # other data are cut, with the whole text in the tooltip
+    {
+        "field": "description",
+        "headerName": "Description",
+        "contentChars": 40,
+        "tooltipField": "description",
+    },
     money_column("revenue", "Net revenue"),
     number_column("units", "Units sold"),
     number_column("customers", "Customers"),
