@@ -213,7 +213,42 @@ SIG = {
     ".layout.yaxis.title.text",
     "cl": "document.querySelector('#cl-summary-text') && "
     "document.querySelector('#cl-summary-text').innerText",
+    "mig": "(document.querySelector('#mig-sankey .js-plotly-plot') || {data: []}).data.length"
+    " && document.querySelector('#mig-summary').innerText",
+    "flow": "(document.querySelector('#mig-matrix .js-plotly-plot') || {data: []}).data.length"
+    " && document.querySelector('#mig-flow-title').innerText",
+    "geo": "document.querySelector('#geo-table table') && "
+    "document.querySelector('#geo-table').innerText",
+    "lift": "document.querySelector('#prod-lift table') && "
+    "document.querySelector('#prod-lift').innerText",
+    "cust": "document.querySelector('#cust-message, #cust-cards') && "
+    "(document.querySelector('#cust-cards').innerText"
+    " + document.querySelector('#cust-message').innerText)",
 }
+
+#: Frequent buyers of the generated data (they bought before any end date the runs use).
+CUSTOMERS = ("13704", "13833", "13816", "16691", "16749", "12349", "14620")
+
+
+def _matrix_click(page, i: int) -> None:
+    """A real click inside the migration matrix (a cell: the flow between two segments)."""
+    box = page.locator("#mig-matrix .nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35)
+
+
+def _country_click(page, i: int) -> None:
+    """A click on a country of the map: Plotly's click event with the map's first located
+    country, as the map emits it (a pixel of a choropleth's country is not known here); the
+    click's time is taken just before."""
+    page.evaluate(
+        """() => {
+        const gd = document.querySelector('#geo-map .js-plotly-plot');
+        const trace = gd.data[0];
+        window.__armed = false; window.__t0 = performance.now();
+        gd.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: 0, pointIndex: 0,
+            location: trace.locations[0], customdata: trace.customdata[0], z: trace.z[0]}]});
+        }"""
+    )
 
 
 def _ready(sig: str, extra: str = "true") -> str:
@@ -274,11 +309,39 @@ INTERACTIONS = [
         lambda p, i: _enter(p, "cl_k", "state"),
     ),
 ]
+INTERACTIONS += [
+    (
+        "Migration month against month",
+        "/migration",
+        "mig",
+        None,
+        lambda p, i: _label(p, "Month against month"),
+    ),
+    ("Migration flow click (matrix cell)", "/migration", "flow", None, _matrix_click),
+    ("Countries map click (filter)", "/countries", "geo", None, _country_click),
+    (
+        "Products segment change",
+        "/products",
+        "lift",
+        None,
+        lambda p, i: _select(p, "prod_segment", "At Risk"),
+    ),
+    (
+        "Customer search (id + Enter)",
+        "/customer",
+        "cust",
+        lambda p, i: p.locator('input[id=\'{"key":"id","kind":"state"}\']').fill(
+            CUSTOMERS[i % len(CUSTOMERS)]
+        ),
+        lambda p, i: _enter(p, "id", "state"),
+    ),
+]
 PAGE_LOADS = [
     ("Load Overview", "/", "kpis"),
     ("Load RFM", "/rfm", "heat"),
     ("Load CLV", "/clv", "clv"),
     ("Load Clustering", "/clustering", "cl"),
+    ("Load Products", "/products", "lift"),
 ]
 
 

@@ -65,11 +65,15 @@ def main() -> None:
     customers = [{**cust, state_key("id"): i} for i in ids[1:6]]
     measure("update_customer", "update_customer", cust, customers)
     measure("update_countries (map + table)", "update_countries", geo)
-    prod = {**base, **clv, state_key("prod_segment"): "Champions",
-            state_key("prod_best"): "champions"}  # fmt: skip
-    segments = [{**prod, state_key("prod_segment"): s} for s in
+    prod = {**base, **clv, state_key("prod_best"): "champions"}
+    measure("update_products (summary, three charts)", "update_products", prod)
+    block = {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
+    measure("serve_prod_grid (a block of 100 rows)", "serve_prod_grid",
+            {**prod, "prod-grid.getRowsRequest": block})  # fmt: skip
+    lift = {**base, state_key("prod_segment"): "Champions"}
+    segments = [{**lift, state_key("prod_segment"): s} for s in
                 ("Loyal Customers", "At Risk", "Hibernating", "Promising", "Need Attention")]  # fmt: skip
-    measure("update_products (charts, lift, grid)", "update_products", prod, segments)
+    measure("update_lift (a segment's lift table)", "update_lift", lift, segments)
     load = os.getloadavg()
     print(f"{machine()}; {csv.name}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     report(rows)

@@ -118,12 +118,14 @@ def _prepare(timeout_s: float) -> int:
         started = time.perf_counter()
         try:
             orders, ledger = store.prepare_table_now(info.id, CleaningRules(), timeout_s)
+            lines = store.prepare_table_now(info.id, CleaningRules(), timeout_s, store.PRODUCTS)
         except service.DataLoadError as exc:
             print(f"{info.label}: {exc}", file=sys.stderr)
             return 1
         print(
             f"{info.label}: {ledger.attrs['rows_in']:,} lines cleaned into {len(orders):,} "
-            f"invoices in {time.perf_counter() - started:.1f} s; stored in "
+            f"invoices and {len(lines):,} product lines in "
+            f"{time.perf_counter() - started:.1f} s; stored in "
             f"{registry.settings().cache_dir / 'prepared'}"
         )
     return 0

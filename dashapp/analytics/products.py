@@ -36,11 +36,13 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return cat.cat.codes.to_numpy(dtype=np.int64), np.asarray(cat.cat.categories.astype(str))
 
 
-def _descriptions(code: np.ndarray, n: int, lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _descriptions(
+    code: np.ndarray, n: int, lines: pd.DataFrame, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per product code: its most frequent description (ties: the first in text order) and
-    how many different descriptions it has."""
+    how many different descriptions it has (only the lines ``rows``, a mask, when given)."""
     dcode, dtext = _codes(lines["description"])
-    keep = dcode >= 0
+    keep = dcode >= 0 if rows is None else (dcode >= 0) & rows
     pairs = np.sort(code[keep] * (len(dtext) + 1) + dcode[keep])
     starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]]) if len(pairs) else pairs
     keys, counts = pairs[starts], np.diff(np.r_[starts, len(pairs)])
@@ -121,8 +123,9 @@ def segment_lift(
     ``min_customers`` of the segment's customers, the share of the segment's customers who
     bought it, the share of all customers who did, and the lift (their ratio), highest lift
     first. ``segment_of``: segment by customer id (the RFM table's: the customers counted).
-    Columns ``stock_code, in_segment, segment_share, overall_share, lift``."""
-    columns = ["stock_code", "in_segment", "segment_share", "overall_share", "lift"]
+    Columns ``stock_code, description`` (the most frequent, as in :func:`product_table`),
+    ``in_segment, segment_share, overall_share, lift``."""
+    columns = ["stock_code", "description", "in_segment", "segment_share", "overall_share", "lift"]
     if lines.empty or segment_of.empty:
         return pd.DataFrame(columns=columns)
     code, ptext = _codes(lines["stock_code"])
@@ -141,7 +144,10 @@ def segment_lift(
     buyers = np.bincount(prod[counted[who]], minlength=len(ptext))
     in_seg = np.bincount(prod[member[who]], minlength=len(ptext))
     keep = in_seg >= max(min_customers, 1)
-    out = pd.DataFrame({"stock_code": ptext[keep], "in_segment": in_seg[keep]})
+    text, _ = _descriptions(code, len(ptext), lines, keep[code])
+    out = pd.DataFrame(
+        {"stock_code": ptext[keep], "description": text[keep], "in_segment": in_seg[keep]}
+    )
     out["segment_share"] = out["in_segment"] / n_seg
     out["overall_share"] = buyers[keep] / n_all
     out["lift"] = out["segment_share"] / out["overall_share"]

@@ -25,8 +25,8 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from dashapp.ingest import cleaning, schema
-from dashapp.ingest.engine import split_parts
-from dashapp.ingest.engine.pipeline import STAGE_TABLE, distinct_lines, parts_of
+from dashapp.ingest.engine import product_lines, split_parts
+from dashapp.ingest.engine.pipeline import STAGE_TABLE, distinct_lines, parts_of, product_parts
 from dashapp.ingest.engine.sources import canonical
 from dashapp.ingest.errors import DataLoadError
 
@@ -243,16 +243,25 @@ class SparkSource:
             repr((ident, [str(v) for v in row])).encode(), digest_size=8
         ).hexdigest()
 
-    def clean(
-        self, rules=None, timeout_s: float | None = None
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """``(invoice table, ledger)``: the cleaning as one Spark SQL query (``timeout_s`` is
-        accepted for symmetry with the SQL source; Spark jobs are not cancelled)."""
+    def _staged(self, rules, then, what: str) -> tuple[pd.DataFrame, cleaning.CleaningRules]:
         if rules is None:
             rules = cleaning.CleaningRules()
         elif isinstance(rules, str):
             rules = cleaning.CleaningRules.from_flags(rules)
         _, lines = self.lines()
         stage = distinct_lines(lines, rules)
-        second = parts_of(ibis.table(stage.schema(), name=STAGE_TABLE))
-        return split_parts(self._run(second, "the cleaned invoices", stage=stage), rules)
+        second = then(ibis.table(stage.schema(), name=STAGE_TABLE))
+        return self._run(second, what, stage=stage), rules
+
+    def clean(
+        self, rules=None, timeout_s: float | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(invoice table, ledger)``: the cleaning as one Spark SQL query (``timeout_s`` is
+        accepted for symmetry with the SQL source; Spark jobs are not cancelled)."""
+        parts, rules = self._staged(rules, parts_of, "the cleaned invoices")
+        return split_parts(parts, rules)
+
+    def products(self, rules=None, timeout_s: float | None = None) -> pd.DataFrame:
+        """The product lines (one row per invoice and stock code,
+        :func:`dashapp.ingest.engine.clean_products`) by the same rules, in Spark."""
+        return product_lines(self._staged(rules, product_parts, "the product lines")[0])

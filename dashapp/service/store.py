@@ -27,6 +27,12 @@ from dashapp.service.filters import Filters
 
 log = logging.getLogger(__name__)
 
+
+class DataPreparing(DataLoadError):
+    """A table's result is still being computed in the background (the page says so; no
+    view caches this answer)."""
+
+
 #: Most datasets whose frames one process keeps in memory (least recently used dropped).
 MAX_DATASETS_IN_MEMORY = 3
 
@@ -121,50 +127,74 @@ _jobs_lock = threading.Lock()
 _preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
 
 
-def prepare_table_now(dataset_id: str, rules: CleaningRules, timeout_s: float = PREPARE_TIMEOUT_S):
-    """Clean a SQL or Spark dataset for ``rules`` and store the result in the cache folder,
-    waiting as long as it takes (``python -m dashapp prepare``; the background job)."""
+ORDERS, PRODUCTS = prepared_results.ORDERS, prepared_results.PRODUCTS
+
+
+def prepare_table_now(
+    dataset_id: str,
+    rules: CleaningRules,
+    timeout_s: float = PREPARE_TIMEOUT_S,
+    kind: str = ORDERS,
+):
+    """Clean a SQL or Spark dataset for ``rules`` and store the result (``kind``: the invoice
+    table and ledger, or the product lines) in the cache folder, waiting as long as it takes
+    (``python -m dashapp prepare``; the background job)."""
     version = registry.dataset_version(dataset_id)
     cache_dir = registry.cache_dir()
     src = registry.table_source(dataset_id)
+    if kind == PRODUCTS:
+        return prepared_results.prepared_products(
+            version, rules, cache_dir, lambda: registry.table_call(src.products, rules, timeout_s)
+        )
     return prepared_results.prepared(
         version, rules, cache_dir, lambda: registry.table_call(src.clean, rules, timeout_s)
     )
 
 
-def _run_preparation(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
+def _run_preparation(dataset_id: str, version: str, rules: CleaningRules, kind: str):
     cache_dir = registry.cache_dir()
     started = time.monotonic()
     try:
-        while not prepared_results.claim(version, rules, cache_dir, PREPARE_TIMEOUT_S):
-            hit = prepared_results.cached(version, rules, cache_dir)  # another worker prepares
+        while not prepared_results.claim(version, rules, cache_dir, PREPARE_TIMEOUT_S, kind):
+            hit = prepared_results.cached(version, rules, cache_dir, kind)  # another worker
             if hit is not None:
                 return hit
             if time.monotonic() - started > PREPARE_TIMEOUT_S:
                 raise DataLoadError("The data is still being prepared by another worker.")
             time.sleep(2.0)
         try:
-            return prepare_table_now(dataset_id, rules)
+            return prepare_table_now(dataset_id, rules, kind=kind)
         finally:
-            prepared_results.release_claim(version, rules, cache_dir)
+            prepared_results.release_claim(version, rules, cache_dir, kind)
     finally:
         log.info(
-            "prepared dataset %s (%s) in %.1f s", dataset_id, version, time.monotonic() - started
+            "prepared %s of dataset %s (%s) in %.1f s",
+            kind,
+            dataset_id,
+            version,
+            time.monotonic() - started,
         )
 
 
-def _prepare_table(dataset_id: str, version: str, rules: CleaningRules) -> tuple:
-    """A table's invoice table and ledger: from the cache folder, else cleaned by its engine in
-    a background job (one per data version and rule set, and one per host through a claim in
-    the cache folder). A page waits up to :data:`PAGE_WAIT_S` for it, then says that the data
-    is being prepared; the job goes on and the next request gets its result."""
-    hit = prepared_results.cached(version, rules, registry.cache_dir())
+_WHAT = {
+    ORDERS: "its engine is cleaning the whole table",
+    PRODUCTS: "its engine is computing the product lines of the whole table",
+}
+
+
+def _prepare_table(dataset_id: str, version: str, rules: CleaningRules, kind: str = ORDERS):
+    """A table's invoice table and ledger (or, with ``kind`` :data:`PRODUCTS`, its product
+    lines): from the cache folder, else computed by its engine in a background job (one per
+    data version, rule set and kind, and one per host through a claim in the cache folder). A
+    page waits up to :data:`PAGE_WAIT_S` for it, then says that the data is being prepared;
+    the job goes on and the next request gets its result."""
+    hit = prepared_results.cached(version, rules, registry.cache_dir(), kind)
     if hit is not None:
         return hit
-    key = (dataset_id, version, rules)
+    key = (dataset_id, version, rules, kind)
     with _jobs_lock:
         if key not in _jobs:
-            job = _preparer.submit(_run_preparation, dataset_id, version, rules)
+            job = _preparer.submit(_run_preparation, dataset_id, version, rules, kind)
             _jobs[key] = (job, time.monotonic())
         job, started = _jobs[key]
     try:
@@ -172,11 +202,11 @@ def _prepare_table(dataset_id: str, version: str, rules: CleaningRules) -> tuple
     except FutureTimeout:
         waited = time.monotonic() - started
         label = registry.dataset_info(dataset_id).label
-        raise DataLoadError(
-            f"{label} is being prepared: its engine is cleaning the whole table, once per "
-            f"version of the data (running for {waited:.0f} s). Reload this page in a minute. "
-            "To have it ready before anyone opens the app, run `python -m dashapp prepare` "
-            "after each load of the table."
+        raise DataPreparing(
+            f"{label} is being prepared: {_WHAT[kind]}, once per version of the data "
+            f"(running for {waited:.0f} s). Reload this page in a minute. To have it ready "
+            "before anyone opens the app, run `python -m dashapp prepare` after each load of "
+            "the table."
         ) from None
     finally:
         if job.done():
@@ -197,26 +227,25 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
 
 
 def products(dataset_id: str, rules: str) -> pd.DataFrame:
-    """The kept product lines of a file dataset (files, uploads, demo data), one row per
-    (invoice, stock code), cleaned by the embedded engine with the same rules as the invoice
-    table (:func:`dashapp.ingest.engine.clean_products`); once per process. A database or Spark
-    table raises DataLoadError: its product lines are not prepared yet."""
+    """The kept product lines of a dataset, one row per (invoice, stock code), by the same
+    rules as the invoice table (:func:`dashapp.ingest.engine.clean_products`), computed by the
+    engine that holds the lines: the embedded DuckDB for files (from the lines parquet), the
+    database or Spark for a table (in the background job, like the invoice table). Prepared
+    once per data version and rule set and stored beside the invoice table in the cache
+    folder (a new process reads them without cleaning); held once per process."""
     info = registry.dataset_info(dataset_id)
-    if info.kind in registry.TABLE_KINDS:
-        raise DataLoadError(
-            f"{info.label} is a database or Spark table: product views read the product lines, "
-            "which are prepared for files, uploads and the demo data only so far."
-        )
     version = registry.dataset_version(dataset_id)
+    flags = CleaningRules.from_flags(rules)
 
     def build() -> pd.DataFrame:
-        from dashapp.ingest import engine
-        from dashapp.ingest.engine import local
-
-        try:
-            return engine.clean_products(transactions(dataset_id), CleaningRules.from_flags(rules))
-        finally:
-            local.release()
+        if info.kind in registry.TABLE_KINDS:
+            return _prepare_table(dataset_id, version, flags, PRODUCTS)
+        return prepared_results.prepare_file_products(
+            registry.source_path(info),
+            flags,
+            cache_dir=registry.cache_dir_for(info),
+            column_map=dict(info.column_map) or None,
+        )
 
     return _held(("products", dataset_id, version, rules), build)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from tests.browser.conftest import console_errors, save_screenshot, settle, wait_until
 
@@ -70,5 +71,45 @@ def test_customer_page_path_search_and_messages(dash_duo, browser_app):
     dash_duo.driver.get(dash_duo.server_url + "/customer?id=12490&countries=Spain")
     dash_duo.wait_for_contains_text(
         "#cust-message", "no purchase under the current filters", timeout=60
+    )
+    assert console_errors(dash_duo) == []
+
+
+def test_products_page_grid_pages_and_a_segment_changes_the_lift_alone(dash_duo, browser_app):
+    """The product grid shows blocks served by the service, largest revenue first; a segment
+    change re-renders the lift table and leaves the charts and the grid alone."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/products?prod_segment=Champions")
+    dash_duo.wait_for_element("#prod-revenue .bars .point", timeout=60)
+    dash_duo.wait_for_element("#prod-grid .ag-row", timeout=60)
+    dash_duo.wait_for_element("#prod-lift table", timeout=60)
+    settle(dash_duo)
+    revenue = dash_duo.driver.find_elements(
+        By.CSS_SELECTOR, "#prod-grid .ag-center-cols-container [col-id='revenue']"
+    )
+    values = [float(c.text.replace(",", "").lstrip("£")) for c in revenue if c.text]
+    assert len(values) >= 5 and values == sorted(values, reverse=True)
+    assert "products; the best customers are" in dash_duo.find_element("#prod-summary").text
+    before = dash_duo.find_element("#prod-lift").text
+    chart = dash_duo.driver.execute_script(
+        "return document.querySelector('#prod-revenue .js-plotly-plot')._fullData[0].x.length"
+    )
+    dash_duo.driver.execute_script("window.__posts = [];")
+    dash_duo.driver.execute_script(
+        """var realFetch = window.fetch; window.fetch = function (url, o) {
+            if (String(url).indexOf('_dash-update-component') >= 0) {
+                window.__posts.push(JSON.parse(o.body).output);
+            }
+            return realFetch.apply(this, arguments); };"""
+    )
+    select = dash_duo.find_element('select[id=\'{"key":"prod_segment","kind":"state"}\']')
+    Select(select).select_by_value("At Risk")
+    wait_until(lambda: dash_duo.find_element("#prod-lift").text != before, what="new lift")
+    settle(dash_duo)
+    posts = dash_duo.driver.execute_script("return window.__posts;")
+    assert posts and all("prod-lift" in p for p in posts), posts
+    assert "prod_segment=At" in dash_duo.driver.current_url
+    assert chart == dash_duo.driver.execute_script(
+        "return document.querySelector('#prod-revenue .js-plotly-plot')._fullData[0].x.length"
     )
     assert console_errors(dash_duo) == []

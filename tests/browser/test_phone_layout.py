@@ -74,7 +74,7 @@ def test_at_phone_width_labels_money_and_headers_stay_whole(dash_duo, browser_ap
         labels, overlaps = dash_duo.driver.execute_script(OVERLAPS)
         assert labels == 25 and overlaps == 0, (labels, overlaps)
         for path, grid in (("/rfm", "#rfm-grid"), ("/clv", "#clv-grid"),
-                           ("/actions", "#actions-grid")):  # fmt: skip
+                           ("/actions", "#actions-grid"), ("/products", "#prod-grid")):  # fmt: skip
             dash_duo.driver.get(dash_duo.server_url + path)
             dash_duo.wait_for_element(f"{grid} .ag-row", timeout=60)
             settle(dash_duo)

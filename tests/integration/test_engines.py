@@ -1,7 +1,7 @@
 """One cleaning, three engines: DuckDB (embedded, for files), PostgreSQL (the server on
-127.0.0.1:5432) and Spark (pyspark in local mode) give identical invoice tables and ledgers,
-to the penny and the day, on the same corpus: the real extract, generated data, and the edge
-cases of the rules. The file path (loader + DuckDB) is the reference.
+127.0.0.1:5432) and Spark (pyspark in local mode) give identical invoice tables, ledgers and
+product lines, to the penny and the day, on the same corpus: the real extract, generated data,
+and the edge cases of the rules. The file path (loader + DuckDB) is the reference.
 
 PostgreSQL or pyspark/Java missing: those cases skip on a developer's machine and fail in CI.
 """
@@ -123,6 +123,16 @@ def spark_sources(files, tmp_path_factory):
     return out
 
 
+_product_reference: dict = {}
+
+
+def product_reference(files, dataset: str, rules: str):
+    key = (dataset, rules)
+    if key not in _product_reference:
+        _product_reference[key] = engine.clean_products(files[dataset][2], RULE_SETS[rules])
+    return _product_reference[key]
+
+
 def assert_same(got, want) -> None:
     (got_orders, got_ledger), (want_orders, want_ledger) = got, want
     pd.testing.assert_frame_equal(got_ledger, want_ledger, check_exact=True)
@@ -143,6 +153,37 @@ def test_postgresql_equals_the_file(files, pg_sources, dataset, rules):
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_spark_equals_the_file(files, spark_sources, dataset, rules):
     assert_same(spark_sources[dataset].clean(RULE_SETS[rules]), reference(files, dataset, rules))
+
+
+@pytest.mark.parametrize("rules", list(RULE_SETS))
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_postgresql_product_lines_equal_the_file(files, pg_sources, dataset, rules):
+    got = pg_sources[dataset].products(RULE_SETS[rules])
+    pd.testing.assert_frame_equal(got, product_reference(files, dataset, rules), check_exact=True)
+
+
+@pytest.mark.parametrize("rules", ["default", "keep-duplicates"])
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_spark_product_lines_equal_the_file(files, spark_sources, dataset, rules):
+    """Two rule sets only: each Spark query costs seconds (the session is the one above)."""
+    got = spark_sources[dataset].products(RULE_SETS[rules])
+    pd.testing.assert_frame_equal(got, product_reference(files, dataset, rules), check_exact=True)
+
+
+def test_product_lines_add_up_to_the_invoice_table(files):
+    """Summed over an invoice's stock codes, the product lines give its revenue, on every rule
+    set (the invoice table and the product lines are one cleaning)."""
+    for dataset in DATASETS:
+        for rules in RULE_SETS:
+            lines = product_reference(files, dataset, rules)
+            orders, _ = reference(files, dataset, rules)
+            by_invoice = lines.groupby("invoice", observed=True)["revenue"].sum().round(2)
+            revenue = orders.set_index(orders["invoice"].astype(str))["revenue"]
+            by_invoice.index = by_invoice.index.astype(str)
+            assert set(by_invoice.index) <= set(revenue.index), (dataset, rules)
+            pd.testing.assert_series_equal(
+                by_invoice, revenue.reindex(by_invoice.index).round(2), check_names=False
+            )
 
 
 def test_the_parquet_lines_give_the_same_result_as_the_frame(files, tmp_path):

@@ -105,13 +105,26 @@ def test_products_page_callback(client):
     values = {
         state_key("dataset"): client.dataset,
         **{state_key(k): v for k, v in CLV.items()},
-        state_key("prod_segment"): "Loyal Customers",
         state_key("prod_best"): "champions",
     }
     reply = _reply(client.call("update_products", values))
-    rows = reply["prod-grid"]["rowData"]
-    assert rows and rows[0]["revenue"] >= rows[-1]["revenue"]
     assert reply["prod-revenue"]["figure"]["data"][0]["type"] == "bar"
-    values[state_key("prod_segment")] = "Nobody"
+    assert "prod-grid" not in reply and "prod-lift" not in reply  # rows and lift apart
+    # the grid asks for a block of rows: only those travel, largest revenue first
+    request = {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
+    page = _reply(client.call("serve_prod_grid", {"prod-grid.getRowsRequest": request, **values}))
+    rows, count = (
+        page["prod-grid"]["getRowsResponse"]["rowData"],
+        page["prod-grid"]["getRowsResponse"]["rowCount"],
+    )
+    assert len(rows) == 100 < count and rows[0]["revenue"] >= rows[-1]["revenue"]
+    # a segment change re-renders the lift alone
+    lift = {state_key("dataset"): client.dataset, state_key("prod_segment"): "Loyal Customers"}
+    reply = _reply(client.call("update_lift", lift))
+    assert "Lift" in str(reply["prod-lift"]) and reply["prod-lift-message"]["children"] is None
+    lift[state_key("prod_segment")] = "Nobody"
+    reply = _reply(client.call("update_lift", lift))
+    assert "Segment to profile must be one of" in str(reply["prod-lift-message"])
+    values[state_key("prod_best")] = "everyone"
     reply = _reply(client.call("update_products", values))
-    assert "Segment to profile must be one of" in str(reply["prod-message"])
+    assert "prod-message" in reply and "param-error" in str(reply["prod-message"])

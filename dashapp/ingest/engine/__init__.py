@@ -22,7 +22,7 @@ from dashapp.ingest.engine.pipeline import (
     parts_of,
     product_parts,
 )
-from dashapp.ingest.engine.results import split_parts
+from dashapp.ingest.engine.results import product_lines, split_parts
 
 
 def lines_table(name: str = local.LINES_TABLE):
@@ -50,22 +50,15 @@ def clean(lines, rules: CleaningRules | None = None) -> tuple[pd.DataFrame, pd.D
 def clean_products(lines, rules: CleaningRules | None = None) -> pd.DataFrame:
     """The kept product lines of canonical lines (a DataFrame, an Arrow table or a parquet
     path) on the embedded DuckDB, one row per (invoice, stock code)
-    (:func:`~dashapp.ingest.engine.pipeline.product_parts`; ``revenue`` in the currency unit,
-    text columns categorical, sorted by date and invoice)."""
-    from dashapp.ingest.engine.pipeline import MILLI
-
+    (:func:`~dashapp.ingest.engine.pipeline.product_parts`, typed by
+    :func:`~dashapp.ingest.engine.results.product_lines`; a database and Spark run the same
+    expression)."""
     rules = rules or CleaningRules()
     if isinstance(lines, pd.DataFrame):
         lines = to_arrow(lines)
-    frame = local.run_staged(distinct_lines(lines_table(), rules), product_parts, lines).to_pandas()
-    frame["revenue"] = frame.pop("money_milli").to_numpy(dtype="int64") / MILLI
-    frame["units"] = frame["units"].astype("int64")
-    frame["is_cancellation"] = frame["is_cancellation"].astype(bool)
-    frame["invoice_date"] = pd.to_datetime(frame["invoice_date"]).astype("datetime64[ns]")
-    frame = frame.sort_values(["invoice_date", "invoice", "stock_code"], kind="stable")
-    for col in ("invoice", "stock_code", "description", "customer_id", "country"):
-        frame[col] = pd.Categorical(frame[col].where(frame[col].notna(), None))
-    return frame.reset_index(drop=True)
+    return product_lines(
+        local.run_staged(distinct_lines(lines_table(), rules), product_parts, lines)
+    )
 
 
 __all__ = [
@@ -75,5 +68,6 @@ __all__ = [
     "clean_products",
     "invoice_parts",
     "lines_table",
+    "product_lines",
     "split_parts",
 ]

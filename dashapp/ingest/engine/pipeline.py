@@ -333,16 +333,18 @@ def parts_of(distinct: ibis.Table) -> ibis.Table:
 STAGE_TABLE = "distinct_lines"
 
 
-def cleaning_sql(lines: ibis.Table, rules: CleaningRules | None, dialect: str) -> str:
+def cleaning_sql(lines: ibis.Table, rules: CleaningRules | None, dialect: str, then=None) -> str:
     """The whole cleaning as one SQL statement for ``dialect``, with the first stage
-    (:func:`distinct_lines`) as a common table expression that the second reads several times.
+    (:func:`distinct_lines`) as a common table expression that the second (``then``:
+    :func:`parts_of`, or :func:`product_parts` for the product lines) reads several times.
 
     ibis inlines a subquery at each place it is used; written as a CTE, the database computes
     the stage once (PostgreSQL materialises a CTE used more than once; ``MATERIALIZED`` says
     so explicitly where the dialect has it)."""
     stage = distinct_lines(lines, rules)
     first = ibis.to_sql(stage, dialect=dialect)
-    second = ibis.to_sql(parts_of(ibis.table(stage.schema(), name=STAGE_TABLE)), dialect=dialect)
+    second_stage = (then or parts_of)(ibis.table(stage.schema(), name=STAGE_TABLE))
+    second = ibis.to_sql(second_stage, dialect=dialect)
     quote = "`" if dialect in ("pyspark", "databricks", "mysql", "bigquery") else '"'
     keyword = " MATERIALIZED" if dialect in ("postgres", "duckdb") else ""
     head = f"WITH {quote}{STAGE_TABLE}{quote} AS{keyword} (\n{first}\n)"

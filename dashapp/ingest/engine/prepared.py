@@ -4,7 +4,9 @@
 result is cached in ``<cache_dir>/prepared/`` as one parquet file per (data fingerprint, rule
 set, engine version): the invoice table, with the ledger in the file's metadata, written
 atomically, so a second process or a restart reads it (about 50,000 rows for 1M lines) and
-never re-cleans.
+never re-cleans. The product lines (:func:`prepared_products`; one row per invoice and stock
+code, about 1M rows for 1M lines) are kept beside it under the same key with ``-products``,
+computed when first asked for (the product and customer pages), not with every cleaning.
 
 For files, :func:`prepare_file` also keeps the canonical lines as parquet (keyed by the
 file's content hash, :func:`dashapp.ingest.loading.cache_path_for`): the first load converts
@@ -55,6 +57,8 @@ _writers: dict[Path, threading.Thread] = {}
 _writers_lock = threading.Lock()
 
 Result = tuple[pd.DataFrame, pd.DataFrame]
+#: What a prepared file holds: the invoice table and ledger, or the product lines.
+ORDERS, PRODUCTS = "orders", "products"
 
 
 def rules_token(rules: CleaningRules) -> str:
@@ -66,8 +70,9 @@ def rules_token(rules: CleaningRules) -> str:
     return token
 
 
-def _result_file(cache_dir: Path, key: str, rules: CleaningRules) -> Path:
-    return cache_dir / "prepared" / f"{key}-{rules_token(rules)}-e{ENGINE_VERSION}.parquet"
+def _result_file(cache_dir: Path, key: str, rules: CleaningRules, kind: str = ORDERS) -> Path:
+    suffix = "" if kind == ORDERS else f"-{kind}"
+    return cache_dir / "prepared" / f"{key}-{rules_token(rules)}-e{ENGINE_VERSION}{suffix}.parquet"
 
 
 def _read_result(path: Path) -> Result | None:
@@ -96,22 +101,49 @@ def _write_result(path: Path, orders: pd.DataFrame, ledger: pd.DataFrame) -> Non
     )
 
 
-def cached(key: str, rules: CleaningRules, cache_dir: Path | None) -> Result | None:
-    """The stored result for ``key`` and ``rules``, or None (also without a cache folder)."""
+def _read_products(path: Path) -> pd.DataFrame | None:
+    try:
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {})[_META_KEY])
+    except (OSError, pa.ArrowException, KeyError, ValueError):
+        return None
+    if meta.get("engine") != ENGINE_VERSION:
+        return None
+    return table.to_pandas()
+
+
+def _write_products(path: Path, lines: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(lines, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), _META_KEY: json.dumps({"engine": ENGINE_VERSION})}
+    write_parquet_atomically(table.replace_schema_metadata(meta), path)
+
+
+_READ = {ORDERS: _read_result, PRODUCTS: _read_products}
+
+
+def cached(key: str, rules: CleaningRules, cache_dir: Path | None, kind: str = ORDERS):
+    """The stored result (``kind``: the invoice table and ledger, or the product lines) for
+    ``key`` and ``rules``, or None (also without a cache folder)."""
     if cache_dir is None:
         return None
-    return _read_result(_result_file(Path(cache_dir), key, rules))
+    return _READ[kind](_result_file(Path(cache_dir), key, rules, kind))
 
 
-def claim(key: str, rules: CleaningRules, cache_dir: Path | None, stale_after_s: float) -> bool:
-    """Claim the preparation of ``key`` and ``rules`` for this process (a lock file created
-    exclusively next to the result, so the workers of a host, or hosts sharing the folder, run
-    one cleaning, not one each). False when another process holds a claim younger than
-    ``stale_after_s``. No folder, or one that cannot be written: True (this process prepares
-    alone)."""
+def claim(
+    key: str,
+    rules: CleaningRules,
+    cache_dir: Path | None,
+    stale_after_s: float,
+    kind: str = ORDERS,
+) -> bool:
+    """Claim the preparation of ``key``, ``rules`` and ``kind`` for this process (a lock file
+    created exclusively next to the result, so the workers of a host, or hosts sharing the
+    folder, run one cleaning, not one each). False when another process holds a claim younger
+    than ``stale_after_s``. No folder, or one that cannot be written: True (this process
+    prepares alone)."""
     if cache_dir is None:
         return True
-    lock = _result_file(Path(cache_dir), key, rules).with_suffix(".preparing")
+    lock = _result_file(Path(cache_dir), key, rules, kind).with_suffix(".preparing")
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -119,12 +151,12 @@ def claim(key: str, rules: CleaningRules, cache_dir: Path | None, stale_after_s:
         try:
             age = time.time() - lock.stat().st_mtime
         except OSError:
-            return claim(key, rules, cache_dir, stale_after_s)  # released meanwhile
+            return claim(key, rules, cache_dir, stale_after_s, kind)  # released meanwhile
         if age < stale_after_s:
             return False
         with contextlib.suppress(OSError):
             lock.unlink()  # a claim older than the longest cleaning: its process died
-        return claim(key, rules, cache_dir, stale_after_s)
+        return claim(key, rules, cache_dir, stale_after_s, kind)
     except OSError:
         return True
     with os.fdopen(fd, "w") as fh:
@@ -132,11 +164,13 @@ def claim(key: str, rules: CleaningRules, cache_dir: Path | None, stale_after_s:
     return True
 
 
-def release_claim(key: str, rules: CleaningRules, cache_dir: Path | None) -> None:
+def release_claim(
+    key: str, rules: CleaningRules, cache_dir: Path | None, kind: str = ORDERS
+) -> None:
     if cache_dir is None:
         return
     with contextlib.suppress(OSError):
-        _result_file(Path(cache_dir), key, rules).with_suffix(".preparing").unlink()
+        _result_file(Path(cache_dir), key, rules, kind).with_suffix(".preparing").unlink()
 
 
 def prepared(
@@ -157,6 +191,29 @@ def prepared(
     except OSError as exc:
         log.warning("could not store the cleaned result in %s: %s", path.parent, exc)
     return orders, ledger
+
+
+def prepared_products(
+    key: str | None,
+    rules: CleaningRules,
+    cache_dir: Path | None,
+    compute: Callable[[], pd.DataFrame],
+) -> pd.DataFrame:
+    """The product lines for the data version ``key`` and ``rules``
+    (:func:`dashapp.ingest.engine.clean_products`): read from the cache when there, else
+    ``compute()`` and store them beside the invoice table, like :func:`prepared`."""
+    if cache_dir is None or key is None:
+        return compute()
+    path = _result_file(Path(cache_dir), key, rules, PRODUCTS)
+    hit = _read_products(path)
+    if hit is not None:
+        return hit
+    lines = compute()
+    try:
+        _write_products(path, lines)
+    except OSError as exc:
+        log.warning("could not store the product lines in %s: %s", path.parent, exc)
+    return lines
 
 
 def _lines_cache_valid(path: Path) -> bool:
@@ -205,32 +262,53 @@ def prepare_file(
     """``(invoice table, ledger)`` of a transactions file, cleaned by the embedded DuckDB.
 
     Raises DataLoadError for any problem with the file (see ``load_transactions``)."""
-    p = Path(path)
+    return _prepare_file(Path(path), rules, cache_dir, column_map, ORDERS)
+
+
+def prepare_file_products(
+    path: str | os.PathLike,
+    rules: CleaningRules,
+    *,
+    cache_dir: str | os.PathLike | None,
+    column_map: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """The product lines of a transactions file (:func:`engine.clean_products`), prepared
+    like :func:`prepare_file`: once per file version and rule set, from the lines parquet
+    when there; a later call or another process reads them from the cache folder."""
+    return _prepare_file(Path(path), rules, cache_dir, column_map, PRODUCTS)
+
+
+def _prepare_file(p: Path, rules: CleaningRules, cache_dir, column_map, kind: str):
+
+    def run(lines):
+        return (engine.clean if kind == ORDERS else engine.clean_products)(lines, rules)
+
     if cache_dir is None:  # no usable cache folder: nothing is kept, a large CSV still streams
         try:
             if p.suffix.lower() in CSV_EXTENSIONS and p.stat().st_size > STREAM_BYTES:
                 scratch = cache_path_for(p, Path(tempfile.gettempdir()) / "dashapp-lines")
-                return engine.clean(_streamed(p, scratch, column_map), rules)
-            return engine.clean(load_transactions(p, column_map=column_map), rules)
+                return run(_streamed(p, scratch, column_map))
+            return run(load_transactions(p, column_map=column_map))
         finally:
             local.release()
     lines_file = cache_path_for(p, cache_dir, column_map)
 
-    def compute() -> Result:
+    def compute():
         computed.append(True)
         if _lines_cache_valid(lines_file):
-            return engine.clean(lines_file, rules)
+            return run(lines_file)
         if p.suffix.lower() in CSV_EXTENSIONS and p.stat().st_size > STREAM_BYTES:
-            return engine.clean(_streamed(p, lines_file, column_map), rules)
+            return run(_streamed(p, lines_file, column_map))
         before = _stat_key(p)
         lines = load_transactions(p, column_map=column_map)
         if list(lines.columns) == list(schema.CANONICAL_COLUMNS) and _stat_key(p) == before:
             _write_lines_later(lines, lines_file)
-        return engine.clean(lines, rules)
+        return run(lines)
 
     computed: list[bool] = []
+    store = prepared if kind == ORDERS else prepared_products
     try:
-        return prepared(lines_file.stem, rules, Path(cache_dir), compute)
+        return store(lines_file.stem, rules, Path(cache_dir), compute)
     finally:
         if computed:
             local.release()

@@ -15,6 +15,8 @@
   meaning, action, enabled, rows, money``; ``attrs`` ``rows_in`` and ``rows_out``).
 
 Both are exact: counts are integers and money is summed in integer thousandths by the engine.
+:func:`product_lines` does the same for the rows of
+:func:`~dashapp.ingest.engine.pipeline.product_parts`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dashapp.ingest.cleaning import LEDGER_COLUMNS, RULE_INFO, RULES, CleaningRules
-from dashapp.ingest.engine.pipeline import MILLI, PART_COLUMNS
+from dashapp.ingest.engine.pipeline import MILLI, PART_COLUMNS, PRODUCT_COLUMNS
 
 ORDER_COLUMNS = (
     "invoice",
@@ -147,3 +149,33 @@ def split_parts(parts, rules: CleaningRules) -> tuple[pd.DataFrame, pd.DataFrame
     Arrow table)."""
     frame = _as_frame(parts)
     return invoice_table(frame), ledger(frame, rules)
+
+
+#: Text columns of the product lines (categorical).
+PRODUCT_TEXT = ("invoice", "stock_code", "description", "customer_id", "country")
+
+
+def product_lines(parts) -> pd.DataFrame:
+    """The product lines from the rows of
+    :func:`~dashapp.ingest.engine.pipeline.product_parts` (a DataFrame or an Arrow table, from
+    any engine: a database gives object columns): one row per (invoice, stock code),
+    ``revenue`` in the currency unit, ``units`` int64, text columns categorical, sorted by
+    date, invoice and stock code (a unique order, the same on every engine)."""
+    frame = parts if isinstance(parts, pd.DataFrame) else parts.to_pandas()
+    missing = [c for c in PRODUCT_COLUMNS if c not in frame.columns]
+    if missing:  # a programming error, never user input
+        raise ValueError(f"product lines lack columns {missing}")
+    out = pd.DataFrame(
+        {
+            **{c: frame[c].to_numpy(dtype=object) for c in PRODUCT_TEXT},
+            "invoice_date": pd.to_datetime(frame["invoice_date"]).to_numpy("datetime64[ns]"),
+            "is_cancellation": frame["is_cancellation"].to_numpy(dtype=bool),
+            "units": frame["units"].to_numpy(dtype=np.int64),
+            "revenue": frame["money_milli"].to_numpy(dtype=np.int64) / MILLI,
+        }
+    )
+    out = out.sort_values(["invoice_date", "invoice", "stock_code"], kind="stable")
+    for col in PRODUCT_TEXT:
+        out[col] = pd.Categorical(out[col].where(out[col].notna(), None))
+    columns = [c for c in PRODUCT_COLUMNS if c != "money_milli"] + ["revenue"]
+    return out[columns].reset_index(drop=True)

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from dashapp.ingest import cleaning, schema
-from dashapp.ingest.engine import split_parts
-from dashapp.ingest.engine.pipeline import cleaning_sql
+from dashapp.ingest.engine import product_lines, split_parts
+from dashapp.ingest.engine.pipeline import cleaning_sql, product_parts
 from dashapp.ingest.engine.sources import canonical, sqlalchemy_type
 from dashapp.ingest.sql.guards import (
     SqlSourceError,
@@ -400,6 +400,14 @@ class SqlSource:
         rules = _rules(rules)
         statement = cleaning_sql(self.lines(), rules, IBIS_DIALECTS[self.dialect])
         return split_parts(self._fetch(statement, "the cleaned invoices", timeout_s), rules)
+
+    def products(self, rules=None, timeout_s: float | None = None) -> pd.DataFrame:
+        """The product lines of the whole table (one row per invoice and stock code,
+        :func:`dashapp.ingest.engine.clean_products`), by the same rules in one statement."""
+        rules = _rules(rules)
+        dialect = IBIS_DIALECTS[self.dialect]
+        statement = cleaning_sql(self.lines(), rules, dialect, then=product_parts)
+        return product_lines(self._fetch(statement, "the product lines", timeout_s))
 
 
 def _rules(rules) -> cleaning.CleaningRules:

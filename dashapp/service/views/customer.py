@@ -15,7 +15,7 @@ from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View
-from dashapp.service.store import cleaned, filtered_orders, filtered_products
+from dashapp.service.store import DataPreparing, cleaned, filtered_orders, filtered_products
 from dashapp.service.views.clv import clv_fit, clv_view
 from dashapp.service.views.dataset import analysed_range
 from dashapp.service.views.migration import monthly_states
@@ -119,6 +119,8 @@ def _customer_view(
         history = history.merge(alive, on="month_end", how="left")
     try:
         top = customer_products(filtered_products(filters), customer_id)
+    except DataPreparing:
+        raise  # not cached: the next request gets the product lines
     except DataLoadError as exc:
         top = None
         notes.append(f"No products: {exc}")

@@ -46,22 +46,39 @@ def product_view(
     margin_pct=params.CLV_MARGIN.default,
     annual_discount_pct=params.CLV_DISCOUNT.default,
 ) -> ProductView:
-    """Products under the filters (settings validated by their declarations)."""
+    """Products under the filters, with the segment's lift (settings validated by their
+    declarations)."""
+    base = product_table_view(filters, best, model, horizon_months, margin_pct,
+                              annual_discount_pct)  # fmt: skip
+    if base.reason:
+        return base
+    return replace(base, lift=segment_lift_view(filters, segment))
+
+
+def product_table_view(
+    filters: Filters,
+    best=params.PRODUCT_BEST.default,
+    model=params.CLV_MODEL.default,
+    horizon_months=params.CLV_HORIZON.default,
+    margin_pct=params.CLV_MARGIN.default,
+    annual_discount_pct=params.CLV_DISCOUNT.default,
+) -> ProductView:
+    """The product table for the best customers, without the lift (the page's charts and
+    grid: a segment change does not touch them)."""
     values = params.parse_all(
         zip(
-            (params.PRODUCT_SEGMENT, params.PRODUCT_BEST, *CLV_SETTINGS),
-            (segment, best, model, horizon_months, margin_pct, annual_discount_pct),
+            (params.PRODUCT_BEST, *CLV_SETTINGS),
+            (best, model, horizon_months, margin_pct, annual_discount_pct),
             strict=True,
         )
     )
-    segment, best, *clv_args = values
-    base = _product_table(filters, best, *clv_args)
-    if base.reason:
-        return base
-    lift = _segment_lift(filters, segment)
-    assert base.table is not None
-    lift = lift.merge(base.table[["stock_code", "description"]], on="stock_code", how="left")
-    return replace(base, lift=lift)
+    return _product_table(filters, *values)
+
+
+def segment_lift_view(filters: Filters, segment=params.PRODUCT_SEGMENT.default) -> pd.DataFrame:
+    """The products that distinguish ``segment`` (:func:`~dashapp.analytics.products.
+    segment_lift`, with descriptions), highest lift first."""
+    return _segment_lift(filters, params.PRODUCT_SEGMENT.parse(segment))
 
 
 @memoized

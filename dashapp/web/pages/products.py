@@ -13,7 +13,6 @@ from dashapp.service import DataLoadError, ParamError, params
 from dashapp.service.views import products as views
 from dashapp.web.components import (
     FILTER_INPUTS,
-    data_grid,
     empty_state,
     filter_bar,
     filters_from,
@@ -23,7 +22,9 @@ from dashapp.web.components import (
     money_column,
     number_column,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
     side_by_side,
 )
 from dashapp.web.controls import as_input, control, hidden, param_alert
@@ -39,8 +40,10 @@ dash.register_page(
     title="Products · Customer Segments & CLV",
 )
 
-SETTINGS = (params.PRODUCT_SEGMENT, params.PRODUCT_BEST, *views.CLV_SETTINGS)
-INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in SETTINGS)]
+#: The charts and the grid depend on who the best customers are; the lift on the segment only
+#: (a segment change re-renders the lift table alone).
+TABLE_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in (params.PRODUCT_BEST, *views.CLV_SETTINGS))]
+LIFT_INPUTS = [*FILTER_INPUTS, as_input(params.PRODUCT_SEGMENT)]
 
 
 def layout(prod_segment=None, prod_best=None, **query):
@@ -63,7 +66,14 @@ def layout(prod_segment=None, prod_best=None, **query):
 #: The grid's columns (only these travel to the browser).
 GRID_COLUMNS = [
     {"field": "stock_code", "headerName": "Stock code", "pinned": "left", "minWidth": 110},
-    {"field": "description", "headerName": "Description", "minWidth": 240},
+    # wide enough for Online Retail II's longest description (35 capitals); longer ones of
+    # other data are cut, with the whole text in the tooltip
+    {
+        "field": "description",
+        "headerName": "Description",
+        "contentChars": 40,
+        "tooltipField": "description",
+    },
     money_column("revenue", "Net revenue"),
     number_column("units", "Units sold"),
     number_column("customers", "Customers"),
@@ -100,7 +110,7 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
                 ),
                 section(
                     "Products that distinguish the segment",
-                    loading("prod-lift"),
+                    html.Div([html.Div(id="prod-lift-message"), loading("prod-lift")]),
                     note=f"Lift = share of the segment's customers who bought the product / "
                     f"share of all customers who did; products bought by at least "
                     f"{views.MIN_SEGMENT_BUYERS} of the segment's customers.",
@@ -108,7 +118,7 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
             ),
             section(
                 "All products",
-                data_grid("prod-grid", columns),
+                paged_grid("prod-grid", columns),
                 note="Returns rate = units on cancellation invoices / units sold. A stock "
                 "code sold under several descriptions is shown under its most frequent one.",
             ),
@@ -127,13 +137,29 @@ def _lift_table(lift: pd.DataFrame):
                     f"{d} ({c})"
                     for c, d in zip(shown["stock_code"], shown["description"], strict=True)
                 ],
+                # the lift next to the product: on a phone the table scrolls sideways
+                "Lift": [f"{v:.2f}" for v in shown["lift"]],
                 "Segment buyers": [number(v) for v in shown["in_segment"]],
                 "In segment": [percent(v) for v in shown["segment_share"]],
                 "All customers": [percent(v) for v in shown["overall_share"]],
-                "Lift": [f"{v:.2f}" for v in shown["lift"]],
             }
         )  # fmt: skip
     )
+
+
+def _grid_rows(dataset, start, end, countries, *settings):
+    """The product table's shown columns, largest revenue first (the service pages, sorts and
+    filters it: only the block the grid shows travels)."""
+    try:
+        view = views.product_table_view(filters_from(dataset, start, end, countries), *settings)
+    except (ParamError, DataLoadError):
+        return None
+    if view.reason or view.table is None:
+        return None
+    return view.table[[c["field"] for c in GRID_COLUMNS]]
+
+
+serve_rows("prod-grid", TABLE_INPUTS, _grid_rows)
 
 
 @callback(
@@ -141,22 +167,20 @@ def _lift_table(lift: pd.DataFrame):
     Output("prod-revenue", "figure"),
     Output("prod-customers", "figure"),
     Output("prod-best", "figure"),
-    Output("prod-lift", "children"),
-    Output("prod-grid", "rowData"),
     Output("prod-message", "children"),
-    *INPUTS,
+    *TABLE_INPUTS,
 )
 def update_products(dataset, start, end, countries, *settings):
     try:
-        view = views.product_view(filters_from(dataset, start, end, countries), *settings)
+        view = views.product_table_view(filters_from(dataset, start, end, countries), *settings)
     except ParamError as exc:
-        return (no_update,) * 6 + (param_alert(exc),)
-    except DataLoadError as exc:  # a table source: no product lines yet
+        return (no_update,) * 4 + (param_alert(exc),)
+    except DataLoadError as exc:  # e.g. a table's product lines still being prepared
         blank = empty_figure("")
-        return None, blank, blank, blank, None, [], empty_state(str(exc))
+        return None, blank, blank, blank, empty_state(str(exc))
     if view.reason:
         blank = empty_figure("No products")
-        return None, blank, blank, blank, None, [], empty_state(view.reason)
+        return None, blank, blank, blank, empty_state(view.reason)
     currency = service.currency(dataset)
     table = view.table
     assert table is not None
@@ -170,14 +194,25 @@ def update_products(dataset, start, end, countries, *settings):
         className="mb-2",
     )
     notes = [html.P(n, className="small text-muted mb-1") for n in view.notes]
-    shown = [c["field"] for c in GRID_COLUMNS]
-    rows = table[shown].round({"returns_rate": 4, "best_index": 3}).to_dict("records")
     return (
         summary,
         figures.top_bars(table, "revenue", "Net revenue", currency),
         figures.top_bars(table, "customers", "Customers"),
         figures.best_vs_rest(table, view.best_label),
-        _lift_table(view.lift),
-        rows,
         html.Div(notes) if notes else None,
     )
+
+
+@callback(
+    Output("prod-lift", "children"),
+    Output("prod-lift-message", "children"),
+    *LIFT_INPUTS,
+)
+def update_lift(dataset, start, end, countries, segment):
+    try:
+        lift = views.segment_lift_view(filters_from(dataset, start, end, countries), segment)
+    except ParamError as exc:
+        return no_update, param_alert(exc)
+    except DataLoadError:  # said once, above the charts
+        return None, None
+    return _lift_table(lift), None

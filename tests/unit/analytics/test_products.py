@@ -64,6 +64,8 @@ def test_segment_lift_and_customer_products():
     # P3: 1 of 2 Hibernating customers vs 1 of 3 overall -> lift 1.5; P1: 2/2 vs 3/3 -> 1
     assert list(got.index) == ["P3", "P1"]
     assert abs(got.loc["P3", "lift"] - 1.5) < 1e-12 and got.loc["P1", "lift"] == 1.0
+    # the product table's description (the most frequent; one line has a variant)
+    assert got.loc["P1", "description"] == "item P1" and got.loc["P3", "description"] == "item P3"
     assert products.segment_lift(lines(), segment_of, "Champions", min_customers=2).empty
     mine = products.customer_products(lines(), "c1")
     assert list(mine["stock_code"]) == ["P2", "P1"] and mine["revenue"].tolist() == [30.0, 16.0]

@@ -12,7 +12,7 @@ import pytest
 
 from dashapp.ingest import engine
 from dashapp.ingest.cleaning import CleaningRules
-from dashapp.ingest.engine import prepared
+from dashapp.ingest.engine import local, prepared
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading import cache_path_for, load_transactions
 from dashapp.ingest.loading.stream import csv_to_parquet
@@ -53,6 +53,64 @@ def test_a_second_process_reads_the_prepared_result(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(ledger2, ledger)
     # out: a duplicate, the postage line and the return of Z9 (never bought in the data)
     assert ledger2.attrs == ledger.attrs == {"rows_in": 6, "rows_out": 3}
+
+
+def _no_cleaning(monkeypatch):
+    """As a new process that may only read the cache: any cleaning fails."""
+
+    def no_cleaning(*args, **kwargs):
+        raise AssertionError("cleaned again")
+
+    for name in ("clean", "clean_products"):
+        monkeypatch.setattr(engine, name, no_cleaning)
+    monkeypatch.setattr(local, "run_staged", no_cleaning)
+    monkeypatch.setattr(prepared, "load_transactions", no_cleaning)
+
+
+def test_a_second_process_reads_the_prepared_product_lines(tmp_path, monkeypatch):
+    csv = _csv(tmp_path / "lines.csv", ROWS)
+    cache = tmp_path / "cache"
+    lines = prepared.prepare_file_products(csv, CleaningRules(), cache_dir=cache)
+    prepared.wait_for_writers()
+    stored = list((cache / "prepared").glob(f"*-e{prepared.ENGINE_VERSION}-products.parquet"))
+    assert len(stored) == 1 and not list((cache / "prepared").glob("*.tmp*"))
+    # the mug order keeps 10 - 4 = 6 units' money, the return its 4 matched units; the
+    # postage line and the unexplained return of Z9 are not products
+    by = lines.set_index(["invoice", "stock_code"])
+    assert by.loc[("100", "A1"), "units"] == 10 and by.loc[("100", "A1"), "revenue"] == 12.0
+    assert by.loc[("C101", "A1"), "units"] == -4 and by.loc[("C101", "A1"), "revenue"] == 0
+    assert len(lines) == 3 and "Z9" not in set(lines["stock_code"])
+
+    _no_cleaning(monkeypatch)
+    again = prepared.prepare_file_products(csv, CleaningRules(), cache_dir=cache)
+    pd.testing.assert_frame_equal(again, lines, check_exact=True)  # categories kept
+    with pytest.raises(AssertionError, match="cleaned again"):  # another rule set is not there
+        prepared.prepare_file_products(csv, CleaningRules(drop_duplicates=False), cache_dir=cache)
+
+
+def test_a_new_worker_gets_product_lines_from_the_cache_folder(tmp_path, monkeypatch):
+    """The service's store: a new process (an empty store) reads the product lines and the
+    invoice table from the cache folder without cleaning."""
+    from dashapp import service
+    from dashapp.config import Settings
+    from dashapp.service import store
+
+    csv = _csv(tmp_path / "shop.csv", ROWS, repeat=3)
+    previous = service.settings()
+    service.configure(Settings.from_env(env={}, data_path=csv, cache_dir=tmp_path / "cache"))
+    monkeypatch.setattr(store, "_store", type(store._store)())
+    try:
+        rules = service.Filters.build(dataset="shop").rules
+        lines = store.products("shop", rules)
+        orders = store.cleaned("shop", rules).orders
+        prepared.wait_for_writers()
+        store._store.clear()  # a new worker
+        _no_cleaning(monkeypatch)
+        pd.testing.assert_frame_equal(store.products("shop", rules), lines, check_exact=True)
+        pd.testing.assert_frame_equal(store.cleaned("shop", rules).orders, orders)
+        assert lines["revenue"].sum() == pytest.approx(orders["revenue"].sum())
+    finally:
+        service.configure(previous)
 
 
 def test_another_rule_set_is_cleaned_from_the_lines_parquet(tmp_path, monkeypatch):
