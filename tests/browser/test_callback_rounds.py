@@ -127,6 +127,21 @@ def _wait_url(dash_duo, part: str, timeout: float = 15) -> None:
     raise AssertionError(f"{part!r} not in the URL {dash_duo.driver.current_url}")
 
 
+def test_a_page_load_runs_each_page_callback_once(dash_duo, browser_app):
+    """Loading a page is one round too: the date pickers (Dash 4 sets an empty picker's date
+    on mount) must not start a second round of every page callback."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORDER})
+    for path, main in (("/clustering?start=2010-03-01", "cl-summary"), ("/actions", "actions-")):
+        dash_duo.driver.get(dash_duo.server_url + path)
+        _settle_loading(dash_duo)
+        calls = _calls(dash_duo)
+        by_date = [c for c in calls if any('"kind":"date"' in p for p in c["changed"] or [])]
+        assert not by_date, f"{path}: a round started by a date nobody changed: {by_date}"
+        assert len([c for c in calls if main in c["output"] and "grid" not in c["output"]]) == 1
+    assert console_errors(dash_duo) == []
+
+
 def test_a_filter_change_runs_each_page_callback_once_without_rendering_the_page(
     dash_duo, browser_app
 ):

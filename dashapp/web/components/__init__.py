@@ -154,7 +154,10 @@ def _day_picker(key: str, day, bounds, shown) -> dcc.DatePickerSingle:
     its calendar opens at and its placeholder."""
     return dcc.DatePickerSingle(
         id=date_id(key),
-        date=day,
+        # no day: leave the prop out rather than null. Dash 4's picker sets date to undefined
+        # on mount when it has none, and null -> undefined counts as a change: every page
+        # callback ran a second round on load (when the picker's code arrived after them)
+        **({"date": day} if day else {}),
         min_date_allowed=bounds.start,
         max_date_allowed=bounds.end,
         initial_visible_month=day or shown,
