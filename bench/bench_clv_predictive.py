@@ -47,6 +47,7 @@ from dashapp.analytics import clv as cm  # noqa: E402
 from dashapp.analytics.clv import compare, uncertainty  # noqa: E402
 
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+SAMPLE = ROOT.parent / "shared" / "data" / "online_retail_II_sample.xlsx"
 PARAMS = {
     "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
     "mbgnbd": {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614},
@@ -162,6 +163,69 @@ def ml_bench(runs: int) -> None:
     show_table(result.table)
 
 
+def _app_on(path: Path):
+    """A Dash app on one data file (in-process cache), and its filters."""
+    import tempfile
+
+    from dashapp import create_app, service
+    from dashapp.config import Settings
+
+    settings = Settings.from_env(
+        env={}, data_path=path, cache_dir=tempfile.mkdtemp(prefix="bench-cache-")
+    )
+    app = create_app(type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"}))
+    return app, service.Filters.build(dataset=path.stem)
+
+
+def ml_features_bench() -> None:
+    """Does the holdout comparison change with the returns rate, country and product mix?
+    The ML model on the default split with the purchase-history features only (the first
+    round), + returns rate and country, + product mix (all), on the real extract and the
+    generated 1M-row file; the purchase models' rows for reference."""
+    from dataclasses import replace
+
+    from dashapp import service
+    from dashapp.analytics.clv import ml
+    from dashapp.service.views import clv as clv_views
+
+    for name, path in (("real extract", SAMPLE), ("generated 1M", generated_csv("full"))):
+        _app, filters = _app_on(path)
+        result = service.clv_comparison(filters)
+        cal = result.calibration_end
+        rng = service.clv_range(filters)
+        summary = service.clv_fit(filters, "bgnbd", cal).summary
+        actual = summary["frequency_holdout"].to_numpy(dtype=float)
+        say(f"[{name}] fitted up to {cal}, holdout to {result.observation_end}, "
+            f"{len(summary):,} customers; recommended: {result.winner}")  # fmt: skip
+        show_table(result.table)
+        full = clv_views._ml_sources(filters)
+        variants = {
+            "history only (round 1)": replace(full, orders=None, lines=None),
+            "+ returns, country": replace(full, lines=None),
+            "+ returns, country, products": full,
+        }
+        for label, sources in variants.items():
+            c0 = time.process_time()
+            out = ml.ml_forecast(
+                sources, summary, calibration_end=cal,
+                holdout_days=(rng[1] - pd.Timestamp(cal)).days, data_start=rng[0],
+            )  # fmt: skip
+            cpu = time.process_time() - c0
+            if not out.converged:
+                say(f"[{name}] ML {label}: not fitted: {out.message}")
+                continue
+            m = compare._measures(out.predictions, actual)
+            say(f"[{name}] ML {label}: total {m['predicted_total']:,.0f} / {m['actual_total']:,.0f} "
+                f"({m['total_error_pct']:+.1%}), MAE {m['mae']:.3f}, RMSE {m['rmse']:.3f}, "
+                f"rank corr. {m['spearman']:.3f}, top-10% capture {m['top10_capture']:.1%}, "
+                f"calibration error {m['calibration_error']:.3f}; dropped {out.dropped}; "
+                f"cpu {cpu:.2f} s")  # fmt: skip
+            imp = ml.importance(out).head(5)
+            print("   top |SHAP|: " + ", ".join(
+                f"{f} {v:.3f}" for f, v in zip(imp["feature"], imp["mean_abs_shap"], strict=True)
+            ), flush=True)  # fmt: skip
+
+
 def cdnow() -> None:
     raw = pd.read_csv(CDNOW, sep=r"\s+", header=None, names=["m", "customer", "date", "n", "v"])
     raw["date"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
@@ -214,7 +278,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--replications", type=int, default=100)
-    parser.add_argument("--only", choices=("fits", "ml", "cdnow", "coverage"))
+    parser.add_argument("--only", choices=("fits", "ml", "features", "cdnow", "coverage"))
     args = parser.parse_args()
     say(f"machine: {machine()}")
     if args.only in (None, "fits"):
@@ -222,6 +286,8 @@ def main() -> None:
         fits(args.runs)
     if args.only in (None, "ml"):
         ml_bench(args.runs)
+    if args.only in (None, "features"):
+        ml_features_bench()
     if args.only in (None, "cdnow"):
         cdnow()
     if args.only in (None, "coverage"):
