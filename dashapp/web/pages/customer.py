@@ -25,6 +25,8 @@ from dashapp.web.components import (
     money_column,
     number_column,
     page_header,
+    progress,
+    progress_note,
     section,
     side_by_side,
 )
@@ -79,6 +81,11 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
             search,
             carried,
             html.Div(id="cust-message"),
+            progress_note(
+                "cust-progress",
+                "Computing this customer's scores over time, the purchase model's predictions "
+                "and the machine-learned explanation… in progress.",
+            ),
             loading("cust-cards"),
             section(
                 "Purchase timeline",
@@ -174,6 +181,7 @@ def _cards(view: views.CustomerView, currency: str, horizon) -> html.Div:
     Output("cust-explain-note", "children"),
     Output("cust-message", "children"),
     *INPUTS,
+    running=progress("cust-progress"),
 )
 def update_customer(dataset, start, end, countries, customer_id, *settings):
     try:
