@@ -364,3 +364,31 @@ def test_the_holdout_check_works_on_the_sql_source_as_on_the_file(sql_and_file_d
     chosen = service.clv_validation(service.Filters.build(dataset=sql_id), model, "2011-06-30")
     assert chosen.reason is None and chosen.calibration_end == "2011-06-30"
     assert chosen.tracking is not None and len(chosen.tracking) > 0
+
+
+def test_the_ml_model_fits_on_a_sql_source_without_the_product_mix(sql_and_file_datasets):
+    """A SQL table has no product lines yet: the machine-learned model is trained without
+    the product mix and says so; on the same data as a file it has it. The comparison and
+    the customer's explanation work on both."""
+    from dashapp.analytics.clv import ml_features
+
+    service, sql_id, file_id = sql_and_file_datasets
+    on_sql = service.clv_ml(service.Filters.build(dataset=sql_id))
+    on_file = service.clv_ml(service.Filters.build(dataset=file_id))
+    assert on_sql.converged and on_file.converged, (on_sql.message, on_file.message)
+    assert list(on_file.features.columns) == list(ml_features.FEATURES)
+    assert list(on_sql.features.columns) == [
+        *ml_features.HISTORY,
+        *ml_features.ORDER_FEATURES,
+    ]
+    assert "Product mix left out: this source has no product lines" in on_sql.message
+    assert "database or Spark table" in on_sql.message
+    # the features both have are the same numbers
+    pd.testing.assert_frame_equal(
+        on_sql.features, on_file.features[on_sql.features.columns], check_exact=False, rtol=1e-9
+    )
+    customer = on_sql.features.index[0]
+    why = service.customer_explanation(service.Filters.build(dataset=sql_id), customer)
+    assert set(why["feature"]) == set(on_sql.features.columns)
+    comparison = service.clv_comparison(service.Filters.build(dataset=sql_id))
+    assert comparison.reason is None and comparison.table.loc["ml", "converged"]

@@ -9,6 +9,7 @@ that holds the lines: an embedded DuckDB for files, the database for a SQL sourc
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -23,6 +24,7 @@ from dashapp.ingest.engine.pipeline import (
     product_parts,
 )
 from dashapp.ingest.engine.results import split_parts
+from dashapp.ingest.errors import DataLoadError
 
 
 def lines_table(name: str = local.LINES_TABLE):
@@ -57,7 +59,15 @@ def clean_products(lines, rules: CleaningRules | None = None) -> pd.DataFrame:
     rules = rules or CleaningRules()
     if isinstance(lines, pd.DataFrame):
         lines = to_arrow(lines)
-    frame = local.run_staged(distinct_lines(lines_table(), rules), product_parts, lines).to_pandas()
+    try:
+        table = local.run_staged(distinct_lines(lines_table(), rules), product_parts, lines)
+    except duckdb.OutOfMemoryException as exc:
+        raise DataLoadError(
+            "preparing the product lines needs more memory than the embedded engine may use "
+            "(DUCKDB_MEMORY_LIMIT, 1GB unless set): raise it to see the product views of "
+            "data this large"
+        ) from exc
+    frame = table.to_pandas()
     frame["revenue"] = frame.pop("money_milli").to_numpy(dtype="int64") / MILLI
     frame["units"] = frame["units"].astype("int64")
     frame["is_cancellation"] = frame["is_cancellation"].astype(bool)
