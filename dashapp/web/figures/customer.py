@@ -3,6 +3,8 @@ the machine-learned forecast taken apart (a waterfall of SHAP contributions)."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 from dashapp.web.figures.base import COLORS, MUTED, empty_figure, figure, rounded
@@ -126,7 +128,14 @@ def _value_text(feature: str, value: float, currency: str) -> str:
         return percent(value, 0)
     if feature in _MONEY:
         return money(value, currency)
-    return number(value, 0 if float(value).is_integer() else 1)
+    if float(value).is_integer():
+        return number(value)
+    return number(value, 2 if abs(value) < 10 else 1)
+
+
+def _wrapped(text: str, width: int = 26) -> str:
+    """A label on lines of at most ``width`` characters (``<br>``): narrow screens."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 def explanation_waterfall(
@@ -146,7 +155,7 @@ def explanation_waterfall(
     shown, rest = explanation.iloc[:top], explanation.iloc[top:]
     labels = ["Average customer"]
     labels += [
-        f"{label} = {_value_text(f, v, currency)}"
+        _wrapped(f"{label} = {_value_text(f, v, currency)}")
         for f, label, v in zip(shown["feature"], shown["label"], shown["value"], strict=True)
     ]
     steps = [base, *shown["purchases"].tolist()]
@@ -175,7 +184,7 @@ def explanation_waterfall(
                 "hovertemplate": "%{y}<br>%{text} purchase days<extra></extra>",
             }
         ],
-        height=90 + 34 * len(labels),
+        height=90 + 40 * len(labels),
         showlegend=False,
         xaxis={
             "title": {"text": f"Expected purchase days, next {horizon_days} days"},

@@ -318,7 +318,8 @@ def test_waterfall_steps_add_up_to_the_prediction():
     assert explanation["shap"].abs().is_monotonic_decreasing
     # plain labels with the feature's value; the axis names the unit and the horizon
     first = explanation.iloc[0]
-    assert labels[1].startswith(f"{first['label']} = ")
+    assert labels[1].replace("<br>", " ").startswith(f"{first['label']} = ")
+    assert all(len(line) <= 26 for label in labels for line in label.split("<br>"))
     assert fig["layout"]["xaxis"]["title"]["text"] == "Expected purchase days, next 245 days"
 
 
