@@ -276,3 +276,15 @@ def test_one_country_is_left_out_by_name(raw):
     assert out.converged, out.message
     assert out.dropped == ["country_share"]
     assert "share of customers in the same country" in out.message
+
+
+def test_too_few_customers_get_a_plain_message(raw):
+    """40 customers (fewer than the 50 the model needs): no model, a message with the
+    numbers, and the explanation says the same."""
+    few = raw[raw["customer"].astype(int) <= 40]
+    out = _forecast(few, _scored(few))
+    assert not out.converged and out.predictions is None
+    assert out.message.startswith("The machine-learned model has too little to learn from: 40 ")
+    assert "at least 50" in out.message
+    with pytest.raises(ValueError, match="too little to learn from"):
+        ml.explain(out, "1")
