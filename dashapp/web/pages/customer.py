@@ -107,18 +107,7 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
                     "customer's purchases up to each month end.",
                 ),
             ),
-            section(
-                "Why the machine-learned model expects this",
-                html.Div(
-                    [html.Div(id="cust-explain-note"), graph("cust-explain", 330)],
-                    id="cust-explain-box",
-                ),
-                note="Gradient boosting's forecast of this customer's purchase days, taken "
-                "apart with exact SHAP values: from the average customer's forecast, each "
-                "feature's step (largest first, the smallest grouped) up to this customer's. "
-                "The model works on the log scale, so each step is a factor, shown here in "
-                "purchase days in this order. Its horizon is the default holdout's length.",
-            ),
+            _explanation_section(),
             side_by_side(
                 section(
                     "Top products",
@@ -130,6 +119,23 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
                 left_width=5,
             ),
         ]
+    )
+
+
+def _explanation_section():
+    """The machine-learned forecast taken apart: a note (how it was trained, or why there is
+    no explanation) and the waterfall."""
+    return section(
+        "Why the machine-learned model expects this",
+        html.Div(
+            [html.Div(id="cust-explain-note"), graph("cust-explain", 330)],
+            id="cust-explain-box",
+        ),
+        note="Gradient boosting's forecast of this customer's purchase days, taken "
+        "apart with exact SHAP values: from the average customer's forecast, each "
+        "feature's step (largest first, the smallest grouped) up to this customer's. "
+        "The model works on the log scale, so each step is a factor, shown here in "
+        "purchase days in this order. Its horizon is the default holdout's length.",
     )
 
 
