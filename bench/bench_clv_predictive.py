@@ -16,6 +16,10 @@ Usage::
   80 % prediction interval.
 * ``ml``: the machine-learned model on the same file: features + training + scoring time,
   the global SHAP importance and one customer's explanation, and the comparison with it.
+* ``features``: the ML model on the default split with the purchase-history features only,
+  + returns rate and country, + product mix, on the real extract and the 1M-row file.
+* ``scale``: every fit at ~60,000 customers (the 10M-row file, 0.9 GB in /tmp: delete it
+  after), median wall and CPU time against the 5 s target.
 * ``cdnow``: the comparison table on CDNOW (39 + 39 weeks, ../shared/data/cdnow) and the
   same interval check for each model.
 * ``coverage``: ``--replications`` data sets of 1,500 customers drawn from each model's own
@@ -47,6 +51,7 @@ from dashapp.analytics import clv as cm  # noqa: E402
 from dashapp.analytics.clv import compare, uncertainty  # noqa: E402
 
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+SAMPLE = ROOT.parent / "shared" / "data" / "online_retail_II_sample.xlsx"
 PARAMS = {
     "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
     "mbgnbd": {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614},
@@ -162,6 +167,137 @@ def ml_bench(runs: int) -> None:
     show_table(result.table)
 
 
+def _app_on(path: Path, env: dict | None = None, cache_dir: str | None = None):
+    """A Dash app on one data file (in-process cache), and its filters."""
+    import tempfile
+
+    from dashapp import create_app, service
+    from dashapp.config import Settings
+
+    cache_dir = cache_dir or tempfile.mkdtemp(prefix="bench-cache-")
+    settings = Settings.from_env(env=env or {}, data_path=path, cache_dir=cache_dir)
+    app = create_app(type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"}))
+    return app, service.Filters.build(dataset=path.stem)
+
+
+def ml_features_bench() -> None:
+    """Does the holdout comparison change with the returns rate, country and product mix?
+    The ML model on the default split with the purchase-history features only (the first
+    round), + returns rate and country, + product mix (all), on the real extract and the
+    generated 1M-row file; the purchase models' rows for reference."""
+    from dataclasses import replace
+
+    from dashapp import service
+    from dashapp.analytics.clv import ml
+    from dashapp.service.views import clv as clv_views
+
+    for name, path in (("real extract", SAMPLE), ("generated 1M", generated_csv("full"))):
+        _app, filters = _app_on(path)
+        result = service.clv_comparison(filters)
+        cal = result.calibration_end
+        rng = service.clv_range(filters)
+        summary = service.clv_fit(filters, "bgnbd", cal).summary
+        actual = summary["frequency_holdout"].to_numpy(dtype=float)
+        say(f"[{name}] fitted up to {cal}, holdout to {result.observation_end}, "
+            f"{len(summary):,} customers; recommended: {result.winner}")  # fmt: skip
+        show_table(result.table)
+        full = clv_views._ml_sources(filters)
+        variants = {
+            "history only (round 1)": replace(full, orders=None, lines=None),
+            "+ returns, country": replace(full, lines=None),
+            "+ returns, country, products": full,
+        }
+        for label, sources in variants.items():
+            c0 = time.process_time()
+            out = ml.ml_forecast(
+                sources, summary, calibration_end=cal,
+                holdout_days=(rng[1] - pd.Timestamp(cal)).days, data_start=rng[0],
+            )  # fmt: skip
+            cpu = time.process_time() - c0
+            if not out.converged:
+                say(f"[{name}] ML {label}: not fitted: {out.message}")
+                continue
+            m = compare._measures(out.predictions, actual)
+            say(f"[{name}] ML {label}: total {m['predicted_total']:,.0f} / {m['actual_total']:,.0f} "
+                f"({m['total_error_pct']:+.1%}), MAE {m['mae']:.3f}, RMSE {m['rmse']:.3f}, "
+                f"rank corr. {m['spearman']:.3f}, top-10% capture {m['top10_capture']:.1%}, "
+                f"calibration error {m['calibration_error']:.3f}; dropped {out.dropped}; "
+                f"cpu {cpu:.2f} s")  # fmt: skip
+            imp = ml.importance(out).head(5)
+            print("   top |SHAP|: " + ", ".join(
+                f"{f} {v:.3f}" for f, v in zip(imp["feature"], imp["mean_abs_shap"], strict=True)
+            ), flush=True)  # fmt: skip
+
+
+def scale(runs: int) -> None:
+    """Every fit at ~60,000 customers (bench.common.generated_csv('10x'): 10M rows), on the
+    summaries the app builds (whole range, and the comparison's calibration period): median
+    wall and CPU time of each purchase model, Gamma-Gamma, and the ML model (features +
+    training + scoring, then its global SHAP importance), without and with the product
+    lines (DUCKDB_MEMORY_LIMIT 4GB here: at the default 1GB, preparing the product lines of
+    10M rows runs out of memory and the ML model is fitted without the product mix). Target
+    5 s each. ``BENCH_CACHE_DIR`` reuses a prepared copy of the file."""
+    from dataclasses import replace
+
+    from dashapp import service
+    from dashapp.analytics.clv import ml
+    from dashapp.service.views import clv as clv_views
+
+    def row(what, wall, cpu, ok=True):
+        say(f"[60k] {what}: median {wall / 1000:.2f} s wall, {cpu / 1000:.2f} s CPU "
+            f"(target 5 s: {cpu / 5000:.2f}x){'' if ok else ' NOT CONVERGED'}")  # fmt: skip
+
+    t0 = time.perf_counter()
+    path = generated_csv("10x")
+    _app, filters = _app_on(path, {"DUCKDB_MEMORY_LIMIT": "4GB"}, os.environ.get("BENCH_CACHE_DIR"))
+    base = service.clv_fit(filters, "bgnbd")
+    say(f"[60k] load + clean + summary, once: {time.perf_counter() - t0:.0f} s; "
+        f"{base.n_customers:,} customers, {base.n_repeat:,} repeat")  # fmt: skip
+    s = base.summary
+    for model, fit_fn in cm.MODELS.items():
+        wall, cpu = median_wall_cpu(
+            lambda f=fit_fn: f(s["frequency"], s["recency"], s["T"], time_unit="W"), runs=runs
+        )
+        fit = fit_fn(s["frequency"], s["recency"], s["T"], time_unit="W")
+        row(f"{cm.MODEL_LABELS[model]} fit", wall, cpu, fit.converged)
+    wall, cpu = median_wall_cpu(
+        lambda: cm.fit_gamma_gamma(s["frequency"], s["monetary_value"]), runs=runs
+    )
+    row("Gamma-Gamma fit", wall, cpu)
+    cal, _ = service.clv_calibration_end(filters, None)
+    rng = service.clv_range(filters)
+    orders = clv_views._ml_sources.__globals__["filtered_orders"](filters)
+    sources = ml.Sources(
+        clv_views.holdout.purchase_log(orders), "customer_id", "invoice_date", "revenue",
+        orders=orders,
+    )  # fmt: skip
+    summary = service.clv_fit(filters, "bgnbd", cal).summary
+
+    def train_and_explain(src):
+        forecast = ml.ml_forecast(
+            src, summary, calibration_end=cal,
+            holdout_days=(rng[1] - pd.Timestamp(cal)).days, data_start=rng[0],
+        )  # fmt: skip
+        ml.importance(forecast)
+        return forecast
+
+    wall, cpu = median_wall_cpu(lambda: train_and_explain(sources), runs=runs)
+    row("ML without product lines: features + training + scoring + SHAP importance", wall, cpu)
+    t0 = time.perf_counter()
+    full = clv_views._ml_sources(filters)
+    say(
+        f"[60k] product lines prepared once: {time.perf_counter() - t0:.0f} s; "
+        f"{'none: ' + full.lines_note if full.lines is None else f'{len(full.lines):,} lines'}"
+    )
+    if full.lines is not None:
+        wall, cpu = median_wall_cpu(lambda: train_and_explain(replace(full)), runs=runs)
+        row("ML with product lines: features + training + scoring + SHAP importance", wall, cpu)
+    forecast = train_and_explain(full)
+    who = forecast.features.index[0]
+    wall, cpu = median_wall_cpu(lambda: ml.explain(forecast, who), runs=runs)
+    row("ML one customer's explanation", wall, cpu)
+
+
 def cdnow() -> None:
     raw = pd.read_csv(CDNOW, sep=r"\s+", header=None, names=["m", "customer", "date", "n", "v"])
     raw["date"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
@@ -214,7 +350,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--replications", type=int, default=100)
-    parser.add_argument("--only", choices=("fits", "ml", "cdnow", "coverage"))
+    parser.add_argument("--only", choices=("fits", "ml", "features", "scale", "cdnow", "coverage"))
     args = parser.parse_args()
     say(f"machine: {machine()}")
     if args.only in (None, "fits"):
@@ -222,6 +358,10 @@ def main() -> None:
         fits(args.runs)
     if args.only in (None, "ml"):
         ml_bench(args.runs)
+    if args.only in (None, "features"):
+        ml_features_bench()
+    if args.only in (None, "scale"):
+        scale(args.runs)
     if args.only in (None, "cdnow"):
         cdnow()
     if args.only in (None, "coverage"):

@@ -84,7 +84,10 @@ def browser():
 
     for arg in (*CHROMIUM_FLAGS, "--hide-scrollbars"):
         options.add_argument(arg)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(300)  # a shared, loaded machine: wait, do not fail
+    driver.set_script_timeout(300)
+    return driver
 
 
 def settle(driver, timeout: float = 60.0) -> None:

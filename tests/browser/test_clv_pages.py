@@ -129,3 +129,45 @@ def test_clv_callbacks_over_http(browser_app, shared_sample_xlsx):
     assert resp.status_code == 200 and b"at least 20 repeat customers" in resp.data
     for name in ("serve_clv_grid", "update_clv_validation", "update_cohorts"):
         assert client.call(name, base).status_code == 200, name
+
+
+SHOWN = """var e = document.getElementById(arguments[0]);
+return e && !e.hidden && getComputedStyle(e).display !== 'none' ? e.innerText : '';"""
+
+
+def shown(dash_duo, id_: str = "clv-progress") -> str:
+    """The text of a progress note while it is shown, '' while hidden."""
+    return dash_duo.driver.execute_script(SHOWN, id_)
+
+
+def test_a_slow_fit_says_what_is_being_computed(dash_duo, browser_app, monkeypatch):
+    """The model fit made slow (3 s) in the server: after a model switch, a note naming the
+    model being fitted appears while the fit runs, and goes when it is done (set in the
+    browser by the callback's ``running``, no request of its own)."""
+    from dashapp import service
+
+    fit = service.clv_model
+
+    def slow_fit(*args, **kwargs):
+        time.sleep(3.0)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(service, "clv_model", slow_fit)
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clv")
+    dash_duo.wait_for_element("#clv-params-table", timeout=120)
+    _wait_for(lambda: not shown(dash_duo), what="the progress note to go after the load")
+    label = dash_duo.driver.find_element(By.XPATH, "//label[normalize-space()='Pareto/NBD']")
+    dash_duo.driver.execute_script("arguments[0].click();", label)
+    # shown while the fit runs (faded in after 1 s: a quick fit does not flash it)
+    _wait_for(lambda: shown(dash_duo), timeout=30, what="the progress note")
+    text = shown(dash_duo)
+    assert text.startswith("Fitting Pareto/NBD and the Gamma-Gamma spend model"), text
+    assert "in progress" in text
+    save_screenshot(dash_duo, "clv_fit_progress")
+    _wait_for(
+        lambda: "Pareto/NBD" in dash_duo.find_element("#clv-params-table").text,
+        what="the Pareto/NBD parameter table",
+    )
+    _wait_for(lambda: not shown(dash_duo), what="the progress note to go")
+    assert console_errors(dash_duo) == []

@@ -113,3 +113,38 @@ def test_products_page_grid_pages_and_a_segment_changes_the_lift_alone(dash_duo,
         "return document.querySelector('#prod-revenue .js-plotly-plot')._fullData[0].x.length"
     )
     assert console_errors(dash_duo) == []
+
+
+WATERFALL = """var g = document.querySelector('#cust-explain .js-plotly-plot');
+return g && g.data && g.data.length ? {type: g.data[0].type, y: g.data[0].y,
+    x: g.data[0].x, measure: g.data[0].measure} : null;"""
+
+
+def test_customer_page_explains_the_machine_learned_forecast(dash_duo, browser_app):
+    """A real customer of the extract: the waterfall from the average customer to this
+    customer, its steps adding up; under a date range too short to train on, a neutral
+    message instead (the filters in the URL are respected)."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/customer/12490")
+    dash_duo.wait_for_element("#cust-explain .waterfalllayer .point", timeout=90)
+    settle(dash_duo)
+    fig = dash_duo.driver.execute_script(WATERFALL)
+    assert fig["type"] == "waterfall"
+    assert fig["y"][0] == "Average customer" and fig["y"][-1] == "This customer"
+    assert fig["measure"][0] == "absolute" and fig["measure"][-1] == "total"
+    steps = sum(fig["x"][1:-1])
+    assert abs(fig["x"][0] + steps - fig["x"][-1]) < 1e-3
+    assert any(label.startswith("other ") for label in fig["y"])  # 11 features, 6 shown
+    assert "trained on" in dash_duo.find_element("#cust-explain-note").text
+    text = dash_duo.find_element("#cust-explain").text
+    assert "Average customer" in text and "Expected purchase days" in text
+    save_screenshot(dash_duo, "customer-waterfall")
+    # three months of data leave no earlier split to train the model on: a plain message
+    dash_duo.driver.get(dash_duo.server_url + "/customer/12490?start=2011-09-01")
+    dash_duo.wait_for_contains_text(
+        "#cust-explain-note", "trains on an earlier split of the range", timeout=90
+    )
+    assert "Widen the date range" in dash_duo.find_element("#cust-explain-note").text
+    assert dash_duo.find_element("#cust-segment")  # the rest of the page is there
+    assert dash_duo.driver.execute_script(WATERFALL) is None
+    assert console_errors(dash_duo) == []

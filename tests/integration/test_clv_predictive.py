@@ -111,3 +111,33 @@ def test_customer_explanation_for_the_customer_page(filters):
     tiny = _with(filters, start="2011-11-01", end="2011-12-09", countries=["Iceland"])
     with pytest.raises(ValueError):
         service.customer_explanation(tiny, customer)
+
+
+def test_a_fit_that_does_not_converge_gets_a_plain_message(filters, monkeypatch):
+    """Every optimiser run made to fail (its result kept, a problem reported): the CLV
+    page's model view and values say which fit did not converge, in words, with no
+    prediction; the comparison lists the models as not converged and recommends none of
+    them."""
+    from dashapp.analytics.clv import _fit
+
+    real = _fit._attempt
+
+    def stuck(*args, **kwargs):
+        result, _problem = real(*args, **kwargs)
+        return result, "the gradient is not near zero after the last iteration"
+
+    monkeypatch.setattr(_fit, "_attempt", stuck)
+    service.cache.clear()
+    try:
+        fit = service.clv_model(filters, "pareto_nbd")
+        assert fit.reason.startswith("Pareto/NBD fit did not converge: the gradient is not near")
+        assert "Predictions from these parameters are not reliable" in fit.reason
+        view = service.clv_view(filters, "pareto_nbd")
+        assert view.reason == fit.reason and view.customers is None
+        comparison = service.clv_comparison(filters)
+        table = comparison.table
+        assert not table.loc[["bgnbd", "pareto_nbd", "mbgnbd"], "converged"].any()
+        assert comparison.winner in ("ml", compare.BASELINE)
+        assert sum("did not converge" in n for n in comparison.notes) == 3
+    finally:
+        service.cache.clear()

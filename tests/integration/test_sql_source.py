@@ -384,3 +384,24 @@ def test_the_holdout_check_works_on_the_sql_source_as_on_the_file(sql_and_file_d
     chosen = service.clv_validation(service.Filters.build(dataset=sql_id), model, "2011-06-30")
     assert chosen.reason is None and chosen.calibration_end == "2011-06-30"
     assert chosen.tracking is not None and len(chosen.tracking) > 0
+
+
+def test_the_ml_model_on_a_sql_source_has_the_product_mix_of_the_file(sql_and_file_datasets):
+    """A SQL table's product lines come from the same engine expression as a file's: the
+    machine-learned model has the same features and the same numbers on both. The
+    comparison and the customer's explanation work on the table."""
+    from dashapp.analytics.clv import ml_features
+
+    service, sql_id, file_id = sql_and_file_datasets
+    on_sql = service.clv_ml(service.Filters.build(dataset=sql_id))
+    on_file = service.clv_ml(service.Filters.build(dataset=file_id))
+    assert on_sql.converged and on_file.converged, (on_sql.message, on_file.message)
+    assert list(on_file.features.columns) == list(ml_features.FEATURES)
+    assert list(on_sql.features.columns) == list(ml_features.FEATURES)
+    assert "Product mix left out" not in on_sql.message
+    pd.testing.assert_frame_equal(on_sql.features, on_file.features, check_exact=False, rtol=1e-9)
+    customer = on_sql.features.index[0]
+    why = service.customer_explanation(service.Filters.build(dataset=sql_id), customer)
+    assert set(why["feature"]) == set(on_sql.features.columns)
+    comparison = service.clv_comparison(service.Filters.build(dataset=sql_id))
+    assert comparison.reason is None and comparison.table.loc["ml", "converged"]

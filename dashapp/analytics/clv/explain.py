@@ -9,10 +9,12 @@ training samples that went each way. The model's value ``v(S)`` is the sum over 
 the baseline; the Shapley value of feature ``i`` is
 ``sum_{S without i} |S|! (M-|S|-1)! / M! (v(S + i) - v(S))``.
 
-Enumerating the ``2^M`` coalitions is exact and, with the ``M <= 10`` features of
-:mod:`dashapp.analytics.clv.ml`, vectorised over customers and coalitions at once: one pass
-over each tree's nodes with an array of shape (customers, coalitions). Values are on the
-model's raw scale (log of expected purchases for the Poisson loss); they add up to
+Shapley values add up over trees, and a feature a tree never splits on is a dummy player of
+that tree's game: so each tree's game is played on its own features only (``k <= 14`` with
+15 leaves, usually 4-8), enumerating its ``2^k`` coalitions, vectorised over customers and
+coalitions at once (one pass over the tree's nodes with an array of shape (customers,
+coalitions)). The model may have any number of features. Values are on the model's raw
+scale (log of expected purchases for the Poisson loss); they add up to
 ``raw prediction - base value`` for every customer (local accuracy, checked in the tests).
 """
 
@@ -23,20 +25,24 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["tree_shap", "MAX_FEATURES"]
+__all__ = ["tree_shap", "MAX_TREE_FEATURES"]
 
-#: Most features explained by enumeration (2^10 = 1,024 coalitions).
-MAX_FEATURES = 10
-
-
-def _coalitions(m: int) -> np.ndarray:
-    """All subsets of ``range(m)`` as a boolean matrix (2^m, m), the empty set first."""
-    idx = np.arange(2**m)
-    return ((idx[:, None] >> np.arange(m)[None, :]) & 1).astype(bool)
+#: Most distinct features one tree may split on (2^14 = 16,384 coalitions; a tree of at
+#: most 15 leaves has at most 14 splits).
+MAX_TREE_FEATURES = 14
 
 
-def _tree_values(nodes: np.ndarray, X: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Path-dependent expectation of one tree for every customer and coalition: (n, 2^m)."""
+def _coalitions(k: int) -> np.ndarray:
+    """All subsets of ``range(k)`` as a boolean matrix (2^k, k): row ``j`` holds the bits of
+    ``j``, so the empty set is row 0 and adding feature ``i`` to row ``j`` gives row
+    ``j | 2^i``."""
+    idx = np.arange(2**k)
+    return ((idx[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+
+
+def _tree_values(nodes: np.ndarray, X: np.ndarray, local: dict[int, int], masks: np.ndarray):
+    """Path-dependent expectation of one tree for every customer and coalition of the
+    tree's own features (``local``: model feature -> bit): (n, 2^k)."""
     n = X.shape[0]
     out = np.zeros((n, masks.shape[0]))
     stack = [(0, np.ones((n, masks.shape[0])))]
@@ -53,12 +59,26 @@ def _tree_values(nodes: np.ndarray, X: np.ndarray, masks: np.ndarray) -> np.ndar
             np.isnan(x), bool(rec["missing_go_to_left"]), x <= rec["num_threshold"]
         )
         share = nodes[left]["count"] / max(rec["count"], 1)
-        known = masks[:, f][None, :]
+        known = masks[:, local[f]][None, :]
         w_left = np.where(known, w * goes_left[:, None], w * share)
         w_right = np.where(known, w * ~goes_left[:, None], w * (1.0 - share))
         stack.append((left, w_left))
         stack.append((right, w_right))
     return out
+
+
+def _shapley(v: np.ndarray, k: int) -> np.ndarray:
+    """Shapley values (n, k) of the games ``v`` (n, 2^k) indexed by coalition bits."""
+    idx = np.arange(2**k)
+    size = np.array([bin(j).count("1") for j in idx])
+    weight = np.array(
+        [math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k) for s in range(k)]
+    )
+    phi = np.zeros((v.shape[0], k))
+    for i in range(k):
+        without = idx[(idx >> i) & 1 == 0]
+        phi[:, i] = (v[:, without | (1 << i)] - v[:, without]) @ weight[size[without]]
+    return phi
 
 
 def tree_shap(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
@@ -67,25 +87,22 @@ def tree_shap(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
     customer). Raw scale: ``base + values.sum(axis=1) == model._raw_predict(X)``."""
     X = np.asarray(X, dtype=np.float64)
     n, m = X.shape
-    if m > MAX_FEATURES:
-        raise ValueError(f"exact SHAP by enumeration handles at most {MAX_FEATURES} features")
     if any(getattr(p, "nodes", None) is None for it in model._predictors for p in it):
         raise TypeError("the model has no tree nodes to explain")
     if any(bool(p.nodes["is_categorical"].any()) for it in model._predictors for p in it):
         raise ValueError("categorical splits are not supported")
-    masks = _coalitions(m)
-    v = np.full((n, masks.shape[0]), float(np.ravel(model._baseline_prediction)[0]))
+    phi = np.zeros((n, m))
+    base = float(np.ravel(model._baseline_prediction)[0])
     for iteration in model._predictors:
         for predictor in iteration:
-            v += _tree_values(predictor.nodes, X, masks)
-    size = masks.sum(axis=1)
-    weight = np.array(
-        [math.factorial(k) * math.factorial(m - k - 1) / math.factorial(m) for k in range(m)]
-    )
-    index = {tuple(row): i for i, row in enumerate(masks)}
-    phi = np.zeros((n, m))
-    for i in range(m):
-        without = np.flatnonzero(~masks[:, i])
-        with_i = np.array([index[tuple(masks[j] | (np.arange(m) == i))] for j in without])
-        phi[:, i] = (v[:, with_i] - v[:, without]) @ weight[size[without]]
-    return phi, float(v[0, 0])
+            nodes = predictor.nodes
+            used = np.unique(nodes["feature_idx"][~nodes["is_leaf"].astype(bool)])
+            k = len(used)
+            if k > MAX_TREE_FEATURES:
+                raise ValueError(f"a tree splits on more than {MAX_TREE_FEATURES} features")
+            local = {int(f): b for b, f in enumerate(used)}
+            v = _tree_values(nodes, X, local, _coalitions(k))
+            base += float(v[0, 0])
+            if k:
+                phi[:, used] += _shapley(v, k)
+    return phi, base

@@ -7,9 +7,8 @@ features from the purchases up to ``cutoff``, target = repeat purchase days in t
 ``L`` days, which all lie before ``calibration_end``. It then scores features built from
 the purchases up to ``calibration_end``. Nothing after ``calibration_end`` is read.
 
-Features per customer (:data:`FEATURES`): repeat purchase days ``x``, recency ``t_x``, age
-``T`` and weeks since the last purchase ``T - t_x`` (weeks), the repeat rate ``x / T``, the
-mean repeat-day spend, and purchase days in the last 13 weeks (the trend). Poisson loss
+Features per customer: :mod:`dashapp.analytics.clv.ml_features` (purchase history, returns
+rate, country, product mix), each from the data up to the split's cutoff only. Poisson loss
 (counts), 100 trees of at most 15 leaves, fixed seed, no early stopping: the same data give
 the same model. :func:`importance` and :func:`explain` give its exact SHAP values
 (:mod:`dashapp.analytics.clv.explain`).
@@ -27,61 +26,24 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from dashapp.analytics.clustering.sampling import _threads
 from dashapp.analytics.clv.explain import tree_shap
+from dashapp.analytics.clv.ml_features import FEATURE_LABELS, FEATURES, Sources, build
 from dashapp.analytics.clv.summary import calibration_summary
 
 __all__ = [
     "FEATURES",
     "FEATURE_LABELS",
     "MLForecast",
+    "Sources",
     "ml_forecast",
-    "features",
     "importance",
     "explain",
 ]
 #: Customers (a deterministic sample) behind the global importance.
 IMPORTANCE_SAMPLE = 200
 
-FEATURES = ("frequency", "recency", "T", "weeks_since_last", "rate", "mean_spend", "recent_days")
-FEATURE_LABELS = {
-    "frequency": "repeat purchase days x",
-    "recency": "recency t_x (weeks)",
-    "T": "age T (weeks)",
-    "weeks_since_last": "weeks since the last purchase",
-    "rate": "repeat rate x/T",
-    "mean_spend": "mean spend per repeat day",
-    "recent_days": "purchase days in the last 13 weeks",
-}
 #: Fewest training customers, and fewest with a purchase in the training target window.
 MIN_TRAIN = 50
 MIN_TRAIN_BUYERS = 10
-RECENT_DAYS = 91
-
-
-def features(
-    summary: pd.DataFrame, log: pd.DataFrame, cutoff: pd.Timestamp, cols: tuple[str, str]
-) -> pd.DataFrame:
-    """:data:`FEATURES` of the customers of ``summary`` (a calibration summary in weeks
-    ending at ``cutoff``), with the purchase days of the last 13 weeks read from ``log``
-    (``cols`` = customer and date columns) up to ``cutoff`` only."""
-    customer_col, date_col = cols
-    days = pd.to_datetime(log[date_col]).dt.normalize()
-    recent = log.loc[(days <= cutoff) & (days > cutoff - pd.Timedelta(days=RECENT_DAYS))]
-    recent_days = recent.assign(day=days).groupby(customer_col, observed=True)["day"].nunique()
-    recent_days.index = recent_days.index.astype(str)
-    x, tx, T = (summary[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
-    out = pd.DataFrame(
-        {
-            "frequency": x,
-            "recency": tx,
-            "T": T,
-            "weeks_since_last": T - tx,
-            "rate": np.divide(x, T, out=np.zeros_like(x), where=T > 0),
-            "mean_spend": np.nan_to_num(summary["monetary_value"].to_numpy(dtype=np.float64)),
-            "recent_days": recent_days.reindex(summary.index.astype(str)).fillna(0).to_numpy(),
-        },
-        index=summary.index,
-    )
-    return out[list(FEATURES)]
 
 
 @dataclass(frozen=True)
@@ -90,7 +52,8 @@ class MLForecast:
     why) when it could not be trained. ``predictions``: expected holdout purchase days per
     customer of the scored summary; ``features``: the scored features (for explanations);
     ``train_cutoff``, ``n_train``, ``fit_seconds``; ``dropped``: features left out because
-    they had one value in the training data."""
+    they had one value in the training data; ``missing``: sentences naming the features the
+    sources could not build (no product lines...)."""
 
     model: Any
     message: str
@@ -100,6 +63,7 @@ class MLForecast:
     n_train: int = 0
     fit_seconds: float = float("nan")
     dropped: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
     @property
     def converged(self) -> bool:
@@ -119,20 +83,30 @@ def _regressor() -> HistGradientBoostingRegressor:
     )
 
 
+def _training_split(sources: Sources, cal: pd.Timestamp, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The training customers: the calibration summary up to ``cutoff`` with the target
+    (``frequency_holdout``: repeat purchase days in ``(cutoff, cal]``), string ids."""
+    log, date_col = sources.log, sources.date_col
+    train = calibration_summary(
+        log.loc[log[date_col] < cal + pd.Timedelta(days=1)],
+        customer_col=sources.customer_col, date_col=date_col, amount_col=sources.amount_col,
+        calibration_end=cutoff, observation_end=cal, time_unit="W",
+    )  # fmt: skip
+    train.index = train.index.astype(str)
+    return train
+
+
 def ml_forecast(
-    log: pd.DataFrame,
+    sources: Sources,
     scored: pd.DataFrame,
     *,
-    customer_col: str,
-    date_col: str,
-    amount_col: str,
     calibration_end: Any,
     holdout_days: int,
     data_start: Any,
     min_history_days: int = 56,
 ) -> MLForecast:
     """Train on the earlier split and forecast the holdout of ``scored`` (the calibration
-    summary up to ``calibration_end``, weeks). ``log`` may hold later purchases: they are
+    summary up to ``calibration_end``, weeks). ``sources`` may hold later rows: they are
     never read. ``data_start`` is the first day of the data; the earlier split needs
     ``min_history_days`` of history before its cutoff."""
     cal = pd.Timestamp(calibration_end).normalize()
@@ -148,12 +122,7 @@ def ml_forecast(
                 "calibration date or a longer range."
             ),
         )
-    upto_cal = log.loc[pd.to_datetime(log[date_col]).dt.normalize() <= cal]
-    train = calibration_summary(
-        upto_cal, customer_col=customer_col, date_col=date_col, amount_col=amount_col,
-        calibration_end=cutoff, observation_end=cal, time_unit="W",
-    )  # fmt: skip
-    train.index = train.index.astype(str)
+    train = _training_split(sources, cal, cutoff)
     y = train["frequency_holdout"].to_numpy(dtype=np.float64)
     if len(train) < MIN_TRAIN or int((y > 0).sum()) < MIN_TRAIN_BUYERS:
         return MLForecast(
@@ -165,17 +134,23 @@ def ml_forecast(
                 f"{MIN_TRAIN_BUYERS} needed)."
             ),
         )
-    cols = (customer_col, date_col)
-    X_train = features(train, upto_cal, cutoff, cols)
+    X_train = build(train, sources, cutoff)
     constant = [c for c in X_train.columns if X_train[c].nunique() <= 1]
     keep = [c for c in X_train.columns if c not in constant]
     if not keep:
-        return MLForecast(model=None, message="Every feature has one value: nothing to learn.")
+        return MLForecast(
+            model=None,
+            message=(
+                f"Every feature has one value among the {len(train):,} training customers "
+                f"(before {cutoff:%Y-%m-%d}): the machine-learned model has nothing to learn "
+                "from. Widen the date range or the countries."
+            ),
+        )
     started = time.perf_counter()
     with _threads():  # one OpenMP thread: much faster when the cores are shared
         model = _regressor().fit(X_train[keep].to_numpy(), y)
     seconds = time.perf_counter() - started
-    X = features(scored, upto_cal, cal, cols)
+    X = build(scored, sources, cal)
     with _threads():
         predictions = model.predict(X[keep].to_numpy())
     message = (
@@ -183,7 +158,11 @@ def ml_forecast(
         f"{cutoff:%Y-%m-%d}, target = repeat purchase days in the next {holdout_days} days."
     )
     if constant:
-        message += f" Left out (one value in the training data): {', '.join(constant)}."
+        named = ", ".join(FEATURE_LABELS[c] for c in constant)
+        message += f" Left out (one value in the training data, nothing to learn): {named}."
+    missing = sources.missing()
+    if missing:
+        message += " " + " ".join(missing)
     return MLForecast(
         model=model,
         message=message,
@@ -193,6 +172,7 @@ def ml_forecast(
         n_train=len(train),
         fit_seconds=seconds,
         dropped=constant,
+        missing=missing,
     )
 
 
@@ -218,9 +198,14 @@ def importance(forecast: MLForecast, sample: int = IMPORTANCE_SAMPLE) -> pd.Data
 
 def explain(forecast: MLForecast, customer_id: str) -> pd.DataFrame:
     """One customer's forecast taken apart (for a waterfall): the base value (the model's
-    average on the raw, log scale), then each feature's value and SHAP contribution, largest
-    first; ``attrs`` holds ``base``, ``raw`` (base + contributions) and ``prediction``
-    (expected purchase days = exp(raw)). KeyError names an unknown customer."""
+    average on the raw, log scale), then each feature's value and SHAP contribution ``shap``,
+    largest first, and ``purchases``, the same steps in expected purchase days: applied in
+    that order, step ``k`` moves the forecast from ``exp(base + shap_1 + ... + shap_k-1)`` to
+    ``exp(base + ... + shap_k)`` (the model works on the log scale, so a step's size in
+    purchases depends on the order; their sum does not: prediction - exp(base)). ``attrs``
+    holds ``base``, ``raw`` (base + contributions), ``base_purchases`` (exp(base)) and
+    ``prediction`` (expected purchase days = exp(raw)). KeyError names an unknown
+    customer."""
     if forecast.model is None or forecast.features is None:
         raise ValueError(forecast.message)
     key = str(customer_id)
@@ -238,6 +223,10 @@ def explain(forecast: MLForecast, customer_id: str) -> pd.DataFrame:
     )
     out = out.reindex(out["shap"].abs().sort_values(ascending=False, kind="stable").index)
     out = out.reset_index(drop=True)
+    levels = np.exp(base + np.concatenate([[0.0], np.cumsum(out["shap"].to_numpy())]))
+    out["purchases"] = np.diff(levels)
     raw = base + float(phi[0].sum())
-    out.attrs.update(base=base, raw=raw, prediction=float(np.exp(raw)))
+    out.attrs.update(
+        base=base, raw=raw, base_purchases=float(levels[0]), prediction=float(np.exp(raw))
+    )
     return out

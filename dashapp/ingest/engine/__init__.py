@@ -9,6 +9,7 @@ that holds the lines: an embedded DuckDB for files, the database for a SQL sourc
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -23,6 +24,7 @@ from dashapp.ingest.engine.pipeline import (
     product_parts,
 )
 from dashapp.ingest.engine.results import product_lines, split_parts
+from dashapp.ingest.errors import DataLoadError
 
 
 def lines_table(name: str = local.LINES_TABLE):
@@ -56,9 +58,15 @@ def clean_products(lines, rules: CleaningRules | None = None) -> pd.DataFrame:
     rules = rules or CleaningRules()
     if isinstance(lines, pd.DataFrame):
         lines = to_arrow(lines)
-    return product_lines(
-        local.run_staged(distinct_lines(lines_table(), rules), product_parts, lines)
-    )
+    try:
+        table = local.run_staged(distinct_lines(lines_table(), rules), product_parts, lines)
+    except duckdb.OutOfMemoryException as exc:
+        raise DataLoadError(
+            "preparing the product lines needs more memory than the embedded engine may use "
+            "(DUCKDB_MEMORY_LIMIT, 1GB unless set): raise it to see the product views of "
+            "data this large"
+        ) from exc
+    return product_lines(table)
 
 
 __all__ = [

@@ -15,11 +15,12 @@ import pandas as pd
 
 from dashapp.analytics import clv as models
 from dashapp.analytics.clv import compare, holdout, ml, report, uncertainty
+from dashapp.ingest.errors import DataLoadError
 from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason
-from dashapp.service.store import filtered_orders
+from dashapp.service.store import DataPreparing, filtered_orders, filtered_products
 from dashapp.service.views.dataset import analysed_range
 from dashapp.service.views.rfm import rfm_table
 
@@ -420,28 +421,51 @@ def _clv_ml(dataset, version, start, end, countries, rules, calibration_end) -> 
         try:
             default, _ = clv_calibration_end(filters, None)
         except ValueError as exc:
-            return ml.MLForecast(model=None, message=str(exc))
+            message = f"The machine-learned model trains on an earlier split of the range: {exc}"
+            return ml.MLForecast(model=None, message=message)
         cal, days = rng[1], (rng[1] - pd.Timestamp(default)).days
     summary = clv_fit(filters, "bgnbd", calibration_end).summary
     if summary is None or summary.empty:
         return ml.MLForecast(model=None, message=empty_reason(0) or "No customers.")
     return ml.ml_forecast(
-        holdout.purchase_log(filtered_orders(filters)),
+        _ml_sources(filters),
         summary,
-        customer_col="customer_id",
-        date_col="invoice_date",
-        amount_col="revenue",
         calibration_end=cal,
         holdout_days=days,
         data_start=rng[0],
     )
 
 
+def _ml_sources(filters: Filters) -> ml.Sources:
+    """The machine-learned model's tables: the purchase log, the invoice table (returns,
+    country) and the product lines. Product lines still being prepared (a database or Spark
+    table's first request) raise DataPreparing: the page says so and nothing is cached; when
+    they cannot be made (the engine's memory), the model is fitted without the product mix
+    and says so."""
+    orders = filtered_orders(filters)
+    try:
+        lines, note = filtered_products(filters), ""
+    except DataPreparing:
+        raise
+    except DataLoadError as exc:
+        lines, note = None, str(exc)
+    return ml.Sources(
+        holdout.purchase_log(orders),
+        customer_col="customer_id",
+        date_col="invoice_date",
+        amount_col="revenue",
+        orders=orders,
+        lines=lines,
+        lines_note=note,
+    )
+
+
 def customer_explanation(filters: Filters, customer_id) -> pd.DataFrame:
     """Why the machine-learned model expects what it does of one customer, for a waterfall:
     the features' values and exact SHAP contributions (log scale), largest first; ``attrs``
-    ``base``, ``raw``, ``prediction`` (expected purchase days in the next ``horizon_days``)
-    and ``horizon_days``. ValueError (the model could not be trained: the reason) or
+    ``base``, ``raw``, ``prediction`` (expected purchase days in the next ``horizon_days``),
+    ``horizon_days`` and ``message`` (how the model was trained, the features left out).
+    ValueError (the model could not be trained: the reason) or
     KeyError (unknown customer) otherwise. For the customer page."""
     forecast = clv_ml(filters)
     out = ml.explain(forecast, str(customer_id))
@@ -449,6 +473,7 @@ def customer_explanation(filters: Filters, customer_id) -> pd.DataFrame:
     rng = clv_range(filters)
     assert rng is not None
     out.attrs["horizon_days"] = (rng[1] - forecast.train_cutoff).days
+    out.attrs["message"] = forecast.message
     return out
 
 

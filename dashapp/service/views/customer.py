@@ -16,7 +16,7 @@ from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View
 from dashapp.service.store import DataPreparing, cleaned, filtered_orders, filtered_products
-from dashapp.service.views.clv import clv_fit, clv_view
+from dashapp.service.views.clv import clv_fit, clv_view, customer_explanation
 from dashapp.service.views.dataset import analysed_range
 from dashapp.service.views.migration import monthly_states
 from dashapp.service.views.rfm import rfm_table
@@ -34,7 +34,10 @@ class CustomerView(View):
     ``expected_purchases`` over the horizon as of that day); ``clv`` (the CLV page's row:
     ``p_alive``, ``expected_purchases``, ``clv``... or None); ``action``/``why``; ``notes``
     (e.g. why there is no prediction); ``products`` (the customer's top products by net
-    revenue, None when the source has no product lines)."""
+    revenue, None when the source has no product lines); ``explanation`` (the
+    machine-learned forecast taken apart, :func:`~dashapp.service.views.clv.
+    customer_explanation`, with ``attrs["horizon_days"]``) or None and
+    ``explanation_note`` saying why not."""
 
     customer_id: str = ""
     country: str = ""
@@ -44,6 +47,8 @@ class CustomerView(View):
     history: pd.DataFrame | None = None
     clv: pd.Series | None = None
     products: pd.DataFrame | None = None
+    explanation: pd.DataFrame | None = None
+    explanation_note: str = ""
     action: str = ""
     why: str = ""
     notes: list[str] = field(default_factory=list)
@@ -124,6 +129,7 @@ def _customer_view(
     except DataLoadError as exc:
         top = None
         notes.append(f"No products: {exc}")
+    explanation, explanation_note = _explanation(filters, customer_id)
     p_alive = None if row is None else float(row["p_alive"])
     action, why = one.recommendation(scored.loc[customer_id], p_alive)
     return CustomerView(
@@ -135,10 +141,26 @@ def _customer_view(
         history=history,
         clv=row,
         products=top,
+        explanation=explanation,
+        explanation_note=explanation_note,
         action=action,
         why=why,
         notes=notes,
     )
+
+
+def _explanation(filters: Filters, customer_id: str) -> tuple[pd.DataFrame | None, str]:
+    """The customer's machine-learned forecast taken apart, or None and why not (the model
+    could not be trained on these filters, or it does not score this customer)."""
+    try:
+        return customer_explanation(filters, customer_id), ""
+    except ValueError as exc:
+        return None, f"No explanation: {exc}"
+    except KeyError:
+        return None, (
+            f"No explanation: customer {customer_id} has no purchase in the analysed range "
+            "for the machine-learned model to score (returns only)."
+        )
 
 
 def as_of(filters: Filters) -> pd.Timestamp | None:

@@ -247,6 +247,25 @@ def graph(id_: str, height: int = 320, phone_width: int | None = None) -> dcc.Lo
     return dcc.Loading(box, delay_show=200)
 
 
+def progress_note(id_: str, *text) -> html.Div:
+    """What a slow callback is computing, shown while it runs: pass :func:`progress` of the
+    same id as the callback's ``running=``. Hidden until the callback starts; the stylesheet
+    fades it in after 1 s (``.fit-progress``), so a quick update does not flash it. Set in
+    the browser when the request starts and ends: no request of its own."""
+    return html.Div(
+        [dbc.Spinner(size="sm", spinner_class_name="me-2"), html.Span(list(text))],
+        id=id_,
+        hidden=True,
+        role="status",
+        className="fit-progress alert alert-info py-2 px-3 mb-2 small",
+    )
+
+
+def progress(id_: str) -> list:
+    """The ``running=`` argument that shows :func:`progress_note` ``id_`` during a callback."""
+    return [(Output(id_, "hidden"), False, True)]
+
+
 def loading(id_: str, **kwargs) -> dcc.Loading:
     """A block filled by a callback, behind the same delayed spinner as :func:`graph`."""
     return dcc.Loading(html.Div(id=id_, **kwargs), delay_show=200)

@@ -20,6 +20,7 @@ from dashapp.web.components import (
     message,
     money_column,
     number_column,
+    progress_note,
     section,
     side_by_side,
 )
@@ -386,6 +387,11 @@ def comparison_section(show_label: str) -> dbc.Card:
     """The model comparison's section: an on-demand panel with the recommendation, the table
     and the calibration chart."""
     body = [
+        progress_note(
+            "clv-compare-progress",
+            "Fitting BG/NBD, Pareto/NBD and MBG/NBD up to the calibration date and training "
+            "the machine-learned model with its SHAP importance… in progress.",
+        ),
         html.Div(id="clv-compare-message"),
         loading("clv-compare-advice"),
         side_by_side(loading("clv-compare-table"), graph("clv-compare-chart", 360), 7),
@@ -416,6 +422,11 @@ def intervals_section(show_label: str, clv_level) -> dbc.Card:
     check, the chart and the per-customer CSV."""
     body = [
         dbc.Row(control(params.CLV_LEVEL, clv_level, md=4), className="g-2 mb-2"),
+        progress_note(
+            "clv-intervals-progress",
+            "Drawing parameter sets from the fit's uncertainty and recomputing every "
+            "customer's CLV… in progress.",
+        ),
         html.Div(id="clv-intervals-message"),
         side_by_side(
             html.Div(

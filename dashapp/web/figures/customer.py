@@ -1,10 +1,14 @@
-"""Figures of the customer page: purchase timeline, RFM over time, P(alive) over time."""
+"""Figures of the customer page: purchase timeline, RFM over time, P(alive) over time, and
+the machine-learned forecast taken apart (a waterfall of SHAP contributions)."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
-from dashapp.web.figures.base import COLORS, empty_figure, figure
+from dashapp.web.figures.base import COLORS, MUTED, empty_figure, figure, rounded
+from dashapp.web.format import money, number, percent
 
 
 def timeline(invoices: pd.DataFrame, currency: str = "£") -> dict:
@@ -109,4 +113,83 @@ def alive_history(history: pd.DataFrame, horizon: int) -> dict:
         yaxis={"title": {"text": "P(alive)"}, "range": [0, 1.05], "tickformat": ".0%"},
         yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
         margin={"l": 60, "r": 40, "t": 30, "b": 40},
+    )
+
+
+#: Features shown one by one in the waterfall; the rest are grouped.
+WATERFALL_TOP = 6
+#: How the waterfall writes a feature's value.
+_PERCENT = {"country_share", "top_product_share"}
+_MONEY = {"mean_spend"}
+
+
+def _value_text(feature: str, value: float, currency: str) -> str:
+    if feature in _PERCENT:
+        return percent(value, 0)
+    if feature in _MONEY:
+        return money(value, currency)
+    if float(value).is_integer():
+        return number(value)
+    return number(value, 2 if abs(value) < 10 else 1)
+
+
+def _wrapped(text: str, width: int = 26) -> str:
+    """A label on lines of at most ``width`` characters (``<br>``): narrow screens."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
+def explanation_waterfall(
+    explanation: pd.DataFrame | None,
+    horizon_days: int,
+    currency: str = "£",
+    top: int = WATERFALL_TOP,
+) -> dict:
+    """Why the machine-learned model expects what it does of one customer: the average
+    customer's forecast, each feature's step (largest first; beyond ``top`` grouped as
+    "other N features"), the customer's forecast; in expected purchase days over the next
+    ``horizon_days`` (the ``purchases`` column of :func:`dashapp.analytics.clv.ml.explain`)."""
+    if explanation is None or explanation.empty:
+        return empty_figure("No explanation")
+    base = float(explanation.attrs["base_purchases"])
+    prediction = float(explanation.attrs["prediction"])
+    shown, rest = explanation.iloc[:top], explanation.iloc[top:]
+    labels = ["Average customer"]
+    labels += [
+        _wrapped(f"{label} = {_value_text(f, v, currency)}")
+        for f, label, v in zip(shown["feature"], shown["label"], shown["value"], strict=True)
+    ]
+    steps = [base, *shown["purchases"].tolist()]
+    if len(rest):
+        labels.append(f"other {len(rest)} feature{'s' if len(rest) > 1 else ''}")
+        steps.append(float(rest["purchases"].sum()))
+    labels.append("This customer")
+    steps.append(prediction)
+    measure = ["absolute"] + ["relative"] * (len(steps) - 2) + ["total"]
+    text = [f"{base:.2f}"] + [f"{s:+.2f}" for s in steps[1:-1]] + [f"{prediction:.2f}"]
+    return figure(
+        [
+            {
+                "type": "waterfall",
+                "orientation": "h",
+                "y": labels,
+                "x": rounded(steps, 4),
+                "measure": measure,
+                "text": text,
+                "textposition": "auto",
+                "cliponaxis": False,
+                "increasing": {"marker": {"color": COLORS[1]}},
+                "decreasing": {"marker": {"color": COLORS[4]}},
+                "totals": {"marker": {"color": COLORS[0]}},
+                "connector": {"line": {"color": MUTED}},
+                "hovertemplate": "%{y}<br>%{text} purchase days<extra></extra>",
+            }
+        ],
+        height=90 + 40 * len(labels),
+        showlegend=False,
+        xaxis={
+            "title": {"text": f"Expected purchase days, next {horizon_days} days"},
+            "rangemode": "tozero",
+        },
+        yaxis={"type": "category", "autorange": "reversed", "automargin": True},
+        margin={"l": 10, "r": 20, "t": 10, "b": 50},
     )

@@ -14,6 +14,8 @@ the intervals (issue 18), each behind its own panel and gate.
 
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import (
@@ -43,6 +45,8 @@ from dashapp.web.components import (
     message,
     page_header,
     paged_grid,
+    progress,
+    progress_note,
     section,
     serve_rows,
     side_by_side,
@@ -144,6 +148,12 @@ def layout(
             _controls(raw),
             html.Div(id="clv-message"),
             html.Div(id="clv-param-message"),
+            progress_note(
+                "clv-progress",
+                "Fitting ",
+                html.Strong(id="clv-progress-model"),
+                " and the Gamma-Gamma spend model on the filtered customers… in progress.",
+            ),
             loading("clv-story"),
             loading("clv-kpis"),
             *_model_sections(),
@@ -320,6 +330,7 @@ def _view(dataset, start, end, countries, *values) -> service.ClvView:
     Output("clv-message", "children"),
     *FILTER_INPUTS,
     as_input(params.CLV_MODEL),
+    running=progress("clv-progress"),
 )
 def update_clv_model(dataset, start, end, countries, model):
     currency = service.currency(dataset)
@@ -361,6 +372,16 @@ def _only_model_changed() -> bool:
     model_input = as_input(params.CLV_MODEL)
     triggered = dash.ctx.triggered_prop_ids
     return bool(triggered) and all(t == model_input.component_id for t in triggered.values())
+
+
+# The progress note names the model being fitted: set in the browser, no request.
+clientside_callback(
+    "function (model) { var labels = "
+    + json.dumps(dict(params.CLV_MODEL.choices))
+    + "; return labels[model] || model; }",
+    Output("clv-progress-model", "children"),
+    as_input(params.CLV_MODEL),
+)
 
 
 @callback(

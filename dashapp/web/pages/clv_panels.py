@@ -11,7 +11,7 @@ from dash import Output, State, callback, html, no_update
 from dashapp import service
 from dashapp.service import ParamError, params
 from dashapp.service.exports import csv_download
-from dashapp.web.components import FILTER_INPUTS, filters_from, message
+from dashapp.web.components import FILTER_INPUTS, filters_from, message, progress
 from dashapp.web.components.clv import (
     comparison_table,
     holdout_interval_text,
@@ -55,6 +55,7 @@ on_demand("clv-intervals", INTERVAL_INPUTS)
     dash.Input("clv-compare-request", "data"),
     *_states(COMPARE_INPUTS),
     prevent_initial_call=True,
+    running=progress("clv-compare-progress"),
 )
 def update_clv_comparison(_request, dataset, start, end, countries, calibration_end, churn):
     filters = filters_from(dataset, start, end, countries)
@@ -94,6 +95,7 @@ def update_clv_comparison(_request, dataset, start, end, countries, calibration_
     dash.Input("clv-intervals-request", "data"),
     *_states(INTERVAL_INPUTS),
     prevent_initial_call=True,
+    running=progress("clv-intervals-progress"),
 )
 def update_clv_intervals(_request, dataset, start, end, countries, *values):
     currency = service.currency(dataset)

@@ -25,6 +25,8 @@ from dashapp.web.components import (
     money_column,
     number_column,
     page_header,
+    progress,
+    progress_note,
     section,
     side_by_side,
 )
@@ -79,6 +81,11 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
             search,
             carried,
             html.Div(id="cust-message"),
+            progress_note(
+                "cust-progress",
+                "Computing this customer's scores over time, the purchase model's predictions "
+                "and the machine-learned explanation… in progress.",
+            ),
             loading("cust-cards"),
             section(
                 "Purchase timeline",
@@ -100,6 +107,7 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
                     "customer's purchases up to each month end.",
                 ),
             ),
+            _explanation_section(),
             side_by_side(
                 section(
                     "Top products",
@@ -111,6 +119,23 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
                 left_width=5,
             ),
         ]
+    )
+
+
+def _explanation_section():
+    """The machine-learned forecast taken apart: a note (how it was trained, or why there is
+    no explanation) and the waterfall."""
+    return section(
+        "Why the machine-learned model expects this",
+        html.Div(
+            [html.Div(id="cust-explain-note"), graph("cust-explain", 330)],
+            id="cust-explain-box",
+        ),
+        note="Gradient boosting's forecast of this customer's purchase days, taken "
+        "apart with exact SHAP values: from the average customer's forecast, each "
+        "feature's step (largest first, the smallest grouped) up to this customer's. "
+        "The model works on the log scale, so each step is a factor, shown here in "
+        "purchase days in this order. Its horizon is the default holdout's length.",
     )
 
 
@@ -158,8 +183,11 @@ def _cards(view: views.CustomerView, currency: str, horizon) -> html.Div:
     Output("cust-alive", "figure"),
     Output("cust-invoices", "rowData"),
     Output("cust-products", "children"),
+    Output("cust-explain", "figure"),
+    Output("cust-explain-note", "children"),
     Output("cust-message", "children"),
     *INPUTS,
+    running=progress("cust-progress"),
 )
 def update_customer(dataset, start, end, countries, customer_id, *settings):
     try:
@@ -167,10 +195,10 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
             filters_from(dataset, start, end, countries), customer_id, *settings
         )
     except ParamError as exc:
-        return (no_update,) * 6 + (param_alert(exc),)
+        return (no_update,) * 8 + (param_alert(exc),)
     if view.reason:
         blank = empty_figure("")
-        return None, blank, blank, blank, [], None, empty_state(view.reason)
+        return None, blank, blank, blank, [], None, blank, None, empty_state(view.reason)
     currency = service.currency(dataset)
     horizon = params.CLV_HORIZON.parse(settings[1])
     invoices = view.invoices.copy()
@@ -184,8 +212,20 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
         figures.alive_history(view.history, horizon),
         rows,
         _products(view.products, currency),
+        *_explanation(view, currency),
         None,
     )
+
+
+def _explanation(view: views.CustomerView, currency: str) -> tuple[dict, object]:
+    """The waterfall, or a neutral message saying why there is none."""
+    if view.explanation is None:
+        return empty_figure("No explanation: see the note above", 120), empty_state(
+            view.explanation_note
+        )
+    attrs = view.explanation.attrs
+    how = html.P(attrs.get("message", ""), className="small text-muted mb-1")
+    return figures.explanation_waterfall(view.explanation, attrs["horizon_days"], currency), how
 
 
 def _products(top, currency: str):

@@ -12,7 +12,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from dashapp.analytics import clv as cm
-from dashapp.analytics.clv import explain, ml
+from dashapp.analytics.clv import explain, ml, ml_features
 from tests.conftest import CDNOW, require_file
 
 CAL, OBS = "1998-01-31", "1998-06-30"
@@ -41,9 +41,13 @@ def _scored(log: pd.DataFrame, cal: str = CAL, obs: str = OBS) -> pd.DataFrame:
     return s
 
 
-def _forecast(log: pd.DataFrame, scored: pd.DataFrame, cal: str = CAL, days: int = 150):
+def _sources(log: pd.DataFrame, orders=None, lines=None) -> ml.Sources:
+    return ml.Sources(log, "customer", "date", "value", orders=orders, lines=lines)
+
+
+def _forecast(log: pd.DataFrame, scored: pd.DataFrame, cal: str = CAL, days: int = 150, **tables):
     return ml.ml_forecast(
-        log, scored, customer_col="customer", date_col="date", amount_col="value",
+        _sources(log, **tables), scored,
         calibration_end=cal, holdout_days=days, data_start="1997-01-01",
     )  # fmt: skip
 
@@ -93,7 +97,9 @@ def test_a_feature_with_one_value_is_left_out(raw):
     out = _forecast(flat, _scored(flat))
     assert out.converged, out.message
     assert out.dropped == ["frequency", "recency", "rate", "mean_spend", "recent_days"]
-    assert "Left out (one value in the training data): frequency" in out.message
+    assert "Left out (one value in the training data, nothing to learn): repeat purchase days" in (
+        out.message
+    )
     assert list(out.features.columns) == ["T", "weeks_since_last"]
 
 
@@ -150,3 +156,135 @@ def test_tree_shap_matches_brute_force_shapley_on_a_small_model():
     phi, base = explain.tree_shap(model, x)
     np.testing.assert_allclose(phi[0], brute, atol=1e-12)
     assert base == pytest.approx(value(set()))
+
+
+# ------------------------------------------------------------------------------------------
+# Returns rate, country and product mix (issue 18, second round)
+# ------------------------------------------------------------------------------------------
+def _tables(log: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An invoice table and product lines for a purchase log: every purchase an invoice of
+    the customer's country (three countries by id), every 7th followed by a return two days
+    later; each purchase two product lines, one of ten products (by customer and date) for
+    70 % of its value, the other a common product for 30 %."""
+    log = log.reset_index(drop=True)
+    n = log["customer"].astype(int).to_numpy()
+    country = np.array(["UK", "FR", "DE"])[n % 3]
+    buys = pd.DataFrame(
+        {"customer": log["customer"], "date": log["date"], "country": country,
+         "is_cancellation": False}
+    )  # fmt: skip
+    returns = buys.iloc[::7].assign(is_cancellation=True)
+    returns["date"] += pd.Timedelta(days=2)
+    orders = pd.concat([buys, returns], ignore_index=True)
+    code = (n + log["date"].dt.month.to_numpy()) % 10
+    lines = pd.concat(
+        [
+            pd.DataFrame({"customer": log["customer"], "date": log["date"],
+                          "stock_code": [f"P{c}" for c in code], "is_cancellation": False,
+                          "revenue": 0.7 * log["value"]}),
+            pd.DataFrame({"customer": log["customer"], "date": log["date"],
+                          "stock_code": "COMMON", "is_cancellation": False,
+                          "revenue": 0.3 * log["value"]}),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    return orders, lines
+
+
+def test_feature_values_read_nothing_after_the_cutoff():
+    """A hand-worked case: customer a buys two products before the cutoff (10 and 30), one
+    return before it and one after it, and a third product after it; b is French, a and c
+    British."""
+    day = pd.Timestamp
+    log = pd.DataFrame(
+        {
+            "customer": ["a", "a", "a", "b", "c"],
+            "date": [day("2020-01-01"), day("2020-02-01"), day("2020-03-01"),
+                     day("2020-01-10"), day("2020-01-20")],
+            "value": [10.0, 30.0, 100.0, 5.0, 7.0],
+        }
+    )  # fmt: skip
+    orders = log.assign(country=["UK", "UK", "UK", "FR", "UK"], is_cancellation=False)
+    late_return = orders.iloc[[0, 0]].assign(
+        date=[day("2020-01-15"), day("2020-03-05")], is_cancellation=True, country="DE"
+    )
+    orders = pd.concat([orders, late_return], ignore_index=True)
+    lines = log.assign(stock_code=["P1", "P2", "P3", "P1", "P1"], is_cancellation=False)
+    lines = lines.rename(columns={"value": "revenue"})
+    cutoff = day("2020-02-15")
+    summary = cm.calibration_summary(
+        log[log["date"] <= cutoff], customer_col="customer", date_col="date",
+        amount_col="value", calibration_end=cutoff, time_unit="W",
+    )  # fmt: skip
+    X = ml_features.build(summary, _sources(log, orders, lines), cutoff)
+    assert list(X.columns) == list(ml_features.FEATURES)
+    a = X.loc["a"]
+    assert a["returns_rate"] == pytest.approx(0.5)  # 1 return (the later one unseen) / 2 buys
+    assert a["country_share"] == pytest.approx(2 / 3)  # a and c British, b French
+    assert X.loc["b", "country_share"] == pytest.approx(1 / 3)
+    assert a["n_products"] == 2 and a["top_product_share"] == pytest.approx(0.75)
+    assert X.loc["b", "returns_rate"] == 0 and X.loc["b", "top_product_share"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def full_forecast(raw):
+    orders, lines = _tables(raw)
+    return _forecast(raw, _scored(raw), orders=orders, lines=lines), orders, lines
+
+
+def test_returns_country_and_product_features_are_used_without_leakage(raw, full_forecast):
+    """All eleven features are built and scored; shuffling every later purchase, invoice
+    and product line (customers, countries, products) leaves the forecast unchanged."""
+    out, orders, lines = full_forecast
+    assert out.converged, out.message
+    assert list(out.features.columns) == list(ml_features.FEATURES)
+    assert out.missing == [] and "left out" not in out.message.lower()
+    later = pd.Timestamp(CAL) + pd.Timedelta(days=1)
+    rng = np.random.default_rng(1)
+    mixed_orders, mixed_lines = orders.copy(), lines.copy()
+    for frame, cols in ((mixed_orders, ["customer", "country", "is_cancellation"]),
+                        (mixed_lines, ["customer", "stock_code", "revenue"])):  # fmt: skip
+        late = frame["date"] >= later
+        for col in cols:
+            frame.loc[late, col] = rng.permutation(frame.loc[late, col].to_numpy())
+    scrambled = raw.copy()
+    late = scrambled["date"] >= later
+    scrambled.loc[late, "customer"] = rng.permutation(scrambled.loc[late, "customer"].to_numpy())
+    again = _forecast(scrambled, _scored(raw), orders=mixed_orders, lines=mixed_lines)
+    np.testing.assert_allclose(again.predictions, out.predictions)
+    imp = ml.importance(out)
+    assert set(imp["feature"]) == set(ml_features.FEATURES)
+
+
+def test_no_product_lines_fits_without_the_product_mix_and_says_so(raw):
+    orders, _ = _tables(raw)
+    out = ml.ml_forecast(
+        ml.Sources(raw, "customer", "date", "value", orders=orders, lines_note="a SQL table"),
+        _scored(raw), calibration_end=CAL, holdout_days=150, data_start="1997-01-01",
+    )  # fmt: skip
+    assert out.converged, out.message
+    assert "n_products" not in out.features.columns and "returns_rate" in out.features.columns
+    assert out.missing == ["Product mix left out: this source has no product lines (a SQL table)."]
+    assert out.message.endswith(out.missing[0])
+
+
+def test_one_country_is_left_out_by_name(raw):
+    """Every customer in one country (a country filter): the country feature has one value,
+    is left out and named; the model still fits."""
+    orders, lines = _tables(raw)
+    out = _forecast(raw, _scored(raw), orders=orders.assign(country="UK"), lines=lines)
+    assert out.converged, out.message
+    assert out.dropped == ["country_share"]
+    assert "share of customers in the same country" in out.message
+
+
+def test_too_few_customers_get_a_plain_message(raw):
+    """40 customers (fewer than the 50 the model needs): no model, a message with the
+    numbers, and the explanation says the same."""
+    few = raw[raw["customer"].astype(int) <= 40]
+    out = _forecast(few, _scored(few))
+    assert not out.converged and out.predictions is None
+    assert out.message.startswith("The machine-learned model has too little to learn from: 40 ")
+    assert "at least 50" in out.message
+    with pytest.raises(ValueError, match="too little to learn from"):
+        ml.explain(out, "1")

@@ -288,3 +288,58 @@ def test_log_axes_tick_at_powers_of_ten_when_the_values_span_two_decades():
     scored = _scored()
     fig = rfm_distributions(scored, "£")
     assert fig["layout"]["xaxis3"]["dtick"] == 1  # monetary spans several decades
+
+
+# ------------------------------------------------------------------------------------------
+# The customer's waterfall (the machine-learned forecast taken apart)
+# ------------------------------------------------------------------------------------------
+def _explained_customer(n_features: int = 11):
+    """A Poisson gradient boosting model on the ML model's features (random data), and the
+    explanation of one customer."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from dashapp.analytics.clv import ml
+
+    names = list(ml.FEATURES[:n_features])
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.random((600, n_features)), columns=names)
+    X.index = [f"c{i}" for i in range(len(X))]
+    y = rng.poisson(np.exp(2 * X.iloc[:, 0] - X.iloc[:, 1] + X.iloc[:, 2] * X.iloc[:, 3]))
+    model = HistGradientBoostingRegressor(loss="poisson", max_iter=30, random_state=0)
+    model.fit(X.to_numpy(), y)
+    forecast = ml.MLForecast(model=model, message="", features=X)
+    return ml.explain(forecast, "c7"), float(model.predict(X.loc[["c7"]].to_numpy())[0])
+
+
+def test_waterfall_steps_add_up_to_the_prediction():
+    from dashapp.web.figures.customer import explanation_waterfall
+
+    explanation, predicted = _explained_customer()
+    base, prediction = explanation.attrs["base_purchases"], explanation.attrs["prediction"]
+    assert prediction == pytest.approx(predicted, rel=1e-9)
+    fig = explanation_waterfall(explanation, 245, "£", top=6)
+    (trace,) = fig["data"]
+    assert trace["type"] == "waterfall"
+    x, measure, labels = np.asarray(trace["x"]), trace["measure"], trace["y"]
+    assert measure == ["absolute"] + ["relative"] * 7 + ["total"]
+    assert labels[0] == "Average customer" and labels[-1] == "This customer"
+    assert labels[-2] == "other 5 features"  # 11 features: 6 shown, 5 grouped
+    assert x[0] == pytest.approx(base, abs=1e-4) and x[-1] == pytest.approx(prediction, abs=1e-4)
+    # the steps add up to prediction - base, and the largest comes first
+    assert x[1:-1].sum() == pytest.approx(prediction - base, abs=1e-3)
+    assert explanation["purchases"].sum() == pytest.approx(prediction - base, rel=1e-9)
+    assert explanation["shap"].abs().is_monotonic_decreasing
+    # plain labels with the feature's value; the axis names the unit and the horizon
+    first = explanation.iloc[0]
+    assert labels[1].replace("<br>", " ").startswith(f"{first['label']} = ")
+    assert all(len(line) <= 26 for label in labels for line in label.split("<br>"))
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Expected purchase days, next 245 days"
+
+
+def test_waterfall_with_few_features_groups_nothing_and_formats_values():
+    from dashapp.web.figures.customer import explanation_waterfall
+
+    explanation, _ = _explained_customer(4)
+    (trace,) = explanation_waterfall(explanation, 90)["data"]
+    assert len(trace["y"]) == 6 and not any(s.startswith("other") for s in trace["y"])
+    assert explanation_waterfall(None, 90)["data"] == []
