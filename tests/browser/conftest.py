@@ -232,6 +232,7 @@ def _reset(driver, download_path: str, origins) -> None:
         driver.switch_to.window(handle)
         driver.close()
     driver.switch_to.window(tab)
+    driver.execute_cdp_cmd("Page.bringToFront", {})  # focused, as a new browser's tab is
     driver.implicitly_wait(2)
     driver.set_window_size(*WINDOW)
     driver.execute_cdp_cmd("Network.clearBrowserCookies", {})

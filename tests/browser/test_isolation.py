@@ -55,3 +55,5 @@ def test_the_next_test_starts_clean(dash_duo, browser_app):
     for name, value in _first.get("session", {}).items():
         assert now.get(name) != value, name
     assert len(driver.window_handles) == 1
+    # the one tab is focused, as a new browser's is (keyboard and focus events reach it)
+    assert driver.execute_script("return document.hasFocus()") is True
