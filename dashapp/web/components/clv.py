@@ -446,7 +446,7 @@ def intervals_section(show_label: str, clv_level) -> dbc.Card:
         note="Computed when shown (a few seconds). 100 parameter sets drawn from the "
         "normal approximation of the likelihood around the fitted values (both models); "
         "every prediction is recomputed for each, and the interval holds the central 80 or "
-        "90 % of them. It says how sure the models are of each customer's expected value, "
+        "90% of them. It says how sure the models are of each customer's expected value, "
         "not how much actual purchases will scatter; the holdout check uses a prediction "
         "interval that adds that scatter.",
     )

@@ -203,6 +203,11 @@ def top_customers(top: pd.DataFrame, currency: str = "£", horizon_months: int =
                 "orientation": "h",
                 "y": labels,
                 "x": rounded(data["clv"], 2),
+                # each bar says its value: one large customer must not leave the others
+                # as unreadable slivers
+                "text": [f"{currency}{v:,.0f}" for v in data["clv"]],
+                "textposition": "outside",
+                "cliponaxis": False,
                 "marker": {"color": COLORS[1]},
                 "customdata": custom,
                 "hovertemplate": "%{y}<br>Predicted CLV " + currency + "%{x:,.0f}<br>"
@@ -217,6 +222,8 @@ def top_customers(top: pd.DataFrame, currency: str = "£", horizon_months: int =
         xaxis={
             "title": {"text": f"Predicted CLV, next {horizon_months} months ({currency})"},
             "tickformat": ",.0f",
+            # room for the largest bar's label
+            "range": [0, 1.2 * float(max(data["clv"].max(), 0.0) or 1.0)],
         },
         yaxis={"type": "category", "tickfont": {"size": 11}},
         margin={"l": 110, "r": 20, "t": 10, "b": 50},

@@ -111,8 +111,15 @@ def alive_history(history: pd.DataFrame, horizon: int) -> dict:
         height=300,
         xaxis={"title": {"text": "As of month end"}},
         yaxis={"title": {"text": "P(alive)"}, "range": [0, 1.05], "tickformat": ".0%"},
-        yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
-        margin={"l": 60, "r": 40, "t": 30, "b": 40},
+        yaxis2={
+            "title": {"text": f"Expected purchases, next {horizon} months"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+            "tickformat": ".1f",
+        },
+        margin={"l": 60, "r": 60, "t": 30, "b": 40},
     )
 
 

@@ -36,7 +36,7 @@ def top_bars(table: pd.DataFrame, column: str, label: str, currency: str = "") -
             }
         ],
         height=440,
-        xaxis={"title": {"text": label}},
+        xaxis={"title": {"text": f"{label} ({unit})" if unit else label}},
         yaxis={"autorange": "reversed", "tickfont": {"size": 11}},
         margin={"l": 10, "r": 10, "t": 20, "b": 40},
     )
@@ -51,7 +51,7 @@ def best_vs_rest(table: pd.DataFrame, best_label: str) -> dict:
     names = _names(rows)
     bars = []
     for col, name, color in (
-        ("best_share", f"share of {best_label}'s spend", COLORS[1]),
+        ("best_share", f"share of spend by {best_label}", COLORS[1]),
         ("rest_share", "share of the other customers' spend", MUTED),
     ):
         bars.append(

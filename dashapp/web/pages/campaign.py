@@ -129,14 +129,14 @@ def layout(**query):
                 ),
                 note="Incremental purchases = treated customers x response rate x uplift, "
                 "each worth the customer's own average order value; profit = revenue x the "
-                "margin; ROI = (profit - cost) / cost. The interval (95 %) is the chance part "
+                "margin; ROI = (profit - cost) / cost. The interval (95%) is the chance part "
                 "given these assumptions, not the uncertainty of the assumptions.",
             ),
             section(
                 "Tracking: what did the campaign do?",
                 tracking,
                 note="Revenue and purchase invoices per customer from the start day to the "
-                "last invoice, target minus control, with Welch's 95 % interval. Customers of "
+                "last invoice, target minus control, with Welch's 95% interval. Customers of "
                 "the list who bought nothing count as zero.",
             ),
         ]
@@ -174,7 +174,7 @@ def _outcome(plan: views.Plan, currency: str) -> html.Div:
     n_control = int((plan.customers["group"] == "control").sum())
 
     def span(low: float, high: float, fmt) -> str:
-        return f"95 %: {fmt(low)} to {fmt(high)}"
+        return f"95%: {fmt(low)} to {fmt(high)}"
 
     cards = [
         ("Targeted", number(o.treated), f"+ {number(n_control)} held out as control"),
@@ -274,7 +274,7 @@ def update_tracking(start_day, contents, filename, dataset, start, end, countrie
                 "Target": fmt(m.target_mean),
                 "Control": fmt(m.control_mean),
                 "Difference": fmt(m.per_customer),
-                "95 % interval": f"{fmt(m.low)} to {fmt(m.high)}",
+                "95% interval": f"{fmt(m.low)} to {fmt(m.high)}",
                 "Campaign total": fmt(m.total),
             }
         )

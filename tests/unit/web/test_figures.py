@@ -231,9 +231,30 @@ def test_every_clv_chart_element_drills_down_to_its_own_customers():
     top = customers.nlargest(5, "clv").assign(
         rank=range(1, 6), p_alive=0.9, expected_purchases=2.0, expected_aov=50.0, orders=3
     )
-    (bars,) = top_customers(top, "£", 12)["data"]
+    fig = top_customers(top, "£", 12)
+    (bars,) = fig["data"]
     for label, custom in zip(bars["y"], bars["customdata"], strict=True):
         assert select_rows(customers, custom[-1])["customer_id"].tolist() == [label.split()[-1]]
+    # every bar says its value (one large customer leaves the others as slivers), and the
+    # axis leaves room for the largest label
+    assert bars["text"] == [f"£{v:,.0f}" for v in bars["x"]]
+    assert fig["layout"]["xaxis"]["range"][1] > max(bars["x"])
+
+
+def test_product_charts_name_the_currency_and_the_best_customers_plainly():
+    from dashapp.web.figures.products import best_vs_rest, top_bars
+
+    table = pd.DataFrame({"stock_code": ["A", "B"], "description": ["MUG", "BAG"],
+                          "revenue": [10.0, 5.0], "customers": [3, 2],
+                          "best_share": [0.6, 0.4], "rest_share": [0.3, 0.7]})  # fmt: skip
+    assert top_bars(table, "revenue", "Net revenue", "£")["layout"]["xaxis"]["title"]["text"] == (
+        "Net revenue (£)"
+    )
+    assert top_bars(table, "customers", "Customers")["layout"]["xaxis"]["title"]["text"] == (
+        "Customers"
+    )
+    names = [t["name"] for t in best_vs_rest(table, "Champions")["data"]]
+    assert names[0] == "share of spend by Champions"
 
 
 def test_the_diagnostics_chart_marks_the_suggested_k_and_the_page_offers_it():
