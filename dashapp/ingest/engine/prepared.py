@@ -75,14 +75,22 @@ def _result_file(cache_dir: Path, key: str, rules: CleaningRules, kind: str = OR
     return cache_dir / "prepared" / f"{key}-{rules_token(rules)}-e{ENGINE_VERSION}{suffix}.parquet"
 
 
-def _read_result(path: Path) -> Result | None:
+def _read_prepared(path: Path) -> tuple[pa.Table, dict] | None:
+    """A prepared file and its metadata; None when it is missing, unreadable or written by
+    another engine version (then it is prepared again)."""
     try:
         table = pq.read_table(path)
         meta = json.loads((table.schema.metadata or {})[_META_KEY])
     except (OSError, pa.ArrowException, KeyError, ValueError):
         return None
-    if meta.get("engine") != ENGINE_VERSION:
+    return (table, meta) if meta.get("engine") == ENGINE_VERSION else None
+
+
+def _read_result(path: Path) -> Result | None:
+    read = _read_prepared(path)
+    if read is None:
         return None
+    table, meta = read
     orders = table.replace_schema_metadata(None).to_pandas()
     ledger = pd.DataFrame(meta["ledger"])
     ledger.attrs.update(meta["attrs"])
@@ -102,14 +110,8 @@ def _write_result(path: Path, orders: pd.DataFrame, ledger: pd.DataFrame) -> Non
 
 
 def _read_products(path: Path) -> pd.DataFrame | None:
-    try:
-        table = pq.read_table(path)
-        meta = json.loads((table.schema.metadata or {})[_META_KEY])
-    except (OSError, pa.ArrowException, KeyError, ValueError):
-        return None
-    if meta.get("engine") != ENGINE_VERSION:
-        return None
-    return table.to_pandas()
+    read = _read_prepared(path)
+    return None if read is None else read[0].to_pandas()
 
 
 def _write_products(path: Path, lines: pd.DataFrame) -> None:
