@@ -56,5 +56,14 @@ def monthly_revenue(monthly: pd.DataFrame, currency: str = "£") -> dict:
         yaxis={"title": {"text": f"Net revenue ({currency})"}, "tickformat": ",.0f"},
         # Plotly picks the tick spacing from the width (every month on a wide screen, fewer on
         # a narrow one) instead of 27 labels piled on a phone
-        xaxis={"tickformat": "%b\n%Y", "type": "date"},
+        # the first and last months' bars and no empty month beside them (the bars' explicit
+        # widths make Plotly's autorange pad a month at each end)
+        xaxis={"tickformat": "%b\n%Y", "type": "date", "range": _month_range(monthly)},
     )
+
+
+def _month_range(monthly: pd.DataFrame) -> list[str]:
+    """From half a month before the first bar's centre to half a month after the last's."""
+    half = pd.Timedelta(days=16)
+    first, last = monthly["month"].min(), monthly["month"].max()
+    return [(first - half).strftime("%Y-%m-%d"), (last + half).strftime("%Y-%m-%d")]

@@ -364,3 +364,16 @@ def test_waterfall_with_few_features_groups_nothing_and_formats_values():
     (trace,) = explanation_waterfall(explanation, 90)["data"]
     assert len(trace["y"]) == 6 and not any(s.startswith("other") for s in trace["y"])
     assert explanation_waterfall(None, 90)["data"] == []
+
+
+def test_monthly_revenue_shows_no_empty_month_at_either_end():
+    from dashapp.web.figures.overview import monthly_revenue
+
+    months = pd.date_range("2010-01-01", periods=6, freq="MS")
+    monthly = pd.DataFrame({"month": months, "revenue": [5.0, 6, 7, 8, 9, 4],
+                            "customer_revenue": [4.0, 5, 6, 7, 8, 3],
+                            "partial": [False] * 5 + [True]})  # fmt: skip
+    low, high = pd.to_datetime(monthly_revenue(monthly)["layout"]["xaxis"]["range"])
+    # half a month either side of the first and last bars' centres, no more
+    assert pd.Timestamp("2009-12-01") < low < months[0] - pd.Timedelta(days=12)
+    assert months[-1] + pd.Timedelta(days=12) < high < pd.Timestamp("2010-07-01")
