@@ -16,7 +16,7 @@ forecasts.
   distinct products bought and the share of the customer's spend on their top product.
 
 :class:`Sources` holds the tables; ``orders`` or ``lines`` None leaves their features out,
-with ``lines_note`` saying why (e.g. a database table whose product lines are not prepared).
+with ``lines_note`` saying why (e.g. product lines the engine ran out of memory making).
 """
 
 from __future__ import annotations
