@@ -112,7 +112,7 @@ def alive_history(history: pd.DataFrame, horizon: int) -> dict:
         xaxis={"title": {"text": "As of month end"}},
         yaxis={"title": {"text": "P(alive)"}, "range": [0, 1.05], "tickformat": ".0%"},
         yaxis2={
-            "title": {"text": f"Expected purchases, next {horizon} months"},
+            "title": {"text": "Purchases"},  # the legend says which and over what horizon
             "overlaying": "y",
             "side": "right",
             "rangemode": "tozero",
