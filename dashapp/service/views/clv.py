@@ -24,6 +24,12 @@ from dashapp.service.store import DataPreparing, filtered_orders, filtered_produ
 from dashapp.service.views.dataset import analysed_range
 from dashapp.service.views.rfm import rfm_table
 
+#: The invoice table's columns the purchase log and the models read.
+PURCHASE_COLUMNS = {
+    "customer_col": "customer_id",
+    "date_col": "invoice_date",
+    "amount_col": "revenue",
+}
 TIME_UNIT = "W"
 #: Rows of the top-customers chart.
 TOP_N = 20
@@ -177,9 +183,7 @@ def _summary(filters: Filters, cal_end: pd.Timestamp, obs_end: pd.Timestamp | No
     """The calibration summary (weeks) of the filtered invoice table."""
     return models.calibration_summary(
         holdout.purchase_log(filtered_orders(filters)),
-        customer_col="customer_id",
-        date_col="invoice_date",
-        amount_col="revenue",
+        **PURCHASE_COLUMNS,
         calibration_end=cal_end,
         observation_end=obs_end,
         time_unit=TIME_UNIT,
@@ -451,9 +455,7 @@ def _ml_sources(filters: Filters) -> ml.Sources:
         lines, note = None, str(exc)
     return ml.Sources(
         holdout.purchase_log(orders),
-        customer_col="customer_id",
-        date_col="invoice_date",
-        amount_col="revenue",
+        **PURCHASE_COLUMNS,
         orders=orders,
         lines=lines,
         lines_note=note,
