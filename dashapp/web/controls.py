@@ -72,7 +72,9 @@ def widget(param: Param, raw: Any = None, *, select: bool = False, **kwargs: Any
     if param.kind == "date":
         return dcc.DatePickerSingle(
             id=ident,
-            date=value,
+            # no day: leave the prop out rather than null (see components._day_picker: Dash
+            # 4's picker sets undefined on mount, a change that ran every callback twice)
+            **({"date": value} if value else {}),
             clearable=True,
             display_format="YYYY-MM-DD",
             placeholder=param.blank or None,

@@ -129,16 +129,28 @@ def _wait_url(dash_duo, part: str, timeout: float = 15) -> None:
 
 def test_a_page_load_runs_each_page_callback_once(dash_duo, browser_app):
     """Loading a page is one round too: the date pickers (Dash 4 sets an empty picker's date
-    on mount) must not start a second round of every page callback."""
+    on mount) must not start a second round of every page callback, and a paged grid asks for
+    its first block once (not also on load, before it asks). Each page is loaded twice: on the
+    second visit the pickers' code is cached and mounts before the first round is sent, which
+    is when the RFM page's empty as-of picker ran every callback again."""
     dash_duo.start_server(browser_app)
     dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORDER})
-    for path, main in (("/clustering?start=2010-03-01", "cl-summary"), ("/actions", "actions-")):
-        dash_duo.driver.get(dash_duo.server_url + path)
-        _settle_loading(dash_duo)
-        calls = _calls(dash_duo)
-        by_date = [c for c in calls if any('"kind":"date"' in p for p in c["changed"] or [])]
-        assert not by_date, f"{path}: a round started by a date nobody changed: {by_date}"
-        assert len([c for c in calls if main in c["output"] and "grid" not in c["output"]]) == 1
+    pages = (("/clustering?start=2010-03-01", "cl-summary"), ("/actions", "actions-"),
+             ("/rfm?end=2011-06-30", "rfm-kpis"))  # fmt: skip
+    for path, main in pages:
+        for visit in ("first", "second"):
+            dash_duo.driver.get("about:blank")
+            dash_duo.driver.get(dash_duo.server_url + path)
+            _settle_loading(dash_duo)
+            calls = _calls(dash_duo)
+            by_date = [c for c in calls if any('"kind":"date"' in p for p in c["changed"] or [])]
+            assert not by_date, f"{path} ({visit}): a round started by an untouched date: {by_date}"
+            assert len([c for c in calls if main in c["output"] and "grid" not in c["output"]]) == 1
+            outputs = collections.Counter(c["output"] for c in calls)
+            repeated = {output: n for output, n in outputs.items() if n > 1}
+            assert not repeated, f"{path} ({visit}): callbacks run more than once: {repeated}"
+            grids = [c for c in calls if "getRowsResponse" in c["output"]]
+            assert len(grids) == 1, f"{path} ({visit}): {len(grids)} grid requests"
     assert console_errors(dash_duo) == []
 
 

@@ -478,4 +478,7 @@ def serve_rows(
         *counted,
         Input(grid_id, "getRowsRequest"),
         *states,
+        # the grid asks for its first block once mounted (getRowsRequest): a call on page
+        # load, before it asks, would compute the table for nothing and a request more
+        prevent_initial_call=True,
     )(serve)
