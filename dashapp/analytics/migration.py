@@ -94,7 +94,9 @@ def states_at(
     scored["state"] = scored["segment"]
     if window_months:
         bought = known.loc[~known["is_cancellation"].to_numpy(dtype=bool), "customer_id"]
-        ever = pd.Index(sorted(set(bought.astype(str))), name="customer_id")
+        # unique, then sorted: a Python set of 48k strings per month end cost a quarter of
+        # the monthly history
+        ever = pd.Index(pd.unique(bought.astype(str)), name="customer_id").sort_values()
         scored = scored.reindex(ever)
         scored["state"] = scored["state"].fillna(LAPSED)
     scored.attrs["as_of"] = as_of
