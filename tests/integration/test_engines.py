@@ -193,7 +193,9 @@ def test_product_types_of_the_edge_corpus(files, request, where):
     if where == "file":
         lines = product_reference(files, "edge", "default")
     else:
-        sources = request.getfixturevalue("pg_sources" if where == "postgresql" else "spark_sources")
+        sources = request.getfixturevalue(
+            "pg_sources" if where == "postgresql" else "spark_sources"
+        )
         lines = sources["edge"].products(RULE_SETS["default"])
     codes = lines["stock_code"].astype(str)
     for code, want in EDGE_PRODUCT_TYPES.items():

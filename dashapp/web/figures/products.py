@@ -74,3 +74,34 @@ def best_vs_rest(table: pd.DataFrame, best_label: str) -> dict:
         legend={"orientation": "h", "y": -0.12, "x": 0},
         margin={"l": 10, "r": 10, "t": 20, "b": 40},
     )
+
+
+def type_bars(types: pd.DataFrame, currency: str = "") -> dict:
+    """The :data:`TOP` product types by net revenue, largest at the top; the hover adds the
+    customers, the products and the returns rate."""
+    if types is None or types.empty:
+        return empty_figure("No product types")
+    rows = types.head(TOP)
+    custom = list(
+        zip(rows["customers"], rows["products"], rows["returns_rate"].fillna(0).round(4),
+            strict=True)
+    )  # fmt: skip
+    return figure(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": rows["product_type"].tolist(),
+                "x": rows["revenue"].tolist(),
+                "customdata": custom,
+                "marker": {"color": COLORS[0]},
+                "hovertemplate": f"%{{y}}<br>Net revenue: {currency}%{{x:,.0f}}"
+                "<br>%{customdata[0]:,} customers, %{customdata[1]:,} products"
+                "<br>returns rate %{customdata[2]:.1%}<extra></extra>",
+            }
+        ],
+        height=440,
+        xaxis={"title": {"text": f"Net revenue ({currency})" if currency else "Net revenue"}},
+        yaxis={"autorange": "reversed", "tickfont": {"size": 11}},
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+    )

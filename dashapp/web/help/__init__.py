@@ -271,7 +271,7 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     ),
     "migration_settings": settings_table("mig_period", "mig_from", "mig_to", "mig_window"),
     "unplaced_countries": unplaced_countries,
-    "product_settings": settings_table("prod_best", "prod_segment"),
+    "product_settings": settings_table("prod_best", "prod_segment", "prod_min_buyers"),
     "rfm_settings": settings_table("as_of", "r_cuts", "f_cuts", "m_cuts", "heat"),
     "cluster_settings": settings_table(
         "cl_method",
