@@ -100,7 +100,7 @@ def type_bars(types: pd.DataFrame, currency: str = "") -> dict:
                 "<br>returns rate %{customdata[2]:.1%}<extra></extra>",
             }
         ],
-        height=440,
+        height=520,
         xaxis={"title": {"text": f"Net revenue ({currency})" if currency else "Net revenue"}},
         yaxis={"autorange": "reversed", "tickfont": {"size": 11}},
         margin={"l": 10, "r": 10, "t": 20, "b": 40},

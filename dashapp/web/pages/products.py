@@ -112,29 +112,28 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
                     "everyone else's; the index in the table is their ratio.",
                 ),
                 section(
-                    "Products that distinguish the segment",
-                    html.Div([html.Div(id="prod-lift-message"), loading("prod-lift")]),
-                    note="Lift = share of the segment's customers who bought the product / "
-                    "share of all customers who did; only products bought by at least the "
-                    "chosen number of the segment's customers. The 95 % range is the segment "
-                    "share's Wilson interval over the overall share: a wide range rests on few "
-                    "buyers.",
-                ),
-            ),
-            side_by_side(
-                section(
                     "Top product types by net revenue",
-                    graph("prod-types-chart", 440),
+                    graph("prod-types-chart", 520),
                     note="The product type is derived from the description (its last word "
                     "once trailing colours, patterns and sizes are dropped, in the singular): "
-                    "approximate, the data have no category column.",
+                    "approximate, the data have no category column. The table below has "
+                    "the customers and returns rate of each.",
                 ),
-                section(
-                    "By product type",
-                    loading("prod-types"),
-                    note="Customers: distinct customers who bought a product of the type. "
-                    "Returns rate = units returned / units sold.",
-                ),
+            ),
+            # full width: seven columns of counts and shares stay on one line each
+            section(
+                "Products that distinguish the segment",
+                html.Div([html.Div(id="prod-lift-message"), loading("prod-lift")]),
+                note="Lift = share of the segment's customers who bought the product / share of "
+                "all customers who did; only products bought by at least the chosen number of "
+                "the segment's customers. The 95 % range is the Wilson interval of the "
+                "segment's share over the overall share: a wide range rests on few buyers.",
+            ),
+            section(
+                "By product type",
+                loading("prod-types"),
+                note="Customers: distinct customers who bought a product of the type; products: "
+                "its stock codes. Returns rate = units on cancellation invoices / units sold.",
             ),
             section(
                 "All products",
@@ -187,7 +186,7 @@ def _lift_table(lift: pd.DataFrame | None):
                 # the lift next to the product: on a phone the table scrolls sideways
                 "Lift": [f"{v:.2f}" for v in shown["lift"]],
                 "95 % range": [
-                    f"{lo:.2f}-{hi:.2f}"
+                    f"{lo:.2f}\u2011{hi:.2f}"  # a non-breaking hyphen: one line on a phone
                     for lo, hi in zip(shown["lift_low"], shown["lift_high"], strict=True)
                 ],
                 "Buyers in segment": [number(v) for v in shown["in_segment"]],
@@ -212,6 +211,8 @@ def _types_table(types: pd.DataFrame, currency: str):
                 "Net revenue": [money(v, currency) for v in shown["revenue"]],
                 "Customers": [number(v) for v in shown["customers"]],
                 "Products": [number(v) for v in shown["products"]],
+                "Units sold": [number(v) for v in shown["units"]],
+                "Units returned": [number(v) for v in shown["returned_units"]],
                 "Returns rate": [percent(v) if pd.notna(v) else "" for v in shown["returns_rate"]],
             }
         ),
