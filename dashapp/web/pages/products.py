@@ -101,19 +101,19 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
             html.Div(id="prod-message"),
             loading("prod-summary"),
             side_by_side(
-                section("Top products by net revenue", graph("prod-revenue", 440)),
-                section("Top products by customers", graph("prod-customers", 440)),
+                section("Top products by net revenue", graph("prod-revenue", 600)),
+                section("Top products by customers", graph("prod-customers", 600)),
             ),
             side_by_side(
                 section(
                     "What the best customers buy",
-                    graph("prod-best", 520),
+                    graph("prod-best", 640),
                     note="Each product's share of the best customers' spend beside its share of "
                     "everyone else's; the index in the table is their ratio.",
                 ),
                 section(
                     "Top product types by net revenue",
-                    graph("prod-types-chart", 520),
+                    graph("prod-types-chart", 600),
                     note="The product type is derived from the description (its last word "
                     "once trailing colours, patterns and sizes are dropped, in the singular): "
                     "approximate, the data have no category column. The table below has "
