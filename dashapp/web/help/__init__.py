@@ -92,6 +92,12 @@ def non_product_codes() -> str:
     return ", ".join(f"`{c}`" for c in DEFAULT_NON_PRODUCT_CODES)
 
 
+def type_stop_words() -> str:
+    from dashapp.ingest.engine.pipeline import PRODUCT_TYPE_STOP_WORDS
+
+    return ", ".join(f"`{w}`" for w in PRODUCT_TYPE_STOP_WORDS)
+
+
 def column_aliases() -> str:
     from dashapp.ingest import schema
 
@@ -252,6 +258,7 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "segment_actions": segment_actions,
     "cleaning_rules": cleaning_rules,
     "non_product_codes": non_product_codes,
+    "type_stop_words": type_stop_words,
     "column_aliases": column_aliases,
     # CLV and cohorts
     "clv_parameters": clv_parameters,
