@@ -109,25 +109,28 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
             ),
             _explanation_section(),
             side_by_side(
-                html.Div(
-                    [
-                        section(
-                            "Top products",
-                            loading("cust-products"),
-                            note="By net revenue (returns netted); a stock code's most "
-                            "frequent description.",
-                        ),
-                        section(
-                            "Top product types",
-                            loading("cust-types"),
-                            note="Derived from the descriptions (the last word once colours, "
-                            "patterns and sizes are dropped): approximate, the data have no "
-                            "category column.",
-                        ),
-                    ]
-                ),
+                _products_column(),
                 section("Invoices", data_grid("cust-invoices", invoice_columns)),
                 left_width=5,
+            ),
+        ]
+    )
+
+
+def _products_column() -> html.Div:
+    """The customer's top products, and below them their top product types."""
+    return html.Div(
+        [
+            section(
+                "Top products",
+                loading("cust-products"),
+                note="By net revenue (returns netted); a stock code's most frequent description.",
+            ),
+            section(
+                "Top product types",
+                loading("cust-types"),
+                note="Derived from the descriptions (the last word once colours, patterns and "
+                "sizes are dropped): approximate, the data have no category column.",
             ),
         ]
     )
