@@ -70,10 +70,11 @@ def main() -> None:
     block = {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
     measure("serve_prod_grid (a block of 100 rows)", "serve_prod_grid",
             {**prod, "prod-grid.getRowsRequest": block})  # fmt: skip
-    lift = {**base, state_key("prod_segment"): "Champions"}
+    lift = {**base, state_key("prod_segment"): "Champions", state_key("prod_min_buyers"): 10}
     segments = [{**lift, state_key("prod_segment"): s} for s in
                 ("Loyal Customers", "At Risk", "Hibernating", "Promising", "Need Attention")]  # fmt: skip
     measure("update_lift (a segment's lift table)", "update_lift", lift, segments)
+    measure("update_types (by product type: chart + table)", "update_types", base)
     load = os.getloadavg()
     print(f"{machine()}; {csv.name}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     report(rows)

@@ -74,6 +74,16 @@ EDGE_ROWS = [  # Invoice, StockCode, Description, Quantity, InvoiceDate, Price, 
     ("107", "E5", "Tin", 4, "2010-02-06 12:00", 2.5, "NULL", "United Kingdom"),
     ("C108", "E5", "Tin", 4, "2010-02-07 12:00", 2.5, "3", "United Kingdom"),  # positive
     ("109", "E5", "Tin", 4, "2010-03-07 12:00", 2.5, "3", "United Kingdom"),
+    # product types derived from descriptions: stop words, plurals, letters other than A-Z
+    # (Spark upper-cases "ß" to "SS", the others do not), no letters at all, no description
+    ("130", "T1", "WHITE HANGING HEART T-LIGHT HOLDER", 1, "2010-04-01 10:00", 2.55, "5", "Spain"),
+    ("130", "T2", "jumbo bag red retrospot", 2, "2010-04-01 10:00", 1.95, "5", "Spain"),
+    ("130", "T3", "Gläser straße", 1, "2010-04-01 10:00", 4.0, "5", "Spain"),
+    ("130", "T4", "123", 1, "2010-04-01 10:00", 1.0, "5", "Spain"),
+    ("130", "T5", None, 1, "2010-04-01 10:00", 1.0, "5", "Spain"),
+    ("130", "T6", "RED RETROSPOT", 1, "2010-04-01 10:00", 1.0, "5", "Spain"),
+    ("130", "T7", "SET OF 72 PINK HEART PAPER DOILIES", 1, "2010-04-01 10:00", 1.45, "5", "Spain"),
+    ("130", "T8", "wine glasses, 6", 1, "2010-04-01 10:00", 7.5, "5", "Spain"),
 ]
 
 

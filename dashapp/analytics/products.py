@@ -2,11 +2,14 @@
 
 Pure: pandas and numpy. Input is the kept product lines (one row per invoice and stock code,
 ``dashapp.ingest.engine.clean_products``: ``stock_code, description, customer_id,
-invoice_date, country, is_cancellation, units, revenue``), already filtered.
+invoice_date, country, is_cancellation, units, revenue`` and ``product_type``, derived from
+the description by the engine), already filtered.
 
 Stock codes are as the loader writes them (upper-cased and trimmed, so ``85123a`` and ``85123A `` are one
 product); a code sold under several descriptions (hand-written variants, trailing notes) is
-shown under its most frequent description, the others counted in ``descriptions``.
+shown under its most frequent description, the others counted in ``descriptions``, and
+under the product type of its lines (the most frequent one when its descriptions give
+several): a product counts under one type.
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+#: Label of the lines whose description gives no product type (no letters, no description).
+NO_TYPE = "(none)"
+
 COLUMNS = [
     "stock_code",
     "description",
+    "product_type",
     "descriptions",
     "revenue",
     "units",
@@ -28,6 +35,18 @@ COLUMNS = [
     "rest_share",
     "best_index",
 ]
+#: Columns of :func:`type_table`.
+TYPE_COLUMNS = [
+    "product_type", "revenue", "customers", "products", "units", "returned_units",
+    "returns_rate",
+]  # fmt: skip
+#: Columns of :func:`segment_lift`.
+LIFT_COLUMNS = [
+    "stock_code", "description", "in_segment", "in_rest", "segment_share", "overall_share",
+    "lift", "lift_low", "lift_high",
+]  # fmt: skip
+#: Normal quantile of the lift's 95 % range (:func:`segment_lift`).
+Z95 = 1.959963984540054
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -36,12 +55,13 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return cat.cat.codes.to_numpy(dtype=np.int64), np.asarray(cat.cat.categories.astype(str))
 
 
-def _descriptions(
-    code: np.ndarray, n: int, lines: pd.DataFrame, rows: np.ndarray | None = None
+def _most_frequent(
+    code: np.ndarray, n: int, values: pd.Series, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per product code: its most frequent description (ties: the first in text order) and
-    how many different descriptions it has (only the lines ``rows``, a mask, when given)."""
-    dcode, dtext = _codes(lines["description"])
+    """Per product code: its most frequent value of the text column ``values`` (ties: the
+    first in text order; "" when it has none) and how many different values it has (only the
+    lines ``rows``, a mask, when given)."""
+    dcode, dtext = _codes(values)
     keep = dcode >= 0 if rows is None else (dcode >= 0) & rows
     pairs = np.sort(code[keep] * (len(dtext) + 1) + dcode[keep])
     starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]]) if len(pairs) else pairs
@@ -53,6 +73,23 @@ def _descriptions(
     text = np.full(n, "", dtype=object)
     text[prod[first]] = dtext[desc[first]]
     return text, np.bincount(prod, minlength=n)
+
+
+def _descriptions(
+    code: np.ndarray, n: int, lines: pd.DataFrame, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per product code: its most frequent description and how many it has."""
+    return _most_frequent(code, n, lines["description"], rows)
+
+
+def _types(code: np.ndarray, n: int, lines: pd.DataFrame) -> np.ndarray:
+    """Per product code: its product type (the most frequent of its lines'; :data:`NO_TYPE`
+    when none of its descriptions gives one, or the lines have no type column)."""
+    if "product_type" not in lines.columns:
+        return np.full(n, NO_TYPE, dtype=object)
+    text, _ = _most_frequent(code, n, lines["product_type"])
+    text[text == ""] = NO_TYPE
+    return text
 
 
 def _buyers(code: np.ndarray, cust: np.ndarray, sale: np.ndarray, n_cust: int) -> np.ndarray:
@@ -95,6 +132,7 @@ def product_table(
         }
     )  # fmt: skip
     out["description"], out["descriptions"] = _descriptions(code, n, lines)
+    out["product_type"] = _types(code, n, lines)
     is_best = pd.Index(ctext).isin(list(best))[cust] & (cust >= 0) if len(ctext) else cust < -1
     rest = (cust >= 0) & ~is_best
     best_spend = np.bincount(code[is_best], weights=revenue[is_best], minlength=n)
@@ -116,6 +154,62 @@ def product_table(
     return out[COLUMNS].reset_index(drop=True)
 
 
+def type_table(lines: pd.DataFrame) -> pd.DataFrame:
+    """One row per product type (:data:`TYPE_COLUMNS`), largest net revenue first.
+
+    Each product counts under its one type (:func:`_types`; :data:`NO_TYPE` for those whose
+    descriptions give none). ``revenue``: net of returns; ``customers``: distinct customers
+    with an id who bought a product of the type; ``products``: its stock codes;
+    ``units``/``returned_units``/``returns_rate`` as in :func:`product_table`."""
+    if lines.empty:
+        return pd.DataFrame(columns=TYPE_COLUMNS)
+    code, ptext = _codes(lines["stock_code"])
+    cust, ctext = _codes(lines["customer_id"])
+    n = len(ptext)
+    names, type_of = np.unique(_types(code, n, lines), return_inverse=True)
+    k = len(names)
+    kind = type_of[code]
+    sale = ~lines["is_cancellation"].to_numpy(dtype=bool)
+    units = lines["units"].to_numpy(dtype=np.int64)
+    present = np.bincount(code, minlength=n) > 0
+    if len(ctext):
+        keep = sale & (cust >= 0)
+        keys = np.sort(kind[keep] * len(ctext) + cust[keep])
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+        customers = np.bincount(keys // len(ctext), minlength=k)
+    else:
+        customers = np.zeros(k, dtype=np.int64)
+    out = pd.DataFrame(
+        {
+            "product_type": names,
+            "revenue": np.bincount(kind, weights=lines["revenue"].to_numpy(float), minlength=k),
+            "customers": customers,
+            "products": np.bincount(type_of[present], minlength=k),
+            "units": np.bincount(kind[sale], weights=units[sale], minlength=k),
+            "returned_units": np.bincount(kind[~sale], weights=-units[~sale], minlength=k),
+        }
+    )
+    out = out[out["products"] > 0]
+    for col in ("customers", "products", "units", "returned_units"):
+        out[col] = out[col].astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["returns_rate"] = np.where(
+            out["units"] > 0, out["returned_units"] / out["units"], np.nan
+        )
+    out["revenue"] = out["revenue"].round(2)
+    out = out.sort_values(["revenue", "product_type"], ascending=[False, True])
+    return out[TYPE_COLUMNS].reset_index(drop=True)
+
+
+def wilson_interval(hits: np.ndarray, n: int, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of the proportions ``hits / n`` (``z``: the normal quantile)."""
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
 def segment_lift(
     lines: pd.DataFrame, segment_of: pd.Series, segment: str, min_customers: int = 3
 ) -> pd.DataFrame:
@@ -123,49 +217,82 @@ def segment_lift(
     ``min_customers`` of the segment's customers, the share of the segment's customers who
     bought it, the share of all customers who did, and the lift (their ratio), highest lift
     first. ``segment_of``: segment by customer id (the RFM table's: the customers counted).
-    Columns ``stock_code, description`` (the most frequent, as in :func:`product_table`),
-    ``in_segment, segment_share, overall_share, lift``."""
-    columns = ["stock_code", "description", "in_segment", "segment_share", "overall_share", "lift"]
+    Columns :data:`LIFT_COLUMNS`: ``stock_code, description`` (the most frequent, as in
+    :func:`product_table`), ``in_segment`` / ``in_rest`` (buyers in the segment / among the
+    other customers counted), the shares, ``lift`` and its 95 % range ``lift_low`` /
+    ``lift_high``: the Wilson interval of the segment's share divided by the overall share
+    (taken as known: it rests on every customer). ``attrs``: ``n_segment`` and ``n_rest``
+    (customers in the segment and the others), ``min_customers`` and ``below`` (products
+    the segment bought that miss the minimum)."""
+    empty = pd.DataFrame(columns=LIFT_COLUMNS)
+    need = max(int(min_customers), 1)
+    empty.attrs = {"n_segment": 0, "n_rest": len(segment_of), "min_customers": need, "below": 0}
     if lines.empty or segment_of.empty:
-        return pd.DataFrame(columns=columns)
+        return empty
     code, ptext = _codes(lines["stock_code"])
     cust, ctext = _codes(lines["customer_id"])
     if not len(ctext):
-        return pd.DataFrame(columns=columns)
+        return empty
     sale = ~lines["is_cancellation"].to_numpy(dtype=bool)
     seg = pd.Series(segment_of.to_numpy(), index=segment_of.index.astype(str))
     counted = pd.Index(ctext).isin(seg.index)
     member = counted & (seg.reindex(ctext).to_numpy() == segment)
     n_all, n_seg = len(seg), int((seg == segment).sum())
+    empty.attrs.update(n_segment=n_seg, n_rest=n_all - n_seg)
     if not n_seg:
-        return pd.DataFrame(columns=columns)
+        return empty
     keys = _buyers(code, cust, sale, len(ctext))
     prod, who = keys // len(ctext), keys % len(ctext)
     buyers = np.bincount(prod[counted[who]], minlength=len(ptext))
     in_seg = np.bincount(prod[member[who]], minlength=len(ptext))
-    keep = in_seg >= max(min_customers, 1)
+    keep = in_seg >= need
     text, _ = _descriptions(code, len(ptext), lines, keep[code])
     out = pd.DataFrame(
-        {"stock_code": ptext[keep], "description": text[keep], "in_segment": in_seg[keep]}
+        {
+            "stock_code": ptext[keep],
+            "description": text[keep],
+            "in_segment": in_seg[keep],
+            "in_rest": buyers[keep] - in_seg[keep],
+        }
     )
     out["segment_share"] = out["in_segment"] / n_seg
     out["overall_share"] = buyers[keep] / n_all
     out["lift"] = out["segment_share"] / out["overall_share"]
+    low, high = wilson_interval(out["in_segment"].to_numpy(float), n_seg)
+    out["lift_low"] = low / out["overall_share"]
+    out["lift_high"] = high / out["overall_share"]
     out = out.sort_values(["lift", "in_segment", "stock_code"], ascending=[False, False, True])
-    return out[columns].reset_index(drop=True)
+    out = out[LIFT_COLUMNS].reset_index(drop=True)
+    out.attrs = {**empty.attrs, "below": int(((in_seg > 0) & ~keep).sum())}
+    return out
+
+
+def _rows_of(lines: pd.DataFrame, customer_id: str) -> np.ndarray:
+    """Mask of the customer's lines."""
+    col = lines["customer_id"]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # compare codes, not a million strings
+        cats = col.cat.categories
+        return col.cat.codes.to_numpy() == (
+            cats.get_loc(customer_id) if customer_id in cats else -2
+        )
+    return (col.astype(object) == customer_id).to_numpy()
 
 
 def customer_products(lines: pd.DataFrame, customer_id: str, top: int = 10) -> pd.DataFrame:
     """A customer's products by net revenue: ``stock_code, description, units, revenue,
     invoices``, the ``top`` largest."""
-    col = lines["customer_id"]
-    if isinstance(col.dtype, pd.CategoricalDtype):  # compare codes, not a million strings
-        cats = col.cat.categories
-        hit = col.cat.codes.to_numpy() == (cats.get_loc(customer_id) if customer_id in cats else -2)
-    else:
-        hit = (col.astype(object) == customer_id).to_numpy()
-    mine = lines[hit]
+    mine = lines[_rows_of(lines, customer_id)]
     if mine.empty:
         return pd.DataFrame(columns=["stock_code", "description", "units", "revenue", "invoices"])
     table = product_table(mine)
     return table[["stock_code", "description", "units", "revenue", "invoices"]].head(top)
+
+
+def customer_types(lines: pd.DataFrame, customer_id: str, top: int = 10) -> pd.DataFrame:
+    """A customer's product types by net revenue: ``product_type, products, units,
+    revenue``, the ``top`` largest."""
+    mine = lines[_rows_of(lines, customer_id)]
+    columns = ["product_type", "products", "units", "revenue"]
+    if mine.empty:
+        return pd.DataFrame(columns=columns)
+    return type_table(mine)[columns].head(top)

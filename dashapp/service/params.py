@@ -437,6 +437,12 @@ PRODUCT_SEGMENT = Param(
                                                                  SEGMENT_ORDER),
     help="The RFM segment whose distinguishing products (highest lift) are listed.",
 )  # fmt: skip
+PRODUCT_MIN_BUYERS = Param(
+    "prod_min_buyers", "min_buyers", "Fewest segment buyers", "int", 10, unit="customers",
+    low=1, high=100_000,
+    help="A product enters the segment's lift table only when at least this many of the "
+    "segment's customers bought it: a lift resting on a handful of buyers is noise.",
+)  # fmt: skip
 PRODUCT_BEST = Param(
     "prod_best", "best", "Best customers", "choice", "champions",
     choices=(("champions", "Champions"), ("top_clv", "Top 20% by predicted CLV")),
@@ -460,6 +466,7 @@ BY_KEY: Mapping[str, Param] = {
         CUSTOMER_ID,
         COUNTRY_MEASURE,
         PRODUCT_SEGMENT,
+        PRODUCT_MIN_BUYERS,
         PRODUCT_BEST,
     )
 }

@@ -59,6 +59,9 @@ def test_customer_page_path_search_and_messages(dash_duo, browser_app):
     dash_duo.wait_for_element("#cust-timeline .scatterlayer .point", timeout=30)
     dash_duo.wait_for_element("#cust-alive .scatterlayer .point", timeout=30)
     dash_duo.wait_for_element("#cust-invoices .ag-row", timeout=30)
+    # top product types beside the top products: customer 12490's largest is BAG
+    types = dash_duo.find_element("#cust-types-table").text
+    assert types.splitlines()[1].startswith("BAG")
     save_screenshot(dash_duo, "customer")
     box = dash_duo.find_element('input[id=\'{"key":"id","kind":"state"}\']')
     box.send_keys(Keys.CONTROL, "a")
@@ -111,6 +114,32 @@ def test_products_page_grid_pages_and_a_segment_changes_the_lift_alone(dash_duo,
     assert "prod_segment=At" in dash_duo.driver.current_url
     assert chart == dash_duo.driver.execute_script(
         "return document.querySelector('#prod-revenue .js-plotly-plot')._fullData[0].x.length"
+    )
+    # the fewest segment buyers: 10 unless set; lowered to 2, more products come in, the URL
+    # keeps it and only the lift is asked for again
+    summary = dash_duo.find_element("#prod-lift-summary").text
+    assert "fewer than 10 of the segment's customers are left out" in summary
+    rows = len(dash_duo.find_elements("#prod-lift-table tbody tr"))
+    box = dash_duo.find_element('input[id=\'{"key":"prod_min_buyers","kind":"state"}\']')
+    dash_duo.driver.execute_script("window.__posts = [];")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("2", Keys.ENTER)
+    wait_until(
+        lambda: "fewer than 2 " in dash_duo.find_element("#prod-lift-summary").text,
+        what="the lift under the new minimum",
+    )
+    settle(dash_duo)
+    assert len(dash_duo.find_elements("#prod-lift-table tbody tr")) >= rows
+    assert "prod_min_buyers=2" in dash_duo.driver.current_url
+    posts = dash_duo.driver.execute_script("return window.__posts;")
+    assert posts and all("prod-lift" in p for p in posts), posts
+    # by product type: the chart and the table
+    assert "BAG" in dash_duo.find_element("#prod-types-table").text
+    assert (
+        dash_duo.driver.execute_script(
+            "return document.querySelector('#prod-types-chart .js-plotly-plot')._fullData[0].x.length"
+        )
+        > 0
     )
     assert console_errors(dash_duo) == []
 

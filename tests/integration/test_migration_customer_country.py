@@ -121,7 +121,18 @@ def test_products_view(filters):
     assert view.n_best == int((service.rfm_table(filters)["segment"] == "Champions").sum())
     assert (table["returns_rate"].dropna() >= 0).all()
     assert view.lift["lift"].is_monotonic_decreasing
-    assert (view.lift["in_segment"] >= product_views.MIN_SEGMENT_BUYERS).all()
+    assert (view.lift["in_segment"] >= params.PRODUCT_MIN_BUYERS.default).all()
+    assert (view.lift["lift_low"] <= view.lift["lift"]).all()
+    assert (view.lift["lift"] <= view.lift["lift_high"]).all()
+    loose = product_views.segment_lift_view(filters, "Champions", 1)
+    assert len(loose) == len(view.lift) + view.lift.attrs["below"]
+    with pytest.raises(service.ParamError, match="Fewest segment buyers"):
+        product_views.segment_lift_view(filters, "Champions", 0)
+    # by product type: every product under one type, the revenue adds up
+    types = view.types
+    assert types["product_type"].is_unique and types["products"].sum() == len(table)
+    assert abs(types["revenue"].sum() - table["revenue"].sum()) < 0.05
+    assert types["customers"].max() <= len(service.rfm_table(filters))
     top = product_views.product_view(filters, "At Risk", "top_clv")
     assert top.n_best == round(0.2 * len(service.clv_view(filters).customers))
     spain = service.Filters.build(dataset=filters.dataset, countries=["Spain"], end="2010-12-31")

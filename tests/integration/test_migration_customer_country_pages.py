@@ -56,6 +56,7 @@ def test_page_callbacks(client):
     values = {**base, state_key("id"): "12490", **{state_key(k): v for k, v in CLV.items()}}
     reply = _reply(client.call("update_customer", values))
     assert reply["cust-invoices"]["rowData"] and reply["cust-message"]["children"] is None
+    assert "cust-types-table" in str(reply["cust-types"])
     values[state_key("id")] = "no-such-id"
     reply = _reply(client.call("update_customer", values))
     assert "no customer 'no-such-id'" in str(reply["cust-message"]["children"])
@@ -77,7 +78,7 @@ def test_page_callbacks(client):
         ("customer", {"customer_id": "12490"}),  # /customer/12490
         ("customer", {}),
         ("countries", {"geo_measure": "churn"}),
-        ("products", {"prod_segment": "At Risk", "prod_best": "top_clv"}),
+        ("products", {"prod_segment": "At Risk", "prod_best": "top_clv", "prod_min_buyers": "5"}),
     ],
 )
 def test_page_layouts_render(extract_app, page, query):
@@ -119,9 +120,24 @@ def test_products_page_callback(client):
     )
     assert len(rows) == 100 < count and rows[0]["revenue"] >= rows[-1]["revenue"]
     # a segment change re-renders the lift alone
-    lift = {state_key("dataset"): client.dataset, state_key("prod_segment"): "Loyal Customers"}
+    lift = {state_key("dataset"): client.dataset, state_key("prod_segment"): "Loyal Customers",
+            state_key("prod_min_buyers"): 10}  # fmt: skip
     reply = _reply(client.call("update_lift", lift))
     assert "Lift" in str(reply["prod-lift"]) and reply["prod-lift-message"]["children"] is None
+    assert "Buyers in segment" in str(reply["prod-lift"]) and "95 % range" in str(
+        reply["prod-lift"]
+    )
+    # nobody reaches the minimum: said, with what to do
+    reply = _reply(client.call("update_lift", {**lift, state_key("prod_min_buyers"): 99_999}))
+    assert "lower the fewest segment buyers" in str(reply["prod-lift"])
+    reply = _reply(client.call("update_lift", {**lift, state_key("prod_min_buyers"): 0}))
+    assert "Fewest segment buyers (customers) must be a whole number" in str(
+        reply["prod-lift-message"]
+    )
+    # by product type: a chart and a table, on the filters alone
+    types = _reply(client.call("update_types", {state_key("dataset"): client.dataset}))
+    assert types["prod-types-chart"]["figure"]["data"][0]["type"] == "bar"
+    assert "BAG" in str(types["prod-types"])
     lift[state_key("prod_segment")] = "Nobody"
     reply = _reply(client.call("update_lift", lift))
     assert "Segment to profile must be one of" in str(reply["prod-lift-message"])

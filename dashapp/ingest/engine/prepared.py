@@ -47,7 +47,7 @@ from dashapp.ingest.loading.stream import csv_to_parquet
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the cleaning's output for the same lines changes: older results are ignored.
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 #: CSV files larger than this are converted block by block (bounded memory) instead of being
 #: read whole.
 STREAM_BYTES = 256 << 20

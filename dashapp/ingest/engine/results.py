@@ -152,7 +152,7 @@ def split_parts(parts, rules: CleaningRules) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 #: Text columns of the product lines (categorical).
-PRODUCT_TEXT = ("invoice", "stock_code", "description", "customer_id", "country")
+PRODUCT_TEXT = ("invoice", "stock_code", "description", "customer_id", "country", "product_type")
 
 
 def product_lines(parts) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from dashapp.analytics import customer as one
 from dashapp.analytics.clv import holdout
-from dashapp.analytics.products import customer_products
+from dashapp.analytics.products import customer_products, customer_types
 from dashapp.ingest.errors import DataLoadError
 from dashapp.service import params
 from dashapp.service.caching import memoized
@@ -34,7 +34,8 @@ class CustomerView(View):
     ``expected_purchases`` over the horizon as of that day); ``clv`` (the CLV page's row:
     ``p_alive``, ``expected_purchases``, ``clv``... or None); ``action``/``why``; ``notes``
     (e.g. why there is no prediction); ``products`` (the customer's top products by net
-    revenue, None when the source has no product lines); ``explanation`` (the
+    revenue, None when the source has no product lines); ``types`` (the customer's top
+    product types by net revenue, derived from the descriptions, or None); ``explanation`` (the
     machine-learned forecast taken apart, :func:`~dashapp.service.views.clv.
     customer_explanation`, with ``attrs["horizon_days"]``) or None and
     ``explanation_note`` saying why not."""
@@ -47,6 +48,7 @@ class CustomerView(View):
     history: pd.DataFrame | None = None
     clv: pd.Series | None = None
     products: pd.DataFrame | None = None
+    types: pd.DataFrame | None = None
     explanation: pd.DataFrame | None = None
     explanation_note: str = ""
     action: str = ""
@@ -122,12 +124,13 @@ def _customer_view(
         log = log[log["customer_id"].astype(object) == customer_id]
         alive = one.alive_history(fit.purchase, log, list(history["month_end"]), horizon)
         history = history.merge(alive, on="month_end", how="left")
+    top = types = None
     try:
-        top = customer_products(filtered_products(filters), customer_id)
+        lines = filtered_products(filters)
+        top, types = customer_products(lines, customer_id), customer_types(lines, customer_id)
     except DataPreparing:
         raise  # not cached: the next request gets the product lines
     except DataLoadError as exc:
-        top = None
         notes.append(f"No products: {exc}")
     explanation, explanation_note = _explanation(filters, customer_id)
     p_alive = None if row is None else float(row["p_alive"])
@@ -141,6 +144,7 @@ def _customer_view(
         history=history,
         clv=row,
         products=top,
+        types=types,
         explanation=explanation,
         explanation_note=explanation_note,
         action=action,

@@ -20,18 +20,18 @@ from dashapp.service.views.rfm import rfm_table
 CLV_SETTINGS = params.CLV_VALUE_PARAMS[:4]
 #: Share of customers counted as the best by predicted CLV.
 TOP_CLV_SHARE = 0.2
-#: Fewest customers of the segment who must have bought a product for its lift to count.
-MIN_SEGMENT_BUYERS = 3
 
 
 @dataclass(frozen=True, kw_only=True)
 class ProductView(View):
     """``table`` (:data:`~dashapp.analytics.products.COLUMNS`, largest revenue first),
-    ``lift`` (the segment's distinguishing products with descriptions), ``best_label``
-    (who the best customers are), ``n_best``, ``notes``."""
+    ``lift`` (the segment's distinguishing products with descriptions), ``types`` (by product
+    type, :data:`~dashapp.analytics.products.TYPE_COLUMNS`), ``best_label`` (who the best
+    customers are), ``n_best``, ``notes``."""
 
     table: pd.DataFrame | None = None
     lift: pd.DataFrame | None = None
+    types: pd.DataFrame | None = None
     best_label: str = ""
     n_best: int = 0
     notes: list[str] = field(default_factory=list)
@@ -45,14 +45,19 @@ def product_view(
     horizon_months=params.CLV_HORIZON.default,
     margin_pct=params.CLV_MARGIN.default,
     annual_discount_pct=params.CLV_DISCOUNT.default,
+    min_buyers=params.PRODUCT_MIN_BUYERS.default,
 ) -> ProductView:
-    """Products under the filters, with the segment's lift (settings validated by their
-    declarations)."""
+    """Products under the filters, with the segment's lift and the table by product type
+    (settings validated by their declarations)."""
     base = product_table_view(filters, best, model, horizon_months, margin_pct,
                               annual_discount_pct)  # fmt: skip
     if base.reason:
         return base
-    return replace(base, lift=segment_lift_view(filters, segment))
+    return replace(
+        base,
+        lift=segment_lift_view(filters, segment, min_buyers),
+        types=product_type_view(filters),
+    )
 
 
 def product_table_view(
@@ -75,10 +80,26 @@ def product_table_view(
     return _product_table(filters, *values)
 
 
-def segment_lift_view(filters: Filters, segment=params.PRODUCT_SEGMENT.default) -> pd.DataFrame:
-    """The products that distinguish ``segment`` (:func:`~dashapp.analytics.products.
-    segment_lift`, with descriptions), highest lift first."""
-    return _segment_lift(filters, params.PRODUCT_SEGMENT.parse(segment))
+def segment_lift_view(
+    filters: Filters,
+    segment=params.PRODUCT_SEGMENT.default,
+    min_buyers=params.PRODUCT_MIN_BUYERS.default,
+) -> pd.DataFrame:
+    """The products that distinguish ``segment``, bought by at least ``min_buyers`` of its
+    customers (:func:`~dashapp.analytics.products.segment_lift`: buyers in and out of the
+    segment, the lift's 95 % range; ``attrs`` the segment's size and the products below the
+    minimum), highest lift first."""
+    values = params.parse_all(
+        ((params.PRODUCT_SEGMENT, segment), (params.PRODUCT_MIN_BUYERS, min_buyers))
+    )
+    return _segment_lift(filters, *values)
+
+
+def product_type_view(filters: Filters) -> pd.DataFrame:
+    """Net revenue, customers, products and returns rate by product type (derived from the
+    descriptions: :func:`~dashapp.ingest.engine.pipeline.product_type`), largest revenue
+    first (:func:`~dashapp.analytics.products.type_table`)."""
+    return _type_table(filters)
 
 
 @memoized
@@ -110,9 +131,15 @@ def _product_table(
 
 
 @memoized
-def _segment_lift(dataset, version, start, end, countries, rules, segment) -> pd.DataFrame:
+def _segment_lift(
+    dataset, version, start, end, countries, rules, segment, min_buyers
+) -> pd.DataFrame:
     filters = Filters.of(dataset, start, end, countries, rules)
     scored = rfm_table(filters)
-    return products.segment_lift(
-        filtered_products(filters), scored["segment"], segment, MIN_SEGMENT_BUYERS
-    )
+    return products.segment_lift(filtered_products(filters), scored["segment"], segment, min_buyers)
+
+
+@memoized
+def _type_table(dataset, version, start, end, countries, rules) -> pd.DataFrame:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    return products.type_table(filtered_products(filters))

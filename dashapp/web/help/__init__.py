@@ -92,6 +92,12 @@ def non_product_codes() -> str:
     return ", ".join(f"`{c}`" for c in DEFAULT_NON_PRODUCT_CODES)
 
 
+def type_stop_words() -> str:
+    from dashapp.ingest.engine.pipeline import PRODUCT_TYPE_STOP_WORDS
+
+    return ", ".join(f"`{w}`" for w in PRODUCT_TYPE_STOP_WORDS)
+
+
 def column_aliases() -> str:
     from dashapp.ingest import schema
 
@@ -252,6 +258,7 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "segment_actions": segment_actions,
     "cleaning_rules": cleaning_rules,
     "non_product_codes": non_product_codes,
+    "type_stop_words": type_stop_words,
     "column_aliases": column_aliases,
     # CLV and cohorts
     "clv_parameters": clv_parameters,
@@ -271,7 +278,7 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     ),
     "migration_settings": settings_table("mig_period", "mig_from", "mig_to", "mig_window"),
     "unplaced_countries": unplaced_countries,
-    "product_settings": settings_table("prod_best", "prod_segment"),
+    "product_settings": settings_table("prod_best", "prod_segment", "prod_min_buyers"),
     "rfm_settings": settings_table("as_of", "r_cuts", "f_cuts", "m_cuts", "heat"),
     "cluster_settings": settings_table(
         "cl_method",

@@ -109,14 +109,28 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
             ),
             _explanation_section(),
             side_by_side(
-                section(
-                    "Top products",
-                    loading("cust-products"),
-                    note="By net revenue (returns netted); a stock code's most frequent "
-                    "description.",
-                ),
+                _products_column(),
                 section("Invoices", data_grid("cust-invoices", invoice_columns)),
                 left_width=5,
+            ),
+        ]
+    )
+
+
+def _products_column() -> html.Div:
+    """The customer's top products, and below them their top product types."""
+    return html.Div(
+        [
+            section(
+                "Top products",
+                loading("cust-products"),
+                note="By net revenue (returns netted); a stock code's most frequent description.",
+            ),
+            section(
+                "Top product types",
+                loading("cust-types"),
+                note="Derived from the descriptions (the last word once colours, patterns and "
+                "sizes are dropped): approximate, the data have no category column.",
             ),
         ]
     )
@@ -183,6 +197,7 @@ def _cards(view: views.CustomerView, currency: str, horizon) -> html.Div:
     Output("cust-alive", "figure"),
     Output("cust-invoices", "rowData"),
     Output("cust-products", "children"),
+    Output("cust-types", "children"),
     Output("cust-explain", "figure"),
     Output("cust-explain-note", "children"),
     Output("cust-message", "children"),
@@ -195,10 +210,10 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
             filters_from(dataset, start, end, countries), customer_id, *settings
         )
     except ParamError as exc:
-        return (no_update,) * 8 + (param_alert(exc),)
+        return (no_update,) * 9 + (param_alert(exc),)
     if view.reason:
         blank = empty_figure("")
-        return None, blank, blank, blank, [], None, blank, None, empty_state(view.reason)
+        return None, blank, blank, blank, [], None, None, blank, None, empty_state(view.reason)
     currency = service.currency(dataset)
     horizon = params.CLV_HORIZON.parse(settings[1])
     invoices = view.invoices.copy()
@@ -212,6 +227,7 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
         figures.alive_history(view.history, horizon),
         rows,
         _products(view.products, currency),
+        _types(view.types, currency),
         *_explanation(view, currency),
         None,
     )
@@ -242,4 +258,20 @@ def _products(top, currency: str):
             }
         ),  # fmt: skip
         id="cust-products-table",
+    )
+
+
+def _types(types, currency: str):
+    if types is None or types.empty:
+        return html.P("No product lines for this customer.", className="text-muted")
+    return frame_table(
+        pd.DataFrame(
+            {
+                "Type": types["product_type"],
+                "Products": [number(v) for v in types["products"]],
+                "Units": [number(v) for v in types["units"]],
+                "Net revenue": [money(v, currency) for v in types["revenue"]],
+            }
+        ),
+        id="cust-types-table",
     )

@@ -30,7 +30,7 @@ from dashapp.web.components import (
 from dashapp.web.controls import as_input, control, hidden, param_alert
 from dashapp.web.figures import products as figures
 from dashapp.web.figures.base import empty_figure
-from dashapp.web.format import number, percent
+from dashapp.web.format import money, number, percent
 
 dash.register_page(
     __name__,
@@ -42,16 +42,19 @@ dash.register_page(
 
 #: The charts and the grid depend on who the best customers are; the lift on the segment only
 #: (a segment change re-renders the lift table alone).
+#: The lift table's settings: the segment and the fewest buyers a product needs in it.
+LIFT_PARAMS = (params.PRODUCT_SEGMENT, params.PRODUCT_MIN_BUYERS)
 TABLE_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in (params.PRODUCT_BEST, *views.CLV_SETTINGS))]
-LIFT_INPUTS = [*FILTER_INPUTS, as_input(params.PRODUCT_SEGMENT)]
+LIFT_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in LIFT_PARAMS)]
 
 
-def layout(prod_segment=None, prod_best=None, **query):
+def layout(prod_segment=None, prod_best=None, prod_min_buyers=None, **query):
     currency = service.currency(query.get("dataset"))
     controls = dbc.Row(
         [
-            control(params.PRODUCT_BEST, prod_best, md=6),
+            control(params.PRODUCT_BEST, prod_best, md=5),
             control(params.PRODUCT_SEGMENT, prod_segment, select=True, md=4),
+            control(params.PRODUCT_MIN_BUYERS, prod_min_buyers, md=3),
         ],
         className="g-2",
     )
@@ -98,23 +101,39 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
             html.Div(id="prod-message"),
             loading("prod-summary"),
             side_by_side(
-                section("Top products by net revenue", graph("prod-revenue", 440)),
-                section("Top products by customers", graph("prod-customers", 440)),
+                section("Top products by net revenue", graph("prod-revenue", 600)),
+                section("Top products by customers", graph("prod-customers", 600)),
             ),
             side_by_side(
                 section(
                     "What the best customers buy",
-                    graph("prod-best", 520),
+                    graph("prod-best", 640),
                     note="Each product's share of the best customers' spend beside its share of "
                     "everyone else's; the index in the table is their ratio.",
                 ),
                 section(
-                    "Products that distinguish the segment",
-                    html.Div([html.Div(id="prod-lift-message"), loading("prod-lift")]),
-                    note=f"Lift = share of the segment's customers who bought the product / "
-                    f"share of all customers who did; products bought by at least "
-                    f"{views.MIN_SEGMENT_BUYERS} of the segment's customers.",
+                    "Top product types by net revenue",
+                    graph("prod-types-chart", 600),
+                    note="The product type is derived from the description (its last word "
+                    "once trailing colours, patterns and sizes are dropped, in the singular): "
+                    "approximate, the data have no category column. The table below has "
+                    "the customers and returns rate of each.",
                 ),
+            ),
+            # full width: seven columns of counts and shares stay on one line each
+            section(
+                "Products that distinguish the segment",
+                html.Div([html.Div(id="prod-lift-message"), loading("prod-lift")]),
+                note="Lift = share of the segment's customers who bought the product / share of "
+                "all customers who did; only products bought by at least the chosen number of "
+                "the segment's customers. The 95 % range is the Wilson interval of the "
+                "segment's share over the overall share: a wide range rests on few buyers.",
+            ),
+            section(
+                "By product type",
+                loading("prod-types"),
+                note="Customers: distinct customers who bought a product of the type; products: "
+                "its stock codes. Returns rate = units on cancellation invoices / units sold.",
             ),
             section(
                 "All products",
@@ -126,11 +145,38 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
     )
 
 
-def _lift_table(lift: pd.DataFrame):
-    if lift is None or lift.empty:
-        return html.P("No product is bought by enough of the segment's customers.")
+def _lift_table(lift: pd.DataFrame | None):
+    """The segment's size, what the minimum left out, and the 15 highest lifts with their
+    buyers and 95 % range."""
+    if lift is None:
+        return None
+    info = lift.attrs
+    need, below = info.get("min_customers", 1), info.get("below", 0)
+    head = [
+        html.Strong(number(info.get("n_segment", 0))),
+        " customers in the segment, ",
+        html.Strong(number(info.get("n_rest", 0))),
+        " others.",
+    ]
+    if below:
+        head.append(
+            f" {number(below)} products bought by fewer than {number(need)} of the segment's "
+            "customers are left out."
+        )
+    summary = html.P(head, className="small mb-2", id="prod-lift-summary")
+    if lift.empty:
+        return html.Div(
+            [
+                summary,
+                html.P(
+                    f"No product is bought by {number(need)} or more of the segment's "
+                    "customers: lower the fewest segment buyers to see more.",
+                    className="text-muted",
+                ),
+            ]
+        )
     shown = lift.head(15)
-    return frame_table(
+    table = frame_table(
         pd.DataFrame(
             {
                 "Product": [
@@ -139,11 +185,38 @@ def _lift_table(lift: pd.DataFrame):
                 ],
                 # the lift next to the product: on a phone the table scrolls sideways
                 "Lift": [f"{v:.2f}" for v in shown["lift"]],
-                "Segment buyers": [number(v) for v in shown["in_segment"]],
+                "95 % range": [
+                    f"{lo:.2f}\u2011{hi:.2f}"  # a non-breaking hyphen: one line on a phone
+                    for lo, hi in zip(shown["lift_low"], shown["lift_high"], strict=True)
+                ],
+                "Buyers in segment": [number(v) for v in shown["in_segment"]],
+                "Buyers elsewhere": [number(v) for v in shown["in_rest"]],
                 "In segment": [percent(v) for v in shown["segment_share"]],
                 "All customers": [percent(v) for v in shown["overall_share"]],
             }
-        )  # fmt: skip
+        ),  # fmt: skip
+        id="prod-lift-table",
+    )
+    return html.Div([summary, table])
+
+
+def _types_table(types: pd.DataFrame, currency: str):
+    if types is None or types.empty:
+        return html.P("No product lines under these filters.", className="text-muted")
+    shown = types.head(15)
+    return frame_table(
+        pd.DataFrame(
+            {
+                "Type": shown["product_type"],
+                "Net revenue": [money(v, currency) for v in shown["revenue"]],
+                "Customers": [number(v) for v in shown["customers"]],
+                "Products": [number(v) for v in shown["products"]],
+                "Units sold": [number(v) for v in shown["units"]],
+                "Units returned": [number(v) for v in shown["returned_units"]],
+                "Returns rate": [percent(v) if pd.notna(v) else "" for v in shown["returns_rate"]],
+            }
+        ),
+        id="prod-types-table",
     )
 
 
@@ -208,11 +281,27 @@ def update_products(dataset, start, end, countries, *settings):
     Output("prod-lift-message", "children"),
     *LIFT_INPUTS,
 )
-def update_lift(dataset, start, end, countries, segment):
+def update_lift(dataset, start, end, countries, segment, min_buyers):
     try:
-        lift = views.segment_lift_view(filters_from(dataset, start, end, countries), segment)
+        lift = views.segment_lift_view(
+            filters_from(dataset, start, end, countries), segment, min_buyers
+        )
     except ParamError as exc:
         return no_update, param_alert(exc)
     except DataLoadError:  # said once, above the charts
         return None, None
     return _lift_table(lift), None
+
+
+@callback(
+    Output("prod-types", "children"),
+    Output("prod-types-chart", "figure"),
+    *FILTER_INPUTS,
+)
+def update_types(dataset, start, end, countries):
+    try:
+        types = views.product_type_view(filters_from(dataset, start, end, countries))
+    except DataLoadError:  # said once, above the charts
+        return None, empty_figure("")
+    currency = service.currency(dataset)
+    return _types_table(types, currency), figures.type_bars(types, currency)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashapp.analytics import products
-from dashapp.ingest import engine
+from dashapp.ingest import cleaning, engine
 from tests.factories import make_lines
 
 ROWS = [
@@ -69,3 +69,118 @@ def test_segment_lift_and_customer_products():
     assert products.segment_lift(lines(), segment_of, "Champions", min_customers=2).empty
     mine = products.customer_products(lines(), "c1")
     assert list(mine["stock_code"]) == ["P2", "P1"] and mine["revenue"].tolist() == [30.0, 16.0]
+
+
+# --------------------------------------------------------------------------------------------
+# Lift with a minimum of segment buyers, on lines whose lifts are known
+# --------------------------------------------------------------------------------------------
+SEG = [f"s{i}" for i in range(10)]  # the segment: 10 customers, in the UK
+REST = [f"r{i}" for i in range(10)]  # the others: r0-r4 in the UK, r5-r9 in Germany
+
+
+def lift_lines():
+    """PA: all 10 of the segment and r0, r1; PB: s0-s3 only; PC: s0-s4 and r5-r9 (Germany).
+    One purchase each, 2011-01-03. (Not "B": a non-product code.)"""
+    rows, n = [], 0
+
+    def buy(code, who):
+        nonlocal n
+        for c in who:
+            n += 1
+            country = "Germany" if c in REST[5:] else "United Kingdom"
+            rows.append((str(n), code, 1, "2011-01-03 10:00", 2.0, c, country))
+
+    buy("PA", [*SEG, "r0", "r1"])
+    buy("PB", SEG[:4])
+    buy("PC", [*SEG[:5], *REST[5:]])
+    return engine.clean_products(make_lines(rows))
+
+
+def segments(who=SEG + REST):
+    return pd.Series({c: "Champions" if c in SEG else "Hibernating" for c in who})
+
+
+def test_lift_ranks_only_products_with_enough_segment_buyers():
+    got = products.segment_lift(lift_lines(), segments(), "Champions", min_customers=5)
+    by = got.set_index("stock_code")
+    # PA: 10/10 of the segment against 12/20 of everyone: 1/0.6; PC: 5/10 against 10/20: 1.0;
+    # PB (4 buyers, lift 0.4 / 0.2 = 2, the highest) misses the minimum of 5
+    assert list(by.index) == ["PA", "PC"]
+    assert abs(by.loc["PA", "lift"] - 1 / 0.6) < 1e-12 and abs(by.loc["PC", "lift"] - 1.0) < 1e-12
+    assert (by.loc["PA", "in_segment"], by.loc["PA", "in_rest"]) == (10, 2)
+    assert (by.loc["PC", "in_segment"], by.loc["PC", "in_rest"]) == (5, 5)
+    assert got.attrs == {"n_segment": 10, "n_rest": 10, "min_customers": 5, "below": 1}
+    # the 95 % range: Wilson's interval of 10/10 is [1 / (1 + z^2/10), 1], over the share 0.6
+    z2 = products.Z95**2
+    assert abs(by.loc["PA", "lift_low"] - 1 / (1 + z2 / 10) / 0.6) < 1e-12
+    assert abs(by.loc["PA", "lift_high"] - 1 / 0.6) < 1e-12
+    assert (got["lift_low"] < got["lift"]).all() or by.loc["PA", "lift_low"] < 1 / 0.6
+    # lowered to 4, PB comes in first
+    loose = products.segment_lift(lift_lines(), segments(), "Champions", min_customers=4)
+    assert (
+        list(loose["stock_code"]) == ["PB", "PA", "PC"] and abs(loose["lift"].iloc[0] - 2) < 1e-12
+    )
+    assert loose.attrs["below"] == 0
+    # nobody reaches 11 buyers: empty, and says how many products were left out
+    none = products.segment_lift(lift_lines(), segments(), "Champions", min_customers=11)
+    assert none.empty and none.attrs["below"] == 3 and none.attrs["n_segment"] == 10
+
+
+def test_lift_under_a_country_filter():
+    """The filtered case: the German customers and their lines leave; the shares change."""
+    lines = cleaning.filter_transactions(lift_lines(), None, None, ["United Kingdom"])
+    uk = SEG + REST[:5]
+    got = products.segment_lift(lines, segments(uk), "Champions", min_customers=5)
+    by = got.set_index("stock_code")
+    # PA: 10/10 against 12/15 -> 1.25; PC: 5/10 against 5/15 -> 1.5 (its German buyers are gone)
+    assert list(by.index) == ["PC", "PA"]
+    assert abs(by.loc["PC", "lift"] - 1.5) < 1e-12 and abs(by.loc["PA", "lift"] - 1.25) < 1e-12
+    assert by.loc["PC", "in_rest"] == 0 and got.attrs["n_rest"] == 5
+
+
+# --------------------------------------------------------------------------------------------
+# Product types
+# --------------------------------------------------------------------------------------------
+def typed_lines():
+    frame = make_lines(
+        [
+            ("1", "H1", 2, "2011-01-03 10:00", 3.0, "c1"),
+            ("1", "H2", 1, "2011-01-03 10:00", 4.0, "c1"),
+            ("2", "B1", 4, "2011-01-04 10:00", 2.0, "c2"),
+            ("2", "H1", 1, "2011-01-04 10:00", 3.0, "c2"),
+            ("C3", "H1", -1, "2011-01-05 10:00", 3.0, "c2"),
+            ("4", "N1", 1, "2011-01-06 10:00", 5.0, "c3"),
+        ]
+    )
+    names = {
+        "H1": "WHITE HANGING HEART T-LIGHT HOLDER",
+        "H2": "glass star frosted t-light holder",
+        "B1": "JUMBO BAG RED RETROSPOT",
+        "N1": "12 3/4",
+    }
+    frame["description"] = frame["stock_code"].astype(str).map(names).astype("category")
+    return engine.clean_products(frame)
+
+
+def test_product_types_from_descriptions():
+    lines = typed_lines()
+    kinds = lines["product_type"].astype(object)
+    got = dict(zip(lines["stock_code"].astype(str), kinds.where(kinds.notna(), None), strict=True))
+    assert got == {"H1": "HOLDER", "H2": "HOLDER", "B1": "BAG", "N1": None}
+    types = products.type_table(lines).set_index("product_type")
+    # HOLDER: H1 3 units sold (6 + 3 - 3 returned), H2 4; two products, c1 and c2
+    assert list(types.index) == ["HOLDER", "BAG", products.NO_TYPE]
+    holder = types.loc["HOLDER"]
+    assert (holder["revenue"], holder["products"], holder["customers"]) == (10.0, 2, 2)
+    assert (holder["units"], holder["returned_units"]) == (4, 1) and holder["returns_rate"] == 0.25
+    assert types.loc["BAG", "revenue"] == 8.0 and types.loc[products.NO_TYPE, "customers"] == 1
+    assert products.product_table(lines).set_index("stock_code").loc["B1", "product_type"] == "BAG"
+    mine = products.customer_types(lines, "c2")
+    assert list(mine["product_type"]) == ["BAG", "HOLDER"] and mine["revenue"].tolist() == [
+        8.0,
+        0.0,
+    ]
+    assert products.customer_types(lines, "nobody").empty
+    # the filtered case: a date range without c2's invoice
+    later = cleaning.filter_transactions(lines, "2011-01-06", None, None)
+    assert list(products.type_table(later)["product_type"]) == [products.NO_TYPE]
