@@ -160,3 +160,56 @@ def test_at_phone_width_tables_of_sentences_scroll_instead_of_growing_tall(dash_
             ), path
     finally:
         dash_duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_migration_segment_sizes_legend_shows_every_segment_without_scrolling(
+    dash_duo, browser_app
+):
+    """The monthly sizes' legend (ten segments) sits above the plot, two names a row: below
+    it, at a fixed y, it ran over the axis title on a phone and scrolled in a box that hid
+    Champions."""
+    dash_duo.start_server(browser_app)
+    for width in (PHONE, 1400):
+        dash_duo.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": width == PHONE},
+        )
+        try:
+            dash_duo.driver.get(dash_duo.server_url + "/migration")
+            dash_duo.wait_for_element("#mig-sizes .legend .traces", timeout=30)
+            settle(dash_duo)
+            shown, traces, scrollbar, legend_bottom, plot_top = dash_duo.driver.execute_script(
+                """
+                var gd = document.querySelector('#mig-sizes .js-plotly-plot');
+                var bar = gd.querySelector('.legend .scrollbar');
+                var legend = gd.querySelector('.legend').getBoundingClientRect();
+                var plotTop = gd.getBoundingClientRect().top + gd._fullLayout._size.t;
+                return [gd.querySelectorAll('.legend .traces').length, gd.data.length,
+                        bar ? bar.getBoundingClientRect().height : 0, legend.bottom, plotTop];
+                """
+            )
+        finally:
+            dash_duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        assert traces >= 8, traces
+        assert shown == traces, f"{width} px: {shown} of {traces} segments in the legend"
+        assert scrollbar == 0, f"{width} px: the legend scrolls"
+        assert legend_bottom <= plot_top + 1, f"{width} px: the legend covers the plot"
+
+
+def test_action_list_shows_the_recommended_action_without_scrolling_the_grid(
+    dash_duo, browser_app
+):
+    """The action list's reason to exist, the recommended action, is the third column: at
+    desktop width it was past the grid's right edge."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/actions")
+    dash_duo.wait_for_element("#actions-grid .ag-row", timeout=30)
+    header_right, grid_right = dash_duo.driver.execute_script(
+        """
+        var grid = document.querySelector('#actions-grid .ag-body-viewport').getBoundingClientRect();
+        var cell = Array.from(document.querySelectorAll('#actions-grid .ag-header-cell'))
+            .find(c => c.textContent.trim() === 'Recommended action');
+        return [cell.getBoundingClientRect().right, grid.right];
+        """
+    )
+    assert header_right <= grid_right, (header_right, grid_right)

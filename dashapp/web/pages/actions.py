@@ -108,6 +108,13 @@ def _columns(currency: str) -> list[dict]:
     return [
         customer_column(),
         {**money_column("value_at_stake", "Value at stake", currency), "minWidth": 110},
+        # what to do, next to who and how much: at 1440 px it was past the grid's right edge
+        {
+            "field": "recommended_action",
+            "headerName": "Recommended action",
+            "minWidth": 320,
+            "tooltipField": "recommended_action",
+        },
         {**money_column("clv", "Predicted CLV", currency), "minWidth": 115},
         {**money_column("clv_if_alive", "Value if still active", currency), "minWidth": 115},
         number_column("p_alive", "P(alive)", 3),
@@ -119,12 +126,6 @@ def _columns(currency: str) -> list[dict]:
         {**number_column("p_not_alive", "P(not alive)", 3), "minWidth": 130},
         {"field": "segment", "headerName": "RFM segment", "minWidth": 150},
         {"field": "cluster", "headerName": "Cluster", "minWidth": 130},
-        {
-            "field": "recommended_action",
-            "headerName": "Recommended action",
-            "minWidth": 320,
-            "tooltipField": "recommended_action",
-        },
         number_column("recency", "Recency (days)"),
         number_column("frequency", "Orders"),
         money_column("monetary", "Monetary", currency),
