@@ -72,7 +72,7 @@ def default_periods(last_day, freq: str) -> tuple[Period, Period]:
 
 
 def states_at(
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | rfm.InvoiceArrays,
     end,
     window_months: int | None = None,
     thresholds: Mapping[str, Sequence[float]] | None = None,
@@ -80,23 +80,25 @@ def states_at(
     """RFM as of the day after ``end`` (inclusive last day), for every customer with a
     purchase invoice up to ``end``.
 
-    Returns the scored customer table of :func:`rfm.rfm_scores` (index ``customer_id``) with a
-    ``state`` column: the segment, or :data:`LAPSED` for customers without a purchase in the
-    window (their scores are NaN). ``attrs["as_of"]`` holds the as-of day."""
+    ``orders``: the invoice table, or its :class:`~dashapp.analytics.rfm.InvoiceArrays` when
+    many ends are scored (built once). Returns the scored customer table of
+    :func:`rfm.rfm_scores` (index ``customer_id``) with a ``state`` column: the segment, or
+    :data:`LAPSED` for customers without a purchase in the window (their scores are NaN).
+    ``attrs["as_of"]`` holds the as-of day."""
+    arrays = orders if isinstance(orders, rfm.InvoiceArrays) else rfm.InvoiceArrays.of(orders)
     as_of = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
-    known = orders[orders["customer_id"].notna() & (orders["invoice_date"] < as_of)]
+    known = arrays.before(as_of)
     if window_months:
         since = as_of - pd.DateOffset(months=int(window_months))
-        scored_on = known[known["invoice_date"] >= since]
+        scored_on = arrays.before(as_of, since)
     else:
         scored_on = known
-    scored = rfm.rfm_scores(rfm.customer_rfm(scored_on, as_of=as_of), thresholds=thresholds)
+    scored = rfm.rfm_scores(rfm.rfm_at(arrays, as_of, scored_on), thresholds=thresholds)
     scored["state"] = scored["segment"]
     if window_months:
-        bought = known.loc[~known["is_cancellation"].to_numpy(dtype=bool), "customer_id"]
-        # unique, then sorted: a Python set of 48k strings per month end cost a quarter of
-        # the monthly history
-        ever = pd.Index(pd.unique(bought.astype(str)), name="customer_id").sort_values()
+        # every customer who bought up to then (ids are sorted, so are their codes)
+        bought = np.unique(arrays.codes[known & arrays.purchase])
+        ever = pd.Index(arrays.ids[bought], name="customer_id")
         scored = scored.reindex(ever)
         scored["state"] = scored["state"].fillna(LAPSED)
     scored.attrs["as_of"] = as_of
@@ -195,8 +197,9 @@ def monthly_states(
     """Every customer's scores and state at each of ``ends``: long table ``month_end,
     customer_id, recency, frequency, monetary, r_score, f_score, m_score, segment, state``."""
     parts = []
+    arrays = rfm.InvoiceArrays.of(orders)  # once for every month end
     for end in ends:
-        scored = states_at(orders, end, window_months, thresholds)
+        scored = states_at(arrays, end, window_months, thresholds)
         part = scored[
             ["recency", "frequency", "monetary", "r_score", "f_score", "m_score", "state"]
         ].reset_index()

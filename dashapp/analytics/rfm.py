@@ -15,6 +15,7 @@ customer with one purchase invoice has frequency score 1: one invoice is never "
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -126,6 +127,10 @@ def segment_lookup(grid: pd.DataFrame = SEGMENT_GRID) -> np.ndarray:
     return cells
 
 
+#: The standard grid's cells, looked up once.
+_STANDARD_CELLS = segment_lookup()
+
+
 def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     """Recency, frequency and monetary value per customer.
 
@@ -147,18 +152,60 @@ def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     ``last_purchase`` (datetime64), ``tenure`` (int, days from the first purchase's day to
     ``as_of``), ``aov`` (float, GBP per purchase invoice). ``attrs["as_of"]`` holds the date.
     """
-    known = orders[orders["customer_id"].notna()]
     as_of = _as_of_date(orders, as_of)
-    columns = [
-        "recency",
-        "frequency",
-        "monetary",
-        "first_purchase",
-        "last_purchase",
-        "tenure",
-        "aov",
-    ]
-    if known.empty:
+    return rfm_at(InvoiceArrays.of(orders), as_of)
+
+
+@dataclass(frozen=True)
+class InvoiceArrays:
+    """The columns RFM reads, as arrays, for the invoices with a customer id: built once,
+    scored as of many days (:func:`rfm_at`; the migration history scores 25 month ends).
+
+    ``codes`` index ``ids`` (the customer ids as text, sorted); ``purchase`` is False on
+    cancellation invoices; ``dates`` are the invoice times (datetime64[ns]), ``days`` their
+    days (int, days since 1970-01-01)."""
+
+    ids: np.ndarray
+    codes: np.ndarray
+    purchase: np.ndarray
+    revenue: np.ndarray
+    dates: np.ndarray
+    days: np.ndarray
+
+    @classmethod
+    def of(cls, orders: pd.DataFrame) -> InvoiceArrays:
+        known = orders[orders["customer_id"].notna()]
+        codes, ids = pd.factorize(known["customer_id"].astype(str), sort=True)
+        dates = known["invoice_date"].to_numpy(dtype="datetime64[ns]")
+        return cls(
+            ids=np.asarray(ids),
+            codes=codes,
+            purchase=~known["is_cancellation"].to_numpy(dtype=bool),
+            revenue=known["revenue"].to_numpy(dtype=np.float64),
+            dates=dates,
+            days=dates.astype("datetime64[D]").astype(np.int64),
+        )
+
+    def before(self, day: pd.Timestamp, since: pd.Timestamp | None = None) -> np.ndarray:
+        """Mask of the invoices before ``day`` (and at or after ``since``)."""
+        mask = self.dates < np.datetime64(day, "ns")
+        if since is not None:
+            mask &= self.dates >= np.datetime64(since, "ns")
+        return mask
+
+
+def rfm_at(arrays: InvoiceArrays, as_of: pd.Timestamp, rows: np.ndarray | None = None):
+    """:func:`customer_rfm` of the invoices ``rows`` (a mask; all when None) as of ``as_of``.
+
+    Each customer's sums add the same invoices in the same order whichever rows are chosen,
+    so a subset gives exactly what :func:`customer_rfm` gives on that subset's table."""
+    columns = ["recency", "frequency", "monetary", "first_purchase", "last_purchase",
+               "tenure", "aov"]  # fmt: skip
+    codes, purchase = arrays.codes, arrays.purchase
+    revenue, days = arrays.revenue, arrays.days
+    if rows is not None:
+        codes, purchase, revenue, days = codes[rows], purchase[rows], revenue[rows], days[rows]
+    if len(codes) == 0:
         out = pd.DataFrame(
             {
                 "recency": np.zeros(0, np.int64),
@@ -173,12 +220,9 @@ def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
         )[columns]
         out.attrs["as_of"] = as_of
         return out
-    codes, ids = pd.factorize(known["customer_id"].astype(str), sort=True)
-    n = len(ids)
-    purchase = ~known["is_cancellation"].to_numpy(dtype=bool)
+    n = len(arrays.ids)
     frequency = np.bincount(codes[purchase], minlength=n)
-    monetary = np.bincount(codes, weights=known["revenue"].to_numpy(dtype=np.float64), minlength=n)
-    days = known["invoice_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    monetary = np.bincount(codes, weights=revenue, minlength=n)
     big = np.iinfo(np.int64).max
     first = np.full(n, big)
     last = np.full(n, -big)
@@ -195,7 +239,7 @@ def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
             "last_purchase": last[has].astype("datetime64[D]").astype("datetime64[ns]"),
             "tenure": (as_of_day - first[has]).astype(np.int64),
         },
-        index=pd.Index(np.asarray(ids)[has], name="customer_id"),
+        index=pd.Index(arrays.ids[has], name="customer_id"),
     )
     out["aov"] = np.round(out["monetary"] / out["frequency"], 2)
     out.attrs["as_of"] = as_of
@@ -268,7 +312,7 @@ def rfm_scores(
     out["rfm_code"] = (
         out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
     )
-    cells = segment_lookup(grid)
+    cells = _STANDARD_CELLS if grid is SEGMENT_GRID else segment_lookup(grid)
     out["segment"] = (
         cells[out["r_score"].to_numpy() - 1, out["f_score"].to_numpy() - 1]
         if len(out)

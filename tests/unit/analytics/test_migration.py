@@ -131,3 +131,25 @@ def test_empty_orders(orders):
         empty, mig.period_of("2021-01-01", "month"), mig.period_of("2021-02-01", "month")
     )
     assert result.customers.empty and int(result.counts.to_numpy().sum()) == 0
+
+
+@pytest.mark.parametrize("window", [None, 1, 3])
+def test_month_ends_scored_from_arrays_built_once_match_each_end_scored_alone(orders, window):
+    """monthly_states builds the invoice arrays once for every month end; each end must be
+    exactly what the RFM of the invoices up to it gives (rfm.customer_rfm on that table)."""
+    ends = mig.month_ends("2020-10-01", "2021-02-28")
+    monthly = mig.monthly_states(orders, ends, window, CUTS)
+    arrays = rfm.InvoiceArrays.of(orders)
+    for end in ends:
+        alone = mig.states_at(orders, end, window, CUTS)
+        pd.testing.assert_frame_equal(mig.states_at(arrays, end, window, CUTS), alone)
+        part = monthly[monthly["month_end"] == end].set_index("customer_id")
+        assert list(part.index) == list(alone.index)
+        assert part["state"].tolist() == alone["state"].tolist()
+    # the end with the window's invoices alone, as the RFM page would score them
+    as_of = pd.Timestamp("2021-03-01")
+    since = as_of - pd.DateOffset(months=window) if window else pd.Timestamp("2000-01-01")
+    table = orders[(orders["invoice_date"] < as_of) & (orders["invoice_date"] >= since)]
+    expected = rfm.customer_rfm(table, as_of=as_of)
+    got = rfm.rfm_at(arrays, as_of, arrays.before(as_of, since))
+    pd.testing.assert_frame_equal(got, expected)
