@@ -64,6 +64,9 @@ def main() -> None:
     measure("list_flow (the clicked flow's customers)", "list_flow", flow)
     customers = [{**cust, state_key("id"): i} for i in ids[1:6]]
     measure("update_customer", "update_customer", cust, customers)
+    explain = {**base, state_key("id"): ids[0]}
+    measure("update_customer_explanation (its own callback)", "update_customer_explanation",
+            explain, [{**base, state_key("id"): i} for i in ids[1:6]])  # fmt: skip
     measure("update_countries (map + table)", "update_countries", geo)
     prod = {**base, **clv, state_key("prod_best"): "champions"}
     measure("update_products (summary, three charts)", "update_products", prod)

@@ -57,9 +57,20 @@ def test_page_callbacks(client):
     reply = _reply(client.call("update_customer", values))
     assert reply["cust-invoices"]["rowData"] and reply["cust-message"]["children"] is None
     assert "cust-types-table" in str(reply["cust-types"])
+    # the explanation is its own callback (it trains a model the rest need not wait for)
+    assert "cust-explain" not in reply
+    explain = {**base, state_key("id"): "12490"}
+    reply = _reply(client.call("update_customer_explanation", explain))
+    waterfall = reply["cust-explain"]["figure"]["data"][0]
+    assert waterfall["type"] == "waterfall" and waterfall["y"][-1] == "This customer"
+    assert "trained on" in str(reply["cust-explain-note"]["children"])
     values[state_key("id")] = "no-such-id"
     reply = _reply(client.call("update_customer", values))
     assert "no customer 'no-such-id'" in str(reply["cust-message"]["children"])
+    for wrong in ("no-such-id", "", "x" * 500):  # blank, unknown, refused: left blank
+        reply = _reply(client.call("update_customer_explanation", {**base, state_key("id"): wrong}))
+        assert reply["cust-explain"]["figure"]["data"] == []
+        assert reply["cust-explain-note"]["children"] is None
     # countries: the map and a click that filters the app
     values = {**base, **{state_key(k): v for k, v in CLV.items()}, state_key("geo_measure"): "clv"}
     maps = _reply(client.call("update_countries", values))["geo-map-choices"]["data"]

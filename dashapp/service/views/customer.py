@@ -35,10 +35,9 @@ class CustomerView(View):
     ``p_alive``, ``expected_purchases``, ``clv``... or None); ``action``/``why``; ``notes``
     (e.g. why there is no prediction); ``products`` (the customer's top products by net
     revenue, None when the source has no product lines); ``types`` (the customer's top
-    product types by net revenue, derived from the descriptions, or None); ``explanation`` (the
-    machine-learned forecast taken apart, :func:`~dashapp.service.views.clv.
-    customer_explanation`, with ``attrs["horizon_days"]``) or None and
-    ``explanation_note`` saying why not."""
+    product types by net revenue, derived from the descriptions, or None). The machine-learned
+    forecast taken apart is :func:`customer_explanation_view`, computed apart (it trains a
+    model: the rest of the page does not wait for it)."""
 
     customer_id: str = ""
     country: str = ""
@@ -49,8 +48,6 @@ class CustomerView(View):
     clv: pd.Series | None = None
     products: pd.DataFrame | None = None
     types: pd.DataFrame | None = None
-    explanation: pd.DataFrame | None = None
-    explanation_note: str = ""
     action: str = ""
     why: str = ""
     notes: list[str] = field(default_factory=list)
@@ -132,7 +129,6 @@ def _customer_view(
         raise  # not cached: the next request gets the product lines
     except DataLoadError as exc:
         notes.append(f"No products: {exc}")
-    explanation, explanation_note = _explanation(filters, customer_id)
     p_alive = None if row is None else float(row["p_alive"])
     action, why = one.recommendation(scored.loc[customer_id], p_alive)
     return CustomerView(
@@ -145,25 +141,48 @@ def _customer_view(
         clv=row,
         products=top,
         types=types,
-        explanation=explanation,
-        explanation_note=explanation_note,
         action=action,
         why=why,
         notes=notes,
     )
 
 
-def _explanation(filters: Filters, customer_id: str) -> tuple[pd.DataFrame | None, str]:
-    """The customer's machine-learned forecast taken apart, or None and why not (the model
-    could not be trained on these filters, or it does not score this customer)."""
+@dataclass(frozen=True, kw_only=True)
+class CustomerExplanationView(View):
+    """The machine-learned forecast of one customer taken apart (``explanation``:
+    :func:`~dashapp.service.views.clv.customer_explanation`, with ``attrs["horizon_days"]``),
+    or None and ``note`` saying why not. ``reason`` is set (and nothing else) when there is no
+    customer to explain: the customer view says why."""
+
+    explanation: pd.DataFrame | None = None
+    note: str = ""
+
+
+def customer_explanation_view(filters: Filters, customer_id=None) -> CustomerExplanationView:
+    """The explanation of the customer :func:`customer_view` shows (a blank, unknown or
+    filtered-out id gets only a ``reason``); bad input raises
+    :class:`~dashapp.service.params.ParamError`."""
+    raw_id = params.CUSTOMER_ID.parse(customer_id)
+    if not raw_id:
+        return CustomerExplanationView(reason="no customer")
+    return _customer_explanation_view(filters, one.normal_id(raw_id))
+
+
+@memoized
+def _customer_explanation_view(
+    dataset, version, start, end, countries, rules, customer_id
+) -> CustomerExplanationView:
+    filters = Filters.of(dataset, start, end, countries, rules)
+    if customer_id not in rfm_table(filters).index:
+        return CustomerExplanationView(reason=_absent(filters, customer_id))
     try:
-        return customer_explanation(filters, customer_id), ""
+        return CustomerExplanationView(explanation=customer_explanation(filters, customer_id))
     except ValueError as exc:
-        return None, f"No explanation: {exc}"
+        return CustomerExplanationView(note=f"No explanation: {exc}")
     except KeyError:
-        return None, (
-            f"No explanation: customer {customer_id} has no purchase in the analysed range "
-            "for the machine-learned model to score (returns only)."
+        return CustomerExplanationView(
+            note=f"No explanation: customer {customer_id} has no purchase in the analysed "
+            "range for the machine-learned model to score (returns only)."
         )
 
 

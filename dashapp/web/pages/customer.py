@@ -198,8 +198,6 @@ def _cards(view: views.CustomerView, currency: str, horizon) -> html.Div:
     Output("cust-invoices", "rowData"),
     Output("cust-products", "children"),
     Output("cust-types", "children"),
-    Output("cust-explain", "figure"),
-    Output("cust-explain-note", "children"),
     Output("cust-message", "children"),
     *INPUTS,
     running=progress("cust-progress"),
@@ -210,10 +208,10 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
             filters_from(dataset, start, end, countries), customer_id, *settings
         )
     except ParamError as exc:
-        return (no_update,) * 9 + (param_alert(exc),)
+        return (no_update,) * 7 + (param_alert(exc),)
     if view.reason:
         blank = empty_figure("")
-        return None, blank, blank, blank, [], None, None, blank, None, empty_state(view.reason)
+        return None, blank, blank, blank, [], None, None, empty_state(view.reason)
     currency = service.currency(dataset)
     horizon = params.CLV_HORIZON.parse(settings[1])
     invoices = view.invoices.copy()
@@ -228,20 +226,38 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
         rows,
         _products(view.products, currency),
         _types(view.types, currency),
-        *_explanation(view, currency),
         None,
     )
 
 
-def _explanation(view: views.CustomerView, currency: str) -> tuple[dict, object]:
-    """The waterfall, or a neutral message saying why there is none."""
-    if view.explanation is None:
-        return empty_figure("No explanation: see the note above", 120), empty_state(
-            view.explanation_note
+@callback(
+    Output("cust-explain", "figure"),
+    Output("cust-explain-note", "children"),
+    *FILTER_INPUTS,
+    as_input(params.CUSTOMER_ID),
+)
+def update_customer_explanation(dataset, start, end, countries, customer_id):
+    """The waterfall apart from the rest of the page: it trains the machine-learned model
+    for the filters (~0.3 s at full scale the first time), which the cards, timeline and RFM
+    history need not wait for. A blank or unknown id, or a bad one, leaves it blank: the
+    page's message says why."""
+    try:
+        view = views.customer_explanation_view(
+            filters_from(dataset, start, end, countries), customer_id
         )
+    except ParamError:
+        return empty_figure(""), None
+    if view.reason:
+        return empty_figure(""), None
+    if view.explanation is None:
+        return empty_figure("No explanation: see the note above", 120), empty_state(view.note)
     attrs = view.explanation.attrs
     how = html.P(attrs.get("message", ""), className="small text-muted mb-1")
-    return figures.explanation_waterfall(view.explanation, attrs["horizon_days"], currency), how
+    currency = service.currency(dataset)
+    return (
+        figures.explanation_waterfall(view.explanation, attrs["horizon_days"], currency),
+        how,
+    )
 
 
 def _products(top, currency: str):
