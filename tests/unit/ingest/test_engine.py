@@ -63,7 +63,7 @@ def _no_cleaning(monkeypatch):
 
     for name in ("clean", "clean_products"):
         monkeypatch.setattr(engine, name, no_cleaning)
-    monkeypatch.setattr(local, "run_staged", no_cleaning)
+    monkeypatch.setattr(local, "run", no_cleaning)
     monkeypatch.setattr(prepared, "load_transactions", no_cleaning)
 
 
