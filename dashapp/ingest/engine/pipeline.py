@@ -365,20 +365,30 @@ def invoice_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis
     integer sums; the smallest text and date and the largest flag of an invoice's lines are
     the same with or without their copies."""
     rules = rules or CleaningRules()
+    return _summed(
+        [_every_line_rows(lines, rules), _copies_rows(lines, rules), _matching_rows(lines, rules)]
+    )
+
+
+_NO_TEXT = {
+    "fate": ibis.null(dt.string),
+    "is_cancellation": ibis.null(dt.boolean),
+    "customer_id": ibis.null(dt.string),
+    "invoice_date": ibis.null(dt.timestamp),
+    "country": ibis.null(dt.string),
+}
+
+
+def _part_rows(table: ibis.Table) -> ibis.Table:
+    """``table`` with the columns of :data:`PART_COLUMNS` (missing sums 0)."""
     zero = ibis.literal(0, "int64")
-    nothing = {
-        "fate": ibis.null(dt.string),
-        "is_cancellation": ibis.null(dt.boolean),
-        "customer_id": ibis.null(dt.string),
-        "invoice_date": ibis.null(dt.timestamp),
-        "country": ibis.null(dt.string),
-    }
+    return table.mutate(**{c: zero for c in _PART_SUMS if c not in table.columns}).select(
+        *PART_COLUMNS
+    )
 
-    def rows(table: ibis.Table) -> ibis.Table:
-        return table.mutate(**{c: zero for c in _PART_SUMS if c not in table.columns}).select(
-            *PART_COLUMNS
-        )
 
+def _every_line_rows(lines: ibis.Table, rules: CleaningRules) -> ibis.Table:
+    """Set (1) of :func:`invoice_parts`: every line, flagged, per (invoice, fate)."""
     t = _flagged(lines, lines, rules)
     value = t.quantity * t.price_milli
     missing = t.customer_id.isnull()
@@ -394,25 +404,35 @@ def invoice_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis
         missing_lines=ibis.ifelse(missing, 1, 0).sum(),
         missing_money_milli=ibis.ifelse(missing, value, 0).sum(),
     )
-    sets = [rows(every)]
+    return _part_rows(every)
+
+
+def _copies_rows(lines: ibis.Table, rules: CleaningRules) -> ibis.Table | None:
+    """Set (2) of :func:`invoice_parts`: the extra copies of exact duplicates taken out of
+    their (invoice, fate) and counted as duplicates; None when the rule is off."""
     d = _duplicated(lines, rules)
-    if d is not None:
-        value = d.extra * d.quantity * d.price_milli
-        missing = d.customer_id.isnull()
-        copies = d.group_by(["invoice", "fate"]).aggregate(
-            lines=-d.extra.sum(),
-            money_milli=-value.sum(),
-            kept_money_milli=-value.sum(),
-            surviving_lines=-ibis.ifelse(d.quantity > 0, d.extra, 0).sum(),
-            missing_lines=-ibis.ifelse(missing, d.extra, 0).sum(),
-            missing_money_milli=-ibis.ifelse(missing, value, 0).sum(),
-            duplicate_lines=d.extra.sum(),
-            duplicate_money_milli=value.sum(),
-        )
-        sets.append(rows(copies.mutate(**{k: v for k, v in nothing.items() if k != "fate"})))
-    # A distinct line stands for ``weight`` identical lines of ``quantity`` units: its
-    # ``unmatched`` units are the last ones, so ``unmatched // |quantity|`` whole lines leave
-    # and a remainder leaves one line partly matched.
+    if d is None:
+        return None
+    value = d.extra * d.quantity * d.price_milli
+    missing = d.customer_id.isnull()
+    copies = d.group_by(["invoice", "fate"]).aggregate(
+        lines=-d.extra.sum(),
+        money_milli=-value.sum(),
+        kept_money_milli=-value.sum(),
+        surviving_lines=-ibis.ifelse(d.quantity > 0, d.extra, 0).sum(),
+        missing_lines=-ibis.ifelse(missing, d.extra, 0).sum(),
+        missing_money_milli=-ibis.ifelse(missing, value, 0).sum(),
+        duplicate_lines=d.extra.sum(),
+        duplicate_money_milli=value.sum(),
+    )
+    return _part_rows(copies.mutate(**{k: v for k, v in _NO_TEXT.items() if k != "fate"}))
+
+
+def _matching_rows(lines: ibis.Table, rules: CleaningRules) -> ibis.Table:
+    """Set (3) of :func:`invoice_parts`: what return matching changes, per invoice (fate
+    NULL). A distinct line stands for ``weight`` identical lines of ``quantity`` units: its
+    ``unmatched`` units are the last ones, so ``unmatched // |quantity|`` whole lines leave
+    and a remainder leaves one line partly matched."""
     m = _matched(lines, rules)
     size = ibis.greatest(-m.quantity, 1)
     full = ibis.ifelse(m.unmatched > 0, m.unmatched // size, 0)
@@ -427,7 +447,12 @@ def invoice_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis
         unmatched_lines=touched.sum(),
         unmatched_money_milli=(-m.unmatched * m.price_milli).sum(),
     )
-    sets.append(rows(changes.mutate(**nothing)))
+    return _part_rows(changes.mutate(**_NO_TEXT))
+
+
+def _summed(sets: list) -> ibis.Table:
+    """The sets of part rows (None: left out) summed per (invoice, fate)."""
+    sets = [x for x in sets if x is not None]
     both = sets[0]
     for more in sets[1:]:
         both = both.union(more, distinct=False)
