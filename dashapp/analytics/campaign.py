@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 #: Confidence level of the intervals.
 LEVEL = 0.95
@@ -83,6 +82,8 @@ def expected_outcome(
 ) -> Outcome:
     """Expected incremental orders, revenue, profit and ROI (see the module docstring).
     ``aov``: the treated customers' average order values; rates and margin as fractions."""
+    from scipy import stats
+
     values = np.asarray(aov, dtype=float)
     values = np.where(np.isfinite(values) & (values > 0), values, 0.0)
     p = response_rate * incremental_share
@@ -172,6 +173,8 @@ class Effect:
 
 
 def _measure(name: str, target: np.ndarray, control: np.ndarray) -> Measure:
+    from scipy import stats
+
     nt, nc = len(target), len(control)
     mt, mc = float(target.mean()), float(control.mean())
     vt, vc = float(target.var(ddof=1)), float(control.var(ddof=1))

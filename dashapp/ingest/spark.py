@@ -26,7 +26,7 @@ import pandas as pd
 
 from dashapp.ingest import cleaning, schema
 from dashapp.ingest.engine import product_lines, split_parts
-from dashapp.ingest.engine.pipeline import STAGE_TABLE, distinct_lines, parts_of, product_parts
+from dashapp.ingest.engine.pipeline import STAGE_TABLE, invoice_parts, product_parts
 from dashapp.ingest.engine.sources import canonical
 from dashapp.ingest.errors import DataLoadError
 
@@ -249,16 +249,15 @@ class SparkSource:
         elif isinstance(rules, str):
             rules = cleaning.CleaningRules.from_flags(rules)
         _, lines = self.lines()
-        stage = distinct_lines(lines, rules)
-        second = then(ibis.table(stage.schema(), name=STAGE_TABLE))
-        return self._run(second, what, stage=stage), rules
+        second = then(ibis.table(lines.schema(), name=STAGE_TABLE), rules)
+        return self._run(second, what, stage=lines), rules
 
     def clean(
         self, rules=None, timeout_s: float | None = None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """``(invoice table, ledger)``: the cleaning as one Spark SQL query (``timeout_s`` is
         accepted for symmetry with the SQL source; Spark jobs are not cancelled)."""
-        parts, rules = self._staged(rules, parts_of, "the cleaned invoices")
+        parts, rules = self._staged(rules, invoice_parts, "the cleaned invoices")
         return split_parts(parts, rules)
 
     def products(self, rules=None, timeout_s: float | None = None) -> pd.DataFrame:

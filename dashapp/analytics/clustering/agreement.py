@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score
 
 from dashapp.analytics.rfm import SEGMENT_ORDER
 
@@ -26,6 +25,8 @@ def segment_agreement(
     """Customers per (cluster, RFM segment) -- rows ``names`` in order, columns the segments
     in grid order (then any others) -- and the adjusted Rand index of the two groupings
     (customers without a segment left out)."""
+    from sklearn.metrics import adjusted_rand_score
+
     seg_codes, seg_names = pd.factorize(segments.to_numpy(dtype=object), use_na_sentinel=True)
     order = [s for s in segment_order if s in set(seg_names)]
     order += [s for s in seg_names if s not in order]
@@ -45,6 +46,8 @@ def _label_agreement(
 ) -> tuple[pd.DataFrame, float]:
     """Customers per (cluster name, segment) -- rows ``names`` in order (a categorical index),
     columns the segments as found -- and the ARI (customers without a segment left out)."""
+    from sklearn.metrics import adjusted_rand_score
+
     lab_sorted = pd.Categorical.from_codes(grp_codes, categories=names, ordered=True)
     agreement = pd.crosstab(
         pd.Series(lab_sorted, index=seg.index, name="cluster"),

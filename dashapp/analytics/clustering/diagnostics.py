@@ -9,16 +9,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.cluster import hierarchy
-from scipy.spatial import cKDTree
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
-from sklearn.mixture import GaussianMixture
+
+if TYPE_CHECKING:  # loaded where used: scikit-learn and scipy cost ~55 MB per worker
+    from scipy.spatial import cKDTree
 
 from dashapp.analytics.clustering.features import (
     COVARIANCE_TYPES,
@@ -115,6 +112,8 @@ def k_distance(
     -------
     KDistance
     """
+    from scipy.spatial import cKDTree
+
     X = _check_2d(X)
     min_samples = _check_int("min_samples", min_samples, 1)
     max_points = _check_int("max_points", max_points, 2)
@@ -237,6 +236,9 @@ def elbow_curve(
 
 
 def _elbow(Xs, ks, n, m, random_state, silhouette_sample) -> pd.DataFrame:
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
     rows = []
     for k in ks:
         if k > m:
@@ -287,6 +289,8 @@ def dendrogram_data(
         (ndarray of shape (n_points - 1, 4)), ``cut_height`` (float or None), ``n_points``,
         ``n_total``, ``method``.
     """
+    from scipy.cluster import hierarchy
+
     X = _check_2d(X)
     linkage = _check_choice("linkage", linkage, LINKAGES)
     max_points = _check_int("max_points", max_points, 2)
@@ -356,6 +360,9 @@ def bic_curve(
     ClusteringError
         Unknown covariance type, bad ``X``, ``ks`` or ``max_points``.
     """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
     X = _check_2d(X)
     covariance_type = _check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)
     ks = sorted({_check_int("k", k, 1) for k in ks})
@@ -384,6 +391,8 @@ def _scores(X: np.ndarray, labels: np.ndarray, random_state: int) -> dict[str, A
     """Quality of a clustering, outliers (label -1) left out: ``silhouette`` (on a sample of
     at most :data:`SILHOUETTE_SAMPLE`), ``silhouette_sample_size``, ``davies_bouldin``,
     ``calinski_harabasz``; NaN where undefined."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
     diag: dict[str, Any] = {}
     sil, sil_n = _silhouette(X, labels, random_state)
     diag["silhouette"], diag["silhouette_sample_size"] = sil, sil_n

@@ -31,14 +31,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
-from sklearn.cluster import DBSCAN, AgglomerativeClustering, KMeans
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
+
+if TYPE_CHECKING:  # loaded where used: scikit-learn and scipy cost ~55 MB per worker
+    from scipy.spatial import cKDTree
 
 from dashapp.analytics.clustering.agreement import _label_agreement
 from dashapp.analytics.clustering.diagnostics import KDistance, _k_distance_tree, _scores
@@ -195,6 +194,9 @@ def _fit_kmeans(X, k, random_state):
     reached by :data:`KMEANS_CONFIRMATIONS` independent batches (deterministic for a given
     ``random_state``). Returns the labels and ``inertia``, ``n_init`` (starts run) and
     ``confirmed`` (whether the lowest inertia was reproduced)."""
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
     best = None
     hits = 0
     batches = 0
@@ -234,6 +236,8 @@ def _kmeans_note(n: int, extra: dict[str, Any]) -> str:
 
 
 def _fit_hierarchical(X, k, linkage, max_exact, random_state):
+    from sklearn.cluster import AgglomerativeClustering
+
     n = len(X)
     idx = _rng_sample(n, max_exact, random_state)
     model = AgglomerativeClustering(n_clusters=k, linkage=linkage)
@@ -248,6 +252,9 @@ def _fit_hierarchical(X, k, linkage, max_exact, random_state):
 
 
 def _fit_gmm(X, k, covariance_type, max_exact, random_state):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
     n = len(X)
     idx = _rng_sample(n, max_exact, random_state)
     with warnings.catch_warnings():
@@ -276,6 +283,9 @@ def _mean_neighbours(
 
 def _fit_dbscan(X, eps, min_samples, max_exact, random_state):
     """DBSCAN, on a sample when large or when neighbour lists would exceed the budget."""
+    from scipy.spatial import cKDTree
+    from sklearn.cluster import DBSCAN
+
     n = len(X)
     idx = _rng_sample(n, max_exact, random_state)
     Xs = X[idx]

@@ -13,10 +13,12 @@ the diagnostics, which both use it.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial import cKDTree
-from threadpoolctl import ThreadpoolController
+
+if TYPE_CHECKING:  # loaded where used: scikit-learn and scipy cost ~55 MB per worker
+    from threadpoolctl import ThreadpoolController
 
 __all__ = ["MAX_THREADS", "stratified_sample"]
 
@@ -31,6 +33,9 @@ _CONTROLLER: list[ThreadpoolController] = []
 
 def _threads():
     """Context limiting BLAS / OpenMP threads to :data:`MAX_THREADS` (cached library scan)."""
+    import sklearn.cluster  # noqa: F401  (its OpenMP runtime must be loaded before the scan)
+    from threadpoolctl import ThreadpoolController
+
     if not MAX_THREADS:
         return nullcontext()
     if not _CONTROLLER:
@@ -50,6 +55,8 @@ def _nearest_assign(
     X_ref: np.ndarray, lab_ref: np.ndarray, X_rest: np.ndarray, max_dist: float | None = None
 ) -> np.ndarray:
     """Label of the nearest reference point (-1 if farther than ``max_dist``)."""
+    from scipy.spatial import cKDTree
+
     if len(X_rest) == 0:
         return np.empty(0, dtype=int)
     if len(X_ref) == 0:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
+
+if TYPE_CHECKING:  # loaded where used: scikit-learn and scipy cost ~55 MB per worker
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 from dashapp.analytics.clustering.sampling import _threads
 from dashapp.analytics.clv.explain import tree_shap
@@ -72,6 +74,8 @@ class MLForecast:
 
 def _regressor() -> HistGradientBoostingRegressor:
     """Poisson loss for counts; fixed seed and no early stopping: reproducible."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     return HistGradientBoostingRegressor(
         loss="poisson",
         learning_rate=0.1,

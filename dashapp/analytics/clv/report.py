@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from dashapp.analytics.clv import (
     DAYS_PER_MONTH,
@@ -191,6 +190,8 @@ def independence(summary: pd.DataFrame) -> Independence | None:
 def measure_stats(values: np.ndarray, clv_values: np.ndarray) -> dict:
     """Total, median, top-10% / top-20% shares (negative values count as 0 in the shares)
     and Spearman correlation with predicted CLV of one per-customer measure."""
+    from scipy.stats import rankdata
+
     finite = np.isfinite(values)
     descending = np.sort(np.where(finite, values, 0.0))[::-1]
     positive = descending.clip(min=0)

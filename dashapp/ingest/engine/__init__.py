@@ -18,9 +18,7 @@ from dashapp.ingest.engine import local
 from dashapp.ingest.engine.pipeline import (
     LINE_SCHEMA,
     SOURCE_COLUMNS,
-    distinct_lines,
     invoice_parts,
-    parts_of,
     product_parts,
 )
 from dashapp.ingest.engine.results import product_lines, split_parts
@@ -45,7 +43,7 @@ def clean(lines, rules: CleaningRules | None = None) -> tuple[pd.DataFrame, pd.D
     rules = rules or CleaningRules()
     if isinstance(lines, pd.DataFrame):
         lines = to_arrow(lines)
-    parts = local.run_staged(distinct_lines(lines_table(), rules), parts_of, lines)
+    parts = local.run(invoice_parts(lines_table(), rules), lines)
     return split_parts(parts, rules)
 
 
@@ -59,7 +57,7 @@ def clean_products(lines, rules: CleaningRules | None = None) -> pd.DataFrame:
     if isinstance(lines, pd.DataFrame):
         lines = to_arrow(lines)
     try:
-        table = local.run_staged(distinct_lines(lines_table(), rules), product_parts, lines)
+        table = local.run(product_parts(lines_table(), rules), lines)
     except duckdb.OutOfMemoryException as exc:
         raise DataLoadError(
             "preparing the product lines needs more memory than the embedded engine may use "

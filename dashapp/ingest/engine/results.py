@@ -43,8 +43,33 @@ def _money(milli) -> float:
     return round(int(milli) / MILLI, 2)
 
 
+def _integers(parts, columns) -> pd.DataFrame:
+    """``parts`` (an Arrow table or a DataFrame) as a DataFrame with ``columns`` as int64.
+    Engines return integer sums wider than 64 bits (DuckDB's HUGEINT reaches Arrow as
+    decimal128, PostgreSQL's numeric reaches pandas as Python Decimals), which pandas would
+    keep as slow Python objects; the casts are checked, so an overflow raises."""
+    if not isinstance(parts, pd.DataFrame):
+        import pyarrow as pa
+
+        for name in columns:
+            if name in parts.column_names:
+                i = parts.column_names.index(name)
+                if not pa.types.is_int64(parts.schema.field(i).type):
+                    parts = parts.set_column(i, name, parts.column(i).cast(pa.int64()))
+        return parts.to_pandas()
+    frame = parts.copy(deep=False)
+    for name in columns:
+        if name in frame.columns and frame[name].dtype != np.int64:
+            frame[name] = frame[name].astype(np.int64)
+    return frame
+
+
+#: Integer columns of :data:`PART_COLUMNS`.
+_PART_INTEGERS = PART_COLUMNS[6:]
+
+
 def _as_frame(parts) -> pd.DataFrame:
-    frame = parts if isinstance(parts, pd.DataFrame) else parts.to_pandas()
+    frame = _integers(parts, _PART_INTEGERS)
     missing = [c for c in PART_COLUMNS if c not in frame.columns]
     if missing:  # a programming error, never user input
         raise ValueError(f"cleaning result lacks columns {missing}")
@@ -95,8 +120,13 @@ def ledger(parts: pd.DataFrame, rules: CleaningRules) -> pd.DataFrame:
 
     counted = {
         rule: (total(fate == rule, "lines"), total(fate == rule, "money_milli"))
-        for rule in ("duplicates", "bad_debt", "non_product", "non_positive_price", "write_offs")
+        for rule in ("bad_debt", "non_product", "non_positive_price", "write_offs")
     }
+    everything = slice(None)
+    counted["duplicates"] = (
+        total(everything, "duplicate_lines"),
+        total(everything, "duplicate_money_milli"),
+    )
     counted["cancellations_dropped"] = (
         total(fate == "cancellations_dropped", "lines"),
         total(fate == "cancellations_dropped", "money_milli"),
@@ -139,7 +169,7 @@ def ledger(parts: pd.DataFrame, rules: CleaningRules) -> pd.DataFrame:
             }
         )
     out = pd.DataFrame(rows, columns=LEDGER_COLUMNS)
-    out.attrs["rows_in"] = int(parts["lines"].sum())
+    out.attrs["rows_in"] = int(parts["lines"].sum()) + int(parts["duplicate_lines"].sum())
     out.attrs["rows_out"] = total(kept, "lines") - total(kept, "removed_lines")
     return out
 
@@ -161,7 +191,7 @@ def product_lines(parts) -> pd.DataFrame:
     any engine: a database gives object columns): one row per (invoice, stock code),
     ``revenue`` in the currency unit, ``units`` int64, text columns categorical, sorted by
     date, invoice and stock code (a unique order, the same on every engine)."""
-    frame = parts if isinstance(parts, pd.DataFrame) else parts.to_pandas()
+    frame = _integers(parts, ("units", "money_milli"))
     missing = [c for c in PRODUCT_COLUMNS if c not in frame.columns]
     if missing:  # a programming error, never user input
         raise ValueError(f"product lines lack columns {missing}")

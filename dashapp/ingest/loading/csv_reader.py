@@ -168,7 +168,12 @@ def iter_csv_batches(
             n = batch.num_rows
             if n == 0:
                 continue
-            columns = {canon: batch.column(f"c{i}") for canon, i in mapping.items()}
+            # as chunked arrays, like a whole-file read: the converter's arrow paths (text
+            # dictionary-encoded, numbers and ISO dates parsed by arrow) only take those; a
+            # plain array went through numpy objects (2-3x the CPU of the conversion)
+            columns = {
+                canon: pa.chunked_array([batch.column(f"c{i}")]) for canon, i in mapping.items()
+            }
             yield _Raw(
                 name=name,
                 n=n,

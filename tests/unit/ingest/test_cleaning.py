@@ -171,6 +171,42 @@ def test_duplicates_equal_pandas_duplicated():
     assert by.loc["duplicates", "money"] == pytest.approx(lines.loc[duplicated, "line_total"].sum())
 
 
+def test_lines_that_differ_in_one_column_only_are_not_duplicates():
+    """Duplicates are found among lines sharing invoice, stock code, units and time, then
+    compared on all eight columns: a line that differs from another in any single column
+    stays, whichever column it is; identical lines without a stock code are duplicates."""
+    base = ("300", "K1", 2, "2010-05-01 10:00", 3.0, "9", "France")
+    rows = [base, base]  # one exact duplicate
+    rows += [("300", "K1", 2, "2010-05-01 10:00", 3.5, "9", "France")]  # price
+    rows += [("300", "K1", 2, "2010-05-01 10:00", 3.0, "10", "France")]  # customer
+    rows += [("300", "K1", 2, "2010-05-01 10:00", 3.0, None, "France")]  # no customer
+    rows += [("300", "K1", 2, "2010-05-01 10:00", 3.0, "9", "Spain")]  # country
+    rows += [("300", "K1", 2, "2010-05-01 10:00", 3.0, "9", "France")]  # description, below
+    rows += [("300", "K1", 3, "2010-05-01 10:00", 3.0, "9", "France")]  # units
+    rows += [("300", "K1", 2, "2010-05-01 10:01", 3.0, "9", "France")]  # time
+    rows += [("301", "K1", 2, "2010-05-01 10:00", 3.0, "9", "France")]  # invoice
+    rows += [("300", "K2", 2, "2010-05-01 10:00", 3.0, "9", "France")]  # stock code
+    rows += [("302", None, 1, "2010-05-02 10:00", 4.0, "9", "France")] * 3  # no code, 2 extra
+    lines = make_lines(rows)
+    description = lines["description"].astype(object)
+    description[6] = "another description"
+    lines["description"] = description.astype("category")
+    assert lines.duplicated(keep="first").sum() == 3
+    orders, ledger = clean(lines)
+    by = ledger.set_index("rule")
+    assert by.loc["duplicates", "rows"] == 3
+    assert by.loc["duplicates", "money"] == pytest.approx(6.0 + 2 * 4.0)
+    assert ledger.attrs["rows_in"] == len(rows)
+    lines_of = orders.set_index("invoice")["lines"]
+    assert lines_of["300"] == 11 - 1 - 1  # 11 lines, a duplicate, the line without customer
+    assert lines_of["302"] == 1
+    # with the rule off every copy stays and nothing is counted
+    orders_all, ledger_all = clean(lines, CleaningRules(drop_duplicates=False))
+    assert ledger_all.set_index("rule").loc["duplicates", "rows"] == 0
+    assert orders_all.set_index("invoice").loc["302", "lines"] == 3
+    assert ledger_all.attrs["rows_in"] == len(rows)
+
+
 # A purchase that returns cancel is no purchase occasion (issue 13, point 1).
 CANCELLED = [
     # customer 7: a small order, then an 80,995-unit order cancelled 16 minutes later

@@ -63,7 +63,7 @@ def _no_cleaning(monkeypatch):
 
     for name in ("clean", "clean_products"):
         monkeypatch.setattr(engine, name, no_cleaning)
-    monkeypatch.setattr(local, "run_staged", no_cleaning)
+    monkeypatch.setattr(local, "run", no_cleaning)
     monkeypatch.setattr(prepared, "load_transactions", no_cleaning)
 
 
@@ -206,3 +206,31 @@ def test_a_large_csv_without_a_cache_folder_still_streams(tmp_path, monkeypatch)
     orders, ledger = prepared.prepare_file(csv, CleaningRules(), cache_dir=None)
     assert ledger.attrs["rows_in"] == 300 and len(orders) > 0
     assert list((tmp_path / "tmp" / "dashapp-lines").glob("*.parquet"))
+
+
+def test_integer_sums_reach_pandas_as_int64_from_any_engine():
+    """DuckDB sums BIGINT to HUGEINT (Arrow decimal128) and PostgreSQL to numeric (Python
+    Decimals): both become int64, exactly, and a sum beyond int64 is refused, not rounded."""
+    import decimal
+
+    import pyarrow as pa
+
+    from dashapp.ingest.engine import results
+    from dashapp.ingest.engine.pipeline import invoice_parts
+    from tests.factories import make_lines
+
+    lines = make_lines([tuple(r[:2]) + (int(r[3]), r[4], float(r[5]), r[6]) for r in ROWS])
+    rules = CleaningRules()
+    parts = local.run(invoice_parts(engine.lines_table(), rules), engine.to_arrow(lines))
+    assert pa.types.is_decimal(parts.schema.field("kept_money_milli").type)  # why it matters
+    frame = results._as_frame(parts)
+    assert all(frame[c].dtype == "int64" for c in results._PART_INTEGERS)
+    as_database = parts.to_pandas()  # object columns of Decimals, as a database driver gives
+    assert isinstance(as_database["kept_money_milli"].iloc[0], decimal.Decimal)
+    want_orders, want_ledger = results.split_parts(parts, rules)
+    got_orders, got_ledger = results.split_parts(as_database, rules)
+    pd.testing.assert_frame_equal(got_orders, want_orders, check_exact=True)
+    pd.testing.assert_frame_equal(got_ledger, want_ledger, check_exact=True)
+    too_big = pa.table({"lines": pa.array([decimal.Decimal(2**64)], pa.decimal128(38, 0))})
+    with pytest.raises(pa.ArrowInvalid):
+        results._integers(too_big, ["lines"])
