@@ -171,7 +171,7 @@ def test_spark_product_lines_equal_the_file(files, spark_sources, dataset, rules
 
 
 #: The edge corpus's product types, worked out by hand from the descriptions
-#: (:func:`~dashapp.ingest.engine.pipeline.product_type`).
+#: (:func:`~dashapp.ingest.engine.product_type.product_type`).
 EDGE_PRODUCT_TYPES = {
     "T1": "HOLDER",  # WHITE HANGING HEART T-LIGHT HOLDER
     "T2": "BAG",  # jumbo bag red retrospot: trailing colour and pattern dropped

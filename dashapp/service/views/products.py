@@ -97,7 +97,7 @@ def segment_lift_view(
 
 def product_type_view(filters: Filters) -> pd.DataFrame:
     """Net revenue, customers, products and returns rate by product type (derived from the
-    descriptions: :func:`~dashapp.ingest.engine.pipeline.product_type`), largest revenue
+    descriptions: :func:`~dashapp.ingest.engine.product_type.product_type`), largest revenue
     first (:func:`~dashapp.analytics.products.type_table`)."""
     return _type_table(filters)
 

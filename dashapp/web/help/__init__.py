@@ -93,7 +93,7 @@ def non_product_codes() -> str:
 
 
 def type_stop_words() -> str:
-    from dashapp.ingest.engine.pipeline import PRODUCT_TYPE_STOP_WORDS
+    from dashapp.ingest.engine.product_type import PRODUCT_TYPE_STOP_WORDS
 
     return ", ".join(f"`{w}`" for w in PRODUCT_TYPE_STOP_WORDS)
 
