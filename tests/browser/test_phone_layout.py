@@ -196,9 +196,7 @@ def test_migration_segment_sizes_legend_shows_every_segment_without_scrolling(
         assert legend_bottom <= plot_top + 1, f"{width} px: the legend covers the plot"
 
 
-def test_action_list_shows_the_recommended_action_without_scrolling_the_grid(
-    dash_duo, browser_app
-):
+def test_action_list_shows_the_recommended_action_without_scrolling_the_grid(dash_duo, browser_app):
     """The action list's reason to exist, the recommended action, is the third column: at
     desktop width it was past the grid's right edge."""
     dash_duo.start_server(browser_app)

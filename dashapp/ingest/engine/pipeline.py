@@ -509,6 +509,7 @@ PRODUCT_COLUMNS: tuple[str, ...] = (
     "product_type",
 )
 
+
 def product_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis.Table:
     """The lines that stay after every rule, one row per (invoice, stock code): ``units``
     kept (units sold on a purchase; a return's matched units, negative, its unmatched ones

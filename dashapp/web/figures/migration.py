@@ -160,7 +160,13 @@ def sizes(monthly: pd.DataFrame) -> dict:
         # above the plot: Plotly makes room for it (below, at a fixed y, the nine segments
         # ran over the axis title on a phone)
         # two names a row at every width: a phone fitted one, in a scrolling box
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0,
-                "entrywidth": 0.5, "entrywidthmode": "fraction"},  # fmt: skip
+        legend={
+            "orientation": "h",
+            "y": 1.02,
+            "yanchor": "bottom",
+            "x": 0,
+            "entrywidth": 0.5,
+            "entrywidthmode": "fraction",
+        },  # fmt: skip
         margin={"l": 50, "r": 10, "t": 20, "b": 40},
     )
