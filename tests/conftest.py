@@ -105,9 +105,9 @@ def sample_lines(shared_sample_xlsx, tmp_path_factory) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def extract_app(shared_sample_xlsx, tmp_path_factory):
-    """The app on the real extract, built once per test session: Dash hands the page
-    callbacks to the first app built in a process, so every test that calls page callbacks
-    in-process (integration over HTTP, browser) shares this one."""
+    """The app on the real extract, built once per test process (each pytest-xdist worker is
+    one): Dash hands the page callbacks to the first app built in a process, so every test
+    that calls page callbacks in-process (integration over HTTP, browser) shares this one."""
     from dashapp import create_app
     from dashapp.config import Settings
 
