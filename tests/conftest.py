@@ -117,7 +117,12 @@ def extract_app(shared_sample_xlsx, tmp_path_factory):
         cache_dir=tmp_path_factory.mktemp("cache"),
         data_dir=tmp_path_factory.mktemp("data"),
     )
-    return create_app(settings)
+    app = create_app(settings)
+    # Dash hands the callbacks registered at import (the shell's URL state, helpers of the
+    # pages) to the first app that serves a request: this one, before any app a test builds
+    # in-process (tests/integration/test_production.py), whatever order the files run in
+    assert app.server.test_client().get("/health").status_code == 200
+    return app
 
 
 @pytest.fixture
