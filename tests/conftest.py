@@ -105,9 +105,9 @@ def sample_lines(shared_sample_xlsx, tmp_path_factory) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def extract_app(shared_sample_xlsx, tmp_path_factory):
-    """The app on the real extract, built once per test session: Dash hands the page
-    callbacks to the first app built in a process, so every test that calls page callbacks
-    in-process (integration over HTTP, browser) shares this one."""
+    """The app on the real extract, built once per test process (each pytest-xdist worker is
+    one): Dash hands the page callbacks to the first app built in a process, so every test
+    that calls page callbacks in-process (integration over HTTP, browser) shares this one."""
     from dashapp import create_app
     from dashapp.config import Settings
 
@@ -117,7 +117,12 @@ def extract_app(shared_sample_xlsx, tmp_path_factory):
         cache_dir=tmp_path_factory.mktemp("cache"),
         data_dir=tmp_path_factory.mktemp("data"),
     )
-    return create_app(settings)
+    app = create_app(settings)
+    # Dash hands the callbacks registered at import (the shell's URL state, helpers of the
+    # pages) to the first app that serves a request: this one, before any app a test builds
+    # in-process (tests/integration/test_production.py), whatever order the files run in
+    assert app.server.test_client().get("/health").status_code == 200
+    return app
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Browser tests: headless Debian Chromium through dash[testing] (dash_duo).
 
-One Dash app is built per test session (Dash hands the page callbacks to the first app built
-in a process) over the real Online Retail II extract in ../shared/data. Screenshots of each
+One Dash app is built per test process (Dash hands the page callbacks to the first app built
+in a process; each pytest-xdist worker is a process of its own, with its own server and
+Chromium) over the real Online Retail II extract in ../shared/data. Screenshots of each
 page are saved under test-artifacts/ (git-ignored) for a person to look at.
 
 ``dash_duo`` keeps the dash[testing] API (``start_server``, ``driver``, ``server_url``,

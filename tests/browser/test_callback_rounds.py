@@ -14,7 +14,7 @@ import time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.conftest import console_errors, wait_until
+from tests.browser.conftest import BUSY, console_errors, settle, wait_until
 
 PAGE_CONTAINER = "_pages_content"
 
@@ -55,16 +55,22 @@ if (!window.__dashFetch) {
 """
 
 
-def _settle(dash_duo, quiet: float = 1.5, timeout: float = 60) -> None:
-    """Wait until no callback request is pending and none started for ``quiet`` seconds."""
+#: [requests recorded, requests in flight, why the renderer is busy ('' when idle)]
+PROGRESS = (
+    "return [window.__dashCalls.length, window.__dashPending, (function () {" + BUSY + "})()];"
+)
+
+
+def _settle(dash_duo, quiet: float = 1.0, timeout: float = 60) -> None:
+    """Wait until no callback request is in flight, none is queued in the renderer's store
+    (requested, running or being applied: a chain counts as busy throughout) and none started
+    for ``quiet`` seconds."""
     driver = dash_duo.driver
     end = time.time() + timeout
     seen, since = -1, time.time()
     while time.time() < end:
-        count, pending = driver.execute_script(
-            "return [window.__dashCalls.length, window.__dashPending];"
-        )
-        if count != seen or pending:
+        count, pending, busy = driver.execute_script(PROGRESS)
+        if count != seen or pending or busy:
             seen, since = count, time.time()
         elif time.time() - since >= quiet:
             return
@@ -80,8 +86,7 @@ def _record(dash_duo) -> None:
 
 
 def _settle_loading(dash_duo) -> None:
-    dash_duo.wait_for_no_elements("._dash-loading-callback", timeout=60)
-    time.sleep(0.5)
+    settle(dash_duo)  # drawn, no callback pending in the store, no loading marker
 
 
 def _calls(dash_duo) -> list[dict]:

@@ -10,7 +10,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.select import Select
 
 from dashapp.analytics.clustering import METHOD_LABELS, METHODS, OUTLIER_NAME
-from tests.browser.conftest import console_errors, save_screenshot
+from tests.browser.conftest import console_errors, save_screenshot, settle
 
 METHOD_SELECT = 'select[id=\'{"key":"cl_method","kind":"state"}\']'
 SCATTER_META = (
@@ -104,6 +104,8 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     assert title.startswith("All ") and title.endswith("customers with their cluster.")
     # clicking a tile of the treemap lists that cluster behind the page's chip
     for name in ("Low Value", "High Value"):
+        # the treemap redrawn by the previous click's callbacks would swallow this click
+        settle(dash_duo)
         tile = _wait(
             dash_duo,
             lambda n=name: next(

@@ -3,13 +3,11 @@ loads without console errors (screenshots saved to test-artifacts/)."""
 
 from __future__ import annotations
 
-import time
-
 import dash
 import pandas as pd
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.conftest import console_errors, save_screenshot, wait_until
+from tests.browser.conftest import console_errors, save_screenshot, settle, wait_until
 
 NONSTANDARD = {  # our header -> canonical
     "Order No": "Invoice",
@@ -51,7 +49,7 @@ def test_upload_nonstandard_headers_map_columns_and_all_pages_update(
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/upload")
     upload = dash_duo.wait_for_element("#upload-file input[type=file]", timeout=20)
-    time.sleep(1)  # the page's callbacks have run: no message before anything was sent
+    settle(dash_duo)  # the page's callbacks have run: no message before anything was sent
     assert dash_duo.find_element("#upload-result").text.strip() == ""
     upload.send_keys(str(path))
     dash_duo.wait_for_element("#upload-mapping .alert", timeout=30)
@@ -161,9 +159,7 @@ def test_every_page_loads_without_console_errors(dash_duo, browser_app):
     dash_duo.start_server(browser_app)
     for page in dash.page_registry.values():
         dash_duo.driver.get(dash_duo.server_url + page["relative_path"])
-        dash_duo.wait_for_element("h1, h2", timeout=30)
-        time.sleep(1.5)  # let the page's callbacks finish
-        dash_duo.wait_for_no_elements("._dash-loading-callback", timeout=60)
+        settle(dash_duo)  # the page's callbacks have finished (h1/h2 drawn, none pending)
         save_screenshot(dash_duo, f"page-{page['name'].lower().replace(' ', '-')}")
         errors = console_errors(dash_duo)
         assert errors == [], f"{page['path']}: {errors}"

@@ -464,7 +464,9 @@ def test_everything_of_the_app_is_served_under_the_prefix(portal):
 @contextlib.contextmanager
 def in_process_app(tmp_path, env: dict | None = None):
     """create_app() with settings from ``env`` (plus private folders); the service's global
-    state is restored afterwards so other tests see their own configuration."""
+    state is restored afterwards so other tests see their own configuration. A test using it
+    asks for ``extract_app`` first: the session's app must be the process's first (it takes
+    Dash's global callbacks, tests/conftest.py), also when this file runs before the others."""
     from dashapp import create_app, service
     from dashapp.config import Settings
 
@@ -487,6 +489,7 @@ def in_process_app(tmp_path, env: dict | None = None):
             del service.cache.app
 
 
+@pytest.mark.usefixtures("extract_app")
 def test_security_headers_and_frame_ancestors_from_configuration(tmp_path):
     with in_process_app(tmp_path) as app:
         reply = app.server.test_client().get("/")
@@ -516,6 +519,7 @@ def _basic(user: str, password: str) -> dict:
     return {"Authorization": f"Basic {token}"}
 
 
+@pytest.mark.usefixtures("extract_app")
 def test_basic_auth_protects_every_route_but_health(tmp_path):
     password = "pässwörd ✓ with spaces"
     env = {"AUTH_MODE": "basic", "BASIC_AUTH_USERNAME": "analyst", "BASIC_AUTH_PASSWORD": password}
@@ -561,6 +565,7 @@ def test_basic_auth_protects_every_route_but_health(tmp_path):
         assert health.status_code == 200 and health.get_data(as_text=True) == "OK"
 
 
+@pytest.mark.usefixtures("extract_app")
 def test_trusted_proxy_header_auth(tmp_path):
     env = {"AUTH_MODE": "header", "AUTH_HEADER": "X-Portal-User"}
     with in_process_app(tmp_path, env) as app:
@@ -579,6 +584,7 @@ def test_trusted_proxy_header_auth(tmp_path):
         assert ok.status_code == 200
 
 
+@pytest.mark.usefixtures("extract_app")
 def test_auth_is_off_by_default(tmp_path):
     with in_process_app(tmp_path) as app:
         client = app.server.test_client()
@@ -586,6 +592,7 @@ def test_auth_is_off_by_default(tmp_path):
         assert client.get("/_dash-layout").status_code == 200
 
 
+@pytest.mark.usefixtures("extract_app")
 def test_an_unreachable_redis_slows_the_app_down_but_never_breaks_it(tmp_path):
     """REDIS_URL pointing at nothing (an outage, a restart): every callback still answers,
     computing instead of reading the cache; the outage is logged."""
