@@ -60,10 +60,15 @@ ACTIVE_SEGMENTS = frozenset(
     }
 )
 #: The action for an "active" segment whose P(alive) is below :data:`LAPSED_BELOW`.
+#: (As short as the segments' own actions, so that a grid shows it on one line; what it may
+#: cost, up to the value at stake, is the action list's own column.)
 LAPSED_ACTION = (
-    "Probably lapsed (P(alive) {p:.0%}): win back first with a personal reactivation offer, "
-    "worth spending up to the value at stake; no upsell until they buy again."
+    "Probably lapsed (P(alive) {p:.0%}): win back first with a personal reactivation offer."
 )
+
+
+#: The longest recommended action (characters): a grid's column fits it.
+LONGEST_ACTION = max(len(LAPSED_ACTION.format(p=1.0)), *(len(a) for a in SEGMENT_GRID["action"]))
 
 
 def recommended_actions(segment: pd.Series, p_alive: pd.Series) -> pd.Series:

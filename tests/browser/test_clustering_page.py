@@ -104,27 +104,35 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     assert title.startswith("All ") and title.endswith("customers with their cluster.")
     # clicking a tile of the treemap lists that cluster behind the page's chip
     for name in ("Low Value", "High Value"):
-        # the treemap redrawn by the previous click's callbacks would swallow this click
-        settle(dash_duo)
-        tile = _wait(
-            dash_duo,
-            lambda n=name: next(
-                (
-                    el
-                    for el in dash_duo.find_elements("#cl-treemap g.slice")
-                    if el.text.startswith(n)
-                ),
-                None,
-            ),  # fmt: skip
-            what=f"the {name} tile",
-        )
-        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tile)
-        ActionChains(dash_duo.driver).move_to_element(tile).click().perform()
-        _wait(
-            dash_duo,
-            lambda n=name: f"Cluster: {n} — " in dash_duo.find_element("#cl-sel-chip").text,
-            what=f"the chip of {name}",
-        )
+        # the treemap redrawn by the previous click's callbacks can swallow a click (Plotly
+        # ignores clicks while it draws): click again, as a user would, up to three times
+        for attempt in range(3):
+            settle(dash_duo)
+            tile = _wait(
+                dash_duo,
+                lambda n=name: next(
+                    (
+                        el
+                        for el in dash_duo.find_elements("#cl-treemap g.slice")
+                        if el.text.startswith(n)
+                    ),
+                    None,
+                ),  # fmt: skip
+                what=f"the {name} tile",
+            )
+            dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", tile)
+            ActionChains(dash_duo.driver).move_to_element(tile).click().perform()
+            try:
+                _wait(
+                    dash_duo,
+                    lambda n=name: f"Cluster: {n} — " in dash_duo.find_element("#cl-sel-chip").text,
+                    timeout=10 if attempt < 2 else 40,
+                    what=f"the chip of {name}",
+                )
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
         assert f"cl_sel=cluster%3A{name.replace(' ', '+')}" in dash_duo.driver.current_url
         _wait(
             dash_duo,

@@ -112,7 +112,7 @@ def _columns(currency: str) -> list[dict]:
         {
             "field": "recommended_action",
             "headerName": "Recommended action",
-            "minWidth": 320,
+            "contentChars": actions.LONGEST_ACTION,  # on one line, never cut
             "tooltipField": "recommended_action",
         },
         {**money_column("clv", "Predicted CLV", currency), "minWidth": 115},
