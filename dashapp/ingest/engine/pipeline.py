@@ -522,17 +522,7 @@ def product_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis
     rules = rules or CleaningRules()
     t = _flagged(lines, lines, rules)
     t = t.filter(t.fate.isnull())
-    sets = [
-        t.group_by(["invoice", "stock_code"]).aggregate(
-            description=t.description.min(),
-            customer_id=t.customer_id.min(),
-            invoice_date=t.invoice_date.min(),
-            country=t.country.min(),
-            is_cancellation=t.is_cancellation.max(),
-            units=t.quantity.sum(),
-            money_milli=(t.quantity * t.price_milli).sum(),
-        )
-    ]
+    sets = [_per_code(t, t.quantity, t.quantity * t.price_milli)]
     nothing = {
         "description": ibis.null(dt.string),
         "customer_id": ibis.null(dt.string),
@@ -562,17 +552,23 @@ def product_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis
     both = sets[0].select(*summed)
     for more in sets[1:]:
         both = both.union(more.select(*summed), distinct=False)
-    out = both.group_by(["invoice", "stock_code"]).aggregate(
-        description=both.description.min(),
-        customer_id=both.customer_id.min(),
-        invoice_date=both.invoice_date.min(),
-        country=both.country.min(),
-        is_cancellation=both.is_cancellation.max(),
-        units=both.units.sum(),
-        money_milli=both.money_milli.sum(),
-    )
+    out = _per_code(both, both.units, both.money_milli)
     out = out.filter(out.units != 0)
     described = lines.select(type_description=lines.description).distinct()
     described = described.mutate(product_type=product_type(described.type_description))
     out = out.left_join(described, out.description == described.type_description)
     return out.select(*PRODUCT_COLUMNS)
+
+
+def _per_code(t: ibis.Table, units: ibis.Value, money_milli: ibis.Value) -> ibis.Table:
+    """One row per (invoice, stock code) of ``t``: the smallest of each text (a NULL, as the
+    sets of corrections carry, is never chosen), the sums of ``units`` and ``money_milli``."""
+    return t.group_by(["invoice", "stock_code"]).aggregate(
+        description=t.description.min(),
+        customer_id=t.customer_id.min(),
+        invoice_date=t.invoice_date.min(),
+        country=t.country.min(),
+        is_cancellation=t.is_cancellation.max(),
+        units=units.sum(),
+        money_milli=money_milli.sum(),
+    )
