@@ -15,7 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc
 
 from dashapp.service.params import Param
-from dashapp.web.components import labelled
+from dashapp.web.components import date_picker, labelled
 from dashapp.web.urlstate import date_id, split_list, state_id
 
 
@@ -70,16 +70,7 @@ def widget(param: Param, raw: Any = None, *, select: bool = False, **kwargs: Any
         chosen = split_list(value) or list(param.default)
         return dbc.Checklist(id=ident, value=chosen, options=options, inline=True, **kwargs)
     if param.kind == "date":
-        return dcc.DatePickerSingle(
-            id=ident,
-            # no day: leave the prop out rather than null (see components._day_picker: Dash
-            # 4's picker sets undefined on mount, a change that ran every callback twice)
-            **({"date": value} if value else {}),
-            clearable=True,
-            display_format="YYYY-MM-DD",
-            placeholder=param.blank or None,
-            **kwargs,
-        )
+        return date_picker(ident, value, placeholder=param.blank or None, **kwargs)
     return dbc.Input(
         id=ident,
         # "" rather than None: leaving an untouched box (blur) sends "", which would count as

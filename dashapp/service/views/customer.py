@@ -173,8 +173,8 @@ def _customer_explanation_view(
     dataset, version, start, end, countries, rules, customer_id
 ) -> CustomerExplanationView:
     filters = Filters.of(dataset, start, end, countries, rules)
-    if customer_id not in rfm_table(filters).index:
-        return CustomerExplanationView(reason=_absent(filters, customer_id))
+    if customer_id not in rfm_table(filters).index:  # the customer view says why
+        return CustomerExplanationView(reason="no such customer under the filters")
     try:
         return CustomerExplanationView(explanation=customer_explanation(filters, customer_id))
     except ValueError as exc:

@@ -149,21 +149,30 @@ def filter_bar(dataset=None, start=None, end=None, countries=None, **_ignored) -
     return html.Div(children)
 
 
+def date_picker(id_, day, **kwargs) -> dcc.DatePickerSingle:
+    """Every date picker of the app (the filter bar's, a declared date parameter's): a day as
+    ``YYYY-MM-DD``, clearable. Without a day the ``date`` prop is left out rather than null:
+    Dash 4's picker sets it to undefined on mount, and null -> undefined counts as a change,
+    which ran every callback of the page a second time on load."""
+    return dcc.DatePickerSingle(
+        id=id_,
+        **({"date": day} if day else {}),
+        display_format="YYYY-MM-DD",
+        clearable=True,
+        **kwargs,
+    )
+
+
 def _day_picker(key: str, day, bounds, shown) -> dcc.DatePickerSingle:
     """A date picker of the filter bar, limited to the dataset's days; ``shown`` is the day
     its calendar opens at and its placeholder."""
-    return dcc.DatePickerSingle(
-        id=date_id(key),
-        # no day: leave the prop out rather than null. Dash 4's picker sets date to undefined
-        # on mount when it has none, and null -> undefined counts as a change: every page
-        # callback ran a second round on load (when the picker's code arrived after them)
-        **({"date": day} if day else {}),
+    return date_picker(
+        date_id(key),
+        day,
         min_date_allowed=bounds.start,
         max_date_allowed=bounds.end,
         initial_visible_month=day or shown,
         placeholder=shown or ("first day" if key == "start" else "last day"),
-        display_format="YYYY-MM-DD",
-        clearable=True,
     )
 
 
