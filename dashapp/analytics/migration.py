@@ -188,6 +188,11 @@ def month_ends(first_day, last_day) -> list[pd.Timestamp]:
     return [min(m.end_time.normalize(), last_day) for m in months]
 
 
+#: The columns of :func:`monthly_states`.
+MONTHLY_COLUMNS = ["month_end", "customer_id", "recency", "frequency", "monetary", "r_score",
+                   "f_score", "m_score", "state"]  # fmt: skip
+
+
 def monthly_states(
     orders: pd.DataFrame,
     ends: Sequence[pd.Timestamp],
@@ -195,31 +200,69 @@ def monthly_states(
     thresholds: Mapping[str, Sequence[float]] | None = None,
 ) -> pd.DataFrame:
     """Every customer's scores and state at each of ``ends``: long table ``month_end,
-    customer_id, recency, frequency, monetary, r_score, f_score, m_score, segment, state``."""
-    parts = []
+    customer_id, recency, frequency, monetary, r_score, f_score, m_score, segment, state``.
+
+    Each end is exactly :func:`states_at` of that end (the same :func:`rfm.rfm_values` and
+    :func:`rfm.score_values` on the same invoices, in the same order), computed on arrays
+    (no table per end) and put together into one table at the end."""
+    if not len(ends):
+        return pd.DataFrame(columns=MONTHLY_COLUMNS)
     arrays = rfm.InvoiceArrays.of(orders)  # once for every month end
+    cells = rfm.segment_lookup()
+    names = pd.array([*rfm.SEGMENT_ORDER, LAPSED], dtype=str)  # states as codes until the end
+    cell_codes = np.vectorize(list(names).index, otypes=[np.int64])(cells)
+    metrics = ("recency", "frequency", "monetary", "r_score", "f_score", "m_score")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("code", "state", *metrics)}
+    sizes, lapsed_any = [], False
     for end in ends:
-        scored = states_at(arrays, end, window_months, thresholds)
-        part = scored[
-            ["recency", "frequency", "monetary", "r_score", "f_score", "m_score", "state"]
-        ].reset_index()
-        part.insert(0, "month_end", pd.Timestamp(end))
-        parts.append(part)
-    if not parts:
-        return pd.DataFrame(
-            columns=[
-                "month_end",
-                "customer_id",
-                "recency",
-                "frequency",
-                "monetary",
-                "r_score",
-                "f_score",
-                "m_score",
-                "state",
-            ]  # fmt: skip
-        )
-    return pd.concat(parts, ignore_index=True)
+        as_of = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+        known = arrays.before(as_of)
+        if window_months:
+            since = as_of - pd.DateOffset(months=int(window_months))
+            scored_on = arrays.before(as_of, since)
+        else:
+            scored_on = known
+        values = rfm.rfm_values(arrays, as_of, scored_on)
+        scores = rfm.score_values(values, thresholds)
+        columns = {
+            **{m: values[m] for m in rfm.METRICS},
+            **{rfm.SCORE_COLUMNS[m]: scores[m] for m in rfm.METRICS},
+        }
+        state = cell_codes[scores["recency"] - 1, scores["frequency"] - 1]
+        code = values["code"]
+        if window_months:  # every customer who bought up to then, lapsed if not scored
+            ever = np.unique(arrays.codes[known & arrays.purchase])
+            if len(ever) > len(code):
+                lapsed_any = True
+                at = np.searchsorted(ever, code)
+                for name, column in columns.items():
+                    full = np.full(len(ever), np.nan)
+                    full[at] = column
+                    columns[name] = full
+                full_state = np.full(len(ever), len(names) - 1)
+                full_state[at] = state
+                state = full_state
+            code = ever
+        parts["code"].append(code)
+        parts["state"].append(state)
+        for name in metrics:
+            parts[name].append(columns[name])
+        sizes.append(len(code))
+    if lapsed_any:  # as a table per end put together: a column with a gap is float
+        for name in metrics:
+            parts[name] = [np.asarray(a, dtype=np.float64) for a in parts[name]]
+    month_end = pd.DatetimeIndex([pd.Timestamp(e) for e in ends])
+    code = np.concatenate(parts["code"])
+    ids = pd.Index(arrays.ids).take(code) if len(code) else pd.Index(arrays.ids[code])
+    out = pd.DataFrame(
+        {
+            "month_end": month_end[np.repeat(np.arange(len(ends)), sizes)],
+            "customer_id": ids,
+            **{name: np.concatenate(parts[name]) for name in metrics},
+            "state": names.take(np.concatenate(parts["state"])),
+        }
+    )
+    return out
 
 
 def segment_sizes(monthly: pd.DataFrame) -> pd.DataFrame:
