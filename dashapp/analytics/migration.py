@@ -124,10 +124,18 @@ def migration(
     second: Period,
     window_months: int | None = None,
     thresholds: Mapping[str, Sequence[float]] | None = None,
+    monthly: pd.DataFrame | None = None,
 ) -> Migration:
-    """Who moved from which state at ``first.end`` to which at ``second.end``."""
-    before = states_at(orders, first.end, window_months, thresholds)
-    after = states_at(orders, second.end, window_months, thresholds)
+    """Who moved from which state at ``first.end`` to which at ``second.end``.
+
+    ``monthly``: :func:`monthly_states` of the same orders, window and cut points at month
+    ends that include both period ends (the states are then read from it, not scored
+    again; the same values)."""
+    if monthly is not None:
+        before, after = (_states_of(monthly, p.end) for p in (first, second))
+    else:
+        before = states_at(orders, first.end, window_months, thresholds)
+        after = states_at(orders, second.end, window_months, thresholds)
     table = pd.DataFrame(index=after.index)
     table["from_state"] = before["state"].reindex(after.index).fillna(NEW)
     table["to_state"] = after["state"]
@@ -141,16 +149,20 @@ def migration(
     spent = in_second.groupby(in_second["customer_id"].astype(str))["revenue"].sum()
     table["revenue"] = spent.reindex(table.index).fillna(0.0).round(2).to_numpy()
     table = table.reset_index()
-    cat_from = pd.Categorical(table["from_state"], categories=STATES)
-    cat_to = pd.Categorical(table["to_state"], categories=STATES)
-    counts = pd.crosstab(cat_from, cat_to, dropna=False).reindex(
-        index=STATES, columns=STATES, fill_value=0
+    k = len(STATES)
+    cat_from = pd.Categorical(table["from_state"], categories=STATES).codes.astype(np.int64)
+    cat_to = pd.Categorical(table["to_state"], categories=STATES).codes.astype(np.int64)
+    cell = cat_from * k + cat_to  # the matrix cell of each customer
+    counts = pd.DataFrame(
+        np.bincount(cell, minlength=k * k).reshape(k, k).astype(np.int64),
+        index=pd.Index(STATES),
+        columns=pd.Index(STATES),
     )
-    revenue = (
-        pd.crosstab(cat_from, cat_to, values=table["revenue"], aggfunc="sum", dropna=False)
-        .reindex(index=STATES, columns=STATES)
-        .fillna(0.0)
-    )
+    # summed per cell as pandas sums a group (the customers in table order)
+    summed = table["revenue"].groupby(cell).sum()
+    cells = np.zeros(k * k)
+    cells[summed.index.to_numpy()] = summed.to_numpy()
+    revenue = pd.DataFrame(cells.reshape(k, k), index=pd.Index(STATES), columns=pd.Index(STATES))
     counts.index.name = revenue.index.name = "from_state"
     counts.columns.name = revenue.columns.name = "to_state"
     start_n = counts.sum(axis=1)
@@ -165,6 +177,23 @@ def migration(
     net.loc[net["state"] == NEW, "customers_second"] = 0
     net["net_change"] = net["customers_second"] - net["customers_first"]
     return Migration(customers=table, counts=counts, revenue=revenue, net=net)
+
+
+def _states_of(monthly: pd.DataFrame, end) -> pd.DataFrame:
+    """The ``state`` and ``rfm_code`` (NaN when lapsed) of every customer at the month end
+    ``end`` of a :func:`monthly_states` table (none when it has no row then), indexed by
+    ``customer_id``."""
+    end = pd.Timestamp(end)
+    if end not in monthly.attrs.get("month_ends", ()):
+        raise ValueError(f"The monthly states have no month end {end:%Y-%m-%d}.")
+    part = monthly[monthly["month_end"] == end]
+    out = part[["customer_id", "state"]].set_index("customer_id")
+    scored = part["r_score"].notna().to_numpy()
+    r, f, m = (part[c].to_numpy()[scored].astype(np.int64) - 1 for c in SCORES)
+    codes = np.full(len(part), np.nan, dtype=object)
+    codes[scored] = _RFM_CODES[r * 25 + f * 5 + m]
+    out["rfm_code"] = pd.array(codes, dtype=str)
+    return out
 
 
 def flows(result: Migration) -> pd.DataFrame:
@@ -188,6 +217,11 @@ def month_ends(first_day, last_day) -> list[pd.Timestamp]:
     return [min(m.end_time.normalize(), last_day) for m in months]
 
 
+#: The score columns of :func:`monthly_states` (R, F, M: the digits of an RFM code).
+SCORES = ("r_score", "f_score", "m_score")
+#: Every RFM code ("111" to "555") at ``(r - 1) * 25 + (f - 1) * 5 + (m - 1)``.
+_RFM_CODES = np.array([f"{r}{f}{m}" for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)],
+                      dtype=object)  # fmt: skip
 #: The columns of :func:`monthly_states`.
 MONTHLY_COLUMNS = ["month_end", "customer_id", "recency", "frequency", "monetary", "r_score",
                    "f_score", "m_score", "state"]  # fmt: skip
@@ -200,13 +234,16 @@ def monthly_states(
     thresholds: Mapping[str, Sequence[float]] | None = None,
 ) -> pd.DataFrame:
     """Every customer's scores and state at each of ``ends``: long table ``month_end,
-    customer_id, recency, frequency, monetary, r_score, f_score, m_score, segment, state``.
+    customer_id, recency, frequency, monetary, r_score, f_score, m_score, state``;
+    ``attrs["month_ends"]`` lists ``ends``.
 
     Each end is exactly :func:`states_at` of that end (the same :func:`rfm.rfm_values` and
     :func:`rfm.score_values` on the same invoices, in the same order), computed on arrays
     (no table per end) and put together into one table at the end."""
     if not len(ends):
-        return pd.DataFrame(columns=MONTHLY_COLUMNS)
+        out = pd.DataFrame(columns=MONTHLY_COLUMNS)
+        out.attrs["month_ends"] = []
+        return out
     arrays = rfm.InvoiceArrays.of(orders)  # once for every month end
     cells = rfm.segment_lookup()
     names = pd.array([*rfm.SEGMENT_ORDER, LAPSED], dtype=str)  # states as codes until the end
@@ -254,6 +291,8 @@ def monthly_states(
     month_end = pd.DatetimeIndex([pd.Timestamp(e) for e in ends])
     code = np.concatenate(parts["code"])
     ids = pd.Index(arrays.ids).take(code) if len(code) else pd.Index(arrays.ids[code])
+    if 0 in sizes:  # a month end without customers: the ids are objects, as tables put
+        ids = ids.astype(object)  # together with an empty one give (the same values)
     out = pd.DataFrame(
         {
             "month_end": month_end[np.repeat(np.arange(len(ends)), sizes)],
@@ -262,6 +301,7 @@ def monthly_states(
             "state": names.take(np.concatenate(parts["state"])),
         }
     )
+    out.attrs["month_ends"] = list(month_end)
     return out
 
 
