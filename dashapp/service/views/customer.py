@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from dashapp.analytics import customer as one
@@ -102,7 +103,8 @@ def _customer_view(
     if customer_id not in scored.index:
         return CustomerView(reason=_absent(filters, customer_id), customer_id=customer_id)
     orders = filtered_orders(filters)
-    invoices = one.invoices_of(orders, customer_id)
+    mine = (orders["customer_id"] == customer_id).to_numpy(dtype=bool, na_value=False)
+    invoices = one.invoices_of(orders[mine], customer_id)
     country, countries_seen = one.main_country(invoices)
     monthly = monthly_states(filters, None, thresholds)
     history = monthly[monthly["customer_id"] == customer_id].drop(columns="customer_id")
@@ -117,8 +119,10 @@ def _customer_view(
         table = values.customers.set_index("customer_id")
         row = table.loc[customer_id] if customer_id in table.index else None
         fit = clv_fit(filters, model)
-        log = holdout.purchase_log(orders)
-        log = log[log["customer_id"].astype(object) == customer_id]
+        # the customer's rows only, ids as plain text (a categorical column of every
+        # customer is factorized again at each month end)
+        log = holdout.purchase_log(orders[mine])
+        log = log.assign(customer_id=np.full(len(log), customer_id, dtype=object))
         alive = one.alive_history(fit.purchase, log, list(history["month_end"]), horizon)
         history = history.merge(alive, on="month_end", how="left")
     top = types = None
