@@ -262,8 +262,23 @@ def _rank_scores(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int8)
     v = values if higher_is_better else -values
-    ranks = pd.Series(v).rank(method="average").to_numpy()
-    return np.clip(np.ceil(5 * ranks / n), 1, 5).astype(np.int8)
+    return np.clip(np.ceil(5 * average_ranks(v) / n), 1, 5).astype(np.int8)
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``values`` (no NaN), ties given their average rank: exactly
+    ``pandas.Series.rank(method="average")`` (a tie of ranks a+1..a+d gets a + (d+1)/2, a
+    value a float holds exactly), without a Series per call."""
+    n = len(values)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(first)
+    stops = np.append(starts[1:], n)
+    ranks = np.empty(n)
+    ranks[order] = np.repeat((starts + 1 + stops) / 2.0, stops - starts)
+    return ranks
 
 
 def _threshold_scores(values: np.ndarray, cuts: Sequence[float], higher_is_better: bool):

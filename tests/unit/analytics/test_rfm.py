@@ -4,6 +4,7 @@ import pytest
 
 from dashapp.analytics.rfm import (
     SEGMENT_GRID,
+    average_ranks,
     customer_rfm,
     rf_grid_counts,
     rfm_scores,
@@ -152,3 +153,20 @@ def test_real_extract_rfm_equals_plain_pandas(sample_lines):
     assert (joined["recency"] == joined["recency_plain"]).all()
     assert (joined["frequency"] == joined["frequency_plain"]).all()
     np.testing.assert_allclose(joined["monetary"], joined["monetary_plain"], atol=0.006)
+
+
+def test_average_ranks_are_pandas_average_ranks():
+    """The scores' ranks without a Series: the same floats as pandas' average rank, on
+    massive ties, negative values (recency is ranked negated), a single value and none."""
+    rng = np.random.default_rng(3)
+    cases = [
+        rng.integers(0, 5, 5000).astype(float),  # massive ties
+        -rng.integers(0, 400, 3000).astype(float),
+        np.round(rng.gamma(2.0, 300.0, 2000), 2),
+        np.array([0.0, -0.0, 0.0]),
+        np.array([7.0]),
+        np.zeros(0),
+    ]
+    for values in cases:
+        expected = pd.Series(values).rank(method="average").to_numpy()
+        np.testing.assert_array_equal(average_ranks(values), expected)
