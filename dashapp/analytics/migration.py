@@ -86,13 +86,7 @@ def states_at(
     :data:`LAPSED` for customers without a purchase in the window (their scores are NaN).
     ``attrs["as_of"]`` holds the as-of day."""
     arrays = orders if isinstance(orders, rfm.InvoiceArrays) else rfm.InvoiceArrays.of(orders)
-    as_of = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
-    known = arrays.before(as_of)
-    if window_months:
-        since = as_of - pd.DateOffset(months=int(window_months))
-        scored_on = arrays.before(as_of, since)
-    else:
-        scored_on = known
+    as_of, known, scored_on = _rows_at(arrays, end, window_months)
     scored = rfm.rfm_scores(rfm.rfm_at(arrays, as_of, scored_on), thresholds=thresholds)
     scored["state"] = scored["segment"]
     if window_months:
@@ -103,6 +97,17 @@ def states_at(
         scored["state"] = scored["state"].fillna(LAPSED)
     scored.attrs["as_of"] = as_of
     return scored
+
+
+def _rows_at(arrays: rfm.InvoiceArrays, end, window_months: int | None):
+    """The as-of day of the period end ``end`` (the next day), the invoices known then and
+    those scored (the window's, or all known)."""
+    as_of = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+    known = arrays.before(as_of)
+    if not window_months:
+        return as_of, known, known
+    since = as_of - pd.DateOffset(months=int(window_months))
+    return as_of, known, arrays.before(as_of, since)
 
 
 @dataclass(frozen=True)
@@ -252,13 +257,7 @@ def monthly_states(
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("code", "state", *metrics)}
     sizes, lapsed_any = [], False
     for end in ends:
-        as_of = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
-        known = arrays.before(as_of)
-        if window_months:
-            since = as_of - pd.DateOffset(months=int(window_months))
-            scored_on = arrays.before(as_of, since)
-        else:
-            scored_on = known
+        as_of, known, scored_on = _rows_at(arrays, end, window_months)
         values = rfm.rfm_values(arrays, as_of, scored_on)
         scores = rfm.score_values(values, thresholds)
         columns = {
