@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from dashapp.analytics import customer as one
@@ -119,10 +118,7 @@ def _customer_view(
         table = values.customers.set_index("customer_id")
         row = table.loc[customer_id] if customer_id in table.index else None
         fit = clv_fit(filters, model)
-        # the customer's rows only, ids as plain text (a categorical column of every
-        # customer is factorized again at each month end)
-        log = holdout.purchase_log(orders[mine])
-        log = log.assign(customer_id=np.full(len(log), customer_id, dtype=object))
+        log = holdout.purchase_log(orders[mine])  # the customer's purchases
         alive = one.alive_history(fit.purchase, log, list(history["month_end"]), horizon)
         history = history.merge(alive, on="month_end", how="left")
     top = types = None
