@@ -175,10 +175,10 @@ class InvoiceArrays:
     @classmethod
     def of(cls, orders: pd.DataFrame) -> InvoiceArrays:
         known = orders[orders["customer_id"].notna()]
-        codes, ids = pd.factorize(known["customer_id"].astype(str), sort=True)
+        codes, ids = _sorted_codes(known["customer_id"])
         dates = known["invoice_date"].to_numpy(dtype="datetime64[ns]")
         return cls(
-            ids=np.asarray(ids),
+            ids=ids,
             codes=codes,
             purchase=~known["is_cancellation"].to_numpy(dtype=bool),
             revenue=known["revenue"].to_numpy(dtype=np.float64),
@@ -192,6 +192,23 @@ class InvoiceArrays:
         if since is not None:
             mask &= self.dates >= np.datetime64(since, "ns")
         return mask
+
+
+def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(ids.astype(str), sort=True)`` (codes, and the ids as text, sorted, as
+    an object array), from a categorical's codes when it is one: the text of its categories
+    in use is sorted, not the text of every row."""
+    if isinstance(ids.dtype, pd.CategoricalDtype) and len(ids):
+        cat_codes = ids.cat.codes.to_numpy()
+        used = np.unique(cat_codes)
+        names = np.asarray(ids.cat.categories.astype(str), dtype=object)[used]
+        order = np.argsort(names, kind="stable")
+        if len(set(names)) == len(names):  # else two categories read as one text
+            remap = np.empty(len(ids.cat.categories), dtype=np.int64)
+            remap[used[order]] = np.arange(len(used))
+            return remap[cat_codes], names[order]
+    codes, uniques = pd.factorize(ids.astype(str), sort=True)
+    return codes, np.asarray(uniques)
 
 
 def rfm_at(arrays: InvoiceArrays, as_of: pd.Timestamp, rows: np.ndarray | None = None):

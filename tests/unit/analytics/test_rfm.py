@@ -4,6 +4,7 @@ import pytest
 
 from dashapp.analytics.rfm import (
     SEGMENT_GRID,
+    InvoiceArrays,
     average_ranks,
     customer_rfm,
     rf_grid_counts,
@@ -170,3 +171,26 @@ def test_average_ranks_are_pandas_average_ranks():
     for values in cases:
         expected = pd.Series(values).rank(method="average").to_numpy()
         np.testing.assert_array_equal(average_ranks(values), expected)
+
+
+def test_invoice_arrays_from_a_categorical_are_the_text_ids_sorted():
+    """Ids read from a categorical's codes (categories unsorted, unused ones, numbers, a
+    missing id) are exactly the ids as text, factorised sorted."""
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["b", "a10", None, "a9", "b", "a10"],
+            "invoice_date": pd.to_datetime(["2021-01-0" + str(d) for d in range(1, 7)]),
+            "is_cancellation": [False, False, False, True, False, False],
+            "revenue": [1.0, 2.0, 3.0, -4.0, 5.0, 6.0],
+        }
+    )
+    as_text = InvoiceArrays.of(rows)
+    for categories in (["zz", "b", "a9", "a10"], ["a10", "a9", "b"]):  # unsorted, one unused
+        cat = rows.assign(customer_id=pd.Categorical(rows["customer_id"], categories=categories))
+        got = InvoiceArrays.of(cat)
+        assert list(got.ids) == ["a10", "a9", "b"] and got.ids.dtype == as_text.ids.dtype
+        np.testing.assert_array_equal(got.codes, as_text.codes)
+    numbers = rows.assign(customer_id=pd.Categorical([12, 9, None, 100, 12, 9]))
+    got = InvoiceArrays.of(numbers)
+    assert list(got.ids) == ["100", "12", "9"]  # text order, as the text ids sort
+    np.testing.assert_array_equal(got.codes, [1, 2, 0, 1, 2])
