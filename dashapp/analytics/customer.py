@@ -52,15 +52,23 @@ def alive_history(
 ) -> pd.DataFrame:
     """P(alive) and expected purchases over the next ``horizon_months`` (30-day months) of one
     customer as of each of ``ends``, from the fitted purchase model ``fit`` and the
-    customer's purchase invoices (``customer_id, invoice_date, revenue``) up to each end (the
+    customer's purchase invoices (``invoice_date``; one customer's only) up to each end (the
     model's summary rules, :func:`calibration_summary`). Ends before the first purchase are
     left out. Columns: ``month_end, repeat_purchases, p_alive, expected_purchases``."""
     rows = []
     unit = fit.time_unit
     horizon = horizon_months * DAYS_PER_MONTH / TIME_UNIT_DAYS[unit]
+    # one customer: summarised under a number, not the id (text or a category of every
+    # customer, factorised again at each end); the dates are all the summary reads
+    log = pd.DataFrame(
+        {
+            "customer_id": np.zeros(len(purchases), dtype=np.int64),
+            "invoice_date": purchases["invoice_date"].to_numpy(),
+        }
+    )
     for end in ends:
         s = calibration_summary(
-            purchases,
+            log,
             customer_col="customer_id",
             date_col="invoice_date",
             calibration_end=end,

@@ -86,13 +86,7 @@ def states_at(
     :data:`LAPSED` for customers without a purchase in the window (their scores are NaN).
     ``attrs["as_of"]`` holds the as-of day."""
     arrays = orders if isinstance(orders, rfm.InvoiceArrays) else rfm.InvoiceArrays.of(orders)
-    as_of = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
-    known = arrays.before(as_of)
-    if window_months:
-        since = as_of - pd.DateOffset(months=int(window_months))
-        scored_on = arrays.before(as_of, since)
-    else:
-        scored_on = known
+    as_of, known, scored_on = _rows_at(arrays, end, window_months)
     scored = rfm.rfm_scores(rfm.rfm_at(arrays, as_of, scored_on), thresholds=thresholds)
     scored["state"] = scored["segment"]
     if window_months:
@@ -103,6 +97,17 @@ def states_at(
         scored["state"] = scored["state"].fillna(LAPSED)
     scored.attrs["as_of"] = as_of
     return scored
+
+
+def _rows_at(arrays: rfm.InvoiceArrays, end, window_months: int | None):
+    """The as-of day of the period end ``end`` (the next day), the invoices known then and
+    those scored (the window's, or all known)."""
+    as_of = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+    known = arrays.before(as_of)
+    if not window_months:
+        return as_of, known, known
+    since = as_of - pd.DateOffset(months=int(window_months))
+    return as_of, known, arrays.before(as_of, since)
 
 
 @dataclass(frozen=True)
@@ -124,10 +129,18 @@ def migration(
     second: Period,
     window_months: int | None = None,
     thresholds: Mapping[str, Sequence[float]] | None = None,
+    monthly: pd.DataFrame | None = None,
 ) -> Migration:
-    """Who moved from which state at ``first.end`` to which at ``second.end``."""
-    before = states_at(orders, first.end, window_months, thresholds)
-    after = states_at(orders, second.end, window_months, thresholds)
+    """Who moved from which state at ``first.end`` to which at ``second.end``.
+
+    ``monthly``: :func:`monthly_states` of the same orders, window and cut points at month
+    ends that include both period ends (the states are then read from it, not scored
+    again; the same values)."""
+    if monthly is not None:
+        before, after = (_states_of(monthly, p.end) for p in (first, second))
+    else:
+        before = states_at(orders, first.end, window_months, thresholds)
+        after = states_at(orders, second.end, window_months, thresholds)
     table = pd.DataFrame(index=after.index)
     table["from_state"] = before["state"].reindex(after.index).fillna(NEW)
     table["to_state"] = after["state"]
@@ -141,16 +154,20 @@ def migration(
     spent = in_second.groupby(in_second["customer_id"].astype(str))["revenue"].sum()
     table["revenue"] = spent.reindex(table.index).fillna(0.0).round(2).to_numpy()
     table = table.reset_index()
-    cat_from = pd.Categorical(table["from_state"], categories=STATES)
-    cat_to = pd.Categorical(table["to_state"], categories=STATES)
-    counts = pd.crosstab(cat_from, cat_to, dropna=False).reindex(
-        index=STATES, columns=STATES, fill_value=0
+    k = len(STATES)
+    cat_from = pd.Categorical(table["from_state"], categories=STATES).codes.astype(np.int64)
+    cat_to = pd.Categorical(table["to_state"], categories=STATES).codes.astype(np.int64)
+    cell = cat_from * k + cat_to  # the matrix cell of each customer
+    counts = pd.DataFrame(
+        np.bincount(cell, minlength=k * k).reshape(k, k).astype(np.int64),
+        index=pd.Index(STATES),
+        columns=pd.Index(STATES),
     )
-    revenue = (
-        pd.crosstab(cat_from, cat_to, values=table["revenue"], aggfunc="sum", dropna=False)
-        .reindex(index=STATES, columns=STATES)
-        .fillna(0.0)
-    )
+    # summed per cell as pandas sums a group (the customers in table order)
+    summed = table["revenue"].groupby(cell).sum()
+    cells = np.zeros(k * k)
+    cells[summed.index.to_numpy()] = summed.to_numpy()
+    revenue = pd.DataFrame(cells.reshape(k, k), index=pd.Index(STATES), columns=pd.Index(STATES))
     counts.index.name = revenue.index.name = "from_state"
     counts.columns.name = revenue.columns.name = "to_state"
     start_n = counts.sum(axis=1)
@@ -165,6 +182,23 @@ def migration(
     net.loc[net["state"] == NEW, "customers_second"] = 0
     net["net_change"] = net["customers_second"] - net["customers_first"]
     return Migration(customers=table, counts=counts, revenue=revenue, net=net)
+
+
+def _states_of(monthly: pd.DataFrame, end) -> pd.DataFrame:
+    """The ``state`` and ``rfm_code`` (NaN when lapsed) of every customer at the month end
+    ``end`` of a :func:`monthly_states` table (none when it has no row then), indexed by
+    ``customer_id``."""
+    end = pd.Timestamp(end)
+    if end not in monthly.attrs.get("month_ends", ()):
+        raise ValueError(f"The monthly states have no month end {end:%Y-%m-%d}.")
+    part = monthly[monthly["month_end"] == end]
+    out = part[["customer_id", "state"]].set_index("customer_id")
+    scored = part["r_score"].notna().to_numpy()
+    r, f, m = (part[c].to_numpy()[scored].astype(np.int64) - 1 for c in SCORES)
+    codes = np.full(len(part), np.nan, dtype=object)
+    codes[scored] = _RFM_CODES[r * 25 + f * 5 + m]
+    out["rfm_code"] = pd.array(codes, dtype=str)
+    return out
 
 
 def flows(result: Migration) -> pd.DataFrame:
@@ -188,6 +222,16 @@ def month_ends(first_day, last_day) -> list[pd.Timestamp]:
     return [min(m.end_time.normalize(), last_day) for m in months]
 
 
+#: The score columns of :func:`monthly_states` (R, F, M: the digits of an RFM code).
+SCORES = ("r_score", "f_score", "m_score")
+#: Every RFM code ("111" to "555") at ``(r - 1) * 25 + (f - 1) * 5 + (m - 1)``.
+_RFM_CODES = np.array([f"{r}{f}{m}" for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)],
+                      dtype=object)  # fmt: skip
+#: The columns of :func:`monthly_states`.
+MONTHLY_COLUMNS = ["month_end", "customer_id", "recency", "frequency", "monetary", "r_score",
+                   "f_score", "m_score", "state"]  # fmt: skip
+
+
 def monthly_states(
     orders: pd.DataFrame,
     ends: Sequence[pd.Timestamp],
@@ -195,31 +239,69 @@ def monthly_states(
     thresholds: Mapping[str, Sequence[float]] | None = None,
 ) -> pd.DataFrame:
     """Every customer's scores and state at each of ``ends``: long table ``month_end,
-    customer_id, recency, frequency, monetary, r_score, f_score, m_score, segment, state``."""
-    parts = []
+    customer_id, recency, frequency, monetary, r_score, f_score, m_score, state``;
+    ``attrs["month_ends"]`` lists ``ends``.
+
+    Each end is exactly :func:`states_at` of that end (the same :func:`rfm.rfm_values` and
+    :func:`rfm.score_values` on the same invoices, in the same order), computed on arrays
+    (no table per end) and put together into one table at the end."""
+    if not len(ends):
+        out = pd.DataFrame(columns=MONTHLY_COLUMNS)
+        out.attrs["month_ends"] = []
+        return out
     arrays = rfm.InvoiceArrays.of(orders)  # once for every month end
+    cells = rfm.segment_lookup()
+    names = pd.array([*rfm.SEGMENT_ORDER, LAPSED], dtype=str)  # states as codes until the end
+    cell_codes = np.vectorize(list(names).index, otypes=[np.int64])(cells)
+    metrics = ("recency", "frequency", "monetary", "r_score", "f_score", "m_score")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("code", "state", *metrics)}
+    sizes, lapsed_any = [], False
     for end in ends:
-        scored = states_at(arrays, end, window_months, thresholds)
-        part = scored[
-            ["recency", "frequency", "monetary", "r_score", "f_score", "m_score", "state"]
-        ].reset_index()
-        part.insert(0, "month_end", pd.Timestamp(end))
-        parts.append(part)
-    if not parts:
-        return pd.DataFrame(
-            columns=[
-                "month_end",
-                "customer_id",
-                "recency",
-                "frequency",
-                "monetary",
-                "r_score",
-                "f_score",
-                "m_score",
-                "state",
-            ]  # fmt: skip
-        )
-    return pd.concat(parts, ignore_index=True)
+        as_of, known, scored_on = _rows_at(arrays, end, window_months)
+        values = rfm.rfm_values(arrays, as_of, scored_on)
+        scores = rfm.score_values(values, thresholds)
+        columns = {
+            **{m: values[m] for m in rfm.METRICS},
+            **{rfm.SCORE_COLUMNS[m]: scores[m] for m in rfm.METRICS},
+        }
+        state = cell_codes[scores["recency"] - 1, scores["frequency"] - 1]
+        code = values["code"]
+        if window_months:  # every customer who bought up to then, lapsed if not scored
+            ever = np.unique(arrays.codes[known & arrays.purchase])
+            if len(ever) > len(code):
+                lapsed_any = True
+                at = np.searchsorted(ever, code)
+                for name, column in columns.items():
+                    full = np.full(len(ever), np.nan)
+                    full[at] = column
+                    columns[name] = full
+                full_state = np.full(len(ever), len(names) - 1)
+                full_state[at] = state
+                state = full_state
+            code = ever
+        parts["code"].append(code)
+        parts["state"].append(state)
+        for name in metrics:
+            parts[name].append(columns[name])
+        sizes.append(len(code))
+    if lapsed_any:  # as a table per end put together: a column with a gap is float
+        for name in metrics:
+            parts[name] = [np.asarray(a, dtype=np.float64) for a in parts[name]]
+    month_end = pd.DatetimeIndex([pd.Timestamp(e) for e in ends])
+    code = np.concatenate(parts["code"])
+    ids = pd.Index(arrays.ids).take(code) if len(code) else pd.Index(arrays.ids[code])
+    if 0 in sizes:  # a month end without customers: the ids are objects, as tables put
+        ids = ids.astype(object)  # together with an empty one give (the same values)
+    out = pd.DataFrame(
+        {
+            "month_end": month_end[np.repeat(np.arange(len(ends)), sizes)],
+            "customer_id": ids,
+            **{name: np.concatenate(parts[name]) for name in metrics},
+            "state": names.take(np.concatenate(parts["state"])),
+        }
+    )
+    out.attrs["month_ends"] = list(month_end)
+    return out
 
 
 def segment_sizes(monthly: pd.DataFrame) -> pd.DataFrame:

@@ -215,13 +215,14 @@ def segment_lift(
 ) -> pd.DataFrame:
     """Products that distinguish ``segment``: for each product bought by at least
     ``min_customers`` of the segment's customers, the share of the segment's customers who
-    bought it, the share of all customers who did, and the lift (their ratio), highest lift
-    first. ``segment_of``: segment by customer id (the RFM table's: the customers counted).
+    bought it, the share of all customers who did, and the lift (their ratio), highest lower
+    end of the lift's 95 % range first. ``segment_of``: segment by customer id (the RFM table's: the customers counted).
     Columns :data:`LIFT_COLUMNS`: ``stock_code, description`` (the most frequent, as in
     :func:`product_table`), ``in_segment`` / ``in_rest`` (buyers in the segment / among the
     other customers counted), the shares, ``lift`` and its 95 % range ``lift_low`` /
     ``lift_high``: the Wilson interval of the segment's share divided by the overall share
-    (taken as known: it rests on every customer). ``attrs``: ``n_segment`` and ``n_rest``
+    (taken as known: it rests on every customer). Ranked conservatively: by ``lift_low``
+    (the lift the segment's buyers support at least), then ``lift``, buyers, stock code. ``attrs``: ``n_segment`` and ``n_rest``
     (customers in the segment and the others), ``min_customers`` and ``below`` (products
     the segment bought that miss the minimum)."""
     empty = pd.DataFrame(columns=LIFT_COLUMNS)
@@ -261,7 +262,11 @@ def segment_lift(
     low, high = wilson_interval(out["in_segment"].to_numpy(float), n_seg)
     out["lift_low"] = low / out["overall_share"]
     out["lift_high"] = high / out["overall_share"]
-    out = out.sort_values(["lift", "in_segment", "stock_code"], ascending=[False, False, True])
+    # conservative: ranked by the lower end of the range (a lift resting on 11 buyers
+    # above a higher point lift resting on 3), then the point lift
+    out = out.sort_values(
+        ["lift_low", "lift", "in_segment", "stock_code"], ascending=[False, False, False, True]
+    )
     out = out[LIFT_COLUMNS].reset_index(drop=True)
     out.attrs = {**empty.attrs, "below": int(((in_seg > 0) & ~keep).sum())}
     return out

@@ -175,10 +175,10 @@ class InvoiceArrays:
     @classmethod
     def of(cls, orders: pd.DataFrame) -> InvoiceArrays:
         known = orders[orders["customer_id"].notna()]
-        codes, ids = pd.factorize(known["customer_id"].astype(str), sort=True)
+        codes, ids = _sorted_codes(known["customer_id"])
         dates = known["invoice_date"].to_numpy(dtype="datetime64[ns]")
         return cls(
-            ids=np.asarray(ids),
+            ids=ids,
             codes=codes,
             purchase=~known["is_cancellation"].to_numpy(dtype=bool),
             revenue=known["revenue"].to_numpy(dtype=np.float64),
@@ -194,35 +194,55 @@ class InvoiceArrays:
         return mask
 
 
+def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(ids.astype(str), sort=True)`` (codes, and the ids as text, sorted, as
+    an object array), from a categorical's codes when it is one: the text of its categories
+    in use is sorted, not the text of every row."""
+    if isinstance(ids.dtype, pd.CategoricalDtype) and len(ids):
+        cat_codes = ids.cat.codes.to_numpy()
+        used = np.unique(cat_codes)
+        names = np.asarray(ids.cat.categories.astype(str), dtype=object)[used]
+        order = np.argsort(names, kind="stable")
+        if len(set(names)) == len(names):  # else two categories read as one text
+            remap = np.empty(len(ids.cat.categories), dtype=np.int64)
+            remap[used[order]] = np.arange(len(used))
+            return remap[cat_codes], names[order]
+    codes, uniques = pd.factorize(ids.astype(str), sort=True)
+    return codes, np.asarray(uniques)
+
+
 def rfm_at(arrays: InvoiceArrays, as_of: pd.Timestamp, rows: np.ndarray | None = None):
     """:func:`customer_rfm` of the invoices ``rows`` (a mask; all when None) as of ``as_of``.
 
     Each customer's sums add the same invoices in the same order whichever rows are chosen,
     so a subset gives exactly what :func:`customer_rfm` gives on that subset's table."""
-    columns = ["recency", "frequency", "monetary", "first_purchase", "last_purchase",
-               "tenure", "aov"]  # fmt: skip
+    values = rfm_values(arrays, as_of, rows)
+    columns = {k: v for k, v in values.items() if k != "code"}
+    columns["first_purchase"] = columns["first_purchase"].astype("datetime64[ns]")
+    columns["last_purchase"] = columns["last_purchase"].astype("datetime64[ns]")
+    if len(arrays.codes if rows is None else arrays.codes[rows]):
+        index = pd.Index(arrays.ids[values["code"]], name="customer_id")
+    else:  # no invoice at all (not: invoices but no purchase)
+        index = pd.Index([], name="customer_id", dtype=str)
+    out = pd.DataFrame(columns, index=index)
+    out.attrs["as_of"] = as_of
+    return out
+
+
+def rfm_values(
+    arrays: InvoiceArrays, as_of: pd.Timestamp, rows: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The arrays :func:`rfm_at` makes its table of (no DataFrame: the migration history
+    computes 25 month ends): ``code`` (the customers with a purchase among ``rows``, indexes
+    of ``arrays.ids``, increasing), then ``recency, frequency, monetary, first_purchase,
+    last_purchase`` (datetime64[D]), ``tenure``, ``aov``, one value per ``code``."""
     codes, purchase = arrays.codes, arrays.purchase
     revenue, days = arrays.revenue, arrays.days
     if rows is not None:
         codes, purchase, revenue, days = codes[rows], purchase[rows], revenue[rows], days[rows]
-    if len(codes) == 0:
-        out = pd.DataFrame(
-            {
-                "recency": np.zeros(0, np.int64),
-                "frequency": np.zeros(0, np.int64),
-                "monetary": np.zeros(0),
-                "first_purchase": np.zeros(0, "datetime64[ns]"),
-                "last_purchase": np.zeros(0, "datetime64[ns]"),
-                "tenure": np.zeros(0, np.int64),
-                "aov": np.zeros(0),
-            },
-            index=pd.Index([], name="customer_id", dtype=str),
-        )[columns]
-        out.attrs["as_of"] = as_of
-        return out
-    n = len(arrays.ids)
+    n = len(arrays.ids) if len(codes) else 0
     frequency = np.bincount(codes[purchase], minlength=n)
-    monetary = np.bincount(codes, weights=revenue, minlength=n)
+    monetary = np.bincount(codes, weights=revenue, minlength=n).astype(np.float64, copy=False)
     big = np.iinfo(np.int64).max
     first = np.full(n, big)
     last = np.full(n, -big)
@@ -230,20 +250,19 @@ def rfm_at(arrays: InvoiceArrays, as_of: pd.Timestamp, rows: np.ndarray | None =
     np.maximum.at(last, codes[purchase], days[purchase])
     has = frequency > 0
     as_of_day = np.datetime64(as_of.date(), "D").astype(np.int64)
-    out = pd.DataFrame(
-        {
-            "recency": (as_of_day - last[has]).astype(np.int64),
-            "frequency": frequency[has].astype(np.int64),
-            "monetary": np.round(monetary[has], 2),
-            "first_purchase": first[has].astype("datetime64[D]").astype("datetime64[ns]"),
-            "last_purchase": last[has].astype("datetime64[D]").astype("datetime64[ns]"),
-            "tenure": (as_of_day - first[has]).astype(np.int64),
-        },
-        index=pd.Index(arrays.ids[has], name="customer_id"),
-    )
-    out["aov"] = np.round(out["monetary"] / out["frequency"], 2)
-    out.attrs["as_of"] = as_of
-    return out
+    frequency = frequency[has].astype(np.int64)
+    monetary = np.round(monetary[has], 2)
+    first, last = first[has], last[has]
+    return {
+        "code": np.flatnonzero(has),
+        "recency": (as_of_day - last).astype(np.int64),
+        "frequency": frequency,
+        "monetary": monetary,
+        "first_purchase": first.astype("datetime64[D]"),
+        "last_purchase": last.astype("datetime64[D]"),
+        "tenure": (as_of_day - first).astype(np.int64),
+        "aov": np.round(monetary / frequency, 2) if len(frequency) else np.zeros(0),
+    }
 
 
 def _as_of_date(orders: pd.DataFrame, as_of) -> pd.Timestamp:
@@ -260,8 +279,23 @@ def _rank_scores(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int8)
     v = values if higher_is_better else -values
-    ranks = pd.Series(v).rank(method="average").to_numpy()
-    return np.clip(np.ceil(5 * ranks / n), 1, 5).astype(np.int8)
+    return np.clip(np.ceil(5 * average_ranks(v) / n), 1, 5).astype(np.int8)
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``values`` (no NaN), ties given their average rank: exactly
+    ``pandas.Series.rank(method="average")`` (a tie of ranks a+1..a+d gets a + (d+1)/2, a
+    value a float holds exactly), without a Series per call."""
+    n = len(values)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(first)
+    stops = np.append(starts[1:], n)
+    ranks = np.empty(n)
+    ranks[order] = np.repeat((starts + 1 + stops) / 2.0, stops - starts)
+    return ranks
 
 
 def _threshold_scores(values: np.ndarray, cuts: Sequence[float], higher_is_better: bool):
@@ -275,6 +309,29 @@ def _threshold_scores(values: np.ndarray, cuts: Sequence[float], higher_is_bette
         return (1 + np.searchsorted(edges, values, side="right")).astype(np.int8)
     # recency: value <= edge[0] days is best
     return (5 - np.searchsorted(edges, values, side="left")).astype(np.int8)
+
+
+def score_values(
+    values: Mapping[str, np.ndarray], thresholds: Mapping[str, Sequence[float]] | None = None
+) -> dict[str, np.ndarray]:
+    """The 1-5 scores (int8) of :func:`rfm_scores` per metric of ``values`` (``recency``,
+    ``frequency``, ``monetary``: one array each, one value per customer): average ranks, or the
+    metric's custom cut points; one purchase invoice always scores frequency 1."""
+    thresholds = thresholds or {}
+    scores = {}
+    for metric in METRICS:
+        v = np.asarray(values[metric], dtype=np.float64)
+        better_high = metric != "recency"
+        if thresholds.get(metric):
+            scores[metric] = _threshold_scores(v, thresholds[metric], better_high)
+        else:
+            scores[metric] = _rank_scores(v, better_high)
+    # One invoice is never "frequent": when many customers buy once, their average rank can
+    # land above score 1 (more than 40 % of them: score 2 or 3, "At Risk: bought often").
+    scores["frequency"] = np.where(
+        np.asarray(values["frequency"]) <= 1, np.int8(1), scores["frequency"]
+    ).astype(np.int8)
+    return scores
 
 
 def rfm_scores(
@@ -297,18 +354,10 @@ def rfm_scores(
     Copy of ``customers`` with ``r_score``, ``f_score``, ``m_score`` (int8, 1-5, 5 = best),
     ``rfm_code`` (str, e.g. "545") and ``segment`` (str).
     """
-    thresholds = thresholds or {}
     out = customers.copy()
+    scores = score_values({m: out[m].to_numpy() for m in METRICS}, thresholds)
     for metric, col in SCORE_COLUMNS.items():
-        values = out[metric].to_numpy(dtype=np.float64)
-        better_high = metric != "recency"
-        if thresholds.get(metric):
-            out[col] = _threshold_scores(values, thresholds[metric], better_high)
-        else:
-            out[col] = _rank_scores(values, better_high)
-    # One invoice is never "frequent": when many customers buy once, their average rank can
-    # land above score 1 (more than 40 % of them: score 2 or 3, "At Risk: bought often").
-    out.loc[out["frequency"].to_numpy() <= 1, "f_score"] = np.int8(1)
+        out[col] = scores[metric]
     out["rfm_code"] = (
         out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
     )

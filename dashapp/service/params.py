@@ -435,7 +435,8 @@ PRODUCT_SEGMENT = Param(
     "prod_segment", "segment", "Segment to profile", "choice", "Champions",
     choices=tuple((s, s) for s in SEGMENT_ORDER), aliases=tuple((s.lower(), s) for s in
                                                                  SEGMENT_ORDER),
-    help="The RFM segment whose distinguishing products (highest lift) are listed.",
+    help="The RFM segment whose distinguishing products are listed (ranked by the lower end "
+    "of their lift's 95 % range).",
 )  # fmt: skip
 PRODUCT_MIN_BUYERS = Param(
     "prod_min_buyers", "min_buyers", "Fewest segment buyers", "int", 10, unit="customers",

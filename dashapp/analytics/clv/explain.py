@@ -20,6 +20,7 @@ scale (log of expected purchases for the Poisson loss); they add up to
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -32,12 +33,27 @@ __all__ = ["tree_shap", "MAX_TREE_FEATURES"]
 MAX_TREE_FEATURES = 14
 
 
+@functools.cache
 def _coalitions(k: int) -> np.ndarray:
     """All subsets of ``range(k)`` as a boolean matrix (2^k, k): row ``j`` holds the bits of
     ``j``, so the empty set is row 0 and adding feature ``i`` to row ``j`` gives row
-    ``j | 2^i``."""
+    ``j | 2^i``. Made once per ``k`` (read-only)."""
     idx = np.arange(2**k)
-    return ((idx[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+    out = ((idx[:, None] >> np.arange(k)[None, :]) & 1).astype(bool)
+    out.flags.writeable = False
+    return out
+
+
+@functools.cache
+def _subset_weights(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The size of each coalition ``j`` (its bits set) and the Shapley weight of a coalition
+    of size ``s``, ``s! (k-s-1)! / k!``, made once per ``k`` (read-only)."""
+    size = _coalitions(k).sum(axis=1)
+    weight = np.array(
+        [math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k) for s in range(k)]
+    )
+    size.flags.writeable = weight.flags.writeable = False
+    return size, weight
 
 
 def _tree_values(nodes: np.ndarray, X: np.ndarray, local: dict[int, int], masks: np.ndarray):
@@ -70,10 +86,7 @@ def _tree_values(nodes: np.ndarray, X: np.ndarray, local: dict[int, int], masks:
 def _shapley(v: np.ndarray, k: int) -> np.ndarray:
     """Shapley values (n, k) of the games ``v`` (n, 2^k) indexed by coalition bits."""
     idx = np.arange(2**k)
-    size = np.array([bin(j).count("1") for j in idx])
-    weight = np.array(
-        [math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k) for s in range(k)]
-    )
+    size, weight = _subset_weights(k)
     phi = np.zeros((v.shape[0], k))
     for i in range(k):
         without = idx[(idx >> i) & 1 == 0]

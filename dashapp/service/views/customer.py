@@ -102,7 +102,8 @@ def _customer_view(
     if customer_id not in scored.index:
         return CustomerView(reason=_absent(filters, customer_id), customer_id=customer_id)
     orders = filtered_orders(filters)
-    invoices = one.invoices_of(orders, customer_id)
+    mine = (orders["customer_id"] == customer_id).to_numpy(dtype=bool, na_value=False)
+    invoices = one.invoices_of(orders[mine], customer_id)
     country, countries_seen = one.main_country(invoices)
     monthly = monthly_states(filters, None, thresholds)
     history = monthly[monthly["customer_id"] == customer_id].drop(columns="customer_id")
@@ -117,8 +118,7 @@ def _customer_view(
         table = values.customers.set_index("customer_id")
         row = table.loc[customer_id] if customer_id in table.index else None
         fit = clv_fit(filters, model)
-        log = holdout.purchase_log(orders)
-        log = log[log["customer_id"].astype(object) == customer_id]
+        log = holdout.purchase_log(orders[mine])  # the customer's purchases
         alive = one.alive_history(fit.purchase, log, list(history["month_end"]), horizon)
         history = history.merge(alive, on="month_end", how="left")
     top = types = None

@@ -119,7 +119,9 @@ def _migration_view(
     p1 = mig.period_of(first, freq, last_day=rng[1])
     p2 = mig.period_of(second, freq, last_day=rng[1])
     cuts = dict(thresholds) if thresholds else None
-    result = mig.migration(filtered_orders(filters), p1, p2, window, cuts)
+    # both period ends are month ends of the range: their states are read from the history
+    monthly = monthly_states(filters, window, thresholds)
+    result = mig.migration(filtered_orders(filters), p1, p2, window, cuts, monthly=monthly)
     if result.customers.empty:
         return MigrationView(reason=empty_reason(0), first=p1, second=p2)
     notes = []
@@ -133,7 +135,6 @@ def _migration_view(
             f"Each period end is scored on the last {window} months of invoices; customers "
             f"without a purchase in them are '{mig.LAPSED}'."
         )
-    monthly = monthly_states(filters, window, thresholds)
     return MigrationView(
         first=p1,
         second=p2,

@@ -88,7 +88,7 @@ def segment_lift_view(
     """The products that distinguish ``segment``, bought by at least ``min_buyers`` of its
     customers (:func:`~dashapp.analytics.products.segment_lift`: buyers in and out of the
     segment, the lift's 95 % range; ``attrs`` the segment's size and the products below the
-    minimum), highest lift first."""
+    minimum), ranked by the lower end of the lift's 95 % range."""
     values = params.parse_all(
         ((params.PRODUCT_SEGMENT, segment), (params.PRODUCT_MIN_BUYERS, min_buyers))
     )

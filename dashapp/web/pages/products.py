@@ -127,7 +127,10 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
                 note="Lift = share of the segment's customers who bought the product / share of "
                 "all customers who did; only products bought by at least the chosen number of "
                 "the segment's customers. The 95 % range is the Wilson interval of the "
-                "segment's share over the overall share: a wide range rests on few buyers.",
+                "segment's share over the overall share: a wide range rests on few buyers. "
+                "Ranked by the range's lower end (the lift the buyers support at least): a "
+                "product bought by many of the segment ranks above a higher lift resting on "
+                "a few.",
             ),
             section(
                 "By product type",
@@ -146,8 +149,8 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
 
 
 def _lift_table(lift: pd.DataFrame | None):
-    """The segment's size, what the minimum left out, and the 15 highest lifts with their
-    buyers and 95 % range."""
+    """The segment's size, what the minimum left out, and the 15 products with the highest
+    lower end of the lift's 95 % range, with their lift, range and buyers."""
     if lift is None:
         return None
     info = lift.attrs

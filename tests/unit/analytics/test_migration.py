@@ -153,3 +153,94 @@ def test_month_ends_scored_from_arrays_built_once_match_each_end_scored_alone(or
     expected = rfm.customer_rfm(table, as_of=as_of)
     got = rfm.rfm_at(arrays, as_of, arrays.before(as_of, since))
     pd.testing.assert_frame_equal(got, expected)
+
+
+# The history on arrays must be exactly the per-end tables put together
+# --------------------------------------------------------------------------------------------
+def _hand_orders():
+    """Invoice rows by hand (what RFM reads): a returns-only customer (r), a customer whose
+    first month is the last (n), a purchase at 23:59 on a month end (c), one who lapses for
+    months and comes back (b), cents that do not add up exactly in binary (a)."""
+    rows = [
+        ("a", "2020-10-05", False, 0.1), ("a", "2020-10-06", False, 0.2),
+        ("a", "2021-01-05", False, 100.07), ("a", "2021-02-10", False, 50.51),
+        ("a", "2021-02-11", True, -20.25),
+        ("b", "2020-10-03", False, 10.0), ("b", "2021-03-01", False, 12.345),
+        ("r", "2020-11-20", True, -30.0), ("r", "2021-01-20", True, -5.0),
+        ("n", "2021-03-30", False, 77.7),
+        ("c", "2020-10-31 23:59", False, 5.0), ("c", "2020-11-01", False, 5.0),
+        ("c", "2020-12-31", True, -5.0),
+        ("d", "2020-10-15", False, 1000.0),
+    ]  # fmt: skip
+    out = pd.DataFrame(rows, columns=["customer_id", "invoice_date", "is_cancellation", "revenue"])
+    out["invoice_date"] = pd.to_datetime(out["invoice_date"], format="ISO8601")
+    out["customer_id"] = out["customer_id"].astype("category")
+    return out
+
+
+def _per_end(orders, ends, window, cuts):
+    """The history as it was computed before: a scored table per end, put together."""
+    parts = []
+    for end in ends:
+        scored = mig.states_at(orders, end, window, cuts)
+        part = scored[["recency", "frequency", "monetary", *mig.SCORES, "state"]].reset_index()
+        part.insert(0, "month_end", pd.Timestamp(end))
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize("window", [None, 1, 2, 3, 12])
+@pytest.mark.parametrize("cuts", [None, CUTS, {"frequency": [2, 3, 4, 5]}])
+@pytest.mark.parametrize(
+    "pick", ["all", "shuffled", "no_a", "from_december", "returns_only_and_new"]
+)
+def test_monthly_states_are_the_per_end_tables_put_together(window, cuts, pick):
+    orders = _hand_orders()
+    ends = mig.month_ends("2020-10-01", "2021-03-30")
+    if pick == "shuffled":
+        orders = orders.sample(frac=1.0, random_state=7)
+    elif pick == "no_a":  # a customer filter: another customer's ranks change
+        orders = orders[orders["customer_id"] != "a"]
+    elif pick == "from_december":  # a date filter: the range and its month ends move
+        orders = orders[orders["invoice_date"] >= "2020-12-01"]
+        ends = mig.month_ends("2020-12-01", "2021-03-30")
+    elif pick == "returns_only_and_new":
+        orders = orders[orders["customer_id"].isin(["r", "n"])]
+    got = mig.monthly_states(orders, ends, window, cuts)
+    pd.testing.assert_frame_equal(got, _per_end(orders, ends, window, cuts), check_exact=True)
+    assert got.attrs["month_ends"] == [pd.Timestamp(e) for e in ends]
+    assert "r" not in set(got["customer_id"])  # returns only: never a customer
+    if window and window <= 3 and pick == "all":  # b lapses in a short window, comes back
+        b = got[got["customer_id"] == "b"].set_index("month_end")["state"]
+        assert b[pd.Timestamp("2021-02-28")] == mig.LAPSED
+        assert b[pd.Timestamp("2021-03-30")] != mig.LAPSED
+
+
+def test_monthly_states_of_no_month_end_and_no_invoice():
+    assert list(mig.monthly_states(_hand_orders(), [])) == mig.MONTHLY_COLUMNS
+    empty = _hand_orders().iloc[0:0]
+    got = mig.monthly_states(empty, mig.month_ends("2021-01-01", "2021-02-28"))
+    assert got.empty and list(got) == mig.MONTHLY_COLUMNS
+
+
+@pytest.mark.parametrize("window", [None, 1, 3])
+@pytest.mark.parametrize("cuts", [None, CUTS])
+def test_migration_reads_the_same_states_from_the_history(orders, window, cuts):
+    ends = mig.month_ends("2020-10-01", "2021-02-28")
+    monthly = mig.monthly_states(orders, ends, window, cuts)
+    for first, second, freq in (("2021-01-15", "2021-02-15", "month"),
+                                ("2020-10-15", "2021-02-15", "month"),
+                                ("2020-10-15", "2021-01-15", "quarter")):  # fmt: skip
+        p1, p2 = mig.period_of(first, freq), mig.period_of(second, freq, last_day="2021-02-28")
+        direct = mig.migration(orders, p1, p2, window, cuts)
+        read = mig.migration(orders, p1, p2, window, cuts, monthly=monthly)
+        for a, b in zip(
+            (direct.customers, direct.counts, direct.revenue, direct.net),
+            (read.customers, read.counts, read.revenue, read.net),
+            strict=True,
+        ):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+    # a period end the history does not hold is an error, not an empty state
+    odd = mig.Period("mid-January", pd.Timestamp("2021-01-01"), pd.Timestamp("2021-01-15"))
+    with pytest.raises(ValueError, match="no month end 2021-01-15"):
+        mig.migration(orders, odd, p2, window, cuts, monthly=monthly)

@@ -61,8 +61,10 @@ def test_segment_lift_and_customer_products():
     segment_of = pd.Series({"c1": "Champions", "c2": "Hibernating", "c3": "Hibernating"})
     lift = products.segment_lift(lines(), segment_of, "Hibernating", min_customers=1)
     got = lift.set_index("stock_code")
-    # P3: 1 of 2 Hibernating customers vs 1 of 3 overall -> lift 1.5; P1: 2/2 vs 3/3 -> 1
-    assert list(got.index) == ["P3", "P1"]
+    # P3: 1 of 2 Hibernating customers vs 1 of 3 overall -> lift 1.5; P1: 2/2 vs 3/3 -> 1;
+    # P1 first: its range starts higher (2 of 2 buyers against 1 of 2)
+    assert list(got.index) == ["P1", "P3"]
+    assert got.loc["P1", "lift_low"] > got.loc["P3", "lift_low"]
     assert abs(got.loc["P3", "lift"] - 1.5) < 1e-12 and got.loc["P1", "lift"] == 1.0
     # the product table's description (the most frequent; one line has a variant)
     assert got.loc["P1", "description"] == "item P1" and got.loc["P3", "description"] == "item P3"
@@ -115,11 +117,12 @@ def test_lift_ranks_only_products_with_enough_segment_buyers():
     assert abs(by.loc["PA", "lift_low"] - 1 / (1 + z2 / 10) / 0.6) < 1e-12
     assert abs(by.loc["PA", "lift_high"] - 1 / 0.6) < 1e-12
     assert (got["lift_low"] < got["lift"]).all() or by.loc["PA", "lift_low"] < 1 / 0.6
-    # lowered to 4, PB comes in first
+    # lowered to 4, PB comes in: the highest point lift (2), but on 4 buyers its range starts
+    # lower than PA's (10 buyers), so it ranks second
     loose = products.segment_lift(lift_lines(), segments(), "Champions", min_customers=4)
-    assert (
-        list(loose["stock_code"]) == ["PB", "PA", "PC"] and abs(loose["lift"].iloc[0] - 2) < 1e-12
-    )
+    assert list(loose["stock_code"]) == ["PA", "PB", "PC"]
+    assert abs(loose["lift"].iloc[1] - 2) < 1e-12 and loose["lift"].iloc[1] > loose["lift"].iloc[0]
+    assert loose["lift_low"].is_monotonic_decreasing
     assert loose.attrs["below"] == 0
     # nobody reaches 11 buyers: empty, and says how many products were left out
     none = products.segment_lift(lift_lines(), segments(), "Champions", min_customers=11)
@@ -132,8 +135,10 @@ def test_lift_under_a_country_filter():
     uk = SEG + REST[:5]
     got = products.segment_lift(lines, segments(uk), "Champions", min_customers=5)
     by = got.set_index("stock_code")
-    # PA: 10/10 against 12/15 -> 1.25; PC: 5/10 against 5/15 -> 1.5 (its German buyers are gone)
-    assert list(by.index) == ["PC", "PA"]
+    # PA: 10/10 against 12/15 -> 1.25; PC: 5/10 against 5/15 -> 1.5 (its German buyers are
+    # gone); PA first all the same: its range starts higher (10 buyers, not 5)
+    assert list(by.index) == ["PA", "PC"]
+    assert by.loc["PA", "lift_low"] > by.loc["PC", "lift_low"]
     assert abs(by.loc["PC", "lift"] - 1.5) < 1e-12 and abs(by.loc["PA", "lift"] - 1.25) < 1e-12
     assert by.loc["PC", "in_rest"] == 0 and got.attrs["n_rest"] == 5
 
@@ -184,3 +189,34 @@ def test_product_types_from_descriptions():
     # the filtered case: a date range without c2's invoice
     later = cleaning.filter_transactions(lines, "2011-01-06", None, None)
     assert list(products.type_table(later)["product_type"]) == [products.NO_TYPE]
+
+
+def test_lift_ranked_by_the_lower_end_of_its_range_not_the_point_lift():
+    """Conservative ranking: PY (11 of 20 segment buyers, 4 others) ranks above PX (3 of 20,
+    nobody else) though PX's point lift is higher; PZ (2 buyers) misses the minimum of 3."""
+    seg, rest = [f"s{i:02}" for i in range(20)], [f"r{i:02}" for i in range(80)]
+    rows, n = [], 0
+    for code, who in (("PX", seg[:3]), ("PY", [*seg[:11], *rest[:4]]), ("PZ", seg[:2]),
+                      ("PW", [*seg, *rest])):  # fmt: skip
+        for c in who:
+            n += 1
+            rows.append((str(n), code, 1, "2011-01-03 10:00", 2.0, c))
+    lines = engine.clean_products(make_lines(rows))
+    segment_of = pd.Series({c: "Champions" if c in seg else "Hibernating" for c in seg + rest})
+    got = products.segment_lift(lines, segment_of, "Champions", min_customers=3)
+    by = got.set_index("stock_code")
+    assert list(got["stock_code"]) == ["PY", "PX", "PW"]
+    # point lifts: PX 0.15 / 0.03 = 5, PY 0.55 / 0.15 = 3.67: the point order is the other way
+    assert abs(by.loc["PX", "lift"] - 5) < 1e-12 and abs(by.loc["PY", "lift"] - 0.55 / 0.15) < 1e-12
+    assert by.loc["PX", "lift"] > by.loc["PY", "lift"]
+    # the lower ends: Wilson's interval of 3/20 and 11/20 over the overall shares
+    for code, k, share in (("PX", 3, 0.03), ("PY", 11, 0.15)):
+        low, high = products.wilson_interval(pd.Series([float(k)]).to_numpy(), 20)
+        assert abs(by.loc[code, "lift_low"] - low[0] / share) < 1e-12
+        assert abs(by.loc[code, "lift_high"] - high[0] / share) < 1e-12
+    assert by.loc["PY", "lift_low"] > by.loc["PX", "lift_low"]
+    assert got["lift_low"].is_monotonic_decreasing and got.attrs["below"] == 1
+    # the ranking does not depend on the lines' order
+    shuffled = products.segment_lift(lines.sample(frac=1, random_state=5), segment_of,
+                                     "Champions", min_customers=3)  # fmt: skip
+    assert list(shuffled["stock_code"]) == list(got["stock_code"])

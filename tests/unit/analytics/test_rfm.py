@@ -4,6 +4,8 @@ import pytest
 
 from dashapp.analytics.rfm import (
     SEGMENT_GRID,
+    InvoiceArrays,
+    average_ranks,
     customer_rfm,
     rf_grid_counts,
     rfm_scores,
@@ -152,3 +154,43 @@ def test_real_extract_rfm_equals_plain_pandas(sample_lines):
     assert (joined["recency"] == joined["recency_plain"]).all()
     assert (joined["frequency"] == joined["frequency_plain"]).all()
     np.testing.assert_allclose(joined["monetary"], joined["monetary_plain"], atol=0.006)
+
+
+def test_average_ranks_are_pandas_average_ranks():
+    """The scores' ranks without a Series: the same floats as pandas' average rank, on
+    massive ties, negative values (recency is ranked negated), a single value and none."""
+    rng = np.random.default_rng(3)
+    cases = [
+        rng.integers(0, 5, 5000).astype(float),  # massive ties
+        -rng.integers(0, 400, 3000).astype(float),
+        np.round(rng.gamma(2.0, 300.0, 2000), 2),
+        np.array([0.0, -0.0, 0.0]),
+        np.array([7.0]),
+        np.zeros(0),
+    ]
+    for values in cases:
+        expected = pd.Series(values).rank(method="average").to_numpy()
+        np.testing.assert_array_equal(average_ranks(values), expected)
+
+
+def test_invoice_arrays_from_a_categorical_are_the_text_ids_sorted():
+    """Ids read from a categorical's codes (categories unsorted, unused ones, numbers, a
+    missing id) are exactly the ids as text, factorised sorted."""
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["b", "a10", None, "a9", "b", "a10"],
+            "invoice_date": pd.to_datetime(["2021-01-0" + str(d) for d in range(1, 7)]),
+            "is_cancellation": [False, False, False, True, False, False],
+            "revenue": [1.0, 2.0, 3.0, -4.0, 5.0, 6.0],
+        }
+    )
+    as_text = InvoiceArrays.of(rows)
+    for categories in (["zz", "b", "a9", "a10"], ["a10", "a9", "b"]):  # unsorted, one unused
+        cat = rows.assign(customer_id=pd.Categorical(rows["customer_id"], categories=categories))
+        got = InvoiceArrays.of(cat)
+        assert list(got.ids) == ["a10", "a9", "b"] and got.ids.dtype == as_text.ids.dtype
+        np.testing.assert_array_equal(got.codes, as_text.codes)
+    numbers = rows.assign(customer_id=pd.Categorical([12, 9, None, 100, 12, 9]))
+    got = InvoiceArrays.of(numbers)
+    assert list(got.ids) == ["100", "12", "9"]  # text order, as the text ids sort
+    np.testing.assert_array_equal(got.codes, [1, 2, 0, 1, 2])
