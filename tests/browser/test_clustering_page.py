@@ -188,3 +188,56 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     )
     save_screenshot(dash_duo, "clustering-message")
     assert console_errors(dash_duo) == []
+
+
+#: Counts each chart's draws (Plotly's 'plotly_afterplot' event) from now on.
+COUNT_DRAWS = """
+window.__draws = {};
+['cl-scatter', 'cl-treemap', 'cl-profiles', 'cl-agreement'].forEach(function (id) {
+    var gd = document.querySelector('#' + id + ' .js-plotly-plot');
+    gd.on('plotly_afterplot', function () { window.__draws[id] = (window.__draws[id] || 0) + 1; });
+});
+"""
+PROFILE_SIZE = (
+    "var g = document.querySelector('#cl-profiles .js-plotly-plot');"
+    "return [g._fullLayout.width, g._fullLayout.height, g.data[0].y.length];"
+)
+
+
+def test_a_change_draws_each_chart_once(dash_duo, browser_app):
+    """A k change gives the cluster profiles and the agreement heatmap one row per cluster,
+    so their boxes change height; dcc.Graph then asks Plotly to resize them, which used to
+    draw both heatmaps a second time at the size they already had (assets/graphs.js). A
+    change of width (a window or a phone turned) still redraws every chart at the new
+    width."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/clustering?cl_k=3")
+    dash_duo.wait_for_element("#cl-profiles .heatmaplayer", timeout=40)
+    settle(dash_duo)
+    time.sleep(0.5)  # a resize asked for on the first draw has run
+    width, height, rows = dash_duo.driver.execute_script(PROFILE_SIZE)
+    assert rows == 3
+    dash_duo.driver.execute_script(COUNT_DRAWS)
+    k = dash_duo.find_element('input[id=\'{"key":"cl_k","kind":"state"}\']')
+    k.clear()
+    k.send_keys("6\n")
+    _wait(dash_duo, lambda: dash_duo.driver.execute_script(PROFILE_SIZE)[2] == 6, what="k=6")
+    settle(dash_duo)
+    time.sleep(0.5)  # dcc.Graph's resize runs 50 ms + Plotly's 100 ms after the box grew
+    new_width, new_height, _ = dash_duo.driver.execute_script(PROFILE_SIZE)
+    assert new_height > height and new_width == width
+    draws = dash_duo.driver.execute_script("return window.__draws")
+    assert draws == {"cl-scatter": 1, "cl-treemap": 1, "cl-profiles": 1, "cl-agreement": 1}
+    dash_duo.driver.set_window_size(1000, 1000)
+    try:
+        _wait(
+            dash_duo,
+            lambda: dash_duo.driver.execute_script(PROFILE_SIZE)[0] < width,
+            what="the profiles drawn at the new width",
+        )
+        time.sleep(0.5)
+        draws = dash_duo.driver.execute_script("return window.__draws")
+        assert all(draws[i] == 2 for i in ("cl-profiles", "cl-agreement")), draws
+    finally:
+        dash_duo.driver.set_window_size(1400, 1000)
+    assert console_errors(dash_duo) == []

@@ -89,6 +89,17 @@ def figure(data: list[dict], **layout) -> dict:
     return {"data": data, "layout": {"template": TEMPLATE, **layout}}
 
 
+def month_axis(months: int) -> dict:
+    """A date axis with a label every 1, 3, 6 or 12 months (eight at most), ``Jan`` over
+    ``2011``: narrow enough for a phone. Each label sits in the middle of its period, so the
+    point of a month's end is drawn inside the period that names it. Plotly's own tick choice depends on the
+    axis length, which its automatic margins change, which in turn depend on the ticks: on
+    the migration page's monthly sizes that loop redrew the chart up to 15 times per change
+    (0.5-1.3 s in the browser, docs/benchmarks.md "Each chart drawn once per change")."""
+    step = next((m for m in (1, 3, 6, 12) if months <= 8 * m), 12 * (1 + months // 96))
+    return {"tickformat": "%b<br>%Y", "dtick": f"M{step}", "ticklabelmode": "period"}
+
+
 def empty_figure(message: str = "", height: int = 320) -> dict:
     layout = {"height": height, "xaxis": {"visible": False}, "yaxis": {"visible": False}}
     if message:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashapp.analytics import migration as mig
-from dashapp.web.figures.base import MUTED, SEQUENTIAL, empty_figure, figure
+from dashapp.web.figures.base import MUTED, SEQUENTIAL, empty_figure, figure, month_axis
 from dashapp.web.figures.rfm import SEGMENT_COLORS
 
 #: Between the two states in a link's label (no segment name contains it).
@@ -155,7 +155,7 @@ def sizes(monthly: pd.DataFrame) -> dict:
     return figure(
         data,
         height=380,
-        xaxis={"title": {"text": "Month end"}},
+        xaxis={"title": {"text": "Month end"}, **month_axis(monthly["month_end"].nunique())},
         yaxis={"title": {"text": "Customers"}},
         # above the plot: Plotly makes room for it (below, at a fixed y, the nine segments
         # ran over the axis title on a phone)
