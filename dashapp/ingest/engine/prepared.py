@@ -384,10 +384,10 @@ def _prepare_file(p: Path, rules: CleaningRules, cache_dir, column_map, kind: st
 
     def compute():
         computed.append(True)
+        if in_a_child():  # from the lines parquet too: DuckDB's memory stays in the child
+            return in_child(lines_file)
         if lines_cache_valid(lines_file):
             return run(lines_file)
-        if in_a_child():
-            return in_child(lines_file)
         if is_large_csv(p, STREAM_BYTES):
             return run(streamed(p, lines_file, column_map))
         before = _stat_key(p)
