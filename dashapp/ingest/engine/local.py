@@ -1,112 +1,48 @@
 """The embedded engine: DuckDB in the process, for files, uploads and the demo data.
 
-Expressions are compiled with ``ibis.to_sql(expr, dialect="duckdb")`` and run on a DuckDB
-connection of the calling thread, with the lines registered under the table name the
-expression reads (an Arrow table in memory or a parquet file, scanned without loading it).
-DuckDB spills to a temporary folder beyond its memory limit, so a file larger than memory is
-cleaned out of core.
+Expressions are compiled with ``ibis.to_sql(expr, dialect="duckdb")`` and run by
+:mod:`dashapp.ingest.duck` on a DuckDB connection of the calling thread, with the lines
+registered under the table name the expression reads (an Arrow table in memory or a parquet
+file, scanned without loading it). A large file is prepared in a child process
+(:mod:`dashapp.ingest.isolated`), which runs the compiled statement the same way.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
-import os
-import tempfile
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import ibis
 import pyarrow as pa
 
-#: Name under which the lines are visible to the cleaning statement.
-LINES_TABLE = "lines"
+from dashapp.ingest.duck import (
+    LINES_TABLE,
+    EngineSettings,
+    configure,
+    connection,
+    release,
+    run_sql,
+    settings,
+)
+
+__all__ = [
+    "LINES_TABLE",
+    "EngineSettings",
+    "configure",
+    "connection",
+    "release",
+    "run",
+    "run_sql",
+    "settings",
+    "to_sql",
+]
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    """Resources of the embedded DuckDB (``DUCKDB_THREADS``, ``DUCKDB_MEMORY_LIMIT``, validated in
-    :mod:`dashapp.config`)."""
-
-    threads: int = 2
-    memory_limit: str = "1GB"
-    temp_directory: str | None = None
-
-
-_settings = EngineSettings()
-_local = threading.local()
-
-
-def configure(settings: EngineSettings) -> None:
-    """Use ``settings`` for connections opened from now on."""
-    global _settings
-    _settings = settings
-    _local.__dict__.clear()
-
-
-def connection() -> duckdb.DuckDBPyConnection:
-    """This thread's DuckDB connection (in memory; one per thread, reused)."""
-    con = getattr(_local, "con", None)
-    if con is None:
-        config = {
-            "threads": _settings.threads,
-            "memory_limit": _settings.memory_limit,
-            # where DuckDB spills beyond its memory limit (its default is ./.tmp)
-            "temp_directory": _settings.temp_directory
-            or os.path.join(tempfile.gettempdir(), "dashapp-duckdb"),
-        }
-        con = duckdb.connect(":memory:", config=config)
-        _local.con = con
-    return con
-
-
-def release() -> None:
-    """After a large cleaning: close this thread's connection (DuckDB hands its buffers back;
-    the next query opens a new one), and return freed memory to the operating system
-    (pyarrow's pool and, on glibc, malloc's arenas keep it otherwise: ~100 MB per worker at
-    full scale). Not after reading a prepared result: the collection alone costs ~0.15 s."""
-    con = getattr(_local, "con", None)
-    if con is not None:
-        con.close()
-        _local.con = None
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _bind_lines(con: duckdb.DuckDBPyConnection, lines: pa.Table | str | Path) -> None:
-    if isinstance(lines, str | Path):
-        quoted = "'" + str(lines).replace("'", "''") + "'"  # a view cannot take parameters
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {LINES_TABLE} AS SELECT * FROM read_parquet({quoted})"
-        )
-    else:
-        con.register(LINES_TABLE, lines)
-
-
-def _unbind_lines(con: duckdb.DuckDBPyConnection, lines) -> None:
-    if isinstance(lines, str | Path):
-        con.execute(f"DROP VIEW IF EXISTS {LINES_TABLE}")
-    else:
-        con.unregister(LINES_TABLE)
+def to_sql(expr: ibis.Table) -> str:
+    """``expr`` as DuckDB SQL."""
+    return ibis.to_sql(expr, dialect="duckdb")
 
 
 def run(expr: ibis.Table, lines: pa.Table | str | Path) -> pa.Table:
     """Run ``expr`` (which reads the table :data:`LINES_TABLE`) on ``lines``: an Arrow table
-    or a parquet file, scanned where the expression reads it (no copy is materialised)."""
-    con = connection()
-    _bind_lines(con, lines)
-    # DuckDB estimates the few (customer, stock code) pairs with a return as many as the lines
-    # and then builds the join's hash table on the millions of lines: 4.5 of 25 s of thread
-    # time at 10M lines. The expression puts the small side on the right of every join, which
-    # is the build side when DuckDB does not swap them.
-    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
-    try:
-        return con.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_table()
-    finally:
-        con.execute("RESET disabled_optimizers")
-        _unbind_lines(con, lines)
+    or a parquet file (:func:`dashapp.ingest.duck.run_sql`)."""
+    return run_sql(to_sql(expr), lines)

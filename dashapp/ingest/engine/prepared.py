@@ -10,17 +10,24 @@ computed when first asked for (the product and customer pages), not with every c
 
 For files, :func:`prepare_file` also keeps the canonical lines as parquet (keyed by the
 file's content hash, :func:`dashapp.ingest.loading.cache_path_for`): the first load converts
-the file once and writes that parquet **in a background thread**, off the request path; a
-later rule set is cleaned by DuckDB scanning that parquet, without reading the source again.
+the file once and writes that parquet **off the request path** (in a background thread, or
+in the child process after it answered); a later rule set is cleaned by DuckDB scanning that
+parquet, without reading the source again. A file of at least
+:data:`~dashapp.ingest.isolated.CHILD_BYTES` is read and cleaned in a short-lived child
+process (:mod:`dashapp.ingest.isolated`), so the worker never holds its raw lines. The
+processes sharing a cache folder prepare a file version once per rule set: the first claims
+it (:func:`claim`), the others wait for its result.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -31,18 +38,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dashapp.ingest import engine, schema
+from dashapp.ingest import engine, isolated, schema
 from dashapp.ingest.cleaning import DEFAULT_NON_PRODUCT_CODES, CleaningRules
 from dashapp.ingest.engine import local
-from dashapp.ingest.loading import CSV_EXTENSIONS, cache_path_for, load_transactions
+from dashapp.ingest.engine.pipeline import invoice_parts, product_parts
+from dashapp.ingest.engine.results import product_lines, split_parts
+from dashapp.ingest.isolated import is_large_csv, lines_cache_valid, streamed
+from dashapp.ingest.loading import cache_path_for, load_transactions
 from dashapp.ingest.loading.cache import (
-    _CACHE_META_KEY,
-    LOADER_VERSION,
+    _atomic_write_bytes,
     _stat_key,
     _write_cache,
     write_parquet_atomically,
 )
-from dashapp.ingest.loading.stream import csv_to_parquet
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,9 @@ ENGINE_VERSION = "3"
 #: CSV files larger than this are converted block by block (bounded memory) instead of being
 #: read whole.
 STREAM_BYTES = 256 << 20
+#: A claim on a file's preparation older than this is taken over (its process is gone; a
+#: claim of a dead process on this host is taken over at once).
+FILE_CLAIM_STALE_S = 3600.0
 
 _META_KEY = b"dashapp.prepared"
 _writers: dict[Path, threading.Thread] = {}
@@ -152,9 +163,10 @@ def claim(
     except FileExistsError:
         try:
             age = time.time() - lock.stat().st_mtime
+            holder = lock.read_text()
         except OSError:
             return claim(key, rules, cache_dir, stale_after_s, kind)  # released meanwhile
-        if age < stale_after_s:
+        if age < stale_after_s and not _dead_holder(holder):
             return False
         with contextlib.suppress(OSError):
             lock.unlink()  # a claim older than the longest cleaning: its process died
@@ -162,8 +174,22 @@ def claim(
     except OSError:
         return True
     with os.fdopen(fd, "w") as fh:
-        fh.write(f"{os.getpid()} {time.time():.0f}\n")
+        fh.write(f"{os.getpid()} {time.time():.0f} {socket.gethostname()}\n")
     return True
+
+
+def _dead_holder(holder: str) -> bool:
+    """Whether a claim's text (``pid time host``) names a process of this host that is gone."""
+    parts = holder.split()
+    if len(parts) < 3 or parts[2] != socket.gethostname() or not parts[0].isdigit():
+        return False  # another host's (or an older) claim: only its age can tell
+    try:
+        os.kill(int(parts[0]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def release_claim(
@@ -218,14 +244,6 @@ def prepared_products(
     return lines
 
 
-def _lines_cache_valid(path: Path) -> bool:
-    try:
-        meta = pq.read_schema(path).metadata or {}
-    except (OSError, pa.ArrowException):
-        return False
-    return meta.get(_CACHE_META_KEY) == LOADER_VERSION.encode()
-
-
 def _write_lines_later(lines: pd.DataFrame, target: Path) -> None:
     """Write the canonical lines parquet in a background thread (one writer per file)."""
 
@@ -252,6 +270,7 @@ def wait_for_writers(timeout: float | None = None) -> None:
         threads = list(_writers.values())
     for thread in threads:
         thread.join(timeout)
+    isolated.wait_for_children(timeout)
 
 
 def prepare_file(
@@ -280,16 +299,84 @@ def prepare_file_products(
     return _prepare_file(Path(path), rules, cache_dir, column_map, PRODUCTS)
 
 
+_WHAT = {ORDERS: "the invoice table", PRODUCTS: "the product lines"}
+_statements: dict[tuple, str] = {}
+
+
+@functools.cache
+def _code_token() -> str:
+    """What the compiled statement depends on besides the rule set: the code that builds it
+    and the versions of ibis and sqlglot."""
+    import ibis
+    import sqlglot
+
+    from dashapp.ingest import cleaning
+    from dashapp.ingest.engine import pipeline, product_type
+
+    h = hashlib.blake2b(digest_size=8)
+    for module in (pipeline, product_type, cleaning, local):
+        h.update(Path(module.__file__).read_bytes())
+    h.update(f"{ibis.__version__} {sqlglot.__version__} {ENGINE_VERSION}".encode())
+    return h.hexdigest()
+
+
+def statement(kind: str, rules: CleaningRules, cache_dir=None) -> str:
+    """The DuckDB SQL of the cleaning (``kind``: the invoice table or the product lines) for
+    ``rules``: compiling the ibis expression costs 0.4-1 s of CPU, so it is kept per process
+    and in the cache folder (keyed by the rule set and :func:`_code_token`: a changed rule,
+    expression or ibis version compiles anew)."""
+    key = (kind, rules)
+    sql = _statements.get(key)
+    if sql is not None:
+        return sql
+    path = None
+    if cache_dir is not None:
+        token = f"{kind}-{rules_token(rules)}-{_code_token()}"
+        path = Path(cache_dir) / "prepared" / f"statement-{token}.sql"
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            sql = path.read_text(encoding="utf-8") or None
+    if sql is None:
+        sql = engine.statement(invoice_parts if kind == ORDERS else product_parts, rules)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                _atomic_write_bytes(path, sql.encode("utf-8"))
+    _statements[key] = sql
+    return sql
+
+
 def _prepare_file(p: Path, rules: CleaningRules, cache_dir, column_map, kind: str):
 
     def run(lines):
-        return (engine.clean if kind == ORDERS else engine.clean_products)(lines, rules)
+        sql = statement(kind, rules, cache_dir)
+        return (engine.clean if kind == ORDERS else engine.clean_products)(lines, rules, sql)
+
+    def in_child(lines_file: Path | None):
+        job = isolated.Job(
+            path=str(p),
+            sql=statement(kind, rules, cache_dir),
+            lines_file=None if lines_file is None else str(lines_file),
+            column_map=column_map,
+            stream_bytes=STREAM_BYTES,
+            scratch_dir=str(Path(tempfile.gettempdir()) / "dashapp-lines"),
+            settings=local.settings(),
+            what=_WHAT[kind],
+        )
+        parts = isolated.run_in_child(job)
+        return split_parts(parts, rules) if kind == ORDERS else product_lines(parts)
+
+    def in_a_child() -> bool:
+        try:
+            return p.stat().st_size >= isolated.CHILD_BYTES
+        except OSError:
+            return False  # the loader names the missing file
 
     if cache_dir is None:  # no usable cache folder: nothing is kept, a large CSV still streams
+        if in_a_child():
+            return in_child(None)
         try:
-            if p.suffix.lower() in CSV_EXTENSIONS and p.stat().st_size > STREAM_BYTES:
+            if is_large_csv(p, STREAM_BYTES):
                 scratch = cache_path_for(p, Path(tempfile.gettempdir()) / "dashapp-lines")
-                return run(_streamed(p, scratch, column_map))
+                return run(streamed(p, scratch, column_map))
             return run(load_transactions(p, column_map=column_map))
         finally:
             local.release()
@@ -297,10 +384,12 @@ def _prepare_file(p: Path, rules: CleaningRules, cache_dir, column_map, kind: st
 
     def compute():
         computed.append(True)
-        if _lines_cache_valid(lines_file):
+        if in_a_child():  # from the lines parquet too: DuckDB's memory stays in the child
+            return in_child(lines_file)
+        if lines_cache_valid(lines_file):
             return run(lines_file)
-        if p.suffix.lower() in CSV_EXTENSIONS and p.stat().st_size > STREAM_BYTES:
-            return run(_streamed(p, lines_file, column_map))
+        if is_large_csv(p, STREAM_BYTES):
+            return run(streamed(p, lines_file, column_map))
         before = _stat_key(p)
         lines = load_transactions(p, column_map=column_map)
         if list(lines.columns) == list(schema.CANONICAL_COLUMNS) and _stat_key(p) == before:
@@ -309,25 +398,29 @@ def _prepare_file(p: Path, rules: CleaningRules, cache_dir, column_map, kind: st
 
     computed: list[bool] = []
     store = prepared if kind == ORDERS else prepared_products
+    key, folder = lines_file.stem, Path(cache_dir)
     try:
-        return store(lines_file.stem, rules, Path(cache_dir), compute)
+        return _one_at_a_time(key, rules, folder, kind, lambda: store(key, rules, folder, compute))
     finally:
         if computed:
             local.release()
 
 
-def _streamed(p: Path, lines_file: Path, column_map) -> Path:
-    """A large CSV converted block by block to its lines parquet (in the cache folder, or in
-    the system's temporary folder when the cache folder cannot be written)."""
-    if _lines_cache_valid(lines_file):
-        return lines_file
-    log.info("converting %s block by block to %s", p.name, lines_file.name)
+def _one_at_a_time(key: str, rules: CleaningRules, cache_dir: Path, kind: str, build):
+    """``build()`` under this host's (or cache folder's) claim on ``key``, ``rules`` and
+    ``kind``: while another process or thread prepares it, wait for its result."""
+    hit = cached(key, rules, cache_dir, kind)
+    if hit is not None:
+        return hit
+    started = time.monotonic()
+    while not claim(key, rules, cache_dir, FILE_CLAIM_STALE_S, kind):
+        hit = cached(key, rules, cache_dir, kind)
+        if hit is not None:
+            return hit
+        if time.monotonic() - started > FILE_CLAIM_STALE_S:
+            return build()  # the claim is older than any preparation: prepare unclaimed
+        time.sleep(0.2)
     try:
-        csv_to_parquet(p, lines_file, column_map)
-        return lines_file
-    except OSError as exc:
-        log.warning("could not write %s (%s); converting to a temporary file", lines_file, exc)
-    fallback = Path(tempfile.gettempdir()) / "dashapp-lines" / lines_file.name
-    if not _lines_cache_valid(fallback):
-        csv_to_parquet(p, fallback, column_map)
-    return fallback
+        return build()
+    finally:
+        release_claim(key, rules, cache_dir, kind)

@@ -195,10 +195,16 @@ def write_parquet_atomically(table: pa.Table, target: Path) -> None:
         pq.write_table(table, tmp, compression="lz4")
 
 
-def _write_cache(df: pd.DataFrame, cache_file: Path) -> None:
+def cache_table(df: pd.DataFrame) -> pa.Table:
+    """Canonical lines as the Arrow table of their parquet copy (loader version and notes in
+    its metadata)."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[_CACHE_META_KEY] = LOADER_VERSION.encode()
     if df.attrs.get(NOTES_ATTR):
         meta[_NOTES_META_KEY] = json.dumps(list(df.attrs[NOTES_ATTR])).encode()
-    write_parquet_atomically(table.replace_schema_metadata(meta), cache_file)
+    return table.replace_schema_metadata(meta)
+
+
+def _write_cache(df: pd.DataFrame, cache_file: Path) -> None:
+    write_parquet_atomically(cache_table(df), cache_file)
