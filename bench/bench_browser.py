@@ -15,6 +15,9 @@ For each interaction it measures, median of ``--runs``:
 * **settled** (ms): from the input event (the click, the Enter key, the select's change) to
   the last callback response painted (two animation frames after it arrived) or, for changes
   made in the browser alone, to the view showing the change, whichever is later;
+* **main-thread CPU** (ms): the CPU time of the page's main thread (Chrome's trace, the
+  ``tdur`` of its top-level tasks) from the input event until settled, the figure least
+  moved by other work on a shared machine (``--cpu``; tracing adds a few per cent);
 * **requests**: callback requests (``/_dash-update-component``) the change sent, including
   the router's when the page is rendered again (``page re-renders``), and their **kB**.
 
@@ -346,10 +349,40 @@ PAGE_LOADS = [
 ]
 
 
-def measure_interaction(page, base: str, spec, offset: int) -> dict:
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline"]
+
+
+def _main_thread_cpu(trace: bytes) -> float:
+    """CPU ms of the busiest renderer main thread in a Chrome trace (top-level tasks)."""
+    data = json.loads(trace)
+    events = data["traceEvents"] if isinstance(data, dict) else data
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    cpu: dict = {}
+    for e in events:
+        if e.get("name") == "RunTask" and e.get("ph") == "X" and (e["pid"], e["tid"]) in main:
+            cpu[e["pid"]] = cpu.get(e["pid"], 0) + e.get("tdur", 0)
+    return max(cpu.values(), default=0) / 1000
+
+
+def _settle_traced(page, tracer, **kwargs) -> dict:
+    out = _settle(page, **kwargs)
+    if tracer is not None:
+        out["cpu_ms"] = _main_thread_cpu(tracer.stop_tracing())
+    return out
+
+
+def measure_interaction(page, base: str, spec, offset: int, tracer=None) -> dict:
     name, path, sig, setup, action, *ready = spec  # ready: another signature of a ready page
     sep = "&" if "?" in path else "?"
-    _load(page, f"{base}{path}{sep}end={_end(offset)}", _ready(SIG[ready[0] if ready else sig]))
+    _load(
+        page,
+        f"{base}{path}{sep}end={_end(offset)}",
+        _ready(SIG[ready[0] if ready else sig]),
+    )
     if setup:
         setup(page, offset)
     before = page.evaluate(
@@ -358,23 +391,27 @@ def measure_interaction(page, base: str, spec, offset: int) -> dict:
     done = f"(() => {{ try {{ const v = {SIG[sig]}; return !!v && v !== {json.dumps(before)}; }}"
     done += " catch (e) { return false; } })()"
     page.evaluate("(src) => window.__arm(src)", done)
+    if tracer is not None:
+        tracer.start_tracing(page=page, categories=TRACE_CATEGORIES)
     action(page, offset)
-    return _settle(page)
+    return _settle_traced(page, tracer)
 
 
-def measure_load(page, base: str, spec, offset: int) -> dict:
+def measure_load(page, base: str, spec, offset: int, tracer=None) -> dict:
     name, path, sig = spec
     page.goto("about:blank")
+    if tracer is not None:
+        tracer.start_tracing(page=page, categories=TRACE_CATEGORIES)
     t_nav = time.perf_counter()
     page.goto(f"{base}{path}?end={_end(offset)}")
     page.wait_for_function(_ready(SIG[sig]), timeout=120_000)
     page.evaluate("window.__t0 = 0; window.__done = performance.now();")
-    out = _settle(page, quiet=1.0, timeout=120)
+    out = _settle_traced(page, tracer, quiet=1.0, timeout=120)
     out["wall_ms"] = (time.perf_counter() - t_nav) * 1000
     return out
 
 
-def run(src: Path, runs: int, data: Path, only: list[str] | None = None) -> dict:
+def run(src: Path, runs: int, data: Path, only: list[str] | None = None, cpu: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, dict] = {}
@@ -388,6 +425,7 @@ def run(src: Path, runs: int, data: Path, only: list[str] | None = None) -> dict
                 context.add_init_script(RECORDER)
                 page = context.new_page()
                 page.set_default_timeout(120_000)
+                tracer = browser if cpu else None
                 # warm-up: both workers read the 1M-row file once (not measured)
                 for _ in range(3):
                     _load(page, f"{base}/", _ready(SIG["kpis"]))
@@ -395,8 +433,10 @@ def run(src: Path, runs: int, data: Path, only: list[str] | None = None) -> dict
                     if only and not any(o in spec[0] for o in only):
                         continue
                     first = 10 + k * 10
-                    uncached = [measure_load(page, base, spec, first + i) for i in range(runs)]
-                    cached = [measure_load(page, base, spec, first) for _ in range(runs)]
+                    uncached = [
+                        measure_load(page, base, spec, first + i, tracer) for i in range(runs)
+                    ]
+                    cached = [measure_load(page, base, spec, first, tracer) for _ in range(runs)]
                     results[spec[0]] = {"uncached": uncached, "cached": cached}
                     print(_line(spec[0], results[spec[0]]), flush=True)
                 for k, spec in enumerate(INTERACTIONS):
@@ -404,9 +444,12 @@ def run(src: Path, runs: int, data: Path, only: list[str] | None = None) -> dict
                         continue
                     first = 100 + k * 10
                     uncached = [
-                        measure_interaction(page, base, spec, first + i) for i in range(runs)
+                        measure_interaction(page, base, spec, first + i, tracer)
+                        for i in range(runs)
                     ]
-                    cached = [measure_interaction(page, base, spec, first) for _ in range(runs)]
+                    cached = [
+                        measure_interaction(page, base, spec, first, tracer) for _ in range(runs)
+                    ]
                     results[spec[0]] = {"uncached": uncached, "cached": cached}
                     print(_line(spec[0], results[spec[0]]), flush=True)
                 browser.close()
@@ -422,8 +465,11 @@ def _median(items: list[dict], key: str) -> float:
 
 def _line(name: str, res: dict) -> str:
     u, c = res["uncached"], res["cached"]
+    cpu = (
+        f" {_median(u, 'cpu_ms'):,.0f} / {_median(c, 'cpu_ms'):,.0f} |" if "cpu_ms" in u[0] else ""
+    )
     return (
-        f"| {name} | {_median(u, 'settled_ms'):,.0f} | {_median(c, 'settled_ms'):,.0f} | "
+        f"| {name} | {_median(u, 'settled_ms'):,.0f} | {_median(c, 'settled_ms'):,.0f} |{cpu} "
         f"{_median(u, 'requests'):.0f} / {_median(c, 'requests'):.0f} | "
         f"{_median(u, 'kb'):,.0f} / {_median(c, 'kb'):,.0f} | {_median(u, 'rerenders'):.0f} |"
     )
@@ -442,13 +488,27 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=None, help="data (default: generated 1M rows)")
     parser.add_argument("--json", type=Path, default=None, help="write every measurement here")
     parser.add_argument(
-        "--only", nargs="*", default=None, help="measure only the rows whose name contains one"
+        "--only",
+        nargs="*",
+        default=None,
+        help="measure only the rows whose name contains one",
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="also the page's main-thread CPU (Chrome tracing)",
     )
     args = parser.parse_args()
     data = args.csv or generated_csv("full")
     print(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
-    print(HEADER, flush=True)
-    results = run(args.src.resolve(), args.runs, data, args.only)
+    header = HEADER
+    if args.cpu:
+        header = header.replace(
+            "settled cached (ms) |",
+            "settled cached (ms) | main-thread CPU unc. / cached (ms) |",
+        ).replace("| --- | --- | --- |", "| --- | --- | --- | --- |", 1)
+    print(header, flush=True)
+    results = run(args.src.resolve(), args.runs, data, args.only, args.cpu)
     print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -8,9 +8,10 @@ import pytest
 
 from dashapp.analytics import rfm
 from dashapp.analytics.cohorts import cohort_tables
-from dashapp.web.figures.base import SEQUENTIAL
+from dashapp.web.figures.base import SEQUENTIAL, month_axis
 from dashapp.web.figures.clustering import agreement_heatmap
 from dashapp.web.figures.cohorts import cohort_heatmap
+from dashapp.web.figures.migration import sizes
 from dashapp.web.figures.rfm import rf_heatmap, rfm_distributions
 
 
@@ -377,3 +378,26 @@ def test_monthly_revenue_shows_no_empty_month_at_either_end():
     # half a month either side of the first and last bars' centres, no more
     assert pd.Timestamp("2009-12-01") < low < months[0] - pd.Timedelta(days=12)
     assert months[-1] + pd.Timedelta(days=12) < high < pd.Timestamp("2010-07-01")
+
+
+@pytest.mark.parametrize("months", [1, 2, 8, 9, 24, 25, 48, 49, 96, 97, 250])
+def test_month_axis_labels_at_most_nine_periods(months):
+    """A fixed label step (Plotly's automatic one fed a loop with its automatic margins):
+    a phone fits the labels of any range, and the step is a whole number of months."""
+    axis = month_axis(months)
+    step = int(axis["dtick"].removeprefix("M"))
+    assert step >= 1 and (step in (1, 3, 6, 12) or step % 12 == 0)
+    assert -(-months // step) <= 9  # labels (periods) shown
+    assert axis["tickformat"] == "%b<br>%Y" and axis["ticklabelmode"] == "period"
+
+
+def test_migration_sizes_use_a_fixed_month_step():
+    ends = pd.date_range("2010-01-31", periods=25, freq="ME")
+    monthly = pd.DataFrame(
+        [(e, s, 10 + i) for i, e in enumerate(ends) for s in ("Champions", "Lapsed")],
+        columns=["month_end", "state", "customers"],
+    )
+    fig = sizes(monthly)
+    assert fig["layout"]["xaxis"]["dtick"] == "M6"
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Month end"
+    assert [t["x"][0] for t in fig["data"]] == ["2010-01-31"] * len(fig["data"])
