@@ -190,14 +190,28 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     assert console_errors(dash_duo) == []
 
 
-#: Counts each chart's draws (Plotly's 'plotly_afterplot' event) from now on.
+#: Records each chart's draws (Plotly's 'plotly_afterplot' event) from now on, with the
+#: size each was drawn at.
 COUNT_DRAWS = """
 window.__draws = {};
 ['cl-scatter', 'cl-treemap', 'cl-profiles', 'cl-agreement'].forEach(function (id) {
     var gd = document.querySelector('#' + id + ' .js-plotly-plot');
-    gd.on('plotly_afterplot', function () { window.__draws[id] = (window.__draws[id] || 0) + 1; });
+    gd.on('plotly_afterplot', function () {
+        (window.__draws[id] = window.__draws[id] || []).push(
+            [gd._fullLayout.width, gd._fullLayout.height]);
+    });
 });
 """
+
+
+def _same_size_redraws(draws: dict) -> dict:
+    """Per chart, the draws at the size of the draw before it (a redraw for nothing)."""
+    return {
+        chart: [b for a, b in zip(sizes, sizes[1:], strict=False) if a == b]
+        for chart, sizes in draws.items()
+    }
+
+
 PROFILE_SIZE = (
     "var g = document.querySelector('#cl-profiles .js-plotly-plot');"
     "return [g._fullLayout.width, g._fullLayout.height, g.data[0].y.length];"
@@ -227,7 +241,11 @@ def test_a_change_draws_each_chart_once(dash_duo, browser_app):
     new_width, new_height, _ = dash_duo.driver.execute_script(PROFILE_SIZE)
     assert new_height > height and new_width == width
     draws = dash_duo.driver.execute_script("return window.__draws")
-    assert draws == {"cl-scatter": 1, "cl-treemap": 1, "cl-profiles": 1, "cl-agreement": 1}
+    # each chart drawn for the new figure; none drawn again at the size it already had (a
+    # window or scroll bar that changed the width meanwhile would redraw at another width)
+    assert set(draws) == {"cl-scatter", "cl-treemap", "cl-profiles", "cl-agreement"}
+    assert _same_size_redraws(draws) == {chart: [] for chart in draws}, draws
+    before = {chart: len(sizes) for chart, sizes in draws.items()}
     dash_duo.driver.set_window_size(1000, 1000)
     try:
         _wait(
@@ -237,7 +255,9 @@ def test_a_change_draws_each_chart_once(dash_duo, browser_app):
         )
         time.sleep(0.5)
         draws = dash_duo.driver.execute_script("return window.__draws")
-        assert all(draws[i] == 2 for i in ("cl-profiles", "cl-agreement")), draws
+        for chart in ("cl-profiles", "cl-agreement"):  # drawn again, at the new width
+            assert len(draws[chart]) > before[chart], draws
+            assert draws[chart][-1][0] < width, draws
     finally:
         dash_duo.driver.set_window_size(1400, 1000)
     assert console_errors(dash_duo) == []
