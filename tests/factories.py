@@ -59,6 +59,17 @@ RAW_HEADERS = [
 ]
 
 
+def write_raw_csv(path, rows, repeat: int = 1):
+    """A CSV in the dataset's layout (:data:`RAW_HEADERS`) of ``rows``, ``repeat`` times (the
+    invoice numbers of each repeat made distinct: ``100``, ``100-1``, ...)."""
+    lines = [",".join(RAW_HEADERS)]
+    for k in range(repeat):
+        for r in rows:
+            lines.append(",".join([r[0] + (f"-{k}" if k else ""), *r[1:]]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def raw_frame(n: int = 12, *, seed: int = 0) -> pd.DataFrame:
     """A small frame in the raw Online Retail II layout (Customer ID as float, NaN = missing)."""
     rng = np.random.default_rng(seed)

@@ -16,7 +16,7 @@ from dashapp.ingest.engine import local, prepared
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading import cache_path_for, load_transactions
 from dashapp.ingest.loading.stream import csv_to_parquet
-from tests.factories import RAW_HEADERS
+from tests.factories import write_raw_csv
 
 ROWS = [
     ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
@@ -29,12 +29,7 @@ ROWS = [
 
 
 def _csv(path, rows, repeat=1):
-    lines = [",".join(RAW_HEADERS)]
-    for k in range(repeat):
-        for r in rows:
-            lines.append(",".join([r[0] + (f"-{k}" if k else ""), *r[1:]]))
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_raw_csv(path, rows, repeat)
 
 
 def test_a_second_process_reads_the_prepared_result(tmp_path, monkeypatch):
@@ -153,8 +148,7 @@ def test_large_csv_block_by_block_equals_the_whole_file(tmp_path):
 def test_large_csv_errors_name_the_row_in_a_later_block(tmp_path):
     rows = [list(r) for _ in range(300) for r in ROWS]
     rows[1500][3] = "ten"  # spreadsheet row 1502 (header is row 1)
-    csv = tmp_path / "bad.csv"
-    csv.write_text("\n".join([",".join(RAW_HEADERS), *(",".join(r) for r in rows)]) + "\n")
+    csv = write_raw_csv(tmp_path / "bad.csv", rows)
     with pytest.raises(DataLoadError) as whole:
         load_transactions(csv)
     with pytest.raises(DataLoadError) as streamed:

@@ -17,7 +17,7 @@ from dashapp.ingest.engine import prepared
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading import cache_path_for
 from tests.badinput.make_corpus import build
-from tests.factories import RAW_HEADERS
+from tests.factories import write_raw_csv
 
 ROWS = [
     ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
@@ -41,12 +41,7 @@ RULE_SETS = [
 
 
 def _csv(path, rows=ROWS, repeat=3):
-    lines = [",".join(RAW_HEADERS)]
-    for k in range(repeat):
-        for r in rows:
-            lines.append(",".join([r[0] + (f"-{k}" if k else ""), *r[1:]]))
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_raw_csv(path, rows, repeat)
 
 
 @pytest.fixture
