@@ -46,5 +46,4 @@
         }, 25);
     }
 
-    window.dashappGraphs = {widthOnly: widthOnly};
 })();

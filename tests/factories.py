@@ -59,6 +59,17 @@ RAW_HEADERS = [
 ]
 
 
+#: Raw lines in the dataset's layout that meet the cleaning rules: an exact duplicate, a
+#: cancellation of a bought product, a return of a product never bought, postage.
+RAW_ROWS = [
+    ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
+    ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
+    ["C101", "A1", "Mug", "-4", "2010-01-09 11:00", "2.0", "1", "France"],
+    ["C102", "Z9", "Pot", "-3", "2010-01-09 11:00", "7.0", "1", "France"],
+    ["103", "POST", "Postage", "1", "2010-01-10 11:00", "18.0", "2", "Spain"],
+]
+
+
 def write_raw_csv(path, rows, repeat: int = 1):
     """A CSV in the dataset's layout (:data:`RAW_HEADERS`) of ``rows``, ``repeat`` times (the
     invoice numbers of each repeat made distinct: ``100``, ``100-1``, ...)."""

@@ -16,14 +16,10 @@ from dashapp.ingest.engine import local, prepared
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading import cache_path_for, load_transactions
 from dashapp.ingest.loading.stream import csv_to_parquet
-from tests.factories import write_raw_csv
+from tests.factories import RAW_ROWS, write_raw_csv
 
 ROWS = [
-    ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
-    ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
-    ["C101", "A1", "Mug", "-4", "2010-01-09 11:00", "2.0", "1", "France"],
-    ["C102", "Z9", "Pot", "-3", "2010-01-09 11:00", "7.0", "1", "France"],
-    ["103", "POST", "Postage", "1", "2010-01-10 11:00", "18.0", "2", "Spain"],
+    *RAW_ROWS,
     ["104", "B2", "Bowl", "2", "2010-02-01 09:00", "5.0", "2", "Spain"],
 ]
 

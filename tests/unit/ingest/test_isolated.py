@@ -17,14 +17,10 @@ from dashapp.ingest.engine import prepared
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading import cache_path_for
 from tests.badinput.make_corpus import build
-from tests.factories import write_raw_csv
+from tests.factories import RAW_ROWS, write_raw_csv
 
 ROWS = [
-    ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
-    ["100", "A1", "Mug", "10", "2010-01-05 10:00", "2.0", "1", "France"],
-    ["C101", "A1", "Mug", "-4", "2010-01-09 11:00", "2.0", "1", "France"],
-    ["C102", "Z9", "Pot", "-3", "2010-01-09 11:00", "7.0", "1", "France"],
-    ["103", "POST", "Postage", "1", "2010-01-10 11:00", "18.0", "2", "Spain"],
+    *RAW_ROWS,
     ["104", "B2", "Bowl", "2", "2010-02-01 09:00", "5.0", "2", ""],
     ["A105", "B2", "Bad debt", "1", "2010-02-02 09:00", "5.0", "", "Spain"],
     ["106", "B2", "Bowl", "-1", "2010-02-03 09:00", "5.0", "3", "Spain"],
