@@ -188,3 +188,92 @@ def test_cluster_choice_grid_download_and_messages(dash_duo, browser_app):
     )
     save_screenshot(dash_duo, "clustering-message")
     assert console_errors(dash_duo) == []
+
+
+#: Records each chart's draws (Plotly's 'plotly_afterplot' event), with the size each was
+#: drawn at; run once per page (RESET_DRAWS starts a new record).
+COUNT_DRAWS = """
+window.__draws = {};
+['cl-scatter', 'cl-treemap', 'cl-profiles', 'cl-agreement'].forEach(function (id) {
+    var gd = document.querySelector('#' + id + ' .js-plotly-plot');
+    gd.on('plotly_afterplot', function () {
+        (window.__draws[id] = window.__draws[id] || []).push(
+            [gd._fullLayout.width, gd._fullLayout.height]);
+    });
+});
+"""
+RESET_DRAWS = "window.__draws = {};"
+
+PROFILE_SIZE = (
+    "var g = document.querySelector('#cl-profiles .js-plotly-plot');"
+    "return [g._fullLayout.width, g._fullLayout.height, g.data[0].y.length];"
+)
+
+
+def _same_size_redraws(draws: dict) -> dict:
+    """Per chart, the draws at the size of the draw before it (a redraw for nothing)."""
+    return {
+        chart: [b for a, b in zip(sizes, sizes[1:], strict=False) if a == b]
+        for chart, sizes in draws.items()
+    }
+
+
+def _resize_window(dash_duo, width: int, before: float) -> float:
+    """Sets the window's width and waits until the profiles are drawn at a new width."""
+    dash_duo.driver.set_window_size(width, 1000)
+    _wait(
+        dash_duo,
+        lambda: dash_duo.driver.execute_script(PROFILE_SIZE)[0] != before,
+        what=f"the profiles drawn at the window width {width}",
+    )
+    time.sleep(0.5)  # the other charts' resizes have run too
+    return dash_duo.driver.execute_script(PROFILE_SIZE)[0]
+
+
+def test_a_change_draws_each_chart_once(dash_duo, browser_app):
+    """A k change gives the cluster profiles and the agreement heatmap one row per cluster,
+    so their boxes change height; dcc.Graph then asks Plotly to resize them, which used to
+    draw both heatmaps a second time at the size they already had (assets/graphs.js). A
+    change of width (a window or a phone turned) still redraws every chart at the new width,
+    and after one the next k change is again drawn once (the hook once let every resize
+    through after a chart's first width change: the fresh-clone suite's intermittent
+    failure)."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.set_window_size(1400, 1000)
+    dash_duo.driver.get(dash_duo.server_url + "/clustering?cl_k=3")
+    dash_duo.wait_for_element("#cl-profiles .heatmaplayer", timeout=40)
+    settle(dash_duo)
+    time.sleep(0.5)  # a resize asked for on the first draw has run
+    width, height, rows = dash_duo.driver.execute_script(PROFILE_SIZE)
+    assert rows == 3
+
+    # a width change is drawn, at the new width, by every chart
+    dash_duo.driver.execute_script(COUNT_DRAWS)
+    narrow = _resize_window(dash_duo, 1100, width)
+    draws = dash_duo.driver.execute_script("return window.__draws")
+    assert narrow < width
+    for chart in ("cl-profiles", "cl-agreement"):
+        assert draws.get(chart) and draws[chart][-1][0] == narrow, draws
+
+    # then a k change: each chart drawn for the new figure, none again at the same size
+    dash_duo.driver.execute_script(RESET_DRAWS)
+    k = dash_duo.find_element('input[id=\'{"key":"cl_k","kind":"state"}\']')
+    k.clear()
+    k.send_keys("6\n")
+    _wait(dash_duo, lambda: dash_duo.driver.execute_script(PROFILE_SIZE)[2] == 6, what="k=6")
+    settle(dash_duo)
+    time.sleep(0.5)  # dcc.Graph's resize runs 50 ms + Plotly's 100 ms after the box grew
+    new_width, new_height, _ = dash_duo.driver.execute_script(PROFILE_SIZE)
+    assert new_height > height and new_width == narrow
+    draws = dash_duo.driver.execute_script("return window.__draws")
+    assert set(draws) == {"cl-scatter", "cl-treemap", "cl-profiles", "cl-agreement"}
+    assert _same_size_redraws(draws) == {chart: [] for chart in draws}, draws
+
+    # and the window widened again: drawn again, at the new width
+    before = {chart: len(sizes) for chart, sizes in draws.items()}
+    wide = _resize_window(dash_duo, 1400, narrow)
+    draws = dash_duo.driver.execute_script("return window.__draws")
+    assert wide > narrow
+    for chart in ("cl-profiles", "cl-agreement"):
+        assert len(draws[chart]) > before[chart] and draws[chart][-1][0] == wide, draws
+    assert console_errors(dash_duo) == []
