@@ -62,9 +62,17 @@ RECORDER = r"""
     if (String(url).indexOf("_dash-update-component") < 0) return promise;
     let output = "";
     try { output = JSON.parse((options && options.body) || "{}").output; } catch (e) {}
-    const call = {output: output, start: performance.now(), end: null, painted: null, bytes: 0};
+    const call = {output: output, start: performance.now(), end: null, painted: null, bytes: 0,
+                  server: null};
     window.__calls.push(call); window.__pending += 1;
     return promise.then((response) => {
+      // the worker's wall and CPU ms (SERVER_TIMING=1): "app;dur=12.3, cpu;dur=8.1"
+      const timing = response.headers.get("Server-Timing") || "";
+      const dur = (key) => {
+        const m = timing.match(new RegExp(key + ";dur=([0-9.]+)"));
+        return m ? parseFloat(m[1]) : null;
+      };
+      call.server = [dur("app"), dur("cpu")];
       response.clone().text().then((text) => {
         call.bytes = text.length; call.end = performance.now(); window.__pending -= 1;
         requestAnimationFrame(() => requestAnimationFrame(() => {
@@ -115,6 +123,7 @@ def start_server(src: Path, data: Path, tmp: Path) -> tuple[subprocess.Popen, st
         "DATA_DIR": str(tmp / "data"),
         "CACHE_DIR": str(tmp / "cache"),
         "LOG_LEVEL": "WARNING",
+        "SERVER_TIMING": "1",  # each callback's worker time and CPU in its response
         "PYTHONPATH": str(src),
     }
     proc = subprocess.Popen(
@@ -177,6 +186,8 @@ def _settle(page, quiet: float = 0.8, timeout: float = 60) -> dict:
             for c in calls
         ],
         "done_ms": round(out["done"] - t0),
+        # each request's time in the worker and its CPU (ms; None before SERVER_TIMING)
+        "server": [c.get("server") for c in calls],
     }
 
 

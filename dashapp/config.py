@@ -248,6 +248,7 @@ class Settings:
     auth_header: str = DEFAULT_AUTH_HEADER
     auth_header_value: str | None = field(default=None, repr=False)
     worker_pid_header: bool = False
+    server_timing: bool = False
     sql: SqlSettings | None = None
     spark: SparkSettings | None = None
     duckdb_threads: int = 2
@@ -311,6 +312,8 @@ class Settings:
             log_level=log_level,
             frame_ancestors=parse_frame_ancestors(env.get("FRAME_ANCESTORS")),
             worker_pid_header=(env.get("WORKER_PID_HEADER") or "").strip().lower()
+            in ("1", "true", "yes", "on"),
+            server_timing=(env.get("SERVER_TIMING") or "").strip().lower()
             in ("1", "true", "yes", "on"),
             sql=_sql_settings(env),
             spark=_spark_settings(env),

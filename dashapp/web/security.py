@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from urllib.parse import urlsplit
 
 from flask import Response, g, request
@@ -169,6 +170,8 @@ class Guard:
 
     # -- before each request --------------------------------------------------------------
     def before_request(self):
+        if self.settings.server_timing:
+            g.dashapp_timing = (time.perf_counter(), time.thread_time())
         if not self._ready:
             self._finish_dash_setup()
         path = request.path
@@ -264,6 +267,11 @@ class Guard:
             )
         if self.settings.worker_pid_header:
             headers["X-Worker-Pid"] = str(os.getpid())
+        started = g.get("dashapp_timing")
+        if started is not None and request.path == self.callback_path:
+            wall = (time.perf_counter() - started[0]) * 1000
+            cpu = (time.thread_time() - started[1]) * 1000
+            headers["Server-Timing"] = f"app;dur={wall:.1f}, cpu;dur={cpu:.1f}"
         return response
 
 

@@ -654,3 +654,34 @@ def test_payload_checks_match_what_the_browser_sends():
     # the browser leaves "value" out when a control has none (an empty date picker)
     no_value = [[{"id": {"key": "start", "kind": "date"}, "property": "date"}]]
     assert payload_problem({**good, "inputs": [good["inputs"][0], *no_value]}, callback_map) is None
+
+
+@pytest.mark.usefixtures("extract_app")
+def test_server_timing_reports_each_callbacks_time_when_asked(tmp_path):
+    """SERVER_TIMING=1: every callback response says its time in the worker and its CPU
+    (the browser benchmark splits a click's time with it); off by default, and pages,
+    assets and the health check never carry it."""
+    from tests.callback_client import CallbackClient
+
+    def overview(app):
+        calls = CallbackClient(app)
+        body = calls.payload("update_overview", {date_key("start"): "2010-12-01"})
+        return calls.client.post("/_dash-update-component", json=body)
+
+    with in_process_app(tmp_path, {"SERVER_TIMING": "1"}) as app:
+        reply = overview(app)
+        assert reply.status_code == 200
+        timing = re.fullmatch(
+            r"app;dur=([0-9.]+), cpu;dur=([0-9.]+)", reply.headers["Server-Timing"]
+        )
+        assert timing, reply.headers["Server-Timing"]
+        wall, cpu = float(timing[1]), float(timing[2])
+        assert wall > 0 and cpu >= 0
+        client = app.server.test_client()
+        for route in ("/", "/health", "/_dash-layout"):
+            assert "Server-Timing" not in client.get(route).headers, route
+        bad = client.post("/_dash-update-component", json={"output": "nope"})
+        assert bad.status_code >= 400 and "Server-Timing" in bad.headers  # refused, timed
+    with in_process_app(tmp_path) as app:
+        reply = overview(app)
+        assert reply.status_code == 200 and "Server-Timing" not in reply.headers
