@@ -220,26 +220,107 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
     version = registry.dataset_version(dataset_id)
 
     def build() -> CleanData:
-        orders, ledger = _prepare(dataset_id, version, CleaningRules.from_flags(rules))
+        flags = CleaningRules.from_flags(rules)
+        orders, ledger = _prepare(dataset_id, version, flags)
+        info = registry.dataset_info(dataset_id)
+        if info.kind not in registry.TABLE_KINDS and registry.cache_dir_for(info) is not None:
+            _file_products_job(dataset_id, version, flags)  # ready before a page asks
         return CleanData(ledger=ledger, orders=orders)
 
     return _held(("clean", dataset_id, version, rules), build)
 
 
-def products(dataset_id: str, rules: str) -> pd.DataFrame:
+#: How long a page waits for a file's product lines while their background job runs before
+#: it says they are being prepared (the Products page asks again by itself; the other pages
+#: wait as long as for a table's cleaning).
+PRODUCTS_WAIT_S = PAGE_WAIT_S
+_product_jobs: dict[tuple, Future] = {}  # (dataset, version, rules) -> job
+_products_preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="products")
+
+
+def _file_products_job(dataset_id: str, version: str, rules: CleaningRules) -> Future:
+    """The background job preparing a file's product lines for ``rules`` (started once per
+    process, data version and rule set; started when the invoice table is loaded, so the
+    product lines are usually ready before a page asks). It computes them
+    (:func:`~dashapp.ingest.engine.prepared.prepare_file_products`: the same preparation,
+    cache key and claim as on a request) and leaves them in the cache folder (result None);
+    without a usable cache folder it returns them."""
+    key = (dataset_id, version, rules)
+    with _jobs_lock:
+        job = _product_jobs.get(key)
+        if job is None or (job.done() and job.exception() is not None):
+            job = _products_preparer.submit(_prepare_file_products, dataset_id, rules)
+            _product_jobs[key] = job
+        return job
+
+
+def _prepare_file_products(dataset_id: str, rules: CleaningRules) -> pd.DataFrame | None:
+    info = registry.dataset_info(dataset_id)
+    where = {
+        "cache_dir": registry.cache_dir_for(info),
+        "column_map": dict(info.column_map) or None,
+    }
+    path = registry.source_path(info)
+    if prepared_results.file_products_stored(path, rules, **where):
+        return None
+    started = time.monotonic()
+    lines = prepared_results.prepare_file_products(path, rules, **where)
+    log.info("prepared the product lines of %s in %.1f s", dataset_id, time.monotonic() - started)
+    if prepared_results.file_products_stored(path, rules, **where):
+        return None  # read from the cache folder when asked: not held by the job
+    return lines
+
+
+def _await_file_products(dataset_id: str, version: str, rules: CleaningRules, wait_s: float):
+    """The file's product lines job, done; DataPreparing once ``wait_s`` has passed."""
+    job = _file_products_job(dataset_id, version, rules)
+    try:
+        lines = job.result(timeout=wait_s)
+    except FutureTimeout:
+        label = registry.dataset_info(dataset_id).label
+        raise DataPreparing(
+            f"The product lines of {label} are being prepared (once per version of the data, "
+            "in the background). This page shows them when they are ready."
+        ) from None
+    if lines is not None:  # no cache folder: the job handed them over, it keeps nothing
+        with _jobs_lock:
+            if _product_jobs.get((dataset_id, version, rules)) is job:
+                del _product_jobs[(dataset_id, version, rules)]
+    return lines
+
+
+def products(dataset_id: str, rules: str, wait_s: float | None = None) -> pd.DataFrame:
     """The kept product lines of a dataset, one row per (invoice, stock code), by the same
     rules as the invoice table (:func:`dashapp.ingest.engine.clean_products`), computed by the
-    engine that holds the lines: the embedded DuckDB for files (from the lines parquet), the
-    database or Spark for a table (in the background job, like the invoice table). Prepared
-    once per data version and rule set and stored beside the invoice table in the cache
-    folder (a new process reads them without cleaning); held once per process."""
+    engine that holds the lines: the embedded DuckDB for files (from the lines parquet, in a
+    background job started when the invoice table is loaded), the database or Spark for a
+    table (in the background job, like the invoice table). Prepared once per data version and
+    rule set and stored beside the invoice table in the cache folder (a new process reads them
+    without cleaning); held once per process. A page waits up to ``wait_s`` (default
+    :data:`PRODUCTS_WAIT_S`) for a file's job, then gets :class:`DataPreparing`."""
     info = registry.dataset_info(dataset_id)
     version = registry.dataset_version(dataset_id)
     flags = CleaningRules.from_flags(rules)
+    key = ("products", dataset_id, version, rules)
+    from_job = None
+    if info.kind not in registry.TABLE_KINDS:
+        with _store_lock:
+            held = key in _store
+        if not held:
+            cleaned(dataset_id, rules)  # first (its lines parquet); it starts the job
+            wait = PRODUCTS_WAIT_S if wait_s is None else wait_s
+            where = {"cache_dir": registry.cache_dir_for(info)}
+            if prepared_results.file_products_stored(
+                registry.source_path(info), flags, **where, column_map=dict(info.column_map)
+            ):
+                wait = max(wait, PAGE_WAIT_S)  # stored (by another worker): only a read
+            from_job = _await_file_products(dataset_id, version, flags, wait)
 
     def build() -> pd.DataFrame:
         if info.kind in registry.TABLE_KINDS:
             return _prepare_table(dataset_id, version, flags, PRODUCTS)
+        if from_job is not None:
+            return from_job
         return prepared_results.prepare_file_products(
             registry.source_path(info),
             flags,
@@ -247,12 +328,13 @@ def products(dataset_id: str, rules: str) -> pd.DataFrame:
             column_map=dict(info.column_map) or None,
         )
 
-    return _held(("products", dataset_id, version, rules), build)
+    return _held(key, build)
 
 
-def filtered_products(filters: Filters) -> pd.DataFrame:
-    """Product lines of the dataset, filtered like :func:`filtered_orders`."""
-    lines = products(filters.dataset, filters.rules)
+def filtered_products(filters: Filters, wait_s: float | None = None) -> pd.DataFrame:
+    """Product lines of the dataset, filtered like :func:`filtered_orders` (``wait_s``: see
+    :func:`products`)."""
+    lines = products(filters.dataset, filters.rules, wait_s)
     return cleaning.filter_transactions(lines, filters.start, filters.end, filters.countries)
 
 

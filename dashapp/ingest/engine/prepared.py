@@ -43,6 +43,7 @@ from dashapp.ingest.cleaning import DEFAULT_NON_PRODUCT_CODES, CleaningRules
 from dashapp.ingest.engine import local
 from dashapp.ingest.engine.pipeline import invoice_parts, product_parts
 from dashapp.ingest.engine.results import product_lines, split_parts
+from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.isolated import is_large_csv, lines_cache_valid, streamed
 from dashapp.ingest.loading import cache_path_for, load_transactions
 from dashapp.ingest.loading.cache import (
@@ -297,6 +298,24 @@ def prepare_file_products(
     like :func:`prepare_file`: once per file version and rule set, from the lines parquet
     when there; a later call or another process reads them from the cache folder."""
     return _prepare_file(Path(path), rules, cache_dir, column_map, PRODUCTS)
+
+
+def file_products_stored(
+    path: str | os.PathLike,
+    rules: CleaningRules,
+    *,
+    cache_dir: str | os.PathLike | None,
+    column_map: dict[str, str] | None = None,
+) -> bool:
+    """Whether the product lines of a file's current version and ``rules`` are in the cache
+    folder (a file check, nothing read: :func:`prepare_file_products` then reads them)."""
+    if cache_dir is None:
+        return False
+    try:
+        key = cache_path_for(Path(path), cache_dir, column_map).stem
+    except (OSError, DataLoadError):
+        return False
+    return _result_file(Path(cache_dir), key, rules, PRODUCTS).is_file()
 
 
 _WHAT = {ORDERS: "the invoice table", PRODUCTS: "the product lines"}
