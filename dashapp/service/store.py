@@ -248,25 +248,39 @@ def _file_products_job(dataset_id: str, version: str, rules: CleaningRules) -> F
     key = (dataset_id, version, rules)
     with _jobs_lock:
         job = _product_jobs.get(key)
-        if job is None or (job.done() and job.exception() is not None):
+        if job is not None and job.done():
+            failed = job.exception() is not None
+            if failed or (job.result() is None and not _file_products_stored(dataset_id, rules)):
+                job = None  # failed, or its stored lines are gone: prepare again
+        if job is None:
             job = _products_preparer.submit(_prepare_file_products, dataset_id, rules)
             _product_jobs[key] = job
         return job
 
 
-def _prepare_file_products(dataset_id: str, rules: CleaningRules) -> pd.DataFrame | None:
+def _file_products_stored(dataset_id: str, rules: CleaningRules) -> bool:
     info = registry.dataset_info(dataset_id)
-    where = {
-        "cache_dir": registry.cache_dir_for(info),
-        "column_map": dict(info.column_map) or None,
-    }
-    path = registry.source_path(info)
-    if prepared_results.file_products_stored(path, rules, **where):
+    return prepared_results.file_products_stored(
+        registry.source_path(info),
+        rules,
+        cache_dir=registry.cache_dir_for(info),
+        column_map=dict(info.column_map) or None,
+    )
+
+
+def _prepare_file_products(dataset_id: str, rules: CleaningRules) -> pd.DataFrame | None:
+    if _file_products_stored(dataset_id, rules):
         return None
+    info = registry.dataset_info(dataset_id)
     started = time.monotonic()
-    lines = prepared_results.prepare_file_products(path, rules, **where)
+    lines = prepared_results.prepare_file_products(
+        registry.source_path(info),
+        rules,
+        cache_dir=registry.cache_dir_for(info),
+        column_map=dict(info.column_map) or None,
+    )
     log.info("prepared the product lines of %s in %.1f s", dataset_id, time.monotonic() - started)
-    if prepared_results.file_products_stored(path, rules, **where):
+    if _file_products_stored(dataset_id, rules):
         return None  # read from the cache folder when asked: not held by the job
     return lines
 
@@ -309,10 +323,7 @@ def products(dataset_id: str, rules: str, wait_s: float | None = None) -> pd.Dat
         if not held:
             cleaned(dataset_id, rules)  # first (its lines parquet); it starts the job
             wait = PRODUCTS_WAIT_S if wait_s is None else wait_s
-            where = {"cache_dir": registry.cache_dir_for(info)}
-            if prepared_results.file_products_stored(
-                registry.source_path(info), flags, **where, column_map=dict(info.column_map)
-            ):
+            if _file_products_stored(dataset_id, flags):
                 wait = max(wait, PAGE_WAIT_S)  # stored (by another worker): only a read
             from_job = _await_file_products(dataset_id, version, flags, wait)
 
