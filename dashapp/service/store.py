@@ -74,6 +74,13 @@ def _held(key: tuple, build: Callable[[], Any]) -> Any:
         return value
 
 
+def held(key: tuple, build: Callable[[], Any]) -> Any:
+    """A per-process result of a dataset's version, built once (``key``: ``(kind, dataset,
+    version, ...)``; dropped with the dataset from the LRU), e.g. a model trained in the
+    background for the default view."""
+    return _held(key, build)
+
+
 def transactions(dataset_id: str) -> pd.DataFrame:
     """Canonical raw lines of a file dataset (read from the file; not kept: the pages only
     need the cleaned invoice table)."""
@@ -255,7 +262,31 @@ def _file_products_job(dataset_id: str, version: str, rules: CleaningRules) -> F
         if job is None:
             job = _products_preparer.submit(_prepare_file_products, dataset_id, rules)
             _product_jobs[key] = job
+            job.add_done_callback(lambda done: _products_ready(done, dataset_id, rules))
         return job
+
+
+#: Called with ``(dataset, rules flags)`` once a file's product lines are prepared (in the
+#: job's thread: a hook starts its own work elsewhere), e.g. training the default view's
+#: machine-learned model in the background.
+_when_products_ready: list[Callable[[str, str], None]] = []
+
+
+def when_products_ready(hook: Callable[[str, str], None]) -> None:
+    """Register ``hook(dataset, rules flags)``, called once a file's product lines are
+    prepared by their background job."""
+    if hook not in _when_products_ready:
+        _when_products_ready.append(hook)
+
+
+def _products_ready(job: Future, dataset_id: str, rules: CleaningRules) -> None:
+    if job.cancelled() or job.exception() is not None:
+        return
+    for hook in list(_when_products_ready):
+        try:
+            hook(dataset_id, rules.flags())
+        except Exception:  # a hook's failure never reaches the job or a page
+            log.exception("after preparing the product lines of %s", dataset_id)
 
 
 def _file_products_stored(dataset_id: str, rules: CleaningRules) -> bool:
