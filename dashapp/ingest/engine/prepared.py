@@ -6,7 +6,8 @@ set, engine version): the invoice table, with the ledger in the file's metadata,
 atomically, so a second process or a restart reads it (about 50,000 rows for 1M lines) and
 never re-cleans. The product lines (:func:`prepared_products`; one row per invoice and stock
 code, about 1M rows for 1M lines) are kept beside it under the same key with ``-products``,
-computed when first asked for (the product and customer pages), not with every cleaning.
+computed apart from the invoice table (for a file, the service starts that in a background job
+once the invoice table is loaded: :mod:`dashapp.service.store`).
 
 For files, :func:`prepare_file` also keeps the canonical lines as parquet (keyed by the
 file's content hash, :func:`dashapp.ingest.loading.cache_path_for`): the first load converts
