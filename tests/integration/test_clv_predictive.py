@@ -134,7 +134,7 @@ def test_the_default_views_model_is_trained_in_the_background_and_kept(filters, 
     assert key in store._store, "the default model was not trained in the background"
     kept = service.clv_ml(filters)
     assert kept is store._store[key]
-    trained = clv_views._clv_ml.uncached(filters, None)
+    trained = clv_views._train_ml(filters, None)
     customers = list(trained.features.index[:5])
     explained = [service.customer_explanation(filters, c) for c in customers]
     for c, e in zip(customers, explained, strict=True):

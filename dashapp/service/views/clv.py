@@ -420,7 +420,7 @@ def clv_ml(filters: Filters, calibration_end=None) -> ml.MLForecast:
     if not cal and filters == Filters(dataset=filters.dataset):
         version = registry.dataset_version(filters.dataset)
         key = ("ml", filters.dataset, version, filters.rules)
-        return store.held(key, lambda: _clv_ml.uncached(filters, cal))
+        return store.held(key, lambda: _train_ml(filters, cal))
     return _clv_ml(filters, cal)
 
 
@@ -446,7 +446,10 @@ store.when_products_ready(train_default_ml_later)
 
 @memoized
 def _clv_ml(dataset, version, start, end, countries, rules, calibration_end) -> ml.MLForecast:
-    filters = Filters.of(dataset, start, end, countries, rules)
+    return _train_ml(Filters.of(dataset, start, end, countries, rules), calibration_end)
+
+
+def _train_ml(filters: Filters, calibration_end) -> ml.MLForecast:
     rng = clv_range(filters)
     if rng is None:
         return ml.MLForecast(model=None, message=empty_reason(0) or "No customers.")
