@@ -2,13 +2,15 @@
 callbacks answers, and when the product grid's first rows arrive.
 
 gunicorn is started as the Procfile runs it (``--src``: another checkout, e.g. ``git archive
-<rev>``), on the generated 1M-row file, with a cache folder (``--cache``; a new empty one by
-default: the invoice table and the product lines are computed; pass the same folder again for
-a new process on warm caches: its ``results`` are removed first, the prepared files kept). The page's first-round callbacks are posted at once, as the
-browser posts them; a callback that says the data are being prepared is posted again every
-second until it answers with data (the page's own retry does the same).
+<rev>``), on the generated 1M-row file, with a cache folder (``--cache``; by default a new
+empty one, deleted after): the invoice table and the product lines are computed. Pass the
+same folder again for a new process on warm caches (its ``results`` are removed first, the
+prepared files kept). The page's first-round callbacks are posted at once, as the browser
+posts them; a callback that says the data are being prepared is posted again every second
+until it answers with data (the page's own retry does the same). ``--overview-first S``
+opens the Overview first (its callback answered), then Products S seconds later.
 
-    python bench/bench_first_visit.py [--src DIR] [--cache DIR] [--port 8071]
+    python bench/bench_first_visit.py [--src DIR] [--cache DIR] [--overview-first S]
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The cache folder of the app built here only to write the requests (deleted at the end).
+SCRATCH = Path(tempfile.mkdtemp(prefix="first-visit-payloads-"))
 PREPARING = b"being prepared"
 #: What a callback answers while the product lines are being prepared (the message is above
 #: the charts; the grid has no rows, the lift and types tables nothing).
@@ -54,7 +58,7 @@ def _payloads(src: Path, csv: Path, dataset: str) -> dict[str, dict]:
     from dashapp.config import Settings
     from tests.callback_client import CallbackClient, state_key
 
-    settings = Settings.from_env(env={}, data_path=csv, cache_dir=tempfile.mkdtemp())
+    settings = Settings.from_env(env={}, data_path=csv, cache_dir=SCRATCH)
     client = CallbackClient(create_app(settings))
     base = {state_key("dataset"): dataset}
     clv = {state_key(k): v for k, v in
@@ -162,6 +166,9 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(60)
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+        if args.cache is None:  # a fresh folder of this run: its prepared data go too
+            shutil.rmtree(cache, ignore_errors=True)
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(
         f"server CPU (gunicorn and its children, start to stop): {used.ru_utime + used.ru_stime:.1f} s"
