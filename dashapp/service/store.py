@@ -325,7 +325,8 @@ def _await_file_products(dataset_id: str, version: str, rules: CleaningRules, wa
         label = registry.dataset_info(dataset_id).label
         raise DataPreparing(
             f"The product lines of {label} are being prepared (once per version of the data, "
-            "in the background). This page shows them when they are ready."
+            "in the background). The Products page shows them when they are ready; on "
+            "another page, reload it in a moment."
         ) from None
     if lines is not None:  # no cache folder: the job handed them over, it keeps nothing
         with _jobs_lock:
