@@ -189,12 +189,19 @@ _WHAT = {
 }
 
 
-def _prepare_table(dataset_id: str, version: str, rules: CleaningRules, kind: str = ORDERS):
+def _prepare_table(
+    dataset_id: str,
+    version: str,
+    rules: CleaningRules,
+    kind: str = ORDERS,
+    wait_s: float | None = None,
+):
     """A table's invoice table and ledger (or, with ``kind`` :data:`PRODUCTS`, its product
     lines): from the cache folder, else computed by its engine in a background job (one per
     data version, rule set and kind, and one per host through a claim in the cache folder). A
-    page waits up to :data:`PAGE_WAIT_S` for it, then says that the data is being prepared;
-    the job goes on and the next request gets its result."""
+    page waits up to ``wait_s`` (:data:`PAGE_WAIT_S` by default) for it, then says that the
+    data is being prepared; the job
+    goes on and the next request gets its result."""
     hit = prepared_results.cached(version, rules, registry.cache_dir(), kind)
     if hit is not None:
         return hit
@@ -205,7 +212,7 @@ def _prepare_table(dataset_id: str, version: str, rules: CleaningRules, kind: st
             _jobs[key] = (job, time.monotonic())
         job, started = _jobs[key]
     try:
-        return job.result(timeout=PAGE_WAIT_S)
+        return job.result(timeout=PAGE_WAIT_S if wait_s is None else wait_s)
     except FutureTimeout:
         waited = time.monotonic() - started
         label = registry.dataset_info(dataset_id).label
@@ -237,10 +244,6 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
     return _held(("clean", dataset_id, version, rules), build)
 
 
-#: How long a page waits for a file's product lines while their background job runs before
-#: it says they are being prepared (the Products page asks again by itself; the other pages
-#: wait as long as for a table's cleaning).
-PRODUCTS_WAIT_S = PAGE_WAIT_S
 _product_jobs: dict[tuple, Future] = {}  # (dataset, version, rules) -> job
 _products_preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="products")
 
@@ -343,7 +346,8 @@ def products(dataset_id: str, rules: str, wait_s: float | None = None) -> pd.Dat
     table (in the background job, like the invoice table). Prepared once per data version and
     rule set and stored beside the invoice table in the cache folder (a new process reads them
     without cleaning); held once per process. A page waits up to ``wait_s`` (default
-    :data:`PRODUCTS_WAIT_S`) for a file's job, then gets :class:`DataPreparing`."""
+    :data:`PAGE_WAIT_S`; the Products page, which asks again by itself, 1 s) for the job,
+    then gets :class:`DataPreparing`."""
     info = registry.dataset_info(dataset_id)
     version = registry.dataset_version(dataset_id)
     flags = CleaningRules.from_flags(rules)
@@ -354,14 +358,14 @@ def products(dataset_id: str, rules: str, wait_s: float | None = None) -> pd.Dat
             held = key in _store
         if not held:
             cleaned(dataset_id, rules)  # first (its lines parquet); it starts the job
-            wait = PRODUCTS_WAIT_S if wait_s is None else wait_s
+            wait = PAGE_WAIT_S if wait_s is None else wait_s
             if _file_products_stored(dataset_id, flags):
                 wait = max(wait, PAGE_WAIT_S)  # stored (by another worker): only a read
             from_job = _await_file_products(dataset_id, version, flags, wait)
 
     def build() -> pd.DataFrame:
         if info.kind in registry.TABLE_KINDS:
-            return _prepare_table(dataset_id, version, flags, PRODUCTS)
+            return _prepare_table(dataset_id, version, flags, PRODUCTS, wait_s)
         if from_job is not None:
             return from_job
         return prepared_results.prepare_file_products(

@@ -114,6 +114,11 @@ def test_docs_sections_fill_their_tables():
 
 
 def test_products_page_callback(client):
+    from dashapp import service
+
+    # prepared first: the Products page's views wait 1 s for them, then ask again by themselves
+    extract = service.Filters.build(dataset=client.dataset)
+    service.store.products(extract.dataset, extract.rules, wait_s=600)
     values = {
         state_key("dataset"): client.dataset,
         **{state_key(k): v for k, v in CLV.items()},
