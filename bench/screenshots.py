@@ -114,9 +114,15 @@ def shoot(driver, url: str, width: int, path: Path) -> int:
     settle(driver)
     time.sleep(1.0)  # charts finish their transitions
     scroll_width = int(driver.execute_script("return document.documentElement.scrollWidth"))
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    # the window as tall as the page, so everything is painted as a user scrolling sees it:
+    # Chrome's capture beyond the viewport leaves AG Grid's content out (an empty frame)
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
     )
+    time.sleep(1.0)  # grids and charts lay out again at the new height
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
     path.write_bytes(base64.b64decode(shot["data"]))
     return scroll_width
 

@@ -13,8 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dashapp.analytics.clv import calibration_summary
-from dashapp.analytics.clv.summary import DAYS_PER_MONTH, TIME_UNIT_DAYS
+from dashapp.analytics.clv.summary import (
+    DAYS_PER_MONTH,
+    TIME_UNIT_DAYS,
+    _day_number,
+    _to_day_numbers,
+)
 from dashapp.analytics.rfm import SEGMENT_GRID
 
 INVOICE_COLUMNS = ["invoice", "invoice_date", "revenue", "is_cancellation", "lines", "country"]
@@ -53,40 +57,36 @@ def alive_history(
     """P(alive) and expected purchases over the next ``horizon_months`` (30-day months) of one
     customer as of each of ``ends``, from the fitted purchase model ``fit`` and the
     customer's purchase invoices (``invoice_date``; one customer's only) up to each end (the
-    model's summary rules, :func:`calibration_summary`). Ends before the first purchase are
-    left out. Columns: ``month_end, repeat_purchases, p_alive, expected_purchases``."""
-    rows = []
+    model's summary rules, :func:`calibration_summary`: purchases merged per calendar day,
+    ``x`` = purchase days - 1, ``t_x`` first to last, ``T`` first to the end, in the model's
+    time unit). Ends before the first purchase are left out. Columns: ``month_end,
+    repeat_purchases, p_alive, expected_purchases``."""
     unit = fit.time_unit
-    horizon = horizon_months * DAYS_PER_MONTH / TIME_UNIT_DAYS[unit]
-    # one customer: summarised under a number, not the id (text or a category of every
-    # customer, factorised again at each end); the dates are all the summary reads
-    log = pd.DataFrame(
-        {
-            "customer_id": np.zeros(len(purchases), dtype=np.int64),
-            "invoice_date": purchases["invoice_date"].to_numpy(),
-        }
-    )
-    for end in ends:
-        s = calibration_summary(
-            log,
-            customer_col="customer_id",
-            date_col="invoice_date",
-            calibration_end=end,
-            time_unit=unit,
-        )
-        if s.empty:
-            continue
-        x, tx, T = (s[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-        rows.append(
-            (
-                pd.Timestamp(end),
-                int(x[0]),
-                float(np.asarray(fit.p_alive(x, tx, T))[0]),
-                float(np.asarray(fit.expected_purchases(horizon, x, tx, T))[0]),
-            )
-        )
+    unit_days = TIME_UNIT_DAYS[unit]
+    horizon = horizon_months * DAYS_PER_MONTH / unit_days
+    days, valid = _to_day_numbers(purchases["invoice_date"])
+    days = np.unique(days[valid])  # the purchase days, in order
+    stamps = [pd.Timestamp(end) for end in ends]
+    cal = np.array([_day_number(end) for end in stamps], dtype=np.int64)
+    seen = np.searchsorted(days, cal, side="right")  # purchase days up to each end
+    kept = np.flatnonzero(seen > 0)
+    seen, cal = seen[kept], cal[kept]
+    columns = ["month_end", "repeat_purchases", "p_alive", "expected_purchases"]
+    if not len(kept):
+        return pd.DataFrame(columns=columns)
+    x = (seen - 1).astype(float)
+    tx = (days[seen - 1] - days[0]) / unit_days
+    T = (cal - days[0]) / unit_days
     return pd.DataFrame(
-        rows, columns=["month_end", "repeat_purchases", "p_alive", "expected_purchases"]
+        {
+            "month_end": [stamps[i] for i in kept],
+            "repeat_purchases": (seen - 1).astype(int),
+            "p_alive": np.asarray(fit.p_alive(x, tx, T), dtype=float),
+            "expected_purchases": np.asarray(
+                fit.expected_purchases(horizon, x, tx, T), dtype=float
+            ),
+        },
+        columns=columns,
     )
 
 

@@ -283,9 +283,22 @@ def _rows_of(lines: pd.DataFrame, customer_id: str) -> np.ndarray:
     return (col.astype(object) == customer_id).to_numpy()
 
 
+def customer_lines(lines: pd.DataFrame, customer_id: str) -> pd.DataFrame:
+    """The customer's lines, their text columns' categories cut to the values they hold (the
+    tables of one customer then work on its few products, not on every product's code)."""
+    mine = lines[_rows_of(lines, customer_id)]
+    cut = {
+        c: mine[c].cat.remove_unused_categories()
+        for c in mine.columns
+        if isinstance(mine[c].dtype, pd.CategoricalDtype)
+    }
+    return mine.assign(**cut) if cut else mine
+
+
 def customer_products(lines: pd.DataFrame, customer_id: str, top: int = 10) -> pd.DataFrame:
     """A customer's products by net revenue: ``stock_code, description, units, revenue,
-    invoices``, the ``top`` largest."""
+    invoices``, the ``top`` largest (``lines``: any lines; :func:`customer_lines` is faster
+    when the customer's are wanted more than once)."""
     mine = lines[_rows_of(lines, customer_id)]
     if mine.empty:
         return pd.DataFrame(columns=["stock_code", "description", "units", "revenue", "invoices"])

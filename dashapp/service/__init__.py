@@ -39,6 +39,7 @@ from dashapp.service.registry import (
 from dashapp.service.results import View, empty_reason, records
 from dashapp.service.store import (
     CleanData,
+    DataPreparing,
     cleaned,
     dataset_notes,
     filtered_orders,
@@ -99,6 +100,7 @@ __all__ = [
     "ClvView",
     "CohortsView",
     "DataLoadError",
+    "DataPreparing",
     "DatasetBounds",
     "DatasetInfo",
     "Filters",

@@ -74,6 +74,13 @@ def _held(key: tuple, build: Callable[[], Any]) -> Any:
         return value
 
 
+def held(key: tuple, build: Callable[[], Any]) -> Any:
+    """A per-process result of a dataset's version, built once (``key``: ``(kind, dataset,
+    version, ...)``; dropped with the dataset from the LRU), e.g. a model trained in the
+    background for the default view."""
+    return _held(key, build)
+
+
 def transactions(dataset_id: str) -> pd.DataFrame:
     """Canonical raw lines of a file dataset (read from the file; not kept: the pages only
     need the cleaned invoice table)."""
@@ -182,12 +189,19 @@ _WHAT = {
 }
 
 
-def _prepare_table(dataset_id: str, version: str, rules: CleaningRules, kind: str = ORDERS):
+def _prepare_table(
+    dataset_id: str,
+    version: str,
+    rules: CleaningRules,
+    kind: str = ORDERS,
+    wait_s: float | None = None,
+):
     """A table's invoice table and ledger (or, with ``kind`` :data:`PRODUCTS`, its product
     lines): from the cache folder, else computed by its engine in a background job (one per
     data version, rule set and kind, and one per host through a claim in the cache folder). A
-    page waits up to :data:`PAGE_WAIT_S` for it, then says that the data is being prepared;
-    the job goes on and the next request gets its result."""
+    page waits up to ``wait_s`` (:data:`PAGE_WAIT_S` by default) for it, then says that the
+    data is being prepared; the job
+    goes on and the next request gets its result."""
     hit = prepared_results.cached(version, rules, registry.cache_dir(), kind)
     if hit is not None:
         return hit
@@ -198,7 +212,7 @@ def _prepare_table(dataset_id: str, version: str, rules: CleaningRules, kind: st
             _jobs[key] = (job, time.monotonic())
         job, started = _jobs[key]
     try:
-        return job.result(timeout=PAGE_WAIT_S)
+        return job.result(timeout=PAGE_WAIT_S if wait_s is None else wait_s)
     except FutureTimeout:
         waited = time.monotonic() - started
         label = registry.dataset_info(dataset_id).label
@@ -220,26 +234,140 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
     version = registry.dataset_version(dataset_id)
 
     def build() -> CleanData:
-        orders, ledger = _prepare(dataset_id, version, CleaningRules.from_flags(rules))
+        flags = CleaningRules.from_flags(rules)
+        orders, ledger = _prepare(dataset_id, version, flags)
+        info = registry.dataset_info(dataset_id)
+        if info.kind not in registry.TABLE_KINDS and registry.cache_dir_for(info) is not None:
+            _file_products_job(dataset_id, version, flags)  # ready before a page asks
         return CleanData(ledger=ledger, orders=orders)
 
     return _held(("clean", dataset_id, version, rules), build)
 
 
-def products(dataset_id: str, rules: str) -> pd.DataFrame:
+_product_jobs: dict[tuple, Future] = {}  # (dataset, version, rules) -> job
+_products_preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="products")
+
+
+def _file_products_job(dataset_id: str, version: str, rules: CleaningRules) -> Future:
+    """The background job preparing a file's product lines for ``rules`` (started once per
+    process, data version and rule set; started when the invoice table is loaded, so the
+    product lines are usually ready before a page asks). It computes them
+    (:func:`~dashapp.ingest.engine.prepared.prepare_file_products`: the same preparation,
+    cache key and claim as on a request) and leaves them in the cache folder (result None);
+    without a usable cache folder it returns them."""
+    key = (dataset_id, version, rules)
+    with _jobs_lock:
+        job = _product_jobs.get(key)
+        if job is not None and job.done():
+            failed = job.exception() is not None
+            if failed or (job.result() is None and not _file_products_stored(dataset_id, rules)):
+                job = None  # failed, or its stored lines are gone: prepare again
+        if job is None:
+            job = _products_preparer.submit(_prepare_file_products, dataset_id, rules)
+            _product_jobs[key] = job
+            job.add_done_callback(lambda done: _products_ready(done, dataset_id, rules))
+        return job
+
+
+#: Called with ``(dataset, rules flags)`` once a file's product lines are prepared (in the
+#: job's thread: a hook starts its own work elsewhere), e.g. training the default view's
+#: machine-learned model in the background.
+_when_products_ready: list[Callable[[str, str], None]] = []
+
+
+def when_products_ready(hook: Callable[[str, str], None]) -> None:
+    """Register ``hook(dataset, rules flags)``, called once a file's product lines are
+    prepared by their background job."""
+    if hook not in _when_products_ready:
+        _when_products_ready.append(hook)
+
+
+def _products_ready(job: Future, dataset_id: str, rules: CleaningRules) -> None:
+    if job.cancelled() or job.exception() is not None:
+        return
+    for hook in list(_when_products_ready):
+        try:
+            hook(dataset_id, rules.flags())
+        except Exception:  # a hook's failure never reaches the job or a page
+            log.exception("after preparing the product lines of %s", dataset_id)
+
+
+def _file_products_stored(dataset_id: str, rules: CleaningRules) -> bool:
+    info = registry.dataset_info(dataset_id)
+    return prepared_results.file_products_stored(
+        registry.source_path(info),
+        rules,
+        cache_dir=registry.cache_dir_for(info),
+        column_map=dict(info.column_map) or None,
+    )
+
+
+def _prepare_file_products(dataset_id: str, rules: CleaningRules) -> pd.DataFrame | None:
+    if _file_products_stored(dataset_id, rules):
+        return None
+    info = registry.dataset_info(dataset_id)
+    started = time.monotonic()
+    lines = prepared_results.prepare_file_products(
+        registry.source_path(info),
+        rules,
+        cache_dir=registry.cache_dir_for(info),
+        column_map=dict(info.column_map) or None,
+    )
+    log.info("prepared the product lines of %s in %.1f s", dataset_id, time.monotonic() - started)
+    if _file_products_stored(dataset_id, rules):
+        return None  # read from the cache folder when asked: not held by the job
+    return lines
+
+
+def _await_file_products(dataset_id: str, version: str, rules: CleaningRules, wait_s: float):
+    """The file's product lines job, done; DataPreparing once ``wait_s`` has passed."""
+    job = _file_products_job(dataset_id, version, rules)
+    try:
+        lines = job.result(timeout=wait_s)
+    except FutureTimeout:
+        label = registry.dataset_info(dataset_id).label
+        raise DataPreparing(
+            f"The product lines of {label} are being prepared (once per version of the data, "
+            "in the background). The Products page shows them when they are ready; on "
+            "another page, reload it in a moment."
+        ) from None
+    if lines is not None:  # no cache folder: the job handed them over, it keeps nothing
+        with _jobs_lock:
+            if _product_jobs.get((dataset_id, version, rules)) is job:
+                del _product_jobs[(dataset_id, version, rules)]
+    return lines
+
+
+def products(dataset_id: str, rules: str, wait_s: float | None = None) -> pd.DataFrame:
     """The kept product lines of a dataset, one row per (invoice, stock code), by the same
     rules as the invoice table (:func:`dashapp.ingest.engine.clean_products`), computed by the
-    engine that holds the lines: the embedded DuckDB for files (from the lines parquet), the
-    database or Spark for a table (in the background job, like the invoice table). Prepared
-    once per data version and rule set and stored beside the invoice table in the cache
-    folder (a new process reads them without cleaning); held once per process."""
+    engine that holds the lines: the embedded DuckDB for files (from the lines parquet, in a
+    background job started when the invoice table is loaded), the database or Spark for a
+    table (in the background job, like the invoice table). Prepared once per data version and
+    rule set and stored beside the invoice table in the cache folder (a new process reads them
+    without cleaning); held once per process. A page waits up to ``wait_s`` (default
+    :data:`PAGE_WAIT_S`; the Products page, which asks again by itself, 1 s) for the job,
+    then gets :class:`DataPreparing`."""
     info = registry.dataset_info(dataset_id)
     version = registry.dataset_version(dataset_id)
     flags = CleaningRules.from_flags(rules)
+    key = ("products", dataset_id, version, rules)
+    from_job = None
+    if info.kind not in registry.TABLE_KINDS:
+        with _store_lock:
+            held = key in _store
+        if not held:
+            cleaned(dataset_id, rules)  # first (its lines parquet); it starts the job
+            wait = PAGE_WAIT_S if wait_s is None else wait_s
+            if _file_products_stored(dataset_id, flags):
+                wait = max(wait, PAGE_WAIT_S)  # stored (by another worker): only a read
+            from_job = _await_file_products(dataset_id, version, flags, wait)
 
     def build() -> pd.DataFrame:
         if info.kind in registry.TABLE_KINDS:
-            return _prepare_table(dataset_id, version, flags, PRODUCTS)
+            return _prepare_table(dataset_id, version, flags, PRODUCTS, wait_s)
+        if from_job is not None:
+            return from_job
         return prepared_results.prepare_file_products(
             registry.source_path(info),
             flags,
@@ -247,12 +375,13 @@ def products(dataset_id: str, rules: str) -> pd.DataFrame:
             column_map=dict(info.column_map) or None,
         )
 
-    return _held(("products", dataset_id, version, rules), build)
+    return _held(key, build)
 
 
-def filtered_products(filters: Filters) -> pd.DataFrame:
-    """Product lines of the dataset, filtered like :func:`filtered_orders`."""
-    lines = products(filters.dataset, filters.rules)
+def filtered_products(filters: Filters, wait_s: float | None = None) -> pd.DataFrame:
+    """Product lines of the dataset, filtered like :func:`filtered_orders` (``wait_s``: see
+    :func:`products`)."""
+    lines = products(filters.dataset, filters.rules, wait_s)
     return cleaning.filter_transactions(lines, filters.start, filters.end, filters.countries)
 
 

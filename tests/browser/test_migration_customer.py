@@ -81,6 +81,12 @@ def test_customer_page_path_search_and_messages(dash_duo, browser_app):
 def test_products_page_grid_pages_and_a_segment_changes_the_lift_alone(dash_duo, browser_app):
     """The product grid shows blocks served by the service, largest revenue first; a segment
     change re-renders the lift table and leaves the charts and the grid alone."""
+    from dashapp import service
+
+    # the product lines ready first: while they are prepared the page asks again by itself
+    # (test_products_page_fills_itself_once_the_product_lines_are_prepared)
+    extract = service.Filters.build()
+    service.store.products(extract.dataset, extract.rules, wait_s=120)
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/products?prod_segment=Champions")
     dash_duo.wait_for_element("#prod-revenue .bars .point", timeout=60)
@@ -147,6 +153,52 @@ def test_products_page_grid_pages_and_a_segment_changes_the_lift_alone(dash_duo,
 WATERFALL = """var g = document.querySelector('#cust-explain .js-plotly-plot');
 return g && g.data && g.data.length ? {type: g.data[0].type, y: g.data[0].y,
     x: g.data[0].x, measure: g.data[0].measure} : null;"""
+
+
+def test_products_page_fills_itself_once_the_product_lines_are_prepared(
+    dash_duo, browser_app, monkeypatch
+):
+    """A fresh process: the product lines are still being prepared when the page loads. The
+    page says so, without waiting for them, and fills its charts, grid, lift and types by
+    itself once they are there (its retry ticks), then stops asking."""
+    import threading
+
+    from dashapp import service
+    from dashapp.service.views import products as product_views
+
+    ready = threading.Event()
+    asked = []
+
+    def until_ready(real):
+        def view(*args, **kwargs):
+            asked.append(real.__name__)
+            if not ready.is_set():
+                raise service.DataPreparing("The product lines of the extract are being prepared.")
+            return real(*args, **kwargs)
+
+        return view
+
+    for name in ("product_table_view", "segment_lift_view", "product_type_view"):
+        monkeypatch.setattr(product_views, name, until_ready(getattr(product_views, name)))
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/products?prod_segment=Champions")
+    wait_until(
+        lambda: "being prepared" in dash_duo.find_element("#prod-message").text,
+        what="the being-prepared message",
+    )
+    ready.set()
+    dash_duo.wait_for_element("#prod-revenue .bars .point", timeout=60)
+    dash_duo.wait_for_element("#prod-grid .ag-row", timeout=60)
+    dash_duo.wait_for_element("#prod-lift table", timeout=60)
+    dash_duo.wait_for_element("#prod-types-table", timeout=60)
+    settle(dash_duo)
+    assert "being prepared" not in dash_duo.find_element("#prod-message").text
+    pause = "return new Promise(r => setTimeout(r, arguments[0]));"
+    dash_duo.driver.execute_script(pause, 3000)  # the one more round after the answer
+    calls = len(asked)
+    dash_duo.driver.execute_script(pause, 6000)
+    assert len(asked) == calls  # the ticks have stopped
+    assert console_errors(dash_duo) == []
 
 
 def test_customer_page_explains_the_machine_learned_forecast(dash_duo, browser_app):

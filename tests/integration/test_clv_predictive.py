@@ -113,6 +113,44 @@ def test_customer_explanation_for_the_customer_page(filters):
         service.customer_explanation(tiny, customer)
 
 
+def test_the_default_views_model_is_trained_in_the_background_and_kept(filters, monkeypatch):
+    """Once the product lines are prepared, the default view's machine-learned model is
+    trained in the background and kept in the process: the same model as the results
+    cache's, so a customer's explanation is the same, and with the results cache cleared it
+    is SHAP values only (no training). A filtered view trains as before."""
+    import time
+
+    from dashapp.analytics.clv import ml
+    from dashapp.service import store
+    from dashapp.service.views import clv as clv_views
+
+    assert filters == service.Filters(dataset=filters.dataset)  # the default view
+    store.products(filters.dataset, filters.rules)  # the lines' job, then its hook
+    key = ("ml", filters.dataset, service.dataset_version(filters.dataset), filters.rules)
+    for _ in range(1200):  # the background training, within two minutes on a loaded machine
+        if key in store._store:
+            break
+        time.sleep(0.1)
+    assert key in store._store, "the default model was not trained in the background"
+    kept = service.clv_ml(filters)
+    assert kept is store._store[key]
+    trained = clv_views._train_ml(filters, None)
+    customers = list(trained.features.index[:5])
+    explained = [service.customer_explanation(filters, c) for c in customers]
+    for c, e in zip(customers, explained, strict=True):
+        pd.testing.assert_frame_equal(e, ml.explain(trained, c), check_exact=True)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(ml, "ml_forecast", no_training)
+    service.cache.clear()
+    for c, e in zip(customers, explained, strict=True):
+        pd.testing.assert_frame_equal(service.customer_explanation(filters, c), e)
+    with pytest.raises(AssertionError, match="trained again"):  # a filtered view trains
+        service.customer_explanation(_with(filters, countries=["France"]), customers[0])
+
+
 def test_a_fit_that_does_not_converge_gets_a_plain_message(filters, monkeypatch):
     """Every optimiser run made to fail (its result kept, a problem reported): the CLV
     page's model view and values say which fit did not converge, in words, with no

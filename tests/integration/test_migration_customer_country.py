@@ -111,6 +111,8 @@ def test_countries_view(filters):
 def test_products_view(filters):
     from dashapp.service.views import products as product_views
 
+    # prepared first: the Products page's views wait 1 s for them, then ask again by themselves
+    service.store.products(filters.dataset, filters.rules, wait_s=600)
     view = product_views.product_view(filters)
     table = view.table
     assert view.reason is None and table["stock_code"].is_unique

@@ -114,6 +114,11 @@ def test_docs_sections_fill_their_tables():
 
 
 def test_products_page_callback(client):
+    from dashapp import service
+
+    # prepared first: the Products page's views wait 1 s for them, then ask again by themselves
+    extract = service.Filters.build(dataset=client.dataset)
+    service.store.products(extract.dataset, extract.rules, wait_s=600)
     values = {
         state_key("dataset"): client.dataset,
         **{state_key(k): v for k, v in CLV.items()},
@@ -155,3 +160,45 @@ def test_products_page_callback(client):
     values[state_key("prod_best")] = "everyone"
     reply = _reply(client.call("update_products", values))
     assert "prod-message" in reply and "param-error" in str(reply["prod-message"])
+
+
+def test_products_page_says_the_lines_are_being_prepared_and_asks_again(client, monkeypatch):
+    """While the product lines are prepared (a fresh process), the page says so at once and
+    starts its retry ticks; the first answer with data allows one more round, then none."""
+    from dashapp import service
+    from dashapp.service.views import products as product_views
+
+    def preparing(*args, **kwargs):
+        raise service.DataPreparing("The product lines of shop are being prepared.")
+
+    for name in ("product_table_view", "segment_lift_view", "product_type_view"):
+        monkeypatch.setattr(product_views, name, preparing)
+    values = {
+        state_key("dataset"): client.dataset,
+        **{state_key(k): v for k, v in CLV.items()},
+        state_key("prod_best"): "champions",
+        "prod-retry.max_intervals": 0,
+    }
+    reply = _reply(client.call("update_products", values))
+    assert "being prepared" in str(reply["prod-message"])
+    assert reply["prod-retry"]["max_intervals"] == -1  # ticks until answered
+    request = {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
+    grid = {**values, "prod-grid.getRowsRequest": request, "prod-retry.n_intervals": 1}
+    page = _reply(client.call("serve_prod_grid", grid))
+    assert page["prod-grid"]["getRowsResponse"]["rowCount"] == 0
+    lift = {state_key("dataset"): client.dataset, state_key("prod_segment"): "Champions",
+            state_key("prod_min_buyers"): 10}  # fmt: skip
+    assert _reply(client.call("update_lift", lift))["prod-lift"]["children"] is None
+    monkeypatch.undo()
+    ticked = {**values, "prod-retry.n_intervals": 3, "prod-retry.max_intervals": -1}
+    reply = _reply(client.call("update_products", ticked, "prod-retry.n_intervals"))
+    assert reply["prod-revenue"]["figure"]["data"][0]["type"] == "bar"
+    assert reply["prod-retry"]["max_intervals"] == 4  # one more round, then the ticks stop
+    assert (
+        _reply(client.call("serve_prod_grid", grid))["prod-grid"]["getRowsResponse"]["rowCount"]
+        > 100
+    )
+    assert "Lift" in str(_reply(client.call("update_lift", lift))["prod-lift"])
+    reply = _reply(client.call("update_products", {**ticked, "prod-retry.n_intervals": 4,
+                                                   "prod-retry.max_intervals": 4}))  # fmt: skip
+    assert "prod-retry" not in reply  # left as it is: no more ticks

@@ -232,6 +232,9 @@ def sql_and_file_datasets(pg_extract, monkeypatch, tmp_path):
     # the pages wait for the background preparation (a shared CI machine may take more
     # than a page's 15 s; test_a_slow_first_cleaning_runs_in_the_background covers the wait)
     monkeypatch.setattr(store, "PAGE_WAIT_S", 600.0)
+    from dashapp.service.views import products as product_views
+
+    monkeypatch.setattr(product_views, "LINES_WAIT_S", 600.0)  # the Products page's 1 s
     yield service, service.SQL_ID, SAMPLE_XLSX.stem
     service.configure(previous)
 

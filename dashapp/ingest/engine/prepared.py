@@ -6,7 +6,8 @@ set, engine version): the invoice table, with the ledger in the file's metadata,
 atomically, so a second process or a restart reads it (about 50,000 rows for 1M lines) and
 never re-cleans. The product lines (:func:`prepared_products`; one row per invoice and stock
 code, about 1M rows for 1M lines) are kept beside it under the same key with ``-products``,
-computed when first asked for (the product and customer pages), not with every cleaning.
+computed apart from the invoice table (for a file, the service starts that in a background job
+once the invoice table is loaded: :mod:`dashapp.service.store`).
 
 For files, :func:`prepare_file` also keeps the canonical lines as parquet (keyed by the
 file's content hash, :func:`dashapp.ingest.loading.cache_path_for`): the first load converts
@@ -43,6 +44,7 @@ from dashapp.ingest.cleaning import DEFAULT_NON_PRODUCT_CODES, CleaningRules
 from dashapp.ingest.engine import local
 from dashapp.ingest.engine.pipeline import invoice_parts, product_parts
 from dashapp.ingest.engine.results import product_lines, split_parts
+from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.isolated import is_large_csv, lines_cache_valid, streamed
 from dashapp.ingest.loading import cache_path_for, load_transactions
 from dashapp.ingest.loading.cache import (
@@ -297,6 +299,24 @@ def prepare_file_products(
     like :func:`prepare_file`: once per file version and rule set, from the lines parquet
     when there; a later call or another process reads them from the cache folder."""
     return _prepare_file(Path(path), rules, cache_dir, column_map, PRODUCTS)
+
+
+def file_products_stored(
+    path: str | os.PathLike,
+    rules: CleaningRules,
+    *,
+    cache_dir: str | os.PathLike | None,
+    column_map: dict[str, str] | None = None,
+) -> bool:
+    """Whether the product lines of a file's current version and ``rules`` are in the cache
+    folder (a file check, nothing read: :func:`prepare_file_products` then reads them)."""
+    if cache_dir is None:
+        return False
+    try:
+        key = cache_path_for(Path(path), cache_dir, column_map).stem
+    except (OSError, DataLoadError):
+        return False
+    return _result_file(Path(cache_dir), key, rules, PRODUCTS).is_file()
 
 
 _WHAT = {ORDERS: "the invoice table", PRODUCTS: "the product lines"}

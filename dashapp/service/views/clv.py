@@ -7,7 +7,9 @@ the dataset's invoice span intersected with the date filter (``holdout.analysed_
 
 from __future__ import annotations
 
+import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,13 +18,15 @@ import pandas as pd
 from dashapp.analytics import clv as models
 from dashapp.analytics.clv import compare, holdout, ml, report, uncertainty
 from dashapp.ingest.errors import DataLoadError
-from dashapp.service import params
+from dashapp.service import params, registry, store
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View, empty_reason
 from dashapp.service.store import DataPreparing, filtered_orders, filtered_products
 from dashapp.service.views.dataset import analysed_range
 from dashapp.service.views.rfm import rfm_table
+
+log = logging.getLogger(__name__)
 
 #: The invoice table's columns the purchase log and the models read.
 PURCHASE_COLUMNS = {
@@ -408,13 +412,44 @@ def clv_ml(filters: Filters, calibration_end=None) -> ml.MLForecast:
     """The machine-learned forecast (:mod:`dashapp.analytics.clv.ml`). With
     ``calibration_end`` it forecasts the holdout after that day (the comparison); without,
     the customers' next ``L`` days after the end of the range, ``L`` being the default
-    holdout's length, trained on the split ``(end - L, end]``."""
-    return _clv_ml(filters, params.CLV_CALIBRATION_END.parse(calibration_end))
+    holdout's length, trained on the split ``(end - L, end]``. The default view's (no
+    filter, default rules) is trained once per data version and process, in the background
+    once the product lines are prepared (:func:`train_default_ml_later`), and kept in the
+    process: a customer's explanation then costs its SHAP values only."""
+    cal = params.CLV_CALIBRATION_END.parse(calibration_end)
+    if not cal and filters == Filters(dataset=filters.dataset):
+        version = registry.dataset_version(filters.dataset)
+        key = ("ml", filters.dataset, version, filters.rules)
+        return store.held(key, lambda: _train_ml(filters, cal))
+    return _clv_ml(filters, cal)
+
+
+_ml_trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ml")
+
+
+def train_default_ml_later(dataset: str, rules: str) -> None:
+    """Train the default view's machine-learned model in the background (a hook of the
+    store, called once a file's product lines are prepared)."""
+    if rules == Filters(dataset=dataset).rules:
+        _ml_trainer.submit(_train_default_ml, dataset)
+
+
+def _train_default_ml(dataset: str) -> None:
+    try:
+        clv_ml(Filters(dataset=dataset))
+    except Exception as exc:  # the request that needs it says why (DataLoadError, ...)
+        log.info("the default machine-learned model of %s was not trained: %s", dataset, exc)
+
+
+store.when_products_ready(train_default_ml_later)
 
 
 @memoized
 def _clv_ml(dataset, version, start, end, countries, rules, calibration_end) -> ml.MLForecast:
-    filters = Filters.of(dataset, start, end, countries, rules)
+    return _train_ml(Filters.of(dataset, start, end, countries, rules), calibration_end)
+
+
+def _train_ml(filters: Filters, calibration_end) -> ml.MLForecast:
     rng = clv_range(filters)
     if rng is None:
         return ml.MLForecast(model=None, message=empty_reason(0) or "No customers.")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from dashapp.analytics import customer as one
 from dashapp.analytics.clv import holdout
-from dashapp.analytics.products import customer_products, customer_types
+from dashapp.analytics.products import customer_lines, customer_products, customer_types
 from dashapp.ingest.errors import DataLoadError
 from dashapp.service import params
 from dashapp.service.caching import memoized
@@ -123,7 +123,7 @@ def _customer_view(
         history = history.merge(alive, on="month_end", how="left")
     top = types = None
     try:
-        lines = filtered_products(filters)
+        lines = customer_lines(filtered_products(filters), customer_id)
         top, types = customer_products(lines, customer_id), customer_types(lines, customer_id)
     except DataPreparing:
         raise  # not cached: the next request gets the product lines

@@ -20,6 +20,9 @@ from dashapp.service.views.rfm import rfm_table
 CLV_SETTINGS = params.CLV_VALUE_PARAMS[:4]
 #: Share of customers counted as the best by predicted CLV.
 TOP_CLV_SHARE = 0.2
+#: How long the page's views wait for product lines still being prepared (a fresh process:
+#: their background job) before raising DataPreparing; the page says so and asks again.
+LINES_WAIT_S = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +111,7 @@ def _product_table(
 ) -> ProductView:
     """The product table for the best customers (a segment change does not recompute it)."""
     filters = Filters.of(dataset, start, end, countries, rules)
-    lines = filtered_products(filters)
+    lines = filtered_products(filters, LINES_WAIT_S)
     scored = rfm_table(filters)
     if lines.empty or scored.empty:
         return ProductView(reason=empty_reason(0))
@@ -136,10 +139,12 @@ def _segment_lift(
 ) -> pd.DataFrame:
     filters = Filters.of(dataset, start, end, countries, rules)
     scored = rfm_table(filters)
-    return products.segment_lift(filtered_products(filters), scored["segment"], segment, min_buyers)
+    return products.segment_lift(
+        filtered_products(filters, LINES_WAIT_S), scored["segment"], segment, min_buyers
+    )
 
 
 @memoized
 def _type_table(dataset, version, start, end, countries, rules) -> pd.DataFrame:
     filters = Filters.of(dataset, start, end, countries, rules)
-    return products.type_table(filtered_products(filters))
+    return products.type_table(filtered_products(filters, LINES_WAIT_S))

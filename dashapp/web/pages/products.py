@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Output, callback, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashapp import service
 from dashapp.service import DataLoadError, ParamError, params
@@ -46,6 +46,11 @@ dash.register_page(
 LIFT_PARAMS = (params.PRODUCT_SEGMENT, params.PRODUCT_MIN_BUYERS)
 TABLE_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in (params.PRODUCT_BEST, *views.CLV_SETTINGS))]
 LIFT_INPUTS = [*FILTER_INPUTS, *(as_input(p) for p in LIFT_PARAMS)]
+#: While the product lines are being prepared (a fresh process), the page asks again every
+#: RETRY_MS: update_products starts the ticks and, once it has its data, allows one more
+#: round (another worker's answers may have been "being prepared" a moment longer).
+RETRY_MS = 2000
+RETRY = Input("prod-retry", "n_intervals")
 
 
 def layout(prod_segment=None, prod_best=None, prod_min_buyers=None, **query):
@@ -99,6 +104,7 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
             dbc.Card(dbc.CardBody(controls), className="mb-3"),
             carried,
             html.Div(id="prod-message"),
+            dcc.Interval(id="prod-retry", interval=RETRY_MS, max_intervals=0),
             loading("prod-summary"),
             side_by_side(
                 section("Top products by net revenue", graph("prod-revenue", 600)),
@@ -223,9 +229,11 @@ def _types_table(types: pd.DataFrame, currency: str):
     )
 
 
-def _grid_rows(dataset, start, end, countries, *settings):
+def _grid_rows(dataset, start, end, countries, *settings_and_tick):
     """The product table's shown columns, largest revenue first (the service pages, sorts and
-    filters it: only the block the grid shows travels)."""
+    filters it: only the block the grid shows travels); None while the product lines are being
+    prepared (the retry's tick asks again)."""
+    settings = settings_and_tick[:-1]
     try:
         view = views.product_table_view(filters_from(dataset, start, end, countries), *settings)
     except (ParamError, DataLoadError):
@@ -235,7 +243,7 @@ def _grid_rows(dataset, start, end, countries, *settings):
     return view.table[[c["field"] for c in GRID_COLUMNS]]
 
 
-serve_rows("prod-grid", TABLE_INPUTS, _grid_rows)
+serve_rows("prod-grid", [*TABLE_INPUTS, RETRY], _grid_rows)
 
 
 @callback(
@@ -244,19 +252,28 @@ serve_rows("prod-grid", TABLE_INPUTS, _grid_rows)
     Output("prod-customers", "figure"),
     Output("prod-best", "figure"),
     Output("prod-message", "children"),
+    Output("prod-retry", "max_intervals"),
     *TABLE_INPUTS,
+    RETRY,
+    State("prod-retry", "max_intervals"),
 )
-def update_products(dataset, start, end, countries, *settings):
+def update_products(dataset, start, end, countries, *settings_tick_limit):
+    *settings, tick, limit = settings_tick_limit
+    # once answered after "being prepared": one more round of ticks, then none
+    settled = (tick or 0) + 1 if limit == -1 else no_update
     try:
         view = views.product_table_view(filters_from(dataset, start, end, countries), *settings)
     except ParamError as exc:
-        return (no_update,) * 4 + (param_alert(exc),)
-    except DataLoadError as exc:  # e.g. a table's product lines still being prepared
+        return (no_update,) * 4 + (param_alert(exc), settled)
+    except service.DataPreparing as exc:  # the product lines: asked again every RETRY_MS
         blank = empty_figure("")
-        return None, blank, blank, blank, empty_state(str(exc))
+        return None, blank, blank, blank, empty_state(str(exc)), -1
+    except DataLoadError as exc:
+        blank = empty_figure("")
+        return None, blank, blank, blank, empty_state(str(exc)), settled
     if view.reason:
         blank = empty_figure("No products")
-        return None, blank, blank, blank, empty_state(view.reason)
+        return None, blank, blank, blank, empty_state(view.reason), settled
     currency = service.currency(dataset)
     table = view.table
     assert table is not None
@@ -276,6 +293,7 @@ def update_products(dataset, start, end, countries, *settings):
         figures.top_bars(table, "customers", "Customers"),
         figures.best_vs_rest(table, view.best_label),
         html.Div(notes) if notes else None,
+        settled,
     )
 
 
@@ -283,8 +301,9 @@ def update_products(dataset, start, end, countries, *settings):
     Output("prod-lift", "children"),
     Output("prod-lift-message", "children"),
     *LIFT_INPUTS,
+    RETRY,
 )
-def update_lift(dataset, start, end, countries, segment, min_buyers):
+def update_lift(dataset, start, end, countries, segment, min_buyers, _tick):
     try:
         lift = views.segment_lift_view(
             filters_from(dataset, start, end, countries), segment, min_buyers
@@ -300,8 +319,9 @@ def update_lift(dataset, start, end, countries, segment, min_buyers):
     Output("prod-types", "children"),
     Output("prod-types-chart", "figure"),
     *FILTER_INPUTS,
+    RETRY,
 )
-def update_types(dataset, start, end, countries):
+def update_types(dataset, start, end, countries, _tick):
     try:
         types = views.product_type_view(filters_from(dataset, start, end, countries))
     except DataLoadError:  # said once, above the charts

@@ -104,6 +104,52 @@ def test_a_new_worker_gets_product_lines_from_the_cache_folder(tmp_path, monkeyp
         service.configure(previous)
 
 
+def test_product_lines_are_prepared_in_the_background_once_the_invoice_table_loads(
+    tmp_path, monkeypatch
+):
+    """Loading the invoice table starts the product lines' job; a page that asks meanwhile
+    is told they are being prepared (after its wait, not the whole preparation); once done
+    they are the lines a direct preparation gives, read from the cache folder."""
+    import threading
+
+    from dashapp import service
+    from dashapp.config import Settings
+    from dashapp.service import store
+
+    csv = _csv(tmp_path / "shop.csv", ROWS, repeat=3)
+    previous = service.settings()
+    service.configure(Settings.from_env(env={}, data_path=csv, cache_dir=tmp_path / "cache"))
+    monkeypatch.setattr(store, "_store", type(store._store)())
+    release, real = threading.Event(), prepared.prepare_file_products
+    started = []
+
+    def slow(*args, **kwargs):
+        started.append(True)
+        assert release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(prepared, "prepare_file_products", slow)
+    try:
+        rules = service.Filters.build(dataset="shop").rules
+        store.cleaned("shop", rules)  # no page has asked for product lines yet
+        job = store._product_jobs[("shop", service.dataset_version("shop"), CleaningRules())]
+        assert not job.done()
+        with pytest.raises(store.DataPreparing, match="product lines of .* being prepared"):
+            store.products("shop", rules, wait_s=0.05)
+        assert started == [True] and "products" not in {k[0] for k in store._store}
+        release.set()
+        assert job.result(timeout=60) is None  # stored in the cache folder, not held by it
+        _no_cleaning(monkeypatch)  # the page reads what the job stored: no second cleaning
+        lines = store.products("shop", rules, wait_s=0.05)
+    finally:
+        release.set()
+        service.configure(previous)
+    monkeypatch.undo()
+    direct = prepared.prepare_file_products(csv, CleaningRules(), cache_dir=tmp_path / "other")
+    pd.testing.assert_frame_equal(lines, direct, check_exact=True)
+    assert len(lines) > 0
+
+
 def test_another_rule_set_is_cleaned_from_the_lines_parquet(tmp_path, monkeypatch):
     csv = _csv(tmp_path / "lines.csv", ROWS)
     cache = tmp_path / "cache"
