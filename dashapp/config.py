@@ -249,6 +249,7 @@ class Settings:
     auth_header_value: str | None = field(default=None, repr=False)
     worker_pid_header: bool = False
     server_timing: bool = False
+    products_at_load: bool = False
     sql: SqlSettings | None = None
     spark: SparkSettings | None = None
     duckdb_threads: int = 2
@@ -314,6 +315,8 @@ class Settings:
             worker_pid_header=(env.get("WORKER_PID_HEADER") or "").strip().lower()
             in ("1", "true", "yes", "on"),
             server_timing=(env.get("SERVER_TIMING") or "").strip().lower()
+            in ("1", "true", "yes", "on"),
+            products_at_load=(env.get("PRODUCTS_AT_LOAD") or "").strip().lower()
             in ("1", "true", "yes", "on"),
             sql=_sql_settings(env),
             spark=_spark_settings(env),

@@ -237,7 +237,11 @@ def cleaned(dataset_id: str, rules: str) -> CleanData:
         flags = CleaningRules.from_flags(rules)
         orders, ledger = _prepare(dataset_id, version, flags)
         info = registry.dataset_info(dataset_id)
-        if info.kind not in registry.TABLE_KINDS and registry.cache_dir_for(info) is not None:
+        if (
+            registry.settings().products_at_load
+            and info.kind not in registry.TABLE_KINDS
+            and registry.cache_dir_for(info) is not None
+        ):
             _file_products_job(dataset_id, version, flags)  # ready before a page asks
         return CleanData(ledger=ledger, orders=orders)
 
@@ -250,8 +254,8 @@ _products_preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="produ
 
 def _file_products_job(dataset_id: str, version: str, rules: CleaningRules) -> Future:
     """The background job preparing a file's product lines for ``rules`` (started once per
-    process, data version and rule set; started when the invoice table is loaded, so the
-    product lines are usually ready before a page asks). It computes them
+    process, data version and rule set: by the first page that asks, or when the invoice table
+    is loaded with ``PRODUCTS_AT_LOAD``, so that they are usually ready before a page asks). It computes them
     (:func:`~dashapp.ingest.engine.prepared.prepare_file_products`: the same preparation,
     cache key and claim as on a request) and leaves them in the cache folder (result None);
     without a usable cache folder it returns them."""

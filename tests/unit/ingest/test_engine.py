@@ -118,7 +118,8 @@ def test_product_lines_are_prepared_in_the_background_once_the_invoice_table_loa
 
     csv = _csv(tmp_path / "shop.csv", ROWS, repeat=3)
     previous = service.settings()
-    service.configure(Settings.from_env(env={}, data_path=csv, cache_dir=tmp_path / "cache"))
+    env = {"PRODUCTS_AT_LOAD": "1"}
+    service.configure(Settings.from_env(env=env, data_path=csv, cache_dir=tmp_path / "cache"))
     monkeypatch.setattr(store, "_store", type(store._store)())
     release, real = threading.Event(), prepared.prepare_file_products
     started = []
@@ -270,3 +271,40 @@ def test_integer_sums_reach_pandas_as_int64_from_any_engine():
     too_big = pa.table({"lines": pa.array([decimal.Decimal(2**64)], pa.decimal128(38, 0))})
     with pytest.raises(pa.ArrowInvalid):
         results._integers(too_big, ["lines"])
+
+
+def test_product_lines_wait_for_a_page_unless_asked_for_at_load(tmp_path, monkeypatch):
+    """By default loading the invoice table starts nothing else (a worker's memory stays at
+    the invoice table's: PRODUCTS_AT_LOAD is the operator's choice); the first page that asks
+    starts the job and is told the lines are being prepared."""
+    import threading
+
+    from dashapp import service
+    from dashapp.config import Settings
+    from dashapp.service import store
+
+    csv = _csv(tmp_path / "shop.csv", ROWS, repeat=3)
+    previous = service.settings()
+    service.configure(Settings.from_env(env={}, data_path=csv, cache_dir=tmp_path / "cache"))
+    monkeypatch.setattr(store, "_store", type(store._store)())
+    monkeypatch.setattr(store, "_product_jobs", {})
+    release, real = threading.Event(), prepared.prepare_file_products
+
+    def slow(*args, **kwargs):
+        assert release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(prepared, "prepare_file_products", slow)
+    try:
+        rules = service.Filters.build(dataset="shop").rules
+        store.cleaned("shop", rules)
+        assert store._product_jobs == {}  # nothing started by the load
+        with pytest.raises(store.DataPreparing, match="product lines of .* being prepared"):
+            store.products("shop", rules, wait_s=0.05)
+        assert len(store._product_jobs) == 1  # the page's request started it
+        release.set()
+        lines = store.products("shop", rules, wait_s=60)
+    finally:
+        release.set()
+        service.configure(previous)
+    assert len(lines) > 0
