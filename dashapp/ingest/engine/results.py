@@ -9,7 +9,8 @@
   purchase's ``revenue`` is net of its returns and ``returned`` is what they took back; a
   return invoice keeps only what no order explains, usually 0; an order cancelled in full has
   ``revenue`` 0 and ``is_cancellation`` true: it is no purchase occasion; sorted by date then
-  invoice; text columns categorical), which every customer-level analytic reads
+  invoice; ``invoice`` text, the other text columns categorical), which every
+  customer-level analytic reads
   (docs/architecture.md), and
 * the **ledger** (one row per rule of :data:`dashapp.ingest.cleaning.RULES`: ``rule, title,
   meaning, action, enabled, rows, money``; ``attrs`` ``rows_in`` and ``rows_out``).
@@ -109,9 +110,15 @@ def invoice_table(parts: pd.DataFrame) -> pd.DataFrame:
     # categories sort like the text
     day_key = dates.view(np.int64).copy()
     day_key[np.isnat(dates)] = np.iinfo(np.int64).max
-    order = np.lexsort((text["invoice"][0], day_key))
+    invoice_codes, invoice_text = text.pop("invoice")
+    order = np.lexsort((invoice_codes, day_key))
     orders = pd.DataFrame(
         {
+            # one row per invoice: plain text (Arrow-backed), as a categorical's categories
+            # cost a Python string and a hash table entry per invoice (~0.5 GB at 100M lines)
+            "invoice": pd.array(invoice_text, dtype="str").take(
+                invoice_codes[order], allow_fill=True
+            ),
             **{
                 col: pd.Categorical.from_codes(codes[order], categories=categories)
                 for col, (codes, categories) in text.items()
