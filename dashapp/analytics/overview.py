@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 
 MONTHLY_COLUMNS = ["month", "revenue", "customer_revenue", "orders", "customers", "partial"]
+#: Largest (month x customer) bitmap :func:`monthly` counts buyers with (64 MB); beyond it the
+#: distinct pairs are hashed.
+BITMAP_CELLS = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,20 @@ def kpis(orders: pd.DataFrame) -> Kpis:
     )
 
 
+def _buyers_per_month(month: np.ndarray, codes: np.ndarray, months: int) -> np.ndarray:
+    """Distinct customer codes per month index (``months`` of them): a bitmap of (month,
+    customer) when it is small (O(rows)), else the distinct pairs hashed."""
+    if not len(month):
+        return np.zeros(months, dtype=np.int64)
+    width = int(codes.max()) + 1
+    if months * width <= BITMAP_CELLS:
+        seen = np.zeros(months * width, dtype=bool)
+        seen[month * width + codes] = True
+        return seen.reshape(months, width).sum(axis=1)
+    pairs = pd.unique(month.astype(np.int64) * width + codes)
+    return np.bincount(pairs // width, minlength=months)
+
+
 def _customer_codes(orders: pd.DataFrame) -> np.ndarray:
     """An integer per customer id (-1 when missing): the categorical's codes, else factorized."""
     ids = orders["customer_id"]
@@ -72,10 +89,15 @@ def monthly(orders: pd.DataFrame, first_day: pd.Timestamp, last_day: pd.Timestam
         return pd.DataFrame(columns=MONTHLY_COLUMNS)
     months = orders["invoice_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
     dated = ~np.isnat(months)
-    # month per invoice as an integer (a Period groupby and an object column's nunique cost
-    # ~2 s per 5M invoices)
-    month_list, month = np.unique(months[dated], return_inverse=True)
-    month = month.reshape(-1)
+    # month per invoice as an integer from 0 (a Period groupby, np.unique's sort and an
+    # object column's nunique cost ~2-3 s per 5M invoices)
+    number = months[dated].astype(np.int64)
+    first = number.min(initial=0)
+    present = np.flatnonzero(np.bincount(number - first)) if len(number) else number
+    month_list = (present + first).astype("datetime64[M]")
+    rank = np.zeros(int(present[-1]) + 1 if len(present) else 0, dtype=np.int64)
+    rank[present] = np.arange(len(present))
+    month = rank[number - first]
     codes = _customer_codes(orders)[dated]
     known = codes >= 0
     purchase = ~orders["is_cancellation"].to_numpy(dtype=bool)[dated]
@@ -92,10 +114,8 @@ def monthly(orders: pd.DataFrame, first_day: pd.Timestamp, last_day: pd.Timestam
         .groupby("month", sort=True)
         .sum()
     )
-    # buying customers per month: distinct (month, customer) pairs of purchase invoices
-    width = np.int64(codes.max(initial=-1) + 1)
-    pairs = pd.unique(month[purchase & known].astype(np.int64) * width + codes[purchase & known])
-    g["customers"] = np.bincount(pairs // max(width, 1), minlength=len(month_list))[g.index]
+    buying = purchase & known
+    g["customers"] = _buyers_per_month(month[buying], codes[buying], len(month_list))[g.index]
     starts = pd.DatetimeIndex(month_list[g.index].astype("datetime64[ns]"))
     ends = pd.DatetimeIndex((month_list[g.index] + 1).astype("datetime64[ns]")) - pd.Timedelta(
         days=1

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dashapp.analytics import overview
 from dashapp.analytics.overview import MONTHLY_COLUMNS, kpis, monthly
 
 
@@ -83,6 +84,21 @@ def test_monthly_equals_the_pandas_reference(seed, categorical):
     for col in ("orders", "customers", "partial"):
         assert got[col].tolist() == want[col].tolist()
     assert got["partial"].iloc[0] and not got["partial"].iloc[1]
+
+
+def test_monthly_when_the_last_months_have_no_purchase_and_the_pairs_are_hashed(monkeypatch):
+    """Months of cancellations only (no buyer), and the hashed count of (month, customer)
+    pairs used above the bitmap's size, give the reference's table too."""
+    orders = _orders(4, categorical=True)
+    orders.loc[orders["invoice_date"] >= "2010-11-01", "is_cancellation"] = True
+    first_day, last_day = pd.Timestamp("2010-01-03"), pd.Timestamp("2011-02-10")
+    want = _reference_monthly(orders, first_day, last_day)
+    assert want["customers"].iloc[-1] == 0
+    for cells in (overview.BITMAP_CELLS, 0):  # the bitmap, then the hashed pairs
+        monkeypatch.setattr(overview, "BITMAP_CELLS", cells)
+        got = monthly(orders, first_day, last_day)
+        assert got["customers"].tolist() == want["customers"].tolist()
+        assert got["orders"].tolist() == want["orders"].tolist()
 
 
 @pytest.mark.parametrize("categorical", [True, False])
