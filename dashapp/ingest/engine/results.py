@@ -94,7 +94,10 @@ def _categorical(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype(values.cat.categories.dtype)
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
-    return codes, pd.Index(uniques)
+    categories = pd.Index(uniques)
+    if categories.dtype == object:  # a database's object column: infer as pd.Categorical would
+        categories = pd.Index(np.asarray(categories, dtype=object))
+    return codes, categories
 
 
 def invoice_table(parts: pd.DataFrame) -> pd.DataFrame:
