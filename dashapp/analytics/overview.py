@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 MONTHLY_COLUMNS = ["month", "revenue", "customer_revenue", "orders", "customers", "partial"]
+#: Largest (month x customer) bitmap :func:`monthly` counts buyers with (64 MB); beyond it the
+#: distinct pairs are hashed.
+BITMAP_CELLS = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -29,24 +33,49 @@ class Kpis:
 def kpis(orders: pd.DataFrame) -> Kpis:
     """:class:`Kpis` of an invoice table (``is_cancellation``, ``customer_id``, ``revenue``,
     ``returned``: returns booked against the orders they cancel)."""
-    purchase = ~orders["is_cancellation"].to_numpy()
-    known = orders["customer_id"].notna().to_numpy()
-    per_customer = orders.loc[purchase & known, "customer_id"].value_counts()
+    purchase = ~orders["is_cancellation"].to_numpy(dtype=bool)
+    codes = _customer_codes(orders)
+    known = codes >= 0
+    # purchase invoices per customer, on integer codes (a categorical's value_counts and the
+    # boolean selection cost ~0.2 s per 5M invoices)
+    per_customer = np.bincount(codes[purchase & known])
     per_customer = per_customer[per_customer > 0]
+    revenue = orders["revenue"]
     n_orders = int(purchase.sum())
-    purchase_revenue = float(orders.loc[purchase, "revenue"].sum())
+    purchase_revenue = float(revenue[purchase].sum())
     return Kpis(
-        net_revenue=float(orders["revenue"].sum()),
+        net_revenue=float(revenue.sum()),
         cancellation_revenue=float(
-            orders.loc[~purchase, "revenue"].sum()
-            - (orders["returned"].sum() if "returned" in orders else 0.0)
+            revenue[~purchase].sum() - (orders["returned"].sum() if "returned" in orders else 0.0)
         ),
         customers=int(len(per_customer)),
         orders=n_orders,
         aov=purchase_revenue / n_orders if n_orders else float("nan"),
         repeat_rate=float((per_customer >= 2).mean()) if len(per_customer) else float("nan"),
-        unknown_customer_revenue=float(orders.loc[~known, "revenue"].sum()),
+        unknown_customer_revenue=float(revenue[~known].sum()),
     )
+
+
+def _buyers_per_month(month: np.ndarray, codes: np.ndarray, months: int) -> np.ndarray:
+    """Distinct customer codes per month index (``months`` of them): a bitmap of (month,
+    customer) when it is small (O(rows)), else the distinct pairs hashed."""
+    if not len(month):
+        return np.zeros(months, dtype=np.int64)
+    width = int(codes.max()) + 1
+    if months * width <= BITMAP_CELLS:
+        seen = np.zeros(months * width, dtype=bool)
+        seen[month * width + codes] = True
+        return seen.reshape(months, width).sum(axis=1)
+    pairs = pd.unique(month.astype(np.int64) * width + codes)
+    return np.bincount(pairs // width, minlength=months)
+
+
+def _customer_codes(orders: pd.DataFrame) -> np.ndarray:
+    """An integer per customer id (-1 when missing): the categorical's codes, else factorized."""
+    ids = orders["customer_id"]
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        return ids.cat.codes.to_numpy()
+    return pd.factorize(ids, use_na_sentinel=True)[0]
 
 
 def monthly(orders: pd.DataFrame, first_day: pd.Timestamp, last_day: pd.Timestamp) -> pd.DataFrame:
@@ -58,30 +87,40 @@ def monthly(orders: pd.DataFrame, first_day: pd.Timestamp, last_day: pd.Timestam
     """
     if orders.empty:
         return pd.DataFrame(columns=MONTHLY_COLUMNS)
-    month = orders["invoice_date"].dt.to_period("M")
-    known = orders["customer_id"].notna()
-    purchase = ~orders["is_cancellation"]
+    months = orders["invoice_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
+    dated = ~np.isnat(months)
+    # month per invoice as an integer from 0 (a Period groupby, np.unique's sort and an
+    # object column's nunique cost ~2-3 s per 5M invoices)
+    number = months[dated].astype(np.int64)
+    first = number.min(initial=0)
+    present = np.flatnonzero(np.bincount(number - first)) if len(number) else number
+    month_list = (present + first).astype("datetime64[M]")
+    rank = np.zeros(int(present[-1]) + 1 if len(present) else 0, dtype=np.int64)
+    rank[present] = np.arange(len(present))
+    month = rank[number - first]
+    codes = _customer_codes(orders)[dated]
+    known = codes >= 0
+    purchase = ~orders["is_cancellation"].to_numpy(dtype=bool)[dated]
+    revenue = orders["revenue"].to_numpy(dtype=float)[dated]
     g = (
         pd.DataFrame(
             {
                 "month": month,
-                "revenue": orders["revenue"],
-                "customer_revenue": orders["revenue"].where(known, 0.0),
+                "revenue": revenue,
+                "customer_revenue": np.where(known, revenue, 0.0),
                 "orders": purchase.astype(int),
-                "customer_id": orders["customer_id"].astype(object).where(known & purchase),
             }
         )
         .groupby("month", sort=True)
-        .agg(
-            revenue=("revenue", "sum"),
-            customer_revenue=("customer_revenue", "sum"),
-            orders=("orders", "sum"),
-            customers=("customer_id", "nunique"),
-        )
+        .sum()
     )
-    g = g.reset_index()
-    starts = g["month"].dt.start_time
-    ends = g["month"].dt.end_time.dt.normalize()
+    buying = purchase & known
+    g["customers"] = _buyers_per_month(month[buying], codes[buying], len(month_list))[g.index]
+    starts = pd.DatetimeIndex(month_list[g.index].astype("datetime64[ns]"))
+    ends = pd.DatetimeIndex((month_list[g.index] + 1).astype("datetime64[ns]")) - pd.Timedelta(
+        days=1
+    )
+    g = g.reset_index(drop=True)
     g["partial"] = (starts < first_day) | (ends > last_day)
     g["month"] = starts
     return g[MONTHLY_COLUMNS]

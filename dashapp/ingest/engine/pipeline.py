@@ -20,7 +20,7 @@ The rules, in ledger order (:data:`dashapp.ingest.cleaning.RULES`):
   are interchangeable, so nothing depends on which one is kept;
 * *bad debt, non-product codes, non-positive prices, write-offs* (and *cancellations dropped*
   when netting is off): the first enabled rule that matches gives the line its ``fate``. The
-  text tests run once per distinct invoice and stock code, joined back;
+  stock code's test runs once per distinct code, joined back; the invoice's on each line;
 * *unmatched returns*: for each (customer, stock code) with a kept return, the running excess
   of returned over bought units, in the **order defined by the data**: time, purchases before
   returns, then invoice, price, quantity, description and country, so every column takes part,
@@ -102,36 +102,31 @@ def _non_product(code: ibis.Value, rules: CleaningRules) -> ibis.Value:
     return code.notnull() & hit
 
 
-def _flag_tables(lines: ibis.Table, rules: CleaningRules) -> tuple[ibis.Table, ibis.Table]:
-    """The text tests, once per distinct invoice and stock code of ``lines`` (tens of
-    thousands; string functions over millions of lines cost more than joining these back):
-    ``flag_invoice`` with ``flag_cancel`` and ``flag_bad_debt``; ``flag_code`` with
-    ``flag_non_product``."""
-    invoices = lines.select(flag_invoice=lines.invoice).distinct()
-    head = invoices.flag_invoice.strip().upper()
-    invoices = invoices.mutate(
-        flag_cancel=head.startswith("C").fill_null(False),
-        flag_bad_debt=head.startswith("A").fill_null(False),
-    )
+def _code_flags(lines: ibis.Table, rules: CleaningRules) -> ibis.Table:
+    """The non-product test (a regular expression), once per distinct stock code of ``lines``
+    (a few thousand; joined back): ``flag_code`` with ``flag_non_product``."""
     codes = lines.select(flag_code=lines.stock_code).distinct()
-    codes = codes.mutate(flag_non_product=_non_product(codes.flag_code, rules).fill_null(False))
-    return invoices, codes
+    return codes.mutate(flag_non_product=_non_product(codes.flag_code, rules).fill_null(False))
 
 
 def _flagged(t: ibis.Table, lines: ibis.Table, rules: CleaningRules) -> ibis.Table:
     """``t`` (some of ``lines``, or their distinct lines, with any other columns) with
     ``is_cancellation``, ``is_return``, ``price_milli`` and ``fate`` (the first enabled removal
     rule that matches; NULL when the line passes them all). A line's flags depend on its own
-    values only, so the flags of any subset are the ones it has in the whole."""
-    invoices, codes = _flag_tables(lines, rules)
+    values only, so the flags of any subset are the ones it has in the whole.
+
+    The invoice tests (a prefix) run on each line: joining them from a table of the distinct
+    invoices, as the stock code's test is, put one hash table of every invoice (~5M at 100M
+    lines) in memory per place the statement flags lines, and together they exceeded
+    DuckDB's 1 GB at 100M lines (docs/benchmarks.md, "Data engine")."""
+    codes = _code_flags(lines, rules)
     kept_columns = list(t.columns)
-    t = t.left_join(invoices, t.invoice == invoices.flag_invoice).left_join(
-        codes, t.stock_code == codes.flag_code
-    )
+    head = t.invoice.strip().upper()
+    t = t.left_join(codes, t.stock_code == codes.flag_code)
     t = t.select(
         *kept_columns,
-        is_cancellation=t.flag_cancel.fill_null(False),
-        is_bad_debt=t.flag_bad_debt.fill_null(False),
+        is_cancellation=head.startswith("C").fill_null(False),
+        is_bad_debt=head.startswith("A").fill_null(False),
         is_non_product=t.flag_non_product.fill_null(False),
     )
     t = t.mutate(price_milli=(t.price * MILLI).round().cast("int64"))

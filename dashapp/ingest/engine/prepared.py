@@ -104,6 +104,10 @@ def _read_result(path: Path) -> Result | None:
     if read is None:
         return None
     table, meta = read
+    i = table.schema.get_field_index("invoice")
+    if i >= 0 and pa.types.is_dictionary(table.schema.field(i).type):  # stored before the
+        # invoice became plain text (results.invoice_table): decoded here, not re-cleaned
+        table = table.set_column(i, "invoice", table.column(i).cast(pa.string()))
     orders = table.replace_schema_metadata(None).to_pandas()
     ledger = pd.DataFrame(meta["ledger"])
     ledger.attrs.update(meta["attrs"])
