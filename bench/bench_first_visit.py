@@ -8,7 +8,10 @@ same folder again for a new process on warm caches (its ``results`` are removed 
 prepared files kept). The page's first-round callbacks are posted at once, as the browser
 posts them; a callback that says the data are being prepared is posted again every second
 until it answers with data (the page's own retry does the same). ``--overview-first S``
-opens the Overview first (its callback answered), then Products S seconds later.
+opens the Overview first (its callback answered), then Products S seconds later. The server
+gets this environment: ``PRODUCTS_AT_LOAD=1 python bench/bench_first_visit.py`` measures the
+product lines prepared as soon as the invoice table is loaded (the "after" of the first table
+in docs/benchmarks.md); without it they are prepared when the Products page first asks.
 
     python bench/bench_first_visit.py [--src DIR] [--cache DIR] [--overview-first S]
 """

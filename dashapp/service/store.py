@@ -253,9 +253,10 @@ _products_preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="produ
 
 
 def _file_products_job(dataset_id: str, version: str, rules: CleaningRules) -> Future:
-    """The background job preparing a file's product lines for ``rules`` (started once per
-    process, data version and rule set: by the first page that asks, or when the invoice table
-    is loaded with ``PRODUCTS_AT_LOAD``, so that they are usually ready before a page asks). It computes them
+    """The background job preparing a file's product lines for ``rules``, started once per
+    process, data version and rule set: by the first page that asks, or, with
+    ``PRODUCTS_AT_LOAD``, when the invoice table is loaded (ready before a page asks, at the
+    price of every worker's memory). It computes them
     (:func:`~dashapp.ingest.engine.prepared.prepare_file_products`: the same preparation,
     cache key and claim as on a request) and leaves them in the cache folder (result None);
     without a usable cache folder it returns them."""
@@ -346,7 +347,7 @@ def products(dataset_id: str, rules: str, wait_s: float | None = None) -> pd.Dat
     """The kept product lines of a dataset, one row per (invoice, stock code), by the same
     rules as the invoice table (:func:`dashapp.ingest.engine.clean_products`), computed by the
     engine that holds the lines: the embedded DuckDB for files (from the lines parquet, in a
-    background job started when the invoice table is loaded), the database or Spark for a
+    background job: :func:`_file_products_job`), the database or Spark for a
     table (in the background job, like the invoice table). Prepared once per data version and
     rule set and stored beside the invoice table in the cache folder (a new process reads them
     without cleaning); held once per process. A page waits up to ``wait_s`` (default
@@ -361,7 +362,7 @@ def products(dataset_id: str, rules: str, wait_s: float | None = None) -> pd.Dat
         with _store_lock:
             held = key in _store
         if not held:
-            cleaned(dataset_id, rules)  # first (its lines parquet); it starts the job
+            cleaned(dataset_id, rules)  # first: the lines parquet the job reads
             wait = PAGE_WAIT_S if wait_s is None else wait_s
             if _file_products_stored(dataset_id, flags):
                 wait = max(wait, PAGE_WAIT_S)  # stored (by another worker): only a read
