@@ -21,6 +21,11 @@ For each interaction it measures, median of ``--runs``:
 * **requests**: callback requests (``/_dash-update-component``) the change sent, including
   the router's when the page is rendered again (``page re-renders``), and their **kB**.
 
+``--json`` also keeps, per run, each request's start, response and paint after the input
+(``timeline``) and its time in the worker and CPU there (``server``: the server is started with
+``SERVER_TIMING=1`` and the page reads the ``Server-Timing`` header), which separate the
+server's part of a click from the browser's.
+
 *Uncached*: every run uses another date range (``end=``), so every result is computed, first
 fit included. *Cached*: the same change repeated on the same range.
 """
