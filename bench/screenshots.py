@@ -32,11 +32,15 @@ PAGES = {
     "campaign": "/campaign",
     "migration": "/migration",
     "customer": "/customer?id=12490",
+    "customer-explained": "/customer?id=12490",
     "countries": "/countries",
     "products": "/products",
     "upload": "/upload",
     "docs": "/docs",
 }
+#: Buttons clicked (then the page settles again) before a page's screenshot: panels computed
+#: only when opened.
+CLICKS = {"customer-explained": "#cust-explain-toggle"}
 SETTLE_JS = """
 return document.querySelectorAll('[data-dash-is-loading="true"]').length === 0
     && !document.querySelector('._dash-loading');
@@ -104,7 +108,7 @@ def settle(driver, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def shoot(driver, url: str, width: int, path: Path) -> int:
+def shoot(driver, url: str, width: int, path: Path, click: str | None = None) -> int:
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600},
@@ -112,6 +116,10 @@ def shoot(driver, url: str, width: int, path: Path) -> int:
     driver.get(url)
     time.sleep(1.0)
     settle(driver)
+    if click:
+        driver.execute_script("document.querySelector(arguments[0]).click();", click)
+        time.sleep(1.0)
+        settle(driver)
     time.sleep(1.0)  # charts finish their transitions
     scroll_width = int(driver.execute_script("return document.documentElement.scrollWidth"))
     # the window as tall as the page, so everything is painted as a user scrolling sees it:
@@ -143,7 +151,8 @@ def main() -> int:
             for name in args.pages.split(","):
                 for width in (int(w) for w in args.widths.split(",")):
                     path = args.out / f"{name}-{width}.png"
-                    scroll = shoot(driver, f"http://127.0.0.1:{port}{PAGES[name]}", width, path)
+                    url = f"http://127.0.0.1:{port}{PAGES[name]}"
+                    scroll = shoot(driver, url, width, path, CLICKS.get(name))
                     flag = "" if scroll <= width else f"  <- scrolls sideways ({scroll} px)"
                     print(f"{name:11s} {width:5d} px  scrollWidth {scroll:5d}  {path}{flag}")
         finally:

@@ -139,7 +139,7 @@ def visual_switch(param: Param, graph_id: str) -> None:
 
 def on_demand(prefix: str, inputs: list) -> None:
     """The clientside toggle of a panel built by
-    :func:`dashapp.web.components.clv.on_demand_panel` (``<prefix>-toggle``, ``-panel``,
+    :func:`dashapp.web.components.on_demand_panel` (``<prefix>-toggle``, ``-panel``,
     ``-label``) and the gate that passes ``inputs`` on to ``<prefix>-request`` only while
     the panel is open and they changed: a closed panel sends no request."""
     clientside_callback(

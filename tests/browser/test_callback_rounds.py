@@ -451,3 +451,54 @@ def test_the_customer_grid_is_paged_sorted_and_filtered_by_the_server(dash_duo, 
     )
     assert _grid_row(dash_duo, "actions-grid", 0)["customer_id"] == actions["customer_id"].iloc[0]
     assert console_errors(dash_duo) == []
+
+
+#: Per chart: [its figure's margins, the margins Plotly settled on] (l, r, t, b). Equal when
+#: the figure left room for its labels, legend and colour bar: the chart was laid out once
+#: (Plotly's automatic margins push a margin that is too small and lay the chart out again).
+MARGINS = """return Object.fromEntries(arguments[0].map(function (id) {
+    var gd = document.querySelector('#' + id + ' .js-plotly-plot');
+    var m = (gd && gd.layout && gd.layout.margin) || {}, s = (gd && gd._fullLayout._size) || {};
+    return [id, [[m.l, m.r, m.t, m.b], [s.l, s.r, s.t, s.b].map(Math.round)]];
+}));"""
+
+
+def test_a_customer_search_is_one_request_and_its_charts_are_laid_out_once(dash_duo, browser_app):
+    """Searching a customer sends one request (the explanation is computed only once its
+    panel is opened); the timeline and the two histories arrive with margins that already
+    hold their labels and legends, so none is laid out twice; once opened, the explanation
+    follows the next customer searched, each callback once."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/customer")
+    dash_duo.wait_for_element("#cust-explain-toggle", timeout=30)
+    _record(dash_duo)
+    _set_text(dash_duo, '{"key":"id","kind":"state"}', "12490")
+    dash_duo.wait_for_element("#cust-segment", timeout=60)
+    calls = _calls(dash_duo)
+    assert [c["output"] for c in calls if "cust-" in c["output"]] == [calls[0]["output"]], calls
+    assert "cust-timeline.figure" in calls[0]["output"]
+    assert not [c for c in calls if "cust-explain" in c["output"]]
+    charts = ["cust-timeline", "cust-rfm", "cust-alive"]
+    margins = dash_duo.driver.execute_script(MARGINS, charts)
+    for chart in charts:
+        given, settled = margins[chart]
+        assert None not in given and given == settled, (chart, margins)
+
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    dash_duo.driver.execute_script("document.getElementById('cust-explain-toggle').click();")
+    dash_duo.wait_for_element("#cust-explain .waterfalllayer .point", timeout=90)
+    opened = _calls(dash_duo)
+    assert len(opened) == 1 and "cust-explain.figure" in opened[0]["output"], opened
+    given, settled = dash_duo.driver.execute_script(MARGINS, ["cust-explain"])["cust-explain"]
+    assert given == settled, (given, settled)
+
+    # the panel stays open: the next customer brings its own explanation, each callback once
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    _set_text(dash_duo, '{"key":"id","kind":"state"}', "12682")
+    wait_until(
+        lambda: "12682" in dash_duo.driver.current_url, what="the second customer in the URL"
+    )
+    calls = _calls(dash_duo)
+    _assert_one_round(calls, {"cust-timeline", "cust-explain"})
+    assert len(calls) == 2, [c["output"] for c in calls]
+    assert console_errors(dash_duo) == []

@@ -201,12 +201,22 @@ def test_products_page_fills_itself_once_the_product_lines_are_prepared(
     assert console_errors(dash_duo) == []
 
 
+def _open_explanation(dash_duo) -> None:
+    toggle = dash_duo.find_element("#cust-explain-toggle")
+    assert toggle.text == "Explain this forecast"
+    dash_duo.driver.execute_script("arguments[0].click();", toggle)
+    wait_until(lambda: toggle.text == "Hide", what="the explanation's panel open")
+
+
 def test_customer_page_explains_the_machine_learned_forecast(dash_duo, browser_app):
     """A real customer of the extract: the waterfall from the average customer to this
     customer, its steps adding up; under a date range too short to train on, a neutral
     message instead (the filters in the URL are respected)."""
     dash_duo.start_server(browser_app)
     dash_duo.driver.get(dash_duo.server_url + "/customer/12490")
+    dash_duo.wait_for_element("#cust-segment", timeout=60)
+    assert dash_duo.driver.execute_script(WATERFALL) is None  # computed when shown
+    _open_explanation(dash_duo)
     dash_duo.wait_for_element("#cust-explain .waterfalllayer .point", timeout=90)
     settle(dash_duo)
     fig = dash_duo.driver.execute_script(WATERFALL)
@@ -222,6 +232,8 @@ def test_customer_page_explains_the_machine_learned_forecast(dash_duo, browser_a
     save_screenshot(dash_duo, "customer-waterfall")
     # three months of data leave no earlier split to train the model on: a plain message
     dash_duo.driver.get(dash_duo.server_url + "/customer/12490?start=2011-09-01")
+    dash_duo.wait_for_element("#cust-segment", timeout=60)
+    _open_explanation(dash_duo)
     dash_duo.wait_for_contains_text(
         "#cust-explain-note", "trains on an earlier split of the range", timeout=90
     )

@@ -280,6 +280,26 @@ def loading(id_: str, **kwargs) -> dcc.Loading:
     return dcc.Loading(html.Div(id=id_, **kwargs), delay_show=200)
 
 
+def on_demand_panel(prefix: str, show_label: str, body, is_open: bool = False) -> html.Div:
+    """A button that opens a panel computed only while it is open: ``<prefix>-toggle``,
+    the collapse ``<prefix>-panel``, the store ``<prefix>-label`` (the button's text while
+    closed) and the gate's store ``<prefix>-request`` (see ``switches.gate``)."""
+    return html.Div(
+        [
+            dbc.Button(
+                "Hide" if is_open else show_label,
+                id=f"{prefix}-toggle",
+                color="primary",
+                outline=True,
+                size="sm",
+            ),
+            dcc.Store(id=f"{prefix}-label", data=show_label),
+            dcc.Store(id=f"{prefix}-request"),
+            dbc.Collapse(body, id=f"{prefix}-panel", is_open=is_open, className="mt-2"),
+        ]
+    )
+
+
 def download_button(prefix: str, label: str = "Download CSV", **kwargs) -> html.Div:
     """A download button ``<prefix>-download-btn`` and its ``dcc.Download``
     ``<prefix>-download``."""

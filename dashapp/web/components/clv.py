@@ -20,6 +20,7 @@ from dashapp.web.components import (
     message,
     money_column,
     number_column,
+    on_demand_panel,
     progress_note,
     section,
     side_by_side,
@@ -300,26 +301,6 @@ def scorecard_table(card: pd.DataFrame, currency: str):
 # --------------------------------------------------------------------------------------
 # Model comparison and intervals
 # --------------------------------------------------------------------------------------
-def on_demand_panel(prefix: str, show_label: str, body, is_open: bool = False) -> html.Div:
-    """A button that opens a panel computed only while it is open: ``<prefix>-toggle``,
-    the collapse ``<prefix>-panel``, the store ``<prefix>-label`` (the button's text while
-    closed) and the gate's store ``<prefix>-request`` (see ``switches.gate``)."""
-    return html.Div(
-        [
-            dbc.Button(
-                "Hide" if is_open else show_label,
-                id=f"{prefix}-toggle",
-                color="primary",
-                outline=True,
-                size="sm",
-            ),
-            dcc.Store(id=f"{prefix}-label", data=show_label),
-            dcc.Store(id=f"{prefix}-request"),
-            dbc.Collapse(body, id=f"{prefix}-panel", is_open=is_open, className="mt-2"),
-        ]
-    )
-
-
 def comparison_table(table: pd.DataFrame, winner: str | None):
     """The holdout comparison, one row per candidate (the recommended one marked)."""
 

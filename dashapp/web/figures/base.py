@@ -89,6 +89,22 @@ def figure(data: list[dict], **layout) -> dict:
     return {"data": data, "layout": {"template": TEMPLATE, **layout}}
 
 
+#: Width (px) of one character of the template's 13 px font, rounded up: the digits and
+#: letters of the sans-serif fonts a browser falls back to measure 6-7 px.
+CHAR_PX = 7.0
+
+
+def label_room(labels, pad: int = 12) -> int:
+    """Pixels for the longest line of ``labels`` (lines split at ``<br>``), plus ``pad``.
+
+    A figure whose margins already hold its labels, legend and colour bar is laid out once;
+    Plotly's automatic margins (left on as a safety net) push a margin that is too small and
+    lay the whole chart out a second time: a first draw then costs 2-3x as much in Chromium
+    (docs/benchmarks.md, "Charts laid out once")."""
+    longest = max((len(line) for text in labels for line in str(text).split("<br>")), default=0)
+    return int(np.ceil(longest * CHAR_PX)) + pad
+
+
 def month_axis(months: int) -> dict:
     """A date axis with a label every 1, 3, 6 or 12 months (eight at most), ``Jan`` over
     ``2011``: narrow enough for a phone. Each label sits in the middle of its period, so the

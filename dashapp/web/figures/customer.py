@@ -7,8 +7,13 @@ import textwrap
 
 import pandas as pd
 
-from dashapp.web.figures.base import COLORS, MUTED, empty_figure, figure, rounded
+from dashapp.web.figures.base import COLORS, MUTED, empty_figure, figure, label_room, rounded
 from dashapp.web.format import money, number, percent
+
+#: The margins of the timeline and the two histories: room for the legend above the plot, the
+#: axis titles and tick labels (Plotly abbreviates money to five characters or fewer), so
+#: that each is laid out once (:func:`~dashapp.web.figures.base.label_room`).
+TIME_CHART_MARGIN = {"l": 72, "r": 10, "t": 36, "b": 56}
 
 
 def timeline(invoices: pd.DataFrame, currency: str = "£") -> dict:
@@ -17,6 +22,7 @@ def timeline(invoices: pd.DataFrame, currency: str = "£") -> dict:
     if invoices is None or invoices.empty:
         return empty_figure("No invoices")
     days = invoices["invoice_date"].dt.strftime("%Y-%m-%d %H:%M")
+    span = invoices["invoice_date"].max() - invoices["invoice_date"].min()
     returns = invoices["is_cancellation"].to_numpy(dtype=bool)
     data = []
     for label, mask, color in (("Purchase", ~returns, COLORS[1]), ("Return", returns, COLORS[4])):
@@ -45,7 +51,9 @@ def timeline(invoices: pd.DataFrame, currency: str = "£") -> dict:
         height=300,
         xaxis={"title": {"text": "Invoice date"}, "type": "date"},
         yaxis={"title": {"text": f"Net revenue ({currency})"}, "zeroline": True},
-        margin={"l": 60, "r": 10, "t": 20, "b": 40},
+        # the last date label reaches past the plot; under a year Plotly writes the year on a
+        # second line below the first label
+        margin={**TIME_CHART_MARGIN, "r": 16, "b": 56 if span.days >= 365 else 70},
     )
 
 
@@ -77,7 +85,7 @@ def rfm_history(history: pd.DataFrame) -> dict:
         height=300,
         xaxis={"title": {"text": "Month end"}},
         yaxis={"title": {"text": "Score (5 = best)"}, "range": [0.5, 5.5], "dtick": 1},
-        margin={"l": 60, "r": 10, "t": 30, "b": 40},
+        margin=TIME_CHART_MARGIN,
     )
 
 
@@ -119,7 +127,7 @@ def alive_history(history: pd.DataFrame, horizon: int) -> dict:
             "showgrid": False,
             "tickformat": ".1f",
         },
-        margin={"l": 60, "r": 60, "t": 30, "b": 40},
+        margin={**TIME_CHART_MARGIN, "r": 68},  # the purchases' axis on the right
     )
 
 
@@ -198,5 +206,5 @@ def explanation_waterfall(
             "rangemode": "tozero",
         },
         yaxis={"type": "category", "autorange": "reversed", "automargin": True},
-        margin={"l": 10, "r": 20, "t": 10, "b": 50},
+        margin={"l": label_room(labels), "r": 20, "t": 10, "b": 56},
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Output, callback, html, no_update
+from dash import Input, Output, State, callback, html, no_update
 
 from dashapp import service
 from dashapp.service import ParamError, params
@@ -24,13 +24,14 @@ from dashapp.web.components import (
     loading,
     money_column,
     number_column,
+    on_demand_panel,
     page_header,
     progress,
     progress_note,
     section,
     side_by_side,
 )
-from dashapp.web.controls import as_input, control, hidden, param_alert
+from dashapp.web.controls import as_input, control, hidden, on_demand, param_alert
 from dashapp.web.figures import customer as figures
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number, percent
@@ -136,17 +137,24 @@ def _products_column() -> html.Div:
     )
 
 
+#: The explanation panel's button while the panel is closed.
+EXPLAIN_SHOW = "Explain this forecast"
+
+
 def _explanation_section():
-    """The machine-learned forecast taken apart: a note (how it was trained, or why there is
-    no explanation) and the waterfall."""
+    """The machine-learned forecast taken apart, computed when its panel is opened (a
+    filtered view trains its model first, ~0.5 s of server CPU at full scale; the default
+    view's model is kept): a note (how it was trained, or why there is no explanation) and
+    the waterfall. Once opened it stays open for the next customers searched."""
+    body = html.Div(
+        [html.Div(id="cust-explain-note"), graph("cust-explain", 330)],
+        id="cust-explain-box",
+    )
     return section(
         "Why the machine-learned model expects this",
-        html.Div(
-            [html.Div(id="cust-explain-note"), graph("cust-explain", 330)],
-            id="cust-explain-box",
-        ),
-        note="Gradient boosting's forecast of this customer's purchase days, taken "
-        "apart with exact SHAP values: from the average customer's forecast, each "
+        on_demand_panel("cust-explain", EXPLAIN_SHOW, body),
+        note="Computed when shown. Gradient boosting's forecast of this customer's purchase "
+        "days, taken apart with exact SHAP values: from the average customer's forecast, each "
         "feature's step (largest first, the smallest grouped) up to this customer's. "
         "The model works on the log scale, so each step is a factor, shown here in "
         "purchase days in this order. Its horizon is the default holdout's length.",
@@ -230,15 +238,20 @@ def update_customer(dataset, start, end, countries, customer_id, *settings):
     )
 
 
+EXPLAIN_INPUTS = [*FILTER_INPUTS, as_input(params.CUSTOMER_ID)]
+on_demand("cust-explain", EXPLAIN_INPUTS)  # the filters and the id reach it only while open
+
+
 @callback(
     Output("cust-explain", "figure"),
     Output("cust-explain-note", "children"),
-    *FILTER_INPUTS,
-    as_input(params.CUSTOMER_ID),
+    Input("cust-explain-request", "data"),
+    *(State(i.component_id, i.component_property) for i in EXPLAIN_INPUTS),
+    prevent_initial_call=True,
 )
-def update_customer_explanation(dataset, start, end, countries, customer_id):
-    """The waterfall apart from the rest of the page: it trains the machine-learned model
-    for the filters (~0.3 s at full scale the first time), which the cards, timeline and RFM
+def update_customer_explanation(_request, dataset, start, end, countries, customer_id):
+    """The waterfall, when its panel is open: it trains the machine-learned model for the
+    filters (~0.5 s of CPU at full scale the first time), which the cards, timeline and RFM
     history need not wait for. A blank or unknown id, or a bad one, leaves it blank: the
     page's message says why."""
     try:

@@ -401,3 +401,12 @@ def test_migration_sizes_use_a_fixed_month_step():
     assert fig["layout"]["xaxis"]["dtick"] == "M6"
     assert fig["layout"]["xaxis"]["title"]["text"] == "Month end"
     assert [t["x"][0] for t in fig["data"]] == ["2010-01-31"] * len(fig["data"])
+
+
+def test_label_room_holds_the_longest_line_of_the_labels():
+    from dashapp.web.figures.base import CHAR_PX, label_room
+
+    labels = ["Average customer", "Purchases in the<br>last ninety days = 12", "x"]
+    assert label_room(labels, pad=0) == int(np.ceil(len("last ninety days = 12") * CHAR_PX))
+    assert label_room([], pad=12) == 12
+    assert label_room(["abc"]) > label_room(["ab"])
