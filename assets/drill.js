@@ -4,6 +4,7 @@
  * A trace of thousands of points (the clustering scatter) carries its points' selection once,
  * in the trace's meta.selection, read from the graph in the page.
  * The URL and the grid follow that control (assets/urlstate.js, assets/grids.js).
+ * A click on the countries map sets the country filter the same way ("country").
  */
 (function () {
     "use strict";
@@ -78,6 +79,19 @@
                 var graph = index >= 0 ? ctx.inputs_list[index].id : null;
                 var chosen = index >= 0 ? selectionOf(arguments[index], graph) : null;
                 return chosen === null ? nu : chosen;
+            },
+
+            /* A click on a country of the map makes it the country filter (the URL and the
+             * page's callbacks follow): the point's customdata is the country's name as the
+             * data write it. No request of its own (it was one round trip before the page's). */
+            country: function (click, current) {
+                var nu = window.dash_clientside.no_update;
+                var points = (click && click.points) || [];
+                var name = points.length ? points[0].customdata : null;
+                if (typeof name !== "string" || name === "") return nu;
+                var shown = Array.isArray(current) ? current
+                    : (typeof current === "string" && current ? current.split(",") : []);
+                return shown.length === 1 && shown[0] === name ? nu : [name];
             }
         }
     });

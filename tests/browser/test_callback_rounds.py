@@ -502,3 +502,35 @@ def test_a_customer_search_is_one_request_and_its_charts_are_laid_out_once(dash_
     _assert_one_round(calls, {"cust-timeline", "cust-explain"})
     assert len(calls) == 2, [c["output"] for c in calls]
     assert console_errors(dash_duo) == []
+
+
+CLICK_COUNTRY = """var gd = document.querySelector('#geo-map .js-plotly-plot');
+var trace = gd.data[0], i = trace.customdata.indexOf(arguments[0]);
+gd.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: i, pointIndex: i,
+    location: trace.locations[i], customdata: trace.customdata[i], z: trace.z[i]}]});"""
+
+
+def test_a_country_click_filters_the_app_in_one_request(dash_duo, browser_app):
+    """A click on a country of the map sets the country filter in the browser (no request of
+    its own): the map and the table are asked for once, for that country, and the URL and the
+    filter bar follow; a second click on the same country changes nothing."""
+    dash_duo.start_server(browser_app)
+    dash_duo.driver.get(dash_duo.server_url + "/countries")
+    dash_duo.wait_for_element("#geo-map .js-plotly-plot .choroplethlocation", timeout=60)
+    dash_duo.wait_for_element("#geo-table table", timeout=30)
+    _record(dash_duo)
+    dash_duo.driver.execute_script(CLICK_COUNTRY, "France")
+    _wait_url(dash_duo, "countries=France")
+    calls = _calls(dash_duo)
+    assert len(calls) == 1 and "geo-map-choices.data" in calls[0]["output"], calls
+    assert "countries" in calls[0]["changed"][0], calls
+    wait_until(
+        lambda: dash_duo.find_element("#geo-table").text.count("France") >= 1,
+        what="France in the table",
+    )
+    assert "Germany" not in dash_duo.find_element("#geo-table").text
+    assert "France" in dash_duo.find_element(".filter-bar").text
+    dash_duo.driver.execute_script("window.__dashCalls = [];")
+    dash_duo.driver.execute_script(CLICK_COUNTRY, "France")
+    assert _calls(dash_duo) == []
+    assert console_errors(dash_duo) == []

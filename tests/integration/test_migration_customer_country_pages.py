@@ -76,9 +76,7 @@ def test_page_callbacks(client):
     maps = _reply(client.call("update_countries", values))["geo-map-choices"]["data"]
     assert set(maps) == set(params.COUNTRY_MEASURE.values)
     assert "FRA" in maps["revenue"]["data"][0]["locations"]
-    click = {"points": [{"customdata": "France"}]}
-    reply = _reply(client.call("filter_on_country", {"geo-map.clickData": click}))
-    assert reply[state_key("countries").rsplit(".", 1)[0]]["value"] == ["France"]
+    # a click on a country sets the filter in the browser (tests/browser/test_callback_rounds.py)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+    no_update,
+)
 
 from dashapp import service
 from dashapp.service import ParamError, params
@@ -26,7 +36,7 @@ from dashapp.web.controls import widget as control_widget
 from dashapp.web.figures import geo as figures
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number, percent
-from dashapp.web.urlstate import split_list, state_id
+from dashapp.web.urlstate import state_id
 
 dash.register_page(
     __name__,
@@ -142,16 +152,11 @@ def update_countries(dataset, start, end, countries, *settings):
     return maps, _table(view.table, currency), unplaced, html.Div(notes) if notes else None
 
 
-@callback(
+# A click on a country makes it the country filter (the URL follows), in the browser.
+clientside_callback(
+    ClientsideFunction("drill", "country"),
     Output(state_id("countries"), "value"),
     Input("geo-map", "clickData"),
     State(state_id("countries"), "value"),
     prevent_initial_call=True,
 )
-def filter_on_country(click, current):
-    """A click on a country makes it the country filter (the URL follows)."""
-    points = (click or {}).get("points") or []
-    name = points[0].get("customdata") if points else None
-    if not name or split_list(current) == [name]:
-        return no_update
-    return [name]
