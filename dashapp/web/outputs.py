@@ -33,9 +33,14 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def kept_outputs(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Memoize ``fn(dataset, *inputs)``, a page callback whose first input is the dataset
-    id, in the results cache (see the module's docstring for which callbacks qualify)."""
+def kept_outputs(
+    fn: Callable[..., Any] | None = None, *, dataset_arg: int = 0
+) -> Callable[..., Any]:
+    """Memoize ``fn(*inputs)``, a page callback whose input ``dataset_arg`` (the first by
+    default) is the dataset id, in the results cache (see the module's docstring for which
+    callbacks qualify). ``@kept_outputs`` or ``@kept_outputs(dataset_arg=1)``."""
+    if fn is None:
+        return lambda f: kept_outputs(f, dataset_arg=dataset_arg)
 
     def compute(_version: str, *args: Any) -> Any:  # the version: part of the key only
         return fn(*args)
@@ -48,7 +53,7 @@ def kept_outputs(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
         try:
-            version = service.dataset_version(args[0])
+            version = service.dataset_version(args[dataset_arg])
         except Exception:  # noqa: BLE001 (the callback itself says what is wrong)
             return fn(*args)
         ensure_cache()

@@ -20,7 +20,10 @@ KEPT = {
     "update_actions": (state_key("clv_margin"), 50),
     "update_plan": (state_key("cp_cost"), 3.5),
     "update_clustering": (state_key("cl_k"), 3),
+    "list_flow": ("mig-flow.data", ["Champions", "Loyal Customers"]),
 }
+#: Inputs beyond the controls (a clicked flow).
+EXTRA = {"list_flow": {"mig-flow.data": ["Loyal Customers", "Loyal Customers"]}}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def _controls(dataset: str) -> dict:
 
 @pytest.mark.parametrize("name", list(KEPT))
 def test_a_kept_answer_is_the_computed_one(client, name):
-    values = _controls(client.dataset)
+    values = {**_controls(client.dataset), **EXTRA.get(name, {})}
     service.cache.clear()
     first = client.call(name, values)
     again = client.call(name, values)

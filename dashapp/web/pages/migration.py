@@ -221,6 +221,7 @@ def pick_flow(sankey_click, matrix_click, *_inputs):
     Input("mig-flow", "data"),
     *STATES,
 )
+@kept_outputs(dataset_arg=1)
 def list_flow(flow, dataset, start, end, countries, *settings):
     if not flow:
         return [], "Click a flow or a cell above.", True
