@@ -324,7 +324,9 @@ def segment_sizes(monthly: pd.DataFrame) -> pd.DataFrame:
     # counted on codes (a groupby of the long table costs ~30 ms at full scale): the month
     # ends that have rows, in order, each with every state in STATES' order
     ends, end_code = np.unique(monthly["month_end"].to_numpy(), return_inverse=True)
-    state = pd.Categorical(monthly["state"], categories=states).codes.astype(np.int64)
+    # codes of the states by factorizing (Arrow text: ~5x faster than a Categorical of it)
+    codes, names = pd.factorize(monthly["state"])
+    state = np.append(pd.Index(states).get_indexer(names), -1)[codes].astype(np.int64)
     k, known = len(states), state >= 0
     counts = np.bincount(end_code[known] * k + state[known], minlength=len(ends) * k)
     return pd.DataFrame(
