@@ -278,6 +278,16 @@ def average_cumulative_revenue(
     return pd.DataFrame({"cumulative_revenue_per_customer": average, "cohorts": n_cohorts})
 
 
+def _months_active(code: np.ndarray, k: np.ndarray, n: int) -> list[str]:
+    """Per customer code 0..n-1: its distinct months ``k`` in order, space-separated."""
+    span = int(k.max()) + 1 if len(k) else 1
+    pairs = np.unique(code.astype(np.int64) * span + k)
+    who, month = pairs // span, pairs % span
+    cuts = np.searchsorted(who, np.arange(n + 1)).tolist()
+    text = np.array([str(m) for m in range(span)], dtype=object)[month].tolist()
+    return [" ".join(text[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
 def customer_cohorts(orders: pd.DataFrame) -> pd.DataFrame:
     """One row per customer with a cohort (the definitions above): ``customer_id``,
     ``cohort`` ("2010-12"), ``first_purchase`` and ``last_purchase`` (days), ``orders``
@@ -294,11 +304,17 @@ def customer_cohorts(orders: pd.DataFrame) -> pd.DataFrame:
     ids = buys["customer_id"].astype(str)
     month = buys["invoice_date"].dt.to_period("M")
     first_month = month.groupby(ids).min()
-    k = (month - ids.map(first_month)).map(lambda d: d.n).astype(int)
-    months = k.groupby(ids).apply(lambda v: " ".join(str(m) for m in sorted(set(v))))
+    # months counted on the periods' ordinals (months since 1970), per customer code: no
+    # Period arithmetic or group-wise apply over every invoice
+    first = first_month.array.asi8
+    code = first_month.index.get_indexer(ids)
+    months = pd.Series(
+        _months_active(code, month.array.asi8 - first[code], len(first)), index=first_month.index
+    )
     dates = buys["invoice_date"].dt.normalize()
-    all_ids = known["customer_id"].astype(str)
-    in_cohort = known[known["invoice_date"].dt.to_period("M") >= all_ids.map(first_month)]
+    all_code = first_month.index.get_indexer(known["customer_id"].astype(str))
+    known_month = known["invoice_date"].dt.to_period("M").array.asi8
+    in_cohort = known[(all_code >= 0) & (known_month >= first[np.maximum(all_code, 0)])]
     table = pd.DataFrame(
         {
             "cohort": first_month.astype(str),

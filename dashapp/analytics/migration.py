@@ -191,7 +191,7 @@ def _states_of(monthly: pd.DataFrame, end) -> pd.DataFrame:
     end = pd.Timestamp(end)
     if end not in monthly.attrs.get("month_ends", ()):
         raise ValueError(f"The monthly states have no month end {end:%Y-%m-%d}.")
-    part = monthly[monthly["month_end"] == end]
+    part = _month_rows(monthly, end)
     out = part[["customer_id", "state"]].set_index("customer_id")
     scored = part["r_score"].notna().to_numpy()
     r, f, m = (part[c].to_numpy()[scored].astype(np.int64) - 1 for c in SCORES)
@@ -199,6 +199,17 @@ def _states_of(monthly: pd.DataFrame, end) -> pd.DataFrame:
     codes[scored] = _RFM_CODES[r * 25 + f * 5 + m]
     out["rfm_code"] = pd.array(codes, dtype=str)
     return out
+
+
+def _month_rows(monthly: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """The rows of the month end ``end``: a slice when the month ends are in order, as
+    :func:`monthly_states` writes them (no mask over every row and column), else a mask."""
+    month_end = monthly["month_end"]
+    if month_end.is_monotonic_increasing:
+        values, day = month_end.to_numpy(), end.to_datetime64()
+        lo, hi = np.searchsorted(values, day, "left"), np.searchsorted(values, day, "right")
+        return monthly.iloc[lo:hi]
+    return monthly[month_end == end]
 
 
 def flows(result: Migration) -> pd.DataFrame:
@@ -310,9 +321,18 @@ def segment_sizes(monthly: pd.DataFrame) -> pd.DataFrame:
     states = [s for s in STATES if s != NEW]
     if monthly.empty:
         return pd.DataFrame({"month_end": [], "state": [], "customers": []})
-    counts = monthly.groupby(["month_end", "state"]).size().unstack(fill_value=0)
-    counts = counts.reindex(columns=states, fill_value=0)
-    out = counts.stack().rename("customers").reset_index()
-    out.columns = ["month_end", "state", "customers"]
-    out["customers"] = out["customers"].astype(np.int64)
-    return out
+    # counted on codes (a groupby of the long table costs ~30 ms at full scale): the month
+    # ends that have rows, in order, each with every state in STATES' order
+    ends, end_code = np.unique(monthly["month_end"].to_numpy(), return_inverse=True)
+    # codes of the states by factorizing (Arrow text: ~5x faster than a Categorical of it)
+    codes, names = pd.factorize(monthly["state"])
+    state = np.append(pd.Index(states).get_indexer(names), -1)[codes].astype(np.int64)
+    k, known = len(states), state >= 0
+    counts = np.bincount(end_code[known] * k + state[known], minlength=len(ends) * k)
+    return pd.DataFrame(
+        {
+            "month_end": pd.DatetimeIndex(ends).repeat(k),
+            "state": pd.Index(states).take(np.tile(np.arange(k), len(ends))),
+            "customers": counts.astype(np.int64),
+        }
+    )

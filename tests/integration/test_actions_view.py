@@ -97,3 +97,30 @@ def test_action_list_carries_the_churn_probabilities_of_the_chosen_horizon(filte
     )
     with pytest.raises(service.ParamError, match="Churn horizon"):
         service.action_list(filters, "mbgnbd", 12, 30.0, 10.0, "kmeans", 4, churn_days=3)
+
+
+@pytest.mark.parametrize(
+    "narrow", [{}, {"countries": ("France", "Germany")}, {"start": "2011-06-01"}]
+)
+def test_one_time_buyers_p_alive_is_the_pareto_clv_tables(filters, narrow):
+    """The list reads Pareto/NBD's P(alive) alone (not its CLV table): the same values, to
+    the last bit, as the CLV page's Pareto/NBD table, so the list is what it was with it."""
+    from dataclasses import replace
+
+    from dashapp.analytics.clv.predict import customer_p_alive
+
+    chosen = replace(filters, **narrow)
+    pareto = service.clv_fit(chosen, "pareto_nbd")
+    assert pareto.reason is None
+    alone = customer_p_alive(pareto.purchase, pareto.summary).round(4)
+    table = service.clv_view(chosen, "pareto_nbd").customers.set_index("customer_id")
+    pd.testing.assert_series_equal(
+        alone, table["p_alive"].reindex(alone.index), check_exact=True, check_names=False
+    )
+    bg = service.clv_view(chosen, "bgnbd")
+    clusters = service.cluster_view(chosen, "kmeans", 4).customers.set_index("customer_id")
+    expected = action_rules.action_table(
+        service.rfm_table(chosen), bg.customers, clusters["cluster"], table["p_alive"]
+    )
+    got = service.action_list(chosen, "bgnbd", 12, 30.0, 10.0, "kmeans", 4).table
+    pd.testing.assert_frame_equal(got[list(expected.columns)], expected, check_exact=True)

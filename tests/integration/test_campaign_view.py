@@ -80,3 +80,25 @@ def test_a_rate_of_zero_is_named_as_refused():
         "Response rate (% of targeted) must be a number above 0 up to 100; got '0'."
     )
     assert params.CAMPAIGN_RESPONSE.parse("0.5") == 0.5
+
+
+def test_the_plan_leaves_the_clv_intervals_out(filters, monkeypatch):
+    """The plan reads no interval column, so it never computes the intervals (seconds of
+    CPU at full scale); its list is the customer table's, intervals or not."""
+    from dashapp.service.views import customer_table as ct
+    from dashapp.service.views.campaign import LIST_COLUMNS
+
+    full = customer_table(filters).table.set_index("customer_id")
+    assert "clv_lo" in full.columns  # the export's table has them
+
+    def no_intervals(*args, **kwargs):
+        raise AssertionError("the campaign plan computed the CLV intervals")
+
+    monkeypatch.setattr(ct, "clv_intervals", no_intervals)
+    plan = campaign_plan(filters, ("at_risk,hibernating,need_attention", 0, 1), ())
+    listed = plan.customers.set_index("customer_id")
+    assert plan.n_matching == len(listed) > 0
+    expected = full.loc[listed.index.astype(full.index.dtype), list(LIST_COLUMNS)]
+    pd.testing.assert_frame_equal(
+        listed[list(LIST_COLUMNS)], expected.set_axis(listed.index), check_exact=True
+    )

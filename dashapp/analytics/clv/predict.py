@@ -72,10 +72,26 @@ def _purchases_over_horizon(
     increments = np.maximum(np.diff(cum_if_alive, axis=0), 0.0)  # (H, n_unique)
     disc = (1.0 + d) ** -np.arange(1, horizon_months + 1, dtype=np.float64)
     disc_if_alive = np.sum(disc[:, None] * increments, axis=0)
-    palive = fit_purchase.p_alive(ux, utx, uT)
+    palive = _unique_p_alive(fit_purchase, ux, utx, uT)
     disc_purchases = (disc_if_alive * palive)[inv]
     exp_purchases = (cum_if_alive[-1] * palive)[inv]
     return disc_purchases, exp_purchases, palive[inv], disc_if_alive[inv]
+
+
+def _unique_p_alive(fit_purchase: PurchaseFit, ux, utx, uT) -> np.ndarray:
+    """P(alive) of the distinct ``(x, t_x, T)`` rows (one place, so that
+    :func:`customer_p_alive` and :func:`customer_clv` give the same floats)."""
+    return fit_purchase.p_alive(ux, utx, uT)
+
+
+def customer_p_alive(fit_purchase: PurchaseFit, summary: pd.DataFrame) -> pd.Series:
+    """P(alive) per customer of ``summary`` (index of ``summary``), exactly the ``p_alive``
+    of :func:`customer_clv` (the same rows, compressed the same way) without the horizon's
+    expected purchases and spend: for a list that needs one model's P(alive) alone."""
+    _require_params(fit_purchase, "purchase")
+    x, tx, T = (summary[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
+    (ux, utx, uT), _, inv = _compress([x, tx, T], np.ones(x.size))
+    return pd.Series(_unique_p_alive(fit_purchase, ux, utx, uT)[inv], index=summary.index)
 
 
 # Over 80 lines only through its docstring (formula, parameters); the body is ~35 lines.

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from dashapp.analytics import actions
+from dashapp.analytics.clv.predict import customer_p_alive
 from dashapp.service import params
 from dashapp.service.caching import memoized
 from dashapp.service.filters import Filters
 from dashapp.service.results import View
 from dashapp.service.views.clustering import cluster_view
-from dashapp.service.views.clv import clv_view
+from dashapp.service.views.clv import clv_fit, clv_view
 from dashapp.service.views.rfm import rfm_table
 
 
@@ -76,16 +77,17 @@ def _action_list(
     one_time = None
     if model == "bgnbd":
         # BG/NBD puts P(alive) = 1 for every one-time buyer by construction; their chance of
-        # having left comes from Pareto/NBD on the same data (analytics.actions explains).
-        pareto = clv_view(filters, "pareto_nbd", horizon, margin, discount)
+        # having left comes from Pareto/NBD on the same data (analytics.actions explains):
+        # its P(alive) alone, as the CLV page shows it (rounded alike), not its CLV table
+        pareto = clv_fit(filters, "pareto_nbd")
         if pareto.reason:
             notes.append(
                 "No value at stake for one-time buyers: BG/NBD cannot tell whether they "
                 f"have left and Pareto/NBD could not be fitted ({pareto.reason})."
             )
         else:
-            assert pareto.customers is not None  # an available view has its customers
-            one_time = pareto.customers.set_index("customer_id")["p_alive"]
+            assert pareto.summary is not None  # a fitted model has its summary
+            one_time = customer_p_alive(pareto.purchase, pareto.summary).round(4)
             notes.append(ONE_TIME_NOTE)
     table = actions.action_table(rfm_table(filters), clv.customers, labels, one_time)
     # The churn probabilities over the chosen horizon, after the list's own columns;

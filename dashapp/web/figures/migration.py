@@ -136,9 +136,13 @@ def sizes(monthly: pd.DataFrame) -> dict:
     if monthly is None or monthly.empty:
         return empty_figure("No customers")
     data = []
+    # the columns as arrays once (a mask and a date format per state cost ~50 ms)
+    states = monthly["state"].to_numpy(dtype=object)
+    counts = monthly["customers"].to_numpy()
+    days = monthly["month_end"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
     for state in [s for s in mig.STATES if s != mig.NEW]:
-        part = monthly[monthly["state"] == state]
-        if part["customers"].sum() == 0:
+        rows = states == state
+        if counts[rows].sum() == 0:
             continue
         data.append(
             {
@@ -146,8 +150,8 @@ def sizes(monthly: pd.DataFrame) -> dict:
                 "mode": "lines",
                 "stackgroup": "one",
                 "name": state,
-                "x": part["month_end"].dt.strftime("%Y-%m-%d").tolist(),
-                "y": part["customers"].tolist(),
+                "x": days[rows].tolist(),
+                "y": counts[rows].tolist(),
                 "line": {"width": 0.5, "color": STATE_COLORS.get(state, MUTED)},
                 "hovertemplate": f"{state}<br>%{{x}}: %{{y:,}}<extra></extra>",
             }

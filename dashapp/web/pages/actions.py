@@ -38,6 +38,7 @@ from dashapp.web.components.story import action_text, page_href, story_card
 from dashapp.web.controls import as_input, as_state, hidden, param_alert
 from dashapp.web.crm_export import crm_export, register_crm_export
 from dashapp.web.format import money, number
+from dashapp.web.outputs import kept_outputs
 
 dash.register_page(
     __name__,
@@ -172,6 +173,7 @@ drill_down("act", (), _columns("£"), {"value_at_stake": "Value at stake"})
     Output("actions-story", "children"),
     *ACTION_INPUTS,
 )
+@kept_outputs
 def update_actions(dataset, start, end, countries, *settings):
     try:
         result = _list(dataset, start, end, countries, *settings)

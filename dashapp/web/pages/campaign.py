@@ -35,6 +35,7 @@ from dashapp.web.components import (
 )
 from dashapp.web.controls import as_input, as_state, control, hidden, param_alert
 from dashapp.web.format import money, number, percent
+from dashapp.web.outputs import kept_outputs
 
 dash.register_page(
     __name__,
@@ -208,6 +209,7 @@ def _outcome(plan: views.Plan, currency: str) -> html.Div:
     Output("cp-clusters", "options"),
     *PLAN_INPUTS,
 )
+@kept_outputs
 def update_plan(dataset, start, end, countries, *values):
     try:
         plan = _plan(dataset, start, end, countries, *values)

@@ -75,6 +75,7 @@ from dashapp.web.figures.clustering import (
     revenue_treemap,
 )
 from dashapp.web.figures.clustering_diagnostics import diagnostics_figure
+from dashapp.web.outputs import kept_outputs
 from dashapp.web.urlstate import state_id
 
 dash.register_page(
@@ -298,6 +299,7 @@ def _view(dataset, start, end, countries, *controls) -> service.ClusterView:
     Output("cl-story", "children"),
     *CLUSTER_INPUTS,
 )
+@kept_outputs
 def update_clustering(dataset, start, end, countries, *controls):
     currency = service.currency(dataset)
     try:

@@ -91,6 +91,7 @@ from dashapp.web.figures.clv import (
     tracking_plot,
 )
 from dashapp.web.format import number
+from dashapp.web.outputs import kept_outputs
 
 dash.register_page(
     __name__,
@@ -394,6 +395,7 @@ clientside_callback(
     Output("clv-story", "children"),
     *VALUE_INPUTS,
 )
+@kept_outputs
 def update_clv_values(dataset, start, end, countries, *values):
     currency = service.currency(dataset)
     try:

@@ -38,6 +38,7 @@ from dashapp.web.components.exporting import grid_export
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.cohorts import cohort_heatmap, cohort_sizes, cumulative_revenue
 from dashapp.web.format import money, number, percent
+from dashapp.web.outputs import kept_outputs
 
 dash.register_page(
     __name__, path="/cohorts", name="Cohorts", order=3, title="Cohorts · Customer Segments & CLV"
@@ -219,6 +220,7 @@ def _summary(view: service.CohortsView, currency: str):
     Output("cohorts-message", "children"),
     *FILTER_INPUTS,
 )
+@kept_outputs
 def update_cohorts(dataset, start, end, countries):
     currency = service.currency(dataset)
     view = service.cohorts_view(filters_from(dataset, start, end, countries))

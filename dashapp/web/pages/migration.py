@@ -31,6 +31,7 @@ from dashapp.web.controls import as_input, as_state, control, hidden, param_aler
 from dashapp.web.figures import migration as figures
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number
+from dashapp.web.outputs import kept_outputs
 
 dash.register_page(
     __name__,
@@ -143,6 +144,7 @@ def _view(dataset, start, end, countries, *settings) -> views.MigrationView:
     Output("mig-message", "children"),
     *INPUTS,
 )
+@kept_outputs
 def update_migration(dataset, start, end, countries, *settings):
     try:
         view = _view(dataset, start, end, countries, *settings)
@@ -219,6 +221,7 @@ def pick_flow(sankey_click, matrix_click, *_inputs):
     Input("mig-flow", "data"),
     *STATES,
 )
+@kept_outputs(dataset_arg=1)
 def list_flow(flow, dataset, start, end, countries, *settings):
     if not flow:
         return [], "Click a flow or a cell above.", True

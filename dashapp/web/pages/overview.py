@@ -23,6 +23,7 @@ from dashapp.web.components import (
 )
 from dashapp.web.figures.overview import monthly_revenue
 from dashapp.web.format import money, number, percent
+from dashapp.web.outputs import kept_outputs
 from dashapp.web.urlstate import date_id, state_id
 
 dash.register_page(
@@ -227,6 +228,7 @@ def _kpi_cards(result, currency: str) -> dcc.Markdown:
     Output("overview-message", "children"),
     *FILTER_INPUTS,
 )
+@kept_outputs
 def update_overview(dataset, start, end, countries):
     filters = filters_from(dataset, start, end, countries)
     result = service.overview(filters)

@@ -53,6 +53,7 @@ from dashapp.web.controls import (
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.figures.rfm import rf_heatmap, rfm_distributions, segment_bars, segment_treemap
 from dashapp.web.format import money, number, percent
+from dashapp.web.outputs import kept_outputs
 
 dash.register_page(
     __name__, path="/rfm", name="RFM", order=1, title="RFM segments · Customer Segments & CLV"
@@ -220,6 +221,7 @@ visual_switch(params.RFM_HEAT, "rfm-heatmap")  # colour by customers or revenue:
     *RFM_INPUTS,
     as_state(params.RFM_HEAT),  # checked here; the switch itself is in the browser
 )
+@kept_outputs
 def update_rfm(dataset, start, end, countries, as_of, r_cuts, f_cuts, m_cuts, heat):
     currency = service.currency(dataset)
     try:

@@ -120,3 +120,60 @@ def test_no_customers_gives_empty_tables():
 def test_missing_columns_are_reported():
     with pytest.raises(KeyError, match="is_cancellation"):
         cohort_tables(pd.DataFrame({"customer_id": [], "invoice_date": [], "revenue": []}))
+
+
+def _customer_cohorts_by_periods(orders: pd.DataFrame) -> pd.DataFrame:
+    """customer_cohorts as it was computed before the months were counted on ordinals
+    (Period arithmetic and a group-wise apply): the reference."""
+    from dashapp.analytics.cohorts import customer_cohorts
+
+    known = orders[orders["customer_id"].notna()]
+    buys = known[~known["is_cancellation"].to_numpy(dtype=bool)]
+    if buys.empty:
+        return customer_cohorts(orders)
+    ids = buys["customer_id"].astype(str)
+    month = buys["invoice_date"].dt.to_period("M")
+    first_month = month.groupby(ids).min()
+    k = (month - ids.map(first_month)).map(lambda d: d.n).astype(int)
+    months = k.groupby(ids).apply(lambda v: " ".join(str(m) for m in sorted(set(v))))
+    dates = buys["invoice_date"].dt.normalize()
+    all_ids = known["customer_id"].astype(str)
+    in_cohort = known[known["invoice_date"].dt.to_period("M") >= all_ids.map(first_month)]
+    table = pd.DataFrame(
+        {
+            "cohort": first_month.astype(str),
+            "first_purchase": dates.groupby(ids).min().dt.strftime("%Y-%m-%d"),
+            "last_purchase": dates.groupby(ids).max().dt.strftime("%Y-%m-%d"),
+            "orders": ids.groupby(ids).size(),
+            "revenue": in_cohort["revenue"].groupby(in_cohort["customer_id"].astype(str)).sum(),
+            "months_active": months,
+        }
+    )
+    table["revenue"] = table["revenue"].fillna(0.0).round(2)
+    return table.rename_axis("customer_id").reset_index()[list(customer_cohorts(orders))]
+
+
+@pytest.mark.parametrize("pick", ["all", "shuffled", "no_c1", "from_march", "returns_only"])
+def test_customer_cohorts_are_the_period_arithmetic(orders, pick):
+    """The customer table counted on month ordinals is the one Period arithmetic gives:
+    a cancellation before the cohort month, a customer with returns only, months skipped,
+    rows in any order, a date filter."""
+    from dashapp.analytics.cohorts import customer_cohorts
+
+    more = _orders([("20", "c6", "2019-11-30 23:59", 5.0), ("21", "c6", "2021-01-01 00:00", 6.0),
+                    ("22", "c6", "2020-02-29 12:00", 7.0), ("23", "c6", "2021-01-31", 1.0)])  # fmt: skip
+    frame = pd.concat([orders, more], ignore_index=True)
+    frame["customer_id"] = frame["customer_id"].astype("category")
+    if pick == "shuffled":
+        frame = frame.sample(frac=1.0, random_state=5)
+    elif pick == "no_c1":
+        frame = frame[frame["customer_id"] != "c1"]
+    elif pick == "from_march":
+        frame = frame[frame["invoice_date"] >= "2021-03-01"]
+    elif pick == "returns_only":
+        frame = frame[frame["is_cancellation"]]
+    got = customer_cohorts(frame)
+    pd.testing.assert_frame_equal(got, _customer_cohorts_by_periods(frame), check_exact=True)
+    if pick == "all":
+        c6 = got.set_index("customer_id").loc["c6"]
+        assert c6["months_active"] == "0 3 14" and c6["cohort"] == "2019-11"

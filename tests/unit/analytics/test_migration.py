@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -244,3 +245,44 @@ def test_migration_reads_the_same_states_from_the_history(orders, window, cuts):
     odd = mig.Period("mid-January", pd.Timestamp("2021-01-01"), pd.Timestamp("2021-01-15"))
     with pytest.raises(ValueError, match="no month end 2021-01-15"):
         mig.migration(orders, odd, p2, window, cuts, monthly=monthly)
+
+
+def _sizes_by_groupby(monthly):
+    """segment_sizes as it was computed before the counting on codes (the reference)."""
+    states = [s for s in mig.STATES if s != mig.NEW]
+    counts = monthly.groupby(["month_end", "state"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=states, fill_value=0)
+    out = counts.stack().rename("customers").reset_index()
+    out.columns = ["month_end", "state", "customers"]
+    out["customers"] = out["customers"].astype(np.int64)
+    return out
+
+
+@pytest.mark.parametrize("window", [None, 1, 3])
+@pytest.mark.parametrize("pick", ["all", "shuffled", "from_december", "returns_only_and_new"])
+def test_segment_sizes_and_month_rows_are_the_groupby_and_the_mask(window, pick):
+    """The sizes counted on codes are the groupby's table; the rows of a month end taken as
+    a slice are the mask's, on the history in order and shuffled."""
+    orders = _hand_orders()
+    ends = mig.month_ends("2020-10-01", "2021-03-30")
+    if pick == "shuffled":
+        orders = orders.sample(frac=1.0, random_state=7)
+    elif pick == "from_december":
+        orders = orders[orders["invoice_date"] >= "2020-12-01"]
+        ends = mig.month_ends("2020-12-01", "2021-03-30")
+    elif pick == "returns_only_and_new":  # month ends without any customer
+        orders = orders[orders["customer_id"].isin(["r", "n"])]
+    monthly = mig.monthly_states(orders, ends, window)
+    got = mig.segment_sizes(monthly)
+    pd.testing.assert_frame_equal(got, _sizes_by_groupby(monthly), check_exact=True)
+    shuffled = monthly.sample(frac=1.0, random_state=3)
+    pd.testing.assert_frame_equal(
+        mig.segment_sizes(shuffled), _sizes_by_groupby(shuffled), check_exact=True
+    )
+    for frame in (monthly, shuffled):
+        for end in ends:
+            pd.testing.assert_frame_equal(
+                mig._month_rows(frame, pd.Timestamp(end)),
+                frame[frame["month_end"] == pd.Timestamp(end)],
+                check_exact=True,
+            )

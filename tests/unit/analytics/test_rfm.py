@@ -167,6 +167,9 @@ def test_average_ranks_are_pandas_average_ranks():
         np.array([0.0, -0.0, 0.0]),
         np.array([7.0]),
         np.zeros(0),
+        rng.integers(0, 10**12, 500).astype(float),  # whole numbers too spread to count
+        np.array([3.0, np.inf, 1.0, 3.0]),
+        np.r_[rng.integers(1, 40, 300), 2.5],  # one fraction: sorted, not counted
     ]
     for values in cases:
         expected = pd.Series(values).rank(method="average").to_numpy()
