@@ -21,6 +21,8 @@ KEPT = {
     "update_plan": (state_key("cp_cost"), 3.5),
     "update_clustering": (state_key("cl_k"), 3),
     "list_flow": ("mig-flow.data", ["Champions", "Loyal Customers"]),
+    "update_countries": (state_key("clv_horizon"), 6),
+    "update_customer": (state_key("id"), "12682"),
 }
 #: Inputs beyond the controls (a clicked flow).
 EXTRA = {"list_flow": {"mig-flow.data": ["Loyal Customers", "Loyal Customers"]}}

@@ -36,6 +36,7 @@ from dashapp.web.controls import widget as control_widget
 from dashapp.web.figures import geo as figures
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number, percent
+from dashapp.web.outputs import kept_outputs
 from dashapp.web.urlstate import state_id
 
 dash.register_page(
@@ -113,6 +114,7 @@ def _table(table: pd.DataFrame, currency: str):
     *INPUTS,
     as_state(params.COUNTRY_MEASURE),
 )
+@kept_outputs
 def update_countries(dataset, start, end, countries, *settings):
     *clv_settings, measure = settings
     try:

@@ -35,6 +35,7 @@ from dashapp.web.controls import as_input, control, hidden, on_demand, param_ale
 from dashapp.web.figures import customer as figures
 from dashapp.web.figures.base import empty_figure
 from dashapp.web.format import money, number, percent
+from dashapp.web.outputs import kept_outputs
 
 dash.register_page(
     __name__,
@@ -210,6 +211,7 @@ def _cards(view: views.CustomerView, currency: str, horizon) -> html.Div:
     *INPUTS,
     running=progress("cust-progress"),
 )
+@kept_outputs
 def update_customer(dataset, start, end, countries, customer_id, *settings):
     try:
         view = views.customer_view(
