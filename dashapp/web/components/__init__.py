@@ -242,18 +242,22 @@ def section(title: str, body, note: str | None = None) -> dbc.Card:
 GRAPH_CONFIG = {"displaylogo": False}
 
 
-def graph(id_: str, height: int = 320, phone_width: int | None = None) -> dcc.Loading:
-    """A chart (empty until its callback answers) behind a loading spinner that appears only
-    after 200 ms, so quick updates do not flash. ``phone_width``: on a phone-sized screen the
+def graph(id_: str, height: int = 320, phone_width: int | None = None) -> dcc.Graph | html.Div:
+    """A chart, empty until its callback answers. ``phone_width``: on a phone-sized screen the
     chart keeps this width (px) and scrolls sideways inside its box, so that the labels of a
     wide heatmap or of side-by-side panels stay readable instead of piling up; the page
-    itself never scrolls sideways (``assets/app.css``, ``.chart-scroll``)."""
+    itself never scrolls sideways (``assets/app.css``, ``.chart-scroll``).
+
+    No spinner of its own: while any callback runs, the page shows one progress bar at its
+    top (``assets/busy.js``) and dims the outputs being computed (``assets/app.css``). A
+    ``dcc.Loading`` around every output cost the browser 100-300 ms per click (each one
+    re-rendered with its children as the callbacks started and ended; docs/benchmarks.md,
+    "One progress bar instead of a spinner per output")."""
     chart = dcc.Graph(id=id_, figure=empty_figure(height=height), config=GRAPH_CONFIG)
     if not phone_width:
-        return dcc.Loading(chart, delay_show=200)
-    box = html.Div(chart, className="chart-scroll",
-                   style={"--chart-phone-width": f"{int(phone_width)}px"})  # fmt: skip
-    return dcc.Loading(box, delay_show=200)
+        return chart
+    return html.Div(chart, className="chart-scroll",
+                    style={"--chart-phone-width": f"{int(phone_width)}px"})  # fmt: skip
 
 
 def progress_note(id_: str, *text) -> html.Div:
@@ -275,9 +279,9 @@ def progress(id_: str) -> list:
     return [(Output(id_, "hidden"), False, True)]
 
 
-def loading(id_: str, **kwargs) -> dcc.Loading:
-    """A block filled by a callback, behind the same delayed spinner as :func:`graph`."""
-    return dcc.Loading(html.Div(id=id_, **kwargs), delay_show=200)
+def output_block(id_: str, **kwargs) -> html.Div:
+    """A block filled by a callback (see :func:`graph` for what shows progress)."""
+    return html.Div(id=id_, **kwargs)
 
 
 def on_demand_panel(prefix: str, show_label: str, body, is_open: bool = False) -> html.Div:

@@ -16,11 +16,11 @@ from dashapp.web.components import (
     frame_table,
     graph,
     kpi_card,
-    loading,
     message,
     money_column,
     number_column,
     on_demand_panel,
+    output_block,
     progress_note,
     section,
     side_by_side,
@@ -374,8 +374,8 @@ def comparison_section(show_label: str) -> dbc.Card:
             "the machine-learned model with its SHAP importance… in progress.",
         ),
         html.Div(id="clv-compare-message"),
-        loading("clv-compare-advice"),
-        side_by_side(loading("clv-compare-table"), graph("clv-compare-chart", 360), 7),
+        output_block("clv-compare-advice"),
+        side_by_side(output_block("clv-compare-table"), graph("clv-compare-chart", 360), 7),
         html.H4(
             "What drives the machine-learned forecast (global SHAP importance)",
             className="h6 mt-3",
@@ -412,7 +412,7 @@ def intervals_section(show_label: str, clv_level) -> dbc.Card:
         side_by_side(
             html.Div(
                 [
-                    loading("clv-intervals-totals"),
+                    output_block("clv-intervals-totals"),
                     html.Div(id="clv-intervals-check", className="small mt-2"),
                     download_button("clv-intervals", "Download per-customer intervals (CSV)",
                                     className="mt-2"),

@@ -103,7 +103,7 @@ def layout(**query):
                     ),
                 ]
             ),
-            dcc.Loading(html.Div(id="cp-tracking"), delay_show=200),
+            html.Div(id="cp-tracking"),
         ]
     )
     return html.Div(
@@ -122,7 +122,7 @@ def layout(**query):
                 "Expected outcome",
                 html.Div(
                     [
-                        dcc.Loading(html.Div(id="cp-outcome"), delay_show=200),
+                        html.Div(id="cp-outcome"),
                         download_button(
                             "cp", "Download the target and control list (CSV)", className="mt-2"
                         ),

@@ -39,7 +39,7 @@ from dashapp.web.components import (
     filter_bar,
     filters_from,
     graph,
-    loading,
+    output_block,
     page_header,
     paged_grid,
     section,
@@ -154,10 +154,8 @@ def layout(
             filter_bar(**query),
             _controls({p.key: v for p, v in zip(params.CLUSTER_PARAMS, raw, strict=True)}),
             html.Div(id="cl-message"),
-            loading("cl-story"),
-            dcc.Loading(
-                html.Div([html.Div(id="cl-summary"), html.Div(id="cl-note")]), delay_show=200
-            ),
+            output_block("cl-story"),
+            html.Div([html.Div(id="cl-summary"), html.Div(id="cl-note")]),
             *_result_sections(),
             _customers_section(
                 cl_sel or (token(cluster=cl_cluster) if cl_cluster else None), currency
@@ -218,7 +216,7 @@ def _result_sections() -> list:
                             ],
                             className="small my-1",
                         ),  # fmt: skip
-                        loading("cl-diag-note", className="small text-muted"),
+                        output_block("cl-diag-note", className="small text-muted"),
                     ],
                     id="cl-diag-panel",
                     is_open=False,
@@ -238,7 +236,7 @@ def _result_sections() -> list:
     return [
         side_by_side(scatter, treemap, 8),
         profiles,
-        side_by_side(section("Cluster quality", loading("cl-metrics")), diagnostics, 4),
+        side_by_side(section("Cluster quality", output_block("cl-metrics")), diagnostics, 4),
         agreement,
     ]
 

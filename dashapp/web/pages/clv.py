@@ -41,8 +41,8 @@ from dashapp.web.components import (
     filter_bar,
     filters_from,
     graph,
-    loading,
     message,
+    output_block,
     page_header,
     paged_grid,
     progress,
@@ -155,8 +155,8 @@ def layout(
                 html.Strong(id="clv-progress-model"),
                 " and the Gamma-Gamma spend model on the filtered customers… in progress.",
             ),
-            loading("clv-story"),
-            loading("clv-kpis"),
+            output_block("clv-story"),
+            output_block("clv-kpis"),
             *_model_sections(),
             *_value_sections(),
             _holdout_section(clv_cal, clv_track),
@@ -190,7 +190,7 @@ def _controls(raw: tuple) -> dbc.Card:
 def _model_sections() -> list:
     fitted = section(
         "Fitted model",
-        html.Div([loading("clv-fit-params"), loading("clv-fit-stats", className="mt-2")]),
+        html.Div([output_block("clv-fit-params"), output_block("clv-fit-stats", className="mt-2")]),
         note="Maximum likelihood on each customer's repeat purchase days x, recency "
         "t_x and age T in weeks; std. errors from the observed information. "
         "Gamma-Gamma is fitted on repeat customers' mean spend per repeat day.",
@@ -205,7 +205,7 @@ def _model_sections() -> list:
     basic = section(
         "Basic CLV: ranking index, historic CLV and the forecast",
         side_by_side(
-            dcc.Markdown(BASIC_TEXT, mathjax=True, className="small"), loading("clv-basic"), 5
+            dcc.Markdown(BASIC_TEXT, mathjax=True, className="small"), output_block("clv-basic"), 5
         ),
         note="Spearman = rank correlation with predicted CLV across customers. Historic "
         "CLV uses the margin and lifespan inputs; predicted CLV the margin, horizon "
@@ -222,7 +222,7 @@ def _value_sections() -> list:
     )
     independence = section(
         "Gamma-Gamma independence check",
-        html.Div([loading("clv-indep-verdict"), graph("clv-indep", 340)]),
+        html.Div([output_block("clv-indep-verdict"), graph("clv-indep", 340)]),
         note="Gamma-Gamma assumes a customer's spend per purchase does not depend on "
         "how often they buy. Correlations among repeat customers with positive "
         "spend; one dot per customer (at most 2,000 shown).",
@@ -265,7 +265,7 @@ def _holdout_section(clv_cal, clv_track) -> dbc.Card:
                         validation_controls,
                         html.Div(id="clv-validation-message"),
                         side_by_side(
-                            loading("clv-scorecard"),
+                            output_block("clv-scorecard"),
                             html.Div(
                                 [
                                     graph("clv-tracking", 360),

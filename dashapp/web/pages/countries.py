@@ -26,7 +26,7 @@ from dashapp.web.components import (
     filter_bar,
     filters_from,
     frame_table,
-    loading,
+    output_block,
     page_header,
     section,
     side_by_side,
@@ -68,13 +68,10 @@ def layout(geo_measure=None, **query):
                     html.Div(
                         [
                             control_widget(params.COUNTRY_MEASURE, geo_measure, className="small"),
-                            dcc.Loading(
-                                dcc.Graph(
-                                    id="geo-map",
-                                    figure=empty_figure(height=460),
-                                    config=figures.graph_config(),
-                                ),
-                                delay_show=200,
+                            dcc.Graph(
+                                id="geo-map",
+                                figure=empty_figure(height=460),
+                                config=figures.graph_config(),
                             ),
                             dcc.Store(id=choices_id("geo-map")),
                         ]
@@ -82,10 +79,10 @@ def layout(geo_measure=None, **query):
                     note="Predicted CLV and churn risk use the CLV page's settings; each "
                     "customer counts in the country of most of their invoices.",
                 ),
-                section("By country", loading("geo-table", className="geo-table")),
+                section("By country", output_block("geo-table", className="geo-table")),
                 left_width=7,
             ),
-            section("Not on the map", loading("geo-unplaced")),
+            section("Not on the map", output_block("geo-unplaced")),
         ]
     )
 

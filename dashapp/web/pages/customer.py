@@ -21,10 +21,10 @@ from dashapp.web.components import (
     frame_table,
     graph,
     kpi_card,
-    loading,
     money_column,
     number_column,
     on_demand_panel,
+    output_block,
     page_header,
     progress,
     progress_note,
@@ -88,7 +88,7 @@ def layout(customer_id=None, id=None, **query):  # noqa: A002 (the URL key is "i
                 "Computing this customer's scores over time, the purchase model's predictions "
                 "and the machine-learned explanation… in progress.",
             ),
-            loading("cust-cards"),
+            output_block("cust-cards"),
             section(
                 "Purchase timeline",
                 graph("cust-timeline", 300),
@@ -125,12 +125,12 @@ def _products_column() -> html.Div:
         [
             section(
                 "Top products",
-                loading("cust-products"),
+                output_block("cust-products"),
                 note="By net revenue (returns netted); a stock code's most frequent description.",
             ),
             section(
                 "Top product types",
-                loading("cust-types"),
+                output_block("cust-types"),
                 note="Derived from the descriptions (the last word once colours, patterns and "
                 "sizes are dropped): approximate, the data have no category column.",
             ),

@@ -20,9 +20,9 @@ from dashapp.web.components import (
     filter_bar,
     filters_from,
     graph,
-    loading,
     message,
     money_column,
+    output_block,
     page_header,
     section,
     side_by_side,
@@ -76,7 +76,7 @@ def layout(mig_period=None, mig_from=None, mig_to=None, mig_window=None, r_cuts=
             dbc.Card(dbc.CardBody(controls), className="mb-3"),
             carried,
             html.Div(id="mig-message"),
-            loading("mig-summary"),
+            output_block("mig-summary"),
             side_by_side(
                 section(
                     "Flows between segments",

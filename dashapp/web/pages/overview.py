@@ -16,7 +16,7 @@ from dashapp.web.components import (
     graph,
     kpi_card,
     ledger_table,
-    loading,
+    output_block,
     page_header,
     section,
     static_block,
@@ -42,7 +42,7 @@ def layout(**query):
             filter_bar(**query),
             _presets(),
             html.Div(id="overview-message"),
-            dcc.Loading(html.Div(id="overview-kpis"), type="dot", delay_show=200),
+            html.Div(id="overview-kpis"),
             section(
                 "Monthly net revenue",
                 graph("overview-trend", phone_width=760),
@@ -51,7 +51,7 @@ def layout(**query):
             ),
             section(
                 "Cleaning ledger",
-                loading("overview-ledger"),
+                output_block("overview-ledger"),
                 note="One row per rule: how many lines it touched and the money involved (GBP).",
             ),
         ]

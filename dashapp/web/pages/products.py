@@ -18,9 +18,9 @@ from dashapp.web.components import (
     filters_from,
     frame_table,
     graph,
-    loading,
     money_column,
     number_column,
+    output_block,
     page_header,
     paged_grid,
     section,
@@ -105,7 +105,7 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
             carried,
             html.Div(id="prod-message"),
             dcc.Interval(id="prod-retry", interval=RETRY_MS, max_intervals=0),
-            loading("prod-summary"),
+            output_block("prod-summary"),
             side_by_side(
                 section("Top products by net revenue", graph("prod-revenue", 600)),
                 section("Top products by customers", graph("prod-customers", 600)),
@@ -129,7 +129,7 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
             # full width: seven columns of counts and shares stay on one line each
             section(
                 "Products that distinguish the segment",
-                html.Div([html.Div(id="prod-lift-message"), loading("prod-lift")]),
+                html.Div([html.Div(id="prod-lift-message"), output_block("prod-lift")]),
                 note="Lift = share of the segment's customers who bought the product / share of "
                 "all customers who did; only products bought by at least the chosen number of "
                 "the segment's customers. The 95 % range is the Wilson interval of the "
@@ -140,7 +140,7 @@ def _layout(query: dict, controls, carried, columns: list[dict]) -> html.Div:
             ),
             section(
                 "By product type",
-                loading("prod-types"),
+                output_block("prod-types"),
                 note="Customers: distinct customers who bought a product of the type; products: "
                 "its stock codes. Returns rate = units on cancellation invoices / units sold.",
             ),

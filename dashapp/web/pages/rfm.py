@@ -22,10 +22,10 @@ from dashapp.web.components import (
     filters_from,
     frame_table,
     graph,
-    loading,
     message,
     money_column,
     number_column,
+    output_block,
     page_header,
     paged_grid,
     section,
@@ -94,8 +94,8 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, rfm_sel
             filter_bar(**query),
             _controls(as_of, r_cuts, f_cuts, m_cuts, currency),
             html.Div(id="rfm-message"),
-            loading("rfm-story"),
-            loading("rfm-kpis"),
+            output_block("rfm-story"),
+            output_block("rfm-kpis"),
             side_by_side(
                 section(
                     "R x F grid",
@@ -113,14 +113,14 @@ def layout(as_of=None, r_cuts=None, f_cuts=None, m_cuts=None, heat=None, rfm_sel
                 section("Customers and revenue by segment", graph("rfm-bars")),
                 section(
                     "Score bins (actual edges and sizes)",
-                    loading("rfm-bins"),
+                    output_block("rfm-bins"),
                     note="Min and max raw value of the customers in each score.",
                 ),
             ),
             section("Distributions", graph("rfm-dist", phone_width=960)),
             section(
                 "Segments and recommended actions",
-                loading("rfm-actions"),
+                output_block("rfm-actions"),
                 note="The segment grid is data (rfm.SEGMENT_GRID): every one of the 25 R x F "
                 "cells belongs to exactly one segment; M does not enter.",
             ),
