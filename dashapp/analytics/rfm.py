@@ -1,7 +1,7 @@
 """Recency, frequency, monetary per customer, deterministic 1-5 scores and named segments.
 
 Pure: pandas and numpy only. Input is the invoice-level "orders" table
-(``dashapp.ingest.engine.results.invoice_table``); see ``docs/architecture.md`` for the column contracts.
+(``dashapp.ingest.parts.invoice_table``); see ``docs/architecture.md`` for the column contracts.
 
 Scoring policy ("average rank"): each customer's value is ranked among all customers with
 ties given their average rank; the score is ``ceil(5 * rank / n)`` (5 = best). Equal values
@@ -137,7 +137,7 @@ def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     Parameters
     ----------
     orders : DataFrame
-        Invoice-level table (``dashapp.ingest.engine.results.invoice_table``), possibly filtered. Rows without a
+        Invoice-level table (``dashapp.ingest.parts.invoice_table``), possibly filtered. Rows without a
         customer id are ignored.
     as_of : date-like, optional
         Reference date for recency and tenure. Default: the day after the last invoice in

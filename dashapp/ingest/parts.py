@@ -1,7 +1,7 @@
-"""The result of the cleaning statement, split into the invoice table and the ledger.
+"""The rows of the cleaning statement, split into the invoice table and the ledger.
 
 :func:`split_parts` takes the rows of :func:`~dashapp.ingest.engine.pipeline.invoice_parts`
-(one per invoice and fate, as any engine returns them) and gives
+(one per invoice and fate, as any engine returns them: :data:`PART_COLUMNS`) and gives
 
 * the **invoice table** (``invoice, customer_id, invoice_date, country, revenue, returned,
   is_cancellation, lines``; one row per invoice with a kept line; ``revenue`` in the
@@ -17,16 +17,68 @@
 
 Both are exact: counts are integers and money is summed in integer thousandths by the engine.
 :func:`product_lines` does the same for the rows of
-:func:`~dashapp.ingest.engine.pipeline.product_parts`.
+:func:`~dashapp.ingest.engine.pipeline.product_parts` (:data:`PRODUCT_COLUMNS`).
+:func:`result_table` and :func:`result_of` carry the invoice table and the ledger as one Arrow
+table (the ledger in its metadata): the form a child process sends
+(:mod:`dashapp.ingest.isolated`) and the prepared cache stores
+(:mod:`dashapp.ingest.engine.prepared`).
+
+Nothing here imports ibis or DuckDB: the child that prepares a large file splits the rows
+itself and sends only the invoice table and the ledger (at 100M lines ~0.2 GB instead of the
+statement's ~0.8 GB of rows), so the worker never holds the rows.
 """
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dashapp.ingest.cleaning import LEDGER_COLUMNS, RULE_INFO, RULES, CleaningRules
-from dashapp.ingest.engine.pipeline import MILLI, PART_COLUMNS, PRODUCT_COLUMNS
+
+#: Money is carried as integer thousandths of the currency unit.
+MILLI = 1000
+
+#: Columns of the result of :func:`~dashapp.ingest.engine.pipeline.invoice_parts`.
+PART_COLUMNS: tuple[str, ...] = (
+    "invoice",
+    "fate",
+    "is_cancellation",
+    "customer_id",
+    "invoice_date",
+    "country",
+    "lines",
+    "money_milli",
+    "removed_lines",
+    "kept_money_milli",
+    "returned_money_milli",
+    "surviving_lines",
+    "unmatched_lines",
+    "unmatched_money_milli",
+    "missing_lines",
+    "missing_money_milli",
+    "duplicate_lines",
+    "duplicate_money_milli",
+)
+
+#: Columns of the result of :func:`~dashapp.ingest.engine.pipeline.product_parts`.
+PRODUCT_COLUMNS: tuple[str, ...] = (
+    "invoice",
+    "stock_code",
+    "description",
+    "customer_id",
+    "invoice_date",
+    "country",
+    "is_cancellation",
+    "units",
+    "money_milli",
+    "product_type",
+)
+
+#: What a preparation gives: the invoice table and ledger, or the product lines.
+ORDERS, PRODUCTS = "orders", "products"
 
 ORDER_COLUMNS = (
     "invoice",
@@ -50,8 +102,6 @@ def _integers(parts, columns) -> pd.DataFrame:
     decimal128, PostgreSQL's numeric reaches pandas as Python Decimals), which pandas would
     keep as slow Python objects; the casts are checked, so an overflow raises."""
     if not isinstance(parts, pd.DataFrame):
-        import pyarrow as pa
-
         for name in columns:
             if name in parts.column_names:
                 i = parts.column_names.index(name)
@@ -235,3 +285,49 @@ def product_lines(parts) -> pd.DataFrame:
         out[col] = pd.Categorical(out[col].where(out[col].notna(), None))
     columns = [c for c in PRODUCT_COLUMNS if c != "money_milli"] + ["revenue"]
     return out[columns].reset_index(drop=True)
+
+
+#: The metadata key of a result table (:func:`result_table`) that holds the ledger.
+RESULT_META_KEY = b"dashapp.prepared"
+
+
+def result_table(orders: pd.DataFrame, ledger: pd.DataFrame, **meta) -> pa.Table:
+    """The invoice table as Arrow, with the ledger, its ``attrs`` and ``meta`` in the
+    schema's metadata (under :data:`RESULT_META_KEY`, as JSON; no pandas metadata:
+    :func:`result_of` types the columns from Arrow alone)."""
+    table = pa.Table.from_pandas(orders, preserve_index=False)
+    info = {
+        **meta,
+        "ledger": ledger.to_dict(orient="list"),
+        "attrs": {k: int(v) for k, v in ledger.attrs.items()},
+    }
+    return table.replace_schema_metadata({RESULT_META_KEY: json.dumps(info).encode()})
+
+
+def result_meta(table: pa.Table) -> dict:
+    """The metadata of a :func:`result_table` (KeyError or ValueError when it has none)."""
+    return json.loads((table.schema.metadata or {})[RESULT_META_KEY])
+
+
+def result_of(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(invoice table, ledger)`` of a :func:`result_table` (a stored one whose ``invoice``
+    is still a dictionary, as written before it became plain text, is decoded)."""
+    meta = result_meta(table)
+    i = table.schema.get_field_index("invoice")
+    if i >= 0 and pa.types.is_dictionary(table.schema.field(i).type):
+        table = table.set_column(i, "invoice", table.column(i).cast(pa.string()))
+    orders = table.replace_schema_metadata(None).to_pandas()
+    ledger = pd.DataFrame(meta["ledger"])
+    ledger.attrs.update(meta["attrs"])
+    return orders, ledger
+
+
+def prepared_table(parts, kind: str, rules: CleaningRules) -> pa.Table:
+    """The rows of the statement of ``kind`` (:data:`ORDERS`: :func:`split_parts` as a
+    :func:`result_table`; :data:`PRODUCTS`: :func:`product_lines`) as one Arrow table, the
+    form a child process sends (the worker reads it with :func:`result_of`, or ``to_pandas``
+    for the product lines)."""
+    if kind == PRODUCTS:
+        return pa.Table.from_pandas(product_lines(parts), preserve_index=False)
+    orders, ledger = split_parts(parts, rules)
+    return result_table(orders, ledger)
