@@ -174,14 +174,23 @@ class InvoiceArrays:
 
     @classmethod
     def of(cls, orders: pd.DataFrame) -> InvoiceArrays:
-        known = orders[orders["customer_id"].notna()]
-        codes, ids = _sorted_codes(known["customer_id"])
-        dates = known["invoice_date"].to_numpy(dtype="datetime64[ns]")
+        # the four columns read, each masked alone (a mask of the whole table copied every
+        # column, the invoices' text too: ~0.2 s per 5M invoices)
+        known = orders["customer_id"].notna().to_numpy()
+        every = bool(known.all())
+
+        def column(name: str, dtype) -> np.ndarray:
+            values = orders[name].to_numpy(dtype=dtype)
+            return values if every else values[known]
+
+        ids = orders["customer_id"]
+        codes, names = _sorted_codes(ids if every else ids[known])
+        dates = column("invoice_date", "datetime64[ns]")
         return cls(
-            ids=ids,
+            ids=names,
             codes=codes,
-            purchase=~known["is_cancellation"].to_numpy(dtype=bool),
-            revenue=known["revenue"].to_numpy(dtype=np.float64),
+            purchase=~column("is_cancellation", bool),
+            revenue=column("revenue", np.float64),
             dates=dates,
             days=dates.astype("datetime64[D]").astype(np.int64),
         )
