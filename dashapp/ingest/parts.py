@@ -96,18 +96,19 @@ def _money(milli) -> float:
     return round(int(milli) / MILLI, 2)
 
 
-def _integers(parts, columns) -> pd.DataFrame:
+def _integers(parts, columns, consume: bool = False) -> pd.DataFrame:
     """``parts`` (an Arrow table or a DataFrame) as a DataFrame with ``columns`` as int64.
     Engines return integer sums wider than 64 bits (DuckDB's HUGEINT reaches Arrow as
     decimal128, PostgreSQL's numeric reaches pandas as Python Decimals), which pandas would
-    keep as slow Python objects; the casts are checked, so an overflow raises."""
+    keep as slow Python objects; the casts are checked, so an overflow raises. ``consume``:
+    an Arrow table is freed column by column as it is converted (unusable after)."""
     if not isinstance(parts, pd.DataFrame):
         for name in columns:
             if name in parts.column_names:
                 i = parts.column_names.index(name)
                 if not pa.types.is_int64(parts.schema.field(i).type):
                     parts = parts.set_column(i, name, parts.column(i).cast(pa.int64()))
-        return parts.to_pandas()
+        return parts.to_pandas(self_destruct=consume, split_blocks=consume)
     frame = parts.copy(deep=False)
     for name in columns:
         if name in frame.columns and frame[name].dtype != np.int64:
@@ -119,8 +120,8 @@ def _integers(parts, columns) -> pd.DataFrame:
 _PART_INTEGERS = PART_COLUMNS[6:]
 
 
-def _as_frame(parts) -> pd.DataFrame:
-    frame = _integers(parts, _PART_INTEGERS)
+def _as_frame(parts, consume: bool = False) -> pd.DataFrame:
+    frame = _integers(parts, _PART_INTEGERS, consume)
     missing = [c for c in PART_COLUMNS if c not in frame.columns]
     if missing:  # a programming error, never user input
         raise ValueError(f"cleaning result lacks columns {missing}")
@@ -250,10 +251,13 @@ def ledger(parts: pd.DataFrame, rules: CleaningRules) -> pd.DataFrame:
     return out
 
 
-def split_parts(parts, rules: CleaningRules) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_parts(
+    parts, rules: CleaningRules, *, consume: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(invoice table, ledger)`` from the rows of the cleaning statement (a DataFrame or an
-    Arrow table)."""
-    frame = _as_frame(parts)
+    Arrow table; ``consume``: an Arrow table the caller no longer needs, freed as it is
+    converted, so its ~0.8 GB at 100M lines are not held beside their pandas copy)."""
+    frame = _as_frame(parts, consume)
     return invoice_table(frame), ledger(frame, rules)
 
 
@@ -261,13 +265,14 @@ def split_parts(parts, rules: CleaningRules) -> tuple[pd.DataFrame, pd.DataFrame
 PRODUCT_TEXT = ("invoice", "stock_code", "description", "customer_id", "country", "product_type")
 
 
-def product_lines(parts) -> pd.DataFrame:
+def product_lines(parts, *, consume: bool = False) -> pd.DataFrame:
     """The product lines from the rows of
     :func:`~dashapp.ingest.engine.pipeline.product_parts` (a DataFrame or an Arrow table, from
     any engine: a database gives object columns): one row per (invoice, stock code),
     ``revenue`` in the currency unit, ``units`` int64, text columns categorical, sorted by
-    date, invoice and stock code (a unique order, the same on every engine)."""
-    frame = _integers(parts, ("units", "money_milli"))
+    date, invoice and stock code (a unique order, the same on every engine). ``consume`` as
+    in :func:`split_parts`."""
+    frame = _integers(parts, ("units", "money_milli"), consume)
     missing = [c for c in PRODUCT_COLUMNS if c not in frame.columns]
     if missing:  # a programming error, never user input
         raise ValueError(f"product lines lack columns {missing}")
@@ -326,8 +331,8 @@ def prepared_table(parts, kind: str, rules: CleaningRules) -> pa.Table:
     """The rows of the statement of ``kind`` (:data:`ORDERS`: :func:`split_parts` as a
     :func:`result_table`; :data:`PRODUCTS`: :func:`product_lines`) as one Arrow table, the
     form a child process sends (the worker reads it with :func:`result_of`, or ``to_pandas``
-    for the product lines)."""
+    for the product lines). An Arrow ``parts`` is consumed (freed as it is converted)."""
     if kind == PRODUCTS:
-        return pa.Table.from_pandas(product_lines(parts), preserve_index=False)
-    orders, ledger = split_parts(parts, rules)
+        return pa.Table.from_pandas(product_lines(parts, consume=True), preserve_index=False)
+    orders, ledger = split_parts(parts, rules, consume=True)
     return result_table(orders, ledger)
