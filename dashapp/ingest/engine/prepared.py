@@ -15,9 +15,11 @@ the file once and writes that parquet **off the request path** (in a background 
 in the child process after it answered); a later rule set is cleaned by DuckDB scanning that
 parquet, without reading the source again. A file of at least
 :data:`~dashapp.ingest.isolated.CHILD_BYTES` is read and cleaned in a short-lived child
-process (:mod:`dashapp.ingest.isolated`), so the worker never holds its raw lines. The
-processes sharing a cache folder prepare a file version once per rule set: the first claims
-it (:func:`claim`), the others wait for its result.
+process (:mod:`dashapp.ingest.isolated`), so the worker never holds its raw lines nor the
+statement's rows: the child sends the invoice table with the ledger in its metadata (or the
+product lines), which is stored as it came. The processes sharing a cache folder prepare a
+file version once per rule set: the first claims it (:func:`claim`), the others wait for its
+result.
 """
 
 from __future__ import annotations
