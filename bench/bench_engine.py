@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_engine.py [--scale full|10x] [--csv PATH] [--runs 3]
                                            [--engine file|postgres|spark] [--code DIR]
+                                           [--keep-cache DIR]
 
 Each run is a new Python process that builds the app on the dataset and answers the Overview
 page's first view (dataset bounds and the Overview callback, through Flask's test client as
@@ -11,6 +12,8 @@ large file's first load runs in a child process (``dashapp.ingest.isolated``): i
 (imports, reading, cleaning, writing the lines parquet after it answered) and peak RSS are
 shown apart, and ``total`` is the worker's view + its background parquet write + the child.
 ``--code DIR`` runs another source tree (e.g. ``git archive`` of an older commit) the same way.
+``--keep-cache DIR`` moves the last run's cache folder to DIR instead of deleting it (to time
+or profile later views on it without preparing a large file again).
 
 * ``file`` cold: an empty cache folder: the CSV is read, converted to canonical lines, cleaned
   by DuckDB and the result cached (the lines parquet is written in a background thread after
@@ -83,6 +86,7 @@ print(json.dumps({
 
 
 CODE = ROOT
+KEEP_CACHE: Path | None = None
 
 
 def run_worker(args: dict) -> dict:
@@ -135,11 +139,14 @@ def cold_and_warm(args: dict, runs: int) -> tuple[list[dict], list[dict]]:
     """``runs`` pairs of fresh processes: one on an empty cache folder, then one on its
     caches (with later views)."""
     cold, warm = [], []
-    for _ in range(runs):
+    for i in range(runs):
         cache = tempfile.mkdtemp(prefix="bench-engine-")
         try:
             cold.append(run_worker({**args, "cache": cache}))
             warm.append(run_worker({**args, "cache": cache, "later": LATER}))
+            if KEEP_CACHE is not None and i == runs - 1:
+                shutil.move(cache, KEEP_CACHE)
+                print(f"cache folder of the last run kept in {KEEP_CACHE}")
         finally:
             shutil.rmtree(cache, ignore_errors=True)
     return cold, warm
@@ -217,9 +224,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--engine", default="file", choices=["file", "postgres", "spark"])
     parser.add_argument("--code", type=Path, default=ROOT, help="source tree to run")
+    parser.add_argument("--keep-cache", type=Path, help="keep the last run's cache folder here")
     args = parser.parse_args()
-    global CODE
+    global CODE, KEEP_CACHE
     CODE = args.code.resolve()
+    KEEP_CACHE = args.keep_cache
     csv = args.csv or generated_csv(args.scale)
     print(f"{machine()}; {csv} ({csv.stat().st_size / 1e6:.0f} MB); {args.runs} runs; code {CODE}")
     {"file": bench_file, "postgres": bench_postgres, "spark": bench_spark}[args.engine](

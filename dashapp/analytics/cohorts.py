@@ -1,7 +1,7 @@
 """Acquisition-cohort tables: customer retention, revenue retention, cumulative revenue.
 
 Pure module (numpy, pandas). Input is the invoice-level Orders table
-(``dashapp.ingest.engine.results.invoice_table``, see docs/architecture.md): ``invoice``, ``customer_id``,
+(``dashapp.ingest.parts.invoice_table``, see docs/architecture.md): ``invoice``, ``customer_id``,
 ``invoice_date``, ``country``, ``revenue``, ``is_cancellation``, ``lines``.
 
 Definitions

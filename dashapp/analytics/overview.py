@@ -1,7 +1,7 @@
 """The Overview's statistics: KPIs and monthly revenue of an invoice table.
 
 Pure: pandas and numpy. Input is the invoice-level table of ``dashapp.ingest.cleaning``
-(``dashapp.ingest.engine.results.invoice_table``), already filtered.
+(``dashapp.ingest.parts.invoice_table``), already filtered.
 """
 
 from __future__ import annotations

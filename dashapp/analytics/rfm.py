@@ -1,7 +1,7 @@
 """Recency, frequency, monetary per customer, deterministic 1-5 scores and named segments.
 
 Pure: pandas and numpy only. Input is the invoice-level "orders" table
-(``dashapp.ingest.engine.results.invoice_table``); see ``docs/architecture.md`` for the column contracts.
+(``dashapp.ingest.parts.invoice_table``); see ``docs/architecture.md`` for the column contracts.
 
 Scoring policy ("average rank"): each customer's value is ranked among all customers with
 ties given their average rank; the score is ``ceil(5 * rank / n)`` (5 = best). Equal values
@@ -137,7 +137,7 @@ def customer_rfm(orders: pd.DataFrame, as_of=None) -> pd.DataFrame:
     Parameters
     ----------
     orders : DataFrame
-        Invoice-level table (``dashapp.ingest.engine.results.invoice_table``), possibly filtered. Rows without a
+        Invoice-level table (``dashapp.ingest.parts.invoice_table``), possibly filtered. Rows without a
         customer id are ignored.
     as_of : date-like, optional
         Reference date for recency and tenure. Default: the day after the last invoice in
@@ -174,14 +174,23 @@ class InvoiceArrays:
 
     @classmethod
     def of(cls, orders: pd.DataFrame) -> InvoiceArrays:
-        known = orders[orders["customer_id"].notna()]
-        codes, ids = _sorted_codes(known["customer_id"])
-        dates = known["invoice_date"].to_numpy(dtype="datetime64[ns]")
+        # the four columns read, each masked alone (a mask of the whole table copied every
+        # column, the invoices' text too: ~0.2 s per 5M invoices)
+        known = orders["customer_id"].notna().to_numpy()
+        every = bool(known.all())
+
+        def column(name: str, dtype) -> np.ndarray:
+            values = orders[name].to_numpy(dtype=dtype)
+            return values if every else values[known]
+
+        ids = orders["customer_id"]
+        codes, names = _sorted_codes(ids if every else ids[known])
+        dates = column("invoice_date", "datetime64[ns]")
         return cls(
-            ids=ids,
+            ids=names,
             codes=codes,
-            purchase=~known["is_cancellation"].to_numpy(dtype=bool),
-            revenue=known["revenue"].to_numpy(dtype=np.float64),
+            purchase=~column("is_cancellation", bool),
+            revenue=column("revenue", np.float64),
             dates=dates,
             days=dates.astype("datetime64[D]").astype(np.int64),
         )

@@ -2,11 +2,14 @@
 
 The first load of a large file (at least :data:`CHILD_BYTES`) reads its lines, converts them
 and cleans them with DuckDB in a child process (``python -m dashapp.ingest.isolated``) that
-imports only the loaders, pyarrow and DuckDB, not ibis, Dash or the app. The worker compiles
-the cleaning statement, hands the child a :class:`Job` and gets back the statement's result
-(one row per invoice and fate: ~50,000 rows for 1M lines, as an Arrow stream): the raw lines
-(~220 MB in pandas for 1M lines) and DuckDB's working memory live and die in the child, so
-the worker stays near its warm size. The child answers first, then writes the lines parquet
+imports only the loaders, pyarrow, DuckDB and :mod:`dashapp.ingest.parts`, not ibis, Dash or
+the app. The worker compiles the cleaning statement and hands the child a :class:`Job`; the
+child runs it, splits its rows (one per invoice and fate) into the invoice table and the
+ledger itself (:func:`dashapp.ingest.parts.prepared_table`; the product lines likewise) and
+sends that as an Arrow stream (~48,000 rows for 1M lines; at 100M lines ~0.2 GB instead of
+the statement's ~0.8 GB of rows): the raw lines (~220 MB in pandas for 1M lines), DuckDB's
+working memory and the statement's rows live and die in the child, so the worker stays near
+its warm size plus one invoice table. The child answers first, then writes the lines parquet
 (atomically) and exits; :func:`wait_for_children` waits for that.
 
 Every outcome reaches the worker as a result or a :class:`DataLoadError`: the loaders' own
@@ -34,7 +37,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dashapp.ingest import duck, schema
+from dashapp.ingest import duck, parts, schema
+from dashapp.ingest.cleaning import CleaningRules
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.loading import CSV_EXTENSIONS, cache_path_for, load_transactions
 from dashapp.ingest.loading.cache import (
@@ -65,9 +69,11 @@ _children_lock = threading.Lock()
 @dataclass(frozen=True)
 class Job:
     """What a child prepares: the statement ``sql`` (reading the table
-    :data:`dashapp.ingest.duck.LINES_TABLE`) on the lines of ``path``. ``lines_file``: the
-    lines parquet to read when valid, else to write (None without a cache folder: a large CSV
-    is then converted to ``scratch_dir``). ``what``: the result's name in messages."""
+    :data:`dashapp.ingest.duck.LINES_TABLE`) on the lines of ``path``, its rows split for
+    ``kind`` (:data:`~dashapp.ingest.parts.ORDERS` or :data:`~dashapp.ingest.parts.PRODUCTS`)
+    and ``rules`` (the ledger's switches). ``lines_file``: the lines parquet to read when
+    valid, else to write (None without a cache folder: a large CSV is then converted to
+    ``scratch_dir``). ``what``: the result's name in messages."""
 
     path: str
     sql: str
@@ -76,6 +82,8 @@ class Job:
     stream_bytes: int
     scratch_dir: str
     settings: duck.EngineSettings
+    rules: CleaningRules
+    kind: str = parts.ORDERS
     what: str = "the invoice table"
 
 
@@ -149,11 +157,14 @@ def _serve() -> int:
     os.dup2(2, 1)  # stray prints of a library go to stderr, not into the answer
     job: Job = pickle.load(sys.stdin.buffer)
     duck.configure(job.settings)
-    pending, parts = None, None
+    pending, result = None, None
     try:
         lines, pending = _lines(job)
-        parts = duck.run_sql(job.sql, lines)
+        rows = duck.run_sql(job.sql, lines)
         del lines
+        duck.release()  # DuckDB's memory back before the split
+        result = parts.prepared_table(rows, job.kind, job.rules)
+        del rows
     except DataLoadError as exc:
         reply = ("error", exc)
     except duckdb.OutOfMemoryException:
@@ -161,10 +172,10 @@ def _serve() -> int:
     except Exception as exc:  # noqa: BLE001 - reported to the worker, named by file
         traceback.print_exc()
         reply = ("failed", f"{type(exc).__name__}: {exc}")
-    if parts is not None:  # the result as an Arrow stream, read by the worker as it comes
+    if result is not None:  # the result as an Arrow stream, read by the worker as it comes
         reply_to.write(_ARROW)
-        with pa.ipc.new_stream(reply_to, parts.schema) as writer:
-            writer.write_table(parts)
+        with pa.ipc.new_stream(reply_to, result.schema) as writer:
+            writer.write_table(result)
     else:
         try:
             data = pickle.dumps(reply)
@@ -172,7 +183,8 @@ def _serve() -> int:
             data = pickle.dumps(("failed", f"{type(reply[1]).__name__}: {exc}"))
         reply_to.write(_PICKLE + data)
     reply_to.close()
-    if pending is not None and parts is not None:
+    if pending is not None and result is not None:
+        del result
         duck.release()
         try:
             write_parquet_atomically(pending, Path(job.lines_file))
@@ -235,7 +247,9 @@ def _answer(stream) -> tuple | None:
 
 
 def run_in_child(job: Job) -> pa.Table:
-    """The statement's result for ``job``, computed in a child process. Raises
+    """The prepared result for ``job`` (:func:`dashapp.ingest.parts.prepared_table`: the
+    invoice table with the ledger in its metadata, or the product lines), computed in a child
+    process. Raises
     :class:`DataLoadError` for bad input (the loader's message), memory, or a child that stops
     without answering."""
     proc = subprocess.Popen(

@@ -21,8 +21,8 @@ from dashapp.ingest.engine.pipeline import (
     invoice_parts,
     product_parts,
 )
-from dashapp.ingest.engine.results import product_lines, split_parts
 from dashapp.ingest.errors import DataLoadError
+from dashapp.ingest.parts import product_lines, split_parts
 
 
 def lines_table(name: str = local.LINES_TABLE):
@@ -63,7 +63,7 @@ def clean_products(
     """The kept product lines of canonical lines (a DataFrame, an Arrow table or a parquet
     path) on the embedded DuckDB, one row per (invoice, stock code)
     (:func:`~dashapp.ingest.engine.pipeline.product_parts`, typed by
-    :func:`~dashapp.ingest.engine.results.product_lines`; a database and Spark run the same
+    :func:`~dashapp.ingest.parts.product_lines`; a database and Spark run the same
     expression; ``sql`` as in :func:`clean`)."""
     rules = rules or CleaningRules()
     if isinstance(lines, pd.DataFrame):

@@ -5,7 +5,7 @@
 expression whose result has **one row per (invoice, fate)**: the kept lines of an invoice
 (``fate`` NULL) give its row of the invoice table, the removed lines give the ledger's counts
 and money. The whole cleaning is therefore one statement that returns a small result (about one
-row per invoice); :func:`dashapp.ingest.engine.results.split_parts` turns it into the invoice
+row per invoice); :func:`dashapp.ingest.parts.split_parts` turns it into the invoice
 table and the ledger. It never keeps a copy of the lines: three sets of rows are summed per
 (invoice, fate) (every line; minus the extra copies of duplicates; plus what return matching
 changes, see :func:`invoice_parts`), which is what lets DuckDB clean 10M lines within its
@@ -46,9 +46,7 @@ import ibis.expr.datatypes as dt
 
 from dashapp.ingest.cleaning import NON_PRODUCT_PATTERNS, CleaningRules
 from dashapp.ingest.engine.product_type import product_type
-
-#: Money is carried as integer thousandths of the currency unit.
-MILLI = 1000
+from dashapp.ingest.parts import MILLI, PART_COLUMNS, PRODUCT_COLUMNS
 
 #: Canonical columns a source must provide to the engine, with their ibis types.
 LINE_SCHEMA = ibis.schema(
@@ -64,28 +62,6 @@ LINE_SCHEMA = ibis.schema(
     }
 )
 SOURCE_COLUMNS: tuple[str, ...] = tuple(LINE_SCHEMA.names)
-
-#: Columns of the result of :func:`invoice_parts`.
-PART_COLUMNS: tuple[str, ...] = (
-    "invoice",
-    "fate",
-    "is_cancellation",
-    "customer_id",
-    "invoice_date",
-    "country",
-    "lines",
-    "money_milli",
-    "removed_lines",
-    "kept_money_milli",
-    "returned_money_milli",
-    "surviving_lines",
-    "unmatched_lines",
-    "unmatched_money_milli",
-    "missing_lines",
-    "missing_money_milli",
-    "duplicate_lines",
-    "duplicate_money_milli",
-)
 
 _PAIR = ["pair_customer", "pair_stock"]
 
@@ -488,21 +464,6 @@ def cleaning_sql(lines: ibis.Table, rules: CleaningRules | None, dialect: str, t
     if second.lstrip().upper().startswith("WITH "):
         return head + ",\n" + second.lstrip()[5:]
     return head + "\n" + second
-
-
-#: Columns of the result of :func:`product_parts`.
-PRODUCT_COLUMNS: tuple[str, ...] = (
-    "invoice",
-    "stock_code",
-    "description",
-    "customer_id",
-    "invoice_date",
-    "country",
-    "is_cancellation",
-    "units",
-    "money_milli",
-    "product_type",
-)
 
 
 def product_parts(lines: ibis.Table, rules: CleaningRules | None = None) -> ibis.Table:

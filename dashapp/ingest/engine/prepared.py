@@ -15,9 +15,11 @@ the file once and writes that parquet **off the request path** (in a background 
 in the child process after it answered); a later rule set is cleaned by DuckDB scanning that
 parquet, without reading the source again. A file of at least
 :data:`~dashapp.ingest.isolated.CHILD_BYTES` is read and cleaned in a short-lived child
-process (:mod:`dashapp.ingest.isolated`), so the worker never holds its raw lines. The
-processes sharing a cache folder prepare a file version once per rule set: the first claims
-it (:func:`claim`), the others wait for its result.
+process (:mod:`dashapp.ingest.isolated`), so the worker never holds its raw lines nor the
+statement's rows: the child sends the invoice table with the ledger in its metadata (or the
+product lines), which is stored as it came. The processes sharing a cache folder prepare a
+file version once per rule set: the first claims it (:func:`claim`), the others wait for its
+result.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ from dashapp.ingest import engine, isolated, schema
 from dashapp.ingest.cleaning import DEFAULT_NON_PRODUCT_CODES, CleaningRules
 from dashapp.ingest.engine import local
 from dashapp.ingest.engine.pipeline import invoice_parts, product_parts
-from dashapp.ingest.engine.results import product_lines, split_parts
 from dashapp.ingest.errors import DataLoadError
 from dashapp.ingest.isolated import is_large_csv, lines_cache_valid, streamed
 from dashapp.ingest.loading import cache_path_for, load_transactions
@@ -52,6 +53,14 @@ from dashapp.ingest.loading.cache import (
     _stat_key,
     _write_cache,
     write_parquet_atomically,
+)
+from dashapp.ingest.parts import (
+    ORDERS,
+    PRODUCTS,
+    RESULT_META_KEY,
+    result_meta,
+    result_of,
+    result_table,
 )
 
 log = logging.getLogger(__name__)
@@ -65,13 +74,10 @@ STREAM_BYTES = 256 << 20
 #: claim of a dead process on this host is taken over at once).
 FILE_CLAIM_STALE_S = 3600.0
 
-_META_KEY = b"dashapp.prepared"
 _writers: dict[Path, threading.Thread] = {}
 _writers_lock = threading.Lock()
 
 Result = tuple[pd.DataFrame, pd.DataFrame]
-#: What a prepared file holds: the invoice table and ledger, or the product lines.
-ORDERS, PRODUCTS = "orders", "products"
 
 
 def rules_token(rules: CleaningRules) -> str:
@@ -93,7 +99,7 @@ def _read_prepared(path: Path) -> tuple[pa.Table, dict] | None:
     another engine version (then it is prepared again)."""
     try:
         table = pq.read_table(path)
-        meta = json.loads((table.schema.metadata or {})[_META_KEY])
+        meta = result_meta(table)
     except (OSError, pa.ArrowException, KeyError, ValueError):
         return None
     return (table, meta) if meta.get("engine") == ENGINE_VERSION else None
@@ -101,29 +107,18 @@ def _read_prepared(path: Path) -> tuple[pa.Table, dict] | None:
 
 def _read_result(path: Path) -> Result | None:
     read = _read_prepared(path)
-    if read is None:
-        return None
-    table, meta = read
-    i = table.schema.get_field_index("invoice")
-    if i >= 0 and pa.types.is_dictionary(table.schema.field(i).type):  # stored before the
-        # invoice became plain text (results.invoice_table): decoded here, not re-cleaned
-        table = table.set_column(i, "invoice", table.column(i).cast(pa.string()))
-    orders = table.replace_schema_metadata(None).to_pandas()
-    ledger = pd.DataFrame(meta["ledger"])
-    ledger.attrs.update(meta["attrs"])
-    return orders, ledger
+    return None if read is None else result_of(read[0])
 
 
-def _write_result(path: Path, orders: pd.DataFrame, ledger: pd.DataFrame) -> None:
-    table = pa.Table.from_pandas(orders, preserve_index=False)
-    meta = {
-        "engine": ENGINE_VERSION,
-        "ledger": ledger.to_dict(orient="list"),
-        "attrs": {k: int(v) for k, v in ledger.attrs.items()},
-    }
-    write_parquet_atomically(
-        table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()}), path
-    )
+def _write_result(path: Path, result: Result | pa.Table) -> None:
+    """Store the invoice table and ledger: a :func:`~dashapp.ingest.parts.result_table` (as
+    a child process sends it) or the pair."""
+    if isinstance(result, pa.Table):
+        meta = {"engine": ENGINE_VERSION, **result_meta(result)}
+        table = result.replace_schema_metadata({RESULT_META_KEY: json.dumps(meta).encode()})
+    else:
+        table = result_table(*result, engine=ENGINE_VERSION)
+    write_parquet_atomically(table, path)
 
 
 def _read_products(path: Path) -> pd.DataFrame | None:
@@ -131,10 +126,22 @@ def _read_products(path: Path) -> pd.DataFrame | None:
     return None if read is None else read[0].to_pandas()
 
 
-def _write_products(path: Path, lines: pd.DataFrame) -> None:
-    table = pa.Table.from_pandas(lines, preserve_index=False)
-    meta = {**(table.schema.metadata or {}), _META_KEY: json.dumps({"engine": ENGINE_VERSION})}
-    write_parquet_atomically(table.replace_schema_metadata(meta), path)
+def _write_products(path: Path, lines: pd.DataFrame | pa.Table) -> None:
+    if isinstance(lines, pd.DataFrame):
+        lines = pa.Table.from_pandas(lines, preserve_index=False)
+    meta = {
+        **(lines.schema.metadata or {}),
+        RESULT_META_KEY: json.dumps({"engine": ENGINE_VERSION}),
+    }
+    write_parquet_atomically(lines.replace_schema_metadata(meta), path)
+
+
+def _as_result(result: Result | pa.Table) -> Result:
+    return result_of(result) if isinstance(result, pa.Table) else result
+
+
+def _as_products(lines: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    return lines.to_pandas() if isinstance(lines, pa.Table) else lines
 
 
 _READ = {ORDERS: _read_result, PRODUCTS: _read_products}
@@ -208,36 +215,41 @@ def release_claim(
 
 
 def prepared(
-    key: str | None, rules: CleaningRules, cache_dir: Path | None, compute: Callable[[], Result]
+    key: str | None,
+    rules: CleaningRules,
+    cache_dir: Path | None,
+    compute: Callable[[], Result | pa.Table],
 ) -> Result:
     """``(invoice table, ledger)`` for the data version ``key`` and ``rules``: read from the
-    cache when there, else ``compute()`` and store it (a read-only or full cache folder only
-    costs the store, never the result)."""
+    cache when there, else ``compute()`` (the pair, or a child's
+    :func:`~dashapp.ingest.parts.result_table`, stored as it came) and store it (a read-only
+    or full cache folder only costs the store, never the result)."""
     if cache_dir is None or key is None:
-        return compute()
+        return _as_result(compute())
     path = _result_file(Path(cache_dir), key, rules)
     hit = _read_result(path)
     if hit is not None:
         return hit
-    orders, ledger = compute()
+    result = compute()
     try:
-        _write_result(path, orders, ledger)
+        _write_result(path, result)
     except OSError as exc:
         log.warning("could not store the cleaned result in %s: %s", path.parent, exc)
-    return orders, ledger
+    return _as_result(result)
 
 
 def prepared_products(
     key: str | None,
     rules: CleaningRules,
     cache_dir: Path | None,
-    compute: Callable[[], pd.DataFrame],
+    compute: Callable[[], pd.DataFrame | pa.Table],
 ) -> pd.DataFrame:
     """The product lines for the data version ``key`` and ``rules``
     (:func:`dashapp.ingest.engine.clean_products`): read from the cache when there, else
-    ``compute()`` and store them beside the invoice table, like :func:`prepared`."""
+    ``compute()`` (a frame, or the Arrow table a child sends) and store them beside the
+    invoice table, like :func:`prepared`."""
     if cache_dir is None or key is None:
-        return compute()
+        return _as_products(compute())
     path = _result_file(Path(cache_dir), key, rules, PRODUCTS)
     hit = _read_products(path)
     if hit is not None:
@@ -247,7 +259,7 @@ def prepared_products(
         _write_products(path, lines)
     except OSError as exc:
         log.warning("could not store the product lines in %s: %s", path.parent, exc)
-    return lines
+    return _as_products(lines)
 
 
 def _write_lines_later(lines: pd.DataFrame, target: Path) -> None:
@@ -383,10 +395,13 @@ def _prepare_file(p: Path, rules: CleaningRules, cache_dir, column_map, kind: st
             stream_bytes=STREAM_BYTES,
             scratch_dir=str(Path(tempfile.gettempdir()) / "dashapp-lines"),
             settings=local.settings(),
+            rules=rules,
+            kind=kind,
             what=_WHAT[kind],
         )
-        parts = isolated.run_in_child(job)
-        return split_parts(parts, rules) if kind == ORDERS else product_lines(parts)
+        # the child splits the statement's rows itself and sends the invoice table with the
+        # ledger in its metadata, or the product lines (stored as they come)
+        return isolated.run_in_child(job)
 
     def in_a_child() -> bool:
         try:
@@ -396,7 +411,7 @@ def _prepare_file(p: Path, rules: CleaningRules, cache_dir, column_map, kind: st
 
     if cache_dir is None:  # no usable cache folder: nothing is kept, a large CSV still streams
         if in_a_child():
-            return in_child(None)
+            return (_as_result if kind == ORDERS else _as_products)(in_child(None))
         try:
             if is_large_csv(p, STREAM_BYTES):
                 scratch = cache_path_for(p, Path(tempfile.gettempdir()) / "dashapp-lines")

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dashapp.ingest import cleaning
 from dashapp.ingest.cleaning import RULES, CleaningRules, filter_transactions
 from dashapp.ingest.engine import clean
 from tests.factories import make_lines
@@ -129,6 +130,73 @@ def test_filter_end_date_is_inclusive_and_one_day_works():
     fr = filter_transactions(orders, countries=["France"])
     assert fr.empty
     assert len(filter_transactions(orders)) == len(orders)
+
+
+def _masked(frame, start=None, end=None, countries=None):
+    """The plain mask filter_transactions must equal (inclusive days, missing dates out)."""
+    dates = frame["invoice_date"]
+    mask = np.ones(len(frame), dtype=bool)
+    if start:
+        mask &= (dates >= pd.Timestamp(start)).to_numpy()
+    if end:
+        mask &= (dates < pd.Timestamp(end) + pd.Timedelta(days=1)).to_numpy()
+    if countries:
+        mask &= frame["country"].isin(countries).to_numpy()
+    return frame.loc[mask]
+
+
+@pytest.mark.parametrize(
+    "layout", ["sorted", "sorted, missing dates last", "unsorted", "missing first"]
+)
+def test_a_date_range_of_a_sorted_table_is_the_masked_rows(layout):
+    """A table sorted by date (the invoice table) is cut by binary search, any other one
+    masked: both give the masked rows, index and dtypes included, at every boundary (days
+    with several invoices, the first and last day, days before and after the data)."""
+    rng = np.random.default_rng(7)
+    days = np.sort(rng.integers(0, 60, 400)).astype("timedelta64[D]")
+    dates = (
+        np.datetime64("2011-01-01", "ns")
+        + days
+        + rng.integers(0, 86_400, 400).astype("timedelta64[s]")
+    )
+    dates[::20] = dates[::20].astype("datetime64[D]")  # some at midnight: on the boundaries
+    dates = np.sort(dates)
+    if "missing" in layout:
+        dates[-7:] = np.datetime64("NaT")
+        if layout == "missing first":
+            dates = np.roll(dates, 7)
+    if layout == "unsorted":
+        dates = rng.permutation(dates)
+    frame = pd.DataFrame(
+        {
+            "invoice": pd.array([f"{i:05d}" for i in range(400)], dtype="str"),
+            "invoice_date": dates,
+            "country": pd.Categorical(rng.choice(["France", "Spain", "Italy"], 400)),
+            "revenue": rng.normal(size=400),
+        },
+        index=pd.RangeIndex(400),
+    )
+    sorted_span = cleaning._sorted_span(frame["invoice_date"])
+    assert (sorted_span is not None) == layout.startswith("sorted")
+    cases = [
+        ("2011-01-01", None),
+        (None, "2011-01-31"),
+        ("2011-01-15", "2011-01-15"),
+        ("2011-01-10", "2011-02-20"),
+        ("2010-01-01", "2012-01-01"),
+        ("2012-01-01", None),
+        (None, "2010-12-31"),
+        ("2011-02-01", "2011-01-01"),
+    ]
+    for start, end in cases:
+        for countries in (None, ["Spain"], ["Spain", "Italy"]):
+            got = filter_transactions(frame, start, end, countries)
+            want = _masked(frame, start, end, countries)
+            pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert filter_transactions(frame) is frame
+    if layout.startswith("sorted"):  # a range is a slice of the table, not a copy
+        cut = filter_transactions(frame, "2011-01-10", "2011-02-20")
+        assert np.shares_memory(cut["revenue"].to_numpy(), frame["revenue"].to_numpy())
 
 
 def test_real_extract_net_revenue_per_customer_matches_plain_pandas(sample_lines):

@@ -254,7 +254,7 @@ def test_integer_sums_reach_pandas_as_int64_from_any_engine():
 
     import pyarrow as pa
 
-    from dashapp.ingest.engine import results
+    from dashapp.ingest import parts as results
     from dashapp.ingest.engine.pipeline import invoice_parts
     from tests.factories import make_lines
 

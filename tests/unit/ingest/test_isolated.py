@@ -11,11 +11,11 @@ import threading
 import pandas as pd
 import pytest
 
-from dashapp.ingest import engine, isolated
+from dashapp.ingest import engine, isolated, parts
 from dashapp.ingest.cleaning import CleaningRules
-from dashapp.ingest.engine import prepared
+from dashapp.ingest.engine import local, prepared
 from dashapp.ingest.errors import DataLoadError
-from dashapp.ingest.loading import cache_path_for
+from dashapp.ingest.loading import cache_path_for, load_transactions
 from tests.badinput.make_corpus import build
 from tests.factories import RAW_ROWS, write_raw_csv
 
@@ -188,6 +188,51 @@ def test_a_child_killed_while_it_works(tmp_path, monkeypatch, in_a_child):
     with pytest.raises(DataLoadError, match=r"shop\.csv stopped before it finished.*SIGKILL"):
         prepared.prepare_file(csv, CleaningRules(), cache_dir=cache)
     assert _stored(cache) == []
+
+
+@pytest.mark.parametrize("rules", RULE_SETS[:2])
+def test_the_child_answers_the_split_result_not_the_statements_rows(tmp_path, rules):
+    """The child sends the invoice table with the ledger in its metadata (and the product
+    lines as they are stored), never the statement's rows per invoice and fate; the worker
+    stores that as it came, and a new process reads back exactly what the worker returned."""
+    csv = _csv(tmp_path / "shop.csv")
+    want_orders, want_ledger = engine.clean(load_transactions(csv), rules)
+    want_lines = engine.clean_products(load_transactions(csv), rules)
+    answers = {}
+    for kind in (parts.ORDERS, parts.PRODUCTS):
+        job = isolated.Job(
+            path=str(csv),
+            sql=prepared.statement(kind, rules),
+            lines_file=None,
+            column_map=None,
+            stream_bytes=prepared.STREAM_BYTES,
+            scratch_dir=str(tmp_path / "scratch"),
+            settings=local.settings(),
+            rules=rules,
+            kind=kind,
+        )
+        answers[kind] = isolated.run_in_child(job)
+    table = answers[parts.ORDERS]
+    assert table.column_names == list(parts.ORDER_COLUMNS)  # no fate, no per-rule sums
+    assert table.num_rows == len(want_orders)
+    orders, ledger = parts.result_of(table)
+    pd.testing.assert_frame_equal(orders, want_orders, check_exact=True)
+    pd.testing.assert_frame_equal(ledger, want_ledger, check_exact=True)
+    assert ledger.attrs == want_ledger.attrs and ledger.attrs["rows_in"] == 30
+    assert answers[parts.PRODUCTS].column_names == list(want_lines.columns)
+    pd.testing.assert_frame_equal(answers[parts.PRODUCTS].to_pandas(), want_lines)
+    # stored as it came: what a new process reads equals what the first one returned
+    cache = tmp_path / "cache"
+    got = prepared.prepared("k", rules, cache, lambda: table)
+    pd.testing.assert_frame_equal(got[0], want_orders, check_exact=True)
+    stored_orders, stored_ledger = prepared.cached("k", rules, cache)
+    pd.testing.assert_frame_equal(stored_orders, want_orders, check_exact=True)
+    pd.testing.assert_frame_equal(stored_ledger, want_ledger, check_exact=True)
+    assert stored_ledger.attrs == want_ledger.attrs
+    lines = prepared.prepared_products("k", rules, cache, lambda: answers[parts.PRODUCTS])
+    pd.testing.assert_frame_equal(lines, want_lines, check_exact=True)
+    stored = prepared.cached("k", rules, cache, parts.PRODUCTS)
+    pd.testing.assert_frame_equal(stored, want_lines, check_exact=True)
 
 
 def test_an_error_inside_the_child_names_the_file(tmp_path, monkeypatch, in_a_child):
