@@ -59,10 +59,10 @@ def _pair_keys(major: np.ndarray, minor: np.ndarray, n_major: int, n_minor: int)
     """``major * n_minor + minor`` (codes of two columns as one key), sorted; in 32 bits when
     every key fits (a sort of 32-bit keys takes about half the time of 64-bit ones)."""
     wide = n_major * n_minor >= 2**31
-    dtype = np.int64 if wide else np.int32
-    return np.sort(
-        major.astype(dtype, copy=False) * dtype(n_minor) + minor.astype(dtype, copy=False)
-    )
+    dtype: type[np.signedinteger] = np.int64 if wide else np.int32
+    keys: np.ndarray = major.astype(dtype, copy=False) * n_minor
+    keys += minor.astype(dtype, copy=False)
+    return np.sort(keys)
 
 
 def _most_frequent(

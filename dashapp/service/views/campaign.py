@@ -38,6 +38,10 @@ class Plan(View):
     notes: list[str] = field(default_factory=list)
 
 
+#: What ``settings`` holds, in order: the Action list's CLV and clustering settings.
+_SETTING_NAMES = ("model", "horizon_months", "margin_pct", "annual_discount_pct", "method", "k")
+
+
 def campaign_plan(
     filters: Filters,
     target: tuple = (),
@@ -68,7 +72,8 @@ def campaign_plan(
         )
     # the plan reads no interval column: without them (level None) it skips the intervals'
     # bootstrap and holdout fit, seconds of CPU at full scale on the page's first visit
-    result = customer_table(filters, *settings, level_pct=None)
+    named = dict(zip(_SETTING_NAMES, settings, strict=False))
+    result = customer_table(filters, **named, level_pct=None)
     if result.reason:
         return Plan(reason=result.reason)
     table = result.table
