@@ -14,27 +14,8 @@ process, with the load average.
 from __future__ import annotations
 
 import os
-import time
 
-from common import app_client, machine, median_wall_cpu, report
-
-
-def _prepared(service, filters) -> None:
-    """Wait for the background work a loaded dataset starts (the product lines, then the
-    default view's machine-learned model, where the tree has them): its CPU time would
-    otherwise count in the first measurements (this process's CPU time)."""
-    from dashapp.service import store
-
-    for _ in range(1200):
-        try:
-            store.products(filters.dataset, filters.rules)
-            break
-        except service.DataLoadError:  # still being prepared
-            time.sleep(0.5)
-    if hasattr(store, "when_products_ready"):
-        key = ("ml", filters.dataset, service.dataset_version(filters.dataset), filters.rules)
-        while key not in store._store:
-            time.sleep(0.2)
+from common import app_client, machine, median_wall_cpu, report, wait_for_background_work
 
 
 def main() -> None:
@@ -46,7 +27,7 @@ def main() -> None:
     dataset = csv.stem
     service.cleaned(dataset, cleaning.CleaningRules().flags())
     filters = service.Filters.build(dataset=dataset)
-    _prepared(service, filters)
+    wait_for_background_work(service, filters)
     ids = list(service.rfm_table(filters).sort_values("frequency", ascending=False).index[:12])
     base = {state_key("dataset"): dataset}
     clv = {state_key(k): v for k, v in

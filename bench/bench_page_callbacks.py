@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 #: (callback, extra inputs beyond the controls and the dataset): the page callbacks a click
@@ -55,38 +54,6 @@ CALLBACKS: list[tuple[str, dict]] = [
 ]
 
 
-def _prepared(service, filters) -> None:
-    """Wait for the background work a loaded dataset starts (the product lines, then the
-    default view's machine-learned model, where the tree has them): its CPU time would
-    otherwise count in the first measurements (this process's CPU time)."""
-    from dashapp.service import store
-
-    for _ in range(1200):
-        try:
-            store.products(filters.dataset, filters.rules)
-            break
-        except service.DataLoadError:  # still being prepared
-            time.sleep(0.5)
-    if hasattr(store, "when_products_ready"):
-        key = ("ml", filters.dataset, service.dataset_version(filters.dataset), filters.rules)
-        while key not in store._store:
-            time.sleep(0.2)
-
-
-def controls(dataset: str) -> dict:
-    """Every declared control at its starting value, as a page sends it."""
-    from dashapp.service import params
-    from tests.callback_client import date_key, state_key
-
-    values = {state_key("dataset"): dataset}
-    for p in vars(params).values():
-        if isinstance(p, params.Param):
-            key = date_key(p.key) if p.kind == "date" else state_key(p.key)
-            value = p.initial(None)
-            values[key] = list(value) if isinstance(value, tuple) else value
-    return values
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -101,7 +68,13 @@ def main() -> None:
         sys.path.insert(0, str(args.code.resolve()))
     here = str(Path(__file__).resolve().parent)
     sys.path.insert(1 if args.code else 0, here)
-    from common import app_client, machine, median_wall_cpu
+    from common import (
+        app_client,
+        controls_at_start,
+        machine,
+        median_wall_cpu,
+        wait_for_background_work,
+    )
 
     if args.code:  # common put this checkout first: the tree asked for goes before it
         sys.path.remove(str(args.code.resolve()))
@@ -121,9 +94,9 @@ def main() -> None:
     dataset = csv.stem
     service.cleaned(dataset, cleaning.CleaningRules().flags())
     filters = service.Filters.build(dataset=dataset)
-    _prepared(service, filters)
+    wait_for_background_work(service, filters)
     top = service.rfm_table(filters).sort_values("frequency", ascending=False).index[0]
-    base = {**controls(dataset), state_key("id"): str(top)}
+    base = {**controls_at_start(dataset), state_key("id"): str(top)}
 
     def post(name, values):
         resp = client.call(name, values)

@@ -93,6 +93,39 @@ def app_client(scale: str):
     return app, CallbackClient(app), csv
 
 
+def controls_at_start(dataset: str) -> dict:
+    """Every declared control at its starting value, as a page sends it: this checkout's
+    ``tests/callback_client.controls_at_start`` (loaded from its file, so that it serves a
+    ``--code`` tree written before it too)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "callback_client_here", ROOT / "tests" / "callback_client.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.controls_at_start(dataset)
+
+
+def wait_for_background_work(service, filters) -> None:
+    """Wait for the background work a loaded dataset starts (the product lines, then the
+    default view's machine-learned model, where the tree has them): its CPU time would
+    otherwise count in the first measurements (this process's CPU time)."""
+    from dashapp.service import store
+
+    for _ in range(1200):
+        try:
+            store.products(filters.dataset, filters.rules)
+            break
+        except service.DataLoadError:  # still being prepared
+            time.sleep(0.5)
+    if hasattr(store, "when_products_ready"):
+        key = ("ml", filters.dataset, service.dataset_version(filters.dataset), filters.rules)
+        while key not in store._store:
+            time.sleep(0.2)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -87,3 +87,17 @@ def state_key(key: str, prop: str = "value") -> str:
 
 def date_key(key: str) -> str:
     return json.dumps({"key": key, "kind": "date"}, separators=(",", ":"), sort_keys=True) + ".date"
+
+
+def controls_at_start(dataset: str) -> dict:
+    """Every declared control at its starting value, as a page sends it, keyed as the client
+    posts states (the dataset ``dataset``)."""
+    from dashapp.service import params
+
+    values: dict[str, Any] = {state_key("dataset"): dataset}
+    for p in vars(params).values():
+        if isinstance(p, params.Param):
+            key = date_key(p.key) if p.kind == "date" else state_key(p.key)
+            value = p.initial(None)
+            values[key] = list(value) if isinstance(value, tuple) else value
+    return values

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dashapp import service
-from dashapp.service import params
-from tests.callback_client import CallbackClient, date_key, state_key
+from tests.callback_client import CallbackClient, controls_at_start, date_key, state_key
 
 #: Every callback wrapped in kept_outputs, with an input that changes its answer.
 KEPT = {
@@ -35,20 +34,9 @@ def client(extract_app, shared_sample_xlsx):
     return client
 
 
-def _controls(dataset: str) -> dict:
-    """Every declared control at its starting value, as a page sends it."""
-    values = {state_key("dataset"): dataset}
-    for p in vars(params).values():
-        if isinstance(p, params.Param):
-            key = date_key(p.key) if p.kind == "date" else state_key(p.key)
-            value = p.initial(None)
-            values[key] = list(value) if isinstance(value, tuple) else value
-    return values
-
-
 @pytest.mark.parametrize("name", list(KEPT))
 def test_a_kept_answer_is_the_computed_one(client, name):
-    values = {**_controls(client.dataset), **EXTRA.get(name, {})}
+    values = {**controls_at_start(client.dataset), **EXTRA.get(name, {})}
     service.cache.clear()
     first = client.call(name, values)
     again = client.call(name, values)
