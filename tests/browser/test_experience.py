@@ -155,19 +155,6 @@ def test_shared_url_reproduces_the_view_and_back_button_works(dash_duo, browser_
     assert console_errors(dash_duo) == []
 
 
-def test_every_page_loads_without_console_errors(dash_duo, browser_app):
-    dash_duo.start_server(browser_app)
-    for page in dash.page_registry.values():
-        dash_duo.driver.get(dash_duo.server_url + page["relative_path"])
-        settle(dash_duo)  # the page's callbacks have finished (h1/h2 drawn, none pending)
-        save_screenshot(dash_duo, f"page-{page['name'].lower().replace(' ', '-')}")
-        errors = console_errors(dash_duo)
-        assert errors == [], f"{page['path']}: {errors}"
-        assert (
-            "Something went wrong" not in dash_duo.driver.find_element("css selector", "body").text
-        )
-
-
 def test_an_upload_whose_dates_read_both_ways_offers_the_date_order(
     dash_duo, browser_app, tmp_path
 ):

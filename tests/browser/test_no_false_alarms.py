@@ -1,11 +1,12 @@
-"""No false alarms: a page the user has not touched shows no error or warning, and a filter
-that matches nothing gets a neutral empty state (grey text), never a red or yellow alert."""
+"""No false alarms: a page the user has not touched loads without a console error and shows no
+error or warning, and a filter that matches nothing gets a neutral empty state (grey text),
+never a red or yellow alert."""
 
 from __future__ import annotations
 
 import dash
 
-from tests.browser.conftest import console_errors, settle
+from tests.browser.conftest import console_errors, save_screenshot, settle
 
 #: Red and yellow alerts, but for a finding about the data itself (the CLV page's verdict on
 #: Gamma-Gamma's independence assumption is yellow when the data breaks it).
@@ -20,13 +21,16 @@ def _shown_alarms(dash_duo) -> list[str]:
     ]
 
 
-def test_no_page_raises_an_alarm_on_a_first_visit(dash_duo, browser_app):
+def test_no_page_raises_an_alarm_or_a_console_error_on_a_first_visit(dash_duo, browser_app):
     dash_duo.start_server(browser_app)
     for page in dash.page_registry.values():
         dash_duo.driver.get(dash_duo.server_url + page["relative_path"])
-        settle(dash_duo)
+        settle(dash_duo)  # the page's callbacks have finished (h1/h2 drawn, none pending)
+        save_screenshot(dash_duo, f"page-{page['name'].lower().replace(' ', '-')}")
+        errors = console_errors(dash_duo)
+        assert errors == [], f"{page['path']}: {errors}"
+        assert "Something went wrong" not in dash_duo.find_element("body").text, page["path"]
         assert _shown_alarms(dash_duo) == [], page["path"]
-    assert console_errors(dash_duo) == []
 
 
 #: Each page's empty state when the filters match nothing.
