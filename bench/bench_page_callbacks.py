@@ -63,6 +63,19 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="callback names (default: all)")
     parser.add_argument("--json", type=Path, help="also write the medians here")
     parser.add_argument("--csv", type=Path, help="another file (default: the generated one)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="start from this cache folder (e.g. "
+        "bench_engine.py --keep-cache's: a large file is not prepared again)",
+    )
+    parser.add_argument(
+        "--no-product-lines",
+        action="store_true",
+        help="do not prepare the "
+        "product lines first (at 100M lines they alone exceed the memory "
+        "targets); the callbacks that read them are then not measured",
+    )
     args = parser.parse_args()
     if args.code:  # before common's import: it puts this checkout on the path
         sys.path.insert(0, str(args.code.resolve()))
@@ -73,6 +86,7 @@ def main() -> None:
         controls_at_start,
         machine,
         median_wall_cpu,
+        peak_rss_mb,
         wait_for_background_work,
     )
 
@@ -87,14 +101,15 @@ def main() -> None:
         import common
 
         common.SCALES["full"] = (0, 0, args.csv)
-    app, client, csv = app_client("full")
+    app, client, csv = app_client("full", args.cache_dir)
     import dashapp
 
     print(f"code: {Path(dashapp.__file__).parent.parent}; {machine()}; {csv.name}", flush=True)
     dataset = csv.stem
     service.cleaned(dataset, cleaning.CleaningRules().flags())
     filters = service.Filters.build(dataset=dataset)
-    wait_for_background_work(service, filters)
+    if not args.no_product_lines:
+        wait_for_background_work(service, filters)
     top = service.rfm_table(filters).sort_values("frequency", ascending=False).index[0]
     base = {**controls_at_start(dataset), state_key("id"): str(top)}
 
@@ -128,7 +143,7 @@ def main() -> None:
                          "cached_wall": c_wall, "kB": size, "load": load}  # fmt: skip
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; * = above 100 ms uncached "
-          "or 20 ms cached (CPU)")  # fmt: skip
+          f"or 20 ms cached (CPU); peak RSS of this process {peak_rss_mb():,.0f} MB")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

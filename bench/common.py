@@ -75,9 +75,11 @@ def median_wall_cpu(fn, runs: int = 5, setup=None) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def app_client(scale: str):
+def app_client(scale: str, cache_dir: Path | None = None):
     """A Dash app on the generated dataset of ``scale`` with an in-process results cache,
-    and a client that posts callbacks as the browser does. Returns ``(app, client, csv)``."""
+    and a client that posts callbacks as the browser does. Returns ``(app, client, csv)``.
+    ``cache_dir``: a cache folder to start from (e.g. ``bench_engine.py --keep-cache``'s, so
+    a large file is not prepared again); default a new, empty one."""
     import tempfile
 
     from dashapp import create_app
@@ -85,9 +87,8 @@ def app_client(scale: str):
     from tests.callback_client import CallbackClient
 
     csv = generated_csv(scale)
-    settings = Settings.from_env(
-        env={}, data_path=csv, cache_dir=tempfile.mkdtemp(prefix="bench-cache-")
-    )
+    cache = cache_dir or Path(tempfile.mkdtemp(prefix="bench-cache-"))
+    settings = Settings.from_env(env={}, data_path=csv, cache_dir=cache)
     settings = type(settings)(**{**settings.__dict__, "cache_type": "SimpleCache"})
     app = create_app(settings)
     return app, CallbackClient(app), csv
