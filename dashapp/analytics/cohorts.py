@@ -281,11 +281,32 @@ def average_cumulative_revenue(
 def _months_active(code: np.ndarray, k: np.ndarray, n: int) -> list[str]:
     """Per customer code 0..n-1: its distinct months ``k`` in order, space-separated."""
     span = int(k.max()) + 1 if len(k) else 1
-    pairs = np.unique(code.astype(np.int64) * span + k)
-    who, month = pairs // span, pairs % span
+    if n * span <= _MONTH_MARKS_MAX:  # a mark per (customer, month): no sort
+        marks = np.zeros((n, span), dtype=bool)
+        marks[code, k] = True
+        who, month = np.nonzero(marks)  # row-major: by customer, then month
+    else:
+        pairs = np.unique(code.astype(np.int64) * span + k)
+        who, month = pairs // span, pairs % span
     cuts = np.searchsorted(who, np.arange(n + 1)).tolist()
     text = np.array([str(m) for m in range(span)], dtype=object)[month].tolist()
     return [" ".join(text[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
+#: Largest customers x months grid :func:`_months_active` marks (bytes); beyond it, it sorts.
+_MONTH_MARKS_MAX = 64_000_000
+
+
+def _customer_codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each row's customer as a code into the customers' ids as text, sorted (the order
+    ``groupby`` on the text gives): a categorical column's codes mapped through its
+    categories, so the rows' ids are never turned into text one by one."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes, values = ids.cat.codes.to_numpy(), ids.cat.categories
+    else:
+        codes, values = pd.factorize(ids)
+    text_codes, text = pd.factorize(pd.Index(values).astype(str), sort=True)
+    return text_codes[codes], text
 
 
 def customer_cohorts(orders: pd.DataFrame) -> pd.DataFrame:
@@ -295,35 +316,67 @@ def customer_cohorts(orders: pd.DataFrame) -> pd.DataFrame:
     in the revenue matrix) and ``months_active``: the months since acquisition with a
     purchase, space-separated ("0 1 4"), so that the customers behind a retention cell
     ``[c, k]`` are those of cohort ``c`` whose months include ``k``."""
-    known = orders[orders["customer_id"].notna()]
-    buys = known[~known["is_cancellation"].to_numpy(dtype=bool)]
     columns = ["customer_id", "cohort", "first_purchase", "last_purchase", "orders", "revenue",
                "months_active"]  # fmt: skip
-    if buys.empty:
+    known = orders.loc[
+        orders["customer_id"].notna().to_numpy(),
+        ["customer_id", "invoice_date", "is_cancellation", "revenue"],
+    ]
+    is_buy = ~known["is_cancellation"].to_numpy(dtype=bool)
+    if not is_buy.any():
         return pd.DataFrame(columns=columns)
-    ids = buys["customer_id"].astype(str)
-    month = buys["invoice_date"].dt.to_period("M")
-    first_month = month.groupby(ids).min()
-    # months counted on the periods' ordinals (months since 1970), per customer code: no
-    # Period arithmetic or group-wise apply over every invoice
-    first = first_month.array.asi8
-    code = first_month.index.get_indexer(ids)
-    months = pd.Series(
-        _months_active(code, month.array.asi8 - first[code], len(first)), index=first_month.index
-    )
-    dates = buys["invoice_date"].dt.normalize()
-    all_code = first_month.index.get_indexer(known["customer_id"].astype(str))
+    # every row's customer as a code (0..m-1 over the customers with a purchase, in the
+    # order of their ids as text), months as the periods' ordinals (months since 1970): no
+    # text key, Period arithmetic or group-wise apply over every invoice
+    all_code, ids = _customer_codes(known["customer_id"])
+    buyers = np.flatnonzero(np.bincount(all_code[is_buy], minlength=len(ids)))
+    position = np.full(len(ids), -1, dtype=np.int64)
+    position[buyers] = np.arange(len(buyers))
+    all_code = position[all_code]
+    code = all_code[is_buy]
+    index = pd.Index(ids[buyers])
     known_month = known["invoice_date"].dt.to_period("M").array.asi8
-    in_cohort = known[(all_code >= 0) & (known_month >= first[np.maximum(all_code, 0)])]
+    month = known_month[is_buy]
+    first = _reduce(np.minimum, month, code, len(index))
+    first_month = pd.Series(pd.arrays.PeriodArray(first, dtype="period[M]"), index=index)
+    months = pd.Series(_months_active(code, month - first[code], len(first)), index=index)
+    dates = known["invoice_date"][is_buy]
+    in_cohort = (all_code >= 0) & (known_month >= first[np.maximum(all_code, 0)])
+    revenue = known["revenue"].to_numpy()[in_cohort]
     table = pd.DataFrame(
         {
             "cohort": first_month.astype(str),
-            "first_purchase": dates.groupby(ids).min().dt.strftime("%Y-%m-%d"),
-            "last_purchase": dates.groupby(ids).max().dt.strftime("%Y-%m-%d"),
-            "orders": ids.groupby(ids).size(),
-            "revenue": in_cohort["revenue"].groupby(in_cohort["customer_id"].astype(str)).sum(),
+            "first_purchase": _day(np.minimum, dates, code, index),
+            "last_purchase": _day(np.maximum, dates, code, index),
+            "orders": pd.Series(np.bincount(code, minlength=len(index)), index=index),
+            "revenue": _by_code(pd.Series(revenue).groupby(all_code[in_cohort]).sum(), index),
             "months_active": months,
         }
     )
     table["revenue"] = table["revenue"].fillna(0.0).round(2)
     return table.rename_axis("customer_id").reset_index()[columns]
+
+
+def _reduce(ufunc: np.ufunc, values: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
+    """``ufunc`` (np.minimum or np.maximum) of int64 ``values`` per code 0..n-1 (each code
+    has a value)."""
+    start = np.iinfo(np.int64).max if ufunc is np.minimum else np.iinfo(np.int64).min
+    out = np.full(n, start, dtype=np.int64)
+    ufunc.at(out, code, values)
+    return out
+
+
+def _day(ufunc: np.ufunc, dates: pd.Series, code: np.ndarray, index: pd.Index) -> pd.Series:
+    """The first (np.minimum) or last (np.maximum) day per customer, as "YYYY-MM-DD"
+    (invoice dates are naive datetimes, as the cleaning leaves them)."""
+    values = dates.to_numpy()
+    if values.dtype.kind != "M":
+        raise TypeError(f"invoice_date must be naive datetimes, not {dates.dtype}")
+    picked = _reduce(ufunc, values.view(np.int64), code, len(index)).view(values.dtype)
+    return pd.Series(picked, index=index).dt.strftime("%Y-%m-%d")
+
+
+def _by_code(values: pd.Series, index: pd.Index) -> pd.Series:
+    """A per-code result (indexed by codes 0..m-1, some perhaps missing) on the customers'
+    ``index``."""
+    return pd.Series(values.reindex(range(len(index))).to_numpy(), index=index)
