@@ -40,7 +40,13 @@ CALLBACKS: list[tuple[str, dict]] = [
     ("update_cluster_diagnostics", {"cl-diag-request.data": 1}),
     ("serve_cl_grid", {"cl-grid.getRowsRequest": GRID_BLOCK}),
     ("update_migration", {}),
-    ("list_flow", {"mig-flow.data": ["Loyal Customers", "Loyal Customers"]}),
+    (
+        "serve_mig_flow_grid",
+        {
+            "mig-flow.data": ["Loyal Customers", "Loyal Customers"],
+            "mig-flow-grid.getRowsRequest": GRID_BLOCK,
+        },
+    ),
     ("update_customer", {}),
     ("update_customer_explanation", {}),
     ("update_countries", {}),

@@ -33,8 +33,15 @@ def test_a_click_on_a_flow_lists_its_customers_and_links_to_the_customer(dash_du
     shown = int(title.rsplit(":", 1)[1].split()[0].replace(",", ""))
     assert shown > 0
     from_state = title.split("→")[0].strip()
-    cells = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#mig-flow-grid [col-id='from_state']")
-    assert {c.text for c in cells if c.text and c.text != "From"} == {from_state}
+
+    def from_states() -> set[str]:  # the rows of the first block, once it has arrived
+        cells = dash_duo.driver.find_elements(
+            By.CSS_SELECTOR, "#mig-flow-grid [col-id='from_state']"
+        )
+        return {c.text for c in cells if c.text and c.text != "From"}
+
+    wait_until(from_states, what="the flow's first block of rows")
+    assert from_states() == {from_state}
     assert dash_duo.find_element("#mig-download-btn").is_enabled()
     save_screenshot(dash_duo, "migration-flow")
     link = dash_duo.find_element("#mig-flow-grid a.customer-link")

@@ -17,6 +17,7 @@ from dash import (
     clientside_callback,
     dcc,
     html,
+    no_update,
 )
 
 from dashapp import service
@@ -470,6 +471,8 @@ def serve_rows(
     extra_outputs: tuple[Output, ...] = (),
     selection: Input | None = None,
     pass_selection: bool = False,
+    states: tuple[State, ...] = (),
+    answer_rows_only: bool = False,
 ) -> None:
     """Serve a paged grid's rows from the page's inputs.
 
@@ -481,9 +484,17 @@ def serve_rows(
     ``selection`` is the page's drill-down selection (``components.drill``): the service
     applies it to the table before paging; changing it refreshes the grid only. With
     ``pass_selection``, ``rows`` also gets the selection, last (to say what it lists).
+    ``states``: values ``rows`` also reads (after the inputs') whose change alone does not
+    refresh the grid (e.g. the filters, when their change clears the input that does).
+    With ``answer_rows_only``, a request is left unanswered while ``rows`` has nothing to
+    show (None): dash-ag-grid 35.3 drops the first answer that follows one of 0 rows (its
+    effect's cleanup clears the timeout that would hand the rows to AG Grid), so a grid that
+    starts empty and fills later (the clicked migration flow) must never answer 0 rows; the
+    page hides it meanwhile.
     """
     watched = [*inputs, selection] if selection is not None else list(inputs)
-    states = [State(i.component_id, i.component_property) for i in watched]
+    read = [*inputs, *states, selection] if selection is not None else [*inputs, *states]
+    read_states = [State(i.component_id, i.component_property) for i in read]
 
     clientside_callback(
         ClientsideFunction("grids", "refresh"),
@@ -498,7 +509,10 @@ def serve_rows(
         values = values[:-1] if selection is not None else values
         result = rows(*values, chosen) if pass_selection else rows(*values)
         table, extras = (result[0], result[1:]) if extra_outputs else (result, ())
-        page = service.grid_page(table, request, chosen)
+        if table is None and answer_rows_only:
+            page = no_update
+        else:
+            page = service.grid_page(table, request, chosen)
         if selection is not None:  # the chip counts the customers listed
             extras = (*extras, count_text(page["rowCount"]) if chosen else "")
         return (page, *extras) if extra_outputs or selection is not None else page
@@ -510,7 +524,7 @@ def serve_rows(
         *extra_outputs,
         *counted,
         Input(grid_id, "getRowsRequest"),
-        *states,
+        *read_states,
         # the grid asks for its first block once mounted (getRowsRequest): a call on page
         # load, before it asks, would compute the table for nothing and a request more
         prevent_initial_call=True,

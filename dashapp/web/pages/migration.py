@@ -15,7 +15,6 @@ from dashapp.web.components import (
     FILTER_INPUTS,
     FILTER_STATES,
     customer_column,
-    data_grid,
     empty_state,
     filter_bar,
     filters_from,
@@ -24,7 +23,9 @@ from dashapp.web.components import (
     money_column,
     output_block,
     page_header,
+    paged_grid,
     section,
+    serve_rows,
     side_by_side,
 )
 from dashapp.web.controls import as_input, as_state, control, hidden, param_alert
@@ -125,7 +126,8 @@ def _flow_section(currency: str):
             ),
             dcc.Download(id="mig-download"),
             dcc.Store(id="mig-flow"),
-            data_grid("mig-flow-grid", columns),
+            # hidden until a flow with customers is clicked (its grid answers only then)
+            html.Div(paged_grid("mig-flow-grid", columns), id="mig-flow-box", hidden=True),
         ]
     )
     return section("Customers of the selected flow", body)
@@ -214,26 +216,35 @@ def pick_flow(sankey_click, matrix_click, *_inputs):
     return clicked_flow(trigger, sankey_click, matrix_click)
 
 
-@callback(
-    Output("mig-flow-grid", "rowData"),
-    Output("mig-flow-title", "children"),
-    Output("mig-download-btn", "disabled"),
-    Input("mig-flow", "data"),
-    *STATES,
-)
-@kept_outputs(dataset_arg=1)
-def list_flow(flow, dataset, start, end, countries, *settings):
+def _flow_rows(flow, dataset, start, end, countries, *settings):
+    """The clicked flow's customers (served a block at a time: a flow can hold many
+    thousands), its title, whether the download is off and whether the grid is hidden."""
     if not flow:
-        return [], "Click a flow or a cell above.", True
+        return None, "Click a flow or a cell above.", True, True
     try:
         view = _view(dataset, start, end, countries, *settings)
     except ParamError:
-        return [], "", True
+        return None, "", True, True
     table = views.flow_customers(view, *flow)
     title = html.Span([html.Strong(f"{flow[0]} → {flow[1]}"), f": {number(len(table))} customers"])
     shown = table[FLOW_COLUMNS].fillna({"from_rfm": "", "to_rfm": ""})
-    rows = shown.to_dict("records") if len(table) else []
-    return rows, title, not rows
+    return (shown if len(table) else None), title, table.empty, table.empty
+
+
+# a clicked flow refreshes the grid; a change of the filters or settings clears the flow
+# (pick_flow), which refreshes it
+serve_rows(
+    "mig-flow-grid",
+    [Input("mig-flow", "data")],
+    _flow_rows,
+    extra_outputs=(
+        Output("mig-flow-title", "children"),
+        Output("mig-download-btn", "disabled"),
+        Output("mig-flow-box", "hidden"),
+    ),
+    states=tuple(STATES),
+    answer_rows_only=True,
+)
 
 
 @callback(
