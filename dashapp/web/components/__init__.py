@@ -509,12 +509,10 @@ def serve_rows(
         values = values[:-1] if selection is not None else values
         result = rows(*values, chosen) if pass_selection else rows(*values)
         table, extras = (result[0], result[1:]) if extra_outputs else (result, ())
-        if table is None and answer_rows_only:
-            page = no_update
-        else:
-            page = service.grid_page(table, request, chosen)
+        unanswered = table is None and answer_rows_only
+        page = no_update if unanswered else service.grid_page(table, request, chosen)
         if selection is not None:  # the chip counts the customers listed
-            extras = (*extras, count_text(page["rowCount"]) if chosen else "")
+            extras = (*extras, count_text(page["rowCount"]) if chosen and not unanswered else "")
         return (page, *extras) if extra_outputs or selection is not None else page
 
     serve.__name__ = f"serve_{grid_id.replace('-', '_')}"  # e.g. serve_rfm_grid

@@ -177,3 +177,16 @@ def test_customer_cohorts_are_the_period_arithmetic(orders, pick):
     if pick == "all":
         c6 = got.set_index("customer_id").loc["c6"]
         assert c6["months_active"] == "0 3 14" and c6["cohort"] == "2019-11"
+
+
+def test_months_active_without_the_month_grid_are_the_same(orders, monkeypatch):
+    """Past :data:`_MONTH_MARKS_MAX` (customers x months too large to mark), the months
+    active are sorted instead: the same table."""
+    from dashapp.analytics import cohorts
+
+    frame = orders.assign(customer_id=orders["customer_id"].astype("category"))
+    marked = cohorts.customer_cohorts(frame)
+    monkeypatch.setattr(cohorts, "_MONTH_MARKS_MAX", 0)
+    pd.testing.assert_frame_equal(cohorts.customer_cohorts(frame), marked, check_exact=True)
+    pd.testing.assert_frame_equal(marked, _customer_cohorts_by_periods(frame), check_exact=True)
+    assert (marked["months_active"].str.split().str.len() > 1).any()  # some skip or repeat
